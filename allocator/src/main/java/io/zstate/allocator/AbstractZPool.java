@@ -1,0 +1,341 @@
+package io.zstate.allocator;
+
+import java.nio.ByteBuffer;
+import java.util.Objects;
+
+/**
+ * What every pool shares: argument and handle checks, the copies between callers' buffers and
+ * frames (objects may continue into a second frame), the reclaim guard that keeps an evictor from
+ * re-entering the pool, and the counters behind {@link #stats()}.
+ *
+ * <p>An implementation places objects and says where a payload starts ({@link
+ * #payloadFrame}, {@link #payloadOffset}) and which frame it continues in ({@link
+ * #continuationFrame}); this class does the copying.
+ */
+abstract class AbstractZPool implements ZPool {
+
+    protected final FrameSource source;
+    protected final HandleTable handles = new HandleTable();
+    protected final int frameSize;
+    protected final int frameShift;
+
+    /** Bytes of live payload, as requested by malloc. */
+    protected long payloadBytes;
+
+    protected long framesHeld;
+    protected long mallocs;
+    protected long noSpace;
+    protected long frees;
+    protected long reclaimedFrames;
+    protected long evictedObjects;
+    protected long compactedFrames;
+    protected long movedObjects;
+
+    private final ByteBuffer evictScratch;
+    private final ByteBuffer evictView;
+    private boolean reclaiming;
+    private boolean closed;
+
+    AbstractZPool(FrameSource source) {
+        this.source = Objects.requireNonNull(source, "source");
+        this.frameSize = source.frameSize();
+        this.frameShift = source.frameShift();
+        this.evictScratch = ByteBuffer.allocate(frameSize);
+        this.evictView = evictScratch.asReadOnlyBuffer();
+    }
+
+    // ---- what implementations provide --------------------------------------------------------
+
+    /** Places a new object; returns its handle or {@link #NO_SPACE}. Size is already checked. */
+    protected abstract long allocate(int size);
+
+    /** Frees the object in a live handle slot. */
+    protected abstract void release(int slot);
+
+    /** Size of the object in a live handle slot. */
+    protected abstract int sizeOf(int slot);
+
+    /** Frame in which the object's payload starts. */
+    protected abstract int payloadFrame(int slot);
+
+    /** Offset within {@link #payloadFrame} at which the payload starts. */
+    protected abstract int payloadOffset(int slot);
+
+    /** Frame in which a payload that runs past the end of its first frame continues. */
+    protected abstract int continuationFrame(int slot);
+
+    protected abstract int reclaimFrames(int maxFrames, Evictor evictor);
+
+    protected abstract int compactFrames();
+
+    /** Returns every frame to the source. */
+    protected abstract void releaseAllFrames();
+
+    protected abstract long structureMetadataBytes();
+
+    // ---- the API -----------------------------------------------------------------------------
+
+    @Override
+    public final long malloc(int size) {
+        checkMutable("malloc");
+        if (size < 1 || size > maxObjectSize()) {
+            throw new IllegalArgumentException(
+                    "cannot allocate "
+                            + size
+                            + " bytes in "
+                            + type()
+                            + ": object sizes run from 1 to "
+                            + maxObjectSize()
+                            + " bytes with "
+                            + frameSize
+                            + "-byte frames");
+        }
+        long handle = allocate(size);
+        if (handle == NO_SPACE) {
+            noSpace++;
+        } else {
+            mallocs++;
+            payloadBytes += size;
+        }
+        return handle;
+    }
+
+    @Override
+    public final void free(long handle) {
+        checkMutable("free");
+        int slot = handles.slot(handle);
+        payloadBytes -= sizeOf(slot);
+        frees++;
+        release(slot);
+    }
+
+    @Override
+    public final int size(long handle) {
+        checkOpen();
+        return sizeOf(handles.slot(handle));
+    }
+
+    @Override
+    public final void write(long handle, byte[] src, int srcOffset, int length) {
+        checkMutable("write");
+        int slot = handles.slot(handle);
+        Objects.checkFromIndexSize(srcOffset, length, src.length);
+        checkFits(handle, slot, length);
+        int frame = payloadFrame(slot);
+        int offset = payloadOffset(slot);
+        int first = Math.min(length, frameSize - offset);
+        source.arena(frame).put(source.offset(frame) + offset, src, srcOffset, first);
+        if (first < length) {
+            int next = continuationFrame(slot);
+            source.arena(next).put(source.offset(next), src, srcOffset + first, length - first);
+        }
+    }
+
+    @Override
+    public final void write(long handle, ByteBuffer src) {
+        checkMutable("write");
+        int slot = handles.slot(handle);
+        int length = src.remaining();
+        checkFits(handle, slot, length);
+        int pos = src.position();
+        int frame = payloadFrame(slot);
+        int offset = payloadOffset(slot);
+        int first = Math.min(length, frameSize - offset);
+        source.arena(frame).put(source.offset(frame) + offset, src, pos, first);
+        if (first < length) {
+            int next = continuationFrame(slot);
+            source.arena(next).put(source.offset(next), src, pos + first, length - first);
+        }
+        src.position(pos + length);
+    }
+
+    @Override
+    public final int read(long handle, byte[] dst, int dstOffset) {
+        checkOpen();
+        int slot = handles.slot(handle);
+        int size = sizeOf(slot);
+        Objects.checkFromIndexSize(dstOffset, size, dst.length);
+        int frame = payloadFrame(slot);
+        int offset = payloadOffset(slot);
+        int first = Math.min(size, frameSize - offset);
+        source.arena(frame).get(source.offset(frame) + offset, dst, dstOffset, first);
+        if (first < size) {
+            int next = continuationFrame(slot);
+            source.arena(next).get(source.offset(next), dst, dstOffset + first, size - first);
+        }
+        return size;
+    }
+
+    @Override
+    public final int read(long handle, ByteBuffer dst) {
+        checkOpen();
+        int slot = handles.slot(handle);
+        int size = sizeOf(slot);
+        if (dst.remaining() < size) {
+            throw new IllegalArgumentException(
+                    "object "
+                            + HandleTable.describe(handle)
+                            + " is "
+                            + size
+                            + " bytes but the buffer has room for "
+                            + dst.remaining());
+        }
+        copyPayload(slot, size, dst, dst.position());
+        dst.position(dst.position() + size);
+        return size;
+    }
+
+    @Override
+    public final int reclaim(int maxFrames, Evictor evictor) {
+        checkMutable("reclaim");
+        Objects.requireNonNull(evictor, "evictor");
+        if (maxFrames <= 0) {
+            return 0;
+        }
+        reclaiming = true;
+        try {
+            int released = reclaimFrames(maxFrames, evictor);
+            reclaimedFrames += released;
+            return released;
+        } finally {
+            reclaiming = false;
+        }
+    }
+
+    @Override
+    public final int compact() {
+        checkMutable("compact");
+        int released = compactFrames();
+        compactedFrames += released;
+        return released;
+    }
+
+    @Override
+    public final ZPoolStats stats() {
+        return new ZPoolStats(
+                type(),
+                frameSize,
+                framesHeld,
+                handles.live(),
+                payloadBytes,
+                metadataBytes(),
+                mallocs,
+                noSpace,
+                frees,
+                reclaimedFrames,
+                evictedObjects,
+                compactedFrames,
+                movedObjects);
+    }
+
+    /** On-heap bytes of this pool's structures, handle table included. */
+    public final long metadataBytes() {
+        return handles.metadataBytes() + structureMetadataBytes();
+    }
+
+    @Override
+    public final void close() {
+        if (closed) {
+            return;
+        }
+        if (reclaiming) {
+            throw new IllegalStateException(
+                    "cannot close the " + type() + " pool from its own evictor while it is reclaiming");
+        }
+        closed = true;
+        releaseAllFrames();
+        framesHeld = 0;
+        payloadBytes = 0;
+    }
+
+    public final boolean isClosed() {
+        return closed;
+    }
+
+    /** The frame in which a live object's payload starts; for tests and checkers. */
+    final int frameOf(long handle) {
+        return payloadFrame(handles.slot(handle));
+    }
+
+    // ---- helpers for implementations ---------------------------------------------------------
+
+    /**
+     * Hands one object to the evictor and frees it if the evictor took it.
+     *
+     * @return whether the object was evicted and freed
+     */
+    protected final boolean evict(int slot, Evictor evictor) {
+        int size = sizeOf(slot);
+        evictScratch.clear();
+        copyPayload(slot, size, evictScratch, 0);
+        evictView.limit(size).position(0);
+        boolean taken = evictor.evict(handles.handleOf(slot), evictView);
+        if (taken) {
+            payloadBytes -= size;
+            evictedObjects++;
+            release(slot);
+        }
+        return taken;
+    }
+
+    /** Verifies the parts every pool shares; implementations call it from checkInvariants. */
+    protected final void checkCommonInvariants(long countedObjects, long countedPayload, long countedFrames) {
+        handles.checkInvariants();
+        if (countedObjects != handles.live()) {
+            throw new IllegalStateException(
+                    type() + ": frames hold " + countedObjects + " objects, handle table " + handles.live());
+        }
+        if (countedPayload != payloadBytes) {
+            throw new IllegalStateException(
+                    type() + ": objects hold " + countedPayload + " payload bytes, counter " + payloadBytes);
+        }
+        if (countedFrames != framesHeld) {
+            throw new IllegalStateException(
+                    type() + ": structures hold " + countedFrames + " frames, counter " + framesHeld);
+        }
+    }
+
+    private void copyPayload(int slot, int size, ByteBuffer dst, int dstPos) {
+        int frame = payloadFrame(slot);
+        int offset = payloadOffset(slot);
+        int first = Math.min(size, frameSize - offset);
+        dst.put(dstPos, source.arena(frame), source.offset(frame) + offset, first);
+        if (first < size) {
+            int next = continuationFrame(slot);
+            dst.put(dstPos + first, source.arena(next), source.offset(next), size - first);
+        }
+    }
+
+    private void checkFits(long handle, int slot, int length) {
+        int size = sizeOf(slot);
+        if (length > size) {
+            throw new IllegalArgumentException(
+                    "cannot write "
+                            + length
+                            + " bytes to object "
+                            + HandleTable.describe(handle)
+                            + " of "
+                            + size
+                            + " bytes");
+        }
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("the " + type() + " pool is closed");
+        }
+    }
+
+    private void checkMutable(String operation) {
+        checkOpen();
+        if (reclaiming) {
+            throw new IllegalStateException(
+                    "cannot "
+                            + operation
+                            + " while the "
+                            + type()
+                            + " pool is reclaiming: an evictor must not re-enter the pool it evicts"
+                            + " from (write evicted objects elsewhere)");
+        }
+    }
+}

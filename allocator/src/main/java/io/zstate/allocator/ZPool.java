@@ -1,0 +1,102 @@
+package io.zstate.allocator;
+
+import java.nio.ByteBuffer;
+
+/**
+ * A pool of variable-size objects in off-heap frames, addressed by opaque handles: the zpool API
+ * of Linux's compressed-memory allocators, for compressed state pages.
+ *
+ * <p>Handles are {@code long}s with one level of indirection, so a pool may move objects
+ * ({@link #compact()}) without invalidating them. {@link #NO_SPACE} (0) is never a handle. A
+ * stale, freed or foreign handle is refused with {@link InvalidHandleException} and damages
+ * nothing.
+ *
+ * <p>Recency is kept per frame (zbud) or per span of frames (zsmalloc), never per object, and
+ * {@link #reclaim} evicts whole frames from the cold end: evicting objects that free no frame
+ * would be worthless.
+ *
+ * <p>A pool is not thread-safe; it is confined to one thread or guarded by its owner, which is
+ * also why a reader can never observe an object half-moved by compaction.
+ */
+public interface ZPool extends AutoCloseable {
+
+    /** The answer of {@link #malloc} when no frame is left in the budget. */
+    long NO_SPACE = 0L;
+
+    /**
+     * Allocates an object of {@code size} bytes, 1 to {@link #maxObjectSize()}.
+     *
+     * @return its handle, or {@link #NO_SPACE}: the pool never throws for lack of memory
+     * @throws IllegalArgumentException for a size outside the allowed range
+     */
+    long malloc(int size);
+
+    /** Frees the object; its handle is stale from now on. */
+    void free(long handle);
+
+    /** Writes {@code length} bytes, at most the object's size, to the start of the object. */
+    void write(long handle, byte[] src, int srcOffset, int length);
+
+    /**
+     * Writes {@code src.remaining()} bytes, at most the object's size, to the start of the object
+     * and advances {@code src}'s position.
+     */
+    void write(long handle, ByteBuffer src);
+
+    /**
+     * Copies the whole object into {@code dst} from {@code dstOffset}.
+     *
+     * @return the object's size
+     */
+    int read(long handle, byte[] dst, int dstOffset);
+
+    /**
+     * Copies the whole object into {@code dst} at its position, and advances the position.
+     *
+     * @return the object's size
+     */
+    int read(long handle, ByteBuffer dst);
+
+    /** The size the object was allocated with. */
+    int size(long handle);
+
+    /**
+     * Releases up to {@code maxFrames} frames from the cold end of the LRU: every live object in a
+     * victim frame (or span) is handed to {@code evictor}, which copies it out, and is then freed.
+     * The evictor must not call back into this pool.
+     *
+     * @return the number of frames actually released to the frame source
+     */
+    int reclaim(int maxFrames, Evictor evictor);
+
+    /**
+     * Moves objects from sparse frames into dense ones and releases the frames emptied.
+     *
+     * @return the number of frames released (0 for allocators that cannot move objects)
+     */
+    int compact();
+
+    /** A snapshot of the pool's occupancy and counters. */
+    ZPoolStats stats();
+
+    /** The largest size {@link #malloc} accepts. */
+    int maxObjectSize();
+
+    /** The allocator's name: {@code zbud} or {@code zsmalloc}. */
+    String type();
+
+    /**
+     * Verifies every invariant of the pool's structures: no overlapping objects, accounting adds
+     * up, every live handle readable, LRU and free-space lists consistent.
+     *
+     * @throws IllegalStateException naming the first violation found
+     */
+    void checkInvariants();
+
+    /**
+     * Frees every object and returns every frame to the frame source; the pool is unusable
+     * afterwards. Idempotent.
+     */
+    @Override
+    void close();
+}

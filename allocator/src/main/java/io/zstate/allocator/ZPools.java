@@ -1,0 +1,63 @@
+package io.zstate.allocator;
+
+import java.util.List;
+import java.util.Locale;
+
+/** Creates pools by allocator name; the implementations themselves are package-private. */
+public final class ZPools {
+
+    /** The allocator names {@link #create} accepts. */
+    public static final List<String> TYPES = List.of("zsmalloc", "zbud");
+
+    private ZPools() {}
+
+    /** A zsmalloc pool with the default chain size (8 frames per span at most). */
+    public static ZPool zsmalloc(FrameSource source) {
+        return new ZsmallocPool(source, SizeClasses.DEFAULT_CHAIN_SIZE);
+    }
+
+    /**
+     * A zsmalloc pool whose spans hold at most {@code chainSize} frames (4 to 16, as the kernel's
+     * {@code CONFIG_ZSMALLOC_CHAIN_SIZE}).
+     */
+    public static ZPool zsmalloc(FrameSource source, int chainSize) {
+        return new ZsmallocPool(source, chainSize);
+    }
+
+    public static ZPool zbud(FrameSource source) {
+        return new ZbudPool(source);
+    }
+
+    /**
+     * A pool of the named allocator over {@code source}.
+     *
+     * @throws IllegalArgumentException naming the allowed values for an unknown allocator
+     */
+    public static ZPool create(String type, FrameSource source) {
+        switch (type.toLowerCase(Locale.ROOT)) {
+            case "zsmalloc":
+                return zsmalloc(source);
+            case "zbud":
+                return zbud(source);
+            default:
+                throw new IllegalArgumentException(
+                        "allocator '" + type + "' is not known: use one of " + TYPES);
+        }
+    }
+
+    /**
+     * A per-class occupancy table for zsmalloc pools (the kernel's zsmalloc stats file); for
+     * other pools, one line of {@link ZPool#stats()}.
+     */
+    public static String describe(ZPool pool) {
+        if (pool instanceof ZsmallocPool) {
+            return ((ZsmallocPool) pool).classStats();
+        }
+        return pool.stats().toString();
+    }
+
+    /** The zsmalloc size-class table for a frame size and chain size. */
+    public static String sizeClassTable(int frameSize, int chainSize) {
+        return new SizeClasses(frameSize, chainSize).table();
+    }
+}

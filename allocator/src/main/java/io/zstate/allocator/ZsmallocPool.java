@@ -1,0 +1,609 @@
+package io.zstate.allocator;
+
+import java.util.Arrays;
+import java.util.BitSet;
+
+/**
+ * zsmalloc: size classes over multi-frame spans, objects crossing frame boundaries, fullness
+ * groups, handle indirection and compaction; after Linux {@code mm/zsmalloc.c}.
+ *
+ * <pre>
+ * Notation:
+ *   span      the kernel's zspage: framesPerSpan(c) frames, not contiguous in memory, chained
+ *             by frameNext[]; seen as one run of framesPerSpan * frameSize bytes
+ *   slot      one object place in a span, slotSize(c) bytes; slot k starts at k * slotSize(c)
+ *   class     a SizeClasses class: slot size and span geometry
+ *
+ *   span of class c (3 frames, 4 slots of 3008 bytes, 4 KiB frames):
+ *   frame a                   frame b                   frame c
+ *   +-----------------------+-------------------------+-----------------------+
+ *   |hdr|obj 0     |hdr|obj 1 ..crosses..|hdr|obj 2     |hdr|obj 3     | waste |
+ *   +-----------------------+-------------------------+-----------------------+
+ *
+ * Slot header (8 bytes at the start of every slot, in the frame; a slot starts 16-aligned so
+ * a header never crosses a frame):
+ *   allocated: int handleSlot (>= 0), int size            -- the kernel keeps the handle in the
+ *   free:      int -2 - nextFreeSlot (-1 ends the list)      object too (obj_to_head)
+ *   The payload follows the header and may run into the next frame of the span.
+ *
+ * Location in the handle table: span << 16 | slot (span < 2^23, slot < 2^16).
+ *
+ * Algorithm:
+ *   malloc   class of size + 8; take a span from the fullest non-full fullness group of the
+ *            class (kernel find_get_zspage), else a new span of framesPerSpan frames; pop its
+ *            free slot; the span moves to the hot end of the LRU.
+ *   free     push the slot on its span's free list; an empty span returns its frames.
+ *   compact  per class, while the free slots add up to at least one span (zs_can_compact):
+ *            move objects from the sparsest span into the fullest non-full one; a span
+ *            emptied this way returns its frames (__zs_compact, migrate_zspage).
+ *   reclaim  take spans from the cold end of the LRU; hand every object to the evictor;
+ *            the emptied span returns its frames. A refusal stops that span; it goes back
+ *            to the hot end with what is left.
+ *
+ * Fullness groups (kernel ZS_INUSE_RATIO_*): 1..10 for 0-9%, 10-19%, ... 90-99% in use;
+ * 11 for full; a span with no object is freed at once, so group 0 stays empty.
+ *
+ * Cost outside the frames: 8 bytes per handle, 4 per frame (frameNext), 16 per span
+ * (class, in use, free head, first frame) and 12 + 12 per span for the fullness and LRU
+ * links.
+ * </pre>
+ */
+final class ZsmallocPool extends AbstractZPool {
+
+    static final int HEADER = 8;
+
+    private static final int SLOT_BITS = 16;
+    private static final int SLOT_MASK = (1 << SLOT_BITS) - 1;
+    private static final int MAX_SPANS = 1 << (HandleTable.LOCATION_BITS - SLOT_BITS);
+    private static final int GROUPS = 12;
+    private static final int GROUP_FULL = 11;
+    private static final int NIL = IntLinkedLists.NIL;
+    private static final int FREE_END = -1;
+
+    private final SizeClasses classes;
+    private final int frameMask;
+    private final IntLinkedLists fullness;
+    private final IntLinkedLists lru;
+    private final int[] classSpans;
+    private final long[] classObjects;
+    private final byte[] moveScratch;
+
+    private int[] spanClass = new int[0];
+    private int[] spanInUse = new int[0];
+    private int[] spanFreeSlot = new int[0];
+    private int[] spanFirstFrame = new int[0];
+    private int spansUsed; // span ids below this mark have been handed out once
+    private int freeSpanIds = NIL; // chained through spanFirstFrame
+    private int[] frameNext = new int[0];
+
+    ZsmallocPool(FrameSource source, int chainSize) {
+        super(source);
+        if (source.maxFrames() > MAX_SPANS) {
+            throw new IllegalArgumentException(
+                    "zsmalloc addresses at most "
+                            + MAX_SPANS
+                            + " spans; a budget of "
+                            + source.budgetBytes()
+                            + " bytes in "
+                            + frameSize
+                            + "-byte frames may need more: use larger frames");
+        }
+        this.classes = new SizeClasses(frameSize, chainSize);
+        this.frameMask = frameSize - 1;
+        this.fullness = new IntLinkedLists(classes.classes() * GROUPS, 0);
+        this.lru = new IntLinkedLists(1, 0);
+        this.classSpans = new int[classes.classes()];
+        this.classObjects = new long[classes.classes()];
+        this.moveScratch = new byte[frameSize];
+    }
+
+    @Override
+    public String type() {
+        return "zsmalloc";
+    }
+
+    @Override
+    public int maxObjectSize() {
+        return frameSize - HEADER;
+    }
+
+    SizeClasses sizeClasses() {
+        return classes;
+    }
+
+    // ---- placement ---------------------------------------------------------------------------
+
+    @Override
+    protected long allocate(int size) {
+        int clazz = classes.classOf(size + HEADER);
+        int span = fullestNonFull(clazz);
+        if (span == NIL) {
+            span = newSpan(clazz);
+            if (span == NIL) {
+                return NO_SPACE;
+            }
+        }
+        int slot = popFreeSlot(span);
+        long handle = handles.allocate(location(span, slot));
+        writeHeader(span, slot, handles.slot(handle), size);
+        classObjects[clazz]++;
+        regroup(span);
+        lru.moveToFirst(0, span);
+        return handle;
+    }
+
+    @Override
+    protected void release(int handleSlot) {
+        long location = handles.location(handleSlot);
+        int span = spanOf(location);
+        handles.release(handleSlot);
+        pushFreeSlot(span, slotOf(location));
+        classObjects[spanClass[span]]--;
+        if (spanInUse[span] == 0) {
+            freeSpan(span);
+        } else {
+            regroup(span);
+        }
+    }
+
+    @Override
+    protected int sizeOf(int handleSlot) {
+        long location = handles.location(handleSlot);
+        int span = spanOf(location);
+        int at = slotOf(location) * classes.slotSize(spanClass[span]);
+        int frame = frameAt(span, at >>> frameShift);
+        return source.arena(frame).getInt(source.offset(frame) + (at & frameMask) + 4);
+    }
+
+    @Override
+    protected int payloadFrame(int handleSlot) {
+        long location = handles.location(handleSlot);
+        int span = spanOf(location);
+        int at = slotOf(location) * classes.slotSize(spanClass[span]) + HEADER;
+        return frameAt(span, at >>> frameShift);
+    }
+
+    @Override
+    protected int payloadOffset(int handleSlot) {
+        long location = handles.location(handleSlot);
+        int span = spanOf(location);
+        return (slotOf(location) * classes.slotSize(spanClass[span]) + HEADER) & frameMask;
+    }
+
+    @Override
+    protected int continuationFrame(int handleSlot) {
+        return frameNext[payloadFrame(handleSlot)];
+    }
+
+    // ---- reclaim and compaction --------------------------------------------------------------
+
+    @Override
+    protected int reclaimFrames(int maxFrames, Evictor evictor) {
+        int released = 0;
+        for (int attempts = lru.size(0); released < maxFrames && attempts > 0; attempts--) {
+            int span = lru.last(0);
+            int clazz = spanClass[span];
+            int slots = classes.objectsPerSpan(clazz);
+            lru.remove(span);
+            boolean emptied = false;
+            try {
+                for (int slot = 0; slot < slots; slot++) {
+                    int handleSlot = headerWord(span, slot);
+                    if (handleSlot < 0) {
+                        continue;
+                    }
+                    boolean last = spanInUse[span] == 1;
+                    if (!evict(handleSlot, evictor)) {
+                        break;
+                    }
+                    if (last) {
+                        emptied = true; // release() freed the span and its frames
+                        break;
+                    }
+                }
+            } finally {
+                if (!emptied) {
+                    lru.addFirst(0, span);
+                }
+            }
+            if (emptied) {
+                released += classes.framesPerSpan(clazz);
+            }
+        }
+        return released;
+    }
+
+    @Override
+    protected int compactFrames() {
+        int released = 0;
+        for (int clazz = 0; clazz < classes.classes(); clazz++) {
+            int perSpan = classes.objectsPerSpan(clazz);
+            while ((long) classSpans[clazz] * perSpan - classObjects[clazz] >= perSpan) {
+                int dst = fullestNonFull(clazz);
+                if (dst == NIL) {
+                    break;
+                }
+                fullness.remove(dst);
+                int src = sparsest(clazz);
+                if (src == NIL) {
+                    regroup(dst);
+                    break;
+                }
+                fullness.remove(src);
+                migrate(src, dst, clazz);
+                regroup(dst);
+                if (spanInUse[src] == 0) {
+                    released += classes.framesPerSpan(clazz);
+                    freeSpan(src);
+                } else {
+                    regroup(src);
+                }
+            }
+        }
+        return released;
+    }
+
+    /** Moves objects from src into dst until src is empty or dst is full (migrate_zspage). */
+    private void migrate(int src, int dst, int clazz) {
+        int slots = classes.objectsPerSpan(clazz);
+        int slotSize = classes.slotSize(clazz);
+        for (int slot = 0; slot < slots && spanInUse[src] > 0 && spanInUse[dst] < slots; slot++) {
+            int handleSlot = headerWord(src, slot);
+            if (handleSlot < 0) {
+                continue;
+            }
+            int stored = HEADER + headerSize(src, slot);
+            int to = popFreeSlot(dst);
+            copySpanBytes(src, slot * slotSize, moveScratch, stored, true);
+            copySpanBytes(dst, to * slotSize, moveScratch, stored, false);
+            handles.relocate(handleSlot, location(dst, to));
+            pushFreeSlot(src, slot);
+            movedObjects++;
+        }
+    }
+
+    // ---- spans -------------------------------------------------------------------------------
+
+    private int newSpan(int clazz) {
+        int frames = classes.framesPerSpan(clazz);
+        if (source.framesAvailable() < frames) {
+            return NIL;
+        }
+        int span = takeSpanId();
+        int first = NIL;
+        int prev = NIL;
+        for (int i = 0; i < frames; i++) {
+            int frame = source.allocate();
+            assert frame != FrameSource.NO_FRAME : "frames were available";
+            ensureFrameCapacity(frame);
+            frameNext[frame] = NIL;
+            if (prev == NIL) {
+                first = frame;
+            } else {
+                frameNext[prev] = frame;
+            }
+            prev = frame;
+        }
+        spanClass[span] = clazz;
+        spanFirstFrame[span] = first;
+        spanInUse[span] = 0;
+        int slots = classes.objectsPerSpan(clazz);
+        for (int slot = 0; slot < slots; slot++) {
+            setHeaderWord(span, slot, encodeFree(slot + 1 < slots ? slot + 1 : FREE_END));
+        }
+        spanFreeSlot[span] = 0;
+        framesHeld += frames;
+        classSpans[clazz]++;
+        return span;
+    }
+
+    private void freeSpan(int span) {
+        assert spanInUse[span] == 0;
+        if (fullness.listOf(span) != NIL) {
+            fullness.remove(span);
+        }
+        if (lru.listOf(span) != NIL) {
+            lru.remove(span);
+        }
+        int clazz = spanClass[span];
+        int frames = classes.framesPerSpan(clazz);
+        for (int i = 0, frame = spanFirstFrame[span]; i < frames; i++) {
+            int next = frameNext[frame];
+            source.release(frame);
+            frame = next;
+        }
+        framesHeld -= frames;
+        classSpans[clazz]--;
+        spanClass[span] = -1;
+        spanFirstFrame[span] = freeSpanIds;
+        freeSpanIds = span;
+    }
+
+    private int takeSpanId() {
+        if (freeSpanIds != NIL) {
+            int span = freeSpanIds;
+            freeSpanIds = spanFirstFrame[span];
+            return span;
+        }
+        int span = spansUsed++;
+        if (span == spanClass.length) {
+            int grown = span + (span >> 1) + 16;
+            spanClass = Arrays.copyOf(spanClass, grown);
+            spanInUse = Arrays.copyOf(spanInUse, grown);
+            spanFreeSlot = Arrays.copyOf(spanFreeSlot, grown);
+            spanFirstFrame = Arrays.copyOf(spanFirstFrame, grown);
+            fullness.ensureCapacity(grown);
+            lru.ensureCapacity(grown);
+        }
+        return span;
+    }
+
+    private void ensureFrameCapacity(int frame) {
+        if (frame >= frameNext.length) {
+            int grown = Math.min(source.maxFrames(), Math.max(frame + 1, frameNext.length * 2 + 16));
+            frameNext = Arrays.copyOf(frameNext, grown);
+        }
+    }
+
+    private int fullestNonFull(int clazz) {
+        int base = clazz * GROUPS;
+        for (int group = GROUP_FULL - 1; group >= 1; group--) {
+            int span = fullness.first(base + group);
+            if (span != NIL) {
+                return span;
+            }
+        }
+        return NIL;
+    }
+
+    private int sparsest(int clazz) {
+        int base = clazz * GROUPS;
+        for (int group = 1; group < GROUP_FULL; group++) {
+            int span = fullness.first(base + group);
+            if (span != NIL) {
+                return span;
+            }
+        }
+        return NIL;
+    }
+
+    /** Puts the span in the fullness list its occupancy calls for. */
+    private void regroup(int span) {
+        int list = spanClass[span] * GROUPS + group(span);
+        if (fullness.listOf(span) != list) {
+            if (fullness.listOf(span) != NIL) {
+                fullness.remove(span);
+            }
+            fullness.addFirst(list, span);
+        }
+    }
+
+    private int group(int span) {
+        int inUse = spanInUse[span];
+        int slots = classes.objectsPerSpan(spanClass[span]);
+        if (inUse == slots) {
+            return GROUP_FULL;
+        }
+        return inUse * 100 / slots / 10 + 1;
+    }
+
+    private int popFreeSlot(int span) {
+        int slot = spanFreeSlot[span];
+        assert slot != FREE_END : "span " + span + " is full";
+        spanFreeSlot[span] = decodeFree(headerWord(span, slot));
+        spanInUse[span]++;
+        return slot;
+    }
+
+    private void pushFreeSlot(int span, int slot) {
+        setHeaderWord(span, slot, encodeFree(spanFreeSlot[span]));
+        spanFreeSlot[span] = slot;
+        spanInUse[span]--;
+    }
+
+    // ---- slot headers and span bytes ---------------------------------------------------------
+
+    private int frameAt(int span, int index) {
+        int frame = spanFirstFrame[span];
+        for (int i = 0; i < index; i++) {
+            frame = frameNext[frame];
+        }
+        return frame;
+    }
+
+    private int headerWord(int span, int slot) {
+        int at = slot * classes.slotSize(spanClass[span]);
+        int frame = frameAt(span, at >>> frameShift);
+        return source.arena(frame).getInt(source.offset(frame) + (at & frameMask));
+    }
+
+    private int headerSize(int span, int slot) {
+        int at = slot * classes.slotSize(spanClass[span]);
+        int frame = frameAt(span, at >>> frameShift);
+        return source.arena(frame).getInt(source.offset(frame) + (at & frameMask) + 4);
+    }
+
+    private void setHeaderWord(int span, int slot, int word) {
+        int at = slot * classes.slotSize(spanClass[span]);
+        int frame = frameAt(span, at >>> frameShift);
+        source.arena(frame).putInt(source.offset(frame) + (at & frameMask), word);
+    }
+
+    private void writeHeader(int span, int slot, int handleSlot, int size) {
+        int at = slot * classes.slotSize(spanClass[span]);
+        int frame = frameAt(span, at >>> frameShift);
+        int offset = source.offset(frame) + (at & frameMask);
+        source.arena(frame).putInt(offset, handleSlot).putInt(offset + 4, size);
+    }
+
+    /** Copies {@code length} bytes at byte {@code at} of a span to (out) or from (in) buf. */
+    private void copySpanBytes(int span, int at, byte[] buf, int length, boolean out) {
+        int frame = frameAt(span, at >>> frameShift);
+        int offset = at & frameMask;
+        int done = 0;
+        while (done < length) {
+            int n = Math.min(length - done, frameSize - offset);
+            if (out) {
+                source.arena(frame).get(source.offset(frame) + offset, buf, done, n);
+            } else {
+                source.arena(frame).put(source.offset(frame) + offset, buf, done, n);
+            }
+            done += n;
+            offset = 0;
+            frame = frameNext[frame];
+        }
+    }
+
+    private static int encodeFree(int nextSlot) {
+        return -2 - nextSlot;
+    }
+
+    private static int decodeFree(int word) {
+        return -2 - word;
+    }
+
+    private static long location(int span, int slot) {
+        return ((long) span << SLOT_BITS) | slot;
+    }
+
+    private static int spanOf(long location) {
+        return (int) (location >>> SLOT_BITS);
+    }
+
+    private static int slotOf(long location) {
+        return (int) location & SLOT_MASK;
+    }
+
+    // ---- lifecycle, metadata, checks -------------------------------------------------------
+
+    @Override
+    protected void releaseAllFrames() {
+        for (int span = 0; span < spansUsed; span++) {
+            if (spanClass[span] >= 0) {
+                int frames = classes.framesPerSpan(spanClass[span]);
+                for (int i = 0, frame = spanFirstFrame[span]; i < frames; i++) {
+                    int next = frameNext[frame];
+                    source.release(frame);
+                    frame = next;
+                }
+                spanClass[span] = -1;
+            }
+        }
+    }
+
+    @Override
+    protected long structureMetadataBytes() {
+        return 16L * spanClass.length
+                + 4L * frameNext.length
+                + fullness.metadataBytes()
+                + lru.metadataBytes()
+                + 12L * classes.classes()
+                + moveScratch.length;
+    }
+
+    @Override
+    public void checkInvariants() {
+        BitSet framesSeen = new BitSet();
+        long objects = 0;
+        long payload = 0;
+        long frames = 0;
+        int liveSpans = 0;
+        int[] spansPerClass = new int[classes.classes()];
+        long[] objectsPerClass = new long[classes.classes()];
+        for (int span = 0; span < spansUsed; span++) {
+            int clazz = spanClass[span];
+            if (clazz < 0) {
+                continue;
+            }
+            liveSpans++;
+            String where = "zsmalloc span " + span + " (class " + clazz + ")";
+            if (clazz >= classes.classes()) {
+                throw new IllegalStateException(where + ": no such class");
+            }
+            spansPerClass[clazz]++;
+            int slots = classes.objectsPerSpan(clazz);
+            int slotSize = classes.slotSize(clazz);
+            for (int i = 0, frame = spanFirstFrame[span]; i < classes.framesPerSpan(clazz); i++) {
+                if (!source.isInUse(frame) || framesSeen.get(frame)) {
+                    throw new IllegalStateException(
+                            where + ": frame " + frame + " is not in use or belongs to two spans");
+                }
+                framesSeen.set(frame);
+                frames++;
+                frame = frameNext[frame];
+            }
+            int inUse = 0;
+            for (int slot = 0; slot < slots; slot++) {
+                int word = headerWord(span, slot);
+                if (word < 0) {
+                    continue;
+                }
+                inUse++;
+                int size = headerSize(span, slot);
+                if (size < 1 || HEADER + size > slotSize) {
+                    throw new IllegalStateException(
+                            where + " slot " + slot + ": size " + size + " does not fit a slot of " + slotSize);
+                }
+                if (!handles.isLive(word) || handles.location(word) != location(span, slot)) {
+                    throw new IllegalStateException(
+                            where + " slot " + slot + ": handle slot " + word + " does not point back here");
+                }
+                payload += size;
+            }
+            if (inUse != spanInUse[span]) {
+                throw new IllegalStateException(
+                        where + ": headers show " + inUse + " objects, counter " + spanInUse[span]);
+            }
+            if (inUse == 0) {
+                throw new IllegalStateException(where + ": empty span was not freed");
+            }
+            int free = 0;
+            for (int slot = spanFreeSlot[span]; slot != FREE_END; slot = decodeFree(headerWord(span, slot))) {
+                if (slot < 0 || slot >= slots || headerWord(span, slot) >= 0 || ++free > slots) {
+                    throw new IllegalStateException(where + ": free list is corrupt at slot " + slot);
+                }
+            }
+            if (free + inUse != slots) {
+                throw new IllegalStateException(
+                        where + ": " + free + " free + " + inUse + " used != " + slots + " slots");
+            }
+            if (fullness.listOf(span) != clazz * GROUPS + group(span)) {
+                throw new IllegalStateException(where + ": in the wrong fullness group");
+            }
+            if (lru.listOf(span) != 0) {
+                throw new IllegalStateException(where + ": not on the LRU");
+            }
+            objects += inUse;
+            objectsPerClass[clazz] += inUse;
+        }
+        if (!Arrays.equals(spansPerClass, classSpans) || !Arrays.equals(objectsPerClass, classObjects)) {
+            throw new IllegalStateException("zsmalloc: per-class span or object counters disagree with the spans");
+        }
+        fullness.checkInvariants("zsmalloc fullness");
+        lru.checkInvariants("zsmalloc LRU");
+        if (lru.size(0) != liveSpans) {
+            throw new IllegalStateException(
+                    "zsmalloc: LRU holds " + lru.size(0) + " spans, " + liveSpans + " are live");
+        }
+        checkCommonInvariants(objects, payload, frames);
+    }
+
+    /** Per-class occupancy, one line a class in use: the kernel's zsmalloc stats file. */
+    String classStats() {
+        StringBuilder sb = new StringBuilder();
+        sb.append(String.format("%5s %6s %6s %8s %8s %7s %9s%n",
+                "class", "size", "spans", "objects", "slots", "frames", "freeable"));
+        for (int c = 0; c < classes.classes(); c++) {
+            if (classSpans[c] == 0) {
+                continue;
+            }
+            int perSpan = classes.objectsPerSpan(c);
+            long slots = (long) classSpans[c] * perSpan;
+            sb.append(String.format("%5d %6d %6d %8d %8d %7d %9d%n",
+                    c, classes.slotSize(c), classSpans[c], classObjects[c], slots,
+                    (long) classSpans[c] * classes.framesPerSpan(c),
+                    (slots - classObjects[c]) / perSpan * classes.framesPerSpan(c)));
+        }
+        return sb.toString();
+    }
+}
