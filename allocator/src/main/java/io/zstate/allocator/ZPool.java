@@ -61,9 +61,11 @@ public interface ZPool extends AutoCloseable {
     int size(long handle);
 
     /**
-     * Releases up to {@code maxFrames} frames from the cold end of the LRU: every live object in a
-     * victim frame (or span) is handed to {@code evictor}, which copies it out, and is then freed.
-     * The evictor must not call back into this pool.
+     * Releases frames from the cold end of the LRU until at least {@code maxFrames} are released
+     * or no victim is left: every live object in a victim frame (or span) is handed to {@code
+     * evictor}, which copies it out, and is then freed. Victims are released whole, so zsmalloc
+     * may release up to a span's frames (chain size) minus one more than asked. The evictor must
+     * not call back into this pool.
      *
      * @return the number of frames actually released to the frame source
      */

@@ -37,7 +37,7 @@ package io.zstate.allocator;
  *   compact  nothing to do: zbud cannot move objects (as in the kernel).
  *
  * Largest object: frameSize - 2 chunks (3968 bytes at 4 KiB), as the kernel's zbud_alloc.
- * Cost outside the frames: 8 bytes per handle; 12 + 12 bytes per frame of list links.
+ * Cost outside the frames: 8 bytes per handle; 8 + 8 + 1 bytes per frame of list links.
  * </pre>
  */
 final class ZbudPool extends AbstractZPool {
@@ -58,13 +58,17 @@ final class ZbudPool extends AbstractZPool {
 
     private final int chunkShift;
     private final int chunkSize;
-    private final IntLinkedLists buddyLists = new IntLinkedLists(NCHUNKS + 1, 0);
-    private final IntLinkedLists lru = new IntLinkedLists(1, 0);
+    private final IntLinkedLists buddyLists;
+    private final IntLinkedLists lru;
+    /** The buddy list each frame is on (by frame id), or -1. */
+    private byte[] frameList = new byte[0];
 
     ZbudPool(FrameSource source) {
         super(source);
         this.chunkShift = frameShift - Integer.numberOfTrailingZeros(CHUNKS_PER_FRAME);
         this.chunkSize = 1 << chunkShift;
+        this.buddyLists = new IntLinkedLists(NCHUNKS + 1, source.maxFrames());
+        this.lru = new IntLinkedLists(1, source.maxFrames());
     }
 
     @Override
@@ -96,6 +100,12 @@ final class ZbudPool extends AbstractZPool {
             }
             buddyLists.ensureCapacity(frame + 1);
             lru.ensureCapacity(frame + 1);
+            if (frame >= frameList.length) {
+                int old = frameList.length;
+                frameList = java.util.Arrays.copyOf(frameList,
+                        Math.min(source.maxFrames(), Math.max(frame + 1, old + (old >> 3) + 256)));
+                java.util.Arrays.fill(frameList, old, frameList.length, (byte) -1);
+            }
             int base = source.offset(frame);
             source.arena(frame)
                     .putInt(base + H_MAGIC, MAGIC)
@@ -121,11 +131,9 @@ final class ZbudPool extends AbstractZPool {
         setHeader(frame, H_CHUNKS + 4 * buddy, 0);
         setHeader(frame, H_SIZE + 4 * buddy, 0);
         if (header(frame, H_CHUNKS) == 0 && header(frame, H_CHUNKS + 4) == 0) {
-            if (buddyLists.listOf(frame) != NIL) {
-                buddyLists.remove(frame);
-            }
-            if (lru.listOf(frame) != NIL) {
-                lru.remove(frame);
+            unlistBuddy(frame);
+            if (lru.contains(frame)) {
+                lru.remove(0, frame);
             }
             setHeader(frame, H_MAGIC, 0);
             source.release(frame);
@@ -168,7 +176,7 @@ final class ZbudPool extends AbstractZPool {
             if (frame == NIL) {
                 break;
             }
-            lru.remove(frame);
+            lru.remove(0, frame);
             boolean emptied = false;
             try {
                 for (int buddy = FIRST; buddy <= LAST; buddy++) {
@@ -206,10 +214,8 @@ final class ZbudPool extends AbstractZPool {
     protected void releaseAllFrames() {
         for (int frame = lru.first(0); frame != NIL; ) {
             int next = lru.next(frame);
-            lru.remove(frame);
-            if (buddyLists.listOf(frame) != NIL) {
-                buddyLists.remove(frame);
-            }
+            lru.remove(0, frame);
+            unlistBuddy(frame);
             source.release(frame);
             frame = next;
         }
@@ -217,7 +223,7 @@ final class ZbudPool extends AbstractZPool {
 
     @Override
     protected long structureMetadataBytes() {
-        return buddyLists.metadataBytes() + lru.metadataBytes();
+        return buddyLists.metadataBytes() + lru.metadataBytes() + frameList.length;
     }
 
     /** Puts a frame on the list its buddies call for: buddied, or unbuddied by free chunks. */
@@ -225,11 +231,17 @@ final class ZbudPool extends AbstractZPool {
         int first = header(frame, H_CHUNKS);
         int last = header(frame, H_CHUNKS + 4);
         int list = first != 0 && last != 0 ? BUDDIED : NCHUNKS - first - last;
-        if (buddyLists.listOf(frame) != list) {
-            if (buddyLists.listOf(frame) != NIL) {
-                buddyLists.remove(frame);
-            }
+        if (frameList[frame] != list) {
+            unlistBuddy(frame);
             buddyLists.addFirst(list, frame);
+            frameList[frame] = (byte) list;
+        }
+    }
+
+    private void unlistBuddy(int frame) {
+        if (frameList[frame] >= 0) {
+            buddyLists.remove(frameList[frame], frame);
+            frameList[frame] = -1;
         }
     }
 
@@ -243,6 +255,8 @@ final class ZbudPool extends AbstractZPool {
 
     @Override
     public void checkInvariants() {
+        int[] listOf = buddyLists.checkInvariants("zbud buddy");
+        lru.checkInvariants("zbud LRU");
         long objects = 0;
         long payload = 0;
         long frames = 0;
@@ -280,14 +294,12 @@ final class ZbudPool extends AbstractZPool {
                 payload += size;
             }
             int expected = first != 0 && last != 0 ? BUDDIED : NCHUNKS - first - last;
-            if (buddyLists.listOf(frame) != expected) {
+            if (listOf[frame] != expected || frameList[frame] != expected) {
                 throw new IllegalStateException(
-                        where + ": on buddy list " + buddyLists.listOf(frame) + ", expected " + expected);
+                        where + ": on buddy list " + listOf[frame] + ", expected " + expected);
             }
             frames++;
         }
-        buddyLists.checkInvariants("zbud buddy");
-        lru.checkInvariants("zbud LRU");
         long listed = 0;
         for (int list = 0; list < buddyLists.lists(); list++) {
             listed += buddyLists.size(list);

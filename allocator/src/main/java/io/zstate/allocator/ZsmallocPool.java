@@ -43,9 +43,9 @@ import java.util.BitSet;
  * Fullness groups (kernel ZS_INUSE_RATIO_*): 1..10 for 0-9%, 10-19%, ... 90-99% in use;
  * 11 for full; a span with no object is freed at once, so group 0 stays empty.
  *
- * Cost outside the frames: 8 bytes per handle, 4 per frame (frameNext), 16 per span
- * (class, in use, free head, first frame) and 12 + 12 per span for the fullness and LRU
- * links.
+ * Cost outside the frames: 8 bytes per handle, 4 per frame (frameNext), 17 per span
+ * (class, in use, free head, first frame, fullness group) and 8 + 8 per span for the
+ * fullness and LRU links; span arrays grow by an eighth at a time.
  * </pre>
  */
 final class ZsmallocPool extends AbstractZPool {
@@ -72,6 +72,8 @@ final class ZsmallocPool extends AbstractZPool {
     private int[] spanInUse = new int[0];
     private int[] spanFreeSlot = new int[0];
     private int[] spanFirstFrame = new int[0];
+    /** The fullness group a span is listed in, or -1. */
+    private byte[] spanGroup = new byte[0];
     private int spansUsed; // span ids below this mark have been handed out once
     private int freeSpanIds = NIL; // chained through spanFirstFrame
     private int[] frameNext = new int[0];
@@ -90,8 +92,8 @@ final class ZsmallocPool extends AbstractZPool {
         }
         this.classes = new SizeClasses(frameSize, chainSize);
         this.frameMask = frameSize - 1;
-        this.fullness = new IntLinkedLists(classes.classes() * GROUPS, 0);
-        this.lru = new IntLinkedLists(1, 0);
+        this.fullness = new IntLinkedLists(classes.classes() * GROUPS, source.maxFrames());
+        this.lru = new IntLinkedLists(1, source.maxFrames());
         this.classSpans = new int[classes.classes()];
         this.classObjects = new long[classes.classes()];
         this.moveScratch = new byte[frameSize];
@@ -184,7 +186,7 @@ final class ZsmallocPool extends AbstractZPool {
             int span = lru.last(0);
             int clazz = spanClass[span];
             int slots = classes.objectsPerSpan(clazz);
-            lru.remove(span);
+            lru.remove(0, span);
             boolean emptied = false;
             try {
                 for (int slot = 0; slot < slots; slot++) {
@@ -223,13 +225,13 @@ final class ZsmallocPool extends AbstractZPool {
                 if (dst == NIL) {
                     break;
                 }
-                fullness.remove(dst);
+                unlistFullness(dst);
                 int src = sparsest(clazz);
                 if (src == NIL) {
                     regroup(dst);
                     break;
                 }
-                fullness.remove(src);
+                unlistFullness(src);
                 migrate(src, dst, clazz);
                 regroup(dst);
                 if (spanInUse[src] == 0) {
@@ -299,11 +301,9 @@ final class ZsmallocPool extends AbstractZPool {
 
     private void freeSpan(int span) {
         assert spanInUse[span] == 0;
-        if (fullness.listOf(span) != NIL) {
-            fullness.remove(span);
-        }
-        if (lru.listOf(span) != NIL) {
-            lru.remove(span);
+        unlistFullness(span);
+        if (lru.contains(span)) {
+            lru.remove(0, span);
         }
         int clazz = spanClass[span];
         int frames = classes.framesPerSpan(clazz);
@@ -327,20 +327,24 @@ final class ZsmallocPool extends AbstractZPool {
         }
         int span = spansUsed++;
         if (span == spanClass.length) {
-            int grown = span + (span >> 1) + 16;
+            // grow by an eighth: span ids never exceed the frames of the budget
+            int grown = Math.min(source.maxFrames(), span + (span >> 3) + 64);
             spanClass = Arrays.copyOf(spanClass, grown);
             spanInUse = Arrays.copyOf(spanInUse, grown);
             spanFreeSlot = Arrays.copyOf(spanFreeSlot, grown);
             spanFirstFrame = Arrays.copyOf(spanFirstFrame, grown);
+            spanGroup = Arrays.copyOf(spanGroup, grown);
             fullness.ensureCapacity(grown);
             lru.ensureCapacity(grown);
         }
+        spanGroup[span] = -1;
         return span;
     }
 
     private void ensureFrameCapacity(int frame) {
         if (frame >= frameNext.length) {
-            int grown = Math.min(source.maxFrames(), Math.max(frame + 1, frameNext.length * 2 + 16));
+            int grown = Math.min(source.maxFrames(),
+                    Math.max(frame + 1, frameNext.length + (frameNext.length >> 3) + 256));
             frameNext = Arrays.copyOf(frameNext, grown);
         }
     }
@@ -369,12 +373,18 @@ final class ZsmallocPool extends AbstractZPool {
 
     /** Puts the span in the fullness list its occupancy calls for. */
     private void regroup(int span) {
-        int list = spanClass[span] * GROUPS + group(span);
-        if (fullness.listOf(span) != list) {
-            if (fullness.listOf(span) != NIL) {
-                fullness.remove(span);
-            }
-            fullness.addFirst(list, span);
+        int group = group(span);
+        if (spanGroup[span] != group) {
+            unlistFullness(span);
+            fullness.addFirst(spanClass[span] * GROUPS + group, span);
+            spanGroup[span] = (byte) group;
+        }
+    }
+
+    private void unlistFullness(int span) {
+        if (spanGroup[span] >= 0) {
+            fullness.remove(spanClass[span] * GROUPS + spanGroup[span], span);
+            spanGroup[span] = -1;
         }
     }
 
@@ -493,7 +503,7 @@ final class ZsmallocPool extends AbstractZPool {
 
     @Override
     protected long structureMetadataBytes() {
-        return 16L * spanClass.length
+        return 17L * spanClass.length
                 + 4L * frameNext.length
                 + fullness.metadataBytes()
                 + lru.metadataBytes()
@@ -503,6 +513,8 @@ final class ZsmallocPool extends AbstractZPool {
 
     @Override
     public void checkInvariants() {
+        int[] fullnessOf = fullness.checkInvariants("zsmalloc fullness");
+        int[] lruOf = lru.checkInvariants("zsmalloc LRU");
         BitSet framesSeen = new BitSet();
         long objects = 0;
         long payload = 0;
@@ -567,10 +579,10 @@ final class ZsmallocPool extends AbstractZPool {
                 throw new IllegalStateException(
                         where + ": " + free + " free + " + inUse + " used != " + slots + " slots");
             }
-            if (fullness.listOf(span) != clazz * GROUPS + group(span)) {
+            if (fullnessOf[span] != clazz * GROUPS + group(span) || spanGroup[span] != group(span)) {
                 throw new IllegalStateException(where + ": in the wrong fullness group");
             }
-            if (lru.listOf(span) != 0) {
+            if (lruOf[span] != 0) {
                 throw new IllegalStateException(where + ": not on the LRU");
             }
             objects += inUse;
@@ -579,8 +591,6 @@ final class ZsmallocPool extends AbstractZPool {
         if (!Arrays.equals(spansPerClass, classSpans) || !Arrays.equals(objectsPerClass, classObjects)) {
             throw new IllegalStateException("zsmalloc: per-class span or object counters disagree with the spans");
         }
-        fullness.checkInvariants("zsmalloc fullness");
-        lru.checkInvariants("zsmalloc LRU");
         if (lru.size(0) != liveSpans) {
             throw new IllegalStateException(
                     "zsmalloc: LRU holds " + lru.size(0) + " spans, " + liveSpans + " are live");
