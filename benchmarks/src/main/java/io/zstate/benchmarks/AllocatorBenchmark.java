@@ -1,0 +1,133 @@
+package io.zstate.benchmarks;
+
+import io.zstate.allocator.FrameSource;
+import io.zstate.allocator.ZPool;
+import io.zstate.allocator.ZPools;
+import java.util.Arrays;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * Single-threaded malloc+free throughput of zbud and zsmalloc (chain size 8) in steady state: a
+ * 64 MiB pool is pre-filled to half its budget with corpus-sized objects; each operation frees a
+ * live handle picked by a xorshift sequence and mallocs the next corpus size into its place, so
+ * the live set and its size mix stay constant. {@link #mallocWriteFree} also writes the page's
+ * compressed bytes into the new object. No allocation or boxing per operation.
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.Throughput)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(1)
+public class AllocatorBenchmark {
+
+    static final long BUDGET_BYTES = 64L << 20;
+    static final long SEED = 42;
+
+    @Param({"zbud", "zsmalloc"})
+    public String allocator;
+
+    private FrameSource source;
+    private ZPool pool;
+    private long[] live;
+    private int liveCount;
+    private int[] sizes;
+    private int[] offsets;
+    private byte[] data;
+    private int nextPage;
+    private long rng = 0x9E3779B97F4A7C15L;
+
+    @Setup(Level.Trial)
+    public void setUp() {
+        StatePageCorpus corpus = StatePageCorpus.generate(SEED, StatePageCorpus.DEFAULT_PAGES);
+        sizes = corpus.sizes();
+        offsets = new int[corpus.pages()];
+        for (int i = 0; i < offsets.length; i++) {
+            offsets[i] = corpus.offset(i);
+        }
+        data = corpus.data();
+        source = new FrameSource(BUDGET_BYTES);
+        pool = ZPools.create(allocator, source);
+        live = new long[1024];
+        while (source.framesInUse() < source.maxFrames() / 2) {
+            long handle = pool.malloc(sizes[nextPage]);
+            if (handle == ZPool.NO_SPACE) {
+                throw new IllegalStateException(allocator + " ran out of space while pre-filling");
+            }
+            pool.write(handle, data, offsets[nextPage], sizes[nextPage]);
+            if (liveCount == live.length) {
+                live = Arrays.copyOf(live, liveCount * 2);
+            }
+            live[liveCount++] = handle;
+            advancePage();
+        }
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        pool.checkInvariants();
+        pool.close();
+        int leaked = source.framesInUse();
+        source.close();
+        if (leaked != 0) {
+            throw new IllegalStateException(allocator + " leaked " + leaked + " frames");
+        }
+    }
+
+    /** Frees a random live object and mallocs the next corpus size in its place. */
+    @Benchmark
+    public long mallocFree() {
+        int victim = nextVictim();
+        pool.free(live[victim]);
+        long handle = pool.malloc(sizes[nextPage]);
+        if (handle == ZPool.NO_SPACE) {
+            throw new IllegalStateException(allocator + " ran out of space in steady state");
+        }
+        live[victim] = handle;
+        advancePage();
+        return handle;
+    }
+
+    /** As {@link #mallocFree}, and writes the page's compressed bytes into the new object. */
+    @Benchmark
+    public long mallocWriteFree() {
+        int victim = nextVictim();
+        pool.free(live[victim]);
+        int page = nextPage;
+        long handle = pool.malloc(sizes[page]);
+        if (handle == ZPool.NO_SPACE) {
+            throw new IllegalStateException(allocator + " ran out of space in steady state");
+        }
+        pool.write(handle, data, offsets[page], sizes[page]);
+        live[victim] = handle;
+        advancePage();
+        return handle;
+    }
+
+    /** xorshift64, scaled to [0, liveCount) by a multiply-shift. */
+    private int nextVictim() {
+        long x = rng;
+        x ^= x << 13;
+        x ^= x >>> 7;
+        x ^= x << 17;
+        rng = x;
+        return (int) (((x >>> 32) * liveCount) >>> 32);
+    }
+
+    private void advancePage() {
+        nextPage = nextPage + 1 == sizes.length ? 0 : nextPage + 1;
+    }
+}

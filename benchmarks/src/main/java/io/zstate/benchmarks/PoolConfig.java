@@ -1,0 +1,31 @@
+package io.zstate.benchmarks;
+
+import io.zstate.allocator.FrameSource;
+import io.zstate.allocator.ZPool;
+import io.zstate.allocator.ZPools;
+
+/** One allocator under test: zbud, or zsmalloc with a chain size; creates its pools. */
+public record PoolConfig(String type, int chainSize) {
+
+    public static PoolConfig zbud() {
+        return new PoolConfig("zbud", 0);
+    }
+
+    public static PoolConfig zsmalloc(int chainSize) {
+        return new PoolConfig("zsmalloc", chainSize);
+    }
+
+    public boolean isZsmalloc() {
+        return type.equals("zsmalloc");
+    }
+
+    /** A new pool of this allocator over {@code source}. */
+    public ZPool create(FrameSource source) {
+        return isZsmalloc() ? ZPools.zsmalloc(source, chainSize) : ZPools.zbud(source);
+    }
+
+    /** {@code zbud} or {@code zsmalloc/8}. */
+    public String label() {
+        return isZsmalloc() ? type + "/" + chainSize : type;
+    }
+}
