@@ -1,0 +1,143 @@
+package io.zstate.pagestore;
+
+import java.util.Arrays;
+
+/**
+ * The hot tier: decompressed pages on the heap, a fixed number of slots, CLOCK replacement.
+ *
+ * <pre>
+ *   slot -> page bytes, page id, referenced bit, dirty bit, pin count
+ *
+ *   victim(): the hand sweeps the slots; a referenced slot loses its bit and is passed over,
+ *   a pinned one is passed over; the first unreferenced, unpinned slot is the victim.
+ * </pre>
+ *
+ * The cache does not know what a victim's eviction means; the page store decides (store a
+ * dirty page, drop a clean one).
+ */
+final class PageCache {
+
+    static final int FREE = -1;
+
+    private final byte[][] pages;
+    private final int[] pageIds;
+    private final boolean[] referenced;
+    private final boolean[] dirty;
+    private final int[] pins;
+    private final int[] freeSlots;
+    private int freeCount;
+    private int hand;
+    private int used;
+
+    PageCache(int slots, int pageSize) {
+        if (slots < 4) {
+            throw new IllegalArgumentException(
+                    "page cache of " + slots + " pages is too small: it must hold at least 4 pages");
+        }
+        pages = new byte[slots][];
+        for (int i = 0; i < slots; i++) {
+            pages[i] = new byte[pageSize];
+        }
+        pageIds = new int[slots];
+        Arrays.fill(pageIds, FREE);
+        referenced = new boolean[slots];
+        dirty = new boolean[slots];
+        pins = new int[slots];
+        freeSlots = new int[slots];
+        for (int i = 0; i < slots; i++) {
+            freeSlots[i] = slots - 1 - i;
+        }
+        freeCount = slots;
+    }
+
+    int slots() {
+        return pages.length;
+    }
+
+    int used() {
+        return used;
+    }
+
+    byte[] page(int slot) {
+        return pages[slot];
+    }
+
+    int pageId(int slot) {
+        return pageIds[slot];
+    }
+
+    void touch(int slot) {
+        referenced[slot] = true;
+    }
+
+    boolean isDirty(int slot) {
+        return dirty[slot];
+    }
+
+    void dirty(int slot, boolean value) {
+        dirty[slot] = value;
+    }
+
+    void pin(int slot) {
+        pins[slot]++;
+    }
+
+    void unpin(int slot) {
+        assert pins[slot] > 0;
+        pins[slot]--;
+    }
+
+    boolean isPinned(int slot) {
+        return pins[slot] > 0;
+    }
+
+    /** A free slot, or FREE when every slot holds a page. */
+    int freeSlot() {
+        return freeCount == 0 ? FREE : freeSlots[freeCount - 1];
+    }
+
+    /** The next CLOCK victim among the occupied, unpinned slots. */
+    int victim() {
+        for (int sweep = 0; sweep < 2 * pages.length + 1; sweep++) {
+            int slot = hand;
+            hand = hand + 1 == pages.length ? 0 : hand + 1;
+            if (pageIds[slot] == FREE || pins[slot] > 0) {
+                continue;
+            }
+            if (referenced[slot]) {
+                referenced[slot] = false;
+                continue;
+            }
+            return slot;
+        }
+        throw new IllegalStateException(
+                "every page-cache slot is pinned: the page cache of " + pages.length + " pages is too small");
+    }
+
+    void occupy(int slot, int pageId, boolean isDirty) {
+        assert pageIds[slot] == FREE;
+        if (freeCount > 0 && freeSlots[freeCount - 1] == slot) {
+            freeCount--;
+        } else {
+            // a slot just vacated by eviction is reused at once; it was pushed last
+            throw new IllegalStateException("cache slot " + slot + " is not the next free slot");
+        }
+        pageIds[slot] = pageId;
+        referenced[slot] = true;
+        dirty[slot] = isDirty;
+        used++;
+    }
+
+    void vacate(int slot) {
+        assert pageIds[slot] != FREE && pins[slot] == 0;
+        pageIds[slot] = FREE;
+        dirty[slot] = false;
+        referenced[slot] = false;
+        freeSlots[freeCount++] = slot;
+        used--;
+    }
+
+    long heapBytes() {
+        return (long) pages.length * (pages[0].length + 16 + 4 + 1 + 1 + 4 + 8);
+    }
+}

@@ -1,0 +1,110 @@
+package io.zstate.pagestore;
+
+import io.zstate.allocator.FrameSource;
+import io.zstate.allocator.ZPools;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Objects;
+
+/**
+ * Settings of one page store. Every setting is checked here, with an error that names it and
+ * its allowed values.
+ *
+ * @param pageSize bytes per page: a power of two from 1 KiB to 32 KiB
+ * @param pageCacheBytes heap bytes of decompressed hot pages (at least 8 pages)
+ * @param poolBytes off-heap budget of the compressed pool
+ * @param frameSize pool frame size: a power of two from 4 KiB to 64 KiB
+ * @param allocator {@code zsmalloc} or {@code zbud}
+ * @param bouncerMinRatio pages that compress worse than this ratio skip the pool and go to
+ *     RocksDB uncompressed; 1.0 disables the bouncer
+ * @param reclaimBatchFrames frames the reaper frees when the pool is full
+ * @param spillDirectory parent directory of the RocksDB spill store
+ * @param spillBlockCacheBytes RocksDB block cache of the spill store
+ * @param spillWriteBufferBytes RocksDB memtable size of the spill store
+ */
+public record PageStoreConfig(
+        int pageSize,
+        long pageCacheBytes,
+        long poolBytes,
+        int frameSize,
+        String allocator,
+        double bouncerMinRatio,
+        int reclaimBatchFrames,
+        Path spillDirectory,
+        long spillBlockCacheBytes,
+        long spillWriteBufferBytes) {
+
+    public static final int MIN_PAGE_SIZE = 1024;
+    public static final int MAX_PAGE_SIZE = 32 * 1024;
+
+    public PageStoreConfig {
+        Objects.requireNonNull(spillDirectory, "spillDirectory");
+        if (pageSize < MIN_PAGE_SIZE || pageSize > MAX_PAGE_SIZE || Integer.bitCount(pageSize) != 1) {
+            throw new IllegalArgumentException(
+                    "page size " + pageSize + " is not allowed: use a power of two from 1024 to 32768 bytes");
+        }
+        if (pageCacheBytes / pageSize < 8) {
+            throw new IllegalArgumentException(
+                    "page cache of " + pageCacheBytes + " bytes holds fewer than 8 pages of " + pageSize
+                            + " bytes: give it at least " + 8L * pageSize);
+        }
+        if (frameSize < FrameSource.MIN_FRAME_SIZE || frameSize > FrameSource.MAX_FRAME_SIZE
+                || Integer.bitCount(frameSize) != 1) {
+            throw new IllegalArgumentException(
+                    "frame size " + frameSize + " is not allowed: use a power of two from 4096 to 65536 bytes");
+        }
+        if (poolBytes < 16L * frameSize) {
+            throw new IllegalArgumentException(
+                    "pool of " + poolBytes + " bytes holds fewer than 16 frames of " + frameSize
+                            + " bytes: give it at least " + 16L * frameSize);
+        }
+        allocator = allocator.toLowerCase(Locale.ROOT);
+        if (!ZPools.TYPES.contains(allocator)) {
+            throw new IllegalArgumentException(
+                    "allocator '" + allocator + "' is not known: use one of " + ZPools.TYPES);
+        }
+        if (!(bouncerMinRatio >= 1.0)) {
+            throw new IllegalArgumentException(
+                    "bouncer ratio " + bouncerMinRatio + " is not allowed: use 1.0 (off) or more");
+        }
+        if (reclaimBatchFrames < 1) {
+            throw new IllegalArgumentException("reclaim batch of " + reclaimBatchFrames + " frames: use 1 or more");
+        }
+    }
+
+    /** Defaults: 4 KiB pages, 16 MiB page cache, 64 MiB zsmalloc pool of 4 KiB frames. */
+    public static PageStoreConfig defaults(Path spillDirectory) {
+        return new PageStoreConfig(
+                4096, 16L << 20, 64L << 20, 4096, "zsmalloc", 1.2, 16, spillDirectory, 8L << 20, 4L << 20);
+    }
+
+    public PageStoreConfig withPageSize(int value) {
+        return new PageStoreConfig(value, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes);
+    }
+
+    public PageStoreConfig withPageCacheBytes(long value) {
+        return new PageStoreConfig(pageSize, value, poolBytes, frameSize, allocator, bouncerMinRatio,
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes);
+    }
+
+    public PageStoreConfig withPoolBytes(long value) {
+        return new PageStoreConfig(pageSize, pageCacheBytes, value, frameSize, allocator, bouncerMinRatio,
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes);
+    }
+
+    public PageStoreConfig withAllocator(String value) {
+        return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, value, bouncerMinRatio,
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes);
+    }
+
+    public PageStoreConfig withBouncerMinRatio(double value) {
+        return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, value,
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes);
+    }
+
+    public PageStoreConfig withReclaimBatchFrames(int value) {
+        return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
+                value, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes);
+    }
+}

@@ -1,0 +1,75 @@
+package io.zstate.pagestore;
+
+/**
+ * Counters of one page store at one moment; these become Flink metrics.
+ *
+ * @param hotPages pages in the page cache
+ * @param dirtyPages of which dirty
+ * @param poolPages pages whose current copy is compressed in the pool
+ * @param spilledPages pages whose current copy is in RocksDB
+ * @param sameFilledPages pages kept as one repeated word
+ * @param livePages all pages
+ * @param poolFramesHeld frames the pool holds
+ * @param poolBytesHeld bytes of those frames
+ * @param poolPayloadBytes compressed bytes stored in the pool
+ * @param cacheHits page accesses served by the page cache
+ * @param cacheMisses page accesses that faulted a page in
+ * @param poolHits faults served from the pool (decompress)
+ * @param swapIns faults served from RocksDB
+ * @param sameFilledHits faults served from a same-filled tag
+ * @param stores dirty pages that left the page cache
+ * @param cleanDrops clean pages dropped from the page cache without a write
+ * @param sameFilledStores stores kept as a tag
+ * @param bounced stores sent to RocksDB uncompressed for compressing worse than the bouncer ratio
+ * @param directSpills stores that went to RocksDB because the pool had no room even after reclaim
+ * @param writebacks pages moved from the pool to RocksDB by the reaper
+ * @param framesReclaimed pool frames the reaper released
+ * @param uncompressedBytesStored page bytes that were compressed on store
+ * @param compressedBytesStored the compressed bytes they became
+ */
+public record PageStoreStats(
+        long hotPages,
+        long dirtyPages,
+        long poolPages,
+        long spilledPages,
+        long sameFilledPages,
+        long livePages,
+        long poolFramesHeld,
+        long poolBytesHeld,
+        long poolPayloadBytes,
+        long cacheHits,
+        long cacheMisses,
+        long poolHits,
+        long swapIns,
+        long sameFilledHits,
+        long stores,
+        long cleanDrops,
+        long sameFilledStores,
+        long bounced,
+        long directSpills,
+        long writebacks,
+        long framesReclaimed,
+        long uncompressedBytesStored,
+        long compressedBytesStored) {
+
+    /** Uncompressed / compressed bytes over all stores; 0 before the first. */
+    public double compressionRatio() {
+        return compressedBytesStored == 0 ? 0 : (double) uncompressedBytesStored / compressedBytesStored;
+    }
+
+    /** Fraction of page accesses served by the page cache. */
+    public double cacheHitRate() {
+        long all = cacheHits + cacheMisses;
+        return all == 0 ? 0 : (double) cacheHits / all;
+    }
+
+    /** Fraction of faults served by the pool rather than RocksDB or a tag. */
+    public double poolHitRate() {
+        return cacheMisses == 0 ? 0 : (double) poolHits / cacheMisses;
+    }
+
+    /** Frames the reaper released per page it wrote back; 0 before the first writeback. */
+    public double framesReleasedPerWriteback() {
+        return writebacks == 0 ? 0 : (double) framesReclaimed / writebacks;
+    }
+}

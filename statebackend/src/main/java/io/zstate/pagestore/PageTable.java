@@ -1,0 +1,145 @@
+package io.zstate.pagestore;
+
+import java.util.Arrays;
+
+/**
+ * Where every page is: page id -> the copies that exist of it. A page has exactly one
+ * authoritative place at any time:
+ *
+ * <pre>
+ *   hot and dirty   the page cache; no other copy is current (POOL, SPILLED, SAME all clear)
+ *   otherwise       exactly one of: a pool handle (compressed, in memory), SPILLED (a current
+ *                   copy in RocksDB), SAME (every word of the page equals one long, kept here);
+ *                   a clean hot copy may sit in the page cache beside it
+ * </pre>
+ *
+ * Arrays indexed by page id; freed ids are reused (LIFO).
+ */
+final class PageTable {
+
+    static final int NOT_CACHED = -1;
+
+    static final byte LIVE = 1;
+    static final byte SPILLED = 2;
+    static final byte SAME = 4;
+    /** RocksDB may hold a copy, current or stale: delete it when the page is freed. */
+    static final byte ON_DISK = 8;
+
+    /** Pool handle, or the repeated word of a SAME page; 0 when neither. */
+    private long[] word = new long[1024];
+    private int[] cacheSlot = new int[1024];
+    private byte[] flags = new byte[1024];
+    /** Extendible-hashing depth of bucket pages. */
+    private byte[] depth = new byte[1024];
+    private int[] freeIds = new int[64];
+    private int freeCount;
+    private int idsUsed;
+    private int live;
+
+    int allocate() {
+        int id;
+        if (freeCount > 0) {
+            id = freeIds[--freeCount];
+        } else {
+            id = idsUsed++;
+            if (id == flags.length) {
+                int grown = id + (id >> 1);
+                word = Arrays.copyOf(word, grown);
+                cacheSlot = Arrays.copyOf(cacheSlot, grown);
+                flags = Arrays.copyOf(flags, grown);
+                depth = Arrays.copyOf(depth, grown);
+            }
+        }
+        word[id] = 0;
+        cacheSlot[id] = NOT_CACHED;
+        flags[id] = LIVE;
+        depth[id] = 0;
+        live++;
+        return id;
+    }
+
+    void release(int id) {
+        assert isLive(id);
+        flags[id] = 0;
+        word[id] = 0;
+        cacheSlot[id] = NOT_CACHED;
+        if (freeCount == freeIds.length) {
+            freeIds = Arrays.copyOf(freeIds, freeCount * 2);
+        }
+        freeIds[freeCount++] = id;
+        live--;
+    }
+
+    boolean isLive(int id) {
+        return id >= 0 && id < idsUsed && (flags[id] & LIVE) != 0;
+    }
+
+    int cacheSlot(int id) {
+        return cacheSlot[id];
+    }
+
+    void cacheSlot(int id, int slot) {
+        cacheSlot[id] = slot;
+    }
+
+    long poolHandle(int id) {
+        return (flags[id] & SAME) != 0 ? 0 : word[id];
+    }
+
+    void poolHandle(int id, long handle) {
+        word[id] = handle;
+        flags[id] &= ~SAME;
+    }
+
+    boolean isSpilled(int id) {
+        return (flags[id] & SPILLED) != 0;
+    }
+
+    void spilled(int id, boolean spilled) {
+        flags[id] = (byte) (spilled ? flags[id] | SPILLED | ON_DISK : flags[id] & ~SPILLED);
+    }
+
+    boolean isOnDisk(int id) {
+        return (flags[id] & ON_DISK) != 0;
+    }
+
+    boolean isSame(int id) {
+        return (flags[id] & SAME) != 0;
+    }
+
+    long sameWord(int id) {
+        return word[id];
+    }
+
+    void same(int id, long value) {
+        word[id] = value;
+        flags[id] |= SAME;
+    }
+
+    void clearSame(int id) {
+        if ((flags[id] & SAME) != 0) {
+            flags[id] &= ~SAME;
+            word[id] = 0;
+        }
+    }
+
+    int depth(int id) {
+        return depth[id];
+    }
+
+    void depth(int id, int value) {
+        depth[id] = (byte) value;
+    }
+
+    int live() {
+        return live;
+    }
+
+    int idsUsed() {
+        return idsUsed;
+    }
+
+    long metadataBytes() {
+        return 14L * flags.length + 4L * freeIds.length;
+    }
+}

@@ -1,0 +1,190 @@
+package io.zstate.pagestore;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.stream.Stream;
+import org.rocksdb.BlockBasedTableConfig;
+import org.rocksdb.CompressionType;
+import org.rocksdb.LRUCache;
+import org.rocksdb.Options;
+import org.rocksdb.ReadOptions;
+import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.WriteOptions;
+
+/**
+ * RocksDB as the swap device: compressed page bytes keyed by page id. It is a cache of this
+ * process, not a durable store: no WAL, RocksDB's own compression off (pages arrive compressed),
+ * and the directory is deleted on {@link #close()}.
+ *
+ * <pre>
+ *   key   : page id, 4 bytes big-endian
+ *   value : codec byte (RAW = stored uncompressed by the bouncer, LZ4) | page bytes
+ * </pre>
+ *
+ * Uses the RocksDB JNI that Flink's RocksDB state backend ships ({@code frocksdbjni}).
+ */
+final class SpillStore implements AutoCloseable {
+
+    static final byte RAW = 0;
+    static final byte LZ4 = 1;
+
+    static {
+        RocksDB.loadLibrary();
+    }
+
+    private final Path directory;
+    private final LRUCache blockCache;
+    private final Options options;
+    private final WriteOptions writeOptions;
+    private final ReadOptions readOptions;
+    private final RocksDB db;
+    private final byte[] key = new byte[4];
+    private long pagesWritten;
+    private long bytesWritten;
+    private long pagesRead;
+    private boolean closed;
+
+    /**
+     * Opens an empty store in a new directory under {@code parent}.
+     *
+     * @param blockCacheBytes RocksDB block cache for spilled pages
+     * @param writeBufferBytes RocksDB memtable size
+     */
+    SpillStore(Path parent, long blockCacheBytes, long writeBufferBytes) {
+        try {
+            Files.createDirectories(parent);
+            this.directory = Files.createTempDirectory(parent, "zstate-spill-");
+        } catch (IOException e) {
+            throw new UncheckedIOException(
+                    "cannot create the spill directory under " + parent + ": check the path and its permissions", e);
+        }
+        this.blockCache = new LRUCache(blockCacheBytes);
+        BlockBasedTableConfig table = new BlockBasedTableConfig().setBlockCache(blockCache);
+        this.options = new Options()
+                .setCreateIfMissing(true)
+                .setCompressionType(CompressionType.NO_COMPRESSION)
+                .setWriteBufferSize(writeBufferBytes)
+                .setMaxWriteBufferNumber(2)
+                .setTableFormatConfig(table);
+        this.writeOptions = new WriteOptions().setDisableWAL(true);
+        this.readOptions = new ReadOptions();
+        try {
+            this.db = RocksDB.open(options, directory.toString());
+        } catch (RocksDBException e) {
+            close();
+            throw new IllegalStateException("cannot open the RocksDB spill store in " + directory, e);
+        }
+    }
+
+    /**
+     * Stores a value under {@code pageId}: {@code length} bytes from {@code offset}, the first of
+     * them the codec byte ({@link #RAW} or {@link #LZ4}).
+     */
+    void put(int pageId, byte[] value, int offset, int length) {
+        assert value[offset] == RAW || value[offset] == LZ4;
+        try {
+            db.put(writeOptions, key(pageId), 0, 4, value, offset, length);
+        } catch (RocksDBException e) {
+            throw new IllegalStateException("Error while writing page " + pageId + " to the RocksDB spill store.", e);
+        }
+        pagesWritten++;
+        bytesWritten += length;
+    }
+
+    /**
+     * Reads the value of {@code pageId} into {@code dst}: codec byte first.
+     *
+     * @return the value's length, or -1 if there is none
+     */
+    int get(int pageId, byte[] dst) {
+        try {
+            int n = db.get(readOptions, key(pageId), 0, 4, dst, 0, dst.length);
+            if (n > dst.length) {
+                throw new IllegalStateException(
+                        "spilled page " + pageId + " is " + n + " bytes, larger than any page this store writes");
+            }
+            if (n >= 0) {
+                pagesRead++;
+            }
+            return n == RocksDB.NOT_FOUND ? -1 : n;
+        } catch (RocksDBException e) {
+            throw new IllegalStateException("Error while reading page " + pageId + " from the RocksDB spill store.", e);
+        }
+    }
+
+    void delete(int pageId) {
+        try {
+            db.delete(writeOptions, key(pageId));
+        } catch (RocksDBException e) {
+            throw new IllegalStateException("Error while deleting page " + pageId + " from the RocksDB spill store.", e);
+        }
+    }
+
+    Path directory() {
+        return directory;
+    }
+
+    long pagesWritten() {
+        return pagesWritten;
+    }
+
+    long bytesWritten() {
+        return bytesWritten;
+    }
+
+    long pagesRead() {
+        return pagesRead;
+    }
+
+    /** RocksDB's estimate of the live data size on disk and in memtables. */
+    long estimatedBytes() {
+        try {
+            return db.getLongProperty("rocksdb.estimate-live-data-size")
+                    + db.getLongProperty("rocksdb.cur-size-all-mem-tables");
+        } catch (RocksDBException e) {
+            return -1;
+        }
+    }
+
+    private byte[] key(int pageId) {
+        key[0] = (byte) (pageId >>> 24);
+        key[1] = (byte) (pageId >>> 16);
+        key[2] = (byte) (pageId >>> 8);
+        key[3] = (byte) pageId;
+        return key;
+    }
+
+    /** Closes RocksDB and deletes its directory. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (db != null) {
+            db.close();
+        }
+        readOptions.close();
+        writeOptions.close();
+        options.close();
+        blockCache.close();
+        deleteRecursively(directory);
+    }
+
+    static void deleteRecursively(Path dir) {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> paths = Files.walk(dir)) {
+            for (Path p : (Iterable<Path>) paths.sorted(Comparator.reverseOrder())::iterator) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot delete the spill directory " + dir, e);
+        }
+    }
+}

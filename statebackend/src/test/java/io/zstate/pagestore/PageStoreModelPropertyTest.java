@@ -1,0 +1,259 @@
+package io.zstate.pagestore;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Combinators;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+import net.jqwik.api.Tuple;
+import net.jqwik.api.constraints.IntRange;
+import net.jqwik.api.statistics.Statistics;
+
+/**
+ * The page store against a TreeMap model, with budgets tiny enough that every path between the
+ * tiers runs: store, bounce, reclaim (writeback), clean drop, swap-in, same-filled pages, large
+ * values, deletes and clears; for zsmalloc and zbud. The store's page-location checker and the
+ * pool's invariant checker run after every step.
+ */
+class PageStoreModelPropertyTest {
+
+    enum Kind { PUT, MAP_PUT, GET, MAP_GET, DELETE, MAP_DELETE, APPEND, ITER_PREFIX, ITER_GROUP, CLEAR, DELETE_GROUP }
+
+    record Op(Kind kind, int table, int keyGroup, int keyId, int userKey, int valueSize, int seed) {}
+
+    static final int FIRST_KEY_GROUP = 10;
+    static final int KEY_GROUPS = 3;
+
+    @Provide
+    Arbitrary<List<Op>> ops() {
+        Arbitrary<Kind> kinds = Arbitraries.frequency(
+                Tuple.of(30, Kind.PUT),
+                Tuple.of(14, Kind.MAP_PUT),
+                Tuple.of(12, Kind.GET),
+                Tuple.of(6, Kind.MAP_GET),
+                Tuple.of(8, Kind.DELETE),
+                Tuple.of(4, Kind.MAP_DELETE),
+                Tuple.of(8, Kind.APPEND),
+                Tuple.of(5, Kind.ITER_PREFIX),
+                Tuple.of(3, Kind.ITER_GROUP),
+                Tuple.of(1, Kind.CLEAR),
+                Tuple.of(2, Kind.DELETE_GROUP));
+        Arbitrary<Integer> valueSizes = Arbitraries.frequencyOf(
+                Tuple.of(6, Arbitraries.integers().between(1, 24)),
+                Tuple.of(3, Arbitraries.integers().between(25, 240)),
+                Tuple.of(2, Arbitraries.integers().between(241, 3000)), // blobs with 1 KiB pages
+                Tuple.of(1, Arbitraries.integers().between(3001, 40000)));
+        return Combinators.combine(
+                        kinds,
+                        Arbitraries.integers().between(0, 1),
+                        Arbitraries.integers().between(FIRST_KEY_GROUP, FIRST_KEY_GROUP + KEY_GROUPS - 1),
+                        Arbitraries.integers().between(0, 150),
+                        Arbitraries.integers().between(0, 255),
+                        valueSizes,
+                        Arbitraries.integers())
+                .as(Op::new)
+                .list()
+                .ofMinSize(50)
+                .ofMaxSize(400);
+    }
+
+    @Provide
+    Arbitrary<String> allocators() {
+        return Arbitraries.of("zsmalloc", "zbud");
+    }
+
+    @Provide
+    Arbitrary<Double> bouncerRatios() {
+        return Arbitraries.of(1.0, 1.2, 2.5);
+    }
+
+    @Property(tries = 60)
+    void behavesLikeASortedMapThroughEveryTier(
+            @ForAll("ops") List<Op> ops,
+            @ForAll("allocators") String allocator,
+            @ForAll("bouncerRatios") double bouncerRatio,
+            @ForAll @IntRange(min = 8, max = 24) int cachePages)
+            throws IOException {
+        Path dir = Files.createTempDirectory("zstate-pagestore-test");
+        PageStoreConfig config = PageStoreConfig.defaults(dir)
+                .withPageSize(1024)
+                .withPageCacheBytes(cachePages * 1024L)
+                .withPoolBytes(16 * 4096)
+                .withAllocator(allocator)
+                .withBouncerMinRatio(bouncerRatio)
+                .withReclaimBatchFrames(2);
+        PageStore store = new PageStore(config, FIRST_KEY_GROUP, KEY_GROUPS);
+        Path spillDir = store.spillDirectory();
+        try {
+            store.createTable("values-and-maps");
+            store.createTable("other");
+            TreeMap<String, byte[]> model = new TreeMap<>();
+            ValueView view = new ValueView();
+            for (Op op : ops) {
+                step(store, model, view, op);
+                store.checkInvariants();
+            }
+            verifyAll(store, model, view);
+            PageStoreStats stats = store.stats();
+            Statistics.label("pool stores").collect(stats.poolPages() > 0 || stats.poolHits() > 0);
+            Statistics.label("writebacks").collect(stats.writebacks() > 0);
+            Statistics.label("swap-ins").collect(stats.swapIns() > 0);
+            Statistics.label("clean drops").collect(stats.cleanDrops() > 0);
+            Statistics.label("bounced").collect(stats.bounced() > 0);
+            Statistics.label("same-filled").collect(stats.sameFilledStores() > 0);
+            Statistics.label("pool hits").collect(stats.poolHits() > 0);
+        } finally {
+            store.close();
+        }
+        assertThat(store.framesInUse()).as("off-heap frames after close").isZero();
+        assertThat(spillDir).doesNotExist();
+        Files.deleteIfExists(dir);
+        for (String label : List.of("pool stores", "writebacks", "swap-ins", "clean drops", "bounced",
+                "same-filled", "pool hits")) {
+            Statistics.label(label).coverage(c -> c.check(true).count(n -> n > 0));
+        }
+    }
+
+    private static void step(PageStore store, TreeMap<String, byte[]> model, ValueView view, Op op) {
+        Random random = new Random(op.seed());
+        byte[] valueKey = valueKey(op.keyId());
+        // maps live under few keys, so they grow past a page and buckets grow overflow chains
+        byte[] mapKey = mapKey(op.keyId() % 5, op.userKey());
+        switch (op.kind()) {
+            case PUT -> {
+                byte[] value = value(random, op.valueSize());
+                store.put(op.table(), op.keyGroup(), valueKey, 0, valueKey.length, valueKey.length, value, 0,
+                        value.length);
+                model.put(name(op.table(), op.keyGroup(), valueKey), value);
+            }
+            case MAP_PUT -> {
+                byte[] value = value(random, op.valueSize() > 3000 ? op.valueSize() : op.valueSize() % 40 + 1);
+                store.put(op.table(), op.keyGroup(), mapKey, 0, mapKey.length, 6, value, 0, value.length);
+                model.put(name(op.table(), op.keyGroup(), mapKey), value);
+            }
+            case GET -> assertGet(store, model, view, op.table(), op.keyGroup(), valueKey, valueKey.length);
+            case MAP_GET -> assertGet(store, model, view, op.table(), op.keyGroup(), mapKey, 6);
+            case DELETE -> {
+                boolean existed = store.delete(op.table(), op.keyGroup(), valueKey, 0, valueKey.length,
+                        valueKey.length);
+                assertThat(existed).isEqualTo(model.remove(name(op.table(), op.keyGroup(), valueKey)) != null);
+            }
+            case MAP_DELETE -> {
+                boolean existed = store.delete(op.table(), op.keyGroup(), mapKey, 0, mapKey.length, 6);
+                assertThat(existed).isEqualTo(model.remove(name(op.table(), op.keyGroup(), mapKey)) != null);
+            }
+            case APPEND -> {
+                byte[] more = value(random, Math.min(op.valueSize(), 5000));
+                store.append(op.table(), op.keyGroup(), valueKey, 0, valueKey.length, valueKey.length, more, 0,
+                        more.length);
+                model.merge(name(op.table(), op.keyGroup(), valueKey), more, PageStoreModelPropertyTest::concat);
+            }
+            case ITER_PREFIX -> {
+                byte[] prefix = Arrays.copyOf(mapKey, 6);
+                TreeMap<String, byte[]> seen = new TreeMap<>();
+                store.forEachWithPrefix(op.table(), op.keyGroup(), prefix, 0, prefix.length,
+                        (k, ko, kl, v, vo, vl) -> seen.put(
+                                name(op.table(), op.keyGroup(), Arrays.copyOfRange(k, ko, ko + kl)),
+                                Arrays.copyOfRange(v, vo, vo + vl)));
+                String from = name(op.table(), op.keyGroup(), prefix);
+                assertSameEntries(seen, model.subMap(from, true, from + "\uffff", true));
+            }
+            case ITER_GROUP -> {
+                TreeMap<String, byte[]> seen = new TreeMap<>();
+                store.forEachInKeyGroup(op.table(), op.keyGroup(),
+                        (k, ko, kl, v, vo, vl) -> {
+                            String name = name(op.table(), op.keyGroup(), Arrays.copyOfRange(k, ko, ko + kl));
+                            assertThat(seen).as("an entry is visited once").doesNotContainKey(name);
+                            seen.put(name, Arrays.copyOfRange(v, vo, vo + vl));
+                        });
+                String from = op.table() + "/" + op.keyGroup() + "/";
+                assertSameEntries(seen, model.subMap(from, true, from + "\uffff", true));
+            }
+            case CLEAR -> {
+                store.clear(op.table());
+                model.keySet().removeIf(k -> k.startsWith(op.table() + "/"));
+            }
+            case DELETE_GROUP -> {
+                // delete every value key of the key-group one by one: buckets empty out
+                String from = op.table() + "/" + op.keyGroup() + "/";
+                for (String name : model.subMap(from, true, from + "\uffff", true).keySet().toArray(new String[0])) {
+                    byte[] key = HexFormat.of().parseHex(name.substring(from.length()));
+                    assertThat(store.delete(op.table(), op.keyGroup(), key, 0, key.length, 6)).isTrue();
+                    model.remove(name);
+                }
+            }
+        }
+    }
+
+    private static void assertGet(PageStore store, TreeMap<String, byte[]> model, ValueView view, int table,
+            int keyGroup, byte[] key, int prefixLength) {
+        boolean found = store.get(table, keyGroup, key, 0, key.length, prefixLength, view);
+        byte[] expected = model.get(name(table, keyGroup, key));
+        assertThat(found).isEqualTo(expected != null);
+        if (found) {
+            assertThat(view.toByteArray()).isEqualTo(expected);
+        }
+    }
+
+    private static void verifyAll(PageStore store, TreeMap<String, byte[]> model, ValueView view) {
+        for (Map.Entry<String, byte[]> e : model.entrySet()) {
+            String[] parts = e.getKey().split("/");
+            byte[] key = HexFormat.of().parseHex(parts[2]);
+            boolean found = store.get(Integer.parseInt(parts[0]), Integer.parseInt(parts[1]), key, 0, key.length, 6,
+                    view);
+            assertThat(found).as("key %s", e.getKey()).isTrue();
+            assertThat(view.toByteArray()).isEqualTo(e.getValue());
+        }
+    }
+
+    private static void assertSameEntries(Map<String, byte[]> seen, Map<String, byte[]> expected) {
+        assertThat(seen.keySet()).isEqualTo(expected.keySet());
+        for (Map.Entry<String, byte[]> e : expected.entrySet()) {
+            assertThat(seen.get(e.getKey())).isEqualTo(e.getValue());
+        }
+    }
+
+    static byte[] valueKey(int keyId) {
+        return new byte[] {1, 0, 0, (byte) (keyId >>> 8), (byte) keyId, 7};
+    }
+
+    static byte[] mapKey(int keyId, int userKey) {
+        return new byte[] {2, 0, 0, (byte) (keyId >>> 8), (byte) keyId, 7, 0, (byte) userKey};
+    }
+
+    static String name(int table, int keyGroup, byte[] key) {
+        return table + "/" + keyGroup + "/" + HexFormat.of().formatHex(key);
+    }
+
+    /** Values half compressible (runs), half random, so some pages compress and some bounce. */
+    static byte[] value(Random random, int size) {
+        byte[] value = new byte[size];
+        if (random.nextBoolean()) {
+            random.nextBytes(value);
+        } else {
+            byte b = (byte) random.nextInt(4);
+            for (int i = 0; i < size; i++) {
+                value[i] = i % 16 == 0 ? (byte) random.nextInt() : b;
+            }
+        }
+        return value;
+    }
+
+    static byte[] concat(byte[] a, byte[] b) {
+        byte[] c = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, c, a.length, b.length);
+        return c;
+    }
+}

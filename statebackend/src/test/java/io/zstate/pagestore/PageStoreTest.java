@@ -1,0 +1,249 @@
+package io.zstate.pagestore;
+
+import static io.zstate.pagestore.PageStoreModelPropertyTest.mapKey;
+import static io.zstate.pagestore.PageStoreModelPropertyTest.valueKey;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** The page store's paths, example by example. */
+class PageStoreTest {
+
+    @TempDir
+    Path dir;
+
+    private PageStoreConfig tiny(String allocator) {
+        return PageStoreConfig.defaults(dir)
+                .withPageSize(1024)
+                .withPageCacheBytes(8 * 1024)
+                .withPoolBytes(16 * 4096)
+                .withAllocator(allocator)
+                .withReclaimBatchFrames(2);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"zsmalloc", "zbud"})
+    void aLargeMapGrowsAnOverflowChainAndIteratesWhole(String allocator) {
+        try (PageStore store = new PageStore(tiny(allocator), 0, 1)) {
+            int table = store.createTable("map");
+            Map<Integer, byte[]> model = new HashMap<>();
+            Random random = new Random(1);
+            for (int userKey = 0; userKey < 2000; userKey++) {
+                byte[] key = mapKeyOf(7, userKey);
+                byte[] value = new byte[1 + random.nextInt(30)];
+                random.nextBytes(value);
+                store.put(table, 0, key, 0, key.length, 6, value, 0, value.length);
+                model.put(userKey, value);
+            }
+            // a few plain keys beside the map, in the same key-group
+            for (int k = 0; k < 50; k++) {
+                byte[] key = valueKey(k);
+                store.put(table, 0, key, 0, key.length, key.length, key, 0, key.length);
+            }
+            store.checkInvariants();
+            assertMapIs(store, table, model);
+            for (int userKey = 0; userKey < 2000; userKey += 2) {
+                byte[] key = mapKeyOf(7, userKey);
+                assertThat(store.delete(table, 0, key, 0, key.length, 6)).isTrue();
+                model.remove(userKey);
+            }
+            store.checkInvariants();
+            assertMapIs(store, table, model);
+            ValueView view = new ValueView();
+            for (Map.Entry<Integer, byte[]> e : model.entrySet()) {
+                byte[] key = mapKeyOf(7, e.getKey());
+                assertThat(store.get(table, 0, key, 0, key.length, 6, view)).isTrue();
+                assertThat(view.toByteArray()).isEqualTo(e.getValue());
+            }
+            List<String> all = new ArrayList<>();
+            store.forEachInKeyGroup(table, 0, (k, ko, kl, v, vo, vl) -> all.add(Arrays.toString(
+                    Arrays.copyOfRange(k, ko, ko + kl))));
+            assertThat(all).hasSize(model.size() + 50).doesNotHaveDuplicates();
+        }
+    }
+
+    private static byte[] mapKeyOf(int keyId, int userKey) {
+        byte[] key = Arrays.copyOf(mapKey(keyId, 0), 9);
+        key[6] = (byte) (userKey >>> 16);
+        key[7] = (byte) (userKey >>> 8);
+        key[8] = (byte) userKey;
+        return key;
+    }
+
+    private static void assertMapIs(PageStore store, int table, Map<Integer, byte[]> model) {
+        byte[] prefix = Arrays.copyOf(mapKeyOf(7, 0), 6);
+        Map<Integer, byte[]> seen = new HashMap<>();
+        store.forEachWithPrefix(table, 0, prefix, 0, 6, (k, ko, kl, v, vo, vl) -> {
+            int userKey = (k[ko + 6] & 0xff) << 16 | (k[ko + 7] & 0xff) << 8 | (k[ko + 8] & 0xff);
+            assertThat(seen.put(userKey, Arrays.copyOfRange(v, vo, vo + vl))).isNull();
+        });
+        assertThat(seen.keySet()).isEqualTo(model.keySet());
+        model.forEach((k, v) -> assertThat(seen.get(k)).isEqualTo(v));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"zsmalloc", "zbud"})
+    void storesValuesOf64MiBWrittenAtOnceOrAppended(String allocator) {
+        PageStoreConfig config = PageStoreConfig.defaults(dir).withAllocator(allocator)
+                .withPageCacheBytes(1 << 20).withPoolBytes(8 << 20);
+        try (PageStore store = new PageStore(config, 0, 4)) {
+            int table = store.createTable("list");
+            byte[] big = new byte[64 << 20];
+            new Random(2).nextBytes(big);
+            for (int i = 0; i < big.length; i += 4096) {
+                big[i] = 0; // some structure, as serialized lists have
+            }
+            byte[] key = valueKey(1);
+            store.put(table, 3, key, 0, key.length, key.length, big, 0, big.length);
+            byte[] appendedKey = valueKey(2);
+            for (int at = 0; at < big.length; at += 1 << 20) {
+                store.append(table, 3, appendedKey, 0, appendedKey.length, appendedKey.length, big, at, 1 << 20);
+            }
+            ValueView view = new ValueView();
+            assertThat(store.get(table, 3, key, 0, key.length, key.length, view)).isTrue();
+            assertThat(view.length()).isEqualTo(big.length);
+            assertThat(Arrays.equals(view.array(), view.offset(), view.offset() + view.length(), big, 0, big.length))
+                    .isTrue();
+            assertThat(store.get(table, 3, appendedKey, 0, appendedKey.length, appendedKey.length, view)).isTrue();
+            assertThat(Arrays.equals(view.array(), view.offset(), view.offset() + view.length(), big, 0, big.length))
+                    .isTrue();
+            PageStoreStats stats = store.stats();
+            assertThat(stats.writebacks() + stats.bounced() + stats.directSpills())
+                    .as("128 MiB through an 8 MiB pool must reach RocksDB").isPositive();
+            store.checkInvariants();
+            store.clear(table);
+            assertThat(store.stats().livePages()).isZero();
+            store.checkInvariants();
+        }
+    }
+
+    @Test
+    void everyTierFullInTurnLosesNothing() {
+        // cache of 8 pages, pool of 16 frames, values that compress: all three tiers fill up
+        try (PageStore store = new PageStore(tiny("zsmalloc").withBouncerMinRatio(1.0), 0, 1)) {
+            int table = store.createTable("t");
+            Map<Integer, byte[]> model = new HashMap<>();
+            for (int k = 0; k < 20_000; k++) {
+                byte[] key = valueKey(k);
+                byte[] value = new byte[24];
+                Arrays.fill(value, (byte) (k % 3));
+                value[0] = (byte) k;
+                store.put(table, 0, key, 0, key.length, key.length, value, 0, value.length);
+                model.put(k, value);
+            }
+            PageStoreStats stats = store.stats();
+            assertThat(stats.hotPages()).isEqualTo(8);
+            assertThat(stats.poolPages()).isPositive();
+            assertThat(stats.spilledPages()).isPositive();
+            assertThat(stats.writebacks()).isPositive();
+            assertThat(stats.framesReleasedPerWriteback()).isPositive();
+            store.checkInvariants();
+            ValueView view = new ValueView();
+            for (Map.Entry<Integer, byte[]> e : model.entrySet()) {
+                byte[] key = valueKey(e.getKey());
+                assertThat(store.get(table, 0, key, 0, key.length, key.length, view)).isTrue();
+                assertThat(view.toByteArray()).isEqualTo(e.getValue());
+            }
+            assertThat(store.stats().swapIns()).isPositive();
+            assertThat(store.stats().cleanDrops()).isPositive();
+        }
+    }
+
+    @Test
+    void emptiedBucketsAreKeptAsSameFilledTags() {
+        try (PageStore store = new PageStore(tiny("zsmalloc"), 0, 1)) {
+            int table = store.createTable("windows");
+            for (int k = 0; k < 3000; k++) {
+                byte[] key = valueKey(k);
+                store.put(table, 0, key, 0, key.length, key.length, key, 0, key.length);
+            }
+            for (int k = 0; k < 3000; k++) {
+                byte[] key = valueKey(k);
+                store.delete(table, 0, key, 0, key.length, key.length);
+            }
+            // touch other pages so the emptied buckets leave the cache
+            int other = store.createTable("other");
+            for (int k = 0; k < 3000; k++) {
+                byte[] key = valueKey(k);
+                store.put(other, 0, key, 0, key.length, key.length, key, 0, key.length);
+            }
+            PageStoreStats stats = store.stats();
+            assertThat(stats.sameFilledStores()).isPositive();
+            assertThat(stats.sameFilledPages()).isPositive();
+            store.checkInvariants();
+            ValueView view = new ValueView();
+            byte[] key = valueKey(5);
+            assertThat(store.get(table, 0, key, 0, key.length, key.length, view)).isFalse();
+            assertThat(store.stats().sameFilledHits()).isPositive();
+        }
+    }
+
+    @Test
+    void closeReleasesOffHeapMemoryAndDeletesTheSpillDirectory() {
+        PageStore store = new PageStore(tiny("zbud"), 0, 1);
+        int table = store.createTable("t");
+        for (int k = 0; k < 5000; k++) {
+            byte[] key = valueKey(k);
+            store.put(table, 0, key, 0, key.length, key.length, new byte[40], 0, 40);
+        }
+        Path spill = store.spillDirectory();
+        assertThat(spill).exists();
+        assertThat(store.framesInUse()).isPositive();
+        store.close();
+        store.close();
+        assertThat(store.framesInUse()).isZero();
+        assertThat(spill).doesNotExist();
+        assertThatThrownBy(() -> store.createTable("x")).hasMessageContaining("closed");
+    }
+
+    @Test
+    void rejectsBadSettingsNamingTheSettingAndItsAllowedValues() {
+        PageStoreConfig base = PageStoreConfig.defaults(dir);
+        assertThatThrownBy(() -> base.withPageSize(3000)).hasMessageContaining("page size 3000")
+                .hasMessageContaining("1024 to 32768");
+        assertThatThrownBy(() -> base.withAllocator("slab")).hasMessageContaining("allocator 'slab'")
+                .hasMessageContaining("zsmalloc");
+        assertThatThrownBy(() -> base.withBouncerMinRatio(0.5)).hasMessageContaining("bouncer ratio 0.5");
+        assertThatThrownBy(() -> base.withPageCacheBytes(4096)).hasMessageContaining("fewer than 8 pages");
+        assertThatThrownBy(() -> base.withPoolBytes(4096)).hasMessageContaining("fewer than 16 frames");
+    }
+
+    @Test
+    void rejectsKeysOutsideTheKeyGroupRangeAndKeysTooLarge() {
+        try (PageStore store = new PageStore(tiny("zsmalloc"), 10, 2)) {
+            int table = store.createTable("t");
+            byte[] key = valueKey(1);
+            assertThatThrownBy(() -> store.put(table, 12, key, 0, key.length, key.length, key, 0, 1))
+                    .hasMessageContaining("key-group 12 is outside this store's range 10..11");
+            byte[] huge = new byte[400];
+            assertThatThrownBy(() -> store.put(table, 10, huge, 0, huge.length, huge.length, key, 0, 1))
+                    .hasMessageContaining("key of 400 bytes is too large");
+        }
+    }
+
+    @Test
+    void theStoreCannotBeModifiedFromInsideAnIteration() throws Exception {
+        try (PageStore store = new PageStore(tiny("zsmalloc"), 0, 1)) {
+            int table = store.createTable("t");
+            byte[] key = valueKey(1);
+            store.put(table, 0, key, 0, key.length, key.length, key, 0, key.length);
+            assertThatThrownBy(() -> store.forEachInKeyGroup(table, 0,
+                            (k, ko, kl, v, vo, vl) -> store.delete(table, 0, key, 0, key.length, key.length)))
+                    .hasMessageContaining("inside an iteration");
+            store.checkInvariants();
+        }
+        assertThat(Files.list(dir)).isEmpty();
+    }
+}
