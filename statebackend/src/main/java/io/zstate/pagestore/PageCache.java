@@ -20,6 +20,8 @@ final class PageCache {
     static final int FREE = -1;
 
     private final byte[][] pages;
+    private final int pageSize;
+    private int allocated;
     private final int[] pageIds;
     private final boolean[] referenced;
     private final boolean[] dirty;
@@ -34,10 +36,8 @@ final class PageCache {
             throw new IllegalArgumentException(
                     "page cache of " + slots + " pages is too small: it must hold at least 4 pages");
         }
-        pages = new byte[slots][];
-        for (int i = 0; i < slots; i++) {
-            pages[i] = new byte[pageSize];
-        }
+        this.pageSize = pageSize;
+        pages = new byte[slots][]; // page arrays are allocated on first use
         pageIds = new int[slots];
         Arrays.fill(pageIds, FREE);
         referenced = new boolean[slots];
@@ -59,7 +59,12 @@ final class PageCache {
     }
 
     byte[] page(int slot) {
-        return pages[slot];
+        byte[] page = pages[slot];
+        if (page == null) {
+            page = pages[slot] = new byte[pageSize];
+            allocated++;
+        }
+        return page;
     }
 
     int pageId(int slot) {
@@ -137,7 +142,8 @@ final class PageCache {
         used--;
     }
 
+    /** Heap bytes of the page arrays allocated so far and the per-slot bookkeeping. */
     long heapBytes() {
-        return (long) pages.length * (pages[0].length + 16 + 4 + 1 + 1 + 4 + 8);
+        return (long) allocated * (pageSize + 16) + (long) pages.length * (8 + 4 + 1 + 1 + 4 + 4);
     }
 }

@@ -29,8 +29,8 @@ import java.util.List;
  *   A point access hashes the prefix once and searches one bucket (PageLayout.find). A full
  *   bucket splits on the next hash bit, doubling the directory when its depth is the
  *   directory's; a bucket whose entries all share one prefix hash (a large MapState) cannot
- *   split and grows an overflow chain instead. Values too large for a quarter page live in
- *   blob pages, a chain per value, referenced from the bucket entry.
+ *   split and grows an overflow chain instead. Entries larger than half a page keep their value
+ *   in blob pages, a chain per value, referenced from the bucket entry.
  *
  * Paths between tiers:
  *   store      a dirty page leaves the cache: same-filled -> a tag; compresses worse than the
@@ -118,7 +118,7 @@ public final class PageStore implements AutoCloseable {
         this.loadScratch = new byte[maxStored];
         this.evictScratch = new byte[maxStored];
         this.compactScratch = new byte[pageSize];
-        this.maxInlineEntry = pageSize / 4;
+        this.maxInlineEntry = pageSize / 2;
         this.valueBuffer = new byte[pageSize];
         this.keyBuffer = new byte[256];
         SpillStore opened;
@@ -242,7 +242,7 @@ public final class PageStore implements AutoCloseable {
 
     /**
      * Appends bytes to a key's value (ListState's merge), creating the key if absent. A value that
-     * outgrows a quarter page moves to blob pages; appending to a blob writes only its tail.
+     * outgrows half a page moves to blob pages; appending to a blob writes only its tail.
      */
     public void append(int table, int keyGroup, byte[] key, int keyOffset, int keyLength, int prefixLength,
             byte[] value, int valueOffset, int valueLength) {
@@ -270,7 +270,7 @@ public final class PageStore implements AutoCloseable {
             }
             return;
         }
-        // inline: old value + new bytes, re-inserted (as a blob if it outgrew the page quarter)
+        // inline: old value + new bytes, re-inserted (as a blob if it outgrew half a page)
         int total = word + valueLength;
         byte[] combined = ensureValueBuffer(total);
         System.arraycopy(page, PageLayout.entryValueOffset(page, entry), combined, 0, word);
@@ -937,7 +937,7 @@ public final class PageStore implements AutoCloseable {
         if (PageLayout.SLOT + PageLayout.entrySize(keyLength, PageLayout.BLOB_REF) > maxInlineEntry) {
             throw new IllegalArgumentException(
                     "key of " + keyLength + " bytes is too large for pages of " + pageSize
-                            + " bytes: keys may take up to a quarter page; raise the page size");
+                            + " bytes: keys may take up to half a page; raise the page size");
         }
     }
 
@@ -995,7 +995,7 @@ public final class PageStore implements AutoCloseable {
         }
         ZPoolStats p = pool.stats();
         return new PageStoreStats(hot, dirty, inPool, spilled, same, pageTable.live(), p.framesHeld(),
-                p.bytesHeld(), p.payloadBytes(), cacheHits, cacheMisses, poolHits, swapIns, sameFilledHits, stores,
+                p.bytesHeld(), p.payloadBytes(), hot * pageSize, spill.memoryBytes(), spill.diskBytes(), cacheHits, cacheMisses, poolHits, swapIns, sameFilledHits, stores,
                 cleanDrops, sameFilledStores, bounced, directSpills, writebacks, framesReclaimed,
                 uncompressedBytesStored, compressedBytesStored);
     }
@@ -1005,7 +1005,10 @@ public final class PageStore implements AutoCloseable {
         return pool.stats();
     }
 
-    /** Heap bytes of the page cache, page table and directories (what the store costs on heap). */
+    /**
+     * Heap bytes of the page cache (pages allocated so far), page table, directories and pool
+     * metadata: what the store costs on heap.
+     */
     public long heapBytes() {
         long bytes = cache.heapBytes() + pageTable.metadataBytes() + pool.stats().metadataBytes()
                 + frames.metadataBytes();
@@ -1022,6 +1025,16 @@ public final class PageStore implements AutoCloseable {
     /** Off-heap bytes the pool's frames hold. */
     public long offHeapBytes() {
         return frames.bytesInUse();
+    }
+
+    /** Memory RocksDB spends on the spill store: memtables and block cache in use. */
+    public long spillMemoryBytes() {
+        return spill.memoryBytes();
+    }
+
+    /** Bytes of spilled pages on disk (SST files). */
+    public long spillDiskBytes() {
+        return spill.diskBytes();
     }
 
     /**

@@ -12,6 +12,9 @@ package io.zstate.pagestore;
  * @param poolFramesHeld frames the pool holds
  * @param poolBytesHeld bytes of those frames
  * @param poolPayloadBytes compressed bytes stored in the pool
+ * @param hotBytes bytes of the pages in the page cache
+ * @param spillMemoryBytes memory RocksDB spends on the spill store (memtables, block cache)
+ * @param spillDiskBytes bytes of spilled pages on disk (SST files)
  * @param cacheHits page accesses served by the page cache
  * @param cacheMisses page accesses that faulted a page in
  * @param poolHits faults served from the pool (decompress)
@@ -37,6 +40,9 @@ public record PageStoreStats(
         long poolFramesHeld,
         long poolBytesHeld,
         long poolPayloadBytes,
+        long hotBytes,
+        long spillMemoryBytes,
+        long spillDiskBytes,
         long cacheHits,
         long cacheMisses,
         long poolHits,

@@ -140,13 +140,21 @@ final class SpillStore implements AutoCloseable {
         return pagesRead;
     }
 
-    /** RocksDB's estimate of the live data size on disk and in memtables. */
-    long estimatedBytes() {
+    /** Memtables and block cache in use. */
+    long memoryBytes() {
+        return property("rocksdb.cur-size-all-mem-tables") + blockCache.getUsage();
+    }
+
+    /** SST files on disk. */
+    long diskBytes() {
+        return property("rocksdb.total-sst-files-size");
+    }
+
+    private long property(String name) {
         try {
-            return db.getLongProperty("rocksdb.estimate-live-data-size")
-                    + db.getLongProperty("rocksdb.cur-size-all-mem-tables");
+            return db.getLongProperty(name);
         } catch (RocksDBException e) {
-            return -1;
+            throw new IllegalStateException("cannot read RocksDB property " + name + " of the spill store", e);
         }
     }
 

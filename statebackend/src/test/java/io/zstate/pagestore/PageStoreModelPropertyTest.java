@@ -53,7 +53,7 @@ class PageStoreModelPropertyTest {
         Arbitrary<Integer> valueSizes = Arbitraries.frequencyOf(
                 Tuple.of(6, Arbitraries.integers().between(1, 24)),
                 Tuple.of(3, Arbitraries.integers().between(25, 240)),
-                Tuple.of(2, Arbitraries.integers().between(241, 3000)), // blobs with 1 KiB pages
+                Tuple.of(2, Arbitraries.integers().between(241, 3000)), // blobs from ~490 B with 1 KiB pages
                 Tuple.of(1, Arbitraries.integers().between(3001, 40000)));
         return Combinators.combine(
                         kinds,

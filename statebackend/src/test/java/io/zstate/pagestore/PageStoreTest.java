@@ -227,9 +227,9 @@ class PageStoreTest {
             byte[] key = valueKey(1);
             assertThatThrownBy(() -> store.put(table, 12, key, 0, key.length, key.length, key, 0, 1))
                     .hasMessageContaining("key-group 12 is outside this store's range 10..11");
-            byte[] huge = new byte[400];
+            byte[] huge = new byte[600];
             assertThatThrownBy(() -> store.put(table, 10, huge, 0, huge.length, huge.length, key, 0, 1))
-                    .hasMessageContaining("key of 400 bytes is too large");
+                    .hasMessageContaining("key of 600 bytes is too large");
         }
     }
 
