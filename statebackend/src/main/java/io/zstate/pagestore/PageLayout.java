@@ -228,7 +228,10 @@ final class PageLayout {
         System.arraycopy(page, slotAt(index + 1), page, slotAt(index), SLOT * (count - 1 - index));
         u16(page, 0, count - 1);
         if (count == 1) {
-            initBucket(page); // empty again: all zeros, so it is stored as a tag
+            // empty again: all zeros but the chain link, so a bucket with no overflow is a tag
+            int next = i32(page, 8);
+            initBucket(page);
+            i32(page, 8, next);
         } else if (entry == dataStart(page)) {
             dataStart(page, entry + size);
         } else {

@@ -74,6 +74,33 @@ class PageStoreTest {
         }
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"zsmalloc", "zbud"})
+    void emptyingTheHeadOfAnOverflowChainKeepsTheChain(String allocator) {
+        try (PageStore store = new PageStore(tiny(allocator), 0, 1)) {
+            int table = store.createTable("map");
+            int n = 500;
+            for (int userKey = 0; userKey < n; userKey++) {
+                byte[] key = mapKeyOf(3, userKey);
+                store.put(table, 0, key, 0, key.length, 6, key, 0, key.length);
+            }
+            ValueView view = new ValueView();
+            // delete in insertion order: the head page (filled first) empties before the rest
+            for (int userKey = 0; userKey < n; userKey++) {
+                byte[] key = mapKeyOf(3, userKey);
+                assertThat(store.delete(table, 0, key, 0, key.length, 6)).isTrue();
+                int[] left = {0};
+                store.forEachWithPrefix(table, 0, Arrays.copyOf(key, 6), 0, 6, (k, ko, kl, v, vo, vl) -> left[0]++);
+                assertThat(left[0]).as("entries left after deleting %d", userKey + 1).isEqualTo(n - userKey - 1);
+                if (userKey + 1 < n) {
+                    byte[] next = mapKeyOf(3, userKey + 1);
+                    assertThat(store.get(table, 0, next, 0, next.length, 6, view)).isTrue();
+                }
+            }
+            store.checkInvariants();
+        }
+    }
+
     private static byte[] mapKeyOf(int keyId, int userKey) {
         byte[] key = Arrays.copyOf(mapKey(keyId, 0), 9);
         key[6] = (byte) (userKey >>> 16);
