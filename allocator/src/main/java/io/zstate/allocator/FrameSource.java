@@ -62,6 +62,9 @@ public final class FrameSource implements AutoCloseable {
     private final ByteBuffer[] arenas;
     private final BitSet inUse;
 
+    /** Shared budget the arenas are drawn from, or null when this source's own budget is all. */
+    private final MemoryBudget shared;
+
     private int[] freeStack = new int[64];
     private int freeCount;
     private int nextUnused;
@@ -85,6 +88,15 @@ public final class FrameSource implements AutoCloseable {
      *     capped by the budget
      */
     public FrameSource(long budgetBytes, int frameSize, int arenaBytes) {
+        this(budgetBytes, frameSize, arenaBytes, null);
+    }
+
+    /**
+     * A frame source whose arenas are also drawn from a budget shared with other sources: a frame
+     * is refused when either this source's budget or the shared one is exhausted. Arenas stay
+     * reserved until {@link #close()}.
+     */
+    public FrameSource(long budgetBytes, int frameSize, int arenaBytes, MemoryBudget shared) {
         if (frameSize < MIN_FRAME_SIZE
                 || frameSize > MAX_FRAME_SIZE
                 || Integer.bitCount(frameSize) != 1) {
@@ -129,6 +141,7 @@ public final class FrameSource implements AutoCloseable {
         this.arenaShift = Integer.numberOfTrailingZeros(framesPerArena);
         this.arenas = new ByteBuffer[(maxFrames + framesPerArena - 1) >>> arenaShift];
         this.inUse = new BitSet(maxFrames);
+        this.shared = shared;
     }
 
     /** Returns a frame id, or {@link #NO_FRAME} when the budget is exhausted. */
@@ -142,8 +155,12 @@ public final class FrameSource implements AutoCloseable {
             int arena = frame >>> arenaShift;
             if (arenas[arena] == null) {
                 int arenaFrames = Math.min(framesPerArena, maxFrames - (arena << arenaShift));
-                arenas[arena] = ByteBuffer.allocateDirect(arenaFrames << frameShift);
-                reservedBytes += (long) arenaFrames << frameShift;
+                long arenaBytes = (long) arenaFrames << frameShift;
+                if (shared != null && !shared.tryReserve(arenaBytes)) {
+                    return NO_FRAME;
+                }
+                arenas[arena] = ByteBuffer.allocateDirect((int) arenaBytes);
+                reservedBytes += arenaBytes;
             }
             nextUnused++;
         } else {
@@ -259,6 +276,9 @@ public final class FrameSource implements AutoCloseable {
             return;
         }
         closed = true;
+        if (shared != null) {
+            shared.release(reservedBytes);
+        }
         Arrays.fill(arenas, null);
         reservedBytes = 0;
         framesInUse = 0;

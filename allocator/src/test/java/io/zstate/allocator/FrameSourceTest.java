@@ -112,4 +112,24 @@ class FrameSourceTest {
         assertThat(source.reservedBytes()).isZero();
         assertThatThrownBy(source::allocate).hasMessageContaining("closed");
     }
+
+    @Test
+    void sourcesSharingABudgetNeverTakeMoreThanItTogether() {
+        MemoryBudget budget = new MemoryBudget(8 * 4096);
+        FrameSource a = new FrameSource(8 * 4096, 4096, 2 * 4096, budget);
+        FrameSource b = new FrameSource(8 * 4096, 4096, 2 * 4096, budget);
+        int taken = 0;
+        while (a.allocate() != FrameSource.NO_FRAME) {
+            taken++;
+            if (b.allocate() != FrameSource.NO_FRAME) {
+                taken++;
+            }
+        }
+        assertThat(taken).isEqualTo(8);
+        assertThat(budget.reserved()).isEqualTo(8 * 4096);
+        a.close();
+        assertThat(budget.reserved()).isEqualTo(b.reservedBytes());
+        b.close();
+        assertThat(budget.reserved()).isZero();
+    }
 }
