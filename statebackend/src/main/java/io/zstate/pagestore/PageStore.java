@@ -2,6 +2,7 @@ package io.zstate.pagestore;
 
 import io.zstate.allocator.Evictor;
 import io.zstate.allocator.FrameSource;
+import io.zstate.allocator.MemoryBudget;
 import io.zstate.allocator.ZPool;
 import io.zstate.allocator.ZPoolStats;
 import io.zstate.allocator.ZPools;
@@ -56,6 +57,8 @@ public final class PageStore implements AutoCloseable {
 
     private static final int MAX_DEPTH = 24;
     private static final int POOL_PREFIX = 5; // page id + codec byte
+    /** Arenas drawn from a shared budget are small, so stores sharing it grow in step. */
+    private static final int SHARED_ARENA_BYTES = 1 << 20;
     private static final VarHandle I64 =
             MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
 
@@ -102,6 +105,14 @@ public final class PageStore implements AutoCloseable {
 
     /** A store for the key-groups {@code firstKeyGroup .. firstKeyGroup + numberOfKeyGroups - 1}. */
     public PageStore(PageStoreConfig config, int firstKeyGroup, int numberOfKeyGroups) {
+        this(config, firstKeyGroup, numberOfKeyGroups, null);
+    }
+
+    /**
+     * A store whose pool frames are also drawn from {@code shared}, a budget other stores use too
+     * (the keyed backends of one Flink slot); {@code null} for none.
+     */
+    public PageStore(PageStoreConfig config, int firstKeyGroup, int numberOfKeyGroups, MemoryBudget shared) {
         if (numberOfKeyGroups < 1) {
             throw new IllegalArgumentException("a page store needs at least one key-group");
         }
@@ -111,7 +122,9 @@ public final class PageStore implements AutoCloseable {
         this.numberOfKeyGroups = numberOfKeyGroups;
         this.codec = new PageCodec(pageSize);
         this.cache = new PageCache((int) Math.min(Integer.MAX_VALUE, config.pageCacheBytes() / pageSize), pageSize);
-        this.frames = new FrameSource(config.poolBytes(), config.frameSize());
+        this.frames = shared == null
+                ? new FrameSource(config.poolBytes(), config.frameSize())
+                : new FrameSource(config.poolBytes(), config.frameSize(), SHARED_ARENA_BYTES, shared);
         this.pool = ZPools.create(config.allocator(), frames);
         int maxStored = Math.max(codec.maxCompressedLength(), pageSize) + POOL_PREFIX;
         this.storeScratch = new byte[maxStored];

@@ -1,0 +1,146 @@
+package io.zstate.flink;
+
+import io.zstate.pagestore.PageStore;
+import io.zstate.pagestore.ValueView;
+import org.apache.flink.api.common.state.StateDescriptor;
+import org.apache.flink.api.common.typeutils.TypeSerializer;
+import org.apache.flink.api.java.tuple.Tuple2;
+import org.apache.flink.core.memory.DataInputDeserializer;
+import org.apache.flink.core.memory.DataOutputSerializer;
+import org.apache.flink.queryablestate.client.state.serialization.KvStateSerializer;
+import org.apache.flink.runtime.state.KeyGroupRangeAssignment;
+import org.apache.flink.runtime.state.SerializedCompositeKeyBuilder;
+import org.apache.flink.runtime.state.internal.InternalKvState;
+
+/**
+ * What every zstate state shares: the current namespace, the composite key of (current key,
+ * namespace) in RocksDB's layout, reads and writes of the page-store table under the store's lock,
+ * and {@link #getSerializedValue} for readers on other threads.
+ *
+ * <p>A state object outlives re-registrations of its descriptor: {@link #reconfigure} swaps its
+ * serializers, as Flink's backends do, so references held by user code stay valid.
+ */
+abstract class AbstractZState<K, N, V> implements InternalKvState<K, N, V> {
+
+    final ZKeyedStateBackend<K> backend;
+    final PageStore store;
+    final DataOutputSerializer out = new DataOutputSerializer(128);
+    final DataInputDeserializer in = new DataInputDeserializer();
+    ZStateTables.ZStateInfo info;
+    TypeSerializer<N> namespaceSerializer;
+    TypeSerializer<V> valueSerializer;
+    V defaultValue;
+    N currentNamespace;
+
+    AbstractZState(ZKeyedStateBackend<K> backend, ZStateTables.ZStateInfo info,
+            TypeSerializer<N> namespaceSerializer, StateDescriptor<?, V> descriptor) {
+        this.backend = backend;
+        this.store = backend.store;
+        reconfigure(info, namespaceSerializer, descriptor);
+    }
+
+    @SuppressWarnings("unchecked")
+    void reconfigure(ZStateTables.ZStateInfo info, TypeSerializer<N> namespaceSerializer,
+            StateDescriptor<?, V> descriptor) {
+        this.info = info;
+        // the registered one: a reconfigured serializer when the restored state asked for one
+        this.namespaceSerializer = (TypeSerializer<N>) info.meta.getNamespaceSerializer();
+        this.valueSerializer = (TypeSerializer<V>) info.meta.getStateSerializer();
+        this.defaultValue = descriptor.getDefaultValue();
+    }
+
+    @Override
+    public TypeSerializer<K> getKeySerializer() {
+        return backend.getKeySerializer();
+    }
+
+    @Override
+    public TypeSerializer<N> getNamespaceSerializer() {
+        return namespaceSerializer;
+    }
+
+    @Override
+    public TypeSerializer<V> getValueSerializer() {
+        return valueSerializer;
+    }
+
+    @Override
+    public void setCurrentNamespace(N namespace) {
+        this.currentNamespace = namespace;
+    }
+
+    /** key-group | current key | namespace, as a fresh array. */
+    byte[] currentKey() {
+        return backend.keyBuilder.buildCompositeKeyNamespace(currentNamespace, namespaceSerializer);
+    }
+
+    byte[] keyFor(N namespace) {
+        return backend.keyBuilder.buildCompositeKeyNamespace(namespace, namespaceSerializer);
+    }
+
+    int keyGroup() {
+        return backend.getCurrentKeyGroupIndex();
+    }
+
+    /** Looks a key up; call under the store's lock and decode {@link ZKeyedStateBackend#view} under it. */
+    boolean read(int keyGroup, byte[] key) {
+        return store.get(info.table, keyGroup, key, 0, key.length, key.length, backend.view);
+    }
+
+    /** A copy of a key's stored bytes, or null. */
+    byte[] readCopy(int keyGroup, byte[] key) {
+        synchronized (store) {
+            return read(keyGroup, key) ? backend.view.toByteArray() : null;
+        }
+    }
+
+    void write(int keyGroup, byte[] key, byte[] value, int offset, int length) {
+        synchronized (store) {
+            store.put(info.table, keyGroup, key, 0, key.length, key.length, value, offset, length);
+        }
+    }
+
+    void remove(int keyGroup, byte[] key) {
+        synchronized (store) {
+            store.delete(info.table, keyGroup, key, 0, key.length, key.length);
+        }
+    }
+
+    void positionOnView() {
+        ValueView view = backend.view;
+        in.setBuffer(view.array(), view.offset(), view.length());
+    }
+
+    @Override
+    public void clear() {
+        remove(keyGroup(), currentKey());
+    }
+
+    @Override
+    public byte[] getSerializedValue(
+            byte[] serializedKeyAndNamespace,
+            TypeSerializer<K> safeKeySerializer,
+            TypeSerializer<N> safeNamespaceSerializer,
+            TypeSerializer<V> safeValueSerializer)
+            throws Exception {
+        Tuple2<K, N> keyAndNamespace = KvStateSerializer.deserializeKeyAndNamespace(
+                serializedKeyAndNamespace, safeKeySerializer, safeNamespaceSerializer);
+        int keyGroup = KeyGroupRangeAssignment.assignToKeyGroup(keyAndNamespace.f0, backend.getNumberOfKeyGroups());
+        SerializedCompositeKeyBuilder<K> builder =
+                new SerializedCompositeKeyBuilder<>(safeKeySerializer, backend.keyGroupPrefixBytes, 32);
+        builder.setKeyAndKeyGroup(keyAndNamespace.f0, keyGroup);
+        byte[] key = builder.buildCompositeKeyNamespace(keyAndNamespace.f1, safeNamespaceSerializer);
+        return serializedValueOf(keyGroup, key, safeValueSerializer);
+    }
+
+    /** The bytes getSerializedValue returns: the stored value as it is, by default. */
+    byte[] serializedValueOf(int keyGroup, byte[] key, TypeSerializer<V> safeValueSerializer) throws Exception {
+        return readCopy(keyGroup, key);
+    }
+
+    @Override
+    public StateIncrementalVisitor<K, N, V> getStateIncrementalVisitor(int recommendedMaxNumberOfReturnedRecords) {
+        throw new UnsupportedOperationException(
+                "zstate has no incremental state visitor; TTL cleanup runs in full snapshots");
+    }
+}

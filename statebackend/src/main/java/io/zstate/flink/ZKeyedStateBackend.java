@@ -1,0 +1,442 @@
+package io.zstate.flink;
+
+import io.zstate.allocator.MemoryBudget;
+import io.zstate.pagestore.PageStore;
+import io.zstate.pagestore.PageStoreConfig;
+import io.zstate.pagestore.PageStoreStats;
+import io.zstate.flink.ZStateTables.ZStateInfo;
+import io.zstate.pagestore.ValueView;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.RunnableFuture;
+import java.util.stream.Stream;
+import javax.annotation.Nonnull;
+import org.apache.flink.api.common.state.State;
+import org.apache.flink.api.common.state.StateDescriptor;
+import org.apache.flink.api.common.typeutils.TypeSerializer;
+import org.apache.flink.api.common.typeutils.TypeSerializerSchemaCompatibility;
+import org.apache.flink.api.java.tuple.Tuple2;
+import org.apache.flink.core.memory.DataInputDeserializer;
+import org.apache.flink.metrics.MetricGroup;
+import org.apache.flink.runtime.checkpoint.CheckpointOptions;
+import org.apache.flink.runtime.memory.OpaqueMemoryResource;
+import org.apache.flink.runtime.state.AbstractKeyedStateBackend;
+import org.apache.flink.runtime.state.AbstractStateBackend;
+import org.apache.flink.runtime.state.CheckpointStreamFactory;
+import org.apache.flink.runtime.state.CompositeKeySerializationUtils;
+import org.apache.flink.runtime.state.HeapPriorityQueuesManager;
+import org.apache.flink.runtime.state.KeyGroupedInternalPriorityQueue;
+import org.apache.flink.runtime.state.Keyed;
+import org.apache.flink.runtime.state.KeyedStateHandle;
+import org.apache.flink.runtime.state.PriorityComparable;
+import org.apache.flink.runtime.state.RegisteredKeyValueStateBackendMetaInfo;
+import org.apache.flink.runtime.state.SavepointResources;
+import org.apache.flink.runtime.state.SerializedCompositeKeyBuilder;
+import org.apache.flink.runtime.state.SnapshotExecutionType;
+import org.apache.flink.runtime.state.SnapshotResult;
+import org.apache.flink.runtime.state.SnapshotStrategyRunner;
+import org.apache.flink.runtime.state.StateSnapshotTransformer.StateSnapshotTransformFactory;
+import org.apache.flink.runtime.state.heap.HeapPriorityQueueElement;
+import org.apache.flink.runtime.state.heap.HeapPriorityQueueSetFactory;
+import org.apache.flink.runtime.state.heap.HeapPriorityQueueSnapshotRestoreWrapper;
+import org.apache.flink.runtime.state.metrics.LatencyTrackingStateConfig;
+import org.apache.flink.runtime.state.metrics.SizeTrackingStateConfig;
+import org.apache.flink.runtime.state.InternalKeyContextImpl;
+import org.apache.flink.util.FlinkRuntimeException;
+import org.apache.flink.util.StateMigrationException;
+
+/**
+ * The keyed state backend of zstate: every registered state is a table of the {@link PageStore},
+ * whose entries are laid out exactly as Flink's RocksDB backend lays out its key-value pairs
+ * (key = key-group prefix | key | namespace [| map user key], built by {@link
+ * SerializedCompositeKeyBuilder}; list values joined by ','; map values with a null flag). So a
+ * full snapshot is the canonical savepoint format byte for byte, and canonical savepoints of any
+ * backend restore by plain puts.
+ *
+ * <pre>
+ * Concurrency: the task thread owns the backend, but Flink reads state from other threads too
+ * (queryable state's getSerializedValue, tests that race it). Every page-store access and the
+ * decoding of the bytes it returns happen under one lock, the store itself.
+ *
+ * Snapshots: the synchronous part copies every entry out of the store (already through the TTL
+ * cleanup transformers) into ZFullSnapshotResources; the asynchronous part writes them with
+ * Flink's FullSnapshotAsyncWriter. Timers live in Flink's heap priority queues and are written
+ * into the same snapshot.
+ * </pre>
+ */
+final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
+
+    final PageStore store;
+    final ZStateTables tables;
+    final int keyGroupPrefixBytes;
+    /** The current key's serialized form, shared by all states; refreshed on setCurrentKey. */
+    final SerializedCompositeKeyBuilder<K> keyBuilder;
+    final ValueView view = new ValueView();
+
+    private final LinkedHashMap<String, ZStateInfo> kvStates;
+    private final Map<String, AbstractZState<K, ?, ?>> createdStates = new HashMap<>();
+    private final LinkedHashMap<String, HeapPriorityQueueSnapshotRestoreWrapper<?>> pqStates;
+    private final HeapPriorityQueuesManager pqManager;
+    private final OpaqueMemoryResource<MemoryBudget> sharedMemory;
+    private final Path spillParent;
+    private boolean disposed;
+
+    /**
+     * Creates the page store, restores the state handles into it (which settles the key
+     * serializer: a restore may reconfigure it), then the backend.
+     */
+    static <K> ZKeyedStateBackend<K> create(
+            org.apache.flink.runtime.state.StateBackend.KeyedStateBackendParameters<K> parameters,
+            PageStoreConfig config,
+            MemoryBudget budget,
+            OpaqueMemoryResource<MemoryBudget> sharedMemory,
+            Path spillParent,
+            LatencyTrackingStateConfig latencyTrackingStateConfig,
+            SizeTrackingStateConfig sizeTrackingStateConfig)
+            throws Exception {
+        org.apache.flink.runtime.state.KeyGroupRange range = parameters.getKeyGroupRange();
+        PageStore store = new PageStore(
+                config, range.getStartKeyGroup(), Math.max(1, range.getNumberOfKeyGroups()), budget);
+        try {
+            ZStateTables tables = new ZStateTables(store, range, parameters.getNumberOfKeyGroups());
+            TypeSerializer<K> keySerializer = new ZRestoreOperation<>(
+                            tables, parameters.getKeySerializer(),
+                            parameters.getEnv().getUserCodeClassLoader().asClassLoader())
+                    .restore(parameters.getStateHandles());
+            return new ZKeyedStateBackend<>(parameters, keySerializer, tables, sharedMemory, spillParent,
+                    latencyTrackingStateConfig, sizeTrackingStateConfig);
+        } catch (Exception e) {
+            store.close();
+            throw e;
+        }
+    }
+
+    private ZKeyedStateBackend(
+            org.apache.flink.runtime.state.StateBackend.KeyedStateBackendParameters<K> parameters,
+            TypeSerializer<K> keySerializer,
+            ZStateTables tables,
+            OpaqueMemoryResource<MemoryBudget> sharedMemory,
+            Path spillParent,
+            LatencyTrackingStateConfig latencyTrackingStateConfig,
+            SizeTrackingStateConfig sizeTrackingStateConfig) {
+        super(
+                parameters.getKvStateRegistry(),
+                keySerializer,
+                parameters.getEnv().getUserCodeClassLoader().asClassLoader(),
+                parameters.getEnv().getExecutionConfig(),
+                parameters.getTtlTimeProvider(),
+                latencyTrackingStateConfig,
+                sizeTrackingStateConfig,
+                parameters.getCancelStreamRegistry(),
+                AbstractStateBackend.getCompressionDecorator(parameters.getEnv().getExecutionConfig()),
+                new InternalKeyContextImpl<>(parameters.getKeyGroupRange(), parameters.getNumberOfKeyGroups()));
+        this.tables = tables;
+        this.store = tables.store;
+        this.kvStates = tables.kvStates;
+        this.pqStates = tables.pqStates;
+        this.sharedMemory = sharedMemory;
+        this.spillParent = spillParent;
+        this.keyGroupPrefixBytes = tables.keyGroupPrefixBytes;
+        this.keyBuilder = new SerializedCompositeKeyBuilder<>(keySerializer, keyGroupPrefixBytes, 32);
+        this.pqManager = new HeapPriorityQueuesManager(pqStates, tables.pqFactory, keyGroupRange, numberOfKeyGroups);
+        registerMetrics(parameters.getMetricGroup());
+    }
+
+    // ---- keys ------------------------------------------------------------------------------------
+
+    @Override
+    public void setCurrentKey(K newKey) {
+        super.setCurrentKey(newKey);
+        keyBuilder.setKeyAndKeyGroup(getCurrentKey(), getCurrentKeyGroupIndex());
+    }
+
+    @Override
+    public void setCurrentKeyAndKeyGroup(K newKey, int keyGroupIndex) {
+        super.setCurrentKeyAndKeyGroup(newKey, keyGroupIndex);
+        keyBuilder.setKeyAndKeyGroup(getCurrentKey(), getCurrentKeyGroupIndex());
+    }
+
+    /** True if both key and namespace serializers are variable-length (then lengths are written). */
+    boolean isAmbiguousKeyPossible(TypeSerializer<?> namespaceSerializer) {
+        return CompositeKeySerializationUtils.isAmbiguousKeyPossible(keySerializer, namespaceSerializer);
+    }
+
+    // ---- state registration -----------------------------------------------------------------------
+
+    @Nonnull
+    @Override
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    public <N, SV, SEV, S extends State, IS extends S> IS createOrUpdateInternalState(
+            @Nonnull TypeSerializer<N> namespaceSerializer,
+            @Nonnull StateDescriptor<S, SV> stateDesc,
+            @Nonnull StateSnapshotTransformFactory<SEV> snapshotTransformFactory)
+            throws Exception {
+        synchronized (store) {
+            ZStateInfo info = registerOrUpdate(namespaceSerializer, stateDesc, snapshotTransformFactory);
+            AbstractZState<K, ?, ?> state = createdStates.get(stateDesc.getName());
+            if (state == null) {
+                state = switch (stateDesc.getType()) {
+                    case VALUE -> new ZValueState<>(this, info, namespaceSerializer, stateDesc);
+                    case LIST -> new ZListState<>(this, info, namespaceSerializer, (StateDescriptor) stateDesc);
+                    case MAP -> new ZMapState<>(this, info, namespaceSerializer, (StateDescriptor) stateDesc);
+                    case REDUCING -> new ZReducingState<>(this, info, namespaceSerializer, stateDesc);
+                    case AGGREGATING -> new ZAggregatingState<>(this, info, namespaceSerializer, stateDesc);
+                    default -> throw new FlinkRuntimeException(String.format(
+                            "State %s is not supported by %s", stateDesc.getClass(), getClass()));
+                };
+                createdStates.put(stateDesc.getName(), state);
+            } else {
+                ((AbstractZState<K, N, SV>) state).reconfigure(info, namespaceSerializer, stateDesc);
+            }
+            return (IS) state;
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private <N, SV, SEV> ZStateInfo registerOrUpdate(
+            TypeSerializer<N> namespaceSerializer,
+            StateDescriptor<?, SV> stateDesc,
+            StateSnapshotTransformFactory<SEV> snapshotTransformFactory)
+            throws Exception {
+        ZStateInfo info = kvStates.get(stateDesc.getName());
+        if (info == null) {
+            RegisteredKeyValueStateBackendMetaInfo<N, SV> meta = new RegisteredKeyValueStateBackendMetaInfo<>(
+                    stateDesc.getType(), stateDesc.getName(), namespaceSerializer, stateDesc.getSerializer(),
+                    StateSnapshotTransformFactory.noTransform());
+            info = new ZStateInfo(store.createTable(stateDesc.getName()), meta);
+            kvStates.put(stateDesc.getName(), info);
+        } else {
+            RegisteredKeyValueStateBackendMetaInfo<N, SV> meta =
+                    (RegisteredKeyValueStateBackendMetaInfo<N, SV>) info.meta;
+            TypeSerializerSchemaCompatibility<N> namespaceCompatibility =
+                    meta.updateNamespaceSerializer(namespaceSerializer);
+            if (namespaceCompatibility.isCompatibleAfterMigration() || namespaceCompatibility.isIncompatible()) {
+                throw new StateMigrationException("The new namespace serializer (" + namespaceSerializer
+                        + ") must be compatible with the old namespace serializer ("
+                        + meta.getPreviousNamespaceSerializer() + ") of state " + stateDesc.getName() + ".");
+            }
+            meta.checkStateMetaInfo(stateDesc);
+            TypeSerializerSchemaCompatibility<SV> compatibility = meta.updateStateSerializer(stateDesc.getSerializer());
+            if (compatibility.isCompatibleAfterMigration()) {
+                new ZStateMigration<>(this, info).migrate();
+            } else if (compatibility.isIncompatible()) {
+                throw new StateMigrationException("The new state serializer (" + stateDesc.getSerializer()
+                        + ") must not be incompatible with the old state serializer ("
+                        + meta.getPreviousStateSerializer() + ") of state " + stateDesc.getName() + ".");
+            }
+        }
+        StateSnapshotTransformFactory<SV> transforms = ZSnapshotTransforms.wrap(
+                stateDesc, snapshotTransformFactory, (TypeSerializer<SV>) info.meta.getStateSerializer());
+        ((RegisteredKeyValueStateBackendMetaInfo<N, SV>) info.meta).updateSnapshotTransformFactory(transforms);
+        return info;
+    }
+
+    LinkedHashMap<String, HeapPriorityQueueSnapshotRestoreWrapper<?>> queues() {
+        return pqStates;
+    }
+
+    LinkedHashMap<String, ZStateInfo> kvStates() {
+        return kvStates;
+    }
+
+    // ---- timers --------------------------------------------------------------------------------
+
+    @Nonnull
+    @Override
+    public <T extends HeapPriorityQueueElement & PriorityComparable<? super T> & Keyed<?>>
+            KeyGroupedInternalPriorityQueue<T> create(
+                    @Nonnull String stateName, @Nonnull TypeSerializer<T> byteOrderedElementSerializer) {
+        return pqManager.createOrUpdate(stateName, byteOrderedElementSerializer);
+    }
+
+    @Override
+    public <T extends HeapPriorityQueueElement & PriorityComparable<? super T> & Keyed<?>>
+            KeyGroupedInternalPriorityQueue<T> create(
+                    @Nonnull String stateName,
+                    @Nonnull TypeSerializer<T> byteOrderedElementSerializer,
+                    boolean allowFutureMetadataUpdates) {
+        return pqManager.createOrUpdate(stateName, byteOrderedElementSerializer, allowFutureMetadataUpdates);
+    }
+
+    // ---- keys of a state ------------------------------------------------------------------------
+
+    @Override
+    public <N> Stream<K> getKeys(String state, N namespace) {
+        return getKeys(List.of(state), namespace);
+    }
+
+    @Override
+    @SuppressWarnings("unchecked")
+    public <N> Stream<K> getKeys(List<String> states, N namespace) {
+        LinkedHashSet<K> keys = new LinkedHashSet<>();
+        for (String name : states) {
+            ZStateInfo info = kvStates.get(name);
+            if (info == null) {
+                continue;
+            }
+            TypeSerializer<N> namespaceSerializer = (TypeSerializer<N>) info.meta.getNamespaceSerializer();
+            forEachKeyAndNamespace(info, namespaceSerializer, (key, ns) -> {
+                if (Objects.equals(ns, namespace)) {
+                    keys.add(key);
+                }
+            });
+        }
+        return new ArrayList<>(keys).stream();
+    }
+
+    @Override
+    @SuppressWarnings("unchecked")
+    public <N> Stream<Tuple2<K, N>> getKeysAndNamespaces(String state) {
+        ZStateInfo info = kvStates.get(state);
+        if (info == null) {
+            return Stream.empty();
+        }
+        LinkedHashSet<Tuple2<K, N>> pairs = new LinkedHashSet<>();
+        forEachKeyAndNamespace(info, (TypeSerializer<N>) info.meta.getNamespaceSerializer(),
+                (key, ns) -> pairs.add(Tuple2.of(key, ns)));
+        return new ArrayList<>(pairs).stream();
+    }
+
+    private <N> void forEachKeyAndNamespace(
+            ZStateInfo info, TypeSerializer<N> namespaceSerializer, java.util.function.BiConsumer<K, N> action) {
+        boolean ambiguous = isAmbiguousKeyPossible(namespaceSerializer);
+        List<byte[]> keys = new ArrayList<>();
+        synchronized (store) {
+            for (int kg = keyGroupRange.getStartKeyGroup(); kg <= keyGroupRange.getEndKeyGroup(); kg++) {
+                store.forEachInKeyGroup(info.table, kg,
+                        (k, ko, kl, v, vo, vl) -> keys.add(java.util.Arrays.copyOfRange(k, ko, ko + kl)));
+            }
+        }
+        DataInputDeserializer in = new DataInputDeserializer();
+        try {
+            for (byte[] composite : keys) {
+                in.setBuffer(composite);
+                CompositeKeySerializationUtils.readKeyGroup(keyGroupPrefixBytes, in);
+                K key = CompositeKeySerializationUtils.readKey(keySerializer, in, ambiguous);
+                N namespace = CompositeKeySerializationUtils.readNamespace(namespaceSerializer, in, ambiguous);
+                action.accept(key, namespace);
+            }
+        } catch (IOException e) {
+            throw new FlinkRuntimeException("Error while reading the keys of state " + info.meta.getName(), e);
+        }
+    }
+
+    // ---- snapshots ------------------------------------------------------------------------------
+
+    @Nonnull
+    @Override
+    public RunnableFuture<SnapshotResult<KeyedStateHandle>> snapshot(
+            long checkpointId,
+            long timestamp,
+            @Nonnull CheckpointStreamFactory streamFactory,
+            @Nonnull CheckpointOptions checkpointOptions)
+            throws Exception {
+        return new SnapshotStrategyRunner<>(
+                        "zstate full snapshot",
+                        new ZFullSnapshotStrategy<>(this),
+                        cancelStreamRegistry,
+                        SnapshotExecutionType.ASYNCHRONOUS)
+                .snapshot(checkpointId, timestamp, streamFactory, checkpointOptions);
+    }
+
+    @Nonnull
+    @Override
+    public SavepointResources<K> savepoint() throws Exception {
+        return new SavepointResources<>(ZFullSnapshotResources.create(this), SnapshotExecutionType.ASYNCHRONOUS);
+    }
+
+    @Override
+    public void notifyCheckpointComplete(long checkpointId) {
+        // full snapshots hold nothing past their own completion
+    }
+
+    @Override
+    public String getBackendTypeIdentifier() {
+        return "zstate";
+    }
+
+    @Override
+    public boolean isSafeToReuseKVState() {
+        return false;
+    }
+
+    @Override
+    public int numKeyValueStateEntries() {
+        int[] count = {0};
+        synchronized (store) {
+            for (ZStateInfo info : kvStates.values()) {
+                for (int kg = keyGroupRange.getStartKeyGroup(); kg <= keyGroupRange.getEndKeyGroup(); kg++) {
+                    store.forEachInKeyGroup(info.table, kg, (k, ko, kl, v, vo, vl) -> count[0]++);
+                }
+            }
+        }
+        return count[0];
+    }
+
+    // ---- metrics and lifecycle ----------------------------------------------------------------------
+
+    private void registerMetrics(MetricGroup parent) {
+        if (parent == null) {
+            return;
+        }
+        MetricGroup group = parent.addGroup("zstate");
+        ZStateMetrics.register(group, this);
+    }
+
+    PageStoreStats stats() {
+        synchronized (store) {
+            return store.stats();
+        }
+    }
+
+    @Override
+    public void dispose() {
+        if (disposed) {
+            return;
+        }
+        disposed = true;
+        super.dispose();
+        synchronized (store) {
+            store.close();
+        }
+        if (sharedMemory != null) {
+            try {
+                sharedMemory.close();
+            } catch (Exception e) {
+                throw new FlinkRuntimeException("Could not release the zstate pool's managed memory.", e);
+            }
+        }
+        io.zstate.pagestore.SpillDirectories.deleteQuietly(spillParent);
+        createdStates.clear();
+        kvStates.clear();
+        pqStates.clear();
+    }
+
+    org.apache.flink.runtime.state.StreamCompressionDecorator compression() {
+        return keyGroupCompressionDecorator;
+    }
+
+    ClassLoader userClassLoader() {
+        return userCodeClassLoader;
+    }
+
+    org.apache.flink.runtime.state.ttl.TtlTimeProvider ttlTime() {
+        return ttlTimeProvider;
+    }
+
+    int prefixLength(ZStateInfo info, byte[] key) throws IOException {
+        return tables.prefixLength(info, key, keySerializer);
+    }
+
+    Collection<ZStateInfo> stateInfos() {
+        return kvStates.values();
+    }
+}

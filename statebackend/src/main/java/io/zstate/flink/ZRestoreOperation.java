@@ -1,0 +1,131 @@
+package io.zstate.flink;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import org.apache.flink.api.common.typeutils.TypeSerializer;
+import org.apache.flink.core.memory.DataInputDeserializer;
+import org.apache.flink.runtime.state.KeyExtractorFunction;
+import org.apache.flink.runtime.state.KeyGroupsStateHandle;
+import org.apache.flink.runtime.state.KeyedStateHandle;
+import org.apache.flink.runtime.state.RegisteredKeyValueStateBackendMetaInfo;
+import org.apache.flink.runtime.state.RegisteredPriorityQueueStateBackendMetaInfo;
+import org.apache.flink.runtime.state.RegisteredStateMetaInfoBase;
+import org.apache.flink.runtime.state.StateSerializerProvider;
+import org.apache.flink.runtime.state.heap.HeapPriorityQueueElement;
+import org.apache.flink.runtime.state.heap.HeapPriorityQueueSnapshotRestoreWrapper;
+import org.apache.flink.runtime.state.metainfo.StateMetaInfoSnapshot;
+import org.apache.flink.runtime.state.restore.FullSnapshotRestoreOperation;
+import org.apache.flink.runtime.state.restore.KeyGroup;
+import org.apache.flink.runtime.state.restore.KeyGroupEntry;
+import org.apache.flink.runtime.state.restore.SavepointRestoreResult;
+import org.apache.flink.runtime.state.restore.ThrowingIterator;
+import org.apache.flink.util.StateMigrationException;
+
+/**
+ * Restores a keyed backend from full snapshots in the canonical layout: zstate's own checkpoints
+ * and canonical savepoints of any backend (their key and value bytes are the layout zstate
+ * stores, so each entry is one put). Several handles (scaling in) and key-group ranges other than
+ * the snapshot's (scaling) are handled by Flink's reader, which yields only this backend's
+ * key-groups.
+ */
+final class ZRestoreOperation<K> {
+
+    private final ZStateTables tables;
+    private final ClassLoader userClassLoader;
+    private final StateSerializerProvider<K> keySerializer;
+
+    ZRestoreOperation(ZStateTables tables, TypeSerializer<K> keySerializer, ClassLoader userClassLoader) {
+        this.tables = tables;
+        this.userClassLoader = userClassLoader;
+        this.keySerializer = StateSerializerProvider.fromNewRegisteredSerializer(keySerializer);
+    }
+
+    /**
+     * Restores the handles; returns the key serializer to use from now on (the registered one,
+     * or its reconfiguration if the restored snapshot calls for one).
+     */
+    TypeSerializer<K> restore(Collection<KeyedStateHandle> stateHandles) throws Exception {
+        List<KeyedStateHandle> handles = new ArrayList<>();
+        for (KeyedStateHandle handle : stateHandles) {
+            if (handle == null) {
+                continue;
+            }
+            if (!(handle instanceof KeyGroupsStateHandle)) {
+                throw new StateMigrationException("zstate restores full snapshots and canonical savepoints only, but"
+                        + " got a " + handle.getClass().getSimpleName() + ". Take a canonical savepoint with the"
+                        + " previous backend (the default savepoint format) and restore from it.");
+            }
+            handles.add(handle);
+        }
+        if (handles.isEmpty()) {
+            return keySerializer.currentSchemaSerializer();
+        }
+        FullSnapshotRestoreOperation<K> operation =
+                new FullSnapshotRestoreOperation<>(tables.keyGroupRange, userClassLoader, handles, keySerializer);
+        try (ThrowingIterator<SavepointRestoreResult> results = operation.restore()) {
+            while (results.hasNext()) {
+                restore(results.next());
+            }
+        }
+        return keySerializer.currentSchemaSerializer();
+    }
+
+    private void restore(SavepointRestoreResult result) throws Exception {
+        List<StateMetaInfoSnapshot> metas = result.getStateMetaInfoSnapshots();
+        ZStateTables.ZStateInfo[] states = new ZStateTables.ZStateInfo[metas.size()];
+        HeapPriorityQueueSnapshotRestoreWrapper<?>[] queues = new HeapPriorityQueueSnapshotRestoreWrapper<?>[metas.size()];
+        for (int id = 0; id < metas.size(); id++) {
+            StateMetaInfoSnapshot meta = metas.get(id);
+            switch (meta.getBackendStateType()) {
+                case KEY_VALUE, KEY_VALUE_V2 -> states[id] = tables.registerRestored(
+                        (RegisteredKeyValueStateBackendMetaInfo<?, ?>) RegisteredStateMetaInfoBase.fromMetaInfoSnapshot(meta));
+                case PRIORITY_QUEUE -> queues[id] = queue(meta);
+                default -> throw new IllegalStateException(
+                        "Unexpected state type " + meta.getBackendStateType() + " of state " + meta.getName());
+            }
+        }
+        DataInputDeserializer in = new DataInputDeserializer();
+        try (ThrowingIterator<KeyGroup> keyGroups = result.getRestoredKeyGroups()) {
+            while (keyGroups.hasNext()) {
+                KeyGroup keyGroup = keyGroups.next();
+                int kg = keyGroup.getKeyGroupId();
+                try (ThrowingIterator<KeyGroupEntry> entries = keyGroup.getKeyGroupEntries()) {
+                    while (entries.hasNext()) {
+                        KeyGroupEntry entry = entries.next();
+                        int id = entry.getKvStateId();
+                        byte[] key = entry.getKey();
+                        if (queues[id] != null) {
+                            in.setBuffer(key);
+                            in.skipBytesToRead(tables.keyGroupPrefixBytes);
+                            addToQueue(queues[id], in);
+                        } else {
+                            ZStateTables.ZStateInfo info = states[id];
+                            byte[] value = entry.getValue();
+                            tables.store.put(info.table, kg, key, 0, key.length,
+                                    tables.prefixLength(info, key, keySerializer.currentSchemaSerializer()),
+                                    value, 0, value.length);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private HeapPriorityQueueSnapshotRestoreWrapper<?> queue(StateMetaInfoSnapshot meta) {
+        return tables.pqStates.computeIfAbsent(meta.getName(), name -> {
+            RegisteredPriorityQueueStateBackendMetaInfo info = new RegisteredPriorityQueueStateBackendMetaInfo<>(meta);
+            return new HeapPriorityQueueSnapshotRestoreWrapper(
+                    tables.pqFactory.create(name, info.getElementSerializer()), info,
+                    KeyExtractorFunction.forKeyedObjects(), tables.keyGroupRange, tables.numberOfKeyGroups);
+        });
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T extends HeapPriorityQueueElement> void addToQueue(
+            HeapPriorityQueueSnapshotRestoreWrapper<T> queue, DataInputDeserializer in) throws java.io.IOException {
+        TypeSerializer<T> serializer = queue.getMetaInfo().getElementSerializer();
+        queue.getPriorityQueue().add(serializer.deserialize(in));
+    }
+}

@@ -1,0 +1,201 @@
+package io.zstate.flink;
+
+import io.zstate.allocator.MemoryBudget;
+import io.zstate.allocator.ZPools;
+import io.zstate.pagestore.PageStoreConfig;
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.UUID;
+import org.apache.flink.configuration.IllegalConfigurationException;
+import org.apache.flink.configuration.MemorySize;
+import org.apache.flink.configuration.ReadableConfig;
+import org.apache.flink.runtime.execution.Environment;
+import org.apache.flink.runtime.memory.OpaqueMemoryResource;
+import org.apache.flink.runtime.state.AbstractKeyedStateBackend;
+import org.apache.flink.runtime.state.AbstractManagedMemoryStateBackend;
+import org.apache.flink.runtime.state.ConfigurableStateBackend;
+import org.apache.flink.runtime.state.DefaultOperatorStateBackendBuilder;
+import org.apache.flink.runtime.state.OperatorStateBackend;
+import org.apache.flink.runtime.state.metrics.LatencyTrackingStateConfig;
+import org.apache.flink.runtime.state.metrics.SizeTrackingStateConfig;
+
+/**
+ * The zstate state backend: keyed state as compressed pages in off-heap memory (see {@code
+ * io.zstate.pagestore.PageStore}), spilled to RocksDB when the pool is full. Configure it with
+ * {@code state.backend.type: io.zstate.flink.ZStateBackendFactory} and the options in {@link
+ * ZStateOptions}; operator state uses Flink's default operator state backend.
+ *
+ * <p>The pool's memory comes from Flink managed memory unless {@link ZStateOptions#POOL_SIZE} is
+ * set: the keyed backends of a slot share one budget, the operator's managed-memory share.
+ */
+public class ZStateBackend extends AbstractManagedMemoryStateBackend implements ConfigurableStateBackend {
+
+    private static final long serialVersionUID = 1L;
+
+    /** The type under which the slot's shared budget is registered with the memory manager. */
+    static final String MANAGED_MEMORY_TYPE = "state-zstate-managed-memory";
+
+    private final String allocator;
+    private final int pageSize;
+    private final long pageCacheBytes;
+    private final long poolBytes; // -1: managed memory
+    private final int frameSize;
+    private final double bouncerRatio;
+    private final int reclaimBatchFrames;
+    private final String spillDirectory; // null: the TaskManager's working directory
+
+    /** A backend with every option at its default. */
+    public ZStateBackend() {
+        this.allocator = ZStateOptions.ALLOCATOR.defaultValue();
+        this.pageSize = (int) ZStateOptions.PAGE_SIZE.defaultValue().getBytes();
+        this.pageCacheBytes = ZStateOptions.PAGE_CACHE_SIZE.defaultValue().getBytes();
+        this.poolBytes = -1;
+        this.frameSize = (int) ZStateOptions.FRAME_SIZE.defaultValue().getBytes();
+        this.bouncerRatio = ZStateOptions.BOUNCER_RATIO.defaultValue();
+        this.reclaimBatchFrames = ZStateOptions.RECLAIM_BATCH_FRAMES.defaultValue();
+        this.spillDirectory = null;
+    }
+
+    private ZStateBackend(ZStateBackend original, ReadableConfig config) {
+        this.latencyTrackingConfigBuilder = original.latencyTrackingConfigBuilder.configure(config);
+        this.sizeTrackingConfigBuilder = original.sizeTrackingConfigBuilder.configure(config);
+        this.allocator = config.getOptional(ZStateOptions.ALLOCATOR).orElse(original.allocator)
+                .toLowerCase(Locale.ROOT);
+        if (!ZPools.TYPES.contains(allocator)) {
+            throw invalid(ZStateOptions.ALLOCATOR.key(), allocator, "one of " + ZPools.TYPES);
+        }
+        this.pageSize = powerOfTwo(config, ZStateOptions.PAGE_SIZE, original.pageSize,
+                PageStoreConfig.MIN_PAGE_SIZE, PageStoreConfig.MAX_PAGE_SIZE);
+        this.frameSize = powerOfTwo(config, ZStateOptions.FRAME_SIZE, original.frameSize, 4096, 65536);
+        this.pageCacheBytes = config.getOptional(ZStateOptions.PAGE_CACHE_SIZE).map(MemorySize::getBytes)
+                .orElse(original.pageCacheBytes);
+        if (pageCacheBytes / pageSize < 8) {
+            throw invalid(ZStateOptions.PAGE_CACHE_SIZE.key(), pageCacheBytes + " bytes",
+                    "at least 8 pages (" + 8L * pageSize + " bytes at page size " + pageSize + ")");
+        }
+        this.poolBytes = config.getOptional(ZStateOptions.POOL_SIZE).map(MemorySize::getBytes)
+                .orElse(original.poolBytes);
+        if (poolBytes != -1 && poolBytes < 16L * frameSize) {
+            throw invalid(ZStateOptions.POOL_SIZE.key(), poolBytes + " bytes",
+                    "at least 16 frames (" + 16L * frameSize + " bytes), or unset to use managed memory");
+        }
+        this.bouncerRatio = config.getOptional(ZStateOptions.BOUNCER_RATIO).orElse(original.bouncerRatio);
+        if (!(bouncerRatio >= 1.0)) {
+            throw invalid(ZStateOptions.BOUNCER_RATIO.key(), String.valueOf(bouncerRatio), "1.0 (off) or more");
+        }
+        this.reclaimBatchFrames = config.getOptional(ZStateOptions.RECLAIM_BATCH_FRAMES)
+                .orElse(original.reclaimBatchFrames);
+        if (reclaimBatchFrames < 1) {
+            throw invalid(ZStateOptions.RECLAIM_BATCH_FRAMES.key(), String.valueOf(reclaimBatchFrames), "1 or more");
+        }
+        this.spillDirectory = config.getOptional(ZStateOptions.SPILL_DIRECTORY).orElse(original.spillDirectory);
+    }
+
+    private static int powerOfTwo(ReadableConfig config,
+            org.apache.flink.configuration.ConfigOption<MemorySize> option, int fallback, int min, int max) {
+        long value = config.getOptional(option).map(MemorySize::getBytes).orElse((long) fallback);
+        if (value < min || value > max || Long.bitCount(value) != 1) {
+            throw invalid(option.key(), value + " bytes", "a power of two from " + min + " to " + max + " bytes");
+        }
+        return (int) value;
+    }
+
+    private static IllegalConfigurationException invalid(String key, String value, String allowed) {
+        return new IllegalConfigurationException(
+                "Invalid value for '" + key + "': " + value + ". Allowed: " + allowed + ".");
+    }
+
+    @Override
+    public ZStateBackend configure(ReadableConfig config, ClassLoader classLoader) {
+        return new ZStateBackend(this, config);
+    }
+
+    @Override
+    public String getName() {
+        return "zstate";
+    }
+
+    @Override
+    public boolean supportsNoClaimRestoreMode() {
+        return true; // every checkpoint is a self-contained full snapshot
+    }
+
+    @Override
+    public <K> AbstractKeyedStateBackend<K> createKeyedStateBackend(KeyedStateBackendParameters<K> parameters)
+            throws IOException {
+        Environment env = parameters.getEnv();
+        OpaqueMemoryResource<MemoryBudget> sharedMemory = null;
+        MemoryBudget budget = null;
+        long poolBudget = poolBytes;
+        if (poolBytes == -1) {
+            try {
+                sharedMemory = env.getMemoryManager().getSharedMemoryResourceForManagedMemory(
+                        MANAGED_MEMORY_TYPE, MemoryBudget::new, parameters.getManagedMemoryFraction());
+            } catch (Exception e) {
+                throw new IOException("Could not reserve managed memory for the zstate pool.", e);
+            }
+            budget = sharedMemory.getResourceHandle();
+            poolBudget = sharedMemory.getSize();
+            if (poolBudget < 16L * frameSize) {
+                closeQuietly(sharedMemory);
+                throw new IOException(new IllegalConfigurationException(
+                        "The zstate pool got " + poolBudget + " bytes of managed memory, less than 16 frames of "
+                                + frameSize + " bytes. Give the TaskManager managed memory"
+                                + " (taskmanager.memory.managed.size or .fraction) or set '"
+                                + ZStateOptions.POOL_SIZE.key() + "'."));
+            }
+        }
+        Path spillParent = spillParent(env, parameters.getJobID().toString(), parameters.getOperatorIdentifier());
+        PageStoreConfig config = new PageStoreConfig(pageSize, pageCacheBytes, poolBudget, frameSize, allocator,
+                bouncerRatio, reclaimBatchFrames, spillParent, 8L << 20, 4L << 20);
+        LatencyTrackingStateConfig latency =
+                latencyTrackingConfigBuilder.setMetricGroup(parameters.getMetricGroup()).build();
+        SizeTrackingStateConfig size = sizeTrackingConfigBuilder.setMetricGroup(parameters.getMetricGroup()).build();
+        try {
+            return ZKeyedStateBackend.create(parameters, config, budget, sharedMemory, spillParent, latency, size);
+        } catch (Exception e) {
+            if (sharedMemory != null) {
+                closeQuietly(sharedMemory);
+            }
+            throw e instanceof IOException ? (IOException) e : new IOException("Could not create the zstate keyed backend.", e);
+        }
+    }
+
+    private static void closeQuietly(OpaqueMemoryResource<?> resource) {
+        try {
+            resource.close();
+        } catch (Exception ignored) {
+            // releasing on an error path: the original error is what matters
+        }
+    }
+
+    private Path spillParent(Environment env, String jobId, String operatorIdentifier) {
+        File base = spillDirectory != null
+                ? new File(spillDirectory)
+                : new File(env.getTaskManagerInfo().getTmpWorkingDirectory(), "zstate");
+        String name = "job_" + jobId + "_op_" + operatorIdentifier.replaceAll("[^a-zA-Z0-9\\-]", "_")
+                + "_uuid_" + UUID.randomUUID();
+        return new File(base, name).toPath();
+    }
+
+    @Override
+    public OperatorStateBackend createOperatorStateBackend(OperatorStateBackendParameters parameters)
+            throws Exception {
+        return new DefaultOperatorStateBackendBuilder(
+                        parameters.getEnv().getUserCodeClassLoader().asClassLoader(),
+                        parameters.getEnv().getExecutionConfig(),
+                        true,
+                        parameters.getStateHandles(),
+                        parameters.getCancelStreamRegistry())
+                .build();
+    }
+
+    @Override
+    public String toString() {
+        return "ZStateBackend{allocator=" + allocator + ", pageSize=" + pageSize + ", pageCache=" + pageCacheBytes
+                + ", pool=" + (poolBytes == -1 ? "managed" : String.valueOf(poolBytes)) + ", frameSize=" + frameSize
+                + ", bouncerRatio=" + bouncerRatio + '}';
+    }
+}

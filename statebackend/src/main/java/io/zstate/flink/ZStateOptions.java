@@ -1,0 +1,76 @@
+package io.zstate.flink;
+
+import static org.apache.flink.configuration.ConfigOptions.key;
+
+import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.MemorySize;
+
+/**
+ * Configuration of the zstate backend, all under {@code state.backend.zstate.}. Select the backend
+ * with {@code state.backend.type: io.zstate.flink.ZStateBackendFactory}.
+ */
+public final class ZStateOptions {
+
+    private ZStateOptions() {}
+
+    public static final ConfigOption<String> ALLOCATOR =
+            key("state.backend.zstate.allocator")
+                    .stringType()
+                    .defaultValue("zsmalloc")
+                    .withDescription(
+                            "The compressed-memory allocator of the pool: 'zsmalloc' (size classes, dense,"
+                                    + " compacts) or 'zbud' (at most two pages a frame, simple).");
+
+    public static final ConfigOption<MemorySize> PAGE_SIZE =
+            key("state.backend.zstate.page-size")
+                    .memoryType()
+                    .defaultValue(MemorySize.parse("1kb"))
+                    .withDescription(
+                            "Size of a state page, the unit of caching and compression: a power of two from"
+                                    + " 1kb to 32kb. Smaller pages make page-cache misses cheaper.");
+
+    public static final ConfigOption<MemorySize> PAGE_CACHE_SIZE =
+            key("state.backend.zstate.page-cache-size")
+                    .memoryType()
+                    .defaultValue(MemorySize.parse("8mb"))
+                    .withDescription(
+                            "Heap memory of each keyed backend's page cache (decompressed hot pages). At least"
+                                    + " eight pages.");
+
+    public static final ConfigOption<MemorySize> POOL_SIZE =
+            key("state.backend.zstate.pool-size")
+                    .memoryType()
+                    .noDefaultValue()
+                    .withDescription(
+                            "Off-heap memory of the compressed pool. When not set (the default), the pool takes"
+                                    + " the operator's share of the slot's managed memory"
+                                    + " (taskmanager.memory.managed.*), shared by the keyed backends of the slot.");
+
+    public static final ConfigOption<MemorySize> FRAME_SIZE =
+            key("state.backend.zstate.frame-size")
+                    .memoryType()
+                    .defaultValue(MemorySize.parse("4kb"))
+                    .withDescription("Frame size of the pool: a power of two from 4kb to 64kb.");
+
+    public static final ConfigOption<Double> BOUNCER_RATIO =
+            key("state.backend.zstate.bouncer-ratio")
+                    .doubleType()
+                    .defaultValue(1.2)
+                    .withDescription(
+                            "Pages that compress worse than this ratio skip the pool and go to the spill store"
+                                    + " uncompressed. 1.0 turns the bouncer off.");
+
+    public static final ConfigOption<Integer> RECLAIM_BATCH_FRAMES =
+            key("state.backend.zstate.reclaim-batch-frames")
+                    .intType()
+                    .defaultValue(16)
+                    .withDescription("Frames the reaper frees each time the pool is full.");
+
+    public static final ConfigOption<String> SPILL_DIRECTORY =
+            key("state.backend.zstate.spill-directory")
+                    .stringType()
+                    .noDefaultValue()
+                    .withDescription(
+                            "Directory of the RocksDB spill stores (the swap device). Defaults to the"
+                                    + " TaskManager's temporary working directory.");
+}

@@ -1,0 +1,44 @@
+package io.zstate.flink;
+
+import java.io.IOException;
+import org.apache.flink.api.common.state.StateDescriptor;
+import org.apache.flink.api.common.typeutils.TypeSerializer;
+import org.apache.flink.runtime.state.internal.InternalValueState;
+import org.apache.flink.util.FlinkRuntimeException;
+
+/** ValueState: one entry per (key, namespace), the serialized value. */
+final class ZValueState<K, N, V> extends AbstractZState<K, N, V> implements InternalValueState<K, N, V> {
+
+    ZValueState(ZKeyedStateBackend<K> backend, ZStateTables.ZStateInfo info,
+            TypeSerializer<N> namespaceSerializer, StateDescriptor<?, V> descriptor) {
+        super(backend, info, namespaceSerializer, descriptor);
+    }
+
+    @Override
+    public V value() throws IOException {
+        byte[] key = currentKey();
+        int keyGroup = keyGroup();
+        synchronized (store) {
+            if (read(keyGroup, key)) {
+                positionOnView();
+                return valueSerializer.deserialize(in);
+            }
+        }
+        return defaultValue == null ? null : valueSerializer.copy(defaultValue);
+    }
+
+    @Override
+    public void update(V value) throws IOException {
+        if (value == null) {
+            clear();
+            return;
+        }
+        out.clear();
+        try {
+            valueSerializer.serialize(value, out);
+        } catch (IOException e) {
+            throw new FlinkRuntimeException("Error while serializing a value of state " + info.meta.getName(), e);
+        }
+        write(keyGroup(), currentKey(), out.getSharedBuffer(), 0, out.length());
+    }
+}

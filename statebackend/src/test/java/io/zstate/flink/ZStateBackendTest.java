@@ -1,0 +1,60 @@
+package io.zstate.flink;
+
+import java.util.List;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.MemorySize;
+import org.apache.flink.runtime.state.CheckpointStorage;
+import org.apache.flink.runtime.state.ConfigurableStateBackend;
+import org.apache.flink.runtime.state.StateBackendTestBase;
+import org.apache.flink.runtime.state.storage.JobManagerCheckpointStorage;
+import org.apache.flink.testutils.junit.extensions.parameterized.Parameter;
+import org.apache.flink.testutils.junit.extensions.parameterized.ParameterizedTestExtension;
+import org.apache.flink.testutils.junit.extensions.parameterized.Parameters;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * Flink's own conformance suite for keyed state backends, run on zstate: with the defaults
+ * (zsmalloc), and with zbud and a pool and page cache so small that pages are stored, written
+ * back to RocksDB and swapped in during the tests.
+ */
+@ExtendWith(ParameterizedTestExtension.class)
+public class ZStateBackendTest extends StateBackendTestBase<ZStateBackend> {
+
+    @Parameter
+    public String setup;
+
+    @Parameters(name = "{0}")
+    public static List<Object[]> setups() {
+        return List.of(new Object[] {"zsmalloc"}, new Object[] {"zbud-tiny-pool"});
+    }
+
+    static ZStateBackend backend(String setup) {
+        Configuration config = new Configuration();
+        if (setup.equals("zbud-tiny-pool")) {
+            config.set(ZStateOptions.ALLOCATOR, "zbud");
+            config.set(ZStateOptions.POOL_SIZE, MemorySize.parse("64kb"));
+            config.set(ZStateOptions.PAGE_CACHE_SIZE, MemorySize.parse("8kb"));
+        }
+        return new ZStateBackend().configure(config, ZStateBackendTest.class.getClassLoader());
+    }
+
+    @Override
+    protected ConfigurableStateBackend getStateBackend() {
+        return backend(setup);
+    }
+
+    @Override
+    protected CheckpointStorage getCheckpointStorage() {
+        return new JobManagerCheckpointStorage();
+    }
+
+    @Override
+    protected boolean isSerializerPresenceRequiredOnRestore() {
+        return false;
+    }
+
+    @Override
+    protected boolean supportsAsynchronousSnapshots() {
+        return true;
+    }
+}

@@ -1,0 +1,23 @@
+package io.zstate.flink;
+
+import org.apache.flink.runtime.state.StateBackend;
+import org.apache.flink.runtime.state.ttl.StateBackendTestContext;
+import org.apache.flink.runtime.state.ttl.TtlStateTestBase;
+import org.apache.flink.runtime.state.ttl.TtlTimeProvider;
+
+/**
+ * Flink's TTL suite (16 tests over 9 state kinds) on zstate; expired entries must vanish from full
+ * snapshots (cleanupFullSnapshot).
+ */
+public class ZStateTtlTest extends TtlStateTestBase {
+
+    @Override
+    protected StateBackendTestContext createStateBackendTestContext(TtlTimeProvider timeProvider) {
+        return new StateBackendTestContext(timeProvider) {
+            @Override
+            protected StateBackend createStateBackend() {
+                return ZStateBackendTest.backend("zsmalloc");
+            }
+        };
+    }
+}
