@@ -135,7 +135,9 @@ final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
                 parameters.getTtlTimeProvider(),
                 latencyTrackingStateConfig,
                 sizeTrackingStateConfig,
-                parameters.getCancelStreamRegistry(),
+                // the parameters' registry serves the restore only: Flink closes it once the backend
+                // is built, so snapshots register with the backend's own (closed on dispose)
+                new org.apache.flink.core.fs.CloseableRegistry(),
                 AbstractStateBackend.getCompressionDecorator(parameters.getEnv().getExecutionConfig()),
                 new InternalKeyContextImpl<>(parameters.getKeyGroupRange(), parameters.getNumberOfKeyGroups()));
         this.tables = tables;

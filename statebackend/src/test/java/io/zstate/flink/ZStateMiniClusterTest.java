@@ -1,0 +1,172 @@
+package io.zstate.flink;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
+import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.state.CheckpointListener;
+import org.apache.flink.runtime.state.FunctionInitializationContext;
+import org.apache.flink.runtime.state.FunctionSnapshotContext;
+import org.apache.flink.streaming.api.checkpoint.CheckpointedFunction;
+import org.apache.flink.api.common.state.MapState;
+import org.apache.flink.api.common.state.MapStateDescriptor;
+import org.apache.flink.api.common.state.ValueState;
+import org.apache.flink.api.common.state.ValueStateDescriptor;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.api.java.tuple.Tuple2;
+import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.MemorySize;
+import org.apache.flink.configuration.RestartStrategyOptions;
+import org.apache.flink.configuration.StateBackendOptions;
+import org.apache.flink.configuration.TaskManagerOptions;
+import org.apache.flink.connector.datagen.source.DataGeneratorSource;
+import org.apache.flink.connector.datagen.source.GeneratorFunction;
+import org.apache.flink.api.connector.source.util.ratelimit.RateLimiterStrategy;
+import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.apache.flink.util.CloseableIterator;
+import org.apache.flink.util.Collector;
+import org.apache.flink.api.common.functions.OpenContext;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * End to end on a Flink MiniCluster, zstate selected only through {@code state.backend.type}: a
+ * keyed job with exactly-once checkpoints fails on purpose after a checkpoint, restarts from it,
+ * and must end with exactly the expected counts; afterwards no spill file remains.
+ */
+class ZStateMiniClusterTest {
+
+    private static final int EVENTS = 60_000;
+    private static final int KEYS = 500;
+
+    @TempDir
+    static Path spillDirectory;
+
+    @RegisterExtension
+    static final MiniClusterExtension CLUSTER = new MiniClusterExtension(
+            new MiniClusterResourceConfiguration.Builder()
+                    .setNumberTaskManagers(1)
+                    .setNumberSlotsPerTaskManager(2)
+                    .setConfiguration(clusterConfig())
+                    .build());
+
+    private static Configuration clusterConfig() {
+        Configuration config = new Configuration();
+        config.set(TaskManagerOptions.MANAGED_MEMORY_SIZE, MemorySize.parse("64mb"));
+        return config;
+    }
+
+    /** Failures injected so far, across restarts (the MiniCluster shares this JVM). */
+    static final AtomicInteger FAILURES = new AtomicInteger();
+
+    /** Subtasks that started from restored state. */
+    static final AtomicInteger RESTORED = new AtomicInteger();
+
+    @Test
+    void aJobThatFailsAndRestartsFromItsCheckpointCountsExactlyOnce() throws Exception {
+        Configuration config = new Configuration();
+        config.set(StateBackendOptions.STATE_BACKEND, ZStateBackendFactory.class.getName());
+        config.set(ZStateOptions.SPILL_DIRECTORY, spillDirectory.toString());
+        config.set(ZStateOptions.PAGE_CACHE_SIZE, MemorySize.parse("16kb")); // force the pool and swap-ins
+        config.set(CheckpointingOptions.CHECKPOINTING_INTERVAL, Duration.ofMillis(100));
+        config.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
+        config.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 3);
+        config.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofMillis(50));
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(config);
+        env.setParallelism(2);
+        FAILURES.set(0);
+        RESTORED.set(0);
+
+        DataGeneratorSource<Long> source = new DataGeneratorSource<>(
+                (GeneratorFunction<Long, Long>) index -> index, EVENTS, RateLimiterStrategy.perSecond(20_000), Types.LONG);
+        Map<Long, Long> last = new HashMap<>();
+        try (CloseableIterator<Tuple2<Long, Long>> results = env
+                .fromSource(source, WatermarkStrategy.noWatermarks(), "events")
+                .keyBy(event -> event % KEYS)
+                .process(new CountingFunction())
+                .executeAndCollect()) {
+            while (results.hasNext()) {
+                Tuple2<Long, Long> result = results.next();
+                last.merge(result.f0, result.f1, Math::max);
+            }
+        }
+        assertThat(FAILURES.get()).as("the job failed once on purpose").isEqualTo(1);
+        assertThat(RESTORED.get()).as("subtasks restored from the checkpoint").isPositive();
+        assertThat(last).hasSize(KEYS);
+        for (Map.Entry<Long, Long> e : last.entrySet()) {
+            assertThat(e.getValue()).as("events counted for key %d", e.getKey()).isEqualTo(EVENTS / KEYS);
+        }
+        try (Stream<Path> left = Files.walk(spillDirectory)) {
+            List<Path> files = left.filter(Files::isRegularFile).toList();
+            assertThat(files).as("spill files left after the job").isEmpty();
+        }
+    }
+
+    /**
+     * Counts events per key in ValueState and per parity in MapState (both must agree), emits
+     * the count; fails once, on the first subtask, after a checkpoint completed and half the
+     * events went by.
+     */
+    static final class CountingFunction extends KeyedProcessFunction<Long, Long, Tuple2<Long, Long>>
+            implements CheckpointListener, CheckpointedFunction {
+
+        private transient ValueState<Long> count;
+        private transient MapState<Boolean, Long> byParity;
+        private transient boolean checkpointed;
+
+        @Override
+        public void open(OpenContext context) {
+            count = getRuntimeContext().getState(new ValueStateDescriptor<>("count", Types.LONG));
+            byParity = getRuntimeContext().getMapState(
+                    new MapStateDescriptor<>("by-parity", Types.BOOLEAN, Types.LONG));
+        }
+
+        @Override
+        public void processElement(Long event, Context ctx, Collector<Tuple2<Long, Long>> out) throws Exception {
+            Long current = count.value();
+            long next = current == null ? 1 : current + 1;
+            count.update(next);
+            boolean even = event % 2 == 0;
+            Long parity = byParity.get(even);
+            byParity.put(even, parity == null ? 1 : parity + 1);
+            long total = 0;
+            for (Long v : byParity.values()) {
+                total += v;
+            }
+            if (total != next) {
+                throw new IllegalStateException("map state and value state disagree: " + total + " vs " + next);
+            }
+            if (checkpointed && event > EVENTS / 2 && FAILURES.compareAndSet(0, 1)) {
+                throw new RuntimeException("failure injected on purpose after a checkpoint");
+            }
+            out.collect(Tuple2.of(ctx.getCurrentKey(), next));
+        }
+
+        @Override
+        public void notifyCheckpointComplete(long checkpointId) {
+            checkpointed = true;
+        }
+
+        @Override
+        public void snapshotState(FunctionSnapshotContext context) {}
+
+        @Override
+        public void initializeState(FunctionInitializationContext context) {
+            if (context.isRestored()) {
+                RESTORED.incrementAndGet();
+            }
+        }
+    }
+}
