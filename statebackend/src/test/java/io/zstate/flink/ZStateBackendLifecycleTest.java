@@ -1,0 +1,133 @@
+package io.zstate.flink;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.apache.flink.api.common.JobID;
+import org.apache.flink.api.common.state.ValueState;
+import org.apache.flink.api.common.state.ValueStateDescriptor;
+import org.apache.flink.api.common.typeutils.base.IntSerializer;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.IllegalConfigurationException;
+import org.apache.flink.configuration.MemorySize;
+import org.apache.flink.configuration.StateBackendOptions;
+import org.apache.flink.core.fs.CloseableRegistry;
+import org.apache.flink.metrics.Gauge;
+import org.apache.flink.metrics.Metric;
+import org.apache.flink.metrics.MetricGroup;
+import org.apache.flink.metrics.groups.UnregisteredMetricsGroup;
+import org.apache.flink.runtime.operators.testutils.MockEnvironment;
+import org.apache.flink.runtime.operators.testutils.MockEnvironmentBuilder;
+import org.apache.flink.runtime.state.CheckpointableKeyedStateBackend;
+import org.apache.flink.runtime.state.KeyGroupRange;
+import org.apache.flink.runtime.state.KeyedStateBackendParametersImpl;
+import org.apache.flink.runtime.state.StateBackend;
+import org.apache.flink.runtime.state.StateBackendLoader;
+import org.apache.flink.runtime.state.VoidNamespace;
+import org.apache.flink.runtime.state.VoidNamespaceSerializer;
+import org.apache.flink.runtime.state.ttl.TtlTimeProvider;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Loading by name, option errors, metrics, and the leak check: nothing remains after dispose. */
+class ZStateBackendLifecycleTest {
+
+    @TempDir
+    Path spill;
+
+    @Test
+    void loadsThroughStateBackendTypeWithItsOptions() throws Exception {
+        Configuration config = new Configuration();
+        config.set(StateBackendOptions.STATE_BACKEND, ZStateBackendFactory.class.getName());
+        config.set(ZStateOptions.ALLOCATOR, "zbud");
+        StateBackend backend = StateBackendLoader.loadStateBackendFromConfig(config, getClass().getClassLoader(), null);
+        assertThat(backend).isInstanceOf(ZStateBackend.class);
+        assertThat(backend.toString()).contains("allocator=zbud");
+    }
+
+    @Test
+    void invalidOptionsNameThemselvesAndTheirAllowedValues() {
+        assertThatThrownBy(() -> configured(ZStateOptions.ALLOCATOR.key(), "slab"))
+                .isInstanceOf(IllegalConfigurationException.class)
+                .hasMessageContaining("'state.backend.zstate.allocator': slab")
+                .hasMessageContaining("zsmalloc");
+        assertThatThrownBy(() -> configured(ZStateOptions.PAGE_SIZE.key(), "3kb"))
+                .hasMessageContaining("'state.backend.zstate.page-size'")
+                .hasMessageContaining("power of two from 1024 to 32768");
+        assertThatThrownBy(() -> configured(ZStateOptions.FRAME_SIZE.key(), "1kb"))
+                .hasMessageContaining("'state.backend.zstate.frame-size'");
+        assertThatThrownBy(() -> configured(ZStateOptions.PAGE_CACHE_SIZE.key(), "2kb"))
+                .hasMessageContaining("'state.backend.zstate.page-cache-size'")
+                .hasMessageContaining("at least 8 pages");
+        assertThatThrownBy(() -> configured(ZStateOptions.POOL_SIZE.key(), "8kb"))
+                .hasMessageContaining("'state.backend.zstate.pool-size'");
+        assertThatThrownBy(() -> configured(ZStateOptions.BOUNCER_RATIO.key(), "0.5"))
+                .hasMessageContaining("'state.backend.zstate.bouncer-ratio': 0.5");
+    }
+
+    private static ZStateBackend configured(String key, String value) {
+        Configuration config = new Configuration();
+        config.setString(key, value);
+        return new ZStateBackend().configure(config, ZStateBackendLifecycleTest.class.getClassLoader());
+    }
+
+    @Test
+    void disposeReturnsManagedMemoryAndDeletesSpillFiles() throws Exception {
+        Configuration config = new Configuration();
+        config.set(ZStateOptions.SPILL_DIRECTORY, spill.toString());
+        config.set(ZStateOptions.PAGE_CACHE_SIZE, MemorySize.parse("8kb"));
+        ZStateBackend backend = new ZStateBackend().configure(config, getClass().getClassLoader());
+        Map<String, Metric> metrics = new HashMap<>();
+        try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
+            CheckpointableKeyedStateBackend<Integer> keyed = backend.createKeyedStateBackend(
+                    new KeyedStateBackendParametersImpl<>(env, new JobID(), "leak check", IntSerializer.INSTANCE, 10,
+                            new KeyGroupRange(0, 9), env.getTaskKvStateRegistry(), TtlTimeProvider.DEFAULT,
+                            recording(metrics), (n, v) -> {}, List.of(), new CloseableRegistry(), 1.0));
+            ValueState<String> state = keyed.getPartitionedState(
+                    VoidNamespace.INSTANCE, VoidNamespaceSerializer.INSTANCE,
+                    new ValueStateDescriptor<>("s", String.class));
+            for (int key = 0; key < 20_000; key++) {
+                keyed.setCurrentKey(key);
+                state.update("value of key " + key);
+            }
+            assertThat(env.getMemoryManager().verifyEmpty()).as("the pool holds managed memory").isFalse();
+            assertThat(files(spill)).as("spill files while running").isNotEmpty();
+            assertThat(((Gauge<?>) metrics.get("zstate.hotPages")).getValue()).isEqualTo(8L);
+            assertThat((Double) ((Gauge<?>) metrics.get("zstate.compressionRatio")).getValue()).isGreaterThan(1.0);
+            keyed.close();
+            keyed.dispose();
+            assertThat(env.getMemoryManager().verifyEmpty()).as("managed memory returned").isTrue();
+            assertThat(files(spill)).as("spill files after dispose").isEmpty();
+        }
+    }
+
+    private static List<File> files(Path dir) throws Exception {
+        try (Stream<Path> paths = Files.walk(dir)) {
+            return paths.filter(Files::isRegularFile).map(Path::toFile).toList();
+        }
+    }
+
+    /** A metric group that records the gauges registered under it, by dotted name. */
+    private static MetricGroup recording(Map<String, Metric> metrics) {
+        return new UnregisteredMetricsGroup() {
+            @Override
+            public MetricGroup addGroup(String name) {
+                String prefix = name;
+                return new UnregisteredMetricsGroup() {
+                    @Override
+                    public <T, G extends Gauge<T>> G gauge(String gaugeName, G gauge) {
+                        metrics.put(prefix + "." + gaugeName, gauge);
+                        return gauge;
+                    }
+                };
+            }
+        };
+    }
+}
