@@ -24,6 +24,14 @@ public record PoolConfig(String type, int chainSize) {
         return isZsmalloc() ? ZPools.zsmalloc(source, chainSize) : ZPools.zbud(source);
     }
 
+    /** The largest object this allocator stores in the report's 4 KiB frames. */
+    public int maxObjectSize() {
+        try (FrameSource source = new FrameSource(16L * FrameSource.DEFAULT_FRAME_SIZE);
+                ZPool pool = create(source)) {
+            return pool.maxObjectSize();
+        }
+    }
+
     /** {@code zbud} or {@code zsmalloc/8}. */
     public String label() {
         return isZsmalloc() ? type + "/" + chainSize : type;

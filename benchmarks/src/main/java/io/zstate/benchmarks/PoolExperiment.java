@@ -146,7 +146,7 @@ final class PoolExperiment {
 
     /** Reads back every live object and compares it with its page; returns how many. */
     private long verify(ZPool pool, Fill fill) {
-        byte[] buf = new byte[StatePageCorpus.PAGE_SIZE];
+        byte[] buf = new byte[corpus.maxSize()];
         byte[] data = corpus.data();
         long checked = 0;
         for (int i = 0; i < fill.count; i++) {

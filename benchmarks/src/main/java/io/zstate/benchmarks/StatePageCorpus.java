@@ -7,8 +7,9 @@ import net.jpountz.lz4.LZ4Compressor;
 import net.jpountz.lz4.LZ4Factory;
 
 /**
- * A deterministic workload of LZ4-compressed 4 KiB state pages: the object sizes (and bytes) a
- * compressed-page state backend hands its allocator.
+ * A deterministic workload of LZ4-compressed state pages (4 KiB by default, any power of two from
+ * 1 KiB to 32 KiB): the object sizes (and bytes) a compressed-page state backend hands its
+ * allocator.
  *
  * <p><b>What the data is.</b> Each page holds serialized Flink keyed-state entries of one state,
  * laid out as Flink's RocksDB backend serializes them ({@code SerializedCompositeKeyBuilder}):
@@ -42,18 +43,33 @@ import net.jpountz.lz4.LZ4Factory;
  *       {@code click:/product/1234}, timestamps ascending within the hour before {@code now}.
  * </ul>
  *
- * A page is filled to a target drawn uniformly from 2048..4096 bytes (a hash-bucket page is
- * 50-100% full): records are appended while the next one still fits the target. Exactly the used
- * bytes are compressed, with lz4-java's {@code LZ4Factory.fastestInstance().fastCompressor()}.
- * The same seed and page count give the same pages, byte for byte; the compressed bytes are the
- * same for the same LZ4 implementation. lz4-java's JNI and pure-Java compressors may differ by a
- * few bytes per page, and {@code fastestInstance()} picks JNI only when lz4-java sits on the
+ * A page of {@code P} bytes is filled to a target drawn uniformly from {@code P/2..P} bytes (a
+ * hash-bucket page is 50-100% full; 2048..4096 for the default 4 KiB): records are appended
+ * while the next one still fits the target, so a page holds whole records only. A record longer
+ * than half a page is never put in a page: the page store keeps such an entry's value in blob
+ * pages (entries over half a page are not stored inline), so the corpus discards the draw and
+ * draws the next entry, and counts the discards per kind ({@link #discarded}). The longest
+ * record the generator can write is 781 bytes (a 12-event list), so this happens only for 1 KiB
+ * pages (about 4% of the ListState draws); for 2 KiB and larger pages no draw is discarded and
+ * the random sequence is exactly the one it was before page sizes other than 4 KiB existed. Since
+ * a record is at most half a page and the target at least half, every page holds at least one
+ * record. With 1 KiB pages a list record may take up to half the page, so list pages end
+ * further below their target (59% full on average, against 71% at 4 KiB; the other kinds 72-75%
+ * at either size). Exactly the used bytes are compressed, with lz4-java's {@code
+ * LZ4Factory.fastestInstance().fastCompressor()}. The blob pages themselves are not modeled.
+ *
+ * <p>The same seed, page count and page size give the same pages, byte for byte (and page {@code
+ * i} does not depend on the page count); the compressed bytes are the same for the same LZ4
+ * implementation. lz4-java's JNI and pure-Java compressors may differ by a few bytes per page, and {@code fastestInstance()} picks JNI only when lz4-java sits on the
  * system class path (so a forked {@code java -cp} gets JNI, Maven's in-process exec:java the
  * pure-Java one); {@link #summary()} names the implementation used.
  */
 public final class StatePageCorpus {
 
-    public static final int PAGE_SIZE = 4096;
+    /** The page size of the report's historical figures; the page store's default is 1024. */
+    public static final int DEFAULT_PAGE_SIZE = 4096;
+    public static final int MIN_PAGE_SIZE = 1024;
+    public static final int MAX_PAGE_SIZE = 32 * 1024;
     public static final int DEFAULT_PAGES = 20_000;
     public static final int MAX_PARALLELISM = 1024;
 
@@ -63,14 +79,21 @@ public final class StatePageCorpus {
     static final long WEEK = 7 * 24 * StateEntryGenerator.HOUR;
 
     private final long seed;
+    private final int pageSize;
+    private final long[] drawn;
+    private final long[] discarded;
     private final int[] compressedSize;
     private final int[] rawSize;
     private final int[] offset;
     private final byte[] kind;
     private final byte[] data;
 
-    private StatePageCorpus(long seed, int[] compressedSize, int[] rawSize, int[] offset, byte[] kind, byte[] data) {
+    private StatePageCorpus(long seed, int pageSize, long[] drawn, long[] discarded, int[] compressedSize,
+            int[] rawSize, int[] offset, byte[] kind, byte[] data) {
         this.seed = seed;
+        this.pageSize = pageSize;
+        this.drawn = drawn;
+        this.discarded = discarded;
         this.compressedSize = compressedSize;
         this.rawSize = rawSize;
         this.offset = offset;
@@ -78,19 +101,36 @@ public final class StatePageCorpus {
         this.data = data;
     }
 
-    /** Builds and compresses {@code pages} pages from {@code seed}. */
+    /** Builds and compresses {@code pages} pages of {@link #DEFAULT_PAGE_SIZE} bytes from {@code seed}. */
     public static StatePageCorpus generate(long seed, int pages) {
+        return generate(seed, pages, DEFAULT_PAGE_SIZE);
+    }
+
+    /**
+     * Builds and compresses {@code pages} pages of {@code pageSize} bytes from {@code seed}.
+     *
+     * @throws IllegalArgumentException if {@code pageSize} is not a power of two from {@link
+     *     #MIN_PAGE_SIZE} to {@link #MAX_PAGE_SIZE}, or {@code pages} is less than 1
+     */
+    public static StatePageCorpus generate(long seed, int pages, int pageSize) {
         if (pages < 1) {
             throw new IllegalArgumentException("a corpus needs at least one page, not " + pages);
+        }
+        if (!isValidPageSize(pageSize)) {
+            throw new IllegalArgumentException("page size " + pageSize + " is not allowed: use a power of two from "
+                    + MIN_PAGE_SIZE + " to " + MAX_PAGE_SIZE + " bytes");
         }
         SplittableRandom rnd = new SplittableRandom(seed);
         StateEntryGenerator entries = new StateEntryGenerator(rnd);
         LZ4Compressor lz4 = LZ4Factory.fastestInstance().fastCompressor();
-        byte[] page = new byte[PAGE_SIZE];
-        byte[] compressed = new byte[lz4.maxCompressedLength(PAGE_SIZE)];
+        byte[] page = new byte[pageSize];
+        byte[] compressed = new byte[lz4.maxCompressedLength(pageSize)];
+        int maxRecord = pageSize / 2;
         ByteWriter key = new ByteWriter(64);
         ByteWriter value = new ByteWriter(1024);
-        ByteWriter all = new ByteWriter(pages * 2048);
+        ByteWriter all = new ByteWriter((int) Math.min(1 << 30, (long) pages * (pageSize / 2)));
+        long[] drawn = new long[StateKind.values().length];
+        long[] discarded = new long[drawn.length];
         int[] sizes = new int[pages];
         int[] raw = new int[pages];
         int[] offsets = new int[pages];
@@ -99,13 +139,18 @@ public final class StatePageCorpus {
             StateKind k = StateKind.pick(rnd.nextDouble());
             int keyGroup = rnd.nextInt(MAX_PARALLELISM);
             long now = EPOCH_START + rnd.nextLong(WEEK);
-            int fill = PAGE_SIZE / 2 + rnd.nextInt(PAGE_SIZE / 2 + 1);
+            int fill = pageSize / 2 + rnd.nextInt(pageSize / 2 + 1);
             int used = 0;
             while (true) {
                 entries.write(k, keyGroup, now, key, value);
                 int record = ByteWriter.varIntLength(key.length()) + key.length()
                         + ByteWriter.varIntLength(value.length()) + value.length();
-                if (used + record > fill) {
+                drawn[k.ordinal()]++;
+                if (record > maxRecord) {
+                    discarded[k.ordinal()]++; // a blob entry in the page store: never inline
+                    continue;
+                }
+                if (used + record > fill) { // fill >= pageSize / 2 >= record: never on an empty page
                     break;
                 }
                 used = append(page, used, key);
@@ -118,7 +163,13 @@ public final class StatePageCorpus {
             kinds[p] = (byte) k.ordinal();
             all.write(compressed, 0, n);
         }
-        return new StatePageCorpus(seed, sizes, raw, offsets, kinds, Arrays.copyOf(all.buffer(), all.length()));
+        return new StatePageCorpus(seed, pageSize, drawn, discarded, sizes, raw, offsets, kinds,
+                Arrays.copyOf(all.buffer(), all.length()));
+    }
+
+    /** Whether {@code pageSize} is a power of two from {@link #MIN_PAGE_SIZE} to {@link #MAX_PAGE_SIZE}. */
+    public static boolean isValidPageSize(int pageSize) {
+        return pageSize >= MIN_PAGE_SIZE && pageSize <= MAX_PAGE_SIZE && Integer.bitCount(pageSize) == 1;
     }
 
     /** Appends [len varint][bytes] at {@code at}; returns the new end. */
@@ -141,6 +192,21 @@ public final class StatePageCorpus {
 
     public int pages() {
         return compressedSize.length;
+    }
+
+    /** Bytes of an uncompressed page: the most a page holds. */
+    public int pageSize() {
+        return pageSize;
+    }
+
+    /** Records of {@code kind} the generator wrote, including the discarded ones. */
+    public long drawn(StateKind kind) {
+        return drawn[kind.ordinal()];
+    }
+
+    /** Records of {@code kind} discarded for being longer than half a page (see the class comment). */
+    public long discarded(StateKind kind) {
+        return discarded[kind.ordinal()];
     }
 
     /** LZ4-compressed size of page {@code i}: the object size an allocator gets. */
@@ -187,18 +253,28 @@ public final class StatePageCorpus {
         return (double) rawTotal / compressedTotal;
     }
 
-    /** Pages, sizes (mean, p10/p50/p90, min/max) and LZ4 ratio, overall and per kind. */
+    /**
+     * Pages, sizes (mean, p10/p50/p90, min/max) and LZ4 ratio, overall and per kind; then, only if
+     * any record was discarded for being longer than half a page, how many per kind.
+     */
     public String summary() {
         StringBuilder sb = new StringBuilder();
         sb.append(String.format(Locale.ROOT,
                 "Corpus: %d pages of %d B, seed %d, LZ4 fast compressor (lz4-java %s)%n",
-                pages(), PAGE_SIZE, seed, LZ4Factory.fastestInstance()));
+                pages(), pageSize, seed, LZ4Factory.fastestInstance()));
         sb.append(String.format(Locale.ROOT, "%-32s %6s %9s %9s %6s %6s %6s %6s %6s %6s%n",
                 "kind", "pages", "raw mean", "lz4 mean", "p10", "p50", "p90", "min", "max", "ratio"));
         for (StateKind k : StateKind.values()) {
             appendRow(sb, k.label(), k);
         }
         appendRow(sb, "all", null);
+        for (StateKind k : StateKind.values()) {
+            if (discarded(k) > 0) {
+                sb.append(String.format(Locale.ROOT,
+                        "%s: %d of %d records drawn (%.2f%%) were longer than half a page (%d B) and discarded%n",
+                        k.label(), discarded(k), drawn(k), 100.0 * discarded(k) / drawn(k), pageSize / 2));
+            }
+        }
         return sb.toString();
     }
 
