@@ -19,14 +19,19 @@ import org.apache.flink.runtime.state.heap.HeapPriorityQueueStateSnapshot;
 import org.apache.flink.runtime.state.metainfo.StateMetaInfoSnapshot;
 
 /**
- * A point-in-time copy of a keyed backend's state for one full snapshot, in the canonical
+ * A point-in-time view of a keyed backend's state for one full snapshot, written in the canonical
  * savepoint layout: entries grouped by key-group, then by state id (the index in {@link
  * #getMetaInfoSnapshots()}: key-value states in registration order, then timer queues).
  *
- * <p>It is made on the task thread ({@link #create}): every entry is copied out of the page store,
- * through the state's snapshot transformer (TTL cleanup), and every timer serialized. The
- * asynchronous part only reads this copy, so the task goes on changing state meanwhile.
- * (Departure from the design's pinning of compressed pages: see docs/design.md.)
+ * <pre>
+ * Synchronous part (task thread, {@link #create}): meta infos, one snapshot transformer per state
+ * (TTL cleanup), the timer queues' array snapshots, and PageStore.freeze(): directories copied,
+ * hot pages copied, pool pages copied as their compressed bytes (no decompression), spilled
+ * pages pinned by a RocksDB snapshot (no read).
+ *
+ * Asynchronous part (createKVStateIterator): key-group by key-group, decompress or read the
+ * frozen pages, run the transformers, serialize the timers.
+ * </pre>
  */
 final class ZFullSnapshotResources<K> implements FullSnapshotResources<K> {
 
@@ -34,30 +39,37 @@ final class ZFullSnapshotResources<K> implements FullSnapshotResources<K> {
     private final KeyGroupRange keyGroupRange;
     private final TypeSerializer<K> keySerializer;
     private final StreamCompressionDecorator compression;
-    private final int[] keyGroups;
-    private final int[] stateIds;
-    private final byte[][] keys;
-    private final byte[][] values;
+    private final int keyGroupPrefixBytes;
+    private final int[] tables;
+    private final List<StateSnapshotTransformer<byte[]>> transformers;
+    private final List<HeapPriorityQueueStateSnapshot<?>> queues;
+    private final PageStore.Frozen frozen;
 
     private ZFullSnapshotResources(List<StateMetaInfoSnapshot> metaInfoSnapshots, KeyGroupRange keyGroupRange,
-            TypeSerializer<K> keySerializer, StreamCompressionDecorator compression, Entries entries) {
+            TypeSerializer<K> keySerializer, StreamCompressionDecorator compression, int keyGroupPrefixBytes,
+            int[] tables, List<StateSnapshotTransformer<byte[]>> transformers,
+            List<HeapPriorityQueueStateSnapshot<?>> queues, PageStore.Frozen frozen) {
         this.metaInfoSnapshots = metaInfoSnapshots;
         this.keyGroupRange = keyGroupRange;
         this.keySerializer = keySerializer;
         this.compression = compression;
-        this.keyGroups = Arrays.copyOf(entries.keyGroups, entries.size);
-        this.stateIds = Arrays.copyOf(entries.stateIds, entries.size);
-        this.keys = Arrays.copyOf(entries.keys, entries.size);
-        this.values = Arrays.copyOf(entries.values, entries.size);
+        this.keyGroupPrefixBytes = keyGroupPrefixBytes;
+        this.tables = tables;
+        this.transformers = transformers;
+        this.queues = queues;
+        this.frozen = frozen;
     }
 
-    static <K> ZFullSnapshotResources<K> create(ZKeyedStateBackend<K> backend) throws IOException {
+    static <K> ZFullSnapshotResources<K> create(ZKeyedStateBackend<K> backend) {
         PageStore store = backend.store;
         synchronized (store) {
             List<StateMetaInfoSnapshot> metas = new ArrayList<>();
             List<ZStateTables.ZStateInfo> states = new ArrayList<>(backend.stateInfos());
+            int[] tables = new int[states.size()];
             List<StateSnapshotTransformer<byte[]>> transformers = new ArrayList<>();
-            for (ZStateTables.ZStateInfo info : states) {
+            for (int i = 0; i < states.size(); i++) {
+                ZStateTables.ZStateInfo info = states.get(i);
+                tables[i] = info.table;
                 metas.add(info.meta.snapshot());
                 transformers.add(info.meta.getStateSnapshotTransformFactory().createForSerializedState().orElse(null));
             }
@@ -67,67 +79,8 @@ final class ZFullSnapshotResources<K> implements FullSnapshotResources<K> {
                 queues.add(snapshot);
                 metas.add(snapshot.getMetaInfoSnapshot());
             }
-            Entries entries = new Entries();
-            KeyGroupRange range = backend.getKeyGroupRange();
-            DataOutputSerializer out = new DataOutputSerializer(64);
-            for (int kg = range.getStartKeyGroup(); kg <= range.getEndKeyGroup(); kg++) {
-                for (int id = 0; id < states.size(); id++) {
-                    final int keyGroup = kg;
-                    final int stateId = id;
-                    StateSnapshotTransformer<byte[]> transformer = transformers.get(id);
-                    store.forEachInKeyGroup(states.get(id).table, kg, (k, ko, kl, v, vo, vl) -> {
-                        byte[] value = Arrays.copyOfRange(v, vo, vo + vl);
-                        if (transformer != null) {
-                            value = transformer.filterOrTransform(value);
-                        }
-                        if (value != null) {
-                            entries.add(keyGroup, stateId, Arrays.copyOfRange(k, ko, ko + kl), value);
-                        }
-                    });
-                }
-                for (int q = 0; q < queues.size(); q++) {
-                    addQueue(entries, out, backend.keyGroupPrefixBytes, kg, states.size() + q, queues.get(q));
-                }
-            }
-            return new ZFullSnapshotResources<>(metas, range, backend.getKeySerializer(),
-                    backend.compression(), entries);
-        }
-    }
-
-    @SuppressWarnings("unchecked")
-    private static <T> void addQueue(Entries entries, DataOutputSerializer out, int prefixBytes, int kg, int id,
-            HeapPriorityQueueStateSnapshot<T> snapshot) throws IOException {
-        TypeSerializer<T> serializer = snapshot.getMetaInfo().getElementSerializer();
-        Iterator<T> elements = snapshot.getIteratorForKeyGroup(kg);
-        while (elements.hasNext()) {
-            out.clear();
-            CompositeKeySerializationUtils.writeKeyGroup(kg, prefixBytes, out);
-            serializer.serialize(elements.next(), out);
-            entries.add(kg, id, out.getCopyOfBuffer(), new byte[0]);
-        }
-    }
-
-    /** Growable parallel arrays of entries. */
-    private static final class Entries {
-        int size;
-        int[] keyGroups = new int[256];
-        int[] stateIds = new int[256];
-        byte[][] keys = new byte[256][];
-        byte[][] values = new byte[256][];
-
-        void add(int keyGroup, int stateId, byte[] key, byte[] value) {
-            if (size == keys.length) {
-                int grown = size * 2;
-                keyGroups = Arrays.copyOf(keyGroups, grown);
-                stateIds = Arrays.copyOf(stateIds, grown);
-                keys = Arrays.copyOf(keys, grown);
-                values = Arrays.copyOf(values, grown);
-            }
-            keyGroups[size] = keyGroup;
-            stateIds[size] = stateId;
-            keys[size] = key;
-            values[size] = value;
-            size++;
+            return new ZFullSnapshotResources<>(metas, backend.getKeyGroupRange(), backend.getKeySerializer(),
+                    backend.compression(), backend.keyGroupPrefixBytes, tables, transformers, queues, store.freeze());
         }
     }
 
@@ -137,53 +90,121 @@ final class ZFullSnapshotResources<K> implements FullSnapshotResources<K> {
     }
 
     @Override
-    public KeyValueStateIterator createKVStateIterator() {
-        return new KeyValueStateIterator() {
-            private int index;
+    public KeyValueStateIterator createKVStateIterator() throws IOException {
+        return new FrozenIterator();
+    }
 
-            @Override
-            public void next() {
-                index++;
+    /** Walks key-groups in order; buffers one key-group's entries (all states, then timers) at a time. */
+    private final class FrozenIterator implements KeyValueStateIterator {
+        private final List<byte[]> keys = new ArrayList<>();
+        private final List<byte[]> values = new ArrayList<>();
+        private final List<Integer> ids = new ArrayList<>();
+        private final DataOutputSerializer out = new DataOutputSerializer(64);
+        private int nextKeyGroup = keyGroupRange.getStartKeyGroup();
+        private int keyGroup;
+        private int index;
+        private boolean newKeyGroup;
+        private boolean newState;
+
+        FrozenIterator() throws IOException {
+            fill();
+            newKeyGroup = true;
+            newState = true;
+        }
+
+        /** Loads the next key-group that has entries; leaves the buffer empty at the end. */
+        private void fill() throws IOException {
+            keys.clear();
+            values.clear();
+            ids.clear();
+            index = 0;
+            while (keys.isEmpty() && nextKeyGroup <= keyGroupRange.getEndKeyGroup()) {
+                keyGroup = nextKeyGroup++;
+                for (int id = 0; id < tables.length; id++) {
+                    final int stateId = id;
+                    StateSnapshotTransformer<byte[]> transformer = transformers.get(id);
+                    frozen.forEachInKeyGroup(tables[id], keyGroup, (k, ko, kl, v, vo, vl) -> {
+                        byte[] value = Arrays.copyOfRange(v, vo, vo + vl);
+                        if (transformer != null) {
+                            value = transformer.filterOrTransform(value);
+                        }
+                        if (value != null) {
+                            keys.add(Arrays.copyOfRange(k, ko, ko + kl));
+                            values.add(value);
+                            ids.add(stateId);
+                        }
+                    });
+                }
+                for (int q = 0; q < queues.size(); q++) {
+                    addQueue(tables.length + q, queues.get(q));
+                }
             }
+        }
 
-            @Override
-            public int keyGroup() {
-                return keyGroups[index];
+        private <T> void addQueue(int id, HeapPriorityQueueStateSnapshot<T> snapshot) throws IOException {
+            TypeSerializer<T> serializer = snapshot.getMetaInfo().getElementSerializer();
+            Iterator<T> elements = snapshot.getIteratorForKeyGroup(keyGroup);
+            while (elements.hasNext()) {
+                out.clear();
+                CompositeKeySerializationUtils.writeKeyGroup(keyGroup, keyGroupPrefixBytes, out);
+                serializer.serialize(elements.next(), out);
+                keys.add(out.getCopyOfBuffer());
+                values.add(new byte[0]);
+                ids.add(id);
             }
+        }
 
-            @Override
-            public byte[] key() {
-                return keys[index].clone(); // the writer flags the last key of a run in place
+        @Override
+        public void next() throws IOException {
+            int previousId = ids.get(index);
+            index++;
+            if (index < keys.size()) {
+                newKeyGroup = false;
+                newState = ids.get(index) != previousId;
+            } else {
+                fill();
+                newKeyGroup = true;
+                newState = true;
             }
+        }
 
-            @Override
-            public byte[] value() {
-                return values[index];
-            }
+        @Override
+        public int keyGroup() {
+            return keyGroup;
+        }
 
-            @Override
-            public int kvStateId() {
-                return stateIds[index];
-            }
+        @Override
+        public byte[] key() {
+            return keys.get(index); // a fresh copy already: the writer flags the last key of a run in place
+        }
 
-            @Override
-            public boolean isNewKeyValueState() {
-                return index == 0 || stateIds[index] != stateIds[index - 1] || isNewKeyGroup();
-            }
+        @Override
+        public byte[] value() {
+            return values.get(index);
+        }
 
-            @Override
-            public boolean isNewKeyGroup() {
-                return index == 0 || keyGroups[index] != keyGroups[index - 1];
-            }
+        @Override
+        public int kvStateId() {
+            return ids.get(index);
+        }
 
-            @Override
-            public boolean isValid() {
-                return index < keys.length;
-            }
+        @Override
+        public boolean isNewKeyValueState() {
+            return newState;
+        }
 
-            @Override
-            public void close() {}
-        };
+        @Override
+        public boolean isNewKeyGroup() {
+            return newKeyGroup;
+        }
+
+        @Override
+        public boolean isValid() {
+            return index < keys.size();
+        }
+
+        @Override
+        public void close() {}
     }
 
     @Override
@@ -202,5 +223,7 @@ final class ZFullSnapshotResources<K> implements FullSnapshotResources<K> {
     }
 
     @Override
-    public void release() {}
+    public void release() {
+        frozen.close();
+    }
 }

@@ -981,6 +981,186 @@ public final class PageStore implements AutoCloseable {
         }
     }
 
+    // ==== snapshots ================================================================================
+
+    /**
+     * Freezes the store for a snapshot: directories and the authoritative copy of every page are
+     * captured as they are now (hot pages as their bytes, pool pages as their compressed bytes,
+     * same-filled pages as their word, spilled pages through a RocksDB snapshot, which costs
+     * nothing here). The returned view reads from another thread while this store goes on;
+     * nothing in it is decompressed or read from RocksDB until then.
+     */
+    public Frozen freeze() {
+        checkUsable();
+        int ids = pageTable.idsUsed();
+        byte[][] content = new byte[ids][];
+        byte[] kinds = new byte[ids];
+        long[] words = new long[ids];
+        byte[] depths = new byte[ids];
+        for (int id = 0; id < ids; id++) {
+            if (!pageTable.isLive(id)) {
+                continue;
+            }
+            depths[id] = (byte) pageTable.depth(id);
+            int slot = pageTable.cacheSlot(id);
+            long handle = pageTable.poolHandle(id);
+            if (slot != PageTable.NOT_CACHED) {
+                content[id] = cache.page(slot).clone();
+                kinds[id] = Frozen.RAW;
+            } else if (pageTable.isSame(id)) {
+                words[id] = pageTable.sameWord(id);
+                kinds[id] = Frozen.SAME;
+            } else if (handle != 0) {
+                byte[] compressed = new byte[pool.size(handle)];
+                pool.read(handle, compressed, 0);
+                content[id] = compressed;
+                kinds[id] = Frozen.POOL;
+            } else if (pageTable.isSpilled(id)) {
+                kinds[id] = Frozen.SPILLED;
+            } else {
+                throw new IllegalStateException("page " + id + " has no copy in any tier: the page store is corrupt");
+            }
+        }
+        int[][][] directories = new int[tables.size()][][];
+        for (int t = 0; t < tables.size(); t++) {
+            Directory[] groups = tables.get(t).groups;
+            directories[t] = new int[groups.length][];
+            for (int g = 0; g < groups.length; g++) {
+                if (groups[g] != null) {
+                    directories[t][g] = groups[g].pages.clone();
+                }
+            }
+        }
+        return new Frozen(pageSize, firstKeyGroup, directories, content, kinds, words, depths, spill.view(),
+                Math.max(codec.maxCompressedLength(), pageSize) + POOL_PREFIX);
+    }
+
+    /** A frozen copy of a page store (see {@link #freeze()}), for one reader thread. */
+    public static final class Frozen implements AutoCloseable {
+        static final byte RAW = 1;
+        static final byte POOL = 2;
+        static final byte SAME = 3;
+        static final byte SPILLED = 4;
+
+        private final int pageSize;
+        private final int firstKeyGroup;
+        private final int[][][] directories;
+        private final byte[][] content;
+        private final byte[] kinds;
+        private final long[] words;
+        private final byte[] depths;
+        private final SpillStore.View spilled;
+        private final PageCodec codec;
+        private final byte[] readScratch;
+        private final byte[] bucket;
+        private final byte[] blob;
+        private byte[] value;
+
+        private Frozen(int pageSize, int firstKeyGroup, int[][][] directories, byte[][] content, byte[] kinds,
+                long[] words, byte[] depths, SpillStore.View spilled, int maxStored) {
+            this.pageSize = pageSize;
+            this.firstKeyGroup = firstKeyGroup;
+            this.directories = directories;
+            this.content = content;
+            this.kinds = kinds;
+            this.words = words;
+            this.depths = depths;
+            this.spilled = spilled;
+            this.codec = new PageCodec(pageSize);
+            this.readScratch = new byte[maxStored];
+            this.bucket = new byte[pageSize];
+            this.blob = new byte[pageSize];
+            this.value = new byte[pageSize];
+        }
+
+        /** Visits every entry of one key-group of a table, as the store held it when frozen. */
+        public void forEachInKeyGroup(int table, int keyGroup, EntryVisitor visitor) {
+            if (table >= directories.length) {
+                return;
+            }
+            int[] directory = directories[table][keyGroup - firstKeyGroup];
+            if (directory == null) {
+                return;
+            }
+            for (int i = 0; i < directory.length; i++) {
+                int head = directory[i];
+                if (i >= 1 << depths[head]) {
+                    continue; // visited at the bucket's first directory index
+                }
+                for (int pageId = head; pageId != PageLayout.NO_PAGE; ) {
+                    byte[] page = load(pageId, bucket);
+                    int count = PageLayout.count(page);
+                    for (int s = 0; s < count; s++) {
+                        int entry = PageLayout.slotEntry(page, s);
+                        int keyLength = PageLayout.entryKeyLength(page, entry);
+                        int word = PageLayout.entryValueWord(page, entry);
+                        int at = PageLayout.entryValueOffset(page, entry);
+                        if (word != PageLayout.BLOB) {
+                            visitor.visit(page, PageLayout.entryKeyOffset(entry), keyLength, page, at, word);
+                        } else {
+                            int length = PageLayout.i32(page, at);
+                            byte[] bytes = readBlob(PageLayout.i32(page, at + 4), length);
+                            visitor.visit(page, PageLayout.entryKeyOffset(entry), keyLength, bytes, 0, length);
+                        }
+                    }
+                    pageId = PageLayout.next(page);
+                }
+            }
+        }
+
+        private byte[] readBlob(int pageId, int length) {
+            if (value.length < length) {
+                value = new byte[Math.max(length, value.length * 2)];
+            }
+            int done = 0;
+            while (pageId != PageLayout.NO_PAGE) {
+                byte[] page = load(pageId, blob);
+                int used = PageLayout.blobUsed(page);
+                System.arraycopy(page, PageLayout.HEADER, value, done, used);
+                done += used;
+                pageId = PageLayout.next(page);
+            }
+            if (done != length) {
+                throw new IllegalStateException("frozen blob holds " + done + " bytes, its reference says " + length);
+            }
+            return value;
+        }
+
+        private byte[] load(int pageId, byte[] into) {
+            switch (kinds[pageId]) {
+                case RAW:
+                    return content[pageId];
+                case POOL:
+                    codec.decompress(content[pageId], POOL_PREFIX, into);
+                    return into;
+                case SAME:
+                    for (int i = 0; i < pageSize; i += 8) {
+                        I64.set(into, i, words[pageId]);
+                    }
+                    return into;
+                case SPILLED:
+                    int n = spilled.get(pageId, readScratch);
+                    if (n < 1) {
+                        throw new IllegalStateException("frozen page " + pageId + " is missing from the RocksDB snapshot");
+                    }
+                    if (readScratch[0] == SpillStore.RAW) {
+                        System.arraycopy(readScratch, 1, into, 0, pageSize);
+                    } else {
+                        codec.decompress(readScratch, 1, into);
+                    }
+                    return into;
+                default:
+                    throw new IllegalStateException("frozen page " + pageId + " was not live when the store froze");
+            }
+        }
+
+        /** Releases the RocksDB snapshot. */
+        @Override
+        public void close() {
+            spilled.close();
+        }
+    }
+
     // ==== observability, checks, lifecycle ========================================================
 
     public PageStoreStats stats() {

@@ -166,13 +166,79 @@ final class SpillStore implements AutoCloseable {
         return key;
     }
 
-    /** Closes RocksDB and deletes its directory. */
+    /**
+     * A point-in-time view for a snapshot's asynchronous part, readable from another thread while
+     * the store goes on. The store's RocksDB stays open until every view is closed.
+     */
+    final class View implements AutoCloseable {
+        private final org.rocksdb.Snapshot snapshot;
+        private final ReadOptions options;
+        private final byte[] viewKey = new byte[4];
+        private boolean released;
+
+        private View() {
+            this.snapshot = db.getSnapshot();
+            this.options = new ReadOptions().setSnapshot(snapshot);
+        }
+
+        /** Reads a page's value as of the view into {@code dst}; returns its length or -1. */
+        int get(int pageId, byte[] dst) {
+            viewKey[0] = (byte) (pageId >>> 24);
+            viewKey[1] = (byte) (pageId >>> 16);
+            viewKey[2] = (byte) (pageId >>> 8);
+            viewKey[3] = (byte) pageId;
+            try {
+                int n = db.get(options, viewKey, 0, 4, dst, 0, dst.length);
+                return n == RocksDB.NOT_FOUND ? -1 : n;
+            } catch (RocksDBException e) {
+                throw new IllegalStateException("Error while reading page " + pageId + " for a snapshot.", e);
+            }
+        }
+
+        @Override
+        public void close() {
+            synchronized (SpillStore.this) {
+                if (released) {
+                    return;
+                }
+                released = true;
+                db.releaseSnapshot(snapshot);
+                options.close();
+                openViews--;
+                if (closed && openViews == 0) {
+                    release();
+                }
+            }
+        }
+    }
+
+    private int openViews;
+
+    /** A point-in-time view of the spilled pages; close it when done. */
+    synchronized View view() {
+        if (closed) {
+            throw new IllegalStateException("the spill store is closed");
+        }
+        openViews++;
+        return new View();
+    }
+
+    /**
+     * Closes RocksDB and deletes its directory; if snapshot views are still open, the last one to
+     * close does it.
+     */
     @Override
-    public void close() {
+    public synchronized void close() {
         if (closed) {
             return;
         }
         closed = true;
+        if (openViews == 0) {
+            release();
+        }
+    }
+
+    private void release() {
         if (db != null) {
             db.close();
         }

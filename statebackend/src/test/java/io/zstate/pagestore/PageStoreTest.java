@@ -101,6 +101,46 @@ class PageStoreTest {
         }
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"zsmalloc", "zbud"})
+    void aFrozenViewKeepsThePastWhileTheStoreChangesAndOutlivesIt(String allocator) throws Exception {
+        PageStore store = new PageStore(tiny(allocator), 0, 2);
+        int table = store.createTable("t");
+        Map<String, byte[]> model = new HashMap<>();
+        Random random = new Random(5);
+        for (int k = 0; k < 4000; k++) {
+            byte[] key = valueKey(k);
+            byte[] value = new byte[k % 50 == 0 ? 900 : 1 + random.nextInt(40)]; // some blobs
+            random.nextBytes(value);
+            store.put(table, k % 2, key, 0, key.length, key.length, value, 0, value.length);
+            model.put((k % 2) + "/" + Arrays.toString(key), value);
+        }
+        assertThat(store.stats().spilledPages()).as("some pages are in RocksDB").isPositive();
+        PageStore.Frozen frozen = store.freeze();
+        // change everything after the freeze, then close the store under the view
+        for (int k = 0; k < 4000; k++) {
+            byte[] key = valueKey(k);
+            if (k % 3 == 0) {
+                store.delete(table, k % 2, key, 0, key.length, key.length);
+            } else {
+                store.put(table, k % 2, key, 0, key.length, key.length, new byte[7], 0, 7);
+            }
+        }
+        store.close();
+        Map<String, byte[]> seen = new HashMap<>();
+        for (int kg = 0; kg < 2; kg++) {
+            int group = kg;
+            frozen.forEachInKeyGroup(table, kg, (k, ko, kl, v, vo, vl) -> seen.put(
+                    group + "/" + Arrays.toString(Arrays.copyOfRange(k, ko, ko + kl)), Arrays.copyOfRange(v, vo, vo + vl)));
+        }
+        Path spill = store.spillDirectory();
+        assertThat(spill).as("RocksDB stays until the view is closed").exists();
+        frozen.close();
+        assertThat(spill).doesNotExist();
+        assertThat(seen.keySet()).isEqualTo(model.keySet());
+        model.forEach((k, v) -> assertThat(seen.get(k)).as(k).isEqualTo(v));
+    }
+
     private static byte[] mapKeyOf(int keyId, int userKey) {
         byte[] key = Arrays.copyOf(mapKey(keyId, 0), 9);
         key[6] = (byte) (userKey >>> 16);
