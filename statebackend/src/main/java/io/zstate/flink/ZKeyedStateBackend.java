@@ -405,6 +405,7 @@ final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
             return;
         }
         disposed = true;
+        ZStateLocalStats.record(spillParent.getFileName().toString(), stats());
         super.dispose();
         synchronized (store) {
             store.close();

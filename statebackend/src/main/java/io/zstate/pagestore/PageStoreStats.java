@@ -58,6 +58,20 @@ public record PageStoreStats(
         long uncompressedBytesStored,
         long compressedBytesStored) {
 
+    /** The counters of two stores added up (for totals over the backends of a job). */
+    public PageStoreStats plus(PageStoreStats o) {
+        return new PageStoreStats(hotPages + o.hotPages, dirtyPages + o.dirtyPages, poolPages + o.poolPages,
+                spilledPages + o.spilledPages, sameFilledPages + o.sameFilledPages, livePages + o.livePages,
+                poolFramesHeld + o.poolFramesHeld, poolBytesHeld + o.poolBytesHeld,
+                poolPayloadBytes + o.poolPayloadBytes, hotBytes + o.hotBytes, spillMemoryBytes + o.spillMemoryBytes,
+                spillDiskBytes + o.spillDiskBytes, cacheHits + o.cacheHits, cacheMisses + o.cacheMisses,
+                poolHits + o.poolHits, swapIns + o.swapIns, sameFilledHits + o.sameFilledHits, stores + o.stores,
+                cleanDrops + o.cleanDrops, sameFilledStores + o.sameFilledStores, bounced + o.bounced,
+                directSpills + o.directSpills, writebacks + o.writebacks, framesReclaimed + o.framesReclaimed,
+                uncompressedBytesStored + o.uncompressedBytesStored,
+                compressedBytesStored + o.compressedBytesStored);
+    }
+
     /** Uncompressed / compressed bytes over all stores; 0 before the first. */
     public double compressionRatio() {
         return compressedBytesStored == 0 ? 0 : (double) uncompressedBytesStored / compressedBytesStored;

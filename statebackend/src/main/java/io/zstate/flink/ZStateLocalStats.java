@@ -1,0 +1,34 @@
+package io.zstate.flink;
+
+import io.zstate.pagestore.PageStoreStats;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The page-store counters of the keyed backends this JVM ran, kept when each is disposed, for
+ * embedded runs that print a summary at the end (the runner). In a cluster, read the same
+ * counters as Flink metrics under {@code <operator>.zstate}.
+ */
+public final class ZStateLocalStats {
+
+    private static final Map<String, PageStoreStats> FINAL = new ConcurrentHashMap<>();
+
+    private ZStateLocalStats() {}
+
+    static void record(String backend, PageStoreStats stats) {
+        FINAL.put(backend, stats);
+    }
+
+    /** The counters of every backend disposed since the last {@link #reset()}, added up; null if none. */
+    public static PageStoreStats total() {
+        PageStoreStats total = null;
+        for (PageStoreStats stats : FINAL.values()) {
+            total = total == null ? stats : total.plus(stats);
+        }
+        return total;
+    }
+
+    public static void reset() {
+        FINAL.clear();
+    }
+}
