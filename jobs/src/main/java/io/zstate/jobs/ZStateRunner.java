@@ -36,10 +36,10 @@ public final class ZStateRunner implements Callable<Integer> {
             description = "State backend: zstate, rocksdb or hashmap (default ${DEFAULT-VALUE}).")
     String backend;
 
-    @Option(names = "--keys", defaultValue = "100000", description = "Distinct keys (default ${DEFAULT-VALUE}).")
+    @Option(names = "--keys", defaultValue = "500000", description = "Distinct keys (default ${DEFAULT-VALUE}).")
     long keys;
 
-    @Option(names = "--events", defaultValue = "2000000", description = "Events (default ${DEFAULT-VALUE}).")
+    @Option(names = "--events", defaultValue = "3000000", description = "Events (default ${DEFAULT-VALUE}).")
     long events;
 
     @Option(names = "--parallelism", defaultValue = "2", description = "Parallelism (default ${DEFAULT-VALUE}).")
