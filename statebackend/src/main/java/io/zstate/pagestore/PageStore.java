@@ -213,19 +213,12 @@ public final class PageStore implements AutoCloseable {
         if (d == null) {
             return false;
         }
-        int hash = Hashing.hash(key, keyOffset, prefixLength);
-        int tag = keyTag(key, keyOffset, keyLength, prefixLength, hash);
-        for (int pageId = d.pages[hash & ((1 << d.depth) - 1)]; pageId != PageLayout.NO_PAGE; ) {
-            int slot = load(pageId);
-            byte[] page = cache.page(slot);
-            int index = PageLayout.find(page, hash, tag, key, keyOffset, keyLength);
-            if (index >= 0) {
-                readValue(slot, PageLayout.slotEntry(page, index), out);
-                return true;
-            }
-            pageId = PageLayout.next(page);
+        if (!locate(d, key, keyOffset, keyLength, prefixLength)) {
+            return false;
         }
-        return false;
+        int slot = pageTable.cacheSlot(foundPage);
+        readValue(slot, PageLayout.slotEntry(cache.page(slot), foundIndex), out);
+        return true;
     }
 
     /** Inserts or replaces a key's value. */
@@ -234,13 +227,11 @@ public final class PageStore implements AutoCloseable {
         checkMutable();
         checkKey(keyLength, prefixLength);
         Directory d = directory(table, keyGroup, true);
-        int hash = Hashing.hash(key, keyOffset, prefixLength);
-        int tag = keyTag(key, keyOffset, keyLength, prefixLength, hash);
-        int pageId = findPage(d, hash, tag, key, keyOffset, keyLength);
-        if (pageId != PageLayout.NO_PAGE) {
+        if (locate(d, key, keyOffset, keyLength, prefixLength)) {
+            int pageId = foundPage;
+            int index = foundIndex;
             int slot = pageTable.cacheSlot(pageId);
             byte[] page = cache.page(slot);
-            int index = PageLayout.find(page, hash, tag, key, keyOffset, keyLength);
             int entry = PageLayout.slotEntry(page, index);
             int word = PageLayout.entryValueWord(page, entry);
             if (word == valueLength && !isBlobSize(keyLength, valueLength)) {
@@ -250,7 +241,7 @@ public final class PageStore implements AutoCloseable {
             }
             removeEntry(pageId, index);
         }
-        insert(d, hash, tag, key, keyOffset, keyLength, value, valueOffset, valueLength);
+        insert(d, foundHash, foundTag, key, keyOffset, keyLength, value, valueOffset, valueLength);
     }
 
     /**
@@ -262,16 +253,16 @@ public final class PageStore implements AutoCloseable {
         checkMutable();
         checkKey(keyLength, prefixLength);
         Directory d = directory(table, keyGroup, true);
-        int hash = Hashing.hash(key, keyOffset, prefixLength);
-        int tag = keyTag(key, keyOffset, keyLength, prefixLength, hash);
-        int pageId = findPage(d, hash, tag, key, keyOffset, keyLength);
-        if (pageId == PageLayout.NO_PAGE) {
-            insert(d, hash, tag, key, keyOffset, keyLength, value, valueOffset, valueLength);
+        if (!locate(d, key, keyOffset, keyLength, prefixLength)) {
+            insert(d, foundHash, foundTag, key, keyOffset, keyLength, value, valueOffset, valueLength);
             return;
         }
+        int hash = foundHash;
+        int tag = foundTag;
+        int pageId = foundPage;
+        int index = foundIndex;
         int slot = pageTable.cacheSlot(pageId);
         byte[] page = cache.page(slot);
-        int index = PageLayout.find(page, hash, tag, key, keyOffset, keyLength);
         int entry = PageLayout.slotEntry(page, index);
         int word = PageLayout.entryValueWord(page, entry);
         if (word == PageLayout.BLOB) {
@@ -299,15 +290,12 @@ public final class PageStore implements AutoCloseable {
         if (d == null) {
             return false;
         }
-        int hash = Hashing.hash(key, keyOffset, prefixLength);
-        int tag = keyTag(key, keyOffset, keyLength, prefixLength, hash);
-        int pageId = findPage(d, hash, tag, key, keyOffset, keyLength);
-        if (pageId == PageLayout.NO_PAGE) {
+        if (!locate(d, key, keyOffset, keyLength, prefixLength)) {
             return false;
         }
-        byte[] page = cache.page(pageTable.cacheSlot(pageId));
-        removeEntry(pageId, PageLayout.find(page, hash, tag, key, keyOffset, keyLength));
-        unlinkIfEmptyOverflow(d, hash, pageId);
+        int pageId = foundPage;
+        removeEntry(pageId, foundIndex);
+        unlinkIfEmptyOverflow(d, foundHash, pageId);
         return true;
     }
 
@@ -398,16 +386,35 @@ public final class PageStore implements AutoCloseable {
 
     // ==== bucket mechanics =========================================================================
 
-    /** The page holding a key, loaded in the cache, or NO_PAGE. */
-    private int findPage(Directory d, int hash, int tag, byte[] key, int keyOffset, int keyLength) {
+    // What the last locate() found: the key's hashes, and its page and slot if present.
+    private int foundHash;
+    private int foundTag;
+    private int foundPage;
+    private int foundIndex;
+
+    /**
+     * Hashes a key and searches its bucket chain once; on success the key's page is loaded in the
+     * cache and {@code foundPage}/{@code foundIndex} say where it is. Always sets {@code foundHash}
+     * and {@code foundTag}.
+     */
+    private boolean locate(Directory d, byte[] key, int keyOffset, int keyLength, int prefixLength) {
+        int hash = Hashing.hash(key, keyOffset, prefixLength);
+        int tag = keyTag(key, keyOffset, keyLength, prefixLength, hash);
+        foundHash = hash;
+        foundTag = tag;
         for (int pageId = d.pages[hash & ((1 << d.depth) - 1)]; pageId != PageLayout.NO_PAGE; ) {
             byte[] page = cache.page(load(pageId));
-            if (PageLayout.find(page, hash, tag, key, keyOffset, keyLength) >= 0) {
-                return pageId;
+            int index = PageLayout.find(page, hash, tag, key, keyOffset, keyLength);
+            if (index >= 0) {
+                foundPage = pageId;
+                foundIndex = index;
+                return true;
             }
             pageId = PageLayout.next(page);
         }
-        return PageLayout.NO_PAGE;
+        foundPage = PageLayout.NO_PAGE;
+        foundIndex = -1;
+        return false;
     }
 
     private void insert(Directory d, int hash, int tag, byte[] key, int keyOffset, int keyLength,
