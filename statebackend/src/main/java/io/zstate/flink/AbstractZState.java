@@ -1,6 +1,7 @@
 package io.zstate.flink;
 
 import io.zstate.pagestore.PageStore;
+import java.io.IOException;
 import io.zstate.pagestore.ValueView;
 import org.apache.flink.api.common.state.StateDescriptor;
 import org.apache.flink.api.common.typeutils.TypeSerializer;
@@ -104,6 +105,24 @@ abstract class AbstractZState<K, N, V> implements InternalKvState<K, N, V> {
         synchronized (store) {
             store.delete(info.table, keyGroup, key, 0, key.length, key.length);
         }
+    }
+
+    /** The value stored under a key, deserialized, or null. */
+    V readStored(int keyGroup, byte[] key) throws IOException {
+        synchronized (store) {
+            if (!read(keyGroup, key)) {
+                return null;
+            }
+            positionOnView();
+            return valueSerializer.deserialize(in);
+        }
+    }
+
+    /** Serializes and stores a value under a key. */
+    void writeStored(int keyGroup, byte[] key, V value) throws IOException {
+        out.clear();
+        valueSerializer.serialize(value, out);
+        write(keyGroup, key, out.getSharedBuffer(), 0, out.length());
     }
 
     void positionOnView() {

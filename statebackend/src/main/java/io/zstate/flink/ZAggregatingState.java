@@ -35,23 +35,7 @@ final class ZAggregatingState<K, N, IN, ACC, OUT> extends AbstractZState<K, N, A
 
     @Override
     public ACC getInternal() throws Exception {
-        return readAccumulator(keyGroup(), currentKey());
-    }
-
-    private ACC readAccumulator(int keyGroup, byte[] key) throws Exception {
-        synchronized (store) {
-            if (!read(keyGroup, key)) {
-                return null;
-            }
-            positionOnView();
-            return valueSerializer.deserialize(in);
-        }
-    }
-
-    private void writeAccumulator(int keyGroup, byte[] key, ACC accumulator) throws Exception {
-        out.clear();
-        valueSerializer.serialize(accumulator, out);
-        write(keyGroup, key, out.getSharedBuffer(), 0, out.length());
+        return readStored(keyGroup(), currentKey());
     }
 
     @Override
@@ -59,7 +43,7 @@ final class ZAggregatingState<K, N, IN, ACC, OUT> extends AbstractZState<K, N, A
         if (accumulator == null) {
             clear();
         } else {
-            writeAccumulator(keyGroup(), currentKey(), accumulator);
+            writeStored(keyGroup(), currentKey(), accumulator);
         }
     }
 
@@ -67,11 +51,11 @@ final class ZAggregatingState<K, N, IN, ACC, OUT> extends AbstractZState<K, N, A
     public void add(IN value) throws Exception {
         byte[] key = currentKey();
         int keyGroup = keyGroup();
-        ACC accumulator = readAccumulator(keyGroup, key);
+        ACC accumulator = readStored(keyGroup, key);
         if (accumulator == null) {
             accumulator = aggregateFunction.createAccumulator();
         }
-        writeAccumulator(keyGroup, key, aggregateFunction.add(value, accumulator));
+        writeStored(keyGroup, key, aggregateFunction.add(value, accumulator));
     }
 
     @Override
@@ -83,7 +67,7 @@ final class ZAggregatingState<K, N, IN, ACC, OUT> extends AbstractZState<K, N, A
         ACC merged = null;
         for (N source : sources) {
             byte[] sourceKey = keyFor(source);
-            ACC accumulator = readAccumulator(keyGroup, sourceKey);
+            ACC accumulator = readStored(keyGroup, sourceKey);
             if (accumulator != null) {
                 remove(keyGroup, sourceKey);
                 merged = merged == null ? accumulator : aggregateFunction.merge(merged, accumulator);
@@ -91,8 +75,8 @@ final class ZAggregatingState<K, N, IN, ACC, OUT> extends AbstractZState<K, N, A
         }
         if (merged != null) {
             byte[] targetKey = keyFor(target);
-            ACC current = readAccumulator(keyGroup, targetKey);
-            writeAccumulator(keyGroup, targetKey, current == null ? merged : aggregateFunction.merge(current, merged));
+            ACC current = readStored(keyGroup, targetKey);
+            writeStored(keyGroup, targetKey, current == null ? merged : aggregateFunction.merge(current, merged));
         }
     }
 }

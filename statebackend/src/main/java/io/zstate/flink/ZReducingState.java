@@ -31,23 +31,7 @@ final class ZReducingState<K, N, V> extends AbstractZState<K, N, V> implements I
 
     @Override
     public V getInternal() throws Exception {
-        return readValue(keyGroup(), currentKey());
-    }
-
-    private V readValue(int keyGroup, byte[] key) throws Exception {
-        synchronized (store) {
-            if (!read(keyGroup, key)) {
-                return null;
-            }
-            positionOnView();
-            return valueSerializer.deserialize(in);
-        }
-    }
-
-    private void writeValue(int keyGroup, byte[] key, V value) throws Exception {
-        out.clear();
-        valueSerializer.serialize(value, out);
-        write(keyGroup, key, out.getSharedBuffer(), 0, out.length());
+        return readStored(keyGroup(), currentKey());
     }
 
     @Override
@@ -55,7 +39,7 @@ final class ZReducingState<K, N, V> extends AbstractZState<K, N, V> implements I
         if (value == null) {
             clear();
         } else {
-            writeValue(keyGroup(), currentKey(), value);
+            writeStored(keyGroup(), currentKey(), value);
         }
     }
 
@@ -63,8 +47,8 @@ final class ZReducingState<K, N, V> extends AbstractZState<K, N, V> implements I
     public void add(V value) throws Exception {
         byte[] key = currentKey();
         int keyGroup = keyGroup();
-        V current = readValue(keyGroup, key);
-        writeValue(keyGroup, key, current == null ? value : reduceFunction.reduce(current, value));
+        V current = readStored(keyGroup, key);
+        writeStored(keyGroup, key, current == null ? value : reduceFunction.reduce(current, value));
     }
 
     @Override
@@ -76,7 +60,7 @@ final class ZReducingState<K, N, V> extends AbstractZState<K, N, V> implements I
         V merged = null;
         for (N source : sources) {
             byte[] sourceKey = keyFor(source);
-            V value = readValue(keyGroup, sourceKey);
+            V value = readStored(keyGroup, sourceKey);
             if (value != null) {
                 remove(keyGroup, sourceKey);
                 merged = merged == null ? value : reduceFunction.reduce(merged, value);
@@ -84,8 +68,8 @@ final class ZReducingState<K, N, V> extends AbstractZState<K, N, V> implements I
         }
         if (merged != null) {
             byte[] targetKey = keyFor(target);
-            V current = readValue(keyGroup, targetKey);
-            writeValue(keyGroup, targetKey, current == null ? merged : reduceFunction.reduce(current, merged));
+            V current = readStored(keyGroup, targetKey);
+            writeStored(keyGroup, targetKey, current == null ? merged : reduceFunction.reduce(current, merged));
         }
     }
 }

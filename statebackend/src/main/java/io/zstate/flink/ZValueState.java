@@ -16,13 +16,9 @@ final class ZValueState<K, N, V> extends AbstractZState<K, N, V> implements Inte
 
     @Override
     public V value() throws IOException {
-        byte[] key = currentKey();
-        int keyGroup = keyGroup();
-        synchronized (store) {
-            if (read(keyGroup, key)) {
-                positionOnView();
-                return valueSerializer.deserialize(in);
-            }
+        V value = readStored(keyGroup(), currentKey());
+        if (value != null) {
+            return value;
         }
         return defaultValue == null ? null : valueSerializer.copy(defaultValue);
     }
@@ -33,12 +29,10 @@ final class ZValueState<K, N, V> extends AbstractZState<K, N, V> implements Inte
             clear();
             return;
         }
-        out.clear();
         try {
-            valueSerializer.serialize(value, out);
+            writeStored(keyGroup(), currentKey(), value);
         } catch (IOException e) {
             throw new FlinkRuntimeException("Error while serializing a value of state " + info.meta.getName(), e);
         }
-        write(keyGroup(), currentKey(), out.getSharedBuffer(), 0, out.length());
     }
 }
