@@ -88,7 +88,7 @@ public final class ZStateRunner implements Callable<Integer> {
 
         System.out.printf("zstate runner: job %s on %s, %,d events over %,d keys, parallelism %d, managed memory %s%n",
                 job, backend, events, keys, parallelism, managedMemory);
-        ZStateLocalStats.reset();
+        ZStateLocalStats.enable();
         EventCounterJob.PROCESSED.reset();
         long start = System.nanoTime();
         Thread progress = new Thread(() -> reportProgress(start), "progress");

@@ -393,9 +393,21 @@ final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
         ZStateMetrics.register(group, this);
     }
 
+    private PageStoreStats statsCache;
+    private long statsCachedAt;
+
+    /**
+     * The page store's counters for metrics: computing them walks the page table, so one result
+     * serves every gauge of a report (reused for up to a second).
+     */
     PageStoreStats stats() {
         synchronized (store) {
-            return store.stats();
+            long now = System.nanoTime();
+            if (statsCache == null || now - statsCachedAt > 1_000_000_000L) {
+                statsCache = store.stats();
+                statsCachedAt = now;
+            }
+            return statsCache;
         }
     }
 
@@ -405,7 +417,11 @@ final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
             return;
         }
         disposed = true;
-        ZStateLocalStats.record(spillParent.getFileName().toString(), stats());
+        if (ZStateLocalStats.isEnabled()) {
+            synchronized (store) {
+                ZStateLocalStats.record(spillParent.getFileName().toString(), store.stats());
+            }
+        }
         super.dispose();
         synchronized (store) {
             store.close();

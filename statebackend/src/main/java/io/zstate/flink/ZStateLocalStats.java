@@ -12,11 +12,27 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class ZStateLocalStats {
 
     private static final Map<String, PageStoreStats> FINAL = new ConcurrentHashMap<>();
+    private static volatile boolean enabled;
 
     private ZStateLocalStats() {}
 
+    /**
+     * Starts keeping the counters of disposed backends (off by default, so a long-running
+     * TaskManager keeps nothing), and forgets what was kept before.
+     */
+    public static void enable() {
+        FINAL.clear();
+        enabled = true;
+    }
+
+    static boolean isEnabled() {
+        return enabled;
+    }
+
     static void record(String backend, PageStoreStats stats) {
-        FINAL.put(backend, stats);
+        if (enabled) {
+            FINAL.put(backend, stats);
+        }
     }
 
     /** The counters of every backend disposed since the last {@link #reset()}, added up; null if none. */
@@ -28,7 +44,9 @@ public final class ZStateLocalStats {
         return total;
     }
 
-    public static void reset() {
+    /** Stops keeping counters and forgets them. */
+    public static void disable() {
+        enabled = false;
         FINAL.clear();
     }
 }
