@@ -90,7 +90,7 @@ class ZStateMiniClusterTest {
         RESTORED.set(0);
 
         DataGeneratorSource<Long> source = new DataGeneratorSource<>(
-                (GeneratorFunction<Long, Long>) index -> index, EVENTS, RateLimiterStrategy.perSecond(20_000), Types.LONG);
+                (GeneratorFunction<Long, Long>) index -> index, EVENTS, RateLimiterStrategy.perSecond(10_000), Types.LONG);
         Map<Long, Long> last = new HashMap<>();
         try (CloseableIterator<Tuple2<Long, Long>> results = env
                 .fromSource(source, WatermarkStrategy.noWatermarks(), "events")
