@@ -876,7 +876,12 @@ public final class PageStore implements AutoCloseable {
         int objectSize = POOL_PREFIX + length;
         long handle = objectSize <= pool.maxObjectSize() ? pool.malloc(objectSize) : ZPool.NO_SPACE;
         if (handle == ZPool.NO_SPACE && objectSize <= pool.maxObjectSize()) {
-            framesReclaimed += pool.reclaim(config.reclaimBatchFrames(), writeback);
+            spill.beginBatch(); // one RocksDB write for the whole reclaim
+            try {
+                framesReclaimed += pool.reclaim(config.reclaimBatchFrames(), writeback);
+            } finally {
+                spill.commitBatch();
+            }
             handle = pool.malloc(objectSize);
         }
         if (handle == ZPool.NO_SPACE) {

@@ -43,6 +43,8 @@ final class SpillStore implements AutoCloseable {
     private final ReadOptions readOptions;
     private final RocksDB db;
     private final byte[] key = new byte[4];
+    private final org.rocksdb.WriteBatch batch = new org.rocksdb.WriteBatch();
+    private boolean batching;
     private long pagesWritten;
     private long bytesWritten;
     private long pagesRead;
@@ -87,12 +89,39 @@ final class SpillStore implements AutoCloseable {
     void put(int pageId, byte[] value, int offset, int length) {
         assert value[offset] == RAW || value[offset] == LZ4;
         try {
-            db.put(writeOptions, key(pageId), 0, 4, value, offset, length);
+            if (batching) {
+                batch.put(key(pageId).clone(), java.util.Arrays.copyOfRange(value, offset, offset + length));
+            } else {
+                db.put(writeOptions, key(pageId), 0, 4, value, offset, length);
+            }
         } catch (RocksDBException e) {
             throw new IllegalStateException("Error while writing page " + pageId + " to the RocksDB spill store.", e);
         }
         pagesWritten++;
         bytesWritten += length;
+    }
+
+    /**
+     * Collects the puts that follow into one RocksDB write batch, until {@link #commitBatch()}:
+     * the reaper writes back a reclaim's pages in one write. No reads in between.
+     */
+    void beginBatch() {
+        batching = true;
+    }
+
+    /** Writes the batched puts. */
+    void commitBatch() {
+        batching = false;
+        if (batch.count() == 0) {
+            return;
+        }
+        try {
+            db.write(writeOptions, batch);
+        } catch (RocksDBException e) {
+            throw new IllegalStateException("Error while writing back pages to the RocksDB spill store.", e);
+        } finally {
+            batch.clear();
+        }
     }
 
     /**
@@ -239,6 +268,7 @@ final class SpillStore implements AutoCloseable {
     }
 
     private void release() {
+        batch.close();
         if (db != null) {
             db.close();
         }
