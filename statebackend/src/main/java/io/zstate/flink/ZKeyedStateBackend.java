@@ -45,7 +45,6 @@ import org.apache.flink.runtime.state.SnapshotResult;
 import org.apache.flink.runtime.state.SnapshotStrategyRunner;
 import org.apache.flink.runtime.state.StateSnapshotTransformer.StateSnapshotTransformFactory;
 import org.apache.flink.runtime.state.heap.HeapPriorityQueueElement;
-import org.apache.flink.runtime.state.heap.HeapPriorityQueueSetFactory;
 import org.apache.flink.runtime.state.heap.HeapPriorityQueueSnapshotRestoreWrapper;
 import org.apache.flink.runtime.state.metrics.LatencyTrackingStateConfig;
 import org.apache.flink.runtime.state.metrics.SizeTrackingStateConfig;
@@ -245,10 +244,6 @@ final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
         return pqStates;
     }
 
-    LinkedHashMap<String, ZStateInfo> kvStates() {
-        return kvStates;
-    }
-
     // ---- timers --------------------------------------------------------------------------------
 
     @Nonnull
@@ -441,10 +436,6 @@ final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
 
     org.apache.flink.runtime.state.StreamCompressionDecorator compression() {
         return keyGroupCompressionDecorator;
-    }
-
-    ClassLoader userClassLoader() {
-        return userCodeClassLoader;
     }
 
     org.apache.flink.runtime.state.ttl.TtlTimeProvider ttlTime() {

@@ -155,14 +155,6 @@ public final class PageStore implements AutoCloseable {
         return tables.size() - 1;
     }
 
-    public int tableCount() {
-        return tables.size();
-    }
-
-    public String tableName(int table) {
-        return tables.get(table).name;
-    }
-
     /** Per table and key-group: the extendible-hashing directory. */
     private static final class Table {
         final String name;
@@ -1203,11 +1195,6 @@ public final class PageStore implements AutoCloseable {
                 p.bytesHeld(), p.payloadBytes(), hot * pageSize, spill.memoryBytes(), spill.diskBytes(), cacheHits, cacheMisses, poolHits, swapIns, sameFilledHits, stores,
                 cleanDrops, sameFilledStores, bounced, directSpills, writebacks, framesReclaimed,
                 uncompressedBytesStored, compressedBytesStored);
-    }
-
-    /** The pool underneath, for its own statistics and checks. */
-    public ZPoolStats poolStats() {
-        return pool.stats();
     }
 
     /**

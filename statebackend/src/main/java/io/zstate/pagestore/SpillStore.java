@@ -45,9 +45,6 @@ final class SpillStore implements AutoCloseable {
     private final byte[] key = new byte[4];
     private final org.rocksdb.WriteBatch batch = new org.rocksdb.WriteBatch();
     private boolean batching;
-    private long pagesWritten;
-    private long bytesWritten;
-    private long pagesRead;
     private boolean closed;
 
     /**
@@ -97,8 +94,6 @@ final class SpillStore implements AutoCloseable {
         } catch (RocksDBException e) {
             throw new IllegalStateException("Error while writing page " + pageId + " to the RocksDB spill store.", e);
         }
-        pagesWritten++;
-        bytesWritten += length;
     }
 
     /**
@@ -136,9 +131,6 @@ final class SpillStore implements AutoCloseable {
                 throw new IllegalStateException(
                         "spilled page " + pageId + " is " + n + " bytes, larger than any page this store writes");
             }
-            if (n >= 0) {
-                pagesRead++;
-            }
             return n == RocksDB.NOT_FOUND ? -1 : n;
         } catch (RocksDBException e) {
             throw new IllegalStateException("Error while reading page " + pageId + " from the RocksDB spill store.", e);
@@ -155,18 +147,6 @@ final class SpillStore implements AutoCloseable {
 
     Path directory() {
         return directory;
-    }
-
-    long pagesWritten() {
-        return pagesWritten;
-    }
-
-    long bytesWritten() {
-        return bytesWritten;
-    }
-
-    long pagesRead() {
-        return pagesRead;
     }
 
     /** Memtables and block cache in use. */
