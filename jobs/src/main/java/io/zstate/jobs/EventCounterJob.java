@@ -1,6 +1,7 @@
 package io.zstate.jobs;
 
-import java.util.concurrent.atomic.LongAdder;
+import java.util.HashSet;
+import java.util.List;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.state.ValueState;
@@ -19,23 +20,33 @@ import org.apache.flink.util.Collector;
  * itself: a user is emitted exactly when its count reaches the number of events the generator
  * gives it, so the output has one record per user if and only if every event was counted once.
  */
-public final class EventCounterJob {
+public final class EventCounterJob implements ExampleJob<Long> {
 
-    /** Events processed in this JVM, for progress reports of embedded runs. */
-    public static final LongAdder PROCESSED = new LongAdder();
-
-    private EventCounterJob() {}
+    @Override
+    public String describe(JobSize size) {
+        return String.format("keyed event counter on ValueState: %,d events over %,d keys", size.events(), size.keys());
+    }
 
     /** The stream of users whose count is complete. */
-    public static DataStream<Long> build(StreamExecutionEnvironment env, long keys, long events) {
+    @Override
+    public DataStream<Long> build(StreamExecutionEnvironment env, JobSize size) {
+        long keys = size.keys();
+        long events = size.events();
         DataGeneratorSource<Long> source =
-                new DataGeneratorSource<>((GeneratorFunction<Long, Long>) index -> index, events, Types.LONG);
+                Sources.generator((GeneratorFunction<Long, Long>) index -> index, size, Types.LONG);
         return env.fromSource(source, WatermarkStrategy.noWatermarks(), "events")
                 .uid("events")
                 .keyBy(event -> event % keys)
                 .process(new CountEvents(keys, events))
                 .uid("count-events")
                 .name("count-events");
+    }
+
+    @Override
+    public Verdict check(List<Long> output, JobSize size) {
+        int distinct = new HashSet<>(output).size();
+        boolean correct = distinct == size.keys() && output.size() == size.keys();
+        return new Verdict(correct, String.format("%,d of %,d keys counted exactly", distinct, size.keys()));
     }
 
     /** How many of {@code events} events go to {@code key}. */
@@ -66,7 +77,7 @@ public final class EventCounterJob {
             long next = current == null ? 1 : current + 1;
             count.update(next);
             lastEvent.update(event);
-            PROCESSED.increment();
+            Progress.PROCESSED.increment();
             if (next == expected(ctx.getCurrentKey(), keys, events)) {
                 out.collect(ctx.getCurrentKey());
             }

@@ -4,9 +4,9 @@ import io.zstate.flink.ZStateBackendFactory;
 import io.zstate.flink.ZStateLocalStats;
 import io.zstate.pagestore.PageStoreStats;
 import java.time.Duration;
-import java.util.HashSet;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
-import java.util.Set;
 import java.util.concurrent.Callable;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
@@ -53,7 +53,20 @@ public final class ZStateRunner implements Callable<Integer> {
             description = "Checkpoint interval, or 0 for none (default ${DEFAULT-VALUE}).")
     String checkpointInterval;
 
-    enum Job { counter }
+    @Option(names = "--rate", defaultValue = "0",
+            description = "Source rate in events/s over all subtasks, 0 for as fast as it goes (default ${DEFAULT-VALUE}).")
+    double rate;
+
+    /** The example jobs, by the name {@code --job} takes. */
+    enum Job {
+        counter(new EventCounterJob());
+
+        final ExampleJob<?> job;
+
+        Job(ExampleJob<?> job) {
+            this.job = job;
+        }
+    }
 
     public static void main(String[] args) {
         System.exit(new CommandLine(new ZStateRunner()).setCaseInsensitiveEnumValuesAllowed(true).execute(args));
@@ -67,10 +80,11 @@ public final class ZStateRunner implements Callable<Integer> {
             default -> throw new CommandLine.ParameterException(new CommandLine(this),
                     "--backend '" + backend + "' is not known: use zstate, rocksdb or hashmap");
         };
-        if (keys < 1 || events < keys || parallelism < 1) {
+        if (keys < 1 || events < keys || parallelism < 1 || rate < 0) {
             throw new CommandLine.ParameterException(new CommandLine(this),
-                    "need --keys >= 1, --events >= --keys and --parallelism >= 1");
+                    "need --keys >= 1, --events >= --keys, --parallelism >= 1 and --rate >= 0");
         }
+        JobSize size = new JobSize(keys, events, rate);
         Configuration config = new Configuration();
         config.set(StateBackendOptions.STATE_BACKEND, backendType);
         config.set(TaskManagerOptions.MANAGED_MEMORY_SIZE, MemorySize.parse(managedMemory));
@@ -86,28 +100,24 @@ public final class ZStateRunner implements Callable<Integer> {
         }
         StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, config);
 
-        System.out.printf("zstate runner: job %s on %s, %,d events over %,d keys, parallelism %d, managed memory %s%n",
-                job, backend, events, keys, parallelism, managedMemory);
+        System.out.printf("zstate runner: job %s (%s) on %s, parallelism %d, managed memory %s%n",
+                job, job.job.describe(size), backend, parallelism, managedMemory);
         ZStateLocalStats.enable();
-        EventCounterJob.PROCESSED.reset();
+        Progress.PROCESSED.reset();
         long start = System.nanoTime();
         Thread progress = new Thread(() -> reportProgress(start), "progress");
         progress.setDaemon(true);
         progress.start();
-        Set<Long> complete = new HashSet<>();
-        try (CloseableIterator<Long> results = EventCounterJob.build(env, keys, events).executeAndCollect()) {
-            results.forEachRemaining(complete::add);
-        }
+        ExampleJob.Verdict verdict = runAndCheck(job.job, env, size);
         progress.interrupt();
         double seconds = (System.nanoTime() - start) / 1e9;
         deleteTree(checkpoints);
 
-        boolean correct = complete.size() == keys;
+        boolean correct = verdict.correct();
         System.out.printf("%n== summary ==%n");
         System.out.printf("backend           %s%n", backend);
         System.out.printf("events            %,d in %.1f s: %,.0f records/s%n", events, seconds, events / seconds);
-        System.out.printf("result            %,d of %,d keys counted exactly: %s%n", complete.size(), keys,
-                correct ? "correct" : "WRONG");
+        System.out.printf("result            %s: %s%n", verdict.summary(), correct ? "correct" : "WRONG");
         PageStoreStats stats = ZStateLocalStats.total();
         if (stats != null) {
             System.out.printf("zstate pages      %,d hot, %,d in the pool, %,d spilled, %,d same-filled%n",
@@ -123,6 +133,15 @@ public final class ZStateRunner implements Callable<Integer> {
         return correct ? 0 : 1;
     }
 
+    private static <R> ExampleJob.Verdict runAndCheck(ExampleJob<R> job, StreamExecutionEnvironment env, JobSize size)
+            throws Exception {
+        List<R> output = new ArrayList<>();
+        try (CloseableIterator<R> results = job.build(env, size).executeAndCollect()) {
+            results.forEachRemaining(output::add);
+        }
+        return job.check(output, size);
+    }
+
     private static void deleteTree(java.nio.file.Path dir) throws java.io.IOException {
         try (java.util.stream.Stream<java.nio.file.Path> paths = java.nio.file.Files.walk(dir)) {
             paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
@@ -134,7 +153,7 @@ public final class ZStateRunner implements Callable<Integer> {
             while (true) {
                 Thread.sleep(2000);
                 double seconds = (System.nanoTime() - start) / 1e9;
-                long done = EventCounterJob.PROCESSED.sum();
+                long done = Progress.PROCESSED.sum();
                 System.out.printf("  %5.1f s: %,d events processed (%,.0f/s)%n", seconds, done, done / seconds);
             }
         } catch (InterruptedException e) {
