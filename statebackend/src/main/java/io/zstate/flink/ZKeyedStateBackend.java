@@ -406,6 +406,16 @@ final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
         }
     }
 
+    /**
+     * The page store's counters as they are now (walks the page table: for reports and
+     * benchmarks, not for per-record use).
+     */
+    PageStoreStats pageStoreStats() {
+        synchronized (store) {
+            return store.stats();
+        }
+    }
+
     @Override
     public void dispose() {
         if (disposed) {

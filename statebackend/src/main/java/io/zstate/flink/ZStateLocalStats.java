@@ -3,6 +3,7 @@ package io.zstate.flink;
 import io.zstate.pagestore.PageStoreStats;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import org.apache.flink.runtime.state.KeyedStateBackend;
 
 /**
  * The page-store counters of the keyed backends this JVM ran, kept when each is disposed, for
@@ -42,6 +43,14 @@ public final class ZStateLocalStats {
             total = total == null ? stats : total.plus(stats);
         }
         return total;
+    }
+
+    /**
+     * The page-store counters of a live keyed backend as they are now, or null if it is not a
+     * zstate backend. Walks the page table: for reports and benchmarks, not per record.
+     */
+    public static PageStoreStats of(KeyedStateBackend<?> backend) {
+        return backend instanceof ZKeyedStateBackend<?> zstate ? zstate.pageStoreStats() : null;
     }
 
     /** Stops keeping counters and forgets them. */

@@ -1,0 +1,85 @@
+package io.zstate.benchmarks.state;
+
+import io.zstate.flink.ZStateBackend;
+import io.zstate.flink.ZStateOptions;
+import java.util.List;
+import org.apache.flink.api.common.JobID;
+import org.apache.flink.api.common.typeutils.base.LongSerializer;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.MemorySize;
+import org.apache.flink.core.fs.CloseableRegistry;
+import org.apache.flink.metrics.groups.UnregisteredMetricsGroup;
+import org.apache.flink.runtime.operators.testutils.MockEnvironment;
+import org.apache.flink.runtime.operators.testutils.MockEnvironmentBuilder;
+import org.apache.flink.runtime.state.AbstractStateBackend;
+import org.apache.flink.runtime.state.CheckpointableKeyedStateBackend;
+import org.apache.flink.runtime.state.KeyGroupRange;
+import org.apache.flink.runtime.state.KeyedStateBackendParametersImpl;
+import org.apache.flink.runtime.state.hashmap.HashMapStateBackend;
+import org.apache.flink.runtime.state.ttl.TtlTimeProvider;
+import org.apache.flink.state.rocksdb.EmbeddedRocksDBStateBackend;
+
+/**
+ * One keyed state backend of the kind under test, created the way a TaskManager creates it:
+ * through {@code StateBackend#createKeyedStateBackend} in a task environment whose
+ * MemoryManager holds the regime's managed memory, with a managed-memory fraction of 1. zstate
+ * takes its pool from that memory, RocksDB its block cache and write buffers (Flink's default,
+ * {@code state.backend.rocksdb.memory.managed: true}); HashMap uses none. 128 key groups, one
+ * operator with the default maximum parallelism.
+ */
+public final class BenchmarkBackend implements AutoCloseable {
+
+    public static final int KEY_GROUPS = 128;
+
+    public final CheckpointableKeyedStateBackend<Long> keyed;
+    private final MockEnvironment environment;
+
+    private BenchmarkBackend(MockEnvironment environment, CheckpointableKeyedStateBackend<Long> keyed) {
+        this.environment = environment;
+        this.keyed = keyed;
+    }
+
+    /**
+     * @param backend zstate, rocksdb or hashmap
+     * @param managedMemory managed memory of the slot, bytes
+     * @param pageCache zstate's page cache, bytes
+     */
+    public static BenchmarkBackend create(String backend, long managedMemory, long pageCache) throws Exception {
+        AbstractStateBackend stateBackend = switch (backend) {
+            case "zstate" -> {
+                Configuration config = new Configuration();
+                config.set(ZStateOptions.PAGE_CACHE_SIZE, new MemorySize(pageCache));
+                yield new ZStateBackend().configure(config, BenchmarkBackend.class.getClassLoader());
+            }
+            case "rocksdb" -> new EmbeddedRocksDBStateBackend();
+            case "hashmap" -> new HashMapStateBackend();
+            default -> throw new IllegalArgumentException(
+                    "backend '" + backend + "' is not known: use zstate, rocksdb or hashmap");
+        };
+        MockEnvironment environment = new MockEnvironmentBuilder()
+                .setManagedMemorySize(Math.max(managedMemory, 1 << 20))
+                .build();
+        try {
+            CheckpointableKeyedStateBackend<Long> keyed = stateBackend.createKeyedStateBackend(
+                    new KeyedStateBackendParametersImpl<>(environment, new JobID(), "state-benchmark",
+                            LongSerializer.INSTANCE, KEY_GROUPS, new KeyGroupRange(0, KEY_GROUPS - 1),
+                            environment.getTaskKvStateRegistry(), TtlTimeProvider.DEFAULT,
+                            new UnregisteredMetricsGroup(), (name, value) -> {}, List.of(),
+                            new CloseableRegistry(), 1.0));
+            return new BenchmarkBackend(environment, keyed);
+        } catch (Exception | Error e) {
+            environment.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public void close() throws Exception {
+        try {
+            keyed.close();
+            keyed.dispose();
+        } finally {
+            environment.close();
+        }
+    }
+}

@@ -1,0 +1,54 @@
+package io.zstate.benchmarks.state;
+
+import io.zstate.flink.ZStateLocalStats;
+import io.zstate.flink.ZStateOptions;
+import io.zstate.pagestore.PageStoreStats;
+import java.util.EnumMap;
+import java.util.Map;
+
+/**
+ * The sizes {@link MemoryRegime} scales memory by, measured by loading a benchmark's setup keys
+ * into a zstate backend with the smallest page cache and a pool that holds everything:
+ *
+ * <pre>
+ *   pageBytes        S: zstate's live pages times the page size (the uncompressed state)
+ *   compressedBytes  C: the pool frames those pages occupy once compressed, plus the few pages
+ *                    still in the page cache; what a pool must hold for the state to fit
+ * </pre>
+ *
+ * Deterministic for a state kind (keys, values and layout are), so the suite measures it once
+ * and passes it to every trial.
+ */
+public final class StateSize {
+
+    /** S and C of a state, in bytes. */
+    public record Sizes(long pageBytes, long compressedBytes) {}
+
+    /** The state kinds of the suite. */
+    public enum Kind { value, list, map }
+
+    private static final Map<Kind, Sizes> MEASURED = new EnumMap<>(Kind.class);
+
+    private StateSize() {}
+
+    /** S and C for {@code kind} (measured on first use in this JVM). */
+    public static synchronized Sizes measure(Kind kind) throws Exception {
+        Sizes known = MEASURED.get(kind);
+        if (known != null) {
+            return known;
+        }
+        long pageSize = ZStateOptions.PAGE_SIZE.defaultValue().getBytes();
+        try (BenchmarkBackend backend = BenchmarkBackend.create("zstate", 2L << 30, 8 * pageSize)) {
+            switch (kind) {
+                case value -> ValueStateBenchmark.load(backend.keyed);
+                case list -> ListStateBenchmark.load(backend.keyed);
+                case map -> MapStateBenchmark.load(backend.keyed);
+            }
+            PageStoreStats stats = ZStateLocalStats.of(backend.keyed);
+            Sizes sizes = new Sizes((stats.livePages() - stats.sameFilledPages()) * pageSize,
+                    stats.poolBytesHeld() + stats.hotBytes());
+            MEASURED.put(kind, sizes);
+            return sizes;
+        }
+    }
+}

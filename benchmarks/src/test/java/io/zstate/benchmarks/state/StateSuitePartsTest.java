@@ -1,0 +1,58 @@
+package io.zstate.benchmarks.state;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.zstate.benchmarks.state.StateSuite.SuiteResult;
+import java.time.LocalDate;
+import java.util.List;
+import java.util.Map;
+import org.apache.flink.api.common.state.ValueState;
+import org.junit.jupiter.api.Test;
+
+/** Regime sizing, the backends the suite creates, and the report's verdicts. */
+class StateSuitePartsTest {
+
+    private static final StateSize.Sizes SIZES = new StateSize.Sizes(400L << 20, 120L << 20);
+
+    @Test
+    void regimesSizeMemoryFromTheState() {
+        assertThat(MemoryRegime.pool.pageCacheBytes(SIZES)).isEqualTo(SIZES.pageBytes() / 10);
+        assertThat(MemoryRegime.hot.managedMemoryBytes(SIZES)).isEqualTo(180L << 20);
+        assertThat(MemoryRegime.spill.managedMemoryBytes(SIZES)).isEqualTo(30L << 20);
+        assertThat(MemoryRegime.hot.distribution).isEqualTo(KeyDistribution.zipf);
+        assertThat(MemoryRegime.spill.distribution).isEqualTo(KeyDistribution.uniform);
+    }
+
+    @Test
+    void everyBackendHoldsTheLoadedStateAndReturnsItsMemory() throws Exception {
+        for (String backend : new String[] {"zstate", "rocksdb", "hashmap"}) {
+            try (BenchmarkBackend b = BenchmarkBackend.create(backend, 16L << 20, 1L << 20)) {
+                ValueState<Long> state = ValueStateBenchmark.load(b.keyed);
+                b.keyed.setCurrentKey(123_456L);
+                assertThat(state.value()).as(backend).isEqualTo(StateConstants.RANDOM_VALUE_OBJECTS[123_456]);
+                b.keyed.setCurrentKey(StateConstants.NEW_KEY_OBJECTS[0]);
+                assertThat(state.value()).as(backend).isNull();
+            }
+        }
+    }
+
+    @Test
+    void reportGivesRatiosAndSaysByHowMuchATargetIsMissed() throws Exception {
+        List<SuiteResult> results = List.of(
+                new SuiteResult(StateSize.Kind.value, "valueGet", MemoryRegime.hot, "zstate", 1000, 10),
+                new SuiteResult(StateSize.Kind.value, "valueGet", MemoryRegime.hot, "rocksdb", 400, 10),
+                new SuiteResult(StateSize.Kind.value, "valueGet", MemoryRegime.hot, "hashmap", 1200, 10),
+                new SuiteResult(StateSize.Kind.value, "valueGet", MemoryRegime.spill, "zstate", 300, 10),
+                new SuiteResult(StateSize.Kind.value, "valueGet", MemoryRegime.spill, "rocksdb", 200, 10));
+        List<MemoryFootprint.Footprint> footprints = List.of(
+                new MemoryFootprint.Footprint("zstate", StateSize.Kind.value, 1000, 20_000, 10_000),
+                new MemoryFootprint.Footprint("hashmap", StateSize.Kind.value, 1000, 100_000, 0));
+        String md = SuiteReport.markdown(results, footprints, Map.of(StateSize.Kind.value, SIZES), 1, 3, 10,
+                LocalDate.of(2026, 11, 23));
+        assertThat(md).contains("| valueGet | hot | 1000 ± 10 | 400 ± 10 | 1200 ± 10 | 2.50 | 0.83 |");
+        assertThat(md).contains("| hot: >= 5x RocksDB | valueGet | 2.50x | missed by 50% |");
+        assertThat(md).contains("| hot: within 1.5x of HashMap | valueGet | 0.83x | met |");
+        assertThat(md).contains("| spill: >= RocksDB | valueGet | 1.50x | met |");
+        assertThat(md).contains("zstate 30.0 B/entry is 0.30 of HashMap's 100.0 (target <= 0.10): missed, 3.0x too much");
+    }
+}
