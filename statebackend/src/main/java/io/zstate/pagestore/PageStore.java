@@ -792,8 +792,8 @@ public final class PageStore implements AutoCloseable {
             }
             sameFilledHits++;
         } else if (handle != 0) {
-            pool.read(handle, loadScratch, 0);
-            codec.decompress(loadScratch, POOL_PREFIX, page);
+            int stored = pool.read(handle, loadScratch, 0);
+            codec.decompress(loadScratch, POOL_PREFIX, stored - POOL_PREFIX, page);
             poolHits++;
         } else if (pageTable.isSpilled(pageId)) {
             int n = spill.get(pageId, loadScratch);
@@ -804,7 +804,7 @@ public final class PageStore implements AutoCloseable {
             if (loadScratch[0] == SpillStore.RAW) {
                 System.arraycopy(loadScratch, 1, page, 0, pageSize);
             } else {
-                codec.decompress(loadScratch, 1, page);
+                codec.decompress(loadScratch, 1, n - 1, page);
             }
             swapIns++;
         } else {
@@ -1135,7 +1135,7 @@ public final class PageStore implements AutoCloseable {
                 case RAW:
                     return content[pageId];
                 case POOL:
-                    codec.decompress(content[pageId], POOL_PREFIX, into);
+                    codec.decompress(content[pageId], POOL_PREFIX, content[pageId].length - POOL_PREFIX, into);
                     return into;
                 case SAME:
                     for (int i = 0; i < pageSize; i += 8) {
@@ -1150,7 +1150,7 @@ public final class PageStore implements AutoCloseable {
                     if (readScratch[0] == SpillStore.RAW) {
                         System.arraycopy(readScratch, 1, into, 0, pageSize);
                     } else {
-                        codec.decompress(readScratch, 1, into);
+                        codec.decompress(readScratch, 1, n - 1, into);
                     }
                     return into;
                 default:
