@@ -45,10 +45,17 @@ public final class BenchmarkBackend implements AutoCloseable {
      * @param pageCache zstate's page cache, bytes
      */
     public static BenchmarkBackend create(String backend, long managedMemory, long pageCache) throws Exception {
+        return create(backend, managedMemory, pageCache, ZStateOptions.PAGE_SIZE.defaultValue().getBytes());
+    }
+
+    /** As {@link #create(String, long, long)}, with zstate pages of {@code pageSize} bytes. */
+    public static BenchmarkBackend create(String backend, long managedMemory, long pageCache, long pageSize)
+            throws Exception {
         AbstractStateBackend stateBackend = switch (backend) {
             case "zstate" -> {
                 Configuration config = new Configuration();
                 config.set(ZStateOptions.PAGE_CACHE_SIZE, new MemorySize(pageCache));
+                config.set(ZStateOptions.PAGE_SIZE, new MemorySize(pageSize));
                 yield new ZStateBackend().configure(config, BenchmarkBackend.class.getClassLoader());
             }
             case "rocksdb" -> new EmbeddedRocksDBStateBackend();

@@ -66,6 +66,10 @@ public abstract class StateBenchmarkBase {
     @Param({"0"})
     public long compressedBytes;
 
+    /** zstate's page size in bytes (the suite runs the default, 1 KiB). */
+    @Param({"1024"})
+    public int pageSize;
+
     protected CheckpointableKeyedStateBackend<Long> keyed;
     private BenchmarkBackend handle;
     private int[] keyStream;
@@ -85,8 +89,9 @@ public abstract class StateBenchmarkBase {
         MemoryRegime memory = MemoryRegime.valueOf(regime);
         StateSize.Sizes state = stateBytes > 0 || backend.equals("hashmap")
                 ? new StateSize.Sizes(stateBytes, compressedBytes)
-                : StateSize.measure(kind());
-        handle = BenchmarkBackend.create(backend, memory.managedMemoryBytes(state), memory.pageCacheBytes(state));
+                : StateSize.measure(kind(), pageSize);
+        handle = BenchmarkBackend.create(backend, memory.managedMemoryBytes(state), memory.pageCacheBytes(state),
+                pageSize);
         keyed = handle.keyed;
         long start = System.nanoTime();
         createAndLoad();

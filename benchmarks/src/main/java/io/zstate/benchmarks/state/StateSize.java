@@ -3,7 +3,7 @@ package io.zstate.benchmarks.state;
 import io.zstate.flink.ZStateLocalStats;
 import io.zstate.flink.ZStateOptions;
 import io.zstate.pagestore.PageStoreStats;
-import java.util.EnumMap;
+import java.util.HashMap;
 import java.util.Map;
 
 /**
@@ -27,18 +27,22 @@ public final class StateSize {
     /** The state kinds of the suite. */
     public enum Kind { value, list, map }
 
-    private static final Map<Kind, Sizes> MEASURED = new EnumMap<>(Kind.class);
+    private static final Map<String, Sizes> MEASURED = new HashMap<>();
 
     private StateSize() {}
 
-    /** S and C for {@code kind} (measured on first use in this JVM). */
-    public static synchronized Sizes measure(Kind kind) throws Exception {
-        Sizes known = MEASURED.get(kind);
+    /** S and C for {@code kind} with zstate's default page size (measured on first use in this JVM). */
+    public static Sizes measure(Kind kind) throws Exception {
+        return measure(kind, ZStateOptions.PAGE_SIZE.defaultValue().getBytes());
+    }
+
+    /** S and C for {@code kind} with pages of {@code pageSize} bytes (measured on first use in this JVM). */
+    public static synchronized Sizes measure(Kind kind, long pageSize) throws Exception {
+        Sizes known = MEASURED.get(kind + "/" + pageSize);
         if (known != null) {
             return known;
         }
-        long pageSize = ZStateOptions.PAGE_SIZE.defaultValue().getBytes();
-        try (BenchmarkBackend backend = BenchmarkBackend.create("zstate", 2L << 30, 8 * pageSize)) {
+        try (BenchmarkBackend backend = BenchmarkBackend.create("zstate", 2L << 30, 8 * pageSize, pageSize)) {
             switch (kind) {
                 case value -> ValueStateBenchmark.load(backend.keyed);
                 case list -> ListStateBenchmark.load(backend.keyed);
@@ -47,7 +51,7 @@ public final class StateSize {
             PageStoreStats stats = ZStateLocalStats.of(backend.keyed);
             Sizes sizes = new Sizes((stats.livePages() - stats.sameFilledPages()) * pageSize,
                     stats.poolBytesHeld() + stats.hotBytes());
-            MEASURED.put(kind, sizes);
+            MEASURED.put(kind + "/" + pageSize, sizes);
             return sizes;
         }
     }
