@@ -287,10 +287,10 @@ public final class ClusterDemo implements Callable<Integer> {
         System.out.printf("%n== summary ==%n");
         System.out.printf("cluster           1 JobManager + 2 TaskManagers, separate JVMs, REST port %d%n", cluster.restPort());
         System.out.printf("state backend     %s%n", backendShown == null ? "(not seen)" : backendShown);
-        System.out.printf("failure           %s%n", victim == null ? "none injected" : victim + " killed with SIGKILL after checkpoint " + killedAfter);
+        System.out.printf("failure           %s%n", victim == null ? "none injected" : victim + " killed with SIGKILL once checkpoint " + killedAfter + " had completed");
         System.out.printf("job states        %s%n", String.join(" -> ", states));
         System.out.printf("recovery          %s%n", restored == null ? "no restore" : "restored from checkpoint " + restored
-                + " (" + restarts + " restart" + (restarts == 1 ? "" : "s") + ")");
+                + ", the latest completed one (" + restarts + " restart" + (restarts == 1 ? "" : "s") + ")");
         System.out.printf("checkpoints       %d completed%n",
                 checkpoints == null ? -1 : checkpoints.path("counts").path("completed").asLong());
         System.out.printf("result            %s: %s%n", verdict.summary(), verdict.correct() ? "correct" : "WRONG");
