@@ -31,8 +31,9 @@ import java.util.BitSet;
  *   a frame is either in use or on the free stack, never both.
  * </pre>
  *
- * <p>Memory is never freed through {@code sun.misc.Unsafe}: {@link #close()} drops the arenas
- * and the JVM returns their memory when it collects the buffers. Accounting ({@link
+ * <p>Arenas come from an {@link ArenaMemory}: direct ByteBuffers by default, which the JVM frees
+ * when it collects them after {@link #close()} drops them; the state backend passes Flink's
+ * unsafe off-heap memory instead, which {@code close()} frees at once. Accounting ({@link
  * #framesInUse()}, {@link #reservedBytes()}) is exact at all times and is what leak checks read.
  *
  * <p>Not thread-safe: a frame source is confined to the thread that owns its pools.
@@ -60,6 +61,7 @@ public final class FrameSource implements AutoCloseable {
     private final int arenaShift; // log2(framesPerArena)
     private final int framesPerArena;
     private final ByteBuffer[] arenas;
+    private final ArenaMemory memory;
     private final BitSet inUse;
 
     /** Shared budget the arenas are drawn from, or null when this source's own budget is all. */
@@ -97,6 +99,14 @@ public final class FrameSource implements AutoCloseable {
      * reserved until {@link #close()}.
      */
     public FrameSource(long budgetBytes, int frameSize, int arenaBytes, MemoryBudget shared) {
+        this(budgetBytes, frameSize, arenaBytes, shared, ArenaMemory.DIRECT);
+    }
+
+    /**
+     * A frame source taking its arenas from {@code memory}, which gets every arena back on
+     * {@link #close()}.
+     */
+    public FrameSource(long budgetBytes, int frameSize, int arenaBytes, MemoryBudget shared, ArenaMemory memory) {
         if (frameSize < MIN_FRAME_SIZE
                 || frameSize > MAX_FRAME_SIZE
                 || Integer.bitCount(frameSize) != 1) {
@@ -142,6 +152,7 @@ public final class FrameSource implements AutoCloseable {
         this.arenas = new ByteBuffer[(maxFrames + framesPerArena - 1) >>> arenaShift];
         this.inUse = new BitSet(maxFrames);
         this.shared = shared;
+        this.memory = java.util.Objects.requireNonNull(memory, "memory");
     }
 
     /** Returns a frame id, or {@link #NO_FRAME} when the budget is exhausted. */
@@ -159,7 +170,17 @@ public final class FrameSource implements AutoCloseable {
                 if (shared != null && !shared.tryReserve(arenaBytes)) {
                     return NO_FRAME;
                 }
-                arenas[arena] = ByteBuffer.allocateDirect((int) arenaBytes);
+                ByteBuffer buffer;
+                try {
+                    buffer = memory.allocate((int) arenaBytes);
+                } catch (OutOfMemoryError e) {
+                    if (shared != null) {
+                        shared.release(arenaBytes);
+                    }
+                    throw new OutOfMemoryError("could not allocate a pool arena of " + arenaBytes + " bytes from "
+                            + memory + ": " + e.getMessage());
+                }
+                arenas[arena] = buffer;
                 reservedBytes += arenaBytes;
             }
             nextUnused++;
@@ -279,7 +300,12 @@ public final class FrameSource implements AutoCloseable {
         if (shared != null) {
             shared.release(reservedBytes);
         }
-        Arrays.fill(arenas, null);
+        for (int i = 0; i < arenas.length; i++) {
+            if (arenas[i] != null) {
+                memory.release(arenas[i]);
+                arenas[i] = null;
+            }
+        }
         reservedBytes = 0;
         framesInUse = 0;
         freeCount = 0;

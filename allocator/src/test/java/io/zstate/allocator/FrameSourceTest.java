@@ -114,6 +114,35 @@ class FrameSourceTest {
     }
 
     @Test
+    void closeGivesEveryArenaBackToItsMemoryOnce() {
+        java.util.List<java.nio.ByteBuffer> live = new java.util.ArrayList<>();
+        java.util.List<java.nio.ByteBuffer> released = new java.util.ArrayList<>();
+        ArenaMemory counting = new ArenaMemory() {
+            @Override
+            public java.nio.ByteBuffer allocate(int bytes) {
+                java.nio.ByteBuffer arena = java.nio.ByteBuffer.allocateDirect(bytes);
+                live.add(arena);
+                return arena;
+            }
+
+            @Override
+            public void release(java.nio.ByteBuffer arena) {
+                assertThat(live.remove(arena)).as("released an arena it did not hand out, or twice").isTrue();
+                released.add(arena);
+            }
+        };
+        FrameSource source = new FrameSource(16 * 4096, 4096, 4 * 4096, null, counting);
+        for (int i = 0; i < 9; i++) {
+            source.allocate();
+        }
+        assertThat(live).hasSize(3);
+        source.close();
+        source.close();
+        assertThat(live).isEmpty();
+        assertThat(released).hasSize(3);
+    }
+
+    @Test
     void sourcesSharingABudgetNeverTakeMoreThanItTogether() {
         MemoryBudget budget = new MemoryBudget(8 * 4096);
         FrameSource a = new FrameSource(8 * 4096, 4096, 2 * 4096, budget);

@@ -57,6 +57,11 @@ public final class PageStore implements AutoCloseable {
 
     private static final int MAX_DEPTH = 24;
     private static final int POOL_PREFIX = 5; // page id + codec byte
+
+    /** Off-heap arenas still allocated by this store's pool (0 once closed); for leak checks. */
+    int liveArenas() {
+        return arenaMemory.liveArenas();
+    }
     /** Arenas drawn from a shared budget are small, so stores sharing it grow in step. */
     private static final int SHARED_ARENA_BYTES = 1 << 20;
     private static final VarHandle I64 =
@@ -66,6 +71,7 @@ public final class PageStore implements AutoCloseable {
     private final int pageSize;
     private final int firstKeyGroup;
     private final int numberOfKeyGroups;
+    private final UnsafeArenaMemory arenaMemory;
     private final FrameSource frames;
     private final ZPool pool;
     private final SpillStore spill;
@@ -122,9 +128,12 @@ public final class PageStore implements AutoCloseable {
         this.numberOfKeyGroups = numberOfKeyGroups;
         this.codec = new PageCodec(pageSize);
         this.cache = new PageCache((int) Math.min(Integer.MAX_VALUE, config.pageCacheBytes() / pageSize), pageSize);
+        // arenas outside the JVM's direct-memory limit, like Flink's managed memory
+        this.arenaMemory = new UnsafeArenaMemory();
         this.frames = shared == null
-                ? new FrameSource(config.poolBytes(), config.frameSize())
-                : new FrameSource(config.poolBytes(), config.frameSize(), SHARED_ARENA_BYTES, shared);
+                ? new FrameSource(config.poolBytes(), config.frameSize(), FrameSource.DEFAULT_ARENA_BYTES, null,
+                        arenaMemory)
+                : new FrameSource(config.poolBytes(), config.frameSize(), SHARED_ARENA_BYTES, shared, arenaMemory);
         this.pool = ZPools.create(config.allocator(), frames);
         int maxStored = Math.max(codec.maxCompressedLength(), pageSize) + POOL_PREFIX;
         this.storeScratch = new byte[maxStored];

@@ -268,11 +268,41 @@ class PageStoreTest {
         Path spill = store.spillDirectory();
         assertThat(spill).exists();
         assertThat(store.framesInUse()).isPositive();
+        assertThat(store.liveArenas()).isPositive();
         store.close();
         store.close();
         assertThat(store.framesInUse()).isZero();
+        assertThat(store.liveArenas()).as("arenas freed on close").isZero();
         assertThat(spill).doesNotExist();
         assertThatThrownBy(() -> store.createTable("x")).hasMessageContaining("closed");
+    }
+
+    /**
+     * A TaskManager's direct-memory limit leaves managed memory out, so a pool sized from managed
+     * memory must not take direct ByteBuffers (a cluster run died of "Direct buffer memory").
+     */
+    @Test
+    void thePoolTakesNoDirectBufferMemory() {
+        java.lang.management.BufferPoolMXBean direct = java.lang.management.ManagementFactory
+                .getPlatformMXBeans(java.lang.management.BufferPoolMXBean.class).stream()
+                .filter(b -> b.getName().equals("direct")).findFirst().orElseThrow();
+        long before = direct.getMemoryUsed();
+        try (PageStore store = new PageStore(PageStoreConfig.defaults(dir).withPageCacheBytes(8 * 1024)
+                .withPoolBytes(64L << 20), 0, 1)) {
+            int table = store.createTable("t");
+            Random random = new Random(3);
+            for (int k = 0; k < 100_000; k++) {
+                byte[] key = valueKey(k);
+                byte[] value = new byte[120]; // 16 random bytes, then zeros: compresses into the pool
+                for (int i = 0; i < 16; i++) {
+                    value[i] = (byte) random.nextInt(256);
+                }
+                store.put(table, 0, key, 0, key.length, key.length, value, 0, value.length);
+            }
+            long held = store.stats().poolBytesHeld();
+            assertThat(held).as("the pool holds the data").isGreaterThan(2L << 20);
+            assertThat(direct.getMemoryUsed() - before).as("direct buffer memory taken").isLessThan(held / 4);
+        }
     }
 
     @Test
