@@ -259,7 +259,7 @@ final class CompareReport {
         }
         StringBuilder svg = new StringBuilder();
         svg.append(String.format(Locale.ROOT,
-                "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" width=\"100%%\" role=\"img\" "
+                "<svg viewBox=\"0 0 %d %d\" width=\"100%%\" role=\"img\" "
                         + "font-family=\"system-ui, sans-serif\" font-size=\"12\">%n", WIDTH, height));
         svg.append("<title>").append(escape(title)).append("</title>\n");
         svg.append("<text x=\"0\" y=\"16\" font-size=\"14\" font-weight=\"600\">").append(escape(title)).append("</text>\n");
