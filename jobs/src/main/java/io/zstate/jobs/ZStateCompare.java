@@ -12,7 +12,9 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * Runs one example job on zstate, RocksDB and HashMap, each in a JVM of its own with the same
@@ -67,6 +69,9 @@ public final class ZStateCompare implements Callable<Integer> {
             description = "HTML page with the table and the charts (default ${DEFAULT-VALUE}).")
     Path out;
 
+    @Spec
+    CommandSpec spec;
+
     public static void main(String[] args) {
         System.exit(new CommandLine(new ZStateCompare()).setCaseInsensitiveEnumValuesAllowed(true).execute(args));
     }
@@ -77,13 +82,13 @@ public final class ZStateCompare implements Callable<Integer> {
         for (String backend : backends) {
             String name = backend.trim().toLowerCase(Locale.ROOT);
             if (!BACKENDS.contains(name) || chosen.contains(name)) {
-                throw new CommandLine.ParameterException(new CommandLine(this),
+                throw new CommandLine.ParameterException(spec.commandLine(),
                         "--backends '" + backend + "' is not known or twice: use zstate, rocksdb and hashmap");
             }
             chosen.add(name);
         }
         if (!heap.matches("[0-9]+[kKmMgG]?") || !directMemory.matches("[0-9]+[kKmMgG]?")) {
-            throw new CommandLine.ParameterException(new CommandLine(this),
+            throw new CommandLine.ParameterException(spec.commandLine(),
                     "--heap and --direct-memory take a JVM size such as 2g or 512m");
         }
         CompareReport.Settings settings = new CompareReport.Settings(job.name(), keys, events, parallelism,
