@@ -3,17 +3,35 @@ package io.zstate.jobs;
 import io.zstate.flink.ZStateBackendFactory;
 import io.zstate.flink.ZStateLocalStats;
 import io.zstate.pagestore.PageStoreStats;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.MemorySize;
+import org.apache.flink.configuration.RestOptions;
 import org.apache.flink.configuration.RestartStrategyOptions;
 import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.configuration.TaskManagerOptions;
+import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.runtime.checkpoint.CheckpointStatsCounts;
+import org.apache.flink.runtime.checkpoint.CheckpointStatsSnapshot;
+import org.apache.flink.runtime.checkpoint.CompletedCheckpointStats;
+import org.apache.flink.runtime.checkpoint.CompletedCheckpointStatsSummarySnapshot;
+import org.apache.flink.runtime.checkpoint.FailedCheckpointStats;
+import org.apache.flink.runtime.minicluster.MiniCluster;
+import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
+import org.apache.flink.runtime.util.stats.StatsSummarySnapshot;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.util.CloseableIterator;
 import picocli.CommandLine;
@@ -22,8 +40,9 @@ import picocli.CommandLine.Option;
 
 /**
  * Runs an example job on an embedded Flink MiniCluster with the chosen state backend, shows
- * progress, checks the job's result and prints a summary (throughput and, for zstate, the tier
- * counters of the page store).
+ * progress, checks the job's result and prints a summary: throughput, checkpoint durations and
+ * sizes, memory peaks (heap, direct, process RSS) and, for zstate, the tier counters of the page
+ * store. {@code --json} also writes the figures for {@link ZStateCompare}.
  */
 @Command(name = "zstate-run", mixinStandardHelpOptions = true,
         description = "Runs an example job on an embedded MiniCluster and prints what it did.")
@@ -56,6 +75,10 @@ public final class ZStateRunner implements Callable<Integer> {
     @Option(names = "--rate", defaultValue = "0",
             description = "Source rate in events/s over all subtasks, 0 for as fast as it goes (default ${DEFAULT-VALUE}).")
     double rate;
+
+    @Option(names = "--json", paramLabel = "<file>",
+            description = "Also write the run's results to this file as JSON (the compare command reads it).")
+    Path json;
 
     /** The example jobs, by the name {@code --job} takes. */
     enum Job {
@@ -92,33 +115,48 @@ public final class ZStateRunner implements Callable<Integer> {
         // a failing run should stop and say why, not restart forever
         config.set(RestartStrategyOptions.RESTART_STRATEGY, "none");
         Duration interval = org.apache.flink.util.TimeUtils.parseDuration(checkpointInterval);
-        java.nio.file.Path checkpoints = java.nio.file.Files.createTempDirectory("zstate-run-checkpoints");
+        Path checkpoints = Files.createTempDirectory("zstate-run-checkpoints");
         if (!interval.isZero()) {
             config.set(CheckpointingOptions.CHECKPOINTING_INTERVAL, interval);
             // on files: the JobManager's in-memory storage refuses snapshots over 5 MB
             config.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, checkpoints.toUri().toString());
         }
-        StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, config);
 
         System.out.printf("zstate runner: job %s (%s) on %s, parallelism %d, managed memory %s%n",
                 job, job.job.describe(size), backend, parallelism, managedMemory);
         ZStateLocalStats.enable();
         Progress.PROCESSED.reset();
-        long start = System.nanoTime();
-        Thread progress = new Thread(() -> reportProgress(start), "progress");
-        progress.setDaemon(true);
-        progress.start();
-        ExampleJob.Verdict verdict = runAndCheck(job.job, env, size);
-        progress.interrupt();
-        double seconds = (System.nanoTime() - start) / 1e9;
-        deleteTree(checkpoints);
+        MemoryPeaks memory = new MemoryPeaks();
+        memory.sample();
+        Outcome outcome;
+        // The runner owns the MiniCluster (a local environment's would be gone with the job) so
+        // that the job's checkpoint statistics can be read after it finished.
+        try (MiniCluster cluster = startCluster(config)) {
+            URI rest = cluster.getRestAddress().get();
+            StreamExecutionEnvironment env =
+                    StreamExecutionEnvironment.createRemoteEnvironment(rest.getHost(), rest.getPort(), config);
+            env.setParallelism(parallelism);
+            outcome = runAndCheck(job.job, env, size, cluster, memory);
+        } finally {
+            deleteTree(checkpoints);
+        }
+        memory.sample();
+        double seconds = outcome.seconds();
+        ExampleJob.Verdict verdict = outcome.verdict();
+        RunResult.Checkpoints checkpointFacts = checkpointFacts(interval, outcome.checkpoints());
+        RunResult.Memory peaks = memory.peaks();
+        PageStoreStats stats = ZStateLocalStats.total();
 
         boolean correct = verdict.correct();
         System.out.printf("%n== summary ==%n");
         System.out.printf("backend           %s%n", backend);
         System.out.printf("events            %,d in %.1f s: %,.0f records/s%n", events, seconds, events / seconds);
         System.out.printf("result            %s: %s%n", verdict.summary(), correct ? "correct" : "WRONG");
-        PageStoreStats stats = ZStateLocalStats.total();
+        printCheckpoints(checkpointFacts);
+        System.out.printf("memory            peak heap %s (of -Xmx %s), peak direct %s, peak RSS %s%n",
+                Units.bytes(peaks.peakHeapBytes()), Units.bytes(Runtime.getRuntime().maxMemory()),
+                Units.bytes(peaks.peakDirectBytes()),
+                peaks.peakRssBytes() < 0 ? "n/a" : Units.bytes(peaks.peakRssBytes()) + " (whole process)");
         if (stats != null) {
             System.out.printf("zstate pages      %,d hot, %,d in the pool, %,d spilled, %,d same-filled%n",
                     stats.hotPages(), stats.poolPages(), stats.spilledPages(), stats.sameFilledPages());
@@ -130,34 +168,150 @@ public final class ZStateRunner implements Callable<Integer> {
             System.out.printf("zstate paths      %,d swap-ins, %,d writebacks, %,d bounced, %,d clean drops%n",
                     stats.swapIns(), stats.writebacks(), stats.bounced(), stats.cleanDrops());
         }
+        if (json != null) {
+            new RunResult(job.name(), backend.toLowerCase(Locale.ROOT), keys, events, parallelism,
+                    MemorySize.parse(managedMemory).getBytes(), Runtime.getRuntime().maxMemory(), seconds,
+                    events / seconds, correct, verdict.summary(), checkpointFacts, peaks, stats)
+                    .write(json);
+            System.out.printf("results           %s%n", json);
+        }
         return correct ? 0 : 1;
     }
 
-    private static <R> ExampleJob.Verdict runAndCheck(ExampleJob<R> job, StreamExecutionEnvironment env, JobSize size)
-            throws Exception {
-        List<R> output = new ArrayList<>();
-        try (CloseableIterator<R> results = job.build(env, size).executeAndCollect()) {
-            results.forEachRemaining(output::add);
-        }
-        return job.check(output, size);
-    }
+    /** What {@link #runAndCheck} found: the verdict, the wall time and the checkpoint statistics. */
+    private record Outcome(ExampleJob.Verdict verdict, double seconds, CheckpointStatsSnapshot checkpoints) {}
 
-    private static void deleteTree(java.nio.file.Path dir) throws java.io.IOException {
-        try (java.util.stream.Stream<java.nio.file.Path> paths = java.nio.file.Files.walk(dir)) {
-            paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
-    }
-
-    private static void reportProgress(long start) {
+    private static MiniCluster startCluster(Configuration config) throws Exception {
+        Configuration clusterConfig = new Configuration(config);
+        clusterConfig.set(RestOptions.ADDRESS, "localhost");
+        clusterConfig.set(RestOptions.BIND_ADDRESS, "localhost");
+        clusterConfig.set(RestOptions.BIND_PORT, "0");
+        MiniCluster cluster = new MiniCluster(new MiniClusterConfiguration.Builder()
+                .withRandomPorts()
+                .setConfiguration(clusterConfig)
+                .setNumTaskManagers(1)
+                .setNumSlotsPerTaskManager(config.get(TaskManagerOptions.NUM_TASK_SLOTS))
+                .build());
         try {
-            while (true) {
-                Thread.sleep(2000);
+            cluster.start();
+        } catch (Exception e) {
+            cluster.close();
+            throw e;
+        }
+        return cluster;
+    }
+
+    private static <R> Outcome runAndCheck(ExampleJob<R> job, StreamExecutionEnvironment env, JobSize size,
+            MiniCluster cluster, MemoryPeaks memory) throws Exception {
+        List<R> output = new ArrayList<>();
+        CloseableIterator<R> results = job.build(env, size).collectAsync();
+        long start = System.nanoTime();
+        JobClient client = env.executeAsync("zstate runner: " + job.getClass().getSimpleName());
+        JobID jobId = client.getJobID();
+        Thread progress = new Thread(() -> reportProgress(start, memory, cluster, jobId), "progress");
+        progress.setDaemon(true);
+        progress.start();
+        try (results) {
+            results.forEachRemaining(output::add);
+        } finally {
+            progress.interrupt();
+            progress.join();
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        // the job has finished once the collect iterator is drained; its archived graph keeps the statistics
+        client.getJobExecutionResult().get();
+        CheckpointStatsSnapshot checkpoints = cluster.getArchivedExecutionGraph(jobId).get().getCheckpointStatsSnapshot();
+        return new Outcome(job.check(output, size), seconds, checkpoints);
+    }
+
+    static RunResult.Checkpoints checkpointFacts(Duration interval, CheckpointStatsSnapshot snapshot) {
+        CheckpointStatsCounts counts = snapshot == null ? null : snapshot.getCounts();
+        if (counts == null || counts.getNumberOfCompletedCheckpoints() == 0) {
+            return new RunResult.Checkpoints(interval.toMillis(), 0,
+                    counts == null ? 0 : counts.getNumberOfFailedCheckpoints(), -1, -1, -1, -1, -1, -1, -1,
+                    lastFailure(snapshot));
+        }
+        CompletedCheckpointStatsSummarySnapshot summary = snapshot.getSummaryStats();
+        StatsSummarySnapshot duration = summary.getEndToEndDurationStats();
+        CompletedCheckpointStats last = snapshot.getHistory().getLatestCompletedCheckpoint();
+        return new RunResult.Checkpoints(interval.toMillis(), counts.getNumberOfCompletedCheckpoints(),
+                counts.getNumberOfFailedCheckpoints(), duration.getMinimum(), duration.getAverage(),
+                duration.getMaximum(), last == null ? -1 : last.getStateSize(),
+                last == null ? -1 : last.getCheckpointedSize(), summary.getStateSizeStats().getMaximum(),
+                summary.getCheckpointedSize().getMaximum(), lastFailure(snapshot));
+    }
+
+    private static String lastFailure(CheckpointStatsSnapshot snapshot) {
+        FailedCheckpointStats failed = snapshot == null ? null : snapshot.getHistory().getLatestFailedCheckpoint();
+        return failed == null ? null : failed.getFailureMessage();
+    }
+
+    private static void printCheckpoints(RunResult.Checkpoints c) {
+        if (c.intervalMillis() == 0) {
+            System.out.printf("checkpoints       off (--checkpoint-interval 0)%n");
+            System.out.printf("state size        n/a (no checkpoint)%n");
+            return;
+        }
+        if (c.completed() == 0) {
+            System.out.printf("checkpoints       none completed (every %s), %,d failed%n",
+                    Units.millis(c.intervalMillis()), c.failed());
+            printLastFailure(c);
+            System.out.printf("state size        n/a (no checkpoint completed)%n");
+            return;
+        }
+        System.out.printf("checkpoints       %,d completed, %,d failed (every %s); end-to-end min %s, avg %s, max %s%n",
+                c.completed(), c.failed(), Units.millis(c.intervalMillis()), Units.millis(c.minMillis()),
+                Units.millis(c.avgMillis()), Units.millis(c.maxMillis()));
+        printLastFailure(c);
+        System.out.printf("state size        %s (last completed checkpoint)%n", Units.bytes(c.lastStateBytes()));
+        System.out.printf("checkpoint size   last %s checkpointed of %s state; max %s checkpointed of %s state%n",
+                Units.bytes(c.lastCheckpointedBytes()), Units.bytes(c.lastStateBytes()),
+                Units.bytes(c.maxCheckpointedBytes()), Units.bytes(c.maxStateBytes()));
+    }
+
+    private static void printLastFailure(RunResult.Checkpoints c) {
+        if (c.failed() > 0) {
+            System.out.printf("last failure      %s%n", c.lastFailure() != null ? c.lastFailure()
+                    : "no reason recorded (Flink keeps none for a checkpoint that failed before it was under way)");
+        }
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        try (Stream<Path> paths = Files.walk(dir)) {
+            paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+    }
+
+    /** Samples memory four times a second and prints a progress line every two seconds. */
+    private static void reportProgress(long start, MemoryPeaks memory, MiniCluster cluster, JobID jobId) {
+        try {
+            for (int tick = 1; ; tick++) {
+                Thread.sleep(250);
+                memory.sample();
+                if (tick % 8 != 0) {
+                    continue;
+                }
                 double seconds = (System.nanoTime() - start) / 1e9;
                 long done = Progress.PROCESSED.sum();
-                System.out.printf("  %5.1f s: %,d events processed (%,.0f/s)%n", seconds, done, done / seconds);
+                System.out.printf("  %5.1f s: %,d events processed (%,.0f/s)%s%n",
+                        seconds, done, done / seconds, completedCheckpoints(cluster, jobId));
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+    }
+
+    private static String completedCheckpoints(MiniCluster cluster, JobID jobId) {
+        try {
+            CheckpointStatsSnapshot snapshot =
+                    cluster.getExecutionGraph(jobId).get(1, TimeUnit.SECONDS).getCheckpointStatsSnapshot();
+            long completed = snapshot == null ? 0 : snapshot.getCounts().getNumberOfCompletedCheckpoints();
+            return completed == 0 ? "" : String.format(", %,d checkpoint%s", completed, completed == 1 ? "" : "s");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return "";
+        } catch (Exception e) {
+            return "";
         }
     }
 }

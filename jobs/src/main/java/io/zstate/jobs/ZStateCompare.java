@@ -1,0 +1,169 @@
+package io.zstate.jobs;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * Runs one example job on zstate, RocksDB and HashMap, each in a JVM of its own with the same
+ * heap, direct-memory and TaskManager memory settings, then prints the runs side by side and
+ * writes an HTML page with bar charts. A JVM per backend keeps peak RSS, JIT and garbage of one
+ * run out of the next.
+ */
+@Command(name = "zstate-compare", mixinStandardHelpOptions = true,
+        description = "Runs one example job on zstate, rocksdb and hashmap, each in its own JVM with the same "
+                + "memory settings, prints a table side by side and writes an HTML chart.")
+public final class ZStateCompare implements Callable<Integer> {
+
+    static final List<String> BACKENDS = List.of("zstate", "rocksdb", "hashmap");
+
+    @Option(names = "--job", defaultValue = "counter", description = "Job to run: ${COMPLETION-CANDIDATES}.")
+    ZStateRunner.Job job;
+
+    @Option(names = "--backends", defaultValue = "zstate,rocksdb,hashmap", split = ",",
+            description = "Backends to run, in this order (default ${DEFAULT-VALUE}).")
+    List<String> backends;
+
+    @Option(names = "--keys", defaultValue = "500000", description = "Distinct keys (default ${DEFAULT-VALUE}).")
+    long keys;
+
+    @Option(names = "--events", defaultValue = "3000000", description = "Events (default ${DEFAULT-VALUE}).")
+    long events;
+
+    @Option(names = "--parallelism", defaultValue = "2", description = "Parallelism (default ${DEFAULT-VALUE}).")
+    int parallelism;
+
+    @Option(names = "--managed-memory", defaultValue = "256mb",
+            description = "Managed memory of the TaskManager (default ${DEFAULT-VALUE}).")
+    String managedMemory;
+
+    @Option(names = "--checkpoint-interval", defaultValue = "2s",
+            description = "Checkpoint interval, or 0 for none (default ${DEFAULT-VALUE}).")
+    String checkpointInterval;
+
+    @Option(names = "--rate", defaultValue = "0",
+            description = "Source rate in events/s over all subtasks, 0 for as fast as it goes (default ${DEFAULT-VALUE}).")
+    double rate;
+
+    @Option(names = "--heap", defaultValue = "2g",
+            description = "Maximum heap (-Xmx) of each backend's JVM, the same for all (default ${DEFAULT-VALUE}).")
+    String heap;
+
+    @Option(names = "--direct-memory", defaultValue = "2g",
+            description = "-XX:MaxDirectMemorySize of each backend's JVM (default ${DEFAULT-VALUE}).")
+    String directMemory;
+
+    @Option(names = "--out", defaultValue = "target/zstate-compare.html", paramLabel = "<file>",
+            description = "HTML page with the table and the charts (default ${DEFAULT-VALUE}).")
+    Path out;
+
+    @Spec
+    CommandSpec spec;
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new ZStateCompare()).setCaseInsensitiveEnumValuesAllowed(true).execute(args));
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        List<String> chosen = new ArrayList<>();
+        for (String backend : backends) {
+            String name = backend.trim().toLowerCase(Locale.ROOT);
+            if (!BACKENDS.contains(name) || chosen.contains(name)) {
+                throw new CommandLine.ParameterException(spec.commandLine(),
+                        "--backends '" + backend + "' is not known or twice: use zstate, rocksdb and hashmap");
+            }
+            chosen.add(name);
+        }
+        if (!heap.matches("[0-9]+[kKmMgG]?") || !directMemory.matches("[0-9]+[kKmMgG]?")) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--heap and --direct-memory take a JVM size such as 2g or 512m");
+        }
+        CompareReport.Settings settings = new CompareReport.Settings(job.name(), keys, events, parallelism,
+                managedMemory, checkpointInterval, rate, heap, directMemory);
+        System.out.printf("zstate compare: job %s, %,d events over %,d keys, parallelism %d, managed memory %s, "
+                        + "checkpoints every %s; each backend in a JVM of its own with -Xmx%s -XX:MaxDirectMemorySize=%s%n",
+                job, events, keys, parallelism, managedMemory, checkpointInterval, heap, directMemory);
+
+        Path results = Files.createTempDirectory("zstate-compare");
+        List<CompareReport.Run> runs = new ArrayList<>();
+        try {
+            for (int i = 0; i < chosen.size(); i++) {
+                String backend = chosen.get(i);
+                System.out.printf("%n-- %s (%d of %d) --%n", backend, i + 1, chosen.size());
+                runs.add(runChild(backend, results.resolve(backend + ".json")));
+            }
+        } finally {
+            try (var files = Files.list(results)) {
+                files.forEach(f -> f.toFile().delete());
+            }
+            Files.deleteIfExists(results);
+        }
+
+        System.out.println();
+        System.out.print(CompareReport.table(settings, runs));
+        Path html = out.toAbsolutePath();
+        if (html.getParent() != null) {
+            Files.createDirectories(html.getParent());
+        }
+        Files.writeString(html, CompareReport.html(settings, runs), StandardCharsets.UTF_8);
+        System.out.printf("%nchart: %s%n", html);
+
+        boolean allGood = runs.stream().allMatch(CompareReport.Run::succeeded);
+        if (!allGood) {
+            System.out.printf("not every run succeeded: %s%n", String.join(", ", runs.stream()
+                    .filter(run -> !run.succeeded()).map(run -> run.backend() + " " + run.outcome()).toList()));
+        }
+        return allGood ? 0 : 1;
+    }
+
+    /** Runs the runner for {@code backend} in a new JVM, streaming its lines, and reads its JSON. */
+    private CompareReport.Run runChild(String backend, Path json) throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx" + heap,
+                "-XX:MaxDirectMemorySize=" + directMemory,
+                "-cp", System.getProperty("java.class.path"),
+                ZStateRunner.class.getName(),
+                "--job", job.name(),
+                "--backend", backend,
+                "--keys", Long.toString(keys),
+                "--events", Long.toString(events),
+                "--parallelism", Integer.toString(parallelism),
+                "--managed-memory", managedMemory,
+                "--checkpoint-interval", checkpointInterval,
+                "--rate", Double.toString(rate),
+                "--json", json.toString()));
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String prefix = String.format("[%-7s] ", backend);
+        try (BufferedReader lines = new BufferedReader(
+                new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = lines.readLine()) != null) {
+                System.out.println(prefix + line);
+            }
+        }
+        int exit = process.waitFor();
+        RunResult result = null;
+        if (Files.exists(json)) {
+            try {
+                result = RunResult.read(json);
+            } catch (IOException e) {
+                System.out.println(prefix + "could not read its results: " + e);
+            }
+        }
+        return new CompareReport.Run(backend, exit, result);
+    }
+}
