@@ -60,7 +60,8 @@ public final class ZStateRunner implements Callable<Integer> {
     /** The example jobs, by the name {@code --job} takes. */
     enum Job {
         counter(new EventCounterJob()),
-        windows(new WindowedAggregationJob());
+        windows(new WindowedAggregationJob()),
+        sessions(new SessionAnalysisJob());
 
         final ExampleJob<?> job;
 
