@@ -44,8 +44,10 @@ import org.apache.flink.util.Collector;
  * rounds in order and its readings are at most one round behind the latest it has seen: a
  * bounded-out-of-orderness watermark of one round never overtakes a later reading of the same
  * subtask. The window operators follow the minimum of the subtasks' watermarks, which is lower
- * still, so no reading is late. At the end of the bounded source Flink emits the maximum
- * watermark and every remaining window fires.
+ * still, so no reading is late. (As windows hold whole rounds, a tighter bound would not lose
+ * readings either: a window fires only when the watermark passes the end of its last round. The
+ * bound matters in job 3, {@link SessionAnalysisJob}.) At the end of the bounded source Flink
+ * emits the maximum watermark and every remaining window fires.
  *
  * <p><b>Check.</b> {@link #expected} recomputes every (window length, sensor, window) summary from
  * the generator's formula; the check sorts the output the same way and compares record by record,
