@@ -18,4 +18,15 @@ public final class Sources {
                 : RateLimiterStrategy.noOp();
         return new DataGeneratorSource<>(generator, size.events(), rate, type);
     }
+
+    /**
+     * A 64-bit hash of {@code x} (the SplitMix64 finalizer), for jobs that want events to look
+     * random yet be a pure function of their index: generators and checks call it alike.
+     */
+    public static long mix(long x) {
+        long z = x + 0x9E3779B97F4A7C15L;
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
 }

@@ -82,7 +82,9 @@ public final class ZStateRunner implements Callable<Integer> {
 
     /** The example jobs, by the name {@code --job} takes. */
     enum Job {
-        counter(new EventCounterJob());
+        counter(new EventCounterJob()),
+        windows(new WindowedAggregationJob()),
+        sessions(new SessionAnalysisJob());
 
         final ExampleJob<?> job;
 
