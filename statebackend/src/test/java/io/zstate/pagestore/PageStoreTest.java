@@ -305,6 +305,34 @@ class PageStoreTest {
         }
     }
 
+    /**
+     * Map state puts ten entries under one prefix, so a 1 KiB bucket holds two prefixes and a
+     * few prefixes sharing low hash bits used to double the directory again and again (120 MB
+     * of directories for 5M entries). checkInvariants asserts the directory's bound.
+     */
+    @Test
+    void mapLikeStateKeepsItsDirectoriesBounded() {
+        try (PageStore store = new PageStore(PageStoreConfig.defaults(dir).withPageCacheBytes(64 * 1024)
+                .withPoolBytes(64L << 20), 0, 1)) {
+            int table = store.createTable("m");
+            byte[] value = new byte[40];
+            for (int k = 0; k < 30_000; k++) {
+                for (int u = 0; u < 10; u++) {
+                    byte[] key = {2, (byte) (k >>> 16), (byte) (k >>> 8), (byte) k, 7, 0, (byte) u};
+                    value[0] = (byte) (k + u);
+                    store.put(table, 0, key, 0, key.length, 5, value, 0, value.length);
+                }
+            }
+            store.checkInvariants();
+            ValueView view = new ValueView();
+            for (int k = 0; k < 30_000; k += 7) {
+                byte[] key = {2, (byte) (k >>> 16), (byte) (k >>> 8), (byte) k, 7, 0, (byte) 9};
+                assertThat(store.get(table, 0, key, 0, key.length, 5, view)).isTrue();
+                assertThat(view.toByteArray()[0]).isEqualTo((byte) (k + 9));
+            }
+        }
+    }
+
     @Test
     void rejectsBadSettingsNamingTheSettingAndItsAllowedValues() {
         PageStoreConfig base = PageStoreConfig.defaults(dir);
