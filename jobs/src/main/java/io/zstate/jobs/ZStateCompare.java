@@ -36,7 +36,9 @@ public final class ZStateCompare implements Callable<Integer> {
             description = "Backends to run, in this order (default ${DEFAULT-VALUE}).")
     List<String> backends;
 
-    @Option(names = "--keys", defaultValue = "500000", description = "Distinct keys (default ${DEFAULT-VALUE}).")
+    @Option(names = "--keys",
+            description = "Distinct keys (default: the job's, 500000; 100000 for windows).")
+    Long keysOption;
     long keys;
 
     @Option(names = "--events", defaultValue = "3000000", description = "Events (default ${DEFAULT-VALUE}).")
@@ -78,6 +80,7 @@ public final class ZStateCompare implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        keys = keysOption != null ? keysOption : job.defaultKeys;
         List<String> chosen = new ArrayList<>();
         for (String backend : backends) {
             String name = backend.trim().toLowerCase(Locale.ROOT);

@@ -55,7 +55,9 @@ public final class ZStateRunner implements Callable<Integer> {
             description = "State backend: zstate, rocksdb or hashmap (default ${DEFAULT-VALUE}).")
     String backend;
 
-    @Option(names = "--keys", defaultValue = "500000", description = "Distinct keys (default ${DEFAULT-VALUE}).")
+    @Option(names = "--keys",
+            description = "Distinct keys (default: the job's, 500000; 100000 for windows, whose every key-window is a result).")
+    Long keysOption;
     long keys;
 
     @Option(names = "--events", defaultValue = "3000000", description = "Events (default ${DEFAULT-VALUE}).")
@@ -80,16 +82,19 @@ public final class ZStateRunner implements Callable<Integer> {
             description = "Also write the run's results to this file as JSON (the compare command reads it).")
     Path json;
 
-    /** The example jobs, by the name {@code --job} takes. */
+    /** The example jobs, by the name {@code --job} takes, with their default key counts. */
     enum Job {
-        counter(new EventCounterJob()),
-        windows(new WindowedAggregationJob()),
-        sessions(new SessionAnalysisJob());
+        counter(new EventCounterJob(), 500_000),
+        // 3M events over 500k sensors make 2M one-reading-or-so windows; 100k keep it a window job
+        windows(new WindowedAggregationJob(), 100_000),
+        sessions(new SessionAnalysisJob(), 500_000);
 
         final ExampleJob<?> job;
+        final long defaultKeys;
 
-        Job(ExampleJob<?> job) {
+        Job(ExampleJob<?> job, long defaultKeys) {
             this.job = job;
+            this.defaultKeys = defaultKeys;
         }
     }
 
@@ -105,6 +110,7 @@ public final class ZStateRunner implements Callable<Integer> {
             default -> throw new CommandLine.ParameterException(new CommandLine(this),
                     "--backend '" + backend + "' is not known: use zstate, rocksdb or hashmap");
         };
+        keys = keysOption != null ? keysOption : job.defaultKeys;
         if (keys < 1 || events < keys || parallelism < 1 || rate < 0) {
             throw new CommandLine.ParameterException(new CommandLine(this),
                     "need --keys >= 1, --events >= --keys, --parallelism >= 1 and --rate >= 0");
