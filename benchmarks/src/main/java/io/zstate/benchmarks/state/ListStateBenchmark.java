@@ -22,8 +22,16 @@ import org.openjdk.jmh.infra.Blackhole;
  */
 public class ListStateBenchmark extends StateBenchmarkBase {
 
+    static final ListStateDescriptor<Long> DESCRIPTOR =
+            new ListStateDescriptor<>("listState", Long.class);
+
     private ListState<Long> state;
     private List<Long> hundredValues;
+
+    @Override
+    protected org.apache.flink.api.common.state.StateDescriptor<?, ?> descriptor() {
+        return DESCRIPTOR;
+    }
 
     @Override
     protected StateSize.Kind kind() {
@@ -42,7 +50,7 @@ public class ListStateBenchmark extends StateBenchmarkBase {
     /** Creates the list state and adds one value to every setup key's list. */
     static ListState<Long> load(KeyedStateBackend<Long> keyed) throws Exception {
         ListState<Long> state = keyed.getPartitionedState(VoidNamespace.INSTANCE, VoidNamespaceSerializer.INSTANCE,
-                new ListStateDescriptor<>("listState", Long.class));
+                DESCRIPTOR);
         for (int i = 0; i < SETUP_KEYS; i++) {
             keyed.setCurrentKey((long) i);
             state.add((long) RANDOM_VALUE_OBJECTS[i]);

@@ -23,6 +23,9 @@ import org.openjdk.jmh.infra.Blackhole;
  */
 public class MapStateBenchmark extends StateBenchmarkBase {
 
+    static final MapStateDescriptor<Long, Double> DESCRIPTOR =
+            new MapStateDescriptor<>("mapState", Long.class, Double.class);
+
     /** Map keys shifted left by one, as flink-benchmarks' mapContains asks: half are present. */
     private static final Long[] CONTAINS_KEYS = new Long[MAP_KEYS];
 
@@ -33,6 +36,11 @@ public class MapStateBenchmark extends StateBenchmarkBase {
     }
 
     private MapState<Long, Double> state;
+
+    @Override
+    protected org.apache.flink.api.common.state.StateDescriptor<?, ?> descriptor() {
+        return DESCRIPTOR;
+    }
 
     @Override
     protected StateSize.Kind kind() {
@@ -47,7 +55,7 @@ public class MapStateBenchmark extends StateBenchmarkBase {
     /** Creates the map state and puts every map key under every setup key. */
     static MapState<Long, Double> load(KeyedStateBackend<Long> keyed) throws Exception {
         MapState<Long, Double> state = keyed.getPartitionedState(VoidNamespace.INSTANCE,
-                VoidNamespaceSerializer.INSTANCE, new MapStateDescriptor<>("mapState", Long.class, Double.class));
+                VoidNamespaceSerializer.INSTANCE, DESCRIPTOR);
         for (int i = 0; i < SETUP_KEYS; i++) {
             keyed.setCurrentKey((long) i);
             for (int j = 0; j < MAP_KEYS; j++) {

@@ -1,22 +1,24 @@
 package io.zstate.benchmarks.state;
 
-import java.lang.management.BufferPoolMXBean;
+import io.zstate.flink.ZStateLocalStats;
+import io.zstate.pagestore.PageStoreStats;
 import java.lang.management.ManagementFactory;
 import org.apache.flink.runtime.state.KeyedStateBackend;
 
 /**
  * Bytes of memory per state entry after loading a benchmark's setup keys: the heap the loaded
- * backend retains (used heap after a full GC, minus before) plus the direct memory it allocated
- * (the JVM's "direct" buffer pool, where zstate's pool arenas live). For zstate that is the
- * off-heap pool, the page cache and the on-heap page table together; for HashMap the retained
- * object graph. Measured in the running JVM, so run it in a JVM of its own.
+ * backend retains (used heap after a full GC, minus before) plus its off-heap memory. For zstate
+ * that is the page cache and the page table and directories on the heap, plus the pool frames
+ * it holds off-heap (unsafe memory, like Flink's managed memory, so no JVM counter sees it:
+ * {@code poolBytesHeld} of its page-store counters); for HashMap the retained object graph.
+ * Measured in the running JVM, so keep other live objects steady around it.
  */
 public final class MemoryFootprint {
 
     /** One measurement: heap and direct bytes retained, and the entries they hold. */
-    public record Footprint(String backend, StateSize.Kind kind, long entries, long heapBytes, long directBytes) {
+    public record Footprint(String backend, StateSize.Kind kind, long entries, long heapBytes, long offHeapBytes) {
         public double bytesPerEntry() {
-            return (double) (heapBytes + directBytes) / entries;
+            return (double) (heapBytes + offHeapBytes) / entries;
         }
     }
 
@@ -25,8 +27,8 @@ public final class MemoryFootprint {
     /** Loads {@code kind} into a fresh {@code backend} sized by the pool regime and measures it. */
     public static Footprint measure(String backend, StateSize.Kind kind, StateSize.Sizes sizes) throws Exception {
         MemoryRegime regime = MemoryRegime.pool;
+        StateConstants.touch(); // its boxed keys and values are not the backend's
         long heapBefore = settledHeap();
-        long directBefore = direct();
         try (BenchmarkBackend b = BenchmarkBackend.create(backend, regime.managedMemoryBytes(sizes),
                 regime.pageCacheBytes(sizes))) {
             KeyedStateBackend<Long> keyed = b.keyed;
@@ -45,8 +47,9 @@ public final class MemoryFootprint {
                 }
             };
             long heap = settledHeap() - heapBefore;
-            long directBytes = direct() - directBefore;
-            return new Footprint(backend, kind, entries, heap, directBytes);
+            PageStoreStats stats = ZStateLocalStats.of(keyed);
+            long offHeap = stats == null ? 0 : stats.poolBytesHeld();
+            return new Footprint(backend, kind, entries, heap, offHeap);
         }
     }
 
@@ -58,14 +61,5 @@ public final class MemoryFootprint {
             used = Math.min(used, ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed());
         }
         return used;
-    }
-
-    private static long direct() {
-        for (BufferPoolMXBean pool : ManagementFactory.getPlatformMXBeans(BufferPoolMXBean.class)) {
-            if (pool.getName().equals("direct")) {
-                return pool.getMemoryUsed();
-            }
-        }
-        return 0;
     }
 }

@@ -13,7 +13,9 @@ import static io.zstate.benchmarks.state.StateConstants.SETUP_KEY_OBJECTS;
 import io.zstate.flink.ZStateLocalStats;
 import io.zstate.pagestore.PageStoreStats;
 import java.util.concurrent.TimeUnit;
+import org.apache.flink.api.common.state.StateDescriptor;
 import org.apache.flink.runtime.state.CheckpointableKeyedStateBackend;
+import org.apache.flink.state.rocksdb.RocksDBKeyedStateBackend;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
@@ -40,7 +42,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * <p>Departures from flink-benchmarks, on purpose: keys come from a precomputed stream read by a
  * cursor inside the measured method instead of a {@code Level.Invocation} setup (whose overhead
  * would be a large part of a 100 ns operation); list state is loaded once per trial, not
- * reloaded every iteration, so lists grow by the appends of earlier iterations.
+ * reloaded every iteration, so lists grow by the appends of earlier iterations. RocksDB is
+ * compacted after every load (flink-benchmarks does so for list state).
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)
@@ -81,6 +84,9 @@ public abstract class StateBenchmarkBase {
     /** Which state this benchmark loads and measures. */
     protected abstract StateSize.Kind kind();
 
+    /** The benchmark's state. */
+    protected abstract StateDescriptor<?, ?> descriptor();
+
     /** Creates the benchmark's state and writes the setup keys' entries. */
     protected abstract void createAndLoad() throws Exception;
 
@@ -95,6 +101,11 @@ public abstract class StateBenchmarkBase {
         keyed = handle.keyed;
         long start = System.nanoTime();
         createAndLoad();
+        if (keyed instanceof RocksDBKeyedStateBackend<Long> rocksdb) {
+            // one compacted LSM, as flink-benchmarks does and as after a restore: otherwise reads
+            // pay for the L0 files the load left and for compactions running in the background
+            rocksdb.compactState(descriptor());
+        }
         keyStream = memory.distribution.stream(SETUP_KEYS, 42);
         System.out.printf("%n# %s %s, state %,d page bytes, %,d compressed: managed memory %,d, page cache %,d;"
                         + " loaded in %.1f s%s%n",

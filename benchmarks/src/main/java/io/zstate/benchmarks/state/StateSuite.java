@@ -163,18 +163,19 @@ public final class StateSuite implements Callable<Integer> {
             String benchmark = run.getParams().getBenchmark();
             String op = benchmark.substring(benchmark.lastIndexOf('.') + 1);
             results.add(new SuiteResult(kind, op, regime, run.getParams().getParam("backend"),
-                    run.getPrimaryResult().getScore(), run.getPrimaryResult().getScoreError()));
+                    run.getPrimaryResult().getScore(),
+                    run.getPrimaryResult().getStatistics().getStandardDeviation()));
         }
         return results;
     }
 
-    /** One measured cell: an operation on a backend in a regime, ops/ms with its 99.9% error. */
+    /** One measured cell: an operation on a backend in a regime, ops/ms and its standard deviation. */
     record SuiteResult(StateSize.Kind kind, String op, MemoryRegime regime, String backend, double score,
-                       double error) {
+                       double stdev) {
         String formatted() {
-            return Double.isNaN(error)
+            return Double.isNaN(stdev)
                     ? String.format(Locale.ROOT, "%.0f", score)
-                    : String.format(Locale.ROOT, "%.0f ± %.0f", score, error);
+                    : String.format(Locale.ROOT, "%.0f ± %.0f", score, stdev);
         }
     }
 }

@@ -28,7 +28,8 @@ final class SuiteReport {
         StringBuilder md = new StringBuilder();
         md.append(String.format(Locale.ROOT, "### State suite, %s%n%n", date));
         md.append(String.format(Locale.ROOT, "Machine: %s. Suite time %.0f s; JMH throughput, 1 fork per trial, "
-                + "%d warmup and %d measured iterations of 1 s; ± is JMH's 99.9%% error.%n%n", machine(), seconds,
+                + "%d warmup and %d measured iterations of 1 s; ± is the standard deviation over the measured "
+                + "iterations.%n%n", machine(), seconds,
                 warmup, iterations));
         md.append("| state | S (page bytes) | C (compressed) | page cache | managed memory hot/pool | managed memory spill |\n");
         md.append("|---|---:|---:|---:|---:|---:|\n");
@@ -84,11 +85,11 @@ final class SuiteReport {
         }
         md.append('\n');
         if (!footprints.isEmpty()) {
-            md.append("#### Memory per entry (pool regime sizes; heap retained after full GC + direct memory)\n\n");
-            md.append("| state | backend | entries | heap | direct | bytes / entry |\n|---|---|---:|---:|---:|---:|\n");
+            md.append("#### Memory per entry (pool regime sizes; heap retained after full GC + zstate's pool frames)\n\n");
+            md.append("| state | backend | entries | heap | off-heap | bytes / entry |\n|---|---|---:|---:|---:|---:|\n");
             for (MemoryFootprint.Footprint f : footprints) {
                 md.append(String.format(Locale.ROOT, "| %s | %s | %,d | %s | %s | %.1f |%n", f.kind(), f.backend(),
-                        f.entries(), mib(f.heapBytes()), mib(f.directBytes()), f.bytesPerEntry()));
+                        f.entries(), mib(f.heapBytes()), mib(f.offHeapBytes()), f.bytesPerEntry()));
             }
             md.append('\n');
             for (MemoryFootprint.Footprint z : footprints) {

@@ -13,7 +13,14 @@ import org.openjdk.jmh.annotations.Benchmark;
 /** flink-benchmarks' ValueStateBenchmark: {@code ValueState<Long>}, one entry per setup key. */
 public class ValueStateBenchmark extends StateBenchmarkBase {
 
+    static final ValueStateDescriptor<Long> DESCRIPTOR = new ValueStateDescriptor<>("valueState", Long.class);
+
     private ValueState<Long> state;
+
+    @Override
+    protected org.apache.flink.api.common.state.StateDescriptor<?, ?> descriptor() {
+        return DESCRIPTOR;
+    }
 
     @Override
     protected StateSize.Kind kind() {
@@ -28,7 +35,7 @@ public class ValueStateBenchmark extends StateBenchmarkBase {
     /** Creates the value state and gives every setup key a value. */
     static ValueState<Long> load(KeyedStateBackend<Long> keyed) throws Exception {
         ValueState<Long> state = keyed.getPartitionedState(VoidNamespace.INSTANCE, VoidNamespaceSerializer.INSTANCE,
-                new ValueStateDescriptor<>("valueState", Long.class));
+                DESCRIPTOR);
         for (int i = 0; i < SETUP_KEYS; i++) {
             keyed.setCurrentKey((long) i);
             state.update((long) RANDOM_VALUE_OBJECTS[i]);
