@@ -25,39 +25,13 @@ import picocli.CommandLine.Spec;
 @Command(name = "zstate-compare", mixinStandardHelpOptions = true,
         description = "Runs one example job on zstate, rocksdb and hashmap, each in its own JVM with the same "
                 + "memory settings, prints a table side by side and writes an HTML chart.")
-public final class ZStateCompare implements Callable<Integer> {
+public final class ZStateCompare extends JobRunOptions implements Callable<Integer> {
 
     static final List<String> BACKENDS = List.of("zstate", "rocksdb", "hashmap");
-
-    @Option(names = "--job", defaultValue = "counter", description = "Job to run: ${COMPLETION-CANDIDATES}.")
-    ZStateRunner.Job job;
 
     @Option(names = "--backends", defaultValue = "zstate,rocksdb,hashmap", split = ",",
             description = "Backends to run, in this order (default ${DEFAULT-VALUE}).")
     List<String> backends;
-
-    @Option(names = "--keys",
-            description = "Distinct keys (default: the job's, 500000; 100000 for windows).")
-    Long keysOption;
-    long keys;
-
-    @Option(names = "--events", defaultValue = "3000000", description = "Events (default ${DEFAULT-VALUE}).")
-    long events;
-
-    @Option(names = "--parallelism", defaultValue = "2", description = "Parallelism (default ${DEFAULT-VALUE}).")
-    int parallelism;
-
-    @Option(names = "--managed-memory", defaultValue = "256mb",
-            description = "Managed memory of the TaskManager (default ${DEFAULT-VALUE}).")
-    String managedMemory;
-
-    @Option(names = "--checkpoint-interval", defaultValue = "2s",
-            description = "Checkpoint interval, or 0 for none (default ${DEFAULT-VALUE}).")
-    String checkpointInterval;
-
-    @Option(names = "--rate", defaultValue = "0",
-            description = "Source rate in events/s over all subtasks, 0 for as fast as it goes (default ${DEFAULT-VALUE}).")
-    double rate;
 
     @Option(names = "--heap", defaultValue = "2g",
             description = "Maximum heap (-Xmx) of each backend's JVM, the same for all (default ${DEFAULT-VALUE}).")
@@ -80,7 +54,7 @@ public final class ZStateCompare implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        keys = keysOption != null ? keysOption : job.defaultKeys;
+        resolveKeys();
         List<String> chosen = new ArrayList<>();
         for (String backend : backends) {
             String name = backend.trim().toLowerCase(Locale.ROOT);

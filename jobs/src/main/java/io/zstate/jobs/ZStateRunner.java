@@ -46,37 +46,11 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "zstate-run", mixinStandardHelpOptions = true,
         description = "Runs an example job on an embedded MiniCluster and prints what it did.")
-public final class ZStateRunner implements Callable<Integer> {
-
-    @Option(names = "--job", defaultValue = "counter", description = "Job to run: ${COMPLETION-CANDIDATES}.")
-    Job job;
+public final class ZStateRunner extends JobRunOptions implements Callable<Integer> {
 
     @Option(names = "--backend", defaultValue = "zstate",
             description = "State backend: zstate, rocksdb or hashmap (default ${DEFAULT-VALUE}).")
     String backend;
-
-    @Option(names = "--keys",
-            description = "Distinct keys (default: the job's, 500000; 100000 for windows, whose every key-window is a result).")
-    Long keysOption;
-    long keys;
-
-    @Option(names = "--events", defaultValue = "3000000", description = "Events (default ${DEFAULT-VALUE}).")
-    long events;
-
-    @Option(names = "--parallelism", defaultValue = "2", description = "Parallelism (default ${DEFAULT-VALUE}).")
-    int parallelism;
-
-    @Option(names = "--managed-memory", defaultValue = "256mb",
-            description = "Managed memory of the TaskManager (default ${DEFAULT-VALUE}).")
-    String managedMemory;
-
-    @Option(names = "--checkpoint-interval", defaultValue = "2s",
-            description = "Checkpoint interval, or 0 for none (default ${DEFAULT-VALUE}).")
-    String checkpointInterval;
-
-    @Option(names = "--rate", defaultValue = "0",
-            description = "Source rate in events/s over all subtasks, 0 for as fast as it goes (default ${DEFAULT-VALUE}).")
-    double rate;
 
     @Option(names = "--json", paramLabel = "<file>",
             description = "Also write the run's results to this file as JSON (the compare command reads it).")
@@ -110,7 +84,7 @@ public final class ZStateRunner implements Callable<Integer> {
             default -> throw new CommandLine.ParameterException(new CommandLine(this),
                     "--backend '" + backend + "' is not known: use zstate, rocksdb or hashmap");
         };
-        keys = keysOption != null ? keysOption : job.defaultKeys;
+        resolveKeys();
         if (keys < 1 || events < keys || parallelism < 1 || rate < 0) {
             throw new CommandLine.ParameterException(new CommandLine(this),
                     "need --keys >= 1, --events >= --keys, --parallelism >= 1 and --rate >= 0");

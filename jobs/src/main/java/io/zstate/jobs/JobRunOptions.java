@@ -1,0 +1,43 @@
+package io.zstate.jobs;
+
+import picocli.CommandLine.Option;
+
+/**
+ * The options that say which example job to run and how big, shared by the runner and the
+ * compare command (which passes them on to one runner per backend).
+ */
+abstract class JobRunOptions {
+
+    @Option(names = "--job", defaultValue = "counter", description = "Job to run: ${COMPLETION-CANDIDATES}.")
+    ZStateRunner.Job job;
+
+    @Option(names = "--keys", paramLabel = "<keys>",
+            description = "Distinct keys (default: the job's, 500000; 100000 for windows, whose every key-window is a result).")
+    Long keysOption;
+
+    /** The key count in effect: {@code --keys}, or the job's default; set by {@link #resolveKeys()}. */
+    long keys;
+
+    @Option(names = "--events", defaultValue = "3000000", description = "Events (default ${DEFAULT-VALUE}).")
+    long events;
+
+    @Option(names = "--parallelism", defaultValue = "2", description = "Parallelism (default ${DEFAULT-VALUE}).")
+    int parallelism;
+
+    @Option(names = "--managed-memory", defaultValue = "256mb",
+            description = "Managed memory of the TaskManager (default ${DEFAULT-VALUE}).")
+    String managedMemory;
+
+    @Option(names = "--checkpoint-interval", defaultValue = "2s",
+            description = "Checkpoint interval, or 0 for none (default ${DEFAULT-VALUE}).")
+    String checkpointInterval;
+
+    @Option(names = "--rate", defaultValue = "0",
+            description = "Source rate in events/s over all subtasks, 0 for as fast as it goes (default ${DEFAULT-VALUE}).")
+    double rate;
+
+    /** Sets {@link #keys} from {@code --keys} or the job's default. */
+    void resolveKeys() {
+        keys = keysOption != null ? keysOption : job.defaultKeys;
+    }
+}
