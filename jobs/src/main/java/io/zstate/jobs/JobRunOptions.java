@@ -1,5 +1,6 @@
 package io.zstate.jobs;
 
+import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
 /**
@@ -35,6 +36,16 @@ abstract class JobRunOptions {
     @Option(names = "--rate", defaultValue = "0",
             description = "Source rate in events/s over all subtasks, 0 for as fast as it goes (default ${DEFAULT-VALUE}).")
     double rate;
+
+    @Option(names = "--config", paramLabel = "<file>",
+            description = "Flink configuration (YAML) to start from: zstate's options and any other key; the options "
+                    + "above win over it (default: conf/flink-conf-embedded.yaml of the repository, if found).")
+    Path configFile;
+
+    /** The configuration file in effect: {@code --config}, or the repository's embedded one, or null. */
+    Path configFile() {
+        return configFile != null ? configFile : FlinkConfigFiles.findInRepository("flink-conf-embedded.yaml");
+    }
 
     /** Sets {@link #keys} from {@code --keys} or the job's default. */
     void resolveKeys() {

@@ -123,6 +123,12 @@ public final class ZStateCompare extends JobRunOptions implements Callable<Integ
                 "--checkpoint-interval", checkpointInterval,
                 "--rate", Double.toString(rate),
                 "--json", json.toString()));
+        Path file = configFile();
+        if (file != null) {
+            // the same file for every backend, wherever the child starts
+            command.add("--config");
+            command.add(file.toAbsolutePath().toString());
+        }
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
         String prefix = String.format("[%-7s] ", backend);
         try (BufferedReader lines = new BufferedReader(

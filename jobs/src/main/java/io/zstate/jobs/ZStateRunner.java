@@ -90,7 +90,8 @@ public final class ZStateRunner extends JobRunOptions implements Callable<Intege
                     "need --keys >= 1, --events >= --keys, --parallelism >= 1 and --rate >= 0");
         }
         JobSize size = new JobSize(keys, events, rate);
-        Configuration config = new Configuration();
+        Path file = configFile();
+        Configuration config = file != null ? FlinkConfigFiles.load(file) : new Configuration();
         config.set(StateBackendOptions.STATE_BACKEND, backendType);
         config.set(TaskManagerOptions.MANAGED_MEMORY_SIZE, MemorySize.parse(managedMemory));
         config.set(TaskManagerOptions.NUM_TASK_SLOTS, parallelism);
@@ -102,10 +103,16 @@ public final class ZStateRunner extends JobRunOptions implements Callable<Intege
             config.set(CheckpointingOptions.CHECKPOINTING_INTERVAL, interval);
             // on files: the JobManager's in-memory storage refuses snapshots over 5 MB
             config.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, checkpoints.toUri().toString());
+        } else {
+            // off means off, whatever the configuration file says
+            config.removeConfig(CheckpointingOptions.CHECKPOINTING_INTERVAL);
         }
 
         System.out.printf("zstate runner: job %s (%s) on %s, parallelism %d, managed memory %s%n",
                 job, job.job.describe(size), backend, parallelism, managedMemory);
+        System.out.printf("configuration: %s%n", file != null
+                ? file.toAbsolutePath().normalize() + " (the options above win over it)"
+                : "Flink's defaults (no --config, and conf/flink-conf-embedded.yaml not found)");
         ZStateLocalStats.enable();
         Progress.PROCESSED.reset();
         MemoryPeaks memory = new MemoryPeaks();

@@ -107,4 +107,33 @@ class ZStateRunnerTest {
         cli.setErr(new java.io.PrintWriter(new java.io.StringWriter()));
         assertThat(cli.execute("--backend", "memory")).isNotZero();
     }
+
+    /** The runner starts from a Flink YAML file: an invalid zstate option in it fails the run, by name. */
+    @Test
+    void theConfigurationFileReachesTheStateBackend(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        java.nio.file.Path file = dir.resolve("zstate.yaml");
+        java.nio.file.Files.writeString(file, "state.backend.zstate.page-size: 3kb\n");
+        PrintStream originalErr = System.err;
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+        RunnerHarness.Run run;
+        try {
+            run = RunnerHarness.run("--config", file.toString(), "--keys", "100", "--events", "1000",
+                    "--checkpoint-interval", "0");
+        } finally {
+            System.setErr(originalErr);
+        }
+        assertThat(run.out()).contains("configuration: " + file.toAbsolutePath().normalize());
+        assertThat(run.exit()).isNotZero();
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("state.backend.zstate.page-size");
+    }
+
+    @Test
+    void theRepositorysEmbeddedConfigurationIsTheDefault() {
+        RunnerHarness.Run run = RunnerHarness.run("--keys", "100", "--events", "1000", "--checkpoint-interval", "0",
+                "--backend", "hashmap");
+        assertThat(run.exit()).as(run.out()).isZero();
+        assertThat(run.out()).contains("conf/flink-conf-embedded.yaml (the options above win over it)");
+    }
 }

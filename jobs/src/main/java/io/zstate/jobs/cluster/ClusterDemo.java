@@ -1,6 +1,7 @@
 package io.zstate.jobs.cluster;
 
 import io.zstate.jobs.EventCounterJob;
+import io.zstate.jobs.FlinkConfigFiles;
 import io.zstate.jobs.ExampleJob;
 import io.zstate.jobs.JobSize;
 import java.io.IOException;
@@ -129,7 +130,7 @@ public final class ClusterDemo implements Callable<Integer> {
         Path base = baseConfig != null ? baseConfig : findRepositoryConfig();
         Path lib = log4jLib != null ? log4jLib
                 : System.getProperty("zstate.cluster.log4j-lib") != null ? Path.of(System.getProperty("zstate.cluster.log4j-lib")) : null;
-        Configuration config = demoConfiguration(load(base, runDir));
+        Configuration config = demoConfiguration(FlinkConfigFiles.load(base));
 
         startNanos = System.nanoTime();
         ExampleJob<Long> job = new EventCounterJob();
@@ -377,25 +378,13 @@ public final class ClusterDemo implements Callable<Integer> {
         return config;
     }
 
-    /** Loads a Flink YAML configuration file the way the cluster loads its config.yaml. */
-    private static Configuration load(Path file, Path runDir) throws IOException {
-        Path staging = Files.createDirectories(runDir.resolve("base-conf"));
-        Files.copy(file, staging.resolve(GlobalConfiguration.FLINK_CONF_FILENAME),
-                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-        Configuration loaded = GlobalConfiguration.loadConfiguration(staging.toString());
-        deleteTree(staging);
-        return loaded;
-    }
-
     private static Path findRepositoryConfig() {
-        for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
-            Path candidate = dir.resolve("conf").resolve("flink-conf-cluster.yaml");
-            if (Files.isRegularFile(candidate)) {
-                return candidate;
-            }
+        Path found = FlinkConfigFiles.findInRepository("flink-conf-cluster.yaml");
+        if (found == null) {
+            throw new IllegalStateException("conf/flink-conf-cluster.yaml not found above "
+                    + Path.of("").toAbsolutePath() + "; pass --config");
         }
-        throw new IllegalStateException("conf/flink-conf-cluster.yaml not found above " + Path.of("").toAbsolutePath()
-                + "; pass --config");
+        return found;
     }
 
     private static void awaitRest(LocalCluster cluster, Duration timeout) throws InterruptedException {
