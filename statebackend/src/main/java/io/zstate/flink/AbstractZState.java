@@ -72,11 +72,22 @@ abstract class AbstractZState<K, N, V> implements InternalKvState<K, N, V> {
 
     /** key-group | current key | namespace, as a fresh array. */
     byte[] currentKey() {
-        return backend.keyBuilder.buildCompositeKeyNamespace(currentNamespace, namespaceSerializer);
+        return backend.keyBuilder.copyWithNamespace(currentNamespace, namespaceSerializer);
     }
 
     byte[] keyFor(N namespace) {
-        return backend.keyBuilder.buildCompositeKeyNamespace(namespace, namespaceSerializer);
+        return backend.keyBuilder.copyWithNamespace(namespace, namespaceSerializer);
+    }
+
+    /**
+     * key-group | current key | namespace in the backend's shared key buffer
+     * ({@code backend.keyBuilder.bytes()}), valid until the next key is built: for the point
+     * accesses that use the key once, with no array per access.
+     *
+     * @return the key's length
+     */
+    int currentKeyInPlace() {
+        return backend.keyBuilder.namespace(currentNamespace, namespaceSerializer);
     }
 
     int keyGroup() {
@@ -85,7 +96,11 @@ abstract class AbstractZState<K, N, V> implements InternalKvState<K, N, V> {
 
     /** Looks a key up; call under the store's lock and decode {@link ZKeyedStateBackend#view} under it. */
     boolean read(int keyGroup, byte[] key) {
-        return store.get(info.table, keyGroup, key, 0, key.length, key.length, backend.view);
+        return read(keyGroup, key, key.length);
+    }
+
+    boolean read(int keyGroup, byte[] key, int keyLength) {
+        return store.get(info.table, keyGroup, key, 0, keyLength, keyLength, backend.view);
     }
 
     /** A copy of a key's stored bytes, or null. */
@@ -96,8 +111,12 @@ abstract class AbstractZState<K, N, V> implements InternalKvState<K, N, V> {
     }
 
     void write(int keyGroup, byte[] key, byte[] value, int offset, int length) {
+        write(keyGroup, key, key.length, value, offset, length);
+    }
+
+    void write(int keyGroup, byte[] key, int keyLength, byte[] value, int offset, int length) {
         synchronized (store) {
-            store.put(info.table, keyGroup, key, 0, key.length, key.length, value, offset, length);
+            store.put(info.table, keyGroup, key, 0, keyLength, keyLength, value, offset, length);
         }
     }
 
@@ -109,8 +128,12 @@ abstract class AbstractZState<K, N, V> implements InternalKvState<K, N, V> {
 
     /** The value stored under a key, deserialized, or null. */
     V readStored(int keyGroup, byte[] key) throws IOException {
+        return readStored(keyGroup, key, key.length);
+    }
+
+    V readStored(int keyGroup, byte[] key, int keyLength) throws IOException {
         synchronized (store) {
-            if (!read(keyGroup, key)) {
+            if (!read(keyGroup, key, keyLength)) {
                 return null;
             }
             positionOnView();
@@ -120,9 +143,13 @@ abstract class AbstractZState<K, N, V> implements InternalKvState<K, N, V> {
 
     /** Serializes and stores a value under a key. */
     void writeStored(int keyGroup, byte[] key, V value) throws IOException {
+        writeStored(keyGroup, key, key.length, value);
+    }
+
+    void writeStored(int keyGroup, byte[] key, int keyLength, V value) throws IOException {
         out.clear();
         valueSerializer.serialize(value, out);
-        write(keyGroup, key, out.getSharedBuffer(), 0, out.length());
+        write(keyGroup, key, keyLength, out.getSharedBuffer(), 0, out.length());
     }
 
     void positionOnView() {

@@ -77,7 +77,7 @@ final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
     final ZStateTables tables;
     final int keyGroupPrefixBytes;
     /** The current key's serialized form, shared by all states; refreshed on setCurrentKey. */
-    final SerializedCompositeKeyBuilder<K> keyBuilder;
+    final CompositeKeyBuffer<K> keyBuilder;
     final ValueView view = new ValueView();
 
     private final LinkedHashMap<String, ZStateInfo> kvStates;
@@ -146,7 +146,7 @@ final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
         this.sharedMemory = sharedMemory;
         this.spillParent = spillParent;
         this.keyGroupPrefixBytes = tables.keyGroupPrefixBytes;
-        this.keyBuilder = new SerializedCompositeKeyBuilder<>(keySerializer, keyGroupPrefixBytes, 32);
+        this.keyBuilder = new CompositeKeyBuffer<>(keySerializer, keyGroupPrefixBytes);
         this.pqManager = new HeapPriorityQueuesManager(pqStates, tables.pqFactory, keyGroupRange, numberOfKeyGroups);
         registerMetrics(parameters.getMetricGroup());
     }

@@ -16,7 +16,8 @@ final class ZValueState<K, N, V> extends AbstractZState<K, N, V> implements Inte
 
     @Override
     public V value() throws IOException {
-        V value = readStored(keyGroup(), currentKey());
+        int keyLength = currentKeyInPlace();
+        V value = readStored(keyGroup(), backend.keyBuilder.bytes(), keyLength);
         if (value != null) {
             return value;
         }
@@ -30,7 +31,11 @@ final class ZValueState<K, N, V> extends AbstractZState<K, N, V> implements Inte
             return;
         }
         try {
-            writeStored(keyGroup(), currentKey(), value);
+            // the value is serialized before the key is built: a serializer may touch other state
+            out.clear();
+            valueSerializer.serialize(value, out);
+            int keyLength = currentKeyInPlace();
+            write(keyGroup(), backend.keyBuilder.bytes(), keyLength, out.getSharedBuffer(), 0, out.length());
         } catch (IOException e) {
             throw new FlinkRuntimeException("Error while serializing a value of state " + info.meta.getName(), e);
         }
