@@ -27,6 +27,7 @@ final class CompositeKeyBuffer<K> {
     private final boolean keyVariableSized;
     private final DataOutputSerializer out = new DataOutputSerializer(32);
     private int afterKey;
+    private int afterNamespace = -1;
 
     CompositeKeyBuffer(TypeSerializer<K> keySerializer, int keyGroupPrefixBytes) {
         this.keySerializer = keySerializer;
@@ -40,6 +41,7 @@ final class CompositeKeyBuffer<K> {
             CompositeKeySerializationUtils.writeKeyGroup(keyGroup, keyGroupPrefixBytes, out);
             keySerializer.serialize(key, out);
             afterKey = out.length();
+            afterNamespace = -1;
         } catch (IOException e) {
             throw new FlinkRuntimeException("could not serialize the current key", e);
         }
@@ -60,9 +62,29 @@ final class CompositeKeyBuffer<K> {
                 CompositeKeySerializationUtils.writeVariableIntBytes(afterKey - keyGroupPrefixBytes, out);
             }
             CompositeKeySerializationUtils.writeNameSpace(namespace, namespaceSerializer, out, ambiguous);
-            return out.length();
+            afterNamespace = out.length();
+            return afterNamespace;
         } catch (IOException e) {
             throw new FlinkRuntimeException("could not serialize a namespace", e);
+        }
+    }
+
+    /**
+     * Appends a map's user key after the namespace of the last {@link #namespace} call (as
+     * Flink's {@code buildCompositeKeyNamesSpaceUserKey}: no length, no ambiguity marker).
+     *
+     * @return the whole key's length; the bytes are in {@link #bytes()}
+     */
+    <UK> int userKey(UK userKey, TypeSerializer<UK> userKeySerializer) {
+        if (afterNamespace < 0) {
+            throw new IllegalStateException("a user key needs a namespace written first");
+        }
+        try {
+            out.setPosition(afterNamespace);
+            userKeySerializer.serialize(userKey, out);
+            return out.length();
+        } catch (IOException e) {
+            throw new FlinkRuntimeException("could not serialize a map key", e);
         }
     }
 

@@ -70,10 +70,11 @@ final class ZMapState<K, N, UK, UV> extends AbstractZState<K, N, Map<UK, UV>>
 
     @Override
     public UV get(UK userKey) throws Exception {
-        byte[] prefix = currentKey();
-        byte[] key = entryKey(prefix, userKey);
+        int prefixLength = currentKeyInPlace();
+        int keyLength = backend.keyBuilder.userKey(userKey, userKeySerializer);
         synchronized (store) {
-            if (!store.get(info.table, keyGroup(), key, 0, key.length, prefix.length, backend.view)) {
+            if (!store.get(info.table, keyGroup(), backend.keyBuilder.bytes(), 0, keyLength, prefixLength,
+                    backend.view)) {
                 return null;
             }
             positionOnView();
@@ -83,7 +84,17 @@ final class ZMapState<K, N, UK, UV> extends AbstractZState<K, N, Map<UK, UV>>
 
     @Override
     public void put(UK userKey, UV value) throws Exception {
-        writeEntry(keyGroup(), currentKey(), userKey, value);
+        out.clear();
+        out.writeBoolean(value == null);
+        if (value != null) {
+            userValueSerializer.serialize(value, out);
+        }
+        int prefixLength = currentKeyInPlace();
+        int keyLength = backend.keyBuilder.userKey(userKey, userKeySerializer);
+        synchronized (store) {
+            store.put(info.table, keyGroup(), backend.keyBuilder.bytes(), 0, keyLength, prefixLength,
+                    out.getSharedBuffer(), 0, out.length());
+        }
     }
 
     @Override
@@ -100,19 +111,20 @@ final class ZMapState<K, N, UK, UV> extends AbstractZState<K, N, Map<UK, UV>>
 
     @Override
     public void remove(UK userKey) throws Exception {
-        byte[] prefix = currentKey();
-        byte[] key = entryKey(prefix, userKey);
+        int prefixLength = currentKeyInPlace();
+        int keyLength = backend.keyBuilder.userKey(userKey, userKeySerializer);
         synchronized (store) {
-            store.delete(info.table, keyGroup(), key, 0, key.length, prefix.length);
+            store.delete(info.table, keyGroup(), backend.keyBuilder.bytes(), 0, keyLength, prefixLength);
         }
     }
 
     @Override
     public boolean contains(UK userKey) throws Exception {
-        byte[] prefix = currentKey();
-        byte[] key = entryKey(prefix, userKey);
+        int prefixLength = currentKeyInPlace();
+        int keyLength = backend.keyBuilder.userKey(userKey, userKeySerializer);
         synchronized (store) {
-            return store.get(info.table, keyGroup(), key, 0, key.length, prefix.length, backend.view);
+            return store.get(info.table, keyGroup(), backend.keyBuilder.bytes(), 0, keyLength, prefixLength,
+                    backend.view);
         }
     }
 

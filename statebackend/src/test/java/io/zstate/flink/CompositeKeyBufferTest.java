@@ -3,6 +3,7 @@ package io.zstate.flink;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.Arrays;
+import java.io.IOException;
 import java.util.List;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
@@ -29,7 +30,7 @@ class CompositeKeyBufferTest {
             @ForAll @Size(max = 4) List<@StringLength(max = 30) String> namespaces,
             @ForAll long longNamespace,
             @ForAll @IntRange(min = 0, max = 32767) int keyGroup,
-            @ForAll boolean twoBytePrefix) {
+            @ForAll boolean twoBytePrefix) throws IOException {
         int prefix = twoBytePrefix ? 2 : 1;
         int group = twoBytePrefix ? keyGroup : keyGroup % 128;
         SerializedCompositeKeyBuilder<String> flink = new SerializedCompositeKeyBuilder<>(StringSerializer.INSTANCE, prefix, 8);
@@ -41,6 +42,13 @@ class CompositeKeyBufferTest {
         }
         assertSame(flink, ours, longNamespace, LongSerializer.INSTANCE);
         assertSame(flink, ours, VoidNamespace.INSTANCE, VoidNamespaceSerializer.INSTANCE);
+        for (String userKey : namespaces) {
+            byte[] expected = flink.buildCompositeKeyNamesSpaceUserKey(
+                    longNamespace, LongSerializer.INSTANCE, userKey, StringSerializer.INSTANCE);
+            ours.namespace(longNamespace, LongSerializer.INSTANCE);
+            int length = ours.userKey(userKey, StringSerializer.INSTANCE);
+            assertThat(Arrays.copyOf(ours.bytes(), length)).isEqualTo(expected);
+        }
     }
 
     @Property(tries = 200)
