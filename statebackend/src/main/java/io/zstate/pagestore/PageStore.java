@@ -93,6 +93,7 @@ public final class PageStore implements AutoCloseable {
     private byte[] keyBuffer;
     private boolean visiting;
     private boolean closed;
+    private PageStoreStats finalStats; // the counters at close, which stats() answers afterwards
 
     private long cacheHits;
     private long cacheMisses;
@@ -1194,6 +1195,11 @@ public final class PageStore implements AutoCloseable {
     // ==== observability, checks, lifecycle ========================================================
 
     public PageStoreStats stats() {
+        if (closed) {
+            // metrics may ask after the backend is disposed; RocksDB is closed by then, and
+            // asking it a property on a closed handle crashes the JVM (it did, in a TaskManager)
+            return finalStats;
+        }
         long hot = cache.used();
         long dirty = 0;
         for (int s = 0; s < cache.slots(); s++) {
@@ -1323,6 +1329,7 @@ public final class PageStore implements AutoCloseable {
         if (closed) {
             return;
         }
+        finalStats = stats();
         closed = true;
         try {
             pool.close();

@@ -149,14 +149,14 @@ final class SpillStore implements AutoCloseable {
         return directory;
     }
 
-    /** Memtables and block cache in use. */
-    long memoryBytes() {
-        return property("rocksdb.cur-size-all-mem-tables") + blockCache.getUsage();
+    /** Memtables and block cache in use; 0 once closed (RocksDB must not be asked then). */
+    synchronized long memoryBytes() {
+        return closed ? 0 : property("rocksdb.cur-size-all-mem-tables") + blockCache.getUsage();
     }
 
-    /** SST files on disk. */
-    long diskBytes() {
-        return property("rocksdb.total-sst-files-size");
+    /** SST files on disk; 0 once closed. */
+    synchronized long diskBytes() {
+        return closed ? 0 : property("rocksdb.total-sst-files-size");
     }
 
     private long property(String name) {

@@ -269,8 +269,12 @@ class PageStoreTest {
         assertThat(spill).exists();
         assertThat(store.framesInUse()).isPositive();
         assertThat(store.liveArenas()).isPositive();
+        PageStoreStats before = store.stats();
         store.close();
         store.close();
+        // metrics threads ask after close; this used to ask the closed RocksDB and crash the JVM
+        assertThat(store.stats().stores()).isEqualTo(before.stores());
+        assertThat(store.stats().spillMemoryBytes()).isEqualTo(before.spillMemoryBytes());
         assertThat(store.framesInUse()).isZero();
         assertThat(store.liveArenas()).as("arenas freed on close").isZero();
         assertThat(spill).doesNotExist();
