@@ -81,9 +81,7 @@ public class RocksDbBaselineBenchmark {
         column.close();
         db.close();
         resources.close();
-        try (var paths = Files.walk(directory)) {
-            paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
+        org.apache.flink.util.FileUtils.deleteDirectoryQuietly(directory.toFile());
     }
 
     private void writeKey(int i) {

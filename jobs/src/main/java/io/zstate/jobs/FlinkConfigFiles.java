@@ -4,10 +4,9 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.util.Comparator;
-import java.util.stream.Stream;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.GlobalConfiguration;
+import org.apache.flink.util.FileUtils;
 
 /**
  * The project's Flink configuration files ({@code conf/*.yaml}): found from the working
@@ -28,9 +27,7 @@ public final class FlinkConfigFiles {
                     StandardCopyOption.REPLACE_EXISTING);
             return GlobalConfiguration.loadConfiguration(staging.toString());
         } finally {
-            try (Stream<Path> paths = Files.walk(staging)) {
-                paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            }
+            FileUtils.deleteDirectoryQuietly(staging.toFile());
         }
     }
 

@@ -3,18 +3,15 @@ package io.zstate.jobs;
 import io.zstate.flink.ZStateBackendFactory;
 import io.zstate.flink.ZStateLocalStats;
 import io.zstate.pagestore.PageStoreStats;
-import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
@@ -34,6 +31,7 @@ import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
 import org.apache.flink.runtime.util.stats.StatsSummarySnapshot;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.util.CloseableIterator;
+import org.apache.flink.util.FileUtils;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -127,7 +125,7 @@ public final class ZStateRunner extends JobRunOptions implements Callable<Intege
             env.setParallelism(parallelism);
             outcome = runAndCheck(job.job, env, size, cluster, memory);
         } finally {
-            deleteTree(checkpoints);
+            FileUtils.deleteDirectoryQuietly(checkpoints.toFile());
         }
         memory.sample();
         double seconds = outcome.seconds();
@@ -262,12 +260,6 @@ public final class ZStateRunner extends JobRunOptions implements Callable<Intege
         if (c.failed() > 0) {
             System.out.printf("last failure      %s%n", c.lastFailure() != null ? c.lastFailure()
                     : "no reason recorded (Flink keeps none for a checkpoint that failed before it was under way)");
-        }
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        try (Stream<Path> paths = Files.walk(dir)) {
-            paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
         }
     }
 

@@ -4,18 +4,15 @@ import io.zstate.jobs.EventCounterJob;
 import io.zstate.jobs.FlinkConfigFiles;
 import io.zstate.jobs.ExampleJob;
 import io.zstate.jobs.JobSize;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.stream.Stream;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.GlobalConfiguration;
@@ -23,6 +20,7 @@ import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.util.CloseableIterator;
+import org.apache.flink.util.FileUtils;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -166,7 +164,7 @@ public final class ClusterDemo implements Callable<Integer> {
             if (keep || !ok) {
                 say("run directory kept: %s", runDir);
             } else {
-                deleteTree(runDir);
+                FileUtils.deleteDirectoryQuietly(runDir.toFile());
             }
         }
     }
@@ -408,14 +406,5 @@ public final class ClusterDemo implements Callable<Integer> {
 
     private static String bytes(long bytes) {
         return bytes < 10 * 1024 ? bytes + " B" : bytes < 10L << 20 ? (bytes >> 10) + " KiB" : (bytes >> 20) + " MiB";
-    }
-
-    static void deleteTree(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> paths = Files.walk(dir)) {
-            paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
     }
 }
