@@ -143,13 +143,9 @@ abstract class AbstractZState<K, N, V> implements InternalKvState<K, N, V> {
 
     /** Serializes and stores a value under a key. */
     void writeStored(int keyGroup, byte[] key, V value) throws IOException {
-        writeStored(keyGroup, key, key.length, value);
-    }
-
-    void writeStored(int keyGroup, byte[] key, int keyLength, V value) throws IOException {
         out.clear();
         valueSerializer.serialize(value, out);
-        write(keyGroup, key, keyLength, out.getSharedBuffer(), 0, out.length());
+        write(keyGroup, key, out.getSharedBuffer(), 0, out.length());
     }
 
     void positionOnView() {

@@ -44,23 +44,16 @@ final class ZMapState<K, N, UK, UV> extends AbstractZState<K, N, Map<UK, UV>>
         this.userValueSerializer = mapSerializer.getValueSerializer();
     }
 
-    /** prefix | serialized user key. */
-    private byte[] entryKey(byte[] prefix, UK userKey) throws IOException {
-        out.clear();
-        out.write(prefix);
-        userKeySerializer.serialize(userKey, out);
-        return out.getCopyOfBuffer();
-    }
-
-    private void writeEntry(int keyGroup, byte[] prefix, UK userKey, UV value) throws IOException {
-        byte[] key = entryKey(prefix, userKey);
+    /** Stores an entry under its whole key (prefix | user key): a null flag, then the value. */
+    private void writeEntry(int keyGroup, byte[] key, int keyLength, int prefixLength, UV value)
+            throws IOException {
         out.clear();
         out.writeBoolean(value == null);
         if (value != null) {
             userValueSerializer.serialize(value, out);
         }
         synchronized (store) {
-            store.put(info.table, keyGroup, key, 0, key.length, prefix.length, out.getSharedBuffer(), 0, out.length());
+            store.put(info.table, keyGroup, key, 0, keyLength, prefixLength, out.getSharedBuffer(), 0, out.length());
         }
     }
 
@@ -84,17 +77,9 @@ final class ZMapState<K, N, UK, UV> extends AbstractZState<K, N, Map<UK, UV>>
 
     @Override
     public void put(UK userKey, UV value) throws Exception {
-        out.clear();
-        out.writeBoolean(value == null);
-        if (value != null) {
-            userValueSerializer.serialize(value, out);
-        }
         int prefixLength = currentKeyInPlace();
         int keyLength = backend.keyBuilder.userKey(userKey, userKeySerializer);
-        synchronized (store) {
-            store.put(info.table, keyGroup(), backend.keyBuilder.bytes(), 0, keyLength, prefixLength,
-                    out.getSharedBuffer(), 0, out.length());
-        }
+        writeEntry(keyGroup(), backend.keyBuilder.bytes(), keyLength, prefixLength, value);
     }
 
     @Override
@@ -102,10 +87,8 @@ final class ZMapState<K, N, UK, UV> extends AbstractZState<K, N, Map<UK, UV>>
         if (map == null) {
             return;
         }
-        byte[] prefix = currentKey();
-        int keyGroup = keyGroup();
         for (Map.Entry<UK, UV> e : map.entrySet()) {
-            writeEntry(keyGroup, prefix, e.getKey(), e.getValue());
+            put(e.getKey(), e.getValue());
         }
     }
 
@@ -295,7 +278,7 @@ final class ZMapState<K, N, UK, UV> extends AbstractZState<K, N, Map<UK, UV>>
                 UV old = value;
                 value = newValue;
                 try {
-                    state.writeEntry(keyGroup, prefix, userKey, newValue);
+                    state.writeEntry(keyGroup, key, key.length, prefix.length, newValue);
                 } catch (IOException e) {
                     throw new FlinkRuntimeException("Error while writing an entry of map state", e);
                 }
