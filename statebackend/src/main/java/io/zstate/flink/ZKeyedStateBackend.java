@@ -422,14 +422,13 @@ final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
             return;
         }
         disposed = true;
-        if (ZStateLocalStats.isEnabled()) {
-            synchronized (store) {
-                ZStateLocalStats.record(spillParent.getFileName().toString(), store.stats());
-            }
-        }
         super.dispose();
         synchronized (store) {
             store.close();
+            if (ZStateLocalStats.isEnabled()) {
+                // a closed store answers the counters it took at close: no second page-table walk
+                ZStateLocalStats.record(spillParent.getFileName().toString(), store.stats());
+            }
         }
         if (sharedMemory != null) {
             try {
