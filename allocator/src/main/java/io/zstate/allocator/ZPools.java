@@ -46,6 +46,24 @@ public final class ZPools {
     }
 
     /**
+     * The largest object a pool of the named allocator accepts at a frame size ({@link
+     * ZPool#maxObjectSize()} without building a pool): what a configuration is checked against.
+     *
+     * @throws IllegalArgumentException naming the allowed values for an unknown allocator
+     */
+    public static int maxObjectSize(String type, int frameSize) {
+        switch (type.toLowerCase(Locale.ROOT)) {
+            case "zsmalloc":
+                return ZsmallocPool.maxObjectSize(frameSize);
+            case "zbud":
+                return ZbudPool.maxObjectSize(frameSize);
+            default:
+                throw new IllegalArgumentException(
+                        "allocator '" + type + "' is not known: use one of " + TYPES);
+        }
+    }
+
+    /**
      * A per-class occupancy table for zsmalloc pools (the kernel's zsmalloc stats file); for
      * other pools, one line of {@link ZPool#stats()}.
      */

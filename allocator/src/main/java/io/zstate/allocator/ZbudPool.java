@@ -78,7 +78,12 @@ final class ZbudPool extends AbstractZPool {
 
     @Override
     public int maxObjectSize() {
-        return frameSize - 2 * chunkSize;
+        return maxObjectSize(frameSize);
+    }
+
+    /** The largest object of a zbud frame: the frame less its header chunk and one chunk of rounding. */
+    static int maxObjectSize(int frameSize) {
+        return frameSize - 2 * (frameSize / CHUNKS_PER_FRAME);
     }
 
     @Override

@@ -106,6 +106,11 @@ final class ZsmallocPool extends AbstractZPool {
 
     @Override
     public int maxObjectSize() {
+        return maxObjectSize(frameSize);
+    }
+
+    /** The largest object of a zsmalloc pool: one frame less the slot header. */
+    static int maxObjectSize(int frameSize) {
         return frameSize - HEADER;
     }
 

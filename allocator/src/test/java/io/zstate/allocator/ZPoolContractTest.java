@@ -31,6 +31,8 @@ class ZPoolContractTest {
         try (FrameSource source = new FrameSource(64L * 1024 * 1024, spec.frameSize());
                 AbstractZPool pool = spec.create(source)) {
             int max = pool.maxObjectSize();
+            assertThat(ZPools.maxObjectSize(spec.type(), spec.frameSize()))
+                    .as("the configuration check's answer").isEqualTo(max);
             Map<Long, byte[]> live = new HashMap<>();
             for (int size : new int[] {1, 2, 7, 8, 9, 31, 32, 33, 100, 1000, max / 2, max - 1, max}) {
                 long h = pool.malloc(size);
