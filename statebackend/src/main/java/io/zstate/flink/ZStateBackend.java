@@ -7,10 +7,12 @@ import java.io.File;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.UUID;
 import org.apache.flink.configuration.IllegalConfigurationException;
 import org.apache.flink.configuration.MemorySize;
 import org.apache.flink.configuration.ReadableConfig;
+import org.apache.flink.configuration.TaskManagerOptions;
 import org.apache.flink.runtime.execution.Environment;
 import org.apache.flink.runtime.memory.OpaqueMemoryResource;
 import org.apache.flink.runtime.state.AbstractKeyedStateBackend;
@@ -91,6 +93,60 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
             throw invalid(ZStateOptions.RECLAIM_BATCH_FRAMES.key(), String.valueOf(reclaimBatchFrames), "1 or more");
         }
         this.spillDirectory = config.getOptional(ZStateOptions.SPILL_DIRECTORY).orElse(original.spillDirectory);
+        checkPagesFitThePool(pageSize, frameSize, allocator, bouncerRatio);
+        config.getOptional(TaskManagerOptions.MANAGED_MEMORY_SIZE).ifPresent(
+                managed -> checkPoolAgainstManagedMemory(poolBytes, managed.getBytes(),
+                        "'" + TaskManagerOptions.MANAGED_MEMORY_SIZE.key() + "'"));
+        config.getOptional(TaskManagerOptions.TASK_HEAP_MEMORY).ifPresent(
+                heap -> checkPageCacheAgainstHeap(pageCacheBytes, heap.getBytes(),
+                        "'" + TaskManagerOptions.TASK_HEAP_MEMORY.key() + "'"));
+    }
+
+    /** The most of the task heap one keyed backend's page cache may take. */
+    static final double MAX_PAGE_CACHE_HEAP_SHARE = 0.25;
+
+    /**
+     * Every page the bouncer lets into the pool must fit one pool object; otherwise pages that
+     * compress too little for the allocator all go to RocksDB and the pool sits idle.
+     */
+    private static void checkPagesFitThePool(int pageSize, int frameSize, String allocator, double bouncerRatio) {
+        int largestObject = ZPools.maxObjectSize(allocator, frameSize);
+        int largestPage = PageStoreConfig.largestAdmittedObject(pageSize, bouncerRatio);
+        if (largestPage <= largestObject) {
+            return;
+        }
+        int frame = PageStoreConfig.smallestFrameFor(pageSize, bouncerRatio, allocator);
+        throw new IllegalConfigurationException("Invalid combination of '" + ZStateOptions.PAGE_SIZE.key() + "' ("
+                + pageSize + " bytes), '" + ZStateOptions.FRAME_SIZE.key() + "' (" + frameSize + " bytes), '"
+                + ZStateOptions.ALLOCATOR.key() + "' (" + allocator + ") and '" + ZStateOptions.BOUNCER_RATIO.key()
+                + "' (" + bouncerRatio + "): a page that passes the bouncer is a pool object of up to " + largestPage
+                + " bytes, but the largest object of " + allocator + " at that frame size is " + largestObject
+                + " bytes, so such pages would never be stored in the pool. Allowed: page-size / bouncer-ratio + "
+                + (largestPage - (int) Math.floor(pageSize / bouncerRatio)) + " bytes at most the allocator's"
+                + " largest object (frame-size - 8 for zsmalloc, frame-size * 62/64 for zbud)"
+                + (frame > 0 ? "; here a frame-size of at least " + frame + " bytes" : "")
+                + ", or a smaller page-size.");
+    }
+
+    /** A pool sized by hand may not exceed the managed memory it replaces. */
+    private static void checkPoolAgainstManagedMemory(long poolBytes, long managedBytes, String managedSource) {
+        if (poolBytes != -1 && poolBytes > managedBytes) {
+            throw new IllegalConfigurationException("Invalid value for '" + ZStateOptions.POOL_SIZE.key() + "': "
+                    + poolBytes + " bytes, more than the " + managedBytes + " bytes of managed memory ("
+                    + managedSource + "). Allowed: at most the managed memory; or leave '"
+                    + ZStateOptions.POOL_SIZE.key() + "' unset so the pool takes the operator's share of it.");
+        }
+    }
+
+    /** The page cache lives on the task heap: one backend's cache may take a quarter of it at most. */
+    private static void checkPageCacheAgainstHeap(long pageCacheBytes, long heapBytes, String heapSource) {
+        long allowed = (long) (heapBytes * MAX_PAGE_CACHE_HEAP_SHARE);
+        if (pageCacheBytes > allowed) {
+            throw new IllegalConfigurationException("Invalid value for '" + ZStateOptions.PAGE_CACHE_SIZE.key() + "': "
+                    + pageCacheBytes + " bytes. Allowed: at most a quarter of the task heap (" + heapBytes
+                    + " bytes, " + heapSource + "), " + allowed + " bytes, per keyed backend; or give the TaskManager"
+                    + " more task heap ('" + TaskManagerOptions.TASK_HEAP_MEMORY.key() + "').");
+        }
     }
 
     private static int powerOfTwo(ReadableConfig config,
@@ -126,6 +182,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
     public <K> AbstractKeyedStateBackend<K> createKeyedStateBackend(KeyedStateBackendParameters<K> parameters)
             throws IOException {
         Environment env = parameters.getEnv();
+        checkAgainstTaskManager(env);
         OpaqueMemoryResource<MemoryBudget> sharedMemory = null;
         MemoryBudget budget = null;
         long poolBudget = poolBytes;
@@ -160,6 +217,29 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
                 closeQuietly(sharedMemory);
             }
             throw e instanceof IOException ? (IOException) e : new IOException("Could not create the zstate keyed backend.", e);
+        }
+    }
+
+    /**
+     * The checks only a TaskManager can answer: the page cache against its task heap (the JVM's
+     * heap where the task heap is not configured, as in a MiniCluster) and a hand-sized pool
+     * against the slot's managed memory.
+     */
+    private void checkAgainstTaskManager(Environment env) throws IOException {
+        try {
+            Optional<MemorySize> taskHeap = env.getTaskManagerInfo().getConfiguration()
+                    .getOptional(TaskManagerOptions.TASK_HEAP_MEMORY);
+            if (taskHeap.isPresent()) {
+                checkPageCacheAgainstHeap(pageCacheBytes, taskHeap.get().getBytes(),
+                        "'" + TaskManagerOptions.TASK_HEAP_MEMORY.key() + "' of this TaskManager");
+            } else {
+                checkPageCacheAgainstHeap(pageCacheBytes, Runtime.getRuntime().maxMemory(),
+                        "the TaskManager JVM's maximum heap");
+            }
+            checkPoolAgainstManagedMemory(poolBytes, env.getMemoryManager().getMemorySize(),
+                    "the managed memory of this slot");
+        } catch (IllegalConfigurationException e) {
+            throw new IOException(e.getMessage(), e);
         }
     }
 

@@ -27,7 +27,9 @@ public final class ZStateOptions {
                     .defaultValue(MemorySize.parse("1kb"))
                     .withDescription(
                             "Size of a state page, the unit of caching and compression: a power of two from"
-                                    + " 1kb to 32kb. Smaller pages make page-cache misses cheaper.");
+                                    + " 1kb to 32kb. Smaller pages make page-cache misses cheaper. Every page"
+                                    + " the bouncer admits must fit one pool object: page-size / bouncer-ratio"
+                                    + " + 5 bytes at most frame-size - 8 (zsmalloc) or frame-size * 62/64 (zbud).");
 
     public static final ConfigOption<MemorySize> PAGE_CACHE_SIZE =
             key("state.backend.zstate.page-cache-size")
@@ -35,7 +37,8 @@ public final class ZStateOptions {
                     .defaultValue(MemorySize.parse("8mb"))
                     .withDescription(
                             "Heap memory of each keyed backend's page cache (decompressed hot pages). At least"
-                                    + " eight pages.");
+                                    + " eight pages, at most a quarter of the TaskManager's task heap"
+                                    + " (taskmanager.memory.task.heap.size, or the JVM heap where that is unset).");
 
     public static final ConfigOption<MemorySize> POOL_SIZE =
             key("state.backend.zstate.pool-size")
@@ -44,7 +47,8 @@ public final class ZStateOptions {
                     .withDescription(
                             "Off-heap memory of the compressed pool. When not set (the default), the pool takes"
                                     + " the operator's share of the slot's managed memory"
-                                    + " (taskmanager.memory.managed.*), shared by the keyed backends of the slot.");
+                                    + " (taskmanager.memory.managed.*), shared by the keyed backends of the slot."
+                                    + " When set, at most the slot's managed memory.");
 
     public static final ConfigOption<MemorySize> FRAME_SIZE =
             key("state.backend.zstate.frame-size")
@@ -58,7 +62,7 @@ public final class ZStateOptions {
                     .defaultValue(1.2)
                     .withDescription(
                             "Pages that compress worse than this ratio skip the pool and go to the spill store"
-                                    + " uncompressed. 1.0 turns the bouncer off.");
+                                    + " uncompressed. At 1.0 only pages that do not compress at all are bounced.");
 
     public static final ConfigOption<Integer> RECLAIM_BATCH_FRAMES =
             key("state.backend.zstate.reclaim-batch-frames")

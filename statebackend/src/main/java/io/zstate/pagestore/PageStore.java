@@ -56,7 +56,7 @@ import java.util.List;
 public final class PageStore implements AutoCloseable {
 
     private static final int MAX_DEPTH = 24;
-    private static final int POOL_PREFIX = 5; // page id + codec byte
+    static final int POOL_PREFIX = 5; // page id + codec byte
 
     /** Off-heap arenas still allocated by this store's pool (0 once closed); for leak checks. */
     int liveArenas() {

@@ -16,7 +16,8 @@ import java.util.Objects;
  * @param frameSize pool frame size: a power of two from 4 KiB to 64 KiB
  * @param allocator {@code zsmalloc} or {@code zbud}
  * @param bouncerMinRatio pages that compress worse than this ratio skip the pool and go to
- *     RocksDB uncompressed; 1.0 disables the bouncer
+ *     RocksDB uncompressed; at 1.0 only pages that do not compress at all are bounced. Every
+ *     page the bouncer admits must fit one pool object ({@link #largestAdmittedObject})
  * @param reclaimBatchFrames frames the reaper frees when the pool is full
  * @param spillDirectory parent directory of the RocksDB spill store
  * @param spillBlockCacheBytes RocksDB block cache of the spill store
@@ -70,6 +71,36 @@ public record PageStoreConfig(
         if (reclaimBatchFrames < 1) {
             throw new IllegalArgumentException("reclaim batch of " + reclaimBatchFrames + " frames: use 1 or more");
         }
+        int largest = ZPools.maxObjectSize(allocator, frameSize);
+        if (largestAdmittedObject(pageSize, bouncerMinRatio) > largest) {
+            throw new IllegalArgumentException("pages of " + pageSize + " bytes that pass the bouncer (ratio "
+                    + bouncerMinRatio + ") are pool objects of up to " + largestAdmittedObject(pageSize, bouncerMinRatio)
+                    + " bytes, but the largest object of a " + allocator + " pool of " + frameSize + "-byte frames is "
+                    + largest + " bytes: such pages would all skip the pool. Use frames of at least "
+                    + smallestFrameFor(pageSize, bouncerMinRatio, allocator) + " bytes, or smaller pages");
+        }
+    }
+
+    /**
+     * The largest pool object a page of {@code pageSize} bytes can become: the pool object's
+     * prefix (page id and codec) and the longest compressed page the bouncer lets into the pool (a
+     * page is bounced when {@code compressed * bouncerMinRatio > pageSize}).
+     */
+    public static int largestAdmittedObject(int pageSize, double bouncerMinRatio) {
+        return PageStore.POOL_PREFIX + (int) Math.floor(pageSize / bouncerMinRatio);
+    }
+
+    /**
+     * The smallest frame size at which {@code allocator} holds every page the bouncer admits, or
+     * -1 if even the largest frames do not.
+     */
+    public static int smallestFrameFor(int pageSize, double bouncerMinRatio, String allocator) {
+        for (int frame = FrameSource.MIN_FRAME_SIZE; frame <= FrameSource.MAX_FRAME_SIZE; frame <<= 1) {
+            if (largestAdmittedObject(pageSize, bouncerMinRatio) <= ZPools.maxObjectSize(allocator, frame)) {
+                return frame;
+            }
+        }
+        return -1;
     }
 
     /**

@@ -18,6 +18,7 @@ import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.IllegalConfigurationException;
 import org.apache.flink.configuration.MemorySize;
 import org.apache.flink.configuration.StateBackendOptions;
+import org.apache.flink.configuration.TaskManagerOptions;
 import org.apache.flink.core.fs.CloseableRegistry;
 import org.apache.flink.metrics.Gauge;
 import org.apache.flink.metrics.Metric;
@@ -72,9 +73,73 @@ class ZStateBackendLifecycleTest {
                 .hasMessageContaining("'state.backend.zstate.bouncer-ratio': 0.5");
     }
 
-    private static ZStateBackend configured(String key, String value) {
+    @Test
+    void optionsThatContradictEachOtherNameEveryKeyInvolved() {
+        // 32 KiB pages admitted at ratio 1.2 are objects of up to 27,311 bytes; 4 KiB zsmalloc frames hold 4,088
+        assertThatThrownBy(() -> configured(ZStateOptions.PAGE_SIZE.key(), "32kb"))
+                .isInstanceOf(IllegalConfigurationException.class)
+                .hasMessageContaining("'state.backend.zstate.page-size' (32768 bytes)")
+                .hasMessageContaining("'state.backend.zstate.frame-size' (4096 bytes)")
+                .hasMessageContaining("'state.backend.zstate.allocator' (zsmalloc)")
+                .hasMessageContaining("'state.backend.zstate.bouncer-ratio' (1.2)")
+                .hasMessageContaining("up to 27311 bytes")
+                .hasMessageContaining("largest object of zsmalloc at that frame size is 4088 bytes")
+                .hasMessageContaining("frame-size of at least 32768 bytes");
+        assertThat(configured(ZStateOptions.PAGE_SIZE.key(), "32kb", ZStateOptions.FRAME_SIZE.key(), "32kb"))
+                .as("the frame size the message asks for is accepted").isNotNull();
+        // 4 KiB pages fit 4 KiB frames at ratio 1.2 (3,418 bytes) but not at 1.0 (4,101 > 3,968 for zbud)
+        assertThat(configured(ZStateOptions.PAGE_SIZE.key(), "4kb", ZStateOptions.ALLOCATOR.key(), "zbud")).isNotNull();
+        assertThatThrownBy(() -> configured(ZStateOptions.PAGE_SIZE.key(), "4kb", ZStateOptions.ALLOCATOR.key(), "zbud",
+                        ZStateOptions.BOUNCER_RATIO.key(), "1.0"))
+                .hasMessageContaining("'state.backend.zstate.bouncer-ratio' (1.0)")
+                .hasMessageContaining("largest object of zbud at that frame size is 3968 bytes")
+                .hasMessageContaining("frame-size of at least 8192 bytes");
+        assertThatThrownBy(() -> configured(ZStateOptions.POOL_SIZE.key(), "64mb",
+                        TaskManagerOptions.MANAGED_MEMORY_SIZE.key(), "32mb"))
+                .isInstanceOf(IllegalConfigurationException.class)
+                .hasMessageContaining("'state.backend.zstate.pool-size': 67108864 bytes")
+                .hasMessageContaining("33554432 bytes of managed memory ('taskmanager.memory.managed.size')");
+        assertThatThrownBy(() -> configured(ZStateOptions.PAGE_CACHE_SIZE.key(), "300mb",
+                        TaskManagerOptions.TASK_HEAP_MEMORY.key(), "1gb"))
+                .isInstanceOf(IllegalConfigurationException.class)
+                .hasMessageContaining("'state.backend.zstate.page-cache-size': 314572800 bytes")
+                .hasMessageContaining("at most a quarter of the task heap (1073741824 bytes,"
+                        + " 'taskmanager.memory.task.heap.size')");
+        assertThat(configured(ZStateOptions.PAGE_CACHE_SIZE.key(), "256mb",
+                TaskManagerOptions.TASK_HEAP_MEMORY.key(), "1gb")).as("exactly a quarter").isNotNull();
+    }
+
+    @Test
+    void theTaskManagerChecksPoolAndPageCacheAgainstItsOwnMemory() throws Exception {
+        // MockEnvironment's slot has 32 MiB of managed memory
+        assertThatThrownBy(() -> createIn(configured(ZStateOptions.POOL_SIZE.key(), "64mb")))
+                .hasMessageContaining("'state.backend.zstate.pool-size': 67108864 bytes")
+                .hasMessageContaining("33554432 bytes of managed memory (the managed memory of this slot)");
+        long heap = Runtime.getRuntime().maxMemory();
+        assertThatThrownBy(() -> createIn(configured(ZStateOptions.PAGE_CACHE_SIZE.key(), (heap / 4 + 4096) + "b")))
+                .hasMessageContaining("'state.backend.zstate.page-cache-size'")
+                .hasMessageContaining("at most a quarter of the task heap (" + heap
+                        + " bytes, the TaskManager JVM's maximum heap)");
+        assertThat(files(spill)).as("nothing left behind by a refused backend").isEmpty();
+    }
+
+    private void createIn(ZStateBackend backend) throws Exception {
+        try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
+            CheckpointableKeyedStateBackend<Integer> keyed = backend.createKeyedStateBackend(
+                    new KeyedStateBackendParametersImpl<>(env, new JobID(), "refused", IntSerializer.INSTANCE, 10,
+                            new KeyGroupRange(0, 9), env.getTaskKvStateRegistry(), TtlTimeProvider.DEFAULT,
+                            new UnregisteredMetricsGroup(), (n, v) -> {}, List.of(), new CloseableRegistry(), 1.0));
+            keyed.dispose();
+            throw new AssertionError("the backend was created");
+        }
+    }
+
+    private ZStateBackend configured(String... keysAndValues) {
         Configuration config = new Configuration();
-        config.setString(key, value);
+        config.set(ZStateOptions.SPILL_DIRECTORY, spill.toString());
+        for (int i = 0; i < keysAndValues.length; i += 2) {
+            config.setString(keysAndValues[i], keysAndValues[i + 1]);
+        }
         return new ZStateBackend().configure(config, ZStateBackendLifecycleTest.class.getClassLoader());
     }
 
