@@ -13,10 +13,19 @@ import org.apache.flink.runtime.state.ttl.TtlAwareSerializer;
 import org.apache.flink.util.StateMigrationException;
 
 /**
- * Rewrites every stored value of a state whose serializer changed in a way that needs migration
+ * Rewrites every stored entry of a state whose serializer changed in a way that needs migration
  * (a new schema, or TTL switched on or off): each value is read with the previous serializer and
- * written with the new one; keys do not change. Lists migrate element by element, maps value by
- * value (keeping their null flags).
+ * written with the new one. Lists migrate element by element, maps value by value (keeping their
+ * null flags).
+ *
+ * <p>A map's user keys migrate too (as Flink's HashMap backend does in effect; RocksDB refuses the
+ * case): a user key is read with the previous key serializer and written with the new one, and an
+ * entry whose key bytes changed moves to its new key. The stored key is the only way to find an
+ * entry, so leaving it in the old format would make every old entry unreachable. Within a
+ * key-group all changed keys are deleted before any entry is written back, so a new key that
+ * equals another entry's old key cannot be overwritten by that entry's later removal.
+ *
+ * <p>Works one key-group at a time and holds that key-group's entries on the heap while it does.
  */
 final class ZStateMigration<K> {
 
@@ -35,12 +44,16 @@ final class ZStateMigration<K> {
         TtlAwareSerializer current = TtlAwareSerializer.wrapTtlAwareSerializer(info.meta.getStateSerializer());
         TtlAwareSerializer previousElement = previous;
         TtlAwareSerializer currentElement = current;
+        TtlAwareSerializer previousUserKey = null;
+        TtlAwareSerializer currentUserKey = null;
         if (type == StateDescriptor.Type.LIST) {
             previousElement = ((TtlAwareSerializer.TtlAwareListSerializer) previous).getElementSerializer();
             currentElement = ((TtlAwareSerializer.TtlAwareListSerializer) current).getElementSerializer();
         } else if (type == StateDescriptor.Type.MAP) {
             previousElement = ((TtlAwareSerializer.TtlAwareMapSerializer) previous).getValueSerializer();
             currentElement = ((TtlAwareSerializer.TtlAwareMapSerializer) current).getValueSerializer();
+            previousUserKey = ((TtlAwareSerializer.TtlAwareMapSerializer) previous).getKeySerializer();
+            currentUserKey = ((TtlAwareSerializer.TtlAwareMapSerializer) current).getKeySerializer();
         }
         DataInputDeserializer in = new DataInputDeserializer();
         DataOutputSerializer out = new DataOutputSerializer(128);
@@ -51,7 +64,14 @@ final class ZStateMigration<K> {
                     List<byte[][]> entries = new ArrayList<>();
                     backend.store.forEachInKeyGroup(info.table, kg, (k, ko, kl, v, vo, vl) -> entries.add(
                             new byte[][] {Arrays.copyOfRange(k, ko, ko + kl), Arrays.copyOfRange(v, vo, vo + vl)}));
+                    // migrate every entry first: a failure leaves the stored entries untouched
+                    List<Migrated> migrated = new ArrayList<>(entries.size());
                     for (byte[][] entry : entries) {
+                        byte[] key = entry[0];
+                        int prefixLength = backend.prefixLength(info, key);
+                        byte[] newKey = type == StateDescriptor.Type.MAP
+                                ? migrateUserKey(key, prefixLength, currentUserKey, previousUserKey, in, out)
+                                : key;
                         in.setBuffer(entry[1]);
                         out.clear();
                         if (type == StateDescriptor.Type.LIST) {
@@ -70,17 +90,49 @@ final class ZStateMigration<K> {
                         } else {
                             migrateOne(current, previous, in, out);
                         }
-                        byte[] key = entry[0];
-                        backend.store.put(info.table, kg, key, 0, key.length, backend.prefixLength(info, key),
-                                out.getSharedBuffer(), 0, out.length());
+                        migrated.add(new Migrated(key, newKey, prefixLength, out.getCopyOfBuffer()));
+                    }
+                    for (Migrated entry : migrated) {
+                        if (entry.newKey != entry.oldKey) {
+                            backend.store.delete(info.table, kg, entry.oldKey, 0, entry.oldKey.length,
+                                    entry.prefixLength);
+                        }
+                    }
+                    for (Migrated entry : migrated) {
+                        backend.store.put(info.table, kg, entry.newKey, 0, entry.newKey.length, entry.prefixLength,
+                                entry.value, 0, entry.value.length);
                     }
                 }
             }
         } catch (IOException | RuntimeException e) {
-            throw new StateMigrationException("Error while migrating the values of state " + info.meta.getName()
+            throw new StateMigrationException("Error while migrating the entries of state " + info.meta.getName()
                     + " to its new serializer: " + e.getMessage(), e);
         }
     }
+
+    /**
+     * The stored key with its user key (the bytes after the prefix) re-serialized by the new key
+     * serializer; the same array if the bytes do not change.
+     */
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private static byte[] migrateUserKey(byte[] key, int prefixLength, TtlAwareSerializer current,
+            TtlAwareSerializer previous, DataInputDeserializer in, DataOutputSerializer out) throws IOException {
+        in.setBuffer(key, prefixLength, key.length - prefixLength);
+        out.clear();
+        out.write(key, 0, prefixLength);
+        current.serialize(previous.deserialize(in), out);
+        if (in.available() > 0) {
+            throw new IOException("the previous user-key serializer " + previous.getOriginalTypeSerializer()
+                    + " left " + in.available() + " bytes of a stored user key unread");
+        }
+        if (out.length() == key.length && Arrays.equals(out.getSharedBuffer(), 0, key.length, key, 0, key.length)) {
+            return key;
+        }
+        return out.getCopyOfBuffer();
+    }
+
+    /** One entry after migration; the prefix (key-group | key | namespace) never changes. */
+    private record Migrated(byte[] oldKey, byte[] newKey, int prefixLength, byte[] value) {}
 
     @SuppressWarnings({"unchecked", "rawtypes"})
     private void migrateOne(TtlAwareSerializer current, TtlAwareSerializer previous, DataInputDeserializer in,

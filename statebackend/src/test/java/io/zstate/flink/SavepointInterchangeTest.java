@@ -7,39 +7,20 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.RunnableFuture;
-import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.state.ListState;
 import org.apache.flink.api.common.state.ListStateDescriptor;
 import org.apache.flink.api.common.state.MapState;
 import org.apache.flink.api.common.state.MapStateDescriptor;
 import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
-import org.apache.flink.api.common.typeutils.base.IntSerializer;
-import org.apache.flink.core.fs.CloseableRegistry;
-import org.apache.flink.core.execution.SavepointFormatType;
-import org.apache.flink.metrics.groups.UnregisteredMetricsGroup;
-import org.apache.flink.runtime.checkpoint.CheckpointOptions;
-import org.apache.flink.runtime.checkpoint.SavepointType;
 import org.apache.flink.runtime.operators.testutils.MockEnvironment;
 import org.apache.flink.runtime.operators.testutils.MockEnvironmentBuilder;
-import org.apache.flink.runtime.state.CheckpointStorageLocationReference;
 import org.apache.flink.runtime.state.CheckpointableKeyedStateBackend;
-import org.apache.flink.runtime.state.KeyGroupRange;
-import org.apache.flink.runtime.state.KeyedStateBackendParametersImpl;
 import org.apache.flink.runtime.state.KeyedStateHandle;
-import org.apache.flink.runtime.state.SavepointResources;
-import org.apache.flink.runtime.state.SavepointSnapshotStrategy;
-import org.apache.flink.runtime.state.SharedStateRegistryImpl;
-import org.apache.flink.runtime.state.SnapshotResult;
-import org.apache.flink.runtime.state.SnapshotStrategyRunner;
 import org.apache.flink.runtime.state.StateBackend;
-import org.apache.flink.runtime.state.StateBackendTestBase;
 import org.apache.flink.runtime.state.VoidNamespace;
 import org.apache.flink.runtime.state.VoidNamespaceSerializer;
 import org.apache.flink.runtime.state.hashmap.HashMapStateBackend;
-import org.apache.flink.runtime.state.memory.MemCheckpointStreamFactory;
-import org.apache.flink.runtime.state.ttl.TtlTimeProvider;
 import org.apache.flink.state.rocksdb.EmbeddedRocksDBStateBackend;
 import org.junit.jupiter.api.Test;
 
@@ -51,7 +32,6 @@ import org.junit.jupiter.api.Test;
 class SavepointInterchangeTest {
 
     private static final int KEY_GROUPS = 10;
-    private static final KeyGroupRange RANGE = new KeyGroupRange(0, KEY_GROUPS - 1);
     private static final ValueStateDescriptor<Long> COUNT = new ValueStateDescriptor<>("count", Long.class);
     private static final ListStateDescriptor<String> EVENTS = new ListStateDescriptor<>("events", String.class);
     private static final MapStateDescriptor<String, Integer> CLICKS =
@@ -80,8 +60,8 @@ class SavepointInterchangeTest {
             // (its savepoint writer serializes them), so it starts without any
             write(backend, 0, 300, !(first instanceof HashMapStateBackend));
             verify(backend);
-            savepoint = savepoint(backend);
-            dispose(backend);
+            savepoint = KeyedBackends.savepoint(backend);
+            KeyedBackends.dispose(backend);
         }
         try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
             CheckpointableKeyedStateBackend<Integer> backend =
@@ -90,40 +70,19 @@ class SavepointInterchangeTest {
             write(backend, 150, 450, true); // change half of the keys, add new ones
             delete(backend, 0, 50);
             verify(backend);
-            savepoint = savepoint(backend);
-            dispose(backend);
+            savepoint = KeyedBackends.savepoint(backend);
+            KeyedBackends.dispose(backend);
         }
         try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
             CheckpointableKeyedStateBackend<Integer> backend = create(last, env, List.of(savepoint));
             verify(backend);
-            dispose(backend);
+            KeyedBackends.dispose(backend);
         }
     }
 
     private static CheckpointableKeyedStateBackend<Integer> create(
             StateBackend backend, MockEnvironment env, List<KeyedStateHandle> handles) throws Exception {
-        return backend.createKeyedStateBackend(new KeyedStateBackendParametersImpl<>(
-                env, new JobID(), "interchange", IntSerializer.INSTANCE, KEY_GROUPS, RANGE,
-                env.getTaskKvStateRegistry(), TtlTimeProvider.DEFAULT, new UnregisteredMetricsGroup(),
-                (name, value) -> {}, handles, new CloseableRegistry(), 1.0));
-    }
-
-    private static KeyedStateHandle savepoint(CheckpointableKeyedStateBackend<Integer> backend) throws Exception {
-        SavepointResources<Integer> resources = backend.savepoint();
-        RunnableFuture<SnapshotResult<KeyedStateHandle>> future = new SnapshotStrategyRunner<>(
-                        "savepoint", new SavepointSnapshotStrategy<>(resources.getSnapshotResources()),
-                        new CloseableRegistry(), resources.getPreferredSnapshotExecutionType())
-                .snapshot(1L, 1L, new MemCheckpointStreamFactory(64 << 20),
-                        CheckpointOptions.forConfig(SavepointType.savepoint(SavepointFormatType.CANONICAL),
-                                CheckpointStorageLocationReference.getDefault(), true, false, 0));
-        KeyedStateHandle handle = StateBackendTestBase.runSnapshot(future, new SharedStateRegistryImpl());
-        assertThat(handle).isNotNull();
-        return handle;
-    }
-
-    private static void dispose(CheckpointableKeyedStateBackend<Integer> backend) throws Exception {
-        backend.close();
-        backend.dispose();
+        return KeyedBackends.create(backend, env, KEY_GROUPS, handles);
     }
 
     private void write(CheckpointableKeyedStateBackend<Integer> backend, int from, int to, boolean nullValues)
