@@ -10,7 +10,6 @@ import org.apache.flink.runtime.state.KeyGroupsStateHandle;
 import org.apache.flink.runtime.state.KeyedStateHandle;
 import org.apache.flink.runtime.state.RegisteredKeyValueStateBackendMetaInfo;
 import org.apache.flink.runtime.state.RegisteredPriorityQueueStateBackendMetaInfo;
-import org.apache.flink.runtime.state.RegisteredStateMetaInfoBase;
 import org.apache.flink.runtime.state.StateSerializerProvider;
 import org.apache.flink.runtime.state.heap.HeapPriorityQueueElement;
 import org.apache.flink.runtime.state.heap.HeapPriorityQueueSnapshotRestoreWrapper;
@@ -78,8 +77,7 @@ final class ZRestoreOperation<K> {
         for (int id = 0; id < metas.size(); id++) {
             StateMetaInfoSnapshot meta = metas.get(id);
             switch (meta.getBackendStateType()) {
-                case KEY_VALUE, KEY_VALUE_V2 -> states[id] = tables.registerRestored(
-                        (RegisteredKeyValueStateBackendMetaInfo<?, ?>) RegisteredStateMetaInfoBase.fromMetaInfoSnapshot(meta));
+                case KEY_VALUE, KEY_VALUE_V2 -> states[id] = tables.registerRestored(keyValueMetaInfo(meta));
                 case PRIORITY_QUEUE -> queues[id] = queue(meta);
                 default -> throw new IllegalStateException(
                         "Unexpected state type " + meta.getBackendStateType() + " of state " + meta.getName());
@@ -109,6 +107,26 @@ final class ZRestoreOperation<K> {
                     }
                 }
             }
+        }
+    }
+
+    /**
+     * The meta info of a key-value state in the form zstate registers (Flink's V1 class). Jobs on
+     * the async state API (ForSt, {@code table.exec.async-state.enabled}) describe their states
+     * with V2 meta info: list states by their element serializer, map states by separate user-key
+     * and value serializers. Flink's own conversion (what its V1 meta-info class applies to a V2
+     * snapshot) turns them back into the list and map serializers; the stored bytes are the same.
+     */
+    static RegisteredKeyValueStateBackendMetaInfo<?, ?> keyValueMetaInfo(StateMetaInfoSnapshot meta)
+            throws StateMigrationException {
+        try {
+            return (RegisteredKeyValueStateBackendMetaInfo<?, ?>) RegisteredKeyValueStateBackendMetaInfo
+                    .fromMetaInfoSnapshot(meta);
+        } catch (RuntimeException e) {
+            throw new StateMigrationException("Could not read the description of state '" + meta.getName()
+                    + "' (" + meta.getBackendStateType() + ", type "
+                    + meta.getOption(StateMetaInfoSnapshot.CommonOptionsKeys.KEYED_STATE_TYPE)
+                    + ") from the snapshot: " + e.getMessage(), e);
         }
     }
 
