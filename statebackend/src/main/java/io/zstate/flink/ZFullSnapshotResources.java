@@ -43,12 +43,12 @@ final class ZFullSnapshotResources<K> implements FullSnapshotResources<K> {
     private final int[] tables;
     private final List<StateSnapshotTransformer<byte[]>> transformers;
     private final List<HeapPriorityQueueStateSnapshot<?>> queues;
-    private final PageStore.Frozen frozen;
+    private final io.zstate.pagestore.snapshot.FrozenView frozen;
 
     private ZFullSnapshotResources(List<StateMetaInfoSnapshot> metaInfoSnapshots, KeyGroupRange keyGroupRange,
             TypeSerializer<K> keySerializer, StreamCompressionDecorator compression, int keyGroupPrefixBytes,
             int[] tables, List<StateSnapshotTransformer<byte[]>> transformers,
-            List<HeapPriorityQueueStateSnapshot<?>> queues, PageStore.Frozen frozen) {
+            List<HeapPriorityQueueStateSnapshot<?>> queues, io.zstate.pagestore.snapshot.FrozenView frozen) {
         this.metaInfoSnapshots = metaInfoSnapshots;
         this.keyGroupRange = keyGroupRange;
         this.keySerializer = keySerializer;

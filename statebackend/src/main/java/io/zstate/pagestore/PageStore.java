@@ -1021,7 +1021,7 @@ public final class PageStore implements AutoCloseable {
      * nothing here). The returned view reads from another thread while this store goes on;
      * nothing in it is decompressed or read from RocksDB until then.
      */
-    public Frozen freeze() {
+    public io.zstate.pagestore.snapshot.FrozenView freeze() {
         checkUsable();
         int ids = pageTable.idsUsed();
         byte[][] content = new byte[ids][];
@@ -1067,7 +1067,7 @@ public final class PageStore implements AutoCloseable {
     }
 
     /** A frozen copy of a page store (see {@link #freeze()}), for one reader thread. */
-    public static final class Frozen implements AutoCloseable {
+    static final class Frozen implements io.zstate.pagestore.snapshot.FrozenView {
         static final byte RAW = 1;
         static final byte POOL = 2;
         static final byte SAME = 3;
@@ -1104,7 +1104,7 @@ public final class PageStore implements AutoCloseable {
             this.value = new byte[pageSize];
         }
 
-        /** Visits every entry of one key-group of a table, as the store held it when frozen. */
+        @Override
         public void forEachInKeyGroup(int table, int keyGroup, EntryVisitor visitor) {
             if (table >= directories.length) {
                 return;

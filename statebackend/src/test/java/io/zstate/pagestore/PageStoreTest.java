@@ -116,7 +116,7 @@ class PageStoreTest {
             model.put((k % 2) + "/" + Arrays.toString(key), value);
         }
         assertThat(store.stats().spilledPages()).as("some pages are in RocksDB").isPositive();
-        PageStore.Frozen frozen = store.freeze();
+        io.zstate.pagestore.snapshot.FrozenView frozen = store.freeze();
         // change everything after the freeze, then close the store under the view
         for (int k = 0; k < 4000; k++) {
             byte[] key = valueKey(k);

@@ -1,0 +1,21 @@
+package io.zstate.pagestore.snapshot;
+
+import io.zstate.pagestore.EntryVisitor;
+
+/**
+ * The page store as it was at one instant ({@code PageStore.freeze()}), read by one other thread
+ * (a checkpoint's asynchronous part) while the store goes on. What backs it is the
+ * implementation's business: today a heap copy of hot and pool pages and a RocksDB snapshot of
+ * spilled ones; later, pinned pool objects.
+ *
+ * <p>A view is used by one thread at a time, and must be closed: it holds the spill store open.
+ */
+public interface FrozenView extends AutoCloseable {
+
+    /** Visits every entry of one key-group of a table, as the store held it when frozen. */
+    void forEachInKeyGroup(int table, int keyGroup, EntryVisitor visitor);
+
+    /** Releases what the view holds (the RocksDB snapshot of spilled pages). */
+    @Override
+    void close();
+}
