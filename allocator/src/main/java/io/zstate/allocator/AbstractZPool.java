@@ -34,6 +34,9 @@ abstract class AbstractZPool implements ZPool {
     private final ByteBuffer evictScratch;
     private final ByteBuffer evictView;
     private boolean reclaiming;
+    /** Handle slots an evictor accepted during the current reclaim, freed after its flush. */
+    private int[] pending = new int[64];
+    private int pendingCount;
     private boolean closed;
 
     AbstractZPool(FrameSource source) {
@@ -64,7 +67,14 @@ abstract class AbstractZPool implements ZPool {
     /** Frame in which a payload that runs past the end of its first frame continues. */
     protected abstract int continuationFrame(int slot);
 
-    protected abstract int reclaimFrames(int maxFrames, Evictor evictor);
+    /**
+     * Hands the objects of victims from the cold end to the evictor ({@link #evict}) until the
+     * victims whose every object was accepted hold {@code maxFrames} frames, or none is left.
+     * Nothing is freed here: the accepted objects are freed after the evictor's flush, which
+     * releases their frames. Every victim goes back to the hot end of the LRU (a frame emptied
+     * by the frees leaves it then).
+     */
+    protected abstract void reclaimFrames(int maxFrames, Evictor evictor);
 
     protected abstract int compactFrames();
 
@@ -192,14 +202,28 @@ abstract class AbstractZPool implements ZPool {
         if (maxFrames <= 0) {
             return 0;
         }
+        long heldBefore = framesHeld;
         reclaiming = true;
+        pendingCount = 0;
         try {
-            int released = reclaimFrames(maxFrames, evictor);
-            reclaimedFrames += released;
-            return released;
+            reclaimFrames(maxFrames, evictor);
+            evictor.flush();
+        } catch (RuntimeException | Error e) {
+            pendingCount = 0; // the writeback failed: every object stays
+            throw e;
         } finally {
             reclaiming = false;
         }
+        for (int i = 0; i < pendingCount; i++) {
+            int slot = pending[i];
+            payloadBytes -= sizeOf(slot);
+            evictedObjects++;
+            release(slot);
+        }
+        pendingCount = 0;
+        int released = (int) (heldBefore - framesHeld);
+        reclaimedFrames += released;
+        return released;
     }
 
     @Override
@@ -264,6 +288,10 @@ abstract class AbstractZPool implements ZPool {
      *
      * @return whether the object was evicted and freed
      */
+    /**
+     * Offers one object to the evictor; an accepted object is remembered and freed after the
+     * evictor's flush.
+     */
     protected final boolean evict(int slot, Evictor evictor) {
         int size = sizeOf(slot);
         evictScratch.clear();
@@ -271,9 +299,10 @@ abstract class AbstractZPool implements ZPool {
         evictView.limit(size).position(0);
         boolean taken = evictor.evict(handles.handleOf(slot), evictView);
         if (taken) {
-            payloadBytes -= size;
-            evictedObjects++;
-            release(slot);
+            if (pendingCount == pending.length) {
+                pending = java.util.Arrays.copyOf(pending, pending.length * 2);
+            }
+            pending[pendingCount++] = slot; // freed after the evictor's flush
         }
         return taken;
     }

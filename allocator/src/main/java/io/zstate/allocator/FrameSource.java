@@ -24,7 +24,9 @@ import java.util.BitSet;
  *   allocate() pops the stack of released frames; when it is empty it hands out the next
  *   never-used frame, allocating the arena that holds it if needed. Beyond the budget it
  *   answers NO_FRAME; it never throws OutOfMemoryError for a frame the budget allows, because
- *   arenas are bounded by the budget too.
+ *   arenas are bounded by the budget too. An arena the memory refuses (OutOfMemoryError from
+ *   the ArenaMemory) is answered NO_FRAME as well, and counted: the pool's callers treat it as
+ *   running short (they spill), never as a failure.
  *
  * Invariants (checkInvariants):
  *   framesInUse + free-stack size == frames ever handed out <= maxFrames;
@@ -155,7 +157,17 @@ public final class FrameSource implements AutoCloseable {
         this.memory = java.util.Objects.requireNonNull(memory, "memory");
     }
 
-    /** Returns a frame id, or {@link #NO_FRAME} when the budget is exhausted. */
+    private long arenaRefusals;
+
+    /** Arenas the {@link ArenaMemory} refused so far (each answered {@link #NO_FRAME}). */
+    public long arenaRefusals() {
+        return arenaRefusals;
+    }
+
+    /**
+     * Returns a frame id, or {@link #NO_FRAME} when the budget is exhausted or the memory refuses
+     * a new arena.
+     */
     public int allocate() {
         ensureOpen();
         int frame;
@@ -174,11 +186,12 @@ public final class FrameSource implements AutoCloseable {
                 try {
                     buffer = memory.allocate((int) arenaBytes);
                 } catch (OutOfMemoryError e) {
+                    // the system refused the memory the budget allows: running short, not a failure
                     if (shared != null) {
                         shared.release(arenaBytes);
                     }
-                    throw new OutOfMemoryError("could not allocate a pool arena of " + arenaBytes + " bytes from "
-                            + memory + ": " + e.getMessage());
+                    arenaRefusals++;
+                    return NO_FRAME;
                 }
                 arenas[arena] = buffer;
                 reservedBytes += arenaBytes;

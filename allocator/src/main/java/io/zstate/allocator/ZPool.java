@@ -63,9 +63,11 @@ public interface ZPool extends AutoCloseable {
     /**
      * Releases frames from the cold end of the LRU until at least {@code maxFrames} are released
      * or no victim is left: every live object in a victim frame (or span) is handed to {@code
-     * evictor}, which copies it out, and is then freed. Victims are released whole, so zsmalloc
-     * may release up to a span's frames (chain size) minus one more than asked. The evictor must
-     * not call back into this pool.
+     * evictor}, which copies it out; once the evictor has {@linkplain Evictor#flush() flushed},
+     * the objects it accepted are freed. Victims are released whole, so zsmalloc may release up to
+     * a span's frames (chain size) minus one more than asked. The evictor must not call back into
+     * this pool. If the evictor throws (from evict or flush), nothing is freed and the exception
+     * is rethrown; the victims go back to the hot end of the LRU.
      *
      * @return the number of frames actually released to the frame source
      */

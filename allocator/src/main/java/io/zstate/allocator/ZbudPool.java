@@ -174,40 +174,26 @@ final class ZbudPool extends AbstractZPool {
     }
 
     @Override
-    protected int reclaimFrames(int maxFrames, Evictor evictor) {
-        int released = 0;
-        for (int attempts = lru.size(0); released < maxFrames && attempts > 0; attempts--) {
+    protected void reclaimFrames(int maxFrames, Evictor evictor) {
+        int emptied = 0;
+        for (int attempts = lru.size(0); emptied < maxFrames && attempts > 0; attempts--) {
             int frame = lru.last(0);
             if (frame == NIL) {
                 break;
             }
             lru.remove(0, frame);
-            boolean emptied = false;
-            try {
-                for (int buddy = FIRST; buddy <= LAST; buddy++) {
-                    if (header(frame, H_CHUNKS + 4 * buddy) == 0) {
-                        continue;
-                    }
-                    int other = header(frame, H_CHUNKS + 4 * (1 - buddy));
-                    boolean last = buddy == LAST || other == 0;
-                    if (!evict(header(frame, H_SLOT + 4 * buddy), evictor)) {
-                        break;
-                    }
-                    if (last) {
-                        emptied = true; // release() returned the frame
-                        break;
-                    }
-                }
-            } finally {
-                if (!emptied) {
-                    lru.addFirst(0, frame);
+            lru.addFirst(0, frame); // the hot end; released when its objects are freed after the flush
+            boolean all = true;
+            for (int buddy = FIRST; buddy <= LAST; buddy++) {
+                if (header(frame, H_CHUNKS + 4 * buddy) != 0 && !evict(header(frame, H_SLOT + 4 * buddy), evictor)) {
+                    all = false;
+                    break;
                 }
             }
-            if (emptied) {
-                released++;
+            if (all) {
+                emptied++;
             }
         }
-        return released;
     }
 
     @Override

@@ -185,39 +185,26 @@ final class ZsmallocPool extends AbstractZPool {
     // ---- reclaim and compaction --------------------------------------------------------------
 
     @Override
-    protected int reclaimFrames(int maxFrames, Evictor evictor) {
-        int released = 0;
-        for (int attempts = lru.size(0); released < maxFrames && attempts > 0; attempts--) {
+    protected void reclaimFrames(int maxFrames, Evictor evictor) {
+        int emptied = 0;
+        for (int attempts = lru.size(0); emptied < maxFrames && attempts > 0; attempts--) {
             int span = lru.last(0);
             int clazz = spanClass[span];
             int slots = classes.objectsPerSpan(clazz);
             lru.remove(0, span);
-            boolean emptied = false;
-            try {
-                for (int slot = 0; slot < slots; slot++) {
-                    int handleSlot = headerWord(span, slot);
-                    if (handleSlot < 0) {
-                        continue;
-                    }
-                    boolean last = spanInUse[span] == 1;
-                    if (!evict(handleSlot, evictor)) {
-                        break;
-                    }
-                    if (last) {
-                        emptied = true; // release() freed the span and its frames
-                        break;
-                    }
-                }
-            } finally {
-                if (!emptied) {
-                    lru.addFirst(0, span);
+            lru.addFirst(0, span); // the hot end; released when its objects are freed after the flush
+            boolean all = true;
+            for (int slot = 0; slot < slots; slot++) {
+                int handleSlot = headerWord(span, slot);
+                if (handleSlot >= 0 && !evict(handleSlot, evictor)) {
+                    all = false;
+                    break;
                 }
             }
-            if (emptied) {
-                released += classes.framesPerSpan(clazz);
+            if (all) {
+                emptied += classes.framesPerSpan(clazz);
             }
         }
-        return released;
     }
 
     @Override

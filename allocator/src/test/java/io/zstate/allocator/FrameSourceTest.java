@@ -161,4 +161,32 @@ class FrameSourceTest {
         b.close();
         assertThat(budget.reserved()).isZero();
     }
+
+    @Test
+    void anArenaTheMemoryRefusesIsNoFrameNotAFailure() {
+        boolean[] refuse = {true};
+        ArenaMemory flaky = new ArenaMemory() {
+            @Override
+            public java.nio.ByteBuffer allocate(int bytes) {
+                if (refuse[0]) {
+                    throw new OutOfMemoryError("injected: no memory for an arena");
+                }
+                return java.nio.ByteBuffer.allocateDirect(bytes);
+            }
+
+            @Override
+            public void release(java.nio.ByteBuffer arena) {}
+        };
+        MemoryBudget budget = new MemoryBudget(8 * 4096);
+        try (FrameSource source = new FrameSource(8 * 4096, 4096, 4 * 4096, budget, flaky)) {
+            assertThat(source.allocate()).isEqualTo(FrameSource.NO_FRAME);
+            assertThat(source.arenaRefusals()).isEqualTo(1);
+            assertThat(budget.reserved()).as("the refused arena's reservation is returned").isZero();
+            assertThat(source.reservedBytes()).isZero();
+            refuse[0] = false;
+            assertThat(source.allocate()).isNotEqualTo(FrameSource.NO_FRAME);
+            assertThat(budget.reserved()).isEqualTo(4 * 4096);
+            source.checkInvariants();
+        }
+    }
 }

@@ -239,6 +239,51 @@ class ZPoolContractTest {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("specs")
+    void nothingIsFreedBeforeTheEvictorFlushesAndNothingAtAllIfTheFlushFails(PoolSpec spec) {
+        try (FrameSource source = new FrameSource(64L << 20, spec.frameSize());
+                AbstractZPool pool = spec.create(source)) {
+            Map<Long, byte[]> live = new HashMap<>();
+            for (int i = 0; i < 200; i++) {
+                int size = 100 + (i * 37) % (pool.maxObjectSize() / 3);
+                long h = pool.malloc(size);
+                pool.write(h, bytes(size, i), 0, size);
+                live.put(h, bytes(size, i));
+            }
+            int held = source.framesInUse();
+            List<Long> taken = new ArrayList<>();
+            assertThatThrownBy(() -> pool.reclaim(4, new Evictor() {
+                        @Override
+                        public boolean evict(long handle, ByteBuffer data) {
+                            taken.add(handle);
+                            return true;
+                        }
+
+                        @Override
+                        public void flush() {
+                            assertThat(source.framesInUse()).as("frames held until the flush").isEqualTo(held);
+                            assertThat(pool.stats().objects()).as("objects held until the flush").isEqualTo(200);
+                            throw new IllegalStateException("disk full");
+                        }
+                    }))
+                    .hasMessageContaining("disk full");
+            assertThat(taken).isNotEmpty();
+            assertThat(source.framesInUse()).isEqualTo(held);
+            pool.checkInvariants();
+            for (Map.Entry<Long, byte[]> e : live.entrySet()) {
+                byte[] out = new byte[e.getValue().length];
+                pool.read(e.getKey(), out, 0);
+                assertThat(out).as("an object taken by the failed reclaim").isEqualTo(e.getValue());
+            }
+            // the same victims again, with a flush that works: now they go
+            int released = pool.reclaim(4, (handle, data) -> true);
+            assertThat(released).isGreaterThanOrEqualTo(4);
+            assertThat(source.framesInUse()).isEqualTo(held - released);
+            pool.checkInvariants();
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("specs")
     void reclaimReleasesWholeFramesFromTheColdEnd(PoolSpec spec) {
         try (FrameSource source = new FrameSource(64L << 20, spec.frameSize());
                 AbstractZPool pool = spec.create(source)) {

@@ -26,7 +26,7 @@ import net.jqwik.api.Tuple;
  */
 class ZPoolModelPropertyTest {
 
-    enum Kind { MALLOC, FREE, WRITE, READ, RECLAIM, RECLAIM_REFUSING, COMPACT, STALE }
+    enum Kind { MALLOC, FREE, WRITE, READ, RECLAIM, RECLAIM_REFUSING, RECLAIM_FAILING, COMPACT, STALE }
 
     /** One step; {@code size} is a fraction of the pool's maximum object size in 1/1000ths. */
     record Op(Kind kind, int size, int pick) {}
@@ -40,6 +40,7 @@ class ZPoolModelPropertyTest {
                 Tuple.of(8, Kind.READ),
                 Tuple.of(5, Kind.RECLAIM),
                 Tuple.of(2, Kind.RECLAIM_REFUSING),
+                Tuple.of(1, Kind.RECLAIM_FAILING),
                 Tuple.of(5, Kind.COMPACT),
                 Tuple.of(2, Kind.STALE));
         Arbitrary<Integer> sizes = Arbitraries.frequencyOf(
@@ -187,6 +188,26 @@ class ZPoolModelPropertyTest {
             }
             case RECLAIM -> reclaim(source, pool, model, freed, 1 + op.size() % 4, Integer.MAX_VALUE);
             case RECLAIM_REFUSING -> reclaim(source, pool, model, freed, 1 + op.size() % 4, op.pick() % 3);
+            case RECLAIM_FAILING -> {
+                // the writeback fails at its flush: nothing may be freed, every object stays
+                int before = source.framesInUse();
+                boolean[] flushed = {false};
+                assertThatThrownBy(() -> pool.reclaim(1 + op.size() % 4, new Evictor() {
+                            @Override
+                            public boolean evict(long handle, ByteBuffer data) {
+                                return true;
+                            }
+
+                            @Override
+                            public void flush() {
+                                flushed[0] = true;
+                                throw new IllegalStateException("write batch failed");
+                            }
+                        })).hasMessageContaining("write batch failed");
+                assertThat(flushed[0]).isTrue();
+                assertThat(source.framesInUse()).isEqualTo(before);
+                assertThat(pool.stats().objects()).isEqualTo(model.size());
+            }
             case COMPACT -> {
                 int before = source.framesInUse();
                 long movedBefore = pool.stats().movedObjects();
