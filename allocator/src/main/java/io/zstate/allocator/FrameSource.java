@@ -313,9 +313,18 @@ public final class FrameSource implements AutoCloseable {
         if (shared != null) {
             shared.release(reservedBytes);
         }
+        RuntimeException failure = null;
         for (int i = 0; i < arenas.length; i++) {
             if (arenas[i] != null) {
-                memory.release(arenas[i]);
+                try {
+                    memory.release(arenas[i]); // every arena, even if releasing one throws
+                } catch (RuntimeException e) {
+                    if (failure == null) {
+                        failure = e;
+                    } else {
+                        failure.addSuppressed(e);
+                    }
+                }
                 arenas[i] = null;
             }
         }
@@ -323,6 +332,9 @@ public final class FrameSource implements AutoCloseable {
         framesInUse = 0;
         freeCount = 0;
         inUse.clear();
+        if (failure != null) {
+            throw failure;
+        }
     }
 
     private void ensureOpen() {

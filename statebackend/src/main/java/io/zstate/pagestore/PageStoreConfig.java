@@ -2,6 +2,7 @@ package io.zstate.pagestore;
 
 import io.zstate.allocator.FrameSource;
 import io.zstate.allocator.ZPools;
+import io.zstate.pagestore.layout.StoredPage;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Objects;
@@ -87,7 +88,7 @@ public record PageStoreConfig(
      * page is bounced when {@code compressed * bouncerMinRatio > pageSize}).
      */
     public static int largestAdmittedObject(int pageSize, double bouncerMinRatio) {
-        return PageStore.POOL_PREFIX + (int) Math.floor(pageSize / bouncerMinRatio);
+        return StoredPage.HEADER + (int) Math.floor(pageSize / bouncerMinRatio);
     }
 
     /**

@@ -23,12 +23,15 @@ package io.zstate.pagestore;
  * @param stores dirty pages that left the page cache
  * @param cleanDrops clean pages dropped from the page cache without a write
  * @param sameFilledStores stores kept as a tag
- * @param bounced stores sent to RocksDB uncompressed for compressing worse than the bouncer ratio
+ * @param bounced stores sent to RocksDB uncompressed: they compressed worse than the bouncer ratio,
+ *     or the compressor failed
+ * @param compressFailures of the bounced stores, those whose compressor failed
  * @param directSpills stores that went to RocksDB because the pool had no room even after reclaim
  * @param writebacks pages moved from the pool to RocksDB by the reaper
  * @param framesReclaimed pool frames the reaper released
  * @param uncompressedBytesStored page bytes that were compressed on store
  * @param compressedBytesStored the compressed bytes they became
+ * @param arenaRefusals pool arenas the off-heap memory refused (each answered as a full pool)
  */
 public record PageStoreStats(
         long hotPages,
@@ -52,24 +55,45 @@ public record PageStoreStats(
         long cleanDrops,
         long sameFilledStores,
         long bounced,
+        long compressFailures,
         long directSpills,
         long writebacks,
         long framesReclaimed,
         long uncompressedBytesStored,
-        long compressedBytesStored) {
+        long compressedBytesStored,
+        long arenaRefusals) {
 
     /** The counters of two stores added up (for totals over the backends of a job). */
     public PageStoreStats plus(PageStoreStats o) {
-        return new PageStoreStats(hotPages + o.hotPages, dirtyPages + o.dirtyPages, poolPages + o.poolPages,
-                spilledPages + o.spilledPages, sameFilledPages + o.sameFilledPages, livePages + o.livePages,
-                poolFramesHeld + o.poolFramesHeld, poolBytesHeld + o.poolBytesHeld,
-                poolPayloadBytes + o.poolPayloadBytes, hotBytes + o.hotBytes, spillMemoryBytes + o.spillMemoryBytes,
-                spillDiskBytes + o.spillDiskBytes, cacheHits + o.cacheHits, cacheMisses + o.cacheMisses,
-                poolHits + o.poolHits, swapIns + o.swapIns, sameFilledHits + o.sameFilledHits, stores + o.stores,
-                cleanDrops + o.cleanDrops, sameFilledStores + o.sameFilledStores, bounced + o.bounced,
-                directSpills + o.directSpills, writebacks + o.writebacks, framesReclaimed + o.framesReclaimed,
+        return new PageStoreStats(
+                hotPages + o.hotPages,
+                dirtyPages + o.dirtyPages,
+                poolPages + o.poolPages,
+                spilledPages + o.spilledPages,
+                sameFilledPages + o.sameFilledPages,
+                livePages + o.livePages,
+                poolFramesHeld + o.poolFramesHeld,
+                poolBytesHeld + o.poolBytesHeld,
+                poolPayloadBytes + o.poolPayloadBytes,
+                hotBytes + o.hotBytes,
+                spillMemoryBytes + o.spillMemoryBytes,
+                spillDiskBytes + o.spillDiskBytes,
+                cacheHits + o.cacheHits,
+                cacheMisses + o.cacheMisses,
+                poolHits + o.poolHits,
+                swapIns + o.swapIns,
+                sameFilledHits + o.sameFilledHits,
+                stores + o.stores,
+                cleanDrops + o.cleanDrops,
+                sameFilledStores + o.sameFilledStores,
+                bounced + o.bounced,
+                compressFailures + o.compressFailures,
+                directSpills + o.directSpills,
+                writebacks + o.writebacks,
+                framesReclaimed + o.framesReclaimed,
                 uncompressedBytesStored + o.uncompressedBytesStored,
-                compressedBytesStored + o.compressedBytesStored);
+                compressedBytesStored + o.compressedBytesStored,
+                arenaRefusals + o.arenaRefusals);
     }
 
     /** Uncompressed / compressed bytes over all stores; 0 before the first. */

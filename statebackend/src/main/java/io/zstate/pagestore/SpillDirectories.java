@@ -1,6 +1,7 @@
 package io.zstate.pagestore;
 
 import java.nio.file.Path;
+import org.apache.flink.util.FileUtils;
 
 /** Removes spill directories that a store or backend created. */
 public final class SpillDirectories {
@@ -9,10 +10,7 @@ public final class SpillDirectories {
 
     /** Deletes a directory tree if it exists; failures are ignored (it lives in a temp location). */
     public static void deleteQuietly(Path directory) {
-        try {
-            SpillStore.deleteRecursively(directory);
-        } catch (RuntimeException ignored) {
-            // best effort: the TaskManager removes its working directory on exit
-        }
+        // best effort: the TaskManager removes its working directory on exit
+        FileUtils.deleteDirectoryQuietly(directory.toFile());
     }
 }

@@ -27,7 +27,8 @@ public final class ValueView {
         return java.util.Arrays.copyOfRange(array, offset, offset + length);
     }
 
-    void set(byte[] array, int offset, int length) {
+    /** Internal: the page store points the view at a value. */
+    public void set(byte[] array, int offset, int length) {
         this.array = array;
         this.offset = offset;
         this.length = length;

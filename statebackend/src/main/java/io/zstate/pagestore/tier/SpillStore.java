@@ -1,5 +1,6 @@
-package io.zstate.pagestore;
+package io.zstate.pagestore.tier;
 
+import io.zstate.pagestore.layout.StoredPage;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -15,21 +16,19 @@ import org.rocksdb.RocksDBException;
 import org.rocksdb.WriteOptions;
 
 /**
- * RocksDB as the swap device: compressed page bytes keyed by page id. It is a cache of this
- * process, not a durable store: no WAL, RocksDB's own compression off (pages arrive compressed),
- * and the directory is deleted on {@link #close()}.
+ * RocksDB as the swap device: stored pages keyed by page id ({@link StoredPage}: key = page id,
+ * value = codec | bytes). It is a cache of this process, not a durable store: no WAL, RocksDB's
+ * own compression off (pages arrive compressed), and the directory is deleted on {@link
+ * #close()}.
  *
- * <pre>
- *   key   : page id, 4 bytes big-endian
- *   value : codec byte (RAW = stored uncompressed by the bouncer, LZ4) | page bytes
- * </pre>
+ * <p>Writes are either single puts or a write batch ({@link #beginBatch()} ... {@link
+ * #commitBatch()}, or {@link #discardBatch()}): the reaper writes a reclaim's pages in one batch
+ * and commits it before the pool frees them. Every RocksDB error is thrown as an
+ * IllegalStateException that says what was being done; the page store then fails.
  *
- * Uses the RocksDB JNI that Flink's RocksDB state backend ships ({@code frocksdbjni}).
+ * <p>Uses the RocksDB JNI that Flink's RocksDB state backend ships ({@code frocksdbjni}).
  */
 final class SpillStore implements AutoCloseable {
-
-    static final byte RAW = 0;
-    static final byte LZ4 = 1;
 
     static {
         RocksDB.loadLibrary();
@@ -43,6 +42,7 @@ final class SpillStore implements AutoCloseable {
     private final RocksDB db;
     private final byte[] key = new byte[4];
     private final org.rocksdb.WriteBatch batch = new org.rocksdb.WriteBatch();
+    private final Faults faults;
     private boolean batching;
     private boolean closed;
 
@@ -52,7 +52,8 @@ final class SpillStore implements AutoCloseable {
      * @param blockCacheBytes RocksDB block cache for spilled pages
      * @param writeBufferBytes RocksDB memtable size
      */
-    SpillStore(Path parent, long blockCacheBytes, long writeBufferBytes) {
+    SpillStore(Path parent, long blockCacheBytes, long writeBufferBytes, Faults faults) {
+        this.faults = faults;
         try {
             Files.createDirectories(parent);
             this.directory = Files.createTempDirectory(parent, "zstate-spill-");
@@ -80,11 +81,14 @@ final class SpillStore implements AutoCloseable {
 
     /**
      * Stores a value under {@code pageId}: {@code length} bytes from {@code offset}, the first of
-     * them the codec byte ({@link #RAW} or {@link #LZ4}).
+     * them the codec byte.
      */
     void put(int pageId, byte[] value, int offset, int length) {
-        assert value[offset] == RAW || value[offset] == LZ4;
+        StoredPage.codec(value, offset);
         try {
+            if (faults.fail(Faults.Seam.SPILL_WRITE)) {
+                throw new RocksDBException("injected write failure");
+            }
             if (batching) {
                 batch.put(key(pageId).clone(), java.util.Arrays.copyOfRange(value, offset, offset + length));
             } else {
@@ -103,19 +107,28 @@ final class SpillStore implements AutoCloseable {
         batching = true;
     }
 
-    /** Writes the batched puts. */
+    /** Writes the batched puts; if that fails, none of them is written. */
     void commitBatch() {
         batching = false;
         if (batch.count() == 0) {
             return;
         }
         try {
+            if (faults.fail(Faults.Seam.SPILL_WRITE)) {
+                throw new RocksDBException("injected write-batch failure");
+            }
             db.write(writeOptions, batch);
         } catch (RocksDBException e) {
             throw new IllegalStateException("Error while writing back pages to the RocksDB spill store.", e);
         } finally {
             batch.clear();
         }
+    }
+
+    /** Drops the batched puts unwritten (a reclaim that failed before its commit). */
+    void discardBatch() {
+        batching = false;
+        batch.clear();
     }
 
     /**
@@ -125,6 +138,9 @@ final class SpillStore implements AutoCloseable {
      */
     int get(int pageId, byte[] dst) {
         try {
+            if (faults.fail(Faults.Seam.SPILL_READ)) {
+                throw new RocksDBException("injected read failure");
+            }
             int n = db.get(readOptions, key(pageId), 0, 4, dst, 0, dst.length);
             if (n > dst.length) {
                 throw new IllegalStateException(
@@ -138,6 +154,9 @@ final class SpillStore implements AutoCloseable {
 
     void delete(int pageId) {
         try {
+            if (faults.fail(Faults.Seam.SPILL_WRITE)) {
+                throw new RocksDBException("injected delete failure");
+            }
             db.delete(writeOptions, key(pageId));
         } catch (RocksDBException e) {
             throw new IllegalStateException("Error while deleting page " + pageId + " from the RocksDB spill store.", e);
@@ -167,10 +186,7 @@ final class SpillStore implements AutoCloseable {
     }
 
     private byte[] key(int pageId) {
-        key[0] = (byte) (pageId >>> 24);
-        key[1] = (byte) (pageId >>> 16);
-        key[2] = (byte) (pageId >>> 8);
-        key[3] = (byte) pageId;
+        StoredPage.writePageId(key, 0, pageId);
         return key;
     }
 
@@ -191,11 +207,11 @@ final class SpillStore implements AutoCloseable {
 
         /** Reads a page's value as of the view into {@code dst}; returns its length or -1. */
         int get(int pageId, byte[] dst) {
-            viewKey[0] = (byte) (pageId >>> 24);
-            viewKey[1] = (byte) (pageId >>> 16);
-            viewKey[2] = (byte) (pageId >>> 8);
-            viewKey[3] = (byte) pageId;
+            StoredPage.writePageId(viewKey, 0, pageId);
             try {
+                if (faults.fail(Faults.Seam.SPILL_READ)) {
+                    throw new RocksDBException("injected snapshot read failure");
+                }
                 int n = db.get(options, viewKey, 0, 4, dst, 0, dst.length);
                 return n == RocksDB.NOT_FOUND ? -1 : n;
             } catch (RocksDBException e) {
@@ -246,16 +262,28 @@ final class SpillStore implements AutoCloseable {
         }
     }
 
+    /** Closes every RocksDB object and deletes the directory, each even if an earlier step threw. */
     private void release() {
-        batch.close();
-        if (db != null) {
-            db.close();
+        RuntimeException failure = null;
+        for (Runnable step : new Runnable[] {batch::close, () -> {
+                    if (db != null) {
+                        db.close();
+                    }
+                }, readOptions::close, writeOptions::close, options::close, blockCache::close,
+                () -> deleteRecursively(directory)}) {
+            try {
+                step.run();
+            } catch (RuntimeException e) {
+                if (failure == null) {
+                    failure = e;
+                } else {
+                    failure.addSuppressed(e);
+                }
+            }
         }
-        readOptions.close();
-        writeOptions.close();
-        options.close();
-        blockCache.close();
-        deleteRecursively(directory);
+        if (failure != null) {
+            throw failure;
+        }
     }
 
     static void deleteRecursively(Path dir) {

@@ -1,4 +1,4 @@
-package io.zstate.pagestore;
+package io.zstate.pagestore.index;
 
 /**
  * MurmurHash3 (x86, 32 bit) over a byte range: the hash that places keys in buckets. Pages are

@@ -1,4 +1,4 @@
-package io.zstate.pagestore;
+package io.zstate.pagestore.tier;
 
 import java.util.Arrays;
 

@@ -1,0 +1,101 @@
+package io.zstate.pagestore.index;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.IntPredicate;
+
+/**
+ * The registry of tables (one per Flink state) and, per table, one {@link Directory} per
+ * key-group of the store's range, created on first write.
+ */
+final class Tables {
+
+    private final int firstKeyGroup;
+    private final int numberOfKeyGroups;
+    private final List<String> names = new ArrayList<>();
+    private final List<Directory[]> groups = new ArrayList<>();
+
+    Tables(int firstKeyGroup, int numberOfKeyGroups) {
+        if (numberOfKeyGroups < 1) {
+            throw new IllegalArgumentException("a page store needs at least one key-group");
+        }
+        this.firstKeyGroup = firstKeyGroup;
+        this.numberOfKeyGroups = numberOfKeyGroups;
+    }
+
+    int create(String name) {
+        names.add(name);
+        groups.add(new Directory[numberOfKeyGroups]);
+        return names.size() - 1;
+    }
+
+    String name(int table) {
+        return names.get(table);
+    }
+
+    /** Checks a table id and key-group before anything is touched. */
+    void check(int table, int keyGroup) {
+        if (table < 0 || table >= names.size()) {
+            throw new IllegalArgumentException("table " + table + " does not exist: this store has " + names.size());
+        }
+        int index = keyGroup - firstKeyGroup;
+        if (index < 0 || index >= numberOfKeyGroups) {
+            throw new IllegalArgumentException("key-group " + keyGroup + " is outside this store's range "
+                    + firstKeyGroup + ".." + (firstKeyGroup + numberOfKeyGroups - 1));
+        }
+    }
+
+    /** The directory of a table and key-group, or null if nothing was written there. */
+    Directory directory(int table, int keyGroup) {
+        return groups.get(table)[keyGroup - firstKeyGroup];
+    }
+
+    void directory(int table, int keyGroup, Directory directory) {
+        groups.get(table)[keyGroup - firstKeyGroup] = directory;
+    }
+
+    Directory[] directories(int table) {
+        return groups.get(table);
+    }
+
+    int count() {
+        return names.size();
+    }
+
+    /** A copy of every directory's heads: [table][key-group index] (null where none). */
+    int[][][] copy() {
+        int[][][] copy = new int[groups.size()][][];
+        for (int t = 0; t < groups.size(); t++) {
+            Directory[] g = groups.get(t);
+            copy[t] = new int[g.length][];
+            for (int i = 0; i < g.length; i++) {
+                if (g[i] != null) {
+                    copy[t][i] = g[i].pages.clone();
+                }
+            }
+        }
+        return copy;
+    }
+
+    long heapBytes() {
+        long bytes = 0;
+        for (Directory[] g : groups) {
+            for (Directory d : g) {
+                if (d != null) {
+                    bytes += d.heapBytes();
+                }
+            }
+        }
+        return bytes;
+    }
+
+    void checkInvariants(IntPredicate isLive) {
+        for (int t = 0; t < groups.size(); t++) {
+            for (Directory d : groups.get(t)) {
+                if (d != null) {
+                    d.checkInvariants(names.get(t), isLive);
+                }
+            }
+        }
+    }
+}

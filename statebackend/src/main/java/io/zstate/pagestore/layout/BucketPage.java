@@ -1,0 +1,250 @@
+package io.zstate.pagestore.layout;
+
+import java.util.Arrays;
+
+/**
+ * A bucket page: a slotted page of entries (composite key and value) whose key prefixes hash to
+ * the bucket. The common header is {@link Pages}'.
+ *
+ * <pre>
+ *    0 u16 count        entries
+ *    2 u16 dataUsed     pageSize - dataStart, where dataStart is the lowest entry byte
+ *                       (entry data grows down from the page end)
+ *    4 u16 garbage      bytes of dead entry data, reclaimed by compactInPlace
+ *    6 u16 (zero)
+ *    8 i32 next + 1     the next page of the bucket's overflow chain (Pages.next)
+ *   12 i32 (zero)
+ *   16 ...              slot directory, then free space, then entry data
+ *
+ * An empty bucket is all zero bytes. Its extendible-hashing depth is kept in the page table,
+ * not in the page.
+ *
+ * Slot (8 bytes, in insertion order; deleting shifts the rest down):
+ *   i32 prefixHash      hash of the key's prefix (key | namespace): places the entry
+ *   u16 keyTag          16 bits of the hash of the key past the prefix (0 if none)
+ *   u16 entryOffset
+ *
+ * Entry at entryOffset:
+ *   u16 keyLength, i32 valueWord, key bytes, value bytes
+ *   valueWord >= 0: the value's length, inline
+ *   valueWord == BLOB: the value is a BlobRef (12 bytes) to a chain of blob pages
+ *
+ *   +--------+-----------------------+.......free.......+---------+---------+
+ *   | header | slot | slot | slot ... |                  | entry 2 | entry 1 |
+ *   +--------+-----------------------+..................+---------+---------+
+ *   0        16                 16+8*count          dataStart          pageSize
+ * </pre>
+ *
+ * A lookup compares 32-bit prefix hashes and 16-bit key tags over the slot array and compares
+ * key bytes only where both match, so a miss rarely touches entry data.
+ */
+public final class BucketPage {
+
+    /** Bytes of a slot. */
+    public static final int SLOT = 8;
+    /** The value word of an entry whose value is a {@link BlobRef}. */
+    public static final int BLOB = -1;
+
+    private static final int COUNT = 0;
+    private static final int DATA_USED = 2;
+    private static final int GARBAGE = 4;
+    private static final int ENTRY_HEADER = 6;
+
+    private BucketPage() {}
+
+    // ---- header --------------------------------------------------------------------------------
+
+    /** An empty bucket: all zeros. */
+    public static void init(byte[] page) {
+        Arrays.fill(page, (byte) 0);
+    }
+
+    public static int count(byte[] page) {
+        return Pages.u16(page, COUNT);
+    }
+
+    private static int dataStart(byte[] page) {
+        return page.length - Pages.u16(page, DATA_USED);
+    }
+
+    private static void dataStart(byte[] page, int start) {
+        Pages.u16(page, DATA_USED, page.length - start);
+    }
+
+    /** Bytes of dead entry data that {@link #compactInPlace} would reclaim. */
+    public static int garbage(byte[] page) {
+        return Pages.u16(page, GARBAGE);
+    }
+
+    /** Free bytes between the slot directory and the entry data. */
+    public static int freeBytes(byte[] page) {
+        return dataStart(page) - slotAt(count(page));
+    }
+
+    // ---- slots and entries ---------------------------------------------------------------------
+
+    private static int slotAt(int index) {
+        return Pages.HEADER + SLOT * index;
+    }
+
+    public static int slotPrefixHash(byte[] page, int index) {
+        return Pages.i32(page, slotAt(index));
+    }
+
+    public static int slotKeyTag(byte[] page, int index) {
+        return Pages.u16(page, slotAt(index) + 4);
+    }
+
+    /** The entry offset of slot {@code index}. */
+    public static int slotEntry(byte[] page, int index) {
+        return Pages.u16(page, slotAt(index) + 6);
+    }
+
+    public static int entryKeyLength(byte[] page, int entry) {
+        return Pages.u16(page, entry);
+    }
+
+    /** The entry's value length, or {@link #BLOB}. */
+    public static int entryValueWord(byte[] page, int entry) {
+        return Pages.i32(page, entry + 2);
+    }
+
+    public static int entryKeyOffset(int entry) {
+        return entry + ENTRY_HEADER;
+    }
+
+    public static int entryValueOffset(byte[] page, int entry) {
+        return entry + ENTRY_HEADER + entryKeyLength(page, entry);
+    }
+
+    /** Bytes an entry with a value of {@code valueBytes} occupies in the data area. */
+    public static int entrySize(int keyLength, int valueBytes) {
+        return ENTRY_HEADER + keyLength + valueBytes;
+    }
+
+    /** Bytes a new entry needs in the page: its slot and its data. */
+    public static int needed(int keyLength, int valueBytes) {
+        return SLOT + entrySize(keyLength, valueBytes);
+    }
+
+    /** Bytes the value of an entry with this value word takes in the page. */
+    public static int valueBytes(int valueWord) {
+        return valueWord == BLOB ? BlobRef.SIZE : valueWord;
+    }
+
+    private static int storedEntrySize(byte[] page, int entry) {
+        return entrySize(entryKeyLength(page, entry), valueBytes(entryValueWord(page, entry)));
+    }
+
+    /**
+     * Finds the slot of a key.
+     *
+     * @return the slot index, or -1
+     */
+    public static int find(byte[] page, int prefixHash, int keyTag, byte[] key, int keyOffset, int keyLength) {
+        int count = count(page);
+        for (int i = 0, at = Pages.HEADER; i < count; i++, at += SLOT) {
+            if (Pages.i32(page, at) == prefixHash && Pages.u16(page, at + 4) == keyTag) {
+                int entry = Pages.u16(page, at + 6);
+                if (Pages.u16(page, entry) == keyLength
+                        && Arrays.equals(page, entry + ENTRY_HEADER, entry + ENTRY_HEADER + keyLength,
+                                key, keyOffset, keyOffset + keyLength)) {
+                    return i;
+                }
+            }
+        }
+        return -1;
+    }
+
+    /** Whether slot {@code index} holds a key that starts with the given prefix (and its hash). */
+    public static boolean hasPrefix(byte[] page, int index, int prefixHash, byte[] prefix, int offset, int length) {
+        if (slotPrefixHash(page, index) != prefixHash) {
+            return false;
+        }
+        int entry = slotEntry(page, index);
+        int keyOffset = entryKeyOffset(entry);
+        return entryKeyLength(page, entry) >= length
+                && Arrays.equals(page, keyOffset, keyOffset + length, prefix, offset, offset + length);
+    }
+
+    /**
+     * Appends an entry whose value is {@code valueBytes} long (the caller writes the value at
+     * the returned entry's value offset). The page must have room: {@link #needed}.
+     *
+     * @return the entry offset
+     */
+    public static int insert(byte[] page, int prefixHash, int keyTag, byte[] key, int keyOffset, int keyLength,
+            int valueWord, int valueBytes) {
+        int size = entrySize(keyLength, valueBytes);
+        int count = count(page);
+        int entry = dataStart(page) - size;
+        if (entry < slotAt(count + 1)) {
+            throw new IllegalStateException("a bucket page with " + freeBytes(page) + " free bytes cannot take an"
+                    + " entry of " + needed(keyLength, valueBytes) + ": the page store is corrupt");
+        }
+        Pages.u16(page, entry, keyLength);
+        Pages.i32(page, entry + 2, valueWord);
+        System.arraycopy(key, keyOffset, page, entry + ENTRY_HEADER, keyLength);
+        int at = slotAt(count);
+        Pages.i32(page, at, prefixHash);
+        Pages.u16(page, at + 4, keyTag);
+        Pages.u16(page, at + 6, entry);
+        Pages.u16(page, COUNT, count + 1);
+        dataStart(page, entry);
+        return entry;
+    }
+
+    /**
+     * Copies slot {@code index} of {@code from} (key, hashes and value bytes as they are, a blob
+     * reference included) into {@code to}, which must have room.
+     */
+    public static void copyEntry(byte[] from, int index, byte[] to) {
+        int entry = slotEntry(from, index);
+        int keyLength = entryKeyLength(from, entry);
+        int word = entryValueWord(from, entry);
+        int valueBytes = valueBytes(word);
+        int at = insert(to, slotPrefixHash(from, index), slotKeyTag(from, index), from, entryKeyOffset(entry),
+                keyLength, word, valueBytes);
+        System.arraycopy(from, entryValueOffset(from, entry), to, entryValueOffset(to, at), valueBytes);
+    }
+
+    /** Bytes slot {@code index} would need in another page ({@link #copyEntry}). */
+    public static int neededToCopy(byte[] page, int index) {
+        return SLOT + storedEntrySize(page, slotEntry(page, index));
+    }
+
+    /** Removes the entry of slot {@code index}; its data becomes garbage. */
+    public static void remove(byte[] page, int index) {
+        int count = count(page);
+        int entry = slotEntry(page, index);
+        int size = storedEntrySize(page, entry);
+        System.arraycopy(page, slotAt(index + 1), page, slotAt(index), SLOT * (count - 1 - index));
+        Pages.u16(page, COUNT, count - 1);
+        if (count == 1) {
+            // empty again: all zeros but the chain link, so a bucket with no overflow is a tag
+            int next = Pages.next(page);
+            init(page);
+            Pages.next(page, next);
+        } else if (entry == dataStart(page)) {
+            dataStart(page, entry + size);
+        } else {
+            Pages.u16(page, GARBAGE, garbage(page) + size);
+        }
+    }
+
+    /** Rewrites the entry data contiguously at the page end, dropping garbage. */
+    public static void compactInPlace(byte[] page, byte[] scratch) {
+        int count = count(page);
+        int end = page.length;
+        System.arraycopy(page, 0, scratch, 0, page.length);
+        for (int i = 0; i < count; i++) {
+            int entry = slotEntry(scratch, i);
+            int size = storedEntrySize(scratch, entry);
+            end -= size;
+            System.arraycopy(scratch, entry, page, end, size);
+            Pages.u16(page, slotAt(i) + 6, end);
+        }
+        dataStart(page, end);
+        Pages.u16(page, GARBAGE, 0);
+    }
+}

@@ -1,0 +1,75 @@
+package io.zstate.pagestore.snapshot;
+
+import io.zstate.pagestore.EntryVisitor;
+import io.zstate.pagestore.index.ChainWalker;
+import io.zstate.pagestore.index.PageSource;
+import io.zstate.pagestore.tier.FrozenPages;
+import java.util.Arrays;
+
+/**
+ * Today's frozen view: copies of the directories and {@link FrozenPages} (hot and pool pages
+ * copied onto the heap, spilled pages under a RocksDB snapshot), walked by the same {@link
+ * ChainWalker} as the live store. Read by one thread (the checkpoint's asynchronous part).
+ */
+public final class HeapFrozenView implements FrozenView {
+
+    private final int firstKeyGroup;
+    private final int[][][] directories;
+    private final FrozenPages pages;
+    private final ChainWalker walker;
+
+    public HeapFrozenView(int firstKeyGroup, int[][][] directories, FrozenPages pages) {
+        this.firstKeyGroup = firstKeyGroup;
+        this.directories = directories;
+        this.pages = pages;
+        this.walker = new ChainWalker(new Source(pages), pages.pageSize());
+    }
+
+    @Override
+    public void forEachInKeyGroup(int table, int keyGroup, EntryVisitor visitor) {
+        if (table >= directories.length) {
+            return; // a table created after the freeze
+        }
+        int[] directory = directories[table][keyGroup - firstKeyGroup];
+        if (directory != null) {
+            walker.forEachInDirectory(directory, visitor);
+        }
+    }
+
+    @Override
+    public void close() {
+        pages.close();
+    }
+
+    /** Frozen pages as a page source: each held page decoded into a buffer of its own. */
+    private static final class Source implements PageSource {
+        private final FrozenPages pages;
+        private byte[][] buffers = new byte[2][];
+        private int held;
+
+        Source(FrozenPages pages) {
+            this.pages = pages;
+        }
+
+        @Override
+        public byte[] acquire(int pageId) {
+            if (held == buffers.length) {
+                buffers = Arrays.copyOf(buffers, held * 2);
+            }
+            if (buffers[held] == null) {
+                buffers[held] = new byte[pages.pageSize()];
+            }
+            return pages.read(pageId, buffers[held++]);
+        }
+
+        @Override
+        public void release(int pageId) {
+            held--;
+        }
+
+        @Override
+        public int depth(int pageId) {
+            return pages.depth(pageId);
+        }
+    }
+}

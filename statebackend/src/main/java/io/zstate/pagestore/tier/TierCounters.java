@@ -1,0 +1,81 @@
+package io.zstate.pagestore.tier;
+
+import io.zstate.allocator.ZPoolStats;
+import io.zstate.pagestore.PageStoreStats;
+
+/**
+ * What moved between the tiers since the pager was made: plain counters, bumped on the paths of
+ * {@link Pager} and read, with where the pages are now, as {@link PageStoreStats}.
+ */
+public final class TierCounters {
+
+    /** Page accesses served by the page cache. */
+    long cacheHits;
+    /** Page accesses that faulted a page in. */
+    long cacheMisses;
+    /** Faults served from the pool (decompress). */
+    long poolHits;
+    /** Faults served from RocksDB. */
+    long swapIns;
+    /** Faults served from a same-filled tag. */
+    long sameFilledHits;
+    /** Dirty pages that left the page cache. */
+    long stores;
+    /** Clean pages dropped from the page cache without a write. */
+    long cleanDrops;
+    /** Stores kept as a same-filled tag. */
+    long sameFilledStores;
+    /** Stores sent to RocksDB uncompressed (worse than the bouncer ratio, or the compressor failed). */
+    long bounced;
+    /** Of which the compressor failed. */
+    long compressFailures;
+    /** Stores that went to RocksDB because the pool had no room even after reclaim. */
+    long directSpills;
+    /** Pages moved from the pool to RocksDB by the reaper. */
+    long writebacks;
+    /** Pool frames the reaper released. */
+    long framesReclaimed;
+    /** Page bytes that were compressed on store. */
+    long uncompressedBytesStored;
+    /** The compressed bytes they became. */
+    long compressedBytesStored;
+
+    TierCounters() {}
+
+    /** The counters with where the pages are now, as the store's public statistics. */
+    PageStoreStats stats(PagePlacement pages, ZPoolStats pool, int pageSize, long spillMemoryBytes,
+            long spillDiskBytes, long arenaRefusals) {
+        return new PageStoreStats(
+                pages.hot(),
+                pages.dirty(),
+                pages.inPool(),
+                pages.spilled(),
+                pages.sameFilled(),
+                pages.live(),
+                pool.framesHeld(),
+                pool.bytesHeld(),
+                pool.payloadBytes(),
+                pages.hot() * pageSize,
+                spillMemoryBytes,
+                spillDiskBytes,
+                cacheHits,
+                cacheMisses,
+                poolHits,
+                swapIns,
+                sameFilledHits,
+                stores,
+                cleanDrops,
+                sameFilledStores,
+                bounced,
+                compressFailures,
+                directSpills,
+                writebacks,
+                framesReclaimed,
+                uncompressedBytesStored,
+                compressedBytesStored,
+                arenaRefusals);
+    }
+
+    /** How many pages are in each place. */
+    record PagePlacement(long hot, long dirty, long inPool, long spilled, long sameFilled, long live) {}
+}
