@@ -221,12 +221,12 @@ public final class FrameSource implements AutoCloseable {
     }
 
     /** The arena holding {@code frame}; address it with {@link #offset(int)}. */
-    public ByteBuffer arena(int frame) {
+    ByteBuffer arena(int frame) {
         return arenas[frame >>> arenaShift];
     }
 
     /** The byte offset of {@code frame} within its {@link #arena(int)}. */
-    public int offset(int frame) {
+    int offset(int frame) {
         return (frame & (framesPerArena - 1)) << frameShift;
     }
 

@@ -263,12 +263,19 @@ final class ZsmallocPool extends AbstractZPool {
         if (source.framesAvailable() < frames) {
             return NIL;
         }
-        int span = takeSpanId();
         int first = NIL;
         int prev = NIL;
         for (int i = 0; i < frames; i++) {
             int frame = source.allocate();
-            assert frame != FrameSource.NO_FRAME : "frames were available";
+            if (frame == FrameSource.NO_FRAME) {
+                // the budget had room but a shared budget or the memory refused: give back what we took
+                for (int f = first, n = 0; n < i; n++) {
+                    int next = frameNext[f];
+                    source.release(f);
+                    f = next;
+                }
+                return NIL;
+            }
             ensureFrameCapacity(frame);
             frameNext[frame] = NIL;
             if (prev == NIL) {
@@ -278,6 +285,7 @@ final class ZsmallocPool extends AbstractZPool {
             }
             prev = frame;
         }
+        int span = takeSpanId();
         spanClass[span] = clazz;
         spanFirstFrame[span] = first;
         spanInUse[span] = 0;

@@ -284,6 +284,48 @@ class ZPoolContractTest {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("specs")
+    void aRefusedArenaIsNoSpaceAndASpanTakesAllItsFramesOrNone(PoolSpec spec) {
+        boolean[] refuse = {false};
+        ArenaMemory memory = new ArenaMemory() {
+            @Override
+            public ByteBuffer allocate(int bytes) {
+                if (refuse[0]) {
+                    throw new OutOfMemoryError("injected: arena refused");
+                }
+                return ByteBuffer.allocateDirect(bytes);
+            }
+
+            @Override
+            public void release(ByteBuffer arena) {}
+        };
+        // arenas of 3 frames: a span of 4 or more frames needs a second arena
+        try (FrameSource source = new FrameSource(64L * spec.frameSize(), spec.frameSize(), 3 * spec.frameSize(),
+                        null, memory);
+                AbstractZPool pool = spec.create(source)) {
+            long first = pool.malloc(pool.maxObjectSize());
+            assertThat(first).isNotEqualTo(ZPool.NO_SPACE);
+            refuse[0] = true;
+            List<Long> handles = new ArrayList<>();
+            for (int i = 0; i < 40; i++) {
+                long h = pool.malloc(pool.maxObjectSize());
+                if (h == ZPool.NO_SPACE) {
+                    break;
+                }
+                handles.add(h);
+            }
+            assertThat(source.arenaRefusals()).as("the memory refused an arena").isPositive();
+            pool.checkInvariants();
+            assertThat(source.framesInUse()).as("frames held = frames the pool counts")
+                    .isEqualTo((int) pool.stats().framesHeld());
+            refuse[0] = false;
+            long later = pool.malloc(pool.maxObjectSize());
+            assertThat(later).as("the pool works once memory is back").isNotEqualTo(ZPool.NO_SPACE);
+            pool.checkInvariants();
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("specs")
     void reclaimReleasesWholeFramesFromTheColdEnd(PoolSpec spec) {
         try (FrameSource source = new FrameSource(64L << 20, spec.frameSize());
                 AbstractZPool pool = spec.create(source)) {

@@ -1,11 +1,16 @@
 package io.zstate.pagestore;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.zstate.pagestore.tier.Faults;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.EnumMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -19,6 +24,7 @@ import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
 import net.jqwik.api.Tuple;
 import net.jqwik.api.constraints.IntRange;
+import net.jqwik.api.lifecycle.AfterContainer;
 import net.jqwik.api.statistics.Statistics;
 
 /**
@@ -123,6 +129,158 @@ class PageStoreModelPropertyTest {
         for (String label : List.of("pool stores", "writebacks", "swap-ins", "clean drops", "bounced",
                 "same-filled", "pool hits")) {
             Statistics.label(label).coverage(c -> c.check(true).count(n -> n > 0));
+        }
+    }
+
+    // ==== with faults ==============================================================================
+
+    /** Per seam: failures injected, and of those, how many the store absorbed and how many failed it. */
+    private static final Map<Faults.Seam, long[]> OUTCOMES = new EnumMap<>(Faults.Seam.class);
+
+    /** Fails a seam at random, at a rate per seam; counts what it injects. */
+    static final class RandomFaults implements Faults {
+        final Random random;
+        final double[] rates;
+        boolean armed;
+        final List<Faults.Seam> injected = new ArrayList<>();
+
+        RandomFaults(long seed) {
+            this.random = new Random(seed);
+            this.rates = new double[Faults.Seam.values().length];
+            rates[Faults.Seam.ARENA.ordinal()] = 0.5;
+            rates[Faults.Seam.COMPRESS.ordinal()] = 0.05;
+            // the seams that fail the store: rare enough that many sequences get deep before one fires
+            rates[Faults.Seam.DECOMPRESS.ordinal()] = random.nextDouble() * 0.1;
+            rates[Faults.Seam.SPILL_WRITE.ordinal()] = random.nextDouble() * 0.1;
+            rates[Faults.Seam.SPILL_READ.ordinal()] = random.nextDouble() * 0.15;
+        }
+
+        @Override
+        public boolean fail(Faults.Seam seam) {
+            if (armed && random.nextDouble() < rates[seam.ordinal()]) {
+                injected.add(seam);
+                return true;
+            }
+            return false;
+        }
+    }
+
+    /**
+     * The same model test with failures injected at every seam where the store meets the outside
+     * (arena memory, codec, spill-store reads and writes). After each operation either it
+     * completed and the model still matches (an arena refusal or a failing compressor is absorbed:
+     * the page spills), or it threw, and then the store is failed and every later call throws
+     * PageStoreFailedException. Close returns every byte whatever happened.
+     */
+    @Property(tries = 100)
+    void failsCleanlyWhereverTheOutsideFails(
+            @ForAll("ops") List<Op> ops,
+            @ForAll("allocators") String allocator,
+            @ForAll @IntRange(min = 8, max = 24) int cachePages,
+            @ForAll long seed)
+            throws IOException {
+        Path dir = Files.createTempDirectory("zstate-pagestore-faults");
+        PageStoreConfig config = PageStoreConfig.defaults(dir)
+                .withPageSize(1024)
+                .withPageCacheBytes(cachePages * 1024L)
+                .withPoolBytes(16 * 4096)
+                .withAllocator(allocator)
+                .withReclaimBatchFrames(2);
+        RandomFaults faults = new RandomFaults(seed);
+        PageStore store = new PageStore(config, FIRST_KEY_GROUP, KEY_GROUPS, null, faults);
+        Path spillDir = store.spillDirectory();
+        String outcome = "completed";
+        try {
+            store.createTable("values-and-maps");
+            store.createTable("other");
+            TreeMap<String, byte[]> model = new TreeMap<>();
+            ValueView view = new ValueView();
+            for (Op op : ops) {
+                faults.injected.clear();
+                faults.armed = true;
+                RuntimeException thrown = null;
+                try {
+                    step(store, model, view, op);
+                } catch (RuntimeException e) {
+                    thrown = e;
+                } finally {
+                    faults.armed = false;
+                }
+                if (thrown != null) {
+                    assertThat(faults.injected).as("a failure with nothing injected: %s", thrown).isNotEmpty();
+                    Faults.Seam cause = faults.injected.get(faults.injected.size() - 1);
+                    assertThat(cause).as("the seam that failed the store").isIn(
+                            Faults.Seam.DECOMPRESS, Faults.Seam.SPILL_WRITE, Faults.Seam.SPILL_READ);
+                    assertThat(store.isFailed()).as("an operation threw %s but the store is not failed", thrown)
+                            .isTrue();
+                    assertThat(thrown).isInstanceOf(PageStoreFailedException.class);
+                    count(faults.injected.subList(0, faults.injected.size() - 1), false);
+                    count(List.of(cause), true);
+                    assertEveryCallThrows(store, view);
+                    outcome = "failed";
+                    break;
+                }
+                count(faults.injected, false);
+                store.checkInvariants();
+            }
+            if (!store.isFailed()) {
+                verifyAll(store, model, view);
+            }
+        } finally {
+            store.close();
+        }
+        assertThat(store.framesInUse()).as("off-heap frames after close").isZero();
+        assertThat(store.liveArenas()).as("arenas after close").isZero();
+        assertThat(spillDir).doesNotExist();
+        Files.deleteIfExists(dir);
+        Statistics.label("outcome").collect(outcome);
+        Statistics.label("outcome").coverage(c -> {
+            c.check("completed").count(n -> n > 0);
+            c.check("failed").count(n -> n > 0);
+        });
+    }
+
+    private static void count(List<Faults.Seam> seams, boolean failedTheStore) {
+        synchronized (OUTCOMES) {
+            for (Faults.Seam seam : seams) {
+                long[] counts = OUTCOMES.computeIfAbsent(seam, s -> new long[2]);
+                counts[failedTheStore ? 1 : 0]++;
+            }
+        }
+    }
+
+    private static void assertEveryCallThrows(PageStore store, ValueView view) {
+        byte[] key = valueKey(1);
+        for (Runnable call : List.<Runnable>of(
+                () -> store.get(0, FIRST_KEY_GROUP, key, 0, key.length, key.length, view),
+                () -> store.put(0, FIRST_KEY_GROUP, key, 0, key.length, key.length, key, 0, key.length),
+                () -> store.delete(0, FIRST_KEY_GROUP, key, 0, key.length, key.length),
+                () -> store.forEachInKeyGroup(0, FIRST_KEY_GROUP, (k, ko, kl, v, vo, vl) -> {}),
+                () -> store.clear(0),
+                store::freeze)) {
+            assertThatThrownBy(call::run).isInstanceOf(PageStoreFailedException.class)
+                    .hasMessageContaining("The zstate page store failed while")
+                    .hasMessageContaining("restore from its last checkpoint");
+        }
+    }
+
+    /** Every seam was injected, the absorbed ones never failed the store, the others always did. */
+    @AfterContainer
+    static void everySeamWasHit() {
+        System.out.println("page store fault injection, per seam: injected = absorbed + failed the store");
+        for (Faults.Seam seam : Faults.Seam.values()) {
+            long[] counts = OUTCOMES.getOrDefault(seam, new long[2]);
+            System.out.printf("  %-12s %6d = %6d + %6d%n", seam, counts[0] + counts[1], counts[0], counts[1]);
+        }
+        for (Faults.Seam seam : Faults.Seam.values()) {
+            assertThat(OUTCOMES).as("seam %s was never hit", seam).containsKey(seam);
+        }
+        assertThat(OUTCOMES.get(Faults.Seam.ARENA)[1]).as("an arena refusal failed the store").isZero();
+        assertThat(OUTCOMES.get(Faults.Seam.COMPRESS)[1]).as("a compressor failure failed the store").isZero();
+        assertThat(OUTCOMES.get(Faults.Seam.ARENA)[0]).isPositive();
+        assertThat(OUTCOMES.get(Faults.Seam.COMPRESS)[0]).isPositive();
+        for (Faults.Seam fatal : List.of(Faults.Seam.DECOMPRESS, Faults.Seam.SPILL_WRITE, Faults.Seam.SPILL_READ)) {
+            assertThat(OUTCOMES.get(fatal)[1]).as("%s failed the store at least once", fatal).isPositive();
         }
     }
 

@@ -2,8 +2,10 @@ package io.zstate.pagestore.index;
 
 /**
  * MurmurHash3 (x86, 32 bit) over a byte range: the hash that places keys in buckets. Pages are
- * per key-group already, so the hash only has to spread keys within one key-group; it must be
- * stable across runs, since bucket placement is derived from it on restore.
+ * per key-group already, so the hash only has to spread keys within one key-group. Nothing
+ * persists it: a restore re-puts every entry, so placement is derived anew in each process. The
+ * seed is fixed, which lets input data build long chains on purpose (the large-state issue
+ * makes the seed per store).
  */
 final class Hashing {
 
