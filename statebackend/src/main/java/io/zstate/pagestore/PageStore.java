@@ -4,7 +4,6 @@ import io.zstate.allocator.MemoryBudget;
 import io.zstate.pagestore.index.BucketIndex;
 import io.zstate.pagestore.snapshot.FrozenView;
 import io.zstate.pagestore.snapshot.HeapFrozenView;
-import io.zstate.pagestore.tier.Faults;
 import io.zstate.pagestore.tier.Pager;
 
 /**

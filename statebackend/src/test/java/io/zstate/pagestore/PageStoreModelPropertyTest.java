@@ -3,7 +3,6 @@ package io.zstate.pagestore;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.zstate.pagestore.tier.Faults;
 
 import java.io.IOException;
 import java.nio.file.Files;

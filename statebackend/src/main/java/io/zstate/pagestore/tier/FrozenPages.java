@@ -1,5 +1,6 @@
 package io.zstate.pagestore.tier;
 
+import io.zstate.pagestore.Faults;
 import io.zstate.allocator.ZPool;
 import io.zstate.pagestore.layout.SameFilled;
 import io.zstate.pagestore.layout.StoredPage;

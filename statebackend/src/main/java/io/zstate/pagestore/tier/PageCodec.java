@@ -1,5 +1,6 @@
 package io.zstate.pagestore.tier;
 
+import io.zstate.pagestore.Faults;
 import io.zstate.pagestore.layout.StoredPage;
 import net.jpountz.lz4.LZ4Compressor;
 import net.jpountz.lz4.LZ4Exception;

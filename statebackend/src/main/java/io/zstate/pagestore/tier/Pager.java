@@ -1,5 +1,6 @@
 package io.zstate.pagestore.tier;
 
+import io.zstate.pagestore.Faults;
 import io.zstate.allocator.ArenaMemory;
 import io.zstate.allocator.Evictor;
 import io.zstate.allocator.FrameSource;

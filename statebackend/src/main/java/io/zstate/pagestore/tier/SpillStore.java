@@ -1,5 +1,6 @@
 package io.zstate.pagestore.tier;
 
+import io.zstate.pagestore.Faults;
 import io.zstate.pagestore.layout.StoredPage;
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -1,10 +1,11 @@
-package io.zstate.pagestore.tier;
+package io.zstate.pagestore;
 
 /**
- * Test seams at every place the page store meets the outside: asked before each such step
- * whether it should fail, the step then fails the way the real thing would (an OutOfMemoryError
- * from the arena memory, an LZ4Exception from the codec, a RocksDBException from the spill
- * store). Production uses {@link #NONE}, which the JIT reduces to nothing.
+ * Test seams at every place the page store meets the outside (internal: for tests): asked
+ * before each such step whether it should fail, the step then fails the way the real thing
+ * would (an OutOfMemoryError from the arena memory, an LZ4Exception from the codec, a
+ * RocksDBException from the spill store). Production uses {@link #NONE}, which the JIT reduces
+ * to nothing.
  *
  * <pre>
  *   ARENA        a new pool arena (the memory refuses it: running short, the page spills)
