@@ -1,6 +1,8 @@
 package io.zstate.flink;
 
 import io.zstate.allocator.MemoryBudget;
+import io.zstate.flink.metrics.ZStateLocalStats;
+import io.zstate.flink.metrics.ZStateMetrics;
 import io.zstate.pagestore.PageStore;
 import io.zstate.pagestore.PageStoreConfig;
 import io.zstate.pagestore.PageStoreStats;
@@ -71,7 +73,7 @@ import org.apache.flink.util.StateMigrationException;
  * into the same snapshot.
  * </pre>
  */
-final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
+public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
 
     final PageStore store;
     final ZStateTables tables;
@@ -385,7 +387,7 @@ final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
             return;
         }
         MetricGroup group = parent.addGroup("zstate");
-        ZStateMetrics.register(group, this);
+        ZStateMetrics.register(group, this::stats);
     }
 
     private PageStoreStats statsCache;
@@ -408,9 +410,9 @@ final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
 
     /**
      * The page store's counters as they are now (walks the page table: for reports and
-     * benchmarks, not for per-record use).
+     * benchmarks, not for per-record use). Public for {@link ZStateLocalStats#of}.
      */
-    PageStoreStats pageStoreStats() {
+    public PageStoreStats pageStoreStats() {
         synchronized (store) {
             return store.stats();
         }
