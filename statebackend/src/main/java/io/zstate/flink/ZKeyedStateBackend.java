@@ -4,7 +4,6 @@ import io.zstate.allocator.MemoryBudget;
 import io.zstate.flink.metrics.ZStateLocalStats;
 import io.zstate.flink.metrics.ZStateMetrics;
 import io.zstate.pagestore.PageStore;
-import io.zstate.pagestore.PageStoreConfig;
 import io.zstate.pagestore.PageStoreStats;
 import io.zstate.flink.ZStateTables.ZStateInfo;
 import io.zstate.pagestore.ValueView;
@@ -90,37 +89,8 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
     private final Path spillParent;
     private boolean disposed;
 
-    /**
-     * Creates the page store, restores the state handles into it (which settles the key
-     * serializer: a restore may reconfigure it), then the backend.
-     */
-    static <K> ZKeyedStateBackend<K> create(
-            org.apache.flink.runtime.state.StateBackend.KeyedStateBackendParameters<K> parameters,
-            PageStoreConfig config,
-            MemoryBudget budget,
-            OpaqueMemoryResource<MemoryBudget> sharedMemory,
-            Path spillParent,
-            LatencyTrackingStateConfig latencyTrackingStateConfig,
-            SizeTrackingStateConfig sizeTrackingStateConfig)
-            throws Exception {
-        org.apache.flink.runtime.state.KeyGroupRange range = parameters.getKeyGroupRange();
-        PageStore store = new PageStore(
-                config, range.getStartKeyGroup(), Math.max(1, range.getNumberOfKeyGroups()), budget);
-        try {
-            ZStateTables tables = new ZStateTables(store, range, parameters.getNumberOfKeyGroups());
-            TypeSerializer<K> keySerializer = new ZRestoreOperation<>(
-                            tables, parameters.getKeySerializer(),
-                            parameters.getEnv().getUserCodeClassLoader().asClassLoader())
-                    .restore(parameters.getStateHandles());
-            return new ZKeyedStateBackend<>(parameters, keySerializer, tables, sharedMemory, spillParent,
-                    latencyTrackingStateConfig, sizeTrackingStateConfig);
-        } catch (Exception e) {
-            store.close();
-            throw e;
-        }
-    }
-
-    private ZKeyedStateBackend(
+    /** Built by {@link ZKeyedStateBackendBuilder}, after the restore has settled the key serializer. */
+    ZKeyedStateBackend(
             org.apache.flink.runtime.state.StateBackend.KeyedStateBackendParameters<K> parameters,
             TypeSerializer<K> keySerializer,
             ZStateTables tables,

@@ -184,7 +184,6 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
         Environment env = parameters.getEnv();
         checkAgainstTaskManager(env);
         OpaqueMemoryResource<MemoryBudget> sharedMemory = null;
-        MemoryBudget budget = null;
         long poolBudget = poolBytes;
         if (poolBytes == -1) {
             try {
@@ -193,7 +192,6 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
             } catch (Exception e) {
                 throw new IOException("Could not reserve managed memory for the zstate pool.", e);
             }
-            budget = sharedMemory.getResourceHandle();
             poolBudget = sharedMemory.getSize();
             if (poolBudget < 16L * frameSize) {
                 closeQuietly(sharedMemory);
@@ -210,14 +208,14 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
         LatencyTrackingStateConfig latency =
                 latencyTrackingConfigBuilder.setMetricGroup(parameters.getMetricGroup()).build();
         SizeTrackingStateConfig size = sizeTrackingConfigBuilder.setMetricGroup(parameters.getMetricGroup()).build();
-        try {
-            return ZKeyedStateBackend.create(parameters, config, budget, sharedMemory, spillParent, latency, size);
-        } catch (Exception e) {
-            if (sharedMemory != null) {
-                closeQuietly(sharedMemory);
-            }
-            throw e instanceof IOException ? (IOException) e : new IOException("Could not create the zstate keyed backend.", e);
-        }
+        // the builder releases the shared memory if the build fails
+        return new ZKeyedStateBackendBuilder<>(parameters)
+                .setPageStoreConfig(config)
+                .setSharedMemory(sharedMemory)
+                .setSpillParent(spillParent)
+                .setLatencyTrackingStateConfig(latency)
+                .setSizeTrackingStateConfig(size)
+                .build();
     }
 
     /**
