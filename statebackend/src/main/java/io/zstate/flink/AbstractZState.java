@@ -45,8 +45,8 @@ abstract class AbstractZState<K, N, V> implements InternalKvState<K, N, V> {
             StateDescriptor<?, V> descriptor) {
         this.info = info;
         // the registered one: a reconfigured serializer when the restored state asked for one
-        this.namespaceSerializer = (TypeSerializer<N>) info.meta.getNamespaceSerializer();
-        this.valueSerializer = (TypeSerializer<V>) info.meta.getStateSerializer();
+        this.namespaceSerializer = (TypeSerializer<N>) info.meta().getNamespaceSerializer();
+        this.valueSerializer = (TypeSerializer<V>) info.meta().getStateSerializer();
         this.defaultValue = descriptor.getDefaultValue();
     }
 
@@ -100,7 +100,7 @@ abstract class AbstractZState<K, N, V> implements InternalKvState<K, N, V> {
     }
 
     boolean read(int keyGroup, byte[] key, int keyLength) {
-        return store.get(info.table, keyGroup, key, 0, keyLength, keyLength, backend.view);
+        return store.get(info.table(), keyGroup, key, 0, keyLength, keyLength, backend.view);
     }
 
     /** A copy of a key's stored bytes, or null. */
@@ -116,13 +116,13 @@ abstract class AbstractZState<K, N, V> implements InternalKvState<K, N, V> {
 
     void write(int keyGroup, byte[] key, int keyLength, byte[] value, int offset, int length) {
         synchronized (store) {
-            store.put(info.table, keyGroup, key, 0, keyLength, keyLength, value, offset, length);
+            store.put(info.table(), keyGroup, key, 0, keyLength, keyLength, value, offset, length);
         }
     }
 
     void remove(int keyGroup, byte[] key) {
         synchronized (store) {
-            store.delete(info.table, keyGroup, key, 0, key.length, key.length);
+            store.delete(info.table(), keyGroup, key, 0, key.length, key.length);
         }
     }
 

@@ -69,9 +69,9 @@ final class ZFullSnapshotResources<K> implements FullSnapshotResources<K> {
             List<StateSnapshotTransformer<byte[]>> transformers = new ArrayList<>();
             for (int i = 0; i < states.size(); i++) {
                 ZStateTables.ZStateInfo info = states.get(i);
-                tables[i] = info.table;
-                metas.add(info.meta.snapshot());
-                transformers.add(info.meta.getStateSnapshotTransformFactory().createForSerializedState().orElse(null));
+                tables[i] = info.table();
+                metas.add(info.meta().snapshot());
+                transformers.add(info.meta().getStateSnapshotTransformFactory().createForSerializedState().orElse(null));
             }
             List<HeapPriorityQueueStateSnapshot<?>> queues = new ArrayList<>();
             for (HeapPriorityQueueSnapshotRestoreWrapper<?> wrapper : backend.queues().values()) {

@@ -3,6 +3,7 @@ package io.zstate.flink;
 import io.zstate.allocator.MemoryBudget;
 import io.zstate.flink.metrics.ZStateLocalStats;
 import io.zstate.flink.metrics.ZStateMetrics;
+import io.zstate.flink.restore.ZStateMigration;
 import io.zstate.pagestore.PageStore;
 import io.zstate.pagestore.PageStoreStats;
 import io.zstate.flink.ZStateTables.ZStateInfo;
@@ -112,12 +113,12 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
                 AbstractStateBackend.getCompressionDecorator(parameters.getEnv().getExecutionConfig()),
                 new InternalKeyContextImpl<>(parameters.getKeyGroupRange(), parameters.getNumberOfKeyGroups()));
         this.tables = tables;
-        this.store = tables.store;
+        this.store = tables.store();
         this.kvStates = tables.kvStates;
         this.pqStates = tables.pqStates;
         this.sharedMemory = sharedMemory;
         this.spillParent = spillParent;
-        this.keyGroupPrefixBytes = tables.keyGroupPrefixBytes;
+        this.keyGroupPrefixBytes = tables.keyGroupPrefixBytes();
         this.keyBuilder = new CompositeKeyBuffer<>(keySerializer, keyGroupPrefixBytes);
         this.pqManager = new HeapPriorityQueuesManager(pqStates, tables.pqFactory, keyGroupRange, numberOfKeyGroups);
         registerMetrics(parameters.getMetricGroup());
@@ -188,7 +189,7 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
             kvStates.put(stateDesc.getName(), info);
         } else {
             RegisteredKeyValueStateBackendMetaInfo<N, SV> meta =
-                    (RegisteredKeyValueStateBackendMetaInfo<N, SV>) info.meta;
+                    (RegisteredKeyValueStateBackendMetaInfo<N, SV>) info.meta();
             TypeSerializerSchemaCompatibility<N> namespaceCompatibility =
                     meta.updateNamespaceSerializer(namespaceSerializer);
             if (namespaceCompatibility.isCompatibleAfterMigration() || namespaceCompatibility.isIncompatible()) {
@@ -199,7 +200,7 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
             meta.checkStateMetaInfo(stateDesc);
             TypeSerializerSchemaCompatibility<SV> compatibility = meta.updateStateSerializer(stateDesc.getSerializer());
             if (compatibility.isCompatibleAfterMigration()) {
-                new ZStateMigration<>(this, info).migrate();
+                new ZStateMigration<>(tables, info, keySerializer, ttlTimeProvider).migrate();
             } else if (compatibility.isIncompatible()) {
                 throw new StateMigrationException("The new state serializer (" + stateDesc.getSerializer()
                         + ") must not be incompatible with the old state serializer ("
@@ -207,8 +208,8 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
             }
         }
         StateSnapshotTransformFactory<SV> transforms = ZSnapshotTransforms.wrap(
-                stateDesc, snapshotTransformFactory, (TypeSerializer<SV>) info.meta.getStateSerializer());
-        ((RegisteredKeyValueStateBackendMetaInfo<N, SV>) info.meta).updateSnapshotTransformFactory(transforms);
+                stateDesc, snapshotTransformFactory, (TypeSerializer<SV>) info.meta().getStateSerializer());
+        ((RegisteredKeyValueStateBackendMetaInfo<N, SV>) info.meta()).updateSnapshotTransformFactory(transforms);
         return info;
     }
 
@@ -251,7 +252,7 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
             if (info == null) {
                 continue;
             }
-            TypeSerializer<N> namespaceSerializer = (TypeSerializer<N>) info.meta.getNamespaceSerializer();
+            TypeSerializer<N> namespaceSerializer = (TypeSerializer<N>) info.meta().getNamespaceSerializer();
             forEachKeyAndNamespace(info, namespaceSerializer, (key, ns) -> {
                 if (Objects.equals(ns, namespace)) {
                     keys.add(key);
@@ -269,7 +270,7 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
             return Stream.empty();
         }
         LinkedHashSet<Tuple2<K, N>> pairs = new LinkedHashSet<>();
-        forEachKeyAndNamespace(info, (TypeSerializer<N>) info.meta.getNamespaceSerializer(),
+        forEachKeyAndNamespace(info, (TypeSerializer<N>) info.meta().getNamespaceSerializer(),
                 (key, ns) -> pairs.add(Tuple2.of(key, ns)));
         return new ArrayList<>(pairs).stream();
     }
@@ -280,7 +281,7 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
         List<byte[]> keys = new ArrayList<>();
         synchronized (store) {
             for (int kg = keyGroupRange.getStartKeyGroup(); kg <= keyGroupRange.getEndKeyGroup(); kg++) {
-                store.forEachInKeyGroup(info.table, kg,
+                store.forEachInKeyGroup(info.table(), kg,
                         (k, ko, kl, v, vo, vl) -> keys.add(java.util.Arrays.copyOfRange(k, ko, ko + kl)));
             }
         }
@@ -294,7 +295,7 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
                 action.accept(key, namespace);
             }
         } catch (IOException e) {
-            throw new FlinkRuntimeException("Error while reading the keys of state " + info.meta.getName(), e);
+            throw new FlinkRuntimeException("Error while reading the keys of state " + info.meta().getName(), e);
         }
     }
 
@@ -343,7 +344,7 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
         synchronized (store) {
             for (ZStateInfo info : kvStates.values()) {
                 for (int kg = keyGroupRange.getStartKeyGroup(); kg <= keyGroupRange.getEndKeyGroup(); kg++) {
-                    store.forEachInKeyGroup(info.table, kg, (k, ko, kl, v, vo, vl) -> count[0]++);
+                    store.forEachInKeyGroup(info.table(), kg, (k, ko, kl, v, vo, vl) -> count[0]++);
                 }
             }
         }
@@ -417,14 +418,6 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
 
     org.apache.flink.runtime.state.StreamCompressionDecorator compression() {
         return keyGroupCompressionDecorator;
-    }
-
-    org.apache.flink.runtime.state.ttl.TtlTimeProvider ttlTime() {
-        return ttlTimeProvider;
-    }
-
-    int prefixLength(ZStateInfo info, byte[] key) throws IOException {
-        return tables.prefixLength(info, key, keySerializer);
     }
 
     Collection<ZStateInfo> stateInfos() {

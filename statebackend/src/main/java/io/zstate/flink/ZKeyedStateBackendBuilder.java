@@ -1,6 +1,7 @@
 package io.zstate.flink;
 
 import io.zstate.allocator.MemoryBudget;
+import io.zstate.flink.restore.ZRestoreOperation;
 import io.zstate.pagestore.PageStore;
 import io.zstate.pagestore.PageStoreConfig;
 import java.io.IOException;

@@ -106,10 +106,10 @@ final class ZListState<K, N, V> extends AbstractZState<K, N, List<V>> implements
     private void appendSerialized(int keyGroup, byte[] key) {
         synchronized (store) {
             if (read(keyGroup, key)) {
-                store.append(info.table, keyGroup, key, 0, key.length, key.length, out.getSharedBuffer(), 0,
+                store.append(info.table(), keyGroup, key, 0, key.length, key.length, out.getSharedBuffer(), 0,
                         out.length());
             } else {
-                store.put(info.table, keyGroup, key, 0, key.length, key.length, out.getSharedBuffer(), 1,
+                store.put(info.table(), keyGroup, key, 0, key.length, key.length, out.getSharedBuffer(), 1,
                         out.length() - 1);
             }
         }

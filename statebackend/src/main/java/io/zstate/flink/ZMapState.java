@@ -53,7 +53,7 @@ final class ZMapState<K, N, UK, UV> extends AbstractZState<K, N, Map<UK, UV>>
             userValueSerializer.serialize(value, out);
         }
         synchronized (store) {
-            store.put(info.table, keyGroup, key, 0, keyLength, prefixLength, out.getSharedBuffer(), 0, out.length());
+            store.put(info.table(), keyGroup, key, 0, keyLength, prefixLength, out.getSharedBuffer(), 0, out.length());
         }
     }
 
@@ -66,7 +66,7 @@ final class ZMapState<K, N, UK, UV> extends AbstractZState<K, N, Map<UK, UV>>
         int prefixLength = currentKeyInPlace();
         int keyLength = backend.keyBuilder.userKey(userKey, userKeySerializer);
         synchronized (store) {
-            if (!store.get(info.table, keyGroup(), backend.keyBuilder.bytes(), 0, keyLength, prefixLength,
+            if (!store.get(info.table(), keyGroup(), backend.keyBuilder.bytes(), 0, keyLength, prefixLength,
                     backend.view)) {
                 return null;
             }
@@ -97,7 +97,7 @@ final class ZMapState<K, N, UK, UV> extends AbstractZState<K, N, Map<UK, UV>>
         int prefixLength = currentKeyInPlace();
         int keyLength = backend.keyBuilder.userKey(userKey, userKeySerializer);
         synchronized (store) {
-            store.delete(info.table, keyGroup(), backend.keyBuilder.bytes(), 0, keyLength, prefixLength);
+            store.delete(info.table(), keyGroup(), backend.keyBuilder.bytes(), 0, keyLength, prefixLength);
         }
     }
 
@@ -106,7 +106,7 @@ final class ZMapState<K, N, UK, UV> extends AbstractZState<K, N, Map<UK, UV>>
         int prefixLength = currentKeyInPlace();
         int keyLength = backend.keyBuilder.userKey(userKey, userKeySerializer);
         synchronized (store) {
-            return store.get(info.table, keyGroup(), backend.keyBuilder.bytes(), 0, keyLength, prefixLength,
+            return store.get(info.table(), keyGroup(), backend.keyBuilder.bytes(), 0, keyLength, prefixLength,
                     backend.view);
         }
     }
@@ -142,7 +142,7 @@ final class ZMapState<K, N, UK, UV> extends AbstractZState<K, N, Map<UK, UV>>
         int keyGroup = keyGroup();
         synchronized (store) {
             for (byte[][] entry : rawEntries(keyGroup, prefix)) {
-                store.delete(info.table, keyGroup, entry[0], 0, entry[0].length, prefix.length);
+                store.delete(info.table(), keyGroup, entry[0], 0, entry[0].length, prefix.length);
             }
         }
     }
@@ -151,7 +151,7 @@ final class ZMapState<K, N, UK, UV> extends AbstractZState<K, N, Map<UK, UV>>
     private List<byte[][]> rawEntries(int keyGroup, byte[] prefix) {
         List<byte[][]> entries = new ArrayList<>();
         synchronized (store) {
-            store.forEachWithPrefix(info.table, keyGroup, prefix, 0, prefix.length,
+            store.forEachWithPrefix(info.table(), keyGroup, prefix, 0, prefix.length,
                     (k, ko, kl, v, vo, vl) -> entries.add(new byte[][] {
                         Arrays.copyOfRange(k, ko, ko + kl), Arrays.copyOfRange(v, vo, vo + vl)}));
         }
@@ -216,7 +216,7 @@ final class ZMapState<K, N, UK, UV> extends AbstractZState<K, N, Map<UK, UV>>
                 current = new ZEntry(raw[0], userKey, value);
                 return project.apply(current);
             } catch (IOException e) {
-                throw new FlinkRuntimeException("Error while reading an entry of map state " + state.info.meta.getName(), e);
+                throw new FlinkRuntimeException("Error while reading an entry of map state " + state.info.meta().getName(), e);
             }
         }
 
@@ -227,7 +227,7 @@ final class ZMapState<K, N, UK, UV> extends AbstractZState<K, N, Map<UK, UV>>
             }
             current.removed = true;
             synchronized (state.store) {
-                state.store.delete(state.info.table, keyGroup, current.key, 0, current.key.length, prefix.length);
+                state.store.delete(state.info.table(), keyGroup, current.key, 0, current.key.length, prefix.length);
             }
         }
 

@@ -37,7 +37,7 @@ final class ZValueState<K, N, V> extends AbstractZState<K, N, V> implements Inte
             int keyLength = currentKeyInPlace();
             write(keyGroup(), backend.keyBuilder.bytes(), keyLength, out.getSharedBuffer(), 0, out.length());
         } catch (IOException e) {
-            throw new FlinkRuntimeException("Error while serializing a value of state " + info.meta.getName(), e);
+            throw new FlinkRuntimeException("Error while serializing a value of state " + info.meta().getName(), e);
         }
     }
 }
