@@ -4,6 +4,8 @@ import io.zstate.allocator.MemoryBudget;
 import io.zstate.flink.metrics.ZStateLocalStats;
 import io.zstate.flink.metrics.ZStateMetrics;
 import io.zstate.flink.restore.ZStateMigration;
+import io.zstate.flink.snapshot.ZFullSnapshotResources;
+import io.zstate.flink.snapshot.ZFullSnapshotStrategy;
 import io.zstate.pagestore.PageStore;
 import io.zstate.pagestore.PageStoreStats;
 import io.zstate.flink.ZStateTables.ZStateInfo;
@@ -213,10 +215,6 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
         return info;
     }
 
-    LinkedHashMap<String, HeapPriorityQueueSnapshotRestoreWrapper<?>> queues() {
-        return pqStates;
-    }
-
     // ---- timers --------------------------------------------------------------------------------
 
     @Nonnull
@@ -311,7 +309,7 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
             throws Exception {
         return new SnapshotStrategyRunner<>(
                         "zstate full snapshot",
-                        new ZFullSnapshotStrategy<>(this),
+                        new ZFullSnapshotStrategy<>(tables, keySerializer, keyGroupCompressionDecorator),
                         cancelStreamRegistry,
                         SnapshotExecutionType.ASYNCHRONOUS)
                 .snapshot(checkpointId, timestamp, streamFactory, checkpointOptions);
@@ -320,7 +318,9 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
     @Nonnull
     @Override
     public SavepointResources<K> savepoint() throws Exception {
-        return new SavepointResources<>(ZFullSnapshotResources.create(this), SnapshotExecutionType.ASYNCHRONOUS);
+        return new SavepointResources<>(
+                ZFullSnapshotResources.create(tables, keySerializer, keyGroupCompressionDecorator),
+                SnapshotExecutionType.ASYNCHRONOUS);
     }
 
     @Override
@@ -414,13 +414,5 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
         createdStates.clear();
         kvStates.clear();
         pqStates.clear();
-    }
-
-    org.apache.flink.runtime.state.StreamCompressionDecorator compression() {
-        return keyGroupCompressionDecorator;
-    }
-
-    Collection<ZStateInfo> stateInfos() {
-        return kvStates.values();
     }
 }

@@ -1,6 +1,9 @@
-package io.zstate.flink;
+package io.zstate.flink.snapshot;
 
+import io.zstate.flink.ZStateTables;
+import io.zstate.flink.ZStateTables.ZStateInfo;
 import io.zstate.pagestore.PageStore;
+import io.zstate.pagestore.snapshot.FrozenView;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -33,7 +36,7 @@ import org.apache.flink.runtime.state.metainfo.StateMetaInfoSnapshot;
  * frozen pages, run the transformers, serialize the timers.
  * </pre>
  */
-final class ZFullSnapshotResources<K> implements FullSnapshotResources<K> {
+public final class ZFullSnapshotResources<K> implements FullSnapshotResources<K> {
 
     private final List<StateMetaInfoSnapshot> metaInfoSnapshots;
     private final KeyGroupRange keyGroupRange;
@@ -43,12 +46,12 @@ final class ZFullSnapshotResources<K> implements FullSnapshotResources<K> {
     private final int[] tables;
     private final List<StateSnapshotTransformer<byte[]>> transformers;
     private final List<HeapPriorityQueueStateSnapshot<?>> queues;
-    private final io.zstate.pagestore.snapshot.FrozenView frozen;
+    private final FrozenView frozen;
 
     private ZFullSnapshotResources(List<StateMetaInfoSnapshot> metaInfoSnapshots, KeyGroupRange keyGroupRange,
             TypeSerializer<K> keySerializer, StreamCompressionDecorator compression, int keyGroupPrefixBytes,
             int[] tables, List<StateSnapshotTransformer<byte[]>> transformers,
-            List<HeapPriorityQueueStateSnapshot<?>> queues, io.zstate.pagestore.snapshot.FrozenView frozen) {
+            List<HeapPriorityQueueStateSnapshot<?>> queues, FrozenView frozen) {
         this.metaInfoSnapshots = metaInfoSnapshots;
         this.keyGroupRange = keyGroupRange;
         this.keySerializer = keySerializer;
@@ -60,27 +63,33 @@ final class ZFullSnapshotResources<K> implements FullSnapshotResources<K> {
         this.frozen = frozen;
     }
 
-    static <K> ZFullSnapshotResources<K> create(ZKeyedStateBackend<K> backend) {
-        PageStore store = backend.store;
+    /**
+     * The synchronous part of a snapshot of {@code tables}, on the task thread (see the class
+     * comment). Internal: for {@code io.zstate.flink.ZKeyedStateBackend} (savepoints) and {@link
+     * ZFullSnapshotStrategy} (checkpoints).
+     */
+    public static <K> ZFullSnapshotResources<K> create(
+            ZStateTables tables, TypeSerializer<K> keySerializer, StreamCompressionDecorator compression) {
+        PageStore store = tables.store();
         synchronized (store) {
             List<StateMetaInfoSnapshot> metas = new ArrayList<>();
-            List<ZStateTables.ZStateInfo> states = new ArrayList<>(backend.stateInfos());
-            int[] tables = new int[states.size()];
+            List<ZStateInfo> states = new ArrayList<>(tables.states());
+            int[] tableIds = new int[states.size()];
             List<StateSnapshotTransformer<byte[]>> transformers = new ArrayList<>();
             for (int i = 0; i < states.size(); i++) {
-                ZStateTables.ZStateInfo info = states.get(i);
-                tables[i] = info.table();
+                ZStateInfo info = states.get(i);
+                tableIds[i] = info.table();
                 metas.add(info.meta().snapshot());
                 transformers.add(info.meta().getStateSnapshotTransformFactory().createForSerializedState().orElse(null));
             }
             List<HeapPriorityQueueStateSnapshot<?>> queues = new ArrayList<>();
-            for (HeapPriorityQueueSnapshotRestoreWrapper<?> wrapper : backend.queues().values()) {
+            for (HeapPriorityQueueSnapshotRestoreWrapper<?> wrapper : tables.queues()) {
                 HeapPriorityQueueStateSnapshot<?> snapshot = wrapper.stateSnapshot();
                 queues.add(snapshot);
                 metas.add(snapshot.getMetaInfoSnapshot());
             }
-            return new ZFullSnapshotResources<>(metas, backend.getKeyGroupRange(), backend.getKeySerializer(),
-                    backend.compression(), backend.keyGroupPrefixBytes, tables, transformers, queues, store.freeze());
+            return new ZFullSnapshotResources<>(metas, tables.keyGroupRange(), keySerializer, compression,
+                    tables.keyGroupPrefixBytes(), tableIds, transformers, queues, store.freeze());
         }
     }
 
