@@ -2,6 +2,7 @@ package io.zstate.flink;
 
 import io.zstate.allocator.MemoryBudget;
 import io.zstate.flink.metrics.ZStateLocalStats;
+import io.zstate.flink.iterator.ZStateKeysAndNamespaces;
 import io.zstate.flink.metrics.ZStateMetrics;
 import io.zstate.flink.restore.ZStateMigration;
 import io.zstate.flink.snapshot.ZFullSnapshotResources;
@@ -140,11 +141,6 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
         keyBuilder.setKeyAndKeyGroup(getCurrentKey(), getCurrentKeyGroupIndex());
     }
 
-    /** True if both key and namespace serializers are variable-length (then lengths are written). */
-    boolean isAmbiguousKeyPossible(TypeSerializer<?> namespaceSerializer) {
-        return CompositeKeySerializationUtils.isAmbiguousKeyPossible(keySerializer, namespaceSerializer);
-    }
-
     // ---- state registration -----------------------------------------------------------------------
 
     @Nonnull
@@ -251,7 +247,7 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
                 continue;
             }
             TypeSerializer<N> namespaceSerializer = (TypeSerializer<N>) info.meta().getNamespaceSerializer();
-            forEachKeyAndNamespace(info, namespaceSerializer, (key, ns) -> {
+            ZStateKeysAndNamespaces.forEach(tables, info, keySerializer, namespaceSerializer, (key, ns) -> {
                 if (Objects.equals(ns, namespace)) {
                     keys.add(key);
                 }
@@ -268,33 +264,10 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
             return Stream.empty();
         }
         LinkedHashSet<Tuple2<K, N>> pairs = new LinkedHashSet<>();
-        forEachKeyAndNamespace(info, (TypeSerializer<N>) info.meta().getNamespaceSerializer(),
+        TypeSerializer<N> namespaceSerializer = (TypeSerializer<N>) info.meta().getNamespaceSerializer();
+        ZStateKeysAndNamespaces.forEach(tables, info, keySerializer, namespaceSerializer,
                 (key, ns) -> pairs.add(Tuple2.of(key, ns)));
         return new ArrayList<>(pairs).stream();
-    }
-
-    private <N> void forEachKeyAndNamespace(
-            ZStateInfo info, TypeSerializer<N> namespaceSerializer, java.util.function.BiConsumer<K, N> action) {
-        boolean ambiguous = isAmbiguousKeyPossible(namespaceSerializer);
-        List<byte[]> keys = new ArrayList<>();
-        synchronized (store) {
-            for (int kg = keyGroupRange.getStartKeyGroup(); kg <= keyGroupRange.getEndKeyGroup(); kg++) {
-                store.forEachInKeyGroup(info.table(), kg,
-                        (k, ko, kl, v, vo, vl) -> keys.add(java.util.Arrays.copyOfRange(k, ko, ko + kl)));
-            }
-        }
-        DataInputDeserializer in = new DataInputDeserializer();
-        try {
-            for (byte[] composite : keys) {
-                in.setBuffer(composite);
-                CompositeKeySerializationUtils.readKeyGroup(keyGroupPrefixBytes, in);
-                K key = CompositeKeySerializationUtils.readKey(keySerializer, in, ambiguous);
-                N namespace = CompositeKeySerializationUtils.readNamespace(namespaceSerializer, in, ambiguous);
-                action.accept(key, namespace);
-            }
-        } catch (IOException e) {
-            throw new FlinkRuntimeException("Error while reading the keys of state " + info.meta().getName(), e);
-        }
     }
 
     // ---- snapshots ------------------------------------------------------------------------------

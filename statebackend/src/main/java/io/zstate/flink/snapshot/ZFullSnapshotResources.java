@@ -2,16 +2,13 @@ package io.zstate.flink.snapshot;
 
 import io.zstate.flink.ZStateTables;
 import io.zstate.flink.ZStateTables.ZStateInfo;
+import io.zstate.flink.iterator.ZFrozenStatesIterator;
 import io.zstate.pagestore.PageStore;
 import io.zstate.pagestore.snapshot.FrozenView;
 import java.io.IOException;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.Iterator;
 import java.util.List;
 import org.apache.flink.api.common.typeutils.TypeSerializer;
-import org.apache.flink.core.memory.DataOutputSerializer;
-import org.apache.flink.runtime.state.CompositeKeySerializationUtils;
 import org.apache.flink.runtime.state.FullSnapshotResources;
 import org.apache.flink.runtime.state.KeyGroupRange;
 import org.apache.flink.runtime.state.KeyValueStateIterator;
@@ -27,14 +24,19 @@ import org.apache.flink.runtime.state.metainfo.StateMetaInfoSnapshot;
  * #getMetaInfoSnapshots()}: key-value states in registration order, then timer queues).
  *
  * <pre>
- * Synchronous part (task thread, {@link #create}): meta infos, one snapshot transformer per state
- * (TTL cleanup), the timer queues' array snapshots, and PageStore.freeze(): directories copied,
- * hot pages copied, pool pages copied as their compressed bytes (no decompression), spilled
- * pages pinned by a RocksDB snapshot (no read).
+ * Synchronous part (task thread, {@link #create}, under the store's lock): meta infos, one
+ * snapshot transformer per state (TTL cleanup), the timer queues' array snapshots, and
+ * PageStore.freeze(), a FrozenView: directories copied, hot pages copied, pool pages copied as
+ * their compressed bytes (no decompression), same-filled pages as their word, spilled pages held
+ * by a RocksDB snapshot (no read).
  *
- * Asynchronous part (createKVStateIterator): key-group by key-group, decompress or read the
- * frozen pages, run the transformers, serialize the timers.
+ * Asynchronous part (Flink's FullSnapshotAsyncWriter, through createKVStateIterator, a
+ * ZFrozenStatesIterator): key-group by key-group, decompress or read the frozen pages, run the
+ * transformers, serialize the timers. release() closes the frozen view (its RocksDB snapshot).
  * </pre>
+ *
+ * <p>Owns what one snapshot holds and its release; must not touch the live page store after
+ * {@link #create} returns (the asynchronous part reads only the frozen view).
  */
 public final class ZFullSnapshotResources<K> implements FullSnapshotResources<K> {
 
@@ -100,120 +102,7 @@ public final class ZFullSnapshotResources<K> implements FullSnapshotResources<K>
 
     @Override
     public KeyValueStateIterator createKVStateIterator() throws IOException {
-        return new FrozenIterator();
-    }
-
-    /** Walks key-groups in order; buffers one key-group's entries (all states, then timers) at a time. */
-    private final class FrozenIterator implements KeyValueStateIterator {
-        private final List<byte[]> keys = new ArrayList<>();
-        private final List<byte[]> values = new ArrayList<>();
-        private final List<Integer> ids = new ArrayList<>();
-        private final DataOutputSerializer out = new DataOutputSerializer(64);
-        private int nextKeyGroup = keyGroupRange.getStartKeyGroup();
-        private int keyGroup;
-        private int index;
-        private boolean newKeyGroup;
-        private boolean newState;
-
-        FrozenIterator() throws IOException {
-            fill();
-            newKeyGroup = true;
-            newState = true;
-        }
-
-        /** Loads the next key-group that has entries; leaves the buffer empty at the end. */
-        private void fill() throws IOException {
-            keys.clear();
-            values.clear();
-            ids.clear();
-            index = 0;
-            while (keys.isEmpty() && nextKeyGroup <= keyGroupRange.getEndKeyGroup()) {
-                keyGroup = nextKeyGroup++;
-                for (int id = 0; id < tables.length; id++) {
-                    final int stateId = id;
-                    StateSnapshotTransformer<byte[]> transformer = transformers.get(id);
-                    frozen.forEachInKeyGroup(tables[id], keyGroup, (k, ko, kl, v, vo, vl) -> {
-                        byte[] value = Arrays.copyOfRange(v, vo, vo + vl);
-                        if (transformer != null) {
-                            value = transformer.filterOrTransform(value);
-                        }
-                        if (value != null) {
-                            keys.add(Arrays.copyOfRange(k, ko, ko + kl));
-                            values.add(value);
-                            ids.add(stateId);
-                        }
-                    });
-                }
-                for (int q = 0; q < queues.size(); q++) {
-                    addQueue(tables.length + q, queues.get(q));
-                }
-            }
-        }
-
-        private <T> void addQueue(int id, HeapPriorityQueueStateSnapshot<T> snapshot) throws IOException {
-            TypeSerializer<T> serializer = snapshot.getMetaInfo().getElementSerializer();
-            Iterator<T> elements = snapshot.getIteratorForKeyGroup(keyGroup);
-            while (elements.hasNext()) {
-                out.clear();
-                CompositeKeySerializationUtils.writeKeyGroup(keyGroup, keyGroupPrefixBytes, out);
-                serializer.serialize(elements.next(), out);
-                keys.add(out.getCopyOfBuffer());
-                values.add(new byte[0]);
-                ids.add(id);
-            }
-        }
-
-        @Override
-        public void next() throws IOException {
-            int previousId = ids.get(index);
-            index++;
-            if (index < keys.size()) {
-                newKeyGroup = false;
-                newState = ids.get(index) != previousId;
-            } else {
-                fill();
-                newKeyGroup = true;
-                newState = true;
-            }
-        }
-
-        @Override
-        public int keyGroup() {
-            return keyGroup;
-        }
-
-        @Override
-        public byte[] key() {
-            return keys.get(index); // a fresh copy already: the writer flags the last key of a run in place
-        }
-
-        @Override
-        public byte[] value() {
-            return values.get(index);
-        }
-
-        @Override
-        public int kvStateId() {
-            return ids.get(index);
-        }
-
-        @Override
-        public boolean isNewKeyValueState() {
-            return newState;
-        }
-
-        @Override
-        public boolean isNewKeyGroup() {
-            return newKeyGroup;
-        }
-
-        @Override
-        public boolean isValid() {
-            return index < keys.size();
-        }
-
-        @Override
-        public void close() {}
+        return new ZFrozenStatesIterator(frozen, keyGroupRange, keyGroupPrefixBytes, tables, transformers, queues);
     }
 
     @Override
