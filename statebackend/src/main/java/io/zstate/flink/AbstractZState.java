@@ -20,6 +20,11 @@ import org.apache.flink.runtime.state.internal.InternalKvState;
  *
  * <p>A state object outlives re-registrations of its descriptor: {@link #reconfigure} swaps its
  * serializers, as Flink's backends do, so references held by user code stay valid.
+ *
+ * <p>Owns the access to one state's table; the subclasses own the encoding of their state type's
+ * value. A state must not touch other states' tables nor the registrations (the backend's, in
+ * {@link ZStateTables}); created and reconfigured by {@code
+ * ZKeyedStateBackend.createOrUpdateInternalState}.
  */
 abstract class AbstractZState<K, N, V> implements InternalKvState<K, N, V> {
 

@@ -1,20 +1,18 @@
 package io.zstate.flink;
 
 import io.zstate.allocator.MemoryBudget;
-import io.zstate.flink.metrics.ZStateLocalStats;
+import io.zstate.flink.ZStateTables.ZStateInfo;
 import io.zstate.flink.iterator.ZStateKeysAndNamespaces;
+import io.zstate.flink.metrics.ZStateLocalStats;
 import io.zstate.flink.metrics.ZStateMetrics;
 import io.zstate.flink.restore.ZStateMigration;
 import io.zstate.flink.snapshot.ZFullSnapshotResources;
 import io.zstate.flink.snapshot.ZFullSnapshotStrategy;
 import io.zstate.pagestore.PageStore;
 import io.zstate.pagestore.PageStoreStats;
-import io.zstate.flink.ZStateTables.ZStateInfo;
 import io.zstate.pagestore.ValueView;
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -29,15 +27,14 @@ import org.apache.flink.api.common.state.StateDescriptor;
 import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.api.common.typeutils.TypeSerializerSchemaCompatibility;
 import org.apache.flink.api.java.tuple.Tuple2;
-import org.apache.flink.core.memory.DataInputDeserializer;
 import org.apache.flink.metrics.MetricGroup;
 import org.apache.flink.runtime.checkpoint.CheckpointOptions;
 import org.apache.flink.runtime.memory.OpaqueMemoryResource;
 import org.apache.flink.runtime.state.AbstractKeyedStateBackend;
 import org.apache.flink.runtime.state.AbstractStateBackend;
 import org.apache.flink.runtime.state.CheckpointStreamFactory;
-import org.apache.flink.runtime.state.CompositeKeySerializationUtils;
 import org.apache.flink.runtime.state.HeapPriorityQueuesManager;
+import org.apache.flink.runtime.state.InternalKeyContextImpl;
 import org.apache.flink.runtime.state.KeyGroupedInternalPriorityQueue;
 import org.apache.flink.runtime.state.Keyed;
 import org.apache.flink.runtime.state.KeyedStateHandle;
@@ -53,28 +50,41 @@ import org.apache.flink.runtime.state.heap.HeapPriorityQueueElement;
 import org.apache.flink.runtime.state.heap.HeapPriorityQueueSnapshotRestoreWrapper;
 import org.apache.flink.runtime.state.metrics.LatencyTrackingStateConfig;
 import org.apache.flink.runtime.state.metrics.SizeTrackingStateConfig;
-import org.apache.flink.runtime.state.InternalKeyContextImpl;
 import org.apache.flink.util.FlinkRuntimeException;
 import org.apache.flink.util.StateMigrationException;
 
 /**
  * The keyed state backend of zstate: every registered state is a table of the {@link PageStore},
  * whose entries are laid out exactly as Flink's RocksDB backend lays out its key-value pairs
- * (key = key-group prefix | key | namespace [| map user key], built by {@link
- * SerializedCompositeKeyBuilder}; list values joined by ','; map values with a null flag). So a
- * full snapshot is the canonical savepoint format byte for byte, and canonical savepoints of any
- * backend restore by plain puts.
+ * (key = key-group prefix | key | namespace [| map user key], built by {@link CompositeKeyBuffer}
+ * byte for byte as Flink's {@link SerializedCompositeKeyBuilder} builds them; list values joined
+ * by ','; map values with a null flag). So a full snapshot is the canonical savepoint format byte
+ * for byte, and canonical savepoints of any backend restore by plain puts.
  *
  * <pre>
  * Concurrency: the task thread owns the backend, but Flink reads state from other threads too
  * (queryable state's getSerializedValue, tests that race it). Every page-store access and the
  * decoding of the bytes it returns happen under one lock, the store itself.
  *
- * Snapshots: the synchronous part copies every entry out of the store (already through the TTL
- * cleanup transformers) into ZFullSnapshotResources; the asynchronous part writes them with
+ * Snapshots (io.zstate.flink.snapshot): the synchronous part, on the task thread under the
+ * store's lock, takes the meta infos, the TTL cleanup transformers and the timer queues'
+ * snapshots, and freezes the page store (PageStore.freeze(), a FrozenView: directories copied,
+ * hot pages copied, pool pages copied as their compressed bytes, spilled pages held by a RocksDB
+ * snapshot) into ZFullSnapshotResources; the asynchronous part walks the frozen view key-group by
+ * key-group (decompressing or reading the pages), runs the TTL transformers and writes with
  * Flink's FullSnapshotAsyncWriter. Timers live in Flink's heap priority queues and are written
  * into the same snapshot.
  * </pre>
+ *
+ * <p>Built by {@link ZKeyedStateBackendBuilder} (page store, restore, backend). Owns the state
+ * objects, the current key, the registration of states (their meta infos and serializer checks,
+ * in {@link ZStateTables}) and the lifecycle: dispose closes the store, releases the managed
+ * memory and deletes the spill directory. It hands off, and must not take back, the work of the
+ * subpackages: restoring ({@code restore}), snapshotting ({@code snapshot}), walking a state's
+ * keys and namespaces ({@code iterator}), metrics ({@code metrics}).
+ *
+ * <p>Public for {@link ZStateLocalStats#of} (io.zstate.flink.metrics); jobs get it from Flink as a
+ * keyed state backend and need nothing of it beyond Flink's interfaces.
  */
 public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
 

@@ -20,6 +20,9 @@ import org.apache.flink.runtime.state.internal.InternalMapState;
  * null flag and the serialized value. Iteration visits entries in the unsigned byte order of the
  * serialized user keys, as RocksDB does: the entries of the prefix are read, sorted, and served
  * from that copy ({@link ZMapEntryIterator}); removals and setValue write through.
+ *
+ * <p>Owns the entry encoding (null flag and value) and the writes; the iteration order and the
+ * sorted copy are {@link ZMapEntryIterator}'s, which writes back only through this state.
  */
 final class ZMapState<K, N, UK, UV> extends AbstractZState<K, N, Map<UK, UV>>
         implements InternalMapState<K, N, UK, UV> {

@@ -31,6 +31,12 @@ import org.apache.flink.runtime.state.metrics.SizeTrackingStateConfig;
  *
  * <p>The pool's memory comes from Flink managed memory unless {@link ZStateOptions#POOL_SIZE} is
  * set: the keyed backends of a slot share one budget, the operator's managed-memory share.
+ *
+ * <p>Owns the options (each checked, and checked against the others, naming every key involved)
+ * and what one keyed backend needs from the TaskManager: its managed-memory share, its spill
+ * directory, its page-store configuration; {@link ZKeyedStateBackendBuilder} builds the backend
+ * from them. Must not keep what it hands out (the keyed backend owns it and releases it on
+ * dispose): one configured object serves every task of a job.
  */
 public class ZStateBackend extends AbstractManagedMemoryStateBackend implements ConfigurableStateBackend {
 

@@ -44,7 +44,8 @@ public final class ZStateTables {
         this.store = store;
         this.keyGroupRange = keyGroupRange;
         this.numberOfKeyGroups = numberOfKeyGroups;
-        this.keyGroupPrefixBytes = CompositeKeySerializationUtils.computeRequiredBytesInKeyGroupPrefix(numberOfKeyGroups);
+        this.keyGroupPrefixBytes =
+                CompositeKeySerializationUtils.computeRequiredBytesInKeyGroupPrefix(numberOfKeyGroups);
         this.pqFactory = new HeapPriorityQueueSetFactory(keyGroupRange, numberOfKeyGroups, 128);
     }
 

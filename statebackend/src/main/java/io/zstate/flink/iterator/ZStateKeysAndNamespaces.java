@@ -17,9 +17,9 @@ import org.apache.flink.util.FlinkRuntimeException;
 /**
  * The (key, namespace) of every stored entry of one state, for the backend's {@code getKeys} and
  * {@code getKeysAndNamespaces} (what {@code RocksStateKeysAndNamespaceIterator} is for RocksDB).
- * Key-group by key-group, the stored keys are copied out under the store's lock; they are decoded
- * after it is released, so the action runs without the lock. A map state yields its (key,
- * namespace) once per map entry; callers that want each pair once collect them in a set.
+ * The stored keys of every key-group are copied out under the store's lock and decoded after it
+ * is released, so the action runs without the lock. A map state yields its (key, namespace) once
+ * per map entry; callers that want each pair once collect them in a set.
  *
  * <p>Owns the walk and the decoding of the composite key's prefix; must not write to the store.
  * Public, internal: for {@code io.zstate.flink.ZKeyedStateBackend}.

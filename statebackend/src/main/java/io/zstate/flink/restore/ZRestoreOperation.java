@@ -79,7 +79,8 @@ public final class ZRestoreOperation<K> {
     private void restore(SavepointRestoreResult result) throws Exception {
         List<StateMetaInfoSnapshot> metas = result.getStateMetaInfoSnapshots();
         ZStateInfo[] states = new ZStateInfo[metas.size()];
-        HeapPriorityQueueSnapshotRestoreWrapper<?>[] queues = new HeapPriorityQueueSnapshotRestoreWrapper<?>[metas.size()];
+        HeapPriorityQueueSnapshotRestoreWrapper<?>[] queues =
+                new HeapPriorityQueueSnapshotRestoreWrapper<?>[metas.size()];
         for (int id = 0; id < metas.size(); id++) {
             StateMetaInfoSnapshot meta = metas.get(id);
             switch (meta.getBackendStateType()) {

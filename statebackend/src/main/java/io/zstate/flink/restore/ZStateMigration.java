@@ -58,7 +58,8 @@ public final class ZStateMigration<K> {
     @SuppressWarnings({"unchecked", "rawtypes"})
     public void migrate() throws Exception {
         StateDescriptor.Type type = info.meta().getStateType();
-        TtlAwareSerializer previous = TtlAwareSerializer.wrapTtlAwareSerializer(info.meta().getPreviousStateSerializer());
+        TtlAwareSerializer previous =
+                TtlAwareSerializer.wrapTtlAwareSerializer(info.meta().getPreviousStateSerializer());
         TtlAwareSerializer current = TtlAwareSerializer.wrapTtlAwareSerializer(info.meta().getStateSerializer());
         TtlAwareSerializer previousElement = previous;
         TtlAwareSerializer currentElement = current;

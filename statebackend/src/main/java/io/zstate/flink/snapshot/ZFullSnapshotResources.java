@@ -82,7 +82,8 @@ public final class ZFullSnapshotResources<K> implements FullSnapshotResources<K>
                 ZStateInfo info = states.get(i);
                 tableIds[i] = info.table();
                 metas.add(info.meta().snapshot());
-                transformers.add(info.meta().getStateSnapshotTransformFactory().createForSerializedState().orElse(null));
+                transformers.add(
+                        info.meta().getStateSnapshotTransformFactory().createForSerializedState().orElse(null));
             }
             List<HeapPriorityQueueStateSnapshot<?>> queues = new ArrayList<>();
             for (HeapPriorityQueueSnapshotRestoreWrapper<?> wrapper : tables.queues()) {
