@@ -25,8 +25,9 @@ import org.apache.flink.runtime.state.metainfo.StateMetaInfoSnapshot;
  * <p>Owns the registrations and the page store's table ids; must not read or write entries (the
  * states, the restore and the snapshot do, through {@link #store()}).
  *
- * <p>Public, as its {@link ZStateInfo}, for the restore ({@code io.zstate.flink.restore}) and the
- * snapshot ({@code io.zstate.flink.snapshot}): internal, not for users.
+ * <p>Public, as its {@link ZStateInfo}, for the restore ({@code io.zstate.flink.restore}), the
+ * snapshot ({@code io.zstate.flink.snapshot}) and the walks ({@code io.zstate.flink.iterator}):
+ * internal, not for users.
  */
 public final class ZStateTables {
 

@@ -15,7 +15,8 @@ import org.apache.flink.metrics.MetricGroup;
  * one report agree and a value may be up to a second old.
  *
  * <p>Owns the gauges' names and what each reads; must not touch the page store itself (it sees
- * only the counters the backend hands it).
+ * only the counters the backend hands it). Public, internal: for {@code
+ * io.zstate.flink.ZKeyedStateBackend}.
  */
 public final class ZStateMetrics {
 

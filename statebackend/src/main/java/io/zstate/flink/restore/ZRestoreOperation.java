@@ -40,6 +40,10 @@ public final class ZRestoreOperation<K> {
     private final ClassLoader userClassLoader;
     private final StateSerializerProvider<K> keySerializer;
 
+    /**
+     * A restore into {@code tables}, with the key serializer the job registered. Internal: for
+     * {@code io.zstate.flink.ZKeyedStateBackendBuilder}.
+     */
     public ZRestoreOperation(ZStateTables tables, TypeSerializer<K> keySerializer, ClassLoader userClassLoader) {
         this.tables = tables;
         this.userClassLoader = userClassLoader;

@@ -44,7 +44,8 @@ public final class ZStateMigration<K> {
 
     /**
      * A migration of the entries of {@code info}, whose stored keys were written with {@code
-     * keySerializer}; TTL values are migrated at the time of {@code ttlTimeProvider}.
+     * keySerializer}; TTL values are migrated at the time of {@code ttlTimeProvider}. Internal:
+     * for {@code io.zstate.flink.ZKeyedStateBackend}.
      */
     public ZStateMigration(ZStateTables tables, ZStateInfo info, TypeSerializer<K> keySerializer,
             TtlTimeProvider ttlTimeProvider) {
