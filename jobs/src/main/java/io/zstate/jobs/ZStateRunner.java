@@ -1,7 +1,7 @@
 package io.zstate.jobs;
 
 import io.zstate.flink.ZStateBackendFactory;
-import io.zstate.flink.ZStateLocalStats;
+import io.zstate.flink.metrics.ZStateLocalStats;
 import io.zstate.pagestore.PageStoreStats;
 import java.net.URI;
 import java.nio.file.Files;

@@ -20,6 +20,11 @@ import org.apache.flink.runtime.state.internal.InternalKvState;
  *
  * <p>A state object outlives re-registrations of its descriptor: {@link #reconfigure} swaps its
  * serializers, as Flink's backends do, so references held by user code stay valid.
+ *
+ * <p>Owns the access to one state's table; the subclasses own the encoding of their state type's
+ * value. A state must not touch other states' tables nor the registrations (the backend's, in
+ * {@link ZStateTables}); created and reconfigured by {@code
+ * ZKeyedStateBackend.createOrUpdateInternalState}.
  */
 abstract class AbstractZState<K, N, V> implements InternalKvState<K, N, V> {
 
@@ -45,8 +50,8 @@ abstract class AbstractZState<K, N, V> implements InternalKvState<K, N, V> {
             StateDescriptor<?, V> descriptor) {
         this.info = info;
         // the registered one: a reconfigured serializer when the restored state asked for one
-        this.namespaceSerializer = (TypeSerializer<N>) info.meta.getNamespaceSerializer();
-        this.valueSerializer = (TypeSerializer<V>) info.meta.getStateSerializer();
+        this.namespaceSerializer = (TypeSerializer<N>) info.meta().getNamespaceSerializer();
+        this.valueSerializer = (TypeSerializer<V>) info.meta().getStateSerializer();
         this.defaultValue = descriptor.getDefaultValue();
     }
 
@@ -100,7 +105,7 @@ abstract class AbstractZState<K, N, V> implements InternalKvState<K, N, V> {
     }
 
     boolean read(int keyGroup, byte[] key, int keyLength) {
-        return store.get(info.table, keyGroup, key, 0, keyLength, keyLength, backend.view);
+        return store.get(info.table(), keyGroup, key, 0, keyLength, keyLength, backend.view);
     }
 
     /** A copy of a key's stored bytes, or null. */
@@ -116,13 +121,13 @@ abstract class AbstractZState<K, N, V> implements InternalKvState<K, N, V> {
 
     void write(int keyGroup, byte[] key, int keyLength, byte[] value, int offset, int length) {
         synchronized (store) {
-            store.put(info.table, keyGroup, key, 0, keyLength, keyLength, value, offset, length);
+            store.put(info.table(), keyGroup, key, 0, keyLength, keyLength, value, offset, length);
         }
     }
 
     void remove(int keyGroup, byte[] key) {
         synchronized (store) {
-            store.delete(info.table, keyGroup, key, 0, key.length, key.length);
+            store.delete(info.table(), keyGroup, key, 0, key.length, key.length);
         }
     }
 

@@ -19,6 +19,10 @@ import org.apache.flink.util.FlinkRuntimeException;
  * "Ambiguous" when both serializers are variable-sized; {@code CompositeKeySerializationUtils}
  * writes the lengths, exactly as Flink's builder calls it. {@code CompositeKeyBufferTest}
  * compares the bytes with Flink's builder.
+ *
+ * <p>One buffer per keyed backend, shared by its states, for the task thread only: readers on
+ * other threads ({@code AbstractZState.getSerializedValue}) must not touch it and build their key
+ * with Flink's builder.
  */
 final class CompositeKeyBuffer<K> {
 

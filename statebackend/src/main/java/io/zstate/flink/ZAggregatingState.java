@@ -7,7 +7,10 @@ import org.apache.flink.api.common.state.StateDescriptor;
 import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.runtime.state.internal.InternalAggregatingState;
 
-/** AggregatingState: the accumulator, read, added to and written back. */
+/**
+ * AggregatingState: the accumulator, read, added to and written back. Owns that cycle only; the
+ * aggregate function runs outside the store's lock.
+ */
 final class ZAggregatingState<K, N, IN, ACC, OUT> extends AbstractZState<K, N, ACC>
         implements InternalAggregatingState<K, N, IN, ACC, OUT> {
 

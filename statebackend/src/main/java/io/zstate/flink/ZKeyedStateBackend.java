@@ -1,15 +1,18 @@
 package io.zstate.flink;
 
 import io.zstate.allocator.MemoryBudget;
-import io.zstate.pagestore.PageStore;
-import io.zstate.pagestore.PageStoreConfig;
-import io.zstate.pagestore.PageStoreStats;
 import io.zstate.flink.ZStateTables.ZStateInfo;
+import io.zstate.flink.iterator.ZStateKeysAndNamespaces;
+import io.zstate.flink.metrics.ZStateLocalStats;
+import io.zstate.flink.metrics.ZStateMetrics;
+import io.zstate.flink.restore.ZStateMigration;
+import io.zstate.flink.snapshot.ZFullSnapshotResources;
+import io.zstate.flink.snapshot.ZFullSnapshotStrategy;
+import io.zstate.pagestore.PageStore;
+import io.zstate.pagestore.PageStoreStats;
 import io.zstate.pagestore.ValueView;
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -24,15 +27,14 @@ import org.apache.flink.api.common.state.StateDescriptor;
 import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.api.common.typeutils.TypeSerializerSchemaCompatibility;
 import org.apache.flink.api.java.tuple.Tuple2;
-import org.apache.flink.core.memory.DataInputDeserializer;
 import org.apache.flink.metrics.MetricGroup;
 import org.apache.flink.runtime.checkpoint.CheckpointOptions;
 import org.apache.flink.runtime.memory.OpaqueMemoryResource;
 import org.apache.flink.runtime.state.AbstractKeyedStateBackend;
 import org.apache.flink.runtime.state.AbstractStateBackend;
 import org.apache.flink.runtime.state.CheckpointStreamFactory;
-import org.apache.flink.runtime.state.CompositeKeySerializationUtils;
 import org.apache.flink.runtime.state.HeapPriorityQueuesManager;
+import org.apache.flink.runtime.state.InternalKeyContextImpl;
 import org.apache.flink.runtime.state.KeyGroupedInternalPriorityQueue;
 import org.apache.flink.runtime.state.Keyed;
 import org.apache.flink.runtime.state.KeyedStateHandle;
@@ -48,30 +50,43 @@ import org.apache.flink.runtime.state.heap.HeapPriorityQueueElement;
 import org.apache.flink.runtime.state.heap.HeapPriorityQueueSnapshotRestoreWrapper;
 import org.apache.flink.runtime.state.metrics.LatencyTrackingStateConfig;
 import org.apache.flink.runtime.state.metrics.SizeTrackingStateConfig;
-import org.apache.flink.runtime.state.InternalKeyContextImpl;
 import org.apache.flink.util.FlinkRuntimeException;
 import org.apache.flink.util.StateMigrationException;
 
 /**
  * The keyed state backend of zstate: every registered state is a table of the {@link PageStore},
  * whose entries are laid out exactly as Flink's RocksDB backend lays out its key-value pairs
- * (key = key-group prefix | key | namespace [| map user key], built by {@link
- * SerializedCompositeKeyBuilder}; list values joined by ','; map values with a null flag). So a
- * full snapshot is the canonical savepoint format byte for byte, and canonical savepoints of any
- * backend restore by plain puts.
+ * (key = key-group prefix | key | namespace [| map user key], built by {@link CompositeKeyBuffer}
+ * byte for byte as Flink's {@link SerializedCompositeKeyBuilder} builds them; list values joined
+ * by ','; map values with a null flag). So a full snapshot is the canonical savepoint format byte
+ * for byte, and canonical savepoints of any backend restore by plain puts.
  *
  * <pre>
  * Concurrency: the task thread owns the backend, but Flink reads state from other threads too
  * (queryable state's getSerializedValue, tests that race it). Every page-store access and the
  * decoding of the bytes it returns happen under one lock, the store itself.
  *
- * Snapshots: the synchronous part copies every entry out of the store (already through the TTL
- * cleanup transformers) into ZFullSnapshotResources; the asynchronous part writes them with
+ * Snapshots (io.zstate.flink.snapshot): the synchronous part, on the task thread under the
+ * store's lock, takes the meta infos, the TTL cleanup transformers and the timer queues'
+ * snapshots, and freezes the page store (PageStore.freeze(), a FrozenView: directories copied,
+ * hot pages copied, pool pages copied as their compressed bytes, spilled pages held by a RocksDB
+ * snapshot) into ZFullSnapshotResources; the asynchronous part walks the frozen view key-group by
+ * key-group (decompressing or reading the pages), runs the TTL transformers and writes with
  * Flink's FullSnapshotAsyncWriter. Timers live in Flink's heap priority queues and are written
  * into the same snapshot.
  * </pre>
+ *
+ * <p>Built by {@link ZKeyedStateBackendBuilder} (page store, restore, backend). Owns the state
+ * objects, the current key, the registration of states (their meta infos and serializer checks,
+ * in {@link ZStateTables}) and the lifecycle: dispose closes the store, releases the managed
+ * memory and deletes the spill directory. It hands off, and must not take back, the work of the
+ * subpackages: restoring ({@code restore}), snapshotting ({@code snapshot}), walking a state's
+ * keys and namespaces ({@code iterator}), metrics ({@code metrics}).
+ *
+ * <p>Public for {@link ZStateLocalStats#of} (io.zstate.flink.metrics); jobs get it from Flink as a
+ * keyed state backend and need nothing of it beyond Flink's interfaces.
  */
-final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
+public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
 
     final PageStore store;
     final ZStateTables tables;
@@ -88,37 +103,8 @@ final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
     private final Path spillParent;
     private boolean disposed;
 
-    /**
-     * Creates the page store, restores the state handles into it (which settles the key
-     * serializer: a restore may reconfigure it), then the backend.
-     */
-    static <K> ZKeyedStateBackend<K> create(
-            org.apache.flink.runtime.state.StateBackend.KeyedStateBackendParameters<K> parameters,
-            PageStoreConfig config,
-            MemoryBudget budget,
-            OpaqueMemoryResource<MemoryBudget> sharedMemory,
-            Path spillParent,
-            LatencyTrackingStateConfig latencyTrackingStateConfig,
-            SizeTrackingStateConfig sizeTrackingStateConfig)
-            throws Exception {
-        org.apache.flink.runtime.state.KeyGroupRange range = parameters.getKeyGroupRange();
-        PageStore store = new PageStore(
-                config, range.getStartKeyGroup(), Math.max(1, range.getNumberOfKeyGroups()), budget);
-        try {
-            ZStateTables tables = new ZStateTables(store, range, parameters.getNumberOfKeyGroups());
-            TypeSerializer<K> keySerializer = new ZRestoreOperation<>(
-                            tables, parameters.getKeySerializer(),
-                            parameters.getEnv().getUserCodeClassLoader().asClassLoader())
-                    .restore(parameters.getStateHandles());
-            return new ZKeyedStateBackend<>(parameters, keySerializer, tables, sharedMemory, spillParent,
-                    latencyTrackingStateConfig, sizeTrackingStateConfig);
-        } catch (Exception e) {
-            store.close();
-            throw e;
-        }
-    }
-
-    private ZKeyedStateBackend(
+    /** Built by {@link ZKeyedStateBackendBuilder}, after the restore has settled the key serializer. */
+    ZKeyedStateBackend(
             org.apache.flink.runtime.state.StateBackend.KeyedStateBackendParameters<K> parameters,
             TypeSerializer<K> keySerializer,
             ZStateTables tables,
@@ -140,12 +126,12 @@ final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
                 AbstractStateBackend.getCompressionDecorator(parameters.getEnv().getExecutionConfig()),
                 new InternalKeyContextImpl<>(parameters.getKeyGroupRange(), parameters.getNumberOfKeyGroups()));
         this.tables = tables;
-        this.store = tables.store;
+        this.store = tables.store();
         this.kvStates = tables.kvStates;
         this.pqStates = tables.pqStates;
         this.sharedMemory = sharedMemory;
         this.spillParent = spillParent;
-        this.keyGroupPrefixBytes = tables.keyGroupPrefixBytes;
+        this.keyGroupPrefixBytes = tables.keyGroupPrefixBytes();
         this.keyBuilder = new CompositeKeyBuffer<>(keySerializer, keyGroupPrefixBytes);
         this.pqManager = new HeapPriorityQueuesManager(pqStates, tables.pqFactory, keyGroupRange, numberOfKeyGroups);
         registerMetrics(parameters.getMetricGroup());
@@ -163,11 +149,6 @@ final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
     public void setCurrentKeyAndKeyGroup(K newKey, int keyGroupIndex) {
         super.setCurrentKeyAndKeyGroup(newKey, keyGroupIndex);
         keyBuilder.setKeyAndKeyGroup(getCurrentKey(), getCurrentKeyGroupIndex());
-    }
-
-    /** True if both key and namespace serializers are variable-length (then lengths are written). */
-    boolean isAmbiguousKeyPossible(TypeSerializer<?> namespaceSerializer) {
-        return CompositeKeySerializationUtils.isAmbiguousKeyPossible(keySerializer, namespaceSerializer);
     }
 
     // ---- state registration -----------------------------------------------------------------------
@@ -216,7 +197,7 @@ final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
             kvStates.put(stateDesc.getName(), info);
         } else {
             RegisteredKeyValueStateBackendMetaInfo<N, SV> meta =
-                    (RegisteredKeyValueStateBackendMetaInfo<N, SV>) info.meta;
+                    (RegisteredKeyValueStateBackendMetaInfo<N, SV>) info.meta();
             TypeSerializerSchemaCompatibility<N> namespaceCompatibility =
                     meta.updateNamespaceSerializer(namespaceSerializer);
             if (namespaceCompatibility.isCompatibleAfterMigration() || namespaceCompatibility.isIncompatible()) {
@@ -227,7 +208,7 @@ final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
             meta.checkStateMetaInfo(stateDesc);
             TypeSerializerSchemaCompatibility<SV> compatibility = meta.updateStateSerializer(stateDesc.getSerializer());
             if (compatibility.isCompatibleAfterMigration()) {
-                new ZStateMigration<>(this, info).migrate();
+                new ZStateMigration<>(tables, info, keySerializer, ttlTimeProvider).migrate();
             } else if (compatibility.isIncompatible()) {
                 throw new StateMigrationException("The new state serializer (" + stateDesc.getSerializer()
                         + ") must not be incompatible with the old state serializer ("
@@ -235,13 +216,9 @@ final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
             }
         }
         StateSnapshotTransformFactory<SV> transforms = ZSnapshotTransforms.wrap(
-                stateDesc, snapshotTransformFactory, (TypeSerializer<SV>) info.meta.getStateSerializer());
-        ((RegisteredKeyValueStateBackendMetaInfo<N, SV>) info.meta).updateSnapshotTransformFactory(transforms);
+                stateDesc, snapshotTransformFactory, (TypeSerializer<SV>) info.meta().getStateSerializer());
+        ((RegisteredKeyValueStateBackendMetaInfo<N, SV>) info.meta()).updateSnapshotTransformFactory(transforms);
         return info;
-    }
-
-    LinkedHashMap<String, HeapPriorityQueueSnapshotRestoreWrapper<?>> queues() {
-        return pqStates;
     }
 
     // ---- timers --------------------------------------------------------------------------------
@@ -279,8 +256,8 @@ final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
             if (info == null) {
                 continue;
             }
-            TypeSerializer<N> namespaceSerializer = (TypeSerializer<N>) info.meta.getNamespaceSerializer();
-            forEachKeyAndNamespace(info, namespaceSerializer, (key, ns) -> {
+            TypeSerializer<N> namespaceSerializer = (TypeSerializer<N>) info.meta().getNamespaceSerializer();
+            ZStateKeysAndNamespaces.forEach(tables, info, keySerializer, namespaceSerializer, (key, ns) -> {
                 if (Objects.equals(ns, namespace)) {
                     keys.add(key);
                 }
@@ -297,33 +274,10 @@ final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
             return Stream.empty();
         }
         LinkedHashSet<Tuple2<K, N>> pairs = new LinkedHashSet<>();
-        forEachKeyAndNamespace(info, (TypeSerializer<N>) info.meta.getNamespaceSerializer(),
+        TypeSerializer<N> namespaceSerializer = (TypeSerializer<N>) info.meta().getNamespaceSerializer();
+        ZStateKeysAndNamespaces.forEach(tables, info, keySerializer, namespaceSerializer,
                 (key, ns) -> pairs.add(Tuple2.of(key, ns)));
         return new ArrayList<>(pairs).stream();
-    }
-
-    private <N> void forEachKeyAndNamespace(
-            ZStateInfo info, TypeSerializer<N> namespaceSerializer, java.util.function.BiConsumer<K, N> action) {
-        boolean ambiguous = isAmbiguousKeyPossible(namespaceSerializer);
-        List<byte[]> keys = new ArrayList<>();
-        synchronized (store) {
-            for (int kg = keyGroupRange.getStartKeyGroup(); kg <= keyGroupRange.getEndKeyGroup(); kg++) {
-                store.forEachInKeyGroup(info.table, kg,
-                        (k, ko, kl, v, vo, vl) -> keys.add(java.util.Arrays.copyOfRange(k, ko, ko + kl)));
-            }
-        }
-        DataInputDeserializer in = new DataInputDeserializer();
-        try {
-            for (byte[] composite : keys) {
-                in.setBuffer(composite);
-                CompositeKeySerializationUtils.readKeyGroup(keyGroupPrefixBytes, in);
-                K key = CompositeKeySerializationUtils.readKey(keySerializer, in, ambiguous);
-                N namespace = CompositeKeySerializationUtils.readNamespace(namespaceSerializer, in, ambiguous);
-                action.accept(key, namespace);
-            }
-        } catch (IOException e) {
-            throw new FlinkRuntimeException("Error while reading the keys of state " + info.meta.getName(), e);
-        }
     }
 
     // ---- snapshots ------------------------------------------------------------------------------
@@ -338,7 +292,7 @@ final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
             throws Exception {
         return new SnapshotStrategyRunner<>(
                         "zstate full snapshot",
-                        new ZFullSnapshotStrategy<>(this),
+                        new ZFullSnapshotStrategy<>(tables, keySerializer, keyGroupCompressionDecorator),
                         cancelStreamRegistry,
                         SnapshotExecutionType.ASYNCHRONOUS)
                 .snapshot(checkpointId, timestamp, streamFactory, checkpointOptions);
@@ -347,7 +301,9 @@ final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
     @Nonnull
     @Override
     public SavepointResources<K> savepoint() throws Exception {
-        return new SavepointResources<>(ZFullSnapshotResources.create(this), SnapshotExecutionType.ASYNCHRONOUS);
+        return new SavepointResources<>(
+                ZFullSnapshotResources.create(tables, keySerializer, keyGroupCompressionDecorator),
+                SnapshotExecutionType.ASYNCHRONOUS);
     }
 
     @Override
@@ -371,7 +327,7 @@ final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
         synchronized (store) {
             for (ZStateInfo info : kvStates.values()) {
                 for (int kg = keyGroupRange.getStartKeyGroup(); kg <= keyGroupRange.getEndKeyGroup(); kg++) {
-                    store.forEachInKeyGroup(info.table, kg, (k, ko, kl, v, vo, vl) -> count[0]++);
+                    store.forEachInKeyGroup(info.table(), kg, (k, ko, kl, v, vo, vl) -> count[0]++);
                 }
             }
         }
@@ -385,7 +341,7 @@ final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
             return;
         }
         MetricGroup group = parent.addGroup("zstate");
-        ZStateMetrics.register(group, this);
+        ZStateMetrics.register(group, this::stats);
     }
 
     private PageStoreStats statsCache;
@@ -408,9 +364,9 @@ final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
 
     /**
      * The page store's counters as they are now (walks the page table: for reports and
-     * benchmarks, not for per-record use).
+     * benchmarks, not for per-record use). Public for {@link ZStateLocalStats#of}.
      */
-    PageStoreStats pageStoreStats() {
+    public PageStoreStats pageStoreStats() {
         synchronized (store) {
             return store.stats();
         }
@@ -441,21 +397,5 @@ final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
         createdStates.clear();
         kvStates.clear();
         pqStates.clear();
-    }
-
-    org.apache.flink.runtime.state.StreamCompressionDecorator compression() {
-        return keyGroupCompressionDecorator;
-    }
-
-    org.apache.flink.runtime.state.ttl.TtlTimeProvider ttlTime() {
-        return ttlTimeProvider;
-    }
-
-    int prefixLength(ZStateInfo info, byte[] key) throws IOException {
-        return tables.prefixLength(info, key, keySerializer);
-    }
-
-    Collection<ZStateInfo> stateInfos() {
-        return kvStates.values();
     }
 }

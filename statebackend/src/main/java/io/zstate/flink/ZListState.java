@@ -12,7 +12,8 @@ import org.apache.flink.util.Preconditions;
 /**
  * ListState: one entry per (key, namespace), its elements serialized one after another with the
  * delimiter ',' between them, as Flink's RocksDB backend stores lists; adding appends to the value
- * in the page store (a large list's blob grows at its tail).
+ * in the page store (a large list's blob grows at its tail). Owns that encoding; {@link
+ * ZSnapshotTransforms} reads it too (TTL cleanup of lists in snapshots).
  */
 final class ZListState<K, N, V> extends AbstractZState<K, N, List<V>> implements InternalListState<K, N, V> {
 
@@ -106,10 +107,10 @@ final class ZListState<K, N, V> extends AbstractZState<K, N, List<V>> implements
     private void appendSerialized(int keyGroup, byte[] key) {
         synchronized (store) {
             if (read(keyGroup, key)) {
-                store.append(info.table, keyGroup, key, 0, key.length, key.length, out.getSharedBuffer(), 0,
+                store.append(info.table(), keyGroup, key, 0, key.length, key.length, out.getSharedBuffer(), 0,
                         out.length());
             } else {
-                store.put(info.table, keyGroup, key, 0, key.length, key.length, out.getSharedBuffer(), 1,
+                store.put(info.table(), keyGroup, key, 0, key.length, key.length, out.getSharedBuffer(), 1,
                         out.length() - 1);
             }
         }

@@ -1,13 +1,11 @@
 package io.zstate.flink;
 
+import io.zstate.flink.iterator.ZMapEntryIterator;
 import java.io.IOException;
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.NoSuchElementException;
 import java.util.function.Function;
 import org.apache.flink.api.common.state.StateDescriptor;
 import org.apache.flink.api.common.typeutils.TypeSerializer;
@@ -15,18 +13,21 @@ import org.apache.flink.api.common.typeutils.base.MapSerializer;
 import org.apache.flink.core.memory.DataInputDeserializer;
 import org.apache.flink.queryablestate.client.state.serialization.KvStateSerializer;
 import org.apache.flink.runtime.state.internal.InternalMapState;
-import org.apache.flink.util.FlinkRuntimeException;
 
 /**
  * MapState: one page-store entry per map entry, keyed by key-group | key | namespace | user key
  * (the first three are the prefix that places it, so a map's entries share a bucket), valued by a
  * null flag and the serialized value. Iteration visits entries in the unsigned byte order of the
  * serialized user keys, as RocksDB does: the entries of the prefix are read, sorted, and served
- * from that copy; removals and setValue write through.
+ * from that copy ({@link ZMapEntryIterator}); removals and setValue write through.
+ *
+ * <p>Owns the entry encoding (null flag and value) and the writes; the iteration order and the
+ * sorted copy are {@link ZMapEntryIterator}'s, which writes back only through this state.
  */
 final class ZMapState<K, N, UK, UV> extends AbstractZState<K, N, Map<UK, UV>>
         implements InternalMapState<K, N, UK, UV> {
 
+    private final Access access = new Access();
     private TypeSerializer<UK> userKeySerializer;
     private TypeSerializer<UV> userValueSerializer;
 
@@ -53,7 +54,7 @@ final class ZMapState<K, N, UK, UV> extends AbstractZState<K, N, Map<UK, UV>>
             userValueSerializer.serialize(value, out);
         }
         synchronized (store) {
-            store.put(info.table, keyGroup, key, 0, keyLength, prefixLength, out.getSharedBuffer(), 0, out.length());
+            store.put(info.table(), keyGroup, key, 0, keyLength, prefixLength, out.getSharedBuffer(), 0, out.length());
         }
     }
 
@@ -66,7 +67,7 @@ final class ZMapState<K, N, UK, UV> extends AbstractZState<K, N, Map<UK, UV>>
         int prefixLength = currentKeyInPlace();
         int keyLength = backend.keyBuilder.userKey(userKey, userKeySerializer);
         synchronized (store) {
-            if (!store.get(info.table, keyGroup(), backend.keyBuilder.bytes(), 0, keyLength, prefixLength,
+            if (!store.get(info.table(), keyGroup(), backend.keyBuilder.bytes(), 0, keyLength, prefixLength,
                     backend.view)) {
                 return null;
             }
@@ -97,7 +98,7 @@ final class ZMapState<K, N, UK, UV> extends AbstractZState<K, N, Map<UK, UV>>
         int prefixLength = currentKeyInPlace();
         int keyLength = backend.keyBuilder.userKey(userKey, userKeySerializer);
         synchronized (store) {
-            store.delete(info.table, keyGroup(), backend.keyBuilder.bytes(), 0, keyLength, prefixLength);
+            store.delete(info.table(), keyGroup(), backend.keyBuilder.bytes(), 0, keyLength, prefixLength);
         }
     }
 
@@ -106,29 +107,29 @@ final class ZMapState<K, N, UK, UV> extends AbstractZState<K, N, Map<UK, UV>>
         int prefixLength = currentKeyInPlace();
         int keyLength = backend.keyBuilder.userKey(userKey, userKeySerializer);
         synchronized (store) {
-            return store.get(info.table, keyGroup(), backend.keyBuilder.bytes(), 0, keyLength, prefixLength,
+            return store.get(info.table(), keyGroup(), backend.keyBuilder.bytes(), 0, keyLength, prefixLength,
                     backend.view);
         }
     }
 
     @Override
     public Iterable<Map.Entry<UK, UV>> entries() {
-        return () -> new EntryIterator<>(this, e -> e);
+        return () -> iterate(e -> e);
     }
 
     @Override
     public Iterable<UK> keys() {
-        return () -> new EntryIterator<>(this, Map.Entry::getKey);
+        return () -> iterate(Map.Entry::getKey);
     }
 
     @Override
     public Iterable<UV> values() {
-        return () -> new EntryIterator<>(this, Map.Entry::getValue);
+        return () -> iterate(Map.Entry::getValue);
     }
 
     @Override
     public Iterator<Map.Entry<UK, UV>> iterator() {
-        return new EntryIterator<>(this, e -> e);
+        return iterate(e -> e);
     }
 
     @Override
@@ -142,21 +143,14 @@ final class ZMapState<K, N, UK, UV> extends AbstractZState<K, N, Map<UK, UV>>
         int keyGroup = keyGroup();
         synchronized (store) {
             for (byte[][] entry : rawEntries(keyGroup, prefix)) {
-                store.delete(info.table, keyGroup, entry[0], 0, entry[0].length, prefix.length);
+                store.delete(info.table(), keyGroup, entry[0], 0, entry[0].length, prefix.length);
             }
         }
     }
 
     /** The (key, value) bytes of every entry under a prefix, in unsigned order of the keys. */
     private List<byte[][]> rawEntries(int keyGroup, byte[] prefix) {
-        List<byte[][]> entries = new ArrayList<>();
-        synchronized (store) {
-            store.forEachWithPrefix(info.table, keyGroup, prefix, 0, prefix.length,
-                    (k, ko, kl, v, vo, vl) -> entries.add(new byte[][] {
-                        Arrays.copyOfRange(k, ko, ko + kl), Arrays.copyOfRange(v, vo, vo + vl)}));
-        }
-        entries.sort((a, b) -> Arrays.compareUnsigned(a[0], b[0]));
-        return entries;
+        return ZMapEntryIterator.readSorted(store, info.table(), keyGroup, prefix);
     }
 
     @Override
@@ -178,112 +172,41 @@ final class ZMapState<K, N, UK, UV> extends AbstractZState<K, N, Map<UK, UV>>
         return KvStateSerializer.serializeMap(map.entrySet(), safe.getKeySerializer(), safe.getValueSerializer());
     }
 
-    /** Iterates a sorted copy of the current map's entries; remove and setValue write through. */
-    private static final class EntryIterator<K, N, UK, UV, T> implements Iterator<T> {
-        private final ZMapState<K, N, UK, UV> state;
-        private final Function<Map.Entry<UK, UV>, T> project;
-        private final int keyGroup;
-        private final byte[] prefix;
-        private final List<byte[][]> entries;
-        private final DataInputDeserializer input = new DataInputDeserializer();
-        private int next;
-        private ZEntry current;
+    /** Iterates a sorted copy of the current map's entries, each projected; remove and setValue write through. */
+    private <T> Iterator<T> iterate(Function<Map.Entry<UK, UV>, T> project) {
+        int keyGroup = keyGroup();
+        byte[] prefix = currentKey();
+        return new ZMapEntryIterator<>(access, keyGroup, prefix, rawEntries(keyGroup, prefix), project);
+    }
 
-        EntryIterator(ZMapState<K, N, UK, UV> state, Function<Map.Entry<UK, UV>, T> project) {
-            this.state = state;
-            this.project = project;
-            this.keyGroup = state.keyGroup();
-            this.prefix = state.currentKey();
-            this.entries = state.rawEntries(keyGroup, prefix);
+    /** What the iterator decodes with and writes through: this state's serializers and table. */
+    private final class Access implements ZMapEntryIterator.MapAccess<UK, UV> {
+
+        @Override
+        public UK readUserKey(DataInputDeserializer input) throws IOException {
+            return userKeySerializer.deserialize(input);
         }
 
         @Override
-        public boolean hasNext() {
-            return next < entries.size();
+        public UV readValue(DataInputDeserializer input) throws IOException {
+            return decodeValue(input);
         }
 
         @Override
-        public T next() {
-            if (!hasNext()) {
-                throw new NoSuchElementException();
-            }
-            byte[][] raw = entries.get(next++);
-            try {
-                input.setBuffer(raw[0], prefix.length, raw[0].length - prefix.length);
-                UK userKey = state.userKeySerializer.deserialize(input);
-                input.setBuffer(raw[1]);
-                UV value = state.decodeValue(input);
-                current = new ZEntry(raw[0], userKey, value);
-                return project.apply(current);
-            } catch (IOException e) {
-                throw new FlinkRuntimeException("Error while reading an entry of map state " + state.info.meta.getName(), e);
+        public void delete(int keyGroup, byte[] key, int prefixLength) {
+            synchronized (store) {
+                store.delete(info.table(), keyGroup, key, 0, key.length, prefixLength);
             }
         }
 
         @Override
-        public void remove() {
-            if (current == null || current.removed) {
-                throw new IllegalStateException("remove() needs a preceding next() and may be called once");
-            }
-            current.removed = true;
-            synchronized (state.store) {
-                state.store.delete(state.info.table, keyGroup, current.key, 0, current.key.length, prefix.length);
-            }
+        public void write(int keyGroup, byte[] key, int prefixLength, UV value) throws IOException {
+            writeEntry(keyGroup, key, key.length, prefixLength, value);
         }
 
-        private final class ZEntry implements Map.Entry<UK, UV> {
-            final byte[] key;
-            final UK userKey;
-            UV value;
-            boolean removed;
-
-            ZEntry(byte[] key, UK userKey, UV value) {
-                this.key = key;
-                this.userKey = userKey;
-                this.value = value;
-            }
-
-            @Override
-            public UK getKey() {
-                return userKey;
-            }
-
-            @Override
-            public UV getValue() {
-                return value;
-            }
-
-            @Override
-            public boolean equals(Object o) {
-                return o instanceof Map.Entry<?, ?> other
-                        && java.util.Objects.equals(userKey, other.getKey())
-                        && java.util.Objects.equals(value, other.getValue());
-            }
-
-            @Override
-            public int hashCode() {
-                return java.util.Objects.hashCode(userKey) ^ java.util.Objects.hashCode(value);
-            }
-
-            @Override
-            public String toString() {
-                return userKey + "=" + value;
-            }
-
-            @Override
-            public UV setValue(UV newValue) {
-                if (removed) {
-                    throw new IllegalStateException("the entry was removed");
-                }
-                UV old = value;
-                value = newValue;
-                try {
-                    state.writeEntry(keyGroup, key, key.length, prefix.length, newValue);
-                } catch (IOException e) {
-                    throw new FlinkRuntimeException("Error while writing an entry of map state", e);
-                }
-                return old;
-            }
+        @Override
+        public String stateName() {
+            return info.meta().getName();
         }
     }
 }

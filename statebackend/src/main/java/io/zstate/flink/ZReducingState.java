@@ -7,7 +7,10 @@ import org.apache.flink.api.common.state.StateDescriptor;
 import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.runtime.state.internal.InternalReducingState;
 
-/** ReducingState: the reduced value, read, reduced with the new value and written back. */
+/**
+ * ReducingState: the reduced value, read, reduced with the new value and written back. Owns that
+ * cycle only; the reduce function runs outside the store's lock.
+ */
 final class ZReducingState<K, N, V> extends AbstractZState<K, N, V> implements InternalReducingState<K, N, V> {
 
     private ReduceFunction<V> reduceFunction;

@@ -24,6 +24,13 @@ import org.apache.flink.util.FlinkRuntimeException;
  *   list                           elements deserialized, filtered one by one, the survivors
  *                                  written again with ',' between them; none left drops it
  * </pre>
+ *
+ * <p>The adapted factory goes into the state's meta info when the state is registered ({@code
+ * ZKeyedStateBackend}); the snapshot creates the transformers on the task thread and runs them
+ * in its asynchronous part, on copies of the stored bytes. It stays beside the state classes,
+ * whose stored layout it knows, as Flink keeps RocksDB's {@code
+ * RocksDBSnapshotTransformFactoryAdaptor} in its main package. Owns the adaptation; must not
+ * touch the page store.
  */
 final class ZSnapshotTransforms {
 

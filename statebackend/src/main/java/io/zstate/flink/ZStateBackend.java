@@ -31,6 +31,12 @@ import org.apache.flink.runtime.state.metrics.SizeTrackingStateConfig;
  *
  * <p>The pool's memory comes from Flink managed memory unless {@link ZStateOptions#POOL_SIZE} is
  * set: the keyed backends of a slot share one budget, the operator's managed-memory share.
+ *
+ * <p>Owns the options (each checked, and checked against the others, naming every key involved)
+ * and what one keyed backend needs from the TaskManager: its managed-memory share, its spill
+ * directory, its page-store configuration; {@link ZKeyedStateBackendBuilder} builds the backend
+ * from them. Must not keep what it hands out (the keyed backend owns it and releases it on
+ * dispose): one configured object serves every task of a job.
  */
 public class ZStateBackend extends AbstractManagedMemoryStateBackend implements ConfigurableStateBackend {
 
@@ -184,7 +190,6 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
         Environment env = parameters.getEnv();
         checkAgainstTaskManager(env);
         OpaqueMemoryResource<MemoryBudget> sharedMemory = null;
-        MemoryBudget budget = null;
         long poolBudget = poolBytes;
         if (poolBytes == -1) {
             try {
@@ -193,7 +198,6 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
             } catch (Exception e) {
                 throw new IOException("Could not reserve managed memory for the zstate pool.", e);
             }
-            budget = sharedMemory.getResourceHandle();
             poolBudget = sharedMemory.getSize();
             if (poolBudget < 16L * frameSize) {
                 closeQuietly(sharedMemory);
@@ -210,14 +214,14 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
         LatencyTrackingStateConfig latency =
                 latencyTrackingConfigBuilder.setMetricGroup(parameters.getMetricGroup()).build();
         SizeTrackingStateConfig size = sizeTrackingConfigBuilder.setMetricGroup(parameters.getMetricGroup()).build();
-        try {
-            return ZKeyedStateBackend.create(parameters, config, budget, sharedMemory, spillParent, latency, size);
-        } catch (Exception e) {
-            if (sharedMemory != null) {
-                closeQuietly(sharedMemory);
-            }
-            throw e instanceof IOException ? (IOException) e : new IOException("Could not create the zstate keyed backend.", e);
-        }
+        // the builder releases the shared memory if the build fails
+        return new ZKeyedStateBackendBuilder<>(parameters)
+                .setPageStoreConfig(config)
+                .setSharedMemory(sharedMemory)
+                .setSpillParent(spillParent)
+                .setLatencyTrackingStateConfig(latency)
+                .setSizeTrackingStateConfig(size)
+                .build();
     }
 
     /**

@@ -7,7 +7,8 @@ import org.apache.flink.runtime.state.StateBackendFactory;
 /**
  * Loads {@link ZStateBackend} for {@code state.backend.type: io.zstate.flink.ZStateBackendFactory}.
  * Flink calls it several times per job (client, JobManager, every task), so it allocates nothing
- * beyond the configured backend object.
+ * beyond the configured backend object. Owns only that loading; the options are {@link
+ * ZStateBackend}'s to check.
  */
 public class ZStateBackendFactory implements StateBackendFactory<ZStateBackend> {
 

@@ -8,6 +8,9 @@ import org.apache.flink.configuration.MemorySize;
 /**
  * Configuration of the zstate backend, all under {@code state.backend.zstate.}. Select the backend
  * with {@code state.backend.type: io.zstate.flink.ZStateBackendFactory}.
+ *
+ * <p>Owns the keys, defaults and descriptions (a test checks the user guide's table against
+ * them); checking values, alone and against each other, is {@link ZStateBackend}'s.
  */
 public final class ZStateOptions {
 

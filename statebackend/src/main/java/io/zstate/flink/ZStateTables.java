@@ -2,28 +2,42 @@ package io.zstate.flink;
 
 import io.zstate.pagestore.PageStore;
 import java.io.IOException;
+import java.util.Collection;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import org.apache.flink.api.common.state.StateDescriptor;
 import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.core.memory.DataInputDeserializer;
 import org.apache.flink.runtime.state.CompositeKeySerializationUtils;
+import org.apache.flink.runtime.state.KeyExtractorFunction;
 import org.apache.flink.runtime.state.KeyGroupRange;
 import org.apache.flink.runtime.state.RegisteredKeyValueStateBackendMetaInfo;
+import org.apache.flink.runtime.state.RegisteredPriorityQueueStateBackendMetaInfo;
 import org.apache.flink.runtime.state.heap.HeapPriorityQueueSetFactory;
 import org.apache.flink.runtime.state.heap.HeapPriorityQueueSnapshotRestoreWrapper;
+import org.apache.flink.runtime.state.metainfo.StateMetaInfoSnapshot;
 
 /**
  * The registry of a keyed backend's states, built before the backend itself because a restore
  * fills it (and settles the key serializer) before Flink's base class is constructed: the page
  * store, one table per key-value state with Flink's meta info, and the heap timer queues.
+ *
+ * <p>Owns the registrations and the page store's table ids; must not read or write entries (the
+ * states, the restore and the snapshot do, through {@link #store()}).
+ *
+ * <p>Public, as its {@link ZStateInfo}, for the restore ({@code io.zstate.flink.restore}), the
+ * snapshot ({@code io.zstate.flink.snapshot}) and the walks ({@code io.zstate.flink.iterator}):
+ * internal, not for users.
  */
-final class ZStateTables {
+public final class ZStateTables {
 
-    final PageStore store;
-    final KeyGroupRange keyGroupRange;
-    final int numberOfKeyGroups;
-    final int keyGroupPrefixBytes;
+    private final PageStore store;
+    private final KeyGroupRange keyGroupRange;
+    private final int numberOfKeyGroups;
+    private final int keyGroupPrefixBytes;
+    /** Key-value states by name, in registration order (a snapshot's state ids follow it). */
     final LinkedHashMap<String, ZStateInfo> kvStates = new LinkedHashMap<>();
+    /** Timer queues by name, in registration order (after the key-value states in a snapshot). */
     final LinkedHashMap<String, HeapPriorityQueueSnapshotRestoreWrapper<?>> pqStates = new LinkedHashMap<>();
     final HeapPriorityQueueSetFactory pqFactory;
 
@@ -31,24 +45,61 @@ final class ZStateTables {
         this.store = store;
         this.keyGroupRange = keyGroupRange;
         this.numberOfKeyGroups = numberOfKeyGroups;
-        this.keyGroupPrefixBytes = CompositeKeySerializationUtils.computeRequiredBytesInKeyGroupPrefix(numberOfKeyGroups);
+        this.keyGroupPrefixBytes =
+                CompositeKeySerializationUtils.computeRequiredBytesInKeyGroupPrefix(numberOfKeyGroups);
         this.pqFactory = new HeapPriorityQueueSetFactory(keyGroupRange, numberOfKeyGroups, 128);
     }
 
+    /** The page store; every access to it and the decoding of what it returns hold its monitor. */
+    public PageStore store() {
+        return store;
+    }
+
+    /** The key-groups of this backend. */
+    public KeyGroupRange keyGroupRange() {
+        return keyGroupRange;
+    }
+
+    /** Bytes of the key-group prefix of every stored key (1 or 2). */
+    public int keyGroupPrefixBytes() {
+        return keyGroupPrefixBytes;
+    }
+
+    /** The key-value states in registration order (a read-only view). */
+    public Collection<ZStateInfo> states() {
+        return Collections.unmodifiableCollection(kvStates.values());
+    }
+
+    /** The timer queues in registration order (a read-only view). */
+    public Collection<HeapPriorityQueueSnapshotRestoreWrapper<?>> queues() {
+        return Collections.unmodifiableCollection(pqStates.values());
+    }
+
     /** Registers a state found in a snapshot, or returns the one already registered by that name. */
-    ZStateInfo registerRestored(RegisteredKeyValueStateBackendMetaInfo<?, ?> meta) {
+    public ZStateInfo registerRestored(RegisteredKeyValueStateBackendMetaInfo<?, ?> meta) {
         return kvStates.computeIfAbsent(meta.getName(), name -> new ZStateInfo(store.createTable(name), meta));
+    }
+
+    /** Registers a timer queue found in a snapshot, or returns the one already registered by that name. */
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    public HeapPriorityQueueSnapshotRestoreWrapper<?> registerRestoredQueue(StateMetaInfoSnapshot meta) {
+        return pqStates.computeIfAbsent(meta.getName(), name -> {
+            RegisteredPriorityQueueStateBackendMetaInfo info = new RegisteredPriorityQueueStateBackendMetaInfo<>(meta);
+            return new HeapPriorityQueueSnapshotRestoreWrapper(
+                    pqFactory.create(name, info.getElementSerializer()), info,
+                    KeyExtractorFunction.forKeyedObjects(), keyGroupRange, numberOfKeyGroups);
+        });
     }
 
     /**
      * How many leading bytes of a stored key place it in the page store: the whole key, except for
      * a map entry, whose user key follows the prefix (key-group | key | namespace).
      */
-    int prefixLength(ZStateInfo info, byte[] key, TypeSerializer<?> keySerializer) throws IOException {
-        if (info.meta.getStateType() != StateDescriptor.Type.MAP) {
+    public int prefixLength(ZStateInfo info, byte[] key, TypeSerializer<?> keySerializer) throws IOException {
+        if (info.meta().getStateType() != StateDescriptor.Type.MAP) {
             return key.length;
         }
-        TypeSerializer<?> namespaceSerializer = info.meta.getNamespaceSerializer();
+        TypeSerializer<?> namespaceSerializer = info.meta().getNamespaceSerializer();
         boolean ambiguous = CompositeKeySerializationUtils.isAmbiguousKeyPossible(keySerializer, namespaceSerializer);
         DataInputDeserializer in = new DataInputDeserializer(key);
         CompositeKeySerializationUtils.readKeyGroup(keyGroupPrefixBytes, in);
@@ -58,13 +109,23 @@ final class ZStateTables {
     }
 
     /** A registered state: its page-store table and Flink's meta info. */
-    static final class ZStateInfo {
-        final int table;
-        RegisteredKeyValueStateBackendMetaInfo<?, ?> meta;
+    public static final class ZStateInfo {
+        private final int table;
+        private final RegisteredKeyValueStateBackendMetaInfo<?, ?> meta;
 
         ZStateInfo(int table, RegisteredKeyValueStateBackendMetaInfo<?, ?> meta) {
             this.table = table;
             this.meta = meta;
+        }
+
+        /** The state's table in the page store. */
+        public int table() {
+            return table;
+        }
+
+        /** Flink's meta info of the state (its serializers are updated in place on re-registration). */
+        public RegisteredKeyValueStateBackendMetaInfo<?, ?> meta() {
+            return meta;
         }
     }
 }

@@ -6,7 +6,7 @@ import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.runtime.state.internal.InternalValueState;
 import org.apache.flink.util.FlinkRuntimeException;
 
-/** ValueState: one entry per (key, namespace), the serialized value. */
+/** ValueState: one entry per (key, namespace), the serialized value. Owns that encoding only. */
 final class ZValueState<K, N, V> extends AbstractZState<K, N, V> implements InternalValueState<K, N, V> {
 
     ZValueState(ZKeyedStateBackend<K> backend, ZStateTables.ZStateInfo info,
@@ -37,7 +37,7 @@ final class ZValueState<K, N, V> extends AbstractZState<K, N, V> implements Inte
             int keyLength = currentKeyInPlace();
             write(keyGroup(), backend.keyBuilder.bytes(), keyLength, out.getSharedBuffer(), 0, out.length());
         } catch (IOException e) {
-            throw new FlinkRuntimeException("Error while serializing a value of state " + info.meta.getName(), e);
+            throw new FlinkRuntimeException("Error while serializing a value of state " + info.meta().getName(), e);
         }
     }
 }

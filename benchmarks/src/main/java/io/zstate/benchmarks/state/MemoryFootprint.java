@@ -1,6 +1,6 @@
 package io.zstate.benchmarks.state;
 
-import io.zstate.flink.ZStateLocalStats;
+import io.zstate.flink.metrics.ZStateLocalStats;
 import io.zstate.pagestore.PageStoreStats;
 import java.lang.management.ManagementFactory;
 import org.apache.flink.runtime.state.KeyedStateBackend;

@@ -10,7 +10,7 @@ import static io.zstate.benchmarks.state.StateConstants.RANDOM_VALUE_OBJECTS;
 import static io.zstate.benchmarks.state.StateConstants.SETUP_KEYS;
 import static io.zstate.benchmarks.state.StateConstants.SETUP_KEY_OBJECTS;
 
-import io.zstate.flink.ZStateLocalStats;
+import io.zstate.flink.metrics.ZStateLocalStats;
 import io.zstate.pagestore.PageStoreStats;
 import java.util.concurrent.TimeUnit;
 import org.apache.flink.api.common.state.StateDescriptor;

@@ -1,7 +1,7 @@
 package io.zstate.benchmarks.state;
 
-import io.zstate.flink.ZStateLocalStats;
 import io.zstate.flink.ZStateOptions;
+import io.zstate.flink.metrics.ZStateLocalStats;
 import io.zstate.pagestore.PageStoreStats;
 import java.util.HashMap;
 import java.util.Map;

@@ -1,5 +1,6 @@
-package io.zstate.flink;
+package io.zstate.flink.metrics;
 
+import io.zstate.flink.ZKeyedStateBackend;
 import io.zstate.pagestore.PageStoreStats;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -9,6 +10,10 @@ import org.apache.flink.runtime.state.KeyedStateBackend;
  * The page-store counters of the keyed backends this JVM ran, kept when each is disposed, for
  * embedded runs that print a summary at the end (the runner). In a cluster, read the same
  * counters as Flink metrics under {@code <operator>.zstate}.
+ *
+ * <p>Owns the kept counters (one JVM-wide map); must not touch a backend's page store (disposed
+ * backends hand in what they counted, live ones are asked through {@link
+ * ZKeyedStateBackend#pageStoreStats()}).
  */
 public final class ZStateLocalStats {
 
@@ -26,17 +31,25 @@ public final class ZStateLocalStats {
         enabled = true;
     }
 
-    static boolean isEnabled() {
+    /** Whether counters are being kept. Internal: for {@code io.zstate.flink.ZKeyedStateBackend}. */
+    public static boolean isEnabled() {
         return enabled;
     }
 
-    static void record(String backend, PageStoreStats stats) {
+    /**
+     * Keeps the counters of a disposed backend, if counters are being kept. Internal: for {@code
+     * io.zstate.flink.ZKeyedStateBackend}.
+     */
+    public static void record(String backend, PageStoreStats stats) {
         if (enabled) {
             FINAL.put(backend, stats);
         }
     }
 
-    /** The counters of every backend disposed since the last {@link #reset()}, added up; null if none. */
+    /**
+     * The counters of every backend disposed since the last {@link #enable()}, added up; null if
+     * none.
+     */
     public static PageStoreStats total() {
         PageStoreStats total = null;
         for (PageStoreStats stats : FINAL.values()) {

@@ -1,15 +1,15 @@
-package io.zstate.flink;
+package io.zstate.flink.restore;
 
+import io.zstate.flink.ZStateTables;
+import io.zstate.flink.ZStateTables.ZStateInfo;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.core.memory.DataInputDeserializer;
-import org.apache.flink.runtime.state.KeyExtractorFunction;
 import org.apache.flink.runtime.state.KeyGroupsStateHandle;
 import org.apache.flink.runtime.state.KeyedStateHandle;
 import org.apache.flink.runtime.state.RegisteredKeyValueStateBackendMetaInfo;
-import org.apache.flink.runtime.state.RegisteredPriorityQueueStateBackendMetaInfo;
 import org.apache.flink.runtime.state.StateSerializerProvider;
 import org.apache.flink.runtime.state.heap.HeapPriorityQueueElement;
 import org.apache.flink.runtime.state.heap.HeapPriorityQueueSnapshotRestoreWrapper;
@@ -27,14 +27,24 @@ import org.apache.flink.util.StateMigrationException;
  * stores, so each entry is one put). Several handles (scaling in) and key-group ranges other than
  * the snapshot's (scaling) are handled by Flink's reader, which yields only this backend's
  * key-groups.
+ *
+ * <p>Owns the reading of the handles and where each restored entry goes: key-value entries into
+ * their page-store tables, timers into their heap queues, both registered in {@link
+ * ZStateTables}. Must not touch a backend: it runs before one exists (see {@code
+ * ZKeyedStateBackendBuilder}), and migrates nothing (that happens when the job registers a state,
+ * {@link ZStateMigration}).
  */
-final class ZRestoreOperation<K> {
+public final class ZRestoreOperation<K> {
 
     private final ZStateTables tables;
     private final ClassLoader userClassLoader;
     private final StateSerializerProvider<K> keySerializer;
 
-    ZRestoreOperation(ZStateTables tables, TypeSerializer<K> keySerializer, ClassLoader userClassLoader) {
+    /**
+     * A restore into {@code tables}, with the key serializer the job registered. Internal: for
+     * {@code io.zstate.flink.ZKeyedStateBackendBuilder}.
+     */
+    public ZRestoreOperation(ZStateTables tables, TypeSerializer<K> keySerializer, ClassLoader userClassLoader) {
         this.tables = tables;
         this.userClassLoader = userClassLoader;
         this.keySerializer = StateSerializerProvider.fromNewRegisteredSerializer(keySerializer);
@@ -44,7 +54,7 @@ final class ZRestoreOperation<K> {
      * Restores the handles; returns the key serializer to use from now on (the registered one,
      * or its reconfiguration if the restored snapshot calls for one).
      */
-    TypeSerializer<K> restore(Collection<KeyedStateHandle> stateHandles) throws Exception {
+    public TypeSerializer<K> restore(Collection<KeyedStateHandle> stateHandles) throws Exception {
         List<KeyedStateHandle> handles = new ArrayList<>();
         for (KeyedStateHandle handle : stateHandles) {
             if (handle == null) {
@@ -61,7 +71,7 @@ final class ZRestoreOperation<K> {
             return keySerializer.currentSchemaSerializer();
         }
         FullSnapshotRestoreOperation<K> operation =
-                new FullSnapshotRestoreOperation<>(tables.keyGroupRange, userClassLoader, handles, keySerializer);
+                new FullSnapshotRestoreOperation<>(tables.keyGroupRange(), userClassLoader, handles, keySerializer);
         try (ThrowingIterator<SavepointRestoreResult> results = operation.restore()) {
             while (results.hasNext()) {
                 restore(results.next());
@@ -72,13 +82,14 @@ final class ZRestoreOperation<K> {
 
     private void restore(SavepointRestoreResult result) throws Exception {
         List<StateMetaInfoSnapshot> metas = result.getStateMetaInfoSnapshots();
-        ZStateTables.ZStateInfo[] states = new ZStateTables.ZStateInfo[metas.size()];
-        HeapPriorityQueueSnapshotRestoreWrapper<?>[] queues = new HeapPriorityQueueSnapshotRestoreWrapper<?>[metas.size()];
+        ZStateInfo[] states = new ZStateInfo[metas.size()];
+        HeapPriorityQueueSnapshotRestoreWrapper<?>[] queues =
+                new HeapPriorityQueueSnapshotRestoreWrapper<?>[metas.size()];
         for (int id = 0; id < metas.size(); id++) {
             StateMetaInfoSnapshot meta = metas.get(id);
             switch (meta.getBackendStateType()) {
                 case KEY_VALUE, KEY_VALUE_V2 -> states[id] = tables.registerRestored(keyValueMetaInfo(meta));
-                case PRIORITY_QUEUE -> queues[id] = queue(meta);
+                case PRIORITY_QUEUE -> queues[id] = tables.registerRestoredQueue(meta);
                 default -> throw new IllegalStateException(
                         "Unexpected state type " + meta.getBackendStateType() + " of state " + meta.getName());
             }
@@ -95,12 +106,12 @@ final class ZRestoreOperation<K> {
                         byte[] key = entry.getKey();
                         if (queues[id] != null) {
                             in.setBuffer(key);
-                            in.skipBytesToRead(tables.keyGroupPrefixBytes);
+                            in.skipBytesToRead(tables.keyGroupPrefixBytes());
                             addToQueue(queues[id], in);
                         } else {
-                            ZStateTables.ZStateInfo info = states[id];
+                            ZStateInfo info = states[id];
                             byte[] value = entry.getValue();
-                            tables.store.put(info.table, kg, key, 0, key.length,
+                            tables.store().put(info.table(), kg, key, 0, key.length,
                                     tables.prefixLength(info, key, keySerializer.currentSchemaSerializer()),
                                     value, 0, value.length);
                         }
@@ -128,16 +139,6 @@ final class ZRestoreOperation<K> {
                     + meta.getOption(StateMetaInfoSnapshot.CommonOptionsKeys.KEYED_STATE_TYPE)
                     + ") from the snapshot: " + e.getMessage(), e);
         }
-    }
-
-    @SuppressWarnings({"unchecked", "rawtypes"})
-    private HeapPriorityQueueSnapshotRestoreWrapper<?> queue(StateMetaInfoSnapshot meta) {
-        return tables.pqStates.computeIfAbsent(meta.getName(), name -> {
-            RegisteredPriorityQueueStateBackendMetaInfo info = new RegisteredPriorityQueueStateBackendMetaInfo<>(meta);
-            return new HeapPriorityQueueSnapshotRestoreWrapper(
-                    tables.pqFactory.create(name, info.getElementSerializer()), info,
-                    KeyExtractorFunction.forKeyedObjects(), tables.keyGroupRange, tables.numberOfKeyGroups);
-        });
     }
 
     @SuppressWarnings("unchecked")

@@ -1,15 +1,19 @@
-package io.zstate.flink;
+package io.zstate.flink.restore;
 
+import io.zstate.flink.ZStateTables;
+import io.zstate.flink.ZStateTables.ZStateInfo;
+import io.zstate.pagestore.PageStore;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.apache.flink.api.common.state.StateDescriptor;
-
+import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.core.memory.DataInputDeserializer;
 import org.apache.flink.core.memory.DataOutputSerializer;
 import org.apache.flink.runtime.state.KeyGroupRange;
 import org.apache.flink.runtime.state.ttl.TtlAwareSerializer;
+import org.apache.flink.runtime.state.ttl.TtlTimeProvider;
 import org.apache.flink.util.StateMigrationException;
 
 /**
@@ -26,22 +30,38 @@ import org.apache.flink.util.StateMigrationException;
  * equals another entry's old key cannot be overwritten by that entry's later removal.
  *
  * <p>Works one key-group at a time and holds that key-group's entries on the heap while it does.
+ *
+ * <p>Owns the rewriting of one state's stored entries; runs when the job registers the state
+ * again after a restore ({@code ZKeyedStateBackend.createOrUpdateInternalState}), after the meta
+ * info took the new serializer. Must not touch the registrations or other states' tables.
  */
-final class ZStateMigration<K> {
+public final class ZStateMigration<K> {
 
-    private final ZKeyedStateBackend<K> backend;
-    private final ZStateTables.ZStateInfo info;
+    private final ZStateTables tables;
+    private final ZStateInfo info;
+    private final TypeSerializer<K> keySerializer;
+    private final TtlTimeProvider ttlTimeProvider;
 
-    ZStateMigration(ZKeyedStateBackend<K> backend, ZStateTables.ZStateInfo info) {
-        this.backend = backend;
+    /**
+     * A migration of the entries of {@code info}, whose stored keys were written with {@code
+     * keySerializer}; TTL values are migrated at the time of {@code ttlTimeProvider}. Internal:
+     * for {@code io.zstate.flink.ZKeyedStateBackend}.
+     */
+    public ZStateMigration(ZStateTables tables, ZStateInfo info, TypeSerializer<K> keySerializer,
+            TtlTimeProvider ttlTimeProvider) {
+        this.tables = tables;
         this.info = info;
+        this.keySerializer = keySerializer;
+        this.ttlTimeProvider = ttlTimeProvider;
     }
 
+    /** Rewrites every entry of the state with its new serializer, key-group by key-group. */
     @SuppressWarnings({"unchecked", "rawtypes"})
-    void migrate() throws Exception {
-        StateDescriptor.Type type = info.meta.getStateType();
-        TtlAwareSerializer previous = TtlAwareSerializer.wrapTtlAwareSerializer(info.meta.getPreviousStateSerializer());
-        TtlAwareSerializer current = TtlAwareSerializer.wrapTtlAwareSerializer(info.meta.getStateSerializer());
+    public void migrate() throws Exception {
+        StateDescriptor.Type type = info.meta().getStateType();
+        TtlAwareSerializer previous =
+                TtlAwareSerializer.wrapTtlAwareSerializer(info.meta().getPreviousStateSerializer());
+        TtlAwareSerializer current = TtlAwareSerializer.wrapTtlAwareSerializer(info.meta().getStateSerializer());
         TtlAwareSerializer previousElement = previous;
         TtlAwareSerializer currentElement = current;
         TtlAwareSerializer previousUserKey = null;
@@ -57,18 +77,19 @@ final class ZStateMigration<K> {
         }
         DataInputDeserializer in = new DataInputDeserializer();
         DataOutputSerializer out = new DataOutputSerializer(128);
-        KeyGroupRange range = backend.getKeyGroupRange();
+        KeyGroupRange range = tables.keyGroupRange();
+        PageStore store = tables.store();
         try {
-            synchronized (backend.store) {
+            synchronized (store) {
                 for (int kg = range.getStartKeyGroup(); kg <= range.getEndKeyGroup(); kg++) {
                     List<byte[][]> entries = new ArrayList<>();
-                    backend.store.forEachInKeyGroup(info.table, kg, (k, ko, kl, v, vo, vl) -> entries.add(
+                    store.forEachInKeyGroup(info.table(), kg, (k, ko, kl, v, vo, vl) -> entries.add(
                             new byte[][] {Arrays.copyOfRange(k, ko, ko + kl), Arrays.copyOfRange(v, vo, vo + vl)}));
                     // migrate every entry first: a failure leaves the stored entries untouched
                     List<Migrated> migrated = new ArrayList<>(entries.size());
                     for (byte[][] entry : entries) {
                         byte[] key = entry[0];
-                        int prefixLength = backend.prefixLength(info, key);
+                        int prefixLength = tables.prefixLength(info, key, keySerializer);
                         byte[] newKey = type == StateDescriptor.Type.MAP
                                 ? migrateUserKey(key, prefixLength, currentUserKey, previousUserKey, in, out)
                                 : key;
@@ -94,18 +115,18 @@ final class ZStateMigration<K> {
                     }
                     for (Migrated entry : migrated) {
                         if (entry.newKey != entry.oldKey) {
-                            backend.store.delete(info.table, kg, entry.oldKey, 0, entry.oldKey.length,
+                            store.delete(info.table(), kg, entry.oldKey, 0, entry.oldKey.length,
                                     entry.prefixLength);
                         }
                     }
                     for (Migrated entry : migrated) {
-                        backend.store.put(info.table, kg, entry.newKey, 0, entry.newKey.length, entry.prefixLength,
+                        store.put(info.table(), kg, entry.newKey, 0, entry.newKey.length, entry.prefixLength,
                                 entry.value, 0, entry.value.length);
                     }
                 }
             }
         } catch (IOException | RuntimeException e) {
-            throw new StateMigrationException("Error while migrating the entries of state " + info.meta.getName()
+            throw new StateMigrationException("Error while migrating the entries of state " + info.meta().getName()
                     + " to its new serializer: " + e.getMessage(), e);
         }
     }
@@ -137,7 +158,7 @@ final class ZStateMigration<K> {
     @SuppressWarnings({"unchecked", "rawtypes"})
     private void migrateOne(TtlAwareSerializer current, TtlAwareSerializer previous, DataInputDeserializer in,
             DataOutputSerializer out) throws IOException {
-        current.migrateValueFromPriorSerializer(previous, () -> previous.deserialize(in), out, backend.ttlTime());
+        current.migrateValueFromPriorSerializer(previous, () -> previous.deserialize(in), out, ttlTimeProvider);
     }
 
 }

@@ -1,6 +1,8 @@
-package io.zstate.flink;
+package io.zstate.flink.snapshot;
 
+import io.zstate.flink.ZStateTables;
 import javax.annotation.Nonnull;
+import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.runtime.checkpoint.CheckpointOptions;
 import org.apache.flink.runtime.state.CheckpointStreamFactory;
 import org.apache.flink.runtime.state.CheckpointStreamWithResultProvider;
@@ -9,22 +11,35 @@ import org.apache.flink.runtime.state.FullSnapshotAsyncWriter;
 import org.apache.flink.runtime.state.KeyedStateHandle;
 import org.apache.flink.runtime.state.SnapshotResult;
 import org.apache.flink.runtime.state.SnapshotStrategy;
+import org.apache.flink.runtime.state.StreamCompressionDecorator;
 
 /**
- * Checkpoints as full snapshots in the canonical savepoint format: the resources are copied on
- * the task thread, and Flink's {@link FullSnapshotAsyncWriter} writes them asynchronously.
+ * Checkpoints as full snapshots in the canonical savepoint format: on the task thread, {@link
+ * ZFullSnapshotResources#create} takes the meta infos and timer snapshots and freezes the page
+ * store; asynchronously, Flink's {@link FullSnapshotAsyncWriter} walks the frozen view (through
+ * the resources' iterator) and writes it.
+ *
+ * <p>Owns the choice of writer and stream (exclusive scope); must not touch the page store (the
+ * resources do).
  */
-final class ZFullSnapshotStrategy<K> implements SnapshotStrategy<KeyedStateHandle, ZFullSnapshotResources<K>> {
+public final class ZFullSnapshotStrategy<K>
+        implements SnapshotStrategy<KeyedStateHandle, ZFullSnapshotResources<K>> {
 
-    private final ZKeyedStateBackend<K> backend;
+    private final ZStateTables tables;
+    private final TypeSerializer<K> keySerializer;
+    private final StreamCompressionDecorator compression;
 
-    ZFullSnapshotStrategy(ZKeyedStateBackend<K> backend) {
-        this.backend = backend;
+    /** Internal: for {@code io.zstate.flink.ZKeyedStateBackend}. */
+    public ZFullSnapshotStrategy(
+            ZStateTables tables, TypeSerializer<K> keySerializer, StreamCompressionDecorator compression) {
+        this.tables = tables;
+        this.keySerializer = keySerializer;
+        this.compression = compression;
     }
 
     @Override
     public ZFullSnapshotResources<K> syncPrepareResources(long checkpointId) throws Exception {
-        return ZFullSnapshotResources.create(backend);
+        return ZFullSnapshotResources.create(tables, keySerializer, compression);
     }
 
     @Override

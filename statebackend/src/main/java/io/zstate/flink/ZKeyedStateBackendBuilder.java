@@ -1,0 +1,122 @@
+package io.zstate.flink;
+
+import io.zstate.allocator.MemoryBudget;
+import io.zstate.flink.restore.ZRestoreOperation;
+import io.zstate.pagestore.PageStore;
+import io.zstate.pagestore.PageStoreConfig;
+import java.io.IOException;
+import java.nio.file.Path;
+import org.apache.flink.api.common.typeutils.TypeSerializer;
+import org.apache.flink.runtime.memory.OpaqueMemoryResource;
+import org.apache.flink.runtime.state.KeyGroupRange;
+import org.apache.flink.runtime.state.StateBackend.KeyedStateBackendParameters;
+import org.apache.flink.runtime.state.StateBackendBuilder;
+import org.apache.flink.runtime.state.metrics.LatencyTrackingStateConfig;
+import org.apache.flink.runtime.state.metrics.SizeTrackingStateConfig;
+import org.apache.flink.util.Preconditions;
+
+/**
+ * Builds a {@link ZKeyedStateBackend}, as Flink's {@code RocksDBKeyedStateBackendBuilder} builds
+ * RocksDB's: what Flink hands every keyed backend comes in the constructor, zstate's own parts
+ * through named setters, and {@link #build()} creates the page store, restores the state handles
+ * into it (which settles the key serializer: a restore may reconfigure it), then the backend.
+ *
+ * <p>Owns the order of construction and the cleanup of a failed build: if anything fails, the
+ * page store is closed and the managed memory released before the error is thrown. Once {@link
+ * #build()} returns, the backend owns both; the builder must not touch them again.
+ */
+final class ZKeyedStateBackendBuilder<K> implements StateBackendBuilder<ZKeyedStateBackend<K>, IOException> {
+
+    private final KeyedStateBackendParameters<K> parameters;
+    private PageStoreConfig pageStoreConfig;
+    private OpaqueMemoryResource<MemoryBudget> sharedMemory;
+    private Path spillParent;
+    private LatencyTrackingStateConfig latencyTrackingStateConfig;
+    private SizeTrackingStateConfig sizeTrackingStateConfig;
+
+    ZKeyedStateBackendBuilder(KeyedStateBackendParameters<K> parameters) {
+        this.parameters = Preconditions.checkNotNull(parameters);
+    }
+
+    /** The page store's configuration (required). */
+    ZKeyedStateBackendBuilder<K> setPageStoreConfig(PageStoreConfig pageStoreConfig) {
+        this.pageStoreConfig = pageStoreConfig;
+        return this;
+    }
+
+    /**
+     * The slot's shared managed memory: the pool draws from its budget, and the backend releases
+     * it on dispose (or the builder, if the build fails). Unset (null): the pool has a budget of
+     * its own, of the configuration's pool size.
+     */
+    ZKeyedStateBackendBuilder<K> setSharedMemory(OpaqueMemoryResource<MemoryBudget> sharedMemory) {
+        this.sharedMemory = sharedMemory;
+        return this;
+    }
+
+    /** The directory the page store spills into (required); the backend deletes it on dispose. */
+    ZKeyedStateBackendBuilder<K> setSpillParent(Path spillParent) {
+        this.spillParent = spillParent;
+        return this;
+    }
+
+    /** Flink's latency tracking of state accesses (required). */
+    ZKeyedStateBackendBuilder<K> setLatencyTrackingStateConfig(LatencyTrackingStateConfig config) {
+        this.latencyTrackingStateConfig = config;
+        return this;
+    }
+
+    /** Flink's size tracking of state accesses (required). */
+    ZKeyedStateBackendBuilder<K> setSizeTrackingStateConfig(SizeTrackingStateConfig config) {
+        this.sizeTrackingStateConfig = config;
+        return this;
+    }
+
+    /**
+     * Creates the page store, restores the state handles into it, then the backend. An error that
+     * is not an {@link IOException} is wrapped in one.
+     */
+    @Override
+    public ZKeyedStateBackend<K> build() throws IOException {
+        KeyGroupRange range = parameters.getKeyGroupRange();
+        MemoryBudget budget = sharedMemory == null ? null : sharedMemory.getResourceHandle();
+        PageStore store = null;
+        try {
+            Preconditions.checkNotNull(pageStoreConfig, "the page store's configuration");
+            Preconditions.checkNotNull(spillParent, "the spill directory");
+            Preconditions.checkNotNull(latencyTrackingStateConfig, "the latency tracking configuration");
+            Preconditions.checkNotNull(sizeTrackingStateConfig, "the size tracking configuration");
+            store = new PageStore(
+                    pageStoreConfig, range.getStartKeyGroup(), Math.max(1, range.getNumberOfKeyGroups()), budget);
+            ZStateTables tables = new ZStateTables(store, range, parameters.getNumberOfKeyGroups());
+            TypeSerializer<K> keySerializer = new ZRestoreOperation<>(
+                            tables, parameters.getKeySerializer(),
+                            parameters.getEnv().getUserCodeClassLoader().asClassLoader())
+                    .restore(parameters.getStateHandles());
+            return new ZKeyedStateBackend<>(parameters, keySerializer, tables, sharedMemory, spillParent,
+                    latencyTrackingStateConfig, sizeTrackingStateConfig);
+        } catch (Exception e) {
+            if (store != null) {
+                try {
+                    store.close();
+                } catch (RuntimeException closeFailure) {
+                    e.addSuppressed(closeFailure);
+                }
+            }
+            releaseSharedMemory();
+            throw e instanceof IOException ? (IOException) e
+                    : new IOException("Could not create the zstate keyed backend.", e);
+        }
+    }
+
+    private void releaseSharedMemory() {
+        if (sharedMemory == null) {
+            return;
+        }
+        try {
+            sharedMemory.close();
+        } catch (Exception ignored) {
+            // releasing on an error path: the original error is what matters
+        }
+    }
+}

@@ -1,0 +1,166 @@
+package io.zstate.flink.iterator;
+
+import io.zstate.pagestore.snapshot.FrozenView;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.List;
+import org.apache.flink.api.common.typeutils.TypeSerializer;
+import org.apache.flink.core.memory.DataOutputSerializer;
+import org.apache.flink.runtime.state.CompositeKeySerializationUtils;
+import org.apache.flink.runtime.state.KeyGroupRange;
+import org.apache.flink.runtime.state.KeyValueStateIterator;
+import org.apache.flink.runtime.state.StateSnapshotTransformer;
+import org.apache.flink.runtime.state.heap.HeapPriorityQueueStateSnapshot;
+
+/**
+ * The entries of a full snapshot, for Flink's {@code FullSnapshotAsyncWriter}: every state of a
+ * frozen page store and the timer queues' snapshots, ordered by (key-group, state id) as the
+ * canonical layout wants (what {@code RocksStatesPerKeyGroupMergeIterator} is for RocksDB). State
+ * ids are the index in the snapshot's meta infos: the tables first, in their order, then the
+ * queues.
+ *
+ * <p>Walks key-groups in order and buffers one key-group's entries (all states, then timers) at a
+ * time: the frozen view decompresses or reads each page as it is visited, values are copied out
+ * and passed through the state's snapshot transformer (TTL cleanup; an entry it drops is left
+ * out), timers are serialized with the key-group prefix as their key and an empty value.
+ *
+ * <p>Owns the order and the buffering; runs on the snapshot's asynchronous thread and must not
+ * touch the live page store, only the frozen view (which its resources close, not this
+ * iterator). Public, internal: for {@code io.zstate.flink.snapshot.ZFullSnapshotResources}.
+ */
+public final class ZFrozenStatesIterator implements KeyValueStateIterator {
+
+    private final FrozenView frozen;
+    private final KeyGroupRange keyGroupRange;
+    private final int keyGroupPrefixBytes;
+    private final int[] tables;
+    private final List<StateSnapshotTransformer<byte[]>> transformers;
+    private final List<HeapPriorityQueueStateSnapshot<?>> queues;
+    private final List<byte[]> keys = new ArrayList<>();
+    private final List<byte[]> values = new ArrayList<>();
+    private final List<Integer> ids = new ArrayList<>();
+    private final DataOutputSerializer out = new DataOutputSerializer(64);
+    private int nextKeyGroup;
+    private int keyGroup;
+    private int index;
+    private boolean newKeyGroup;
+    private boolean newState;
+
+    /**
+     * An iterator positioned on the first entry, if any.
+     *
+     * @param tables the page-store table of each key-value state, by state id
+     * @param transformers each table's snapshot transformer, or null for none
+     * @param queues the timer queues' snapshots; their state ids follow the tables'
+     */
+    public ZFrozenStatesIterator(FrozenView frozen, KeyGroupRange keyGroupRange, int keyGroupPrefixBytes,
+            int[] tables, List<StateSnapshotTransformer<byte[]>> transformers,
+            List<HeapPriorityQueueStateSnapshot<?>> queues) throws IOException {
+        this.frozen = frozen;
+        this.keyGroupRange = keyGroupRange;
+        this.keyGroupPrefixBytes = keyGroupPrefixBytes;
+        this.tables = tables;
+        this.transformers = transformers;
+        this.queues = queues;
+        this.nextKeyGroup = keyGroupRange.getStartKeyGroup();
+        fill();
+        newKeyGroup = true;
+        newState = true;
+    }
+
+    /** Loads the next key-group that has entries; leaves the buffer empty at the end. */
+    private void fill() throws IOException {
+        keys.clear();
+        values.clear();
+        ids.clear();
+        index = 0;
+        while (keys.isEmpty() && nextKeyGroup <= keyGroupRange.getEndKeyGroup()) {
+            keyGroup = nextKeyGroup++;
+            for (int id = 0; id < tables.length; id++) {
+                final int stateId = id;
+                StateSnapshotTransformer<byte[]> transformer = transformers.get(id);
+                frozen.forEachInKeyGroup(tables[id], keyGroup, (k, ko, kl, v, vo, vl) -> {
+                    byte[] value = Arrays.copyOfRange(v, vo, vo + vl);
+                    if (transformer != null) {
+                        value = transformer.filterOrTransform(value);
+                    }
+                    if (value != null) {
+                        keys.add(Arrays.copyOfRange(k, ko, ko + kl));
+                        values.add(value);
+                        ids.add(stateId);
+                    }
+                });
+            }
+            for (int q = 0; q < queues.size(); q++) {
+                addQueue(tables.length + q, queues.get(q));
+            }
+        }
+    }
+
+    private <T> void addQueue(int id, HeapPriorityQueueStateSnapshot<T> snapshot) throws IOException {
+        TypeSerializer<T> serializer = snapshot.getMetaInfo().getElementSerializer();
+        Iterator<T> elements = snapshot.getIteratorForKeyGroup(keyGroup);
+        while (elements.hasNext()) {
+            out.clear();
+            CompositeKeySerializationUtils.writeKeyGroup(keyGroup, keyGroupPrefixBytes, out);
+            serializer.serialize(elements.next(), out);
+            keys.add(out.getCopyOfBuffer());
+            values.add(new byte[0]);
+            ids.add(id);
+        }
+    }
+
+    @Override
+    public void next() throws IOException {
+        int previousId = ids.get(index);
+        index++;
+        if (index < keys.size()) {
+            newKeyGroup = false;
+            newState = ids.get(index) != previousId;
+        } else {
+            fill();
+            newKeyGroup = true;
+            newState = true;
+        }
+    }
+
+    @Override
+    public int keyGroup() {
+        return keyGroup;
+    }
+
+    @Override
+    public byte[] key() {
+        return keys.get(index); // a fresh copy already: the writer flags the last key of a run in place
+    }
+
+    @Override
+    public byte[] value() {
+        return values.get(index);
+    }
+
+    @Override
+    public int kvStateId() {
+        return ids.get(index);
+    }
+
+    @Override
+    public boolean isNewKeyValueState() {
+        return newState;
+    }
+
+    @Override
+    public boolean isNewKeyGroup() {
+        return newKeyGroup;
+    }
+
+    @Override
+    public boolean isValid() {
+        return index < keys.size();
+    }
+
+    @Override
+    public void close() {}
+}

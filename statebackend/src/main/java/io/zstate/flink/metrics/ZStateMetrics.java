@@ -1,0 +1,58 @@
+package io.zstate.flink.metrics;
+
+import io.zstate.pagestore.PageStoreStats;
+import java.util.function.Supplier;
+import java.util.function.ToDoubleFunction;
+import java.util.function.ToLongFunction;
+import org.apache.flink.metrics.Gauge;
+import org.apache.flink.metrics.MetricGroup;
+
+/**
+ * The page store's counters as Flink gauges, in the keyed backend's metric group under {@code
+ * zstate}: for example {@code <operator>.zstate.cacheHitRate}. Each gauge asks the backend for
+ * the counters when the reporter reads it; the backend computes them by a walk of the page table
+ * and reuses one result for up to a second ({@code ZKeyedStateBackend.stats()}), so the gauges of
+ * one report agree and a value may be up to a second old.
+ *
+ * <p>Owns the gauges' names and what each reads; must not touch the page store itself (it sees
+ * only the counters the backend hands it). Public, internal: for {@code
+ * io.zstate.flink.ZKeyedStateBackend}.
+ */
+public final class ZStateMetrics {
+
+    private ZStateMetrics() {}
+
+    /**
+     * Registers every gauge in {@code group}, each reading {@code stats} when asked. Internal: for
+     * {@code io.zstate.flink.ZKeyedStateBackend}.
+     */
+    public static void register(MetricGroup group, Supplier<PageStoreStats> stats) {
+        longGauge(group, "hotPages", stats, PageStoreStats::hotPages);
+        longGauge(group, "poolPages", stats, PageStoreStats::poolPages);
+        longGauge(group, "spilledPages", stats, PageStoreStats::spilledPages);
+        longGauge(group, "sameFilledPages", stats, PageStoreStats::sameFilledPages);
+        longGauge(group, "hotBytes", stats, PageStoreStats::hotBytes);
+        longGauge(group, "poolFrameBytes", stats, PageStoreStats::poolBytesHeld);
+        longGauge(group, "poolPayloadBytes", stats, PageStoreStats::poolPayloadBytes);
+        longGauge(group, "spillDiskBytes", stats, PageStoreStats::spillDiskBytes);
+        longGauge(group, "swapIns", stats, PageStoreStats::swapIns);
+        longGauge(group, "writebacks", stats, PageStoreStats::writebacks);
+        longGauge(group, "bouncedPages", stats, PageStoreStats::bounced);
+        longGauge(group, "cleanDrops", stats, PageStoreStats::cleanDrops);
+        longGauge(group, "framesReclaimed", stats, PageStoreStats::framesReclaimed);
+        doubleGauge(group, "compressionRatio", stats, PageStoreStats::compressionRatio);
+        doubleGauge(group, "cacheHitRate", stats, PageStoreStats::cacheHitRate);
+        doubleGauge(group, "poolHitRate", stats, PageStoreStats::poolHitRate);
+        doubleGauge(group, "framesReleasedPerWriteback", stats, PageStoreStats::framesReleasedPerWriteback);
+    }
+
+    private static void longGauge(MetricGroup group, String name, Supplier<PageStoreStats> stats,
+            ToLongFunction<PageStoreStats> value) {
+        group.gauge(name, (Gauge<Long>) () -> value.applyAsLong(stats.get()));
+    }
+
+    private static void doubleGauge(MetricGroup group, String name, Supplier<PageStoreStats> stats,
+            ToDoubleFunction<PageStoreStats> value) {
+        group.gauge(name, (Gauge<Double>) () -> value.applyAsDouble(stats.get()));
+    }
+}

@@ -1,0 +1,128 @@
+package io.zstate.flink.snapshot;
+
+import io.zstate.flink.ZStateTables;
+import io.zstate.flink.ZStateTables.ZStateInfo;
+import io.zstate.flink.iterator.ZFrozenStatesIterator;
+import io.zstate.pagestore.PageStore;
+import io.zstate.pagestore.snapshot.FrozenView;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.flink.api.common.typeutils.TypeSerializer;
+import org.apache.flink.runtime.state.FullSnapshotResources;
+import org.apache.flink.runtime.state.KeyGroupRange;
+import org.apache.flink.runtime.state.KeyValueStateIterator;
+import org.apache.flink.runtime.state.StateSnapshotTransformer;
+import org.apache.flink.runtime.state.StreamCompressionDecorator;
+import org.apache.flink.runtime.state.heap.HeapPriorityQueueSnapshotRestoreWrapper;
+import org.apache.flink.runtime.state.heap.HeapPriorityQueueStateSnapshot;
+import org.apache.flink.runtime.state.metainfo.StateMetaInfoSnapshot;
+
+/**
+ * A point-in-time view of a keyed backend's state for one full snapshot, written in the canonical
+ * savepoint layout: entries grouped by key-group, then by state id (the index in {@link
+ * #getMetaInfoSnapshots()}: key-value states in registration order, then timer queues).
+ *
+ * <pre>
+ * Synchronous part (task thread, {@link #create}, under the store's lock): meta infos, one
+ * snapshot transformer per state (TTL cleanup), the timer queues' array snapshots, and
+ * PageStore.freeze(), a FrozenView: directories copied, hot pages copied, pool pages copied as
+ * their compressed bytes (no decompression), same-filled pages as their word, spilled pages held
+ * by a RocksDB snapshot (no read).
+ *
+ * Asynchronous part (Flink's FullSnapshotAsyncWriter, through createKVStateIterator, a
+ * ZFrozenStatesIterator): key-group by key-group, decompress or read the frozen pages, run the
+ * transformers, serialize the timers. release() closes the frozen view (its RocksDB snapshot).
+ * </pre>
+ *
+ * <p>Owns what one snapshot holds and its release; must not touch the live page store after
+ * {@link #create} returns (the asynchronous part reads only the frozen view).
+ */
+public final class ZFullSnapshotResources<K> implements FullSnapshotResources<K> {
+
+    private final List<StateMetaInfoSnapshot> metaInfoSnapshots;
+    private final KeyGroupRange keyGroupRange;
+    private final TypeSerializer<K> keySerializer;
+    private final StreamCompressionDecorator compression;
+    private final int keyGroupPrefixBytes;
+    private final int[] tables;
+    private final List<StateSnapshotTransformer<byte[]>> transformers;
+    private final List<HeapPriorityQueueStateSnapshot<?>> queues;
+    private final FrozenView frozen;
+
+    private ZFullSnapshotResources(List<StateMetaInfoSnapshot> metaInfoSnapshots, KeyGroupRange keyGroupRange,
+            TypeSerializer<K> keySerializer, StreamCompressionDecorator compression, int keyGroupPrefixBytes,
+            int[] tables, List<StateSnapshotTransformer<byte[]>> transformers,
+            List<HeapPriorityQueueStateSnapshot<?>> queues, FrozenView frozen) {
+        this.metaInfoSnapshots = metaInfoSnapshots;
+        this.keyGroupRange = keyGroupRange;
+        this.keySerializer = keySerializer;
+        this.compression = compression;
+        this.keyGroupPrefixBytes = keyGroupPrefixBytes;
+        this.tables = tables;
+        this.transformers = transformers;
+        this.queues = queues;
+        this.frozen = frozen;
+    }
+
+    /**
+     * The synchronous part of a snapshot of {@code tables}, on the task thread (see the class
+     * comment). Internal: for {@code io.zstate.flink.ZKeyedStateBackend} (savepoints) and {@link
+     * ZFullSnapshotStrategy} (checkpoints).
+     */
+    public static <K> ZFullSnapshotResources<K> create(
+            ZStateTables tables, TypeSerializer<K> keySerializer, StreamCompressionDecorator compression) {
+        PageStore store = tables.store();
+        synchronized (store) {
+            List<StateMetaInfoSnapshot> metas = new ArrayList<>();
+            List<ZStateInfo> states = new ArrayList<>(tables.states());
+            int[] tableIds = new int[states.size()];
+            List<StateSnapshotTransformer<byte[]>> transformers = new ArrayList<>();
+            for (int i = 0; i < states.size(); i++) {
+                ZStateInfo info = states.get(i);
+                tableIds[i] = info.table();
+                metas.add(info.meta().snapshot());
+                transformers.add(
+                        info.meta().getStateSnapshotTransformFactory().createForSerializedState().orElse(null));
+            }
+            List<HeapPriorityQueueStateSnapshot<?>> queues = new ArrayList<>();
+            for (HeapPriorityQueueSnapshotRestoreWrapper<?> wrapper : tables.queues()) {
+                HeapPriorityQueueStateSnapshot<?> snapshot = wrapper.stateSnapshot();
+                queues.add(snapshot);
+                metas.add(snapshot.getMetaInfoSnapshot());
+            }
+            return new ZFullSnapshotResources<>(metas, tables.keyGroupRange(), keySerializer, compression,
+                    tables.keyGroupPrefixBytes(), tableIds, transformers, queues, store.freeze());
+        }
+    }
+
+    @Override
+    public List<StateMetaInfoSnapshot> getMetaInfoSnapshots() {
+        return metaInfoSnapshots;
+    }
+
+    @Override
+    public KeyValueStateIterator createKVStateIterator() throws IOException {
+        return new ZFrozenStatesIterator(frozen, keyGroupRange, keyGroupPrefixBytes, tables, transformers, queues);
+    }
+
+    @Override
+    public KeyGroupRange getKeyGroupRange() {
+        return keyGroupRange;
+    }
+
+    @Override
+    public TypeSerializer<K> getKeySerializer() {
+        return keySerializer;
+    }
+
+    @Override
+    public StreamCompressionDecorator getStreamCompressionDecorator() {
+        return compression;
+    }
+
+    @Override
+    public void release() {
+        frozen.close();
+    }
+}
