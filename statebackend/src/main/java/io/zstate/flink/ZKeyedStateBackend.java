@@ -378,24 +378,50 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
             return;
         }
         disposed = true;
-        super.dispose();
-        synchronized (store) {
-            store.close();
-            if (ZStateLocalStats.isEnabled()) {
-                // a closed store answers the counters it took at close: no second page-table walk
-                ZStateLocalStats.record(spillParent.getFileName().toString(), store.stats());
+        // every step runs even if an earlier one throws: the pool's unsafe arenas have no cleaner,
+        // so a skipped close would leak them until the TaskManager exits, once per failover
+        Throwable failure = null;
+        try {
+            super.dispose();
+        } catch (Throwable t) {
+            failure = t;
+        }
+        try {
+            synchronized (store) {
+                store.close();
+                if (ZStateLocalStats.isEnabled()) {
+                    // a closed store answers the counters it took at close: no second page-table walk
+                    ZStateLocalStats.record(spillParent.getFileName().toString(), store.stats());
+                }
             }
+        } catch (Throwable t) {
+            failure = addTo(failure, t);
         }
         if (sharedMemory != null) {
             try {
                 sharedMemory.close();
-            } catch (Exception e) {
-                throw new FlinkRuntimeException("Could not release the zstate pool's managed memory.", e);
+            } catch (Throwable t) {
+                failure = addTo(failure, new FlinkRuntimeException("Could not release the zstate pool's managed memory.", t));
             }
         }
         io.zstate.pagestore.SpillDirectories.deleteQuietly(spillParent);
         createdStates.clear();
         kvStates.clear();
         pqStates.clear();
+        if (failure instanceof Error) {
+            throw (Error) failure;
+        }
+        if (failure != null) {
+            throw failure instanceof RuntimeException ? (RuntimeException) failure
+                    : new FlinkRuntimeException("Could not dispose the zstate keyed backend.", failure);
+        }
+    }
+
+    private static Throwable addTo(Throwable first, Throwable next) {
+        if (first == null) {
+            return next;
+        }
+        first.addSuppressed(next);
+        return first;
     }
 }

@@ -2,6 +2,7 @@ package io.zstate.flink;
 
 import io.zstate.allocator.MemoryBudget;
 import io.zstate.flink.restore.ZRestoreOperation;
+import io.zstate.pagestore.Faults;
 import io.zstate.pagestore.PageStore;
 import io.zstate.pagestore.PageStoreConfig;
 import java.io.IOException;
@@ -33,6 +34,7 @@ final class ZKeyedStateBackendBuilder<K> implements StateBackendBuilder<ZKeyedSt
     private Path spillParent;
     private LatencyTrackingStateConfig latencyTrackingStateConfig;
     private SizeTrackingStateConfig sizeTrackingStateConfig;
+    private Faults faults = Faults.NONE;
 
     ZKeyedStateBackendBuilder(KeyedStateBackendParameters<K> parameters) {
         this.parameters = Preconditions.checkNotNull(parameters);
@@ -72,6 +74,12 @@ final class ZKeyedStateBackendBuilder<K> implements StateBackendBuilder<ZKeyedSt
         return this;
     }
 
+    /** Failures the page store injects where it meets the outside (tests; default: none). */
+    ZKeyedStateBackendBuilder<K> setFaults(Faults faults) {
+        this.faults = Preconditions.checkNotNull(faults);
+        return this;
+    }
+
     /**
      * Creates the page store, restores the state handles into it, then the backend. An error that
      * is not an {@link IOException} is wrapped in one.
@@ -87,7 +95,8 @@ final class ZKeyedStateBackendBuilder<K> implements StateBackendBuilder<ZKeyedSt
             Preconditions.checkNotNull(latencyTrackingStateConfig, "the latency tracking configuration");
             Preconditions.checkNotNull(sizeTrackingStateConfig, "the size tracking configuration");
             store = new PageStore(
-                    pageStoreConfig, range.getStartKeyGroup(), Math.max(1, range.getNumberOfKeyGroups()), budget);
+                    pageStoreConfig, range.getStartKeyGroup(), Math.max(1, range.getNumberOfKeyGroups()), budget,
+                    faults);
             ZStateTables tables = new ZStateTables(store, range, parameters.getNumberOfKeyGroups());
             TypeSerializer<K> keySerializer = new ZRestoreOperation<>(
                             tables, parameters.getKeySerializer(),

@@ -2,6 +2,7 @@ package io.zstate.flink;
 
 import io.zstate.allocator.MemoryBudget;
 import io.zstate.allocator.ZPools;
+import io.zstate.pagestore.Faults;
 import io.zstate.pagestore.PageStoreConfig;
 import java.io.File;
 import java.io.IOException;
@@ -9,6 +10,7 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.UUID;
+import org.apache.flink.annotation.VisibleForTesting;
 import org.apache.flink.configuration.IllegalConfigurationException;
 import org.apache.flink.configuration.MemorySize;
 import org.apache.flink.configuration.ReadableConfig;
@@ -41,6 +43,14 @@ import org.apache.flink.runtime.state.metrics.SizeTrackingStateConfig;
 public class ZStateBackend extends AbstractManagedMemoryStateBackend implements ConfigurableStateBackend {
 
     private static final long serialVersionUID = 1L;
+
+    /**
+     * Internal, for tests that fail a running job's page store (a MiniCluster shares the test's
+     * JVM): the faults every keyed backend created from now on injects. {@link Faults#NONE} in
+     * production; nothing sets it but tests.
+     */
+    @VisibleForTesting
+    static volatile Faults faultsForTests = Faults.NONE;
 
     /** The type under which the slot's shared budget is registered with the memory manager. */
     static final String MANAGED_MEMORY_TYPE = "state-zstate-managed-memory";
@@ -221,6 +231,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
                 .setSpillParent(spillParent)
                 .setLatencyTrackingStateConfig(latency)
                 .setSizeTrackingStateConfig(size)
+                .setFaults(faultsForTests)
                 .build();
     }
 

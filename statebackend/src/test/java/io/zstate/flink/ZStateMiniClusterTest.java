@@ -2,6 +2,8 @@ package io.zstate.flink;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.zstate.pagestore.Faults;
+import io.zstate.pagestore.PageStoreFailedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -9,6 +11,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.state.CheckpointListener;
@@ -41,8 +44,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * End to end on a Flink MiniCluster, zstate selected only through {@code state.backend.type}: a
- * keyed job with exactly-once checkpoints fails on purpose after a checkpoint, restarts from it,
- * and must end with exactly the expected counts; afterwards no spill file remains.
+ * keyed job with exactly-once checkpoints fails on purpose after a checkpoint (in the function, or
+ * in the page store), restarts from it, and must end with exactly the expected counts; afterwards
+ * no spill file remains.
  */
 class ZStateMiniClusterTest {
 
@@ -61,9 +65,47 @@ class ZStateMiniClusterTest {
     /** Subtasks that started from restored state. */
     static final AtomicInteger RESTORED = new AtomicInteger();
 
+    /** Whether the counting function fails on purpose (else the page store is made to fail). */
+    static volatile boolean userFailure;
+
+    /** Page-store failures injected, and those that reached the function as PageStoreFailedException. */
+    static final AtomicInteger STORE_FAILURES = new AtomicInteger();
+    static final AtomicInteger STORE_FAILURES_SEEN = new AtomicInteger();
+
+    /** Events processed and checkpoints completed so far, across restarts. */
+    static final AtomicLong PROCESSED = new AtomicLong();
+    static volatile boolean anyCheckpointCompleted;
+
     @Test
     void aJobThatFailsAndRestartsFromItsCheckpointCountsExactlyOnce() throws Exception {
+        userFailure = true;
+        runAndCheck(new Configuration());
+        assertThat(FAILURES.get()).as("the job failed once on purpose").isEqualTo(1);
+    }
+
+    /**
+     * The page store fails under the job (a RocksDB write of the spill store, injected once after
+     * a checkpoint): the failure reaches the task as PageStoreFailedException, the task fails and
+     * restores from its checkpoint, and the job still counts exactly once.
+     */
+    @Test
+    void aFailedPageStoreFailsTheTaskWhichRestoresFromItsCheckpoint() throws Exception {
+        userFailure = false;
         Configuration config = new Configuration();
+        config.set(ZStateOptions.POOL_SIZE, MemorySize.parse("64kb")); // spill writes all the time
+        ZStateBackend.faultsForTests = seam -> seam == Faults.Seam.SPILL_WRITE && anyCheckpointCompleted
+                && PROCESSED.get() > EVENTS / 2 && STORE_FAILURES.compareAndSet(0, 1);
+        try {
+            runAndCheck(config);
+        } finally {
+            ZStateBackend.faultsForTests = Faults.NONE;
+        }
+        assertThat(STORE_FAILURES.get()).as("page-store failures injected").isEqualTo(1);
+        assertThat(STORE_FAILURES_SEEN.get()).as("state accesses that saw the failed store").isPositive();
+        assertThat(FAILURES.get()).as("no failure of the function's own").isZero();
+    }
+
+    private void runAndCheck(Configuration config) throws Exception {
         config.set(StateBackendOptions.STATE_BACKEND, ZStateBackendFactory.class.getName());
         config.set(ZStateOptions.SPILL_DIRECTORY, spillDirectory.toString());
         config.set(ZStateOptions.PAGE_CACHE_SIZE, MemorySize.parse("16kb")); // force the pool and swap-ins
@@ -75,6 +117,10 @@ class ZStateMiniClusterTest {
         env.setParallelism(2);
         FAILURES.set(0);
         RESTORED.set(0);
+        STORE_FAILURES.set(0);
+        STORE_FAILURES_SEEN.set(0);
+        PROCESSED.set(0);
+        anyCheckpointCompleted = false;
 
         DataGeneratorSource<Long> source = new DataGeneratorSource<>(
                 (GeneratorFunction<Long, Long>) index -> index, EVENTS, RateLimiterStrategy.perSecond(10_000), Types.LONG);
@@ -89,7 +135,6 @@ class ZStateMiniClusterTest {
                 last.merge(result.f0, result.f1, Math::max);
             }
         }
-        assertThat(FAILURES.get()).as("the job failed once on purpose").isEqualTo(1);
         assertThat(RESTORED.get()).as("subtasks restored from the checkpoint").isPositive();
         assertThat(last).hasSize(KEYS);
         for (Map.Entry<Long, Long> e : last.entrySet()) {
@@ -122,6 +167,16 @@ class ZStateMiniClusterTest {
 
         @Override
         public void processElement(Long event, Context ctx, Collector<Tuple2<Long, Long>> out) throws Exception {
+            try {
+                count(event, ctx, out);
+            } catch (PageStoreFailedException e) {
+                STORE_FAILURES_SEEN.incrementAndGet();
+                throw e;
+            }
+            PROCESSED.incrementAndGet();
+        }
+
+        private void count(Long event, Context ctx, Collector<Tuple2<Long, Long>> out) throws Exception {
             Long current = count.value();
             long next = current == null ? 1 : current + 1;
             count.update(next);
@@ -135,7 +190,7 @@ class ZStateMiniClusterTest {
             if (total != next) {
                 throw new IllegalStateException("map state and value state disagree: " + total + " vs " + next);
             }
-            if (checkpointed && event > EVENTS / 2 && FAILURES.compareAndSet(0, 1)) {
+            if (userFailure && checkpointed && event > EVENTS / 2 && FAILURES.compareAndSet(0, 1)) {
                 throw new RuntimeException("failure injected on purpose after a checkpoint");
             }
             out.collect(Tuple2.of(ctx.getCurrentKey(), next));
@@ -144,6 +199,7 @@ class ZStateMiniClusterTest {
         @Override
         public void notifyCheckpointComplete(long checkpointId) {
             checkpointed = true;
+            anyCheckpointCompleted = true;
         }
 
         @Override

@@ -10,7 +10,8 @@ import io.zstate.pagestore.tier.Pager;
  * Blob chains: values too large for their bucket (an entry over half a page) live in a chain of
  * {@link BlobPage}s that a {@link BlobRef} in the bucket entry points to. Writing a value makes a
  * new chain; appending (ListState's merge) fills the tail page and adds pages after it, so only
- * the tail changes. Reading is the {@link ChainWalker}'s.
+ * the tail changes. Reading is the {@link ChainWalker}'s. Touches only blob pages, and the
+ * bucket entry's reference when an append moves the tail; pages only through the pager.
  */
 final class Blobs {
 

@@ -13,7 +13,8 @@ import io.zstate.pagestore.layout.Pages;
  * code serves the live store (over the pager) and a frozen view (over a snapshot's copies),
  * through a {@link PageSource}.
  *
- * <p>Not thread-safe: one walker per page source (it reuses its value buffer and view).
+ * <p>Reads only: it never changes a page, and learns pages only through its source. Not
+ * thread-safe: one walker per page source (it reuses its value buffer and view).
  */
 public final class ChainWalker {
 

@@ -18,6 +18,8 @@ import java.util.Arrays;
  * with map state (ten entries of a key share one prefix, two keys fill a 1 KiB page) the
  * directories of 5,000,000 entries grew to 120 MB of int[] for 360,000 pages. Past the bound a
  * full bucket grows an overflow page instead, and splits once buckets catch up.
+ *
+ * <p>Plain heap data: touches no page. {@link BucketIndex} decides when to split.
  */
 final class Directory {
 

@@ -12,8 +12,9 @@ import java.util.Arrays;
  *   a pinned one is passed over; the first unreferenced, unpinned slot is the victim.
  * </pre>
  *
- * The cache does not know what a victim's eviction means; the page store decides (store a
- * dirty page, drop a clean one).
+ * The cache does not know what a victim's eviction means; the pager decides (store a dirty
+ * page, drop a clean one). Owns the slots and their bits; touches nothing else. Used only by
+ * the {@link Pager}, under the store's lock.
  */
 final class PageCache {
 

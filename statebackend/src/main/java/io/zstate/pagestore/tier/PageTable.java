@@ -13,7 +13,8 @@ import java.util.Arrays;
  *                   a clean hot copy may sit in the page cache beside it
  * </pre>
  *
- * Arrays indexed by page id; freed ids are reused (LIFO).
+ * Arrays indexed by page id; freed ids are reused (LIFO). Owns only this bookkeeping; the
+ * {@link Pager} keeps it true, under the store's lock.
  */
 final class PageTable {
 

@@ -27,7 +27,10 @@ import org.rocksdb.WriteOptions;
  * and commits it before the pool frees them. Every RocksDB error is thrown as an
  * IllegalStateException that says what was being done; the page store then fails.
  *
- * <p>Uses the RocksDB JNI that Flink's RocksDB state backend ships ({@code frocksdbjni}).
+ * <p>Uses the RocksDB JNI that Flink's RocksDB state backend ships ({@code frocksdbjni}). Owns
+ * its RocksDB instance and directory and nothing else; the {@link Pager} is its only writer.
+ * Views ({@link #view()}) are read by a snapshot thread; view creation, release and close
+ * synchronize on this object (lock 2 of the backend's order, see the pager).
  */
 final class SpillStore implements AutoCloseable {
 
