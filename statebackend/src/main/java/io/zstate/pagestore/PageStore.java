@@ -23,8 +23,8 @@ import io.zstate.pagestore.tier.Pager;
  * </pre>
  *
  * <pre>
- * Failure: an argument error (a key-group outside the range, a key too large, a write from inside
- * an iteration) is thrown before anything changes. Any other exception from inside an operation
+ * Failure: an argument error (a key-group outside the range, a prefix longer than its key, a
+ * write from inside an iteration) is thrown before anything changes. Any other exception from inside an operation
  * (an I/O error of the spill store, a stored page that does not decode) fails the store: the
  * operation may have been half done, so every later call throws PageStoreFailedException naming
  * the first failure and what was being done, and the task restores from its checkpoint. Running

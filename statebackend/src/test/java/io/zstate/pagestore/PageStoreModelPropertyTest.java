@@ -29,7 +29,7 @@ import net.jqwik.api.statistics.Statistics;
 /**
  * The page store against a TreeMap model, with budgets tiny enough that every path between the
  * tiers runs: store, bounce, reclaim (writeback), clean drop, swap-in, same-filled pages, large
- * values, deletes and clears; for zsmalloc and zbud. The store's page-location checker and the
+ * values, keys longer than half a page (in blob chains), deletes and clears; for zsmalloc and zbud. The store's page-location checker and the
  * pool's invariant checker run after every step.
  */
 class PageStoreModelPropertyTest {
@@ -119,6 +119,7 @@ class PageStoreModelPropertyTest {
             Statistics.label("bounced").collect(stats.bounced() > 0);
             Statistics.label("same-filled").collect(stats.sameFilledStores() > 0);
             Statistics.label("pool hits").collect(stats.poolHits() > 0);
+            Statistics.label("long keys").collect(model.keySet().stream().anyMatch(k -> k.length() > 1200));
         } finally {
             store.close();
         }
@@ -126,7 +127,7 @@ class PageStoreModelPropertyTest {
         assertThat(spillDir).doesNotExist();
         Files.deleteIfExists(dir);
         for (String label : List.of("pool stores", "writebacks", "swap-ins", "clean drops", "bounced",
-                "same-filled", "pool hits")) {
+                "same-filled", "pool hits", "long keys")) {
             Statistics.label(label).coverage(c -> c.check(true).count(n -> n > 0));
         }
     }
@@ -347,7 +348,7 @@ class PageStoreModelPropertyTest {
                 String from = op.table() + "/" + op.keyGroup() + "/";
                 for (String name : model.subMap(from, true, from + "\uffff", true).keySet().toArray(new String[0])) {
                     byte[] key = HexFormat.of().parseHex(name.substring(from.length()));
-                    assertThat(store.delete(op.table(), op.keyGroup(), key, 0, key.length, 6)).isTrue();
+                    assertThat(store.delete(op.table(), op.keyGroup(), key, 0, key.length, prefixOf(key))).isTrue();
                     model.remove(name);
                 }
             }
@@ -368,8 +369,8 @@ class PageStoreModelPropertyTest {
         for (Map.Entry<String, byte[]> e : model.entrySet()) {
             String[] parts = e.getKey().split("/");
             byte[] key = HexFormat.of().parseHex(parts[2]);
-            boolean found = store.get(Integer.parseInt(parts[0]), Integer.parseInt(parts[1]), key, 0, key.length, 6,
-                    view);
+            boolean found = store.get(Integer.parseInt(parts[0]), Integer.parseInt(parts[1]), key, 0, key.length,
+                    prefixOf(key), view);
             assertThat(found).as("key %s", e.getKey()).isTrue();
             assertThat(view.toByteArray()).isEqualTo(e.getValue());
         }
@@ -382,12 +383,39 @@ class PageStoreModelPropertyTest {
         }
     }
 
+    /**
+     * A value key: 6 bytes, or for every seventh key id a long one (600 to 4,600 bytes, longer
+     * than half a 1 KiB page: kept in a blob chain), the whole key its prefix.
+     */
     static byte[] valueKey(int keyId) {
-        return new byte[] {1, 0, 0, (byte) (keyId >>> 8), (byte) keyId, 7};
+        byte[] key = new byte[keyId % 7 == 3 ? 600 + keyId * 37 % 4000 : 6];
+        key[0] = 1;
+        key[3] = (byte) (keyId >>> 8);
+        key[4] = (byte) keyId;
+        key[5] = 7;
+        for (int i = 6; i < key.length; i++) {
+            key[i] = (byte) (keyId + i);
+        }
+        return key;
     }
 
+    /** A map key: a 6-byte prefix and a user key of 2 bytes, or for every fifth a long one (700+ bytes). */
     static byte[] mapKey(int keyId, int userKey) {
-        return new byte[] {2, 0, 0, (byte) (keyId >>> 8), (byte) keyId, 7, 0, (byte) userKey};
+        byte[] key = new byte[userKey % 5 == 2 ? 700 + userKey * 13 : 8];
+        key[0] = 2;
+        key[3] = (byte) (keyId >>> 8);
+        key[4] = (byte) keyId;
+        key[5] = 7;
+        key[7] = (byte) userKey;
+        for (int i = 8; i < key.length; i++) {
+            key[i] = (byte) (userKey * 31 + i);
+        }
+        return key;
+    }
+
+    /** The prefix length a key was written with: the whole key for value keys, 6 bytes for map keys. */
+    static int prefixOf(byte[] key) {
+        return key[0] == 1 ? key.length : 6;
     }
 
     static String name(int table, int keyGroup, byte[] key) {

@@ -350,15 +350,33 @@ class PageStoreTest {
     }
 
     @Test
-    void rejectsKeysOutsideTheKeyGroupRangeAndKeysTooLarge() {
+    void rejectsKeysOutsideTheKeyGroupRangeAndTakesKeysOfAnySize() {
         try (PageStore store = new PageStore(tiny("zsmalloc"), 10, 2)) {
             int table = store.createTable("t");
             byte[] key = valueKey(1);
             assertThatThrownBy(() -> store.put(table, 12, key, 0, key.length, key.length, key, 0, 1))
                     .hasMessageContaining("key-group 12 is outside this store's range 10..11");
-            byte[] huge = new byte[600];
-            assertThatThrownBy(() -> store.put(table, 10, huge, 0, huge.length, huge.length, key, 0, 1))
-                    .hasMessageContaining("key of 600 bytes is too large");
+            assertThatThrownBy(() -> store.put(table, 10, key, 0, key.length, key.length + 1, key, 0, 1))
+                    .hasMessageContaining("prefix of 7 bytes does not fit a key of 6 bytes");
+            assertThat(store.isFailed()).as("argument errors do not fail the store").isFalse();
+            // keys from just over half a page to 64 pages, with small and blob values
+            ValueView view = new ValueView();
+            for (int length : new int[] {500, 511, 512, 600, 1024, 5000, 65_536}) {
+                byte[] big = new byte[length];
+                new java.util.Random(length).nextBytes(big);
+                byte[] value = new byte[length % 3 == 0 ? 3000 : 10];
+                java.util.Arrays.fill(value, (byte) length);
+                store.put(table, 10, big, 0, big.length, big.length, value, 0, value.length);
+                assertThat(store.get(table, 10, big, 0, big.length, big.length, view)).isTrue();
+                assertThat(view.toByteArray()).isEqualTo(value);
+                big[length - 1]++; // a key differing in its last byte is another key
+                assertThat(store.get(table, 10, big, 0, big.length, big.length, view)).isFalse();
+                big[length - 1]--;
+                store.checkInvariants();
+            }
+            int[] seen = {0};
+            store.forEachInKeyGroup(table, 10, (k, ko, kl, v, vo, vl) -> seen[0]++);
+            assertThat(seen[0]).isEqualTo(7);
         }
     }
 

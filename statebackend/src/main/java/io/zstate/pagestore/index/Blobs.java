@@ -8,7 +8,8 @@ import io.zstate.pagestore.tier.Pager;
 
 /**
  * Blob chains: values too large for their bucket (an entry over half a page) live in a chain of
- * {@link BlobPage}s that a {@link BlobRef} in the bucket entry points to. Writing a value makes a
+ * {@link BlobPage}s that a {@link BlobRef} in the bucket entry points to; so do keys too large to
+ * be inline with a blob reference for their value. Writing a value makes a
  * new chain; appending (ListState's merge) fills the tail page and adds pages after it, so only
  * the tail changes. Reading is the {@link ChainWalker}'s. Touches only blob pages, and the
  * bucket entry's reference when an append moves the tail; pages only through the pager.
@@ -93,6 +94,14 @@ final class Blobs {
             return Pages.NO_PAGE;
         }
         return BlobRef.first(page, BucketPage.entryValueOffset(page, entry));
+    }
+
+    /** The first page of the blob an entry's key is in, or {@link Pages#NO_PAGE} for an inline key. */
+    static int keyFirstPage(byte[] page, int entry) {
+        if (!BucketPage.isKeyBlob(page, entry)) {
+            return Pages.NO_PAGE;
+        }
+        return BlobRef.first(page, BucketPage.entryKeyOffset(entry));
     }
 
     /** Frees a blob chain. */

@@ -7,6 +7,7 @@ import io.zstate.pagestore.layout.BucketPage;
 import io.zstate.pagestore.layout.Pages;
 import io.zstate.pagestore.tier.Pager;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -25,6 +26,8 @@ import java.util.List;
  *   delete   remove the slot; an overflow page left empty is unlinked and freed (a chain's head
  *            stays, and an empty bucket page is all zeros: a same-filled tag, no memory)
  *   values   up to half a page with the key inline; larger ones in blob chains (Blobs)
+ *   keys     inline unless they would take more than half a page with a blob reference for the
+ *            value: then in a blob chain too, found by hash and tag and compared by reading it
  *
  * Invariants (checkInvariants, with the pager's): every directory entry reaches a live bucket;
  * directory size, depth, bucket count and bound agree (Directory).
@@ -42,6 +45,8 @@ public final class BucketIndex {
     private final int maxInlineEntry;
     private final byte[] compactScratch;
     private byte[] keyBuffer = new byte[256];
+    /** A blob key being compared during locate. */
+    private final ValueView keyView = new ValueView();
     /** An inline value and the bytes appended to it, on their way back in. */
     private byte[] appendBuffer;
 
@@ -76,15 +81,11 @@ public final class BucketIndex {
         tables.check(table, keyGroup);
     }
 
-    /** Checks a key for a write before anything is touched. */
+    /** Checks a key for a write before anything is touched. Keys of any length are taken. */
     public void checkKey(int keyLength, int prefixLength) {
         if (prefixLength < 0 || prefixLength > keyLength) {
             throw new IllegalArgumentException(
                     "prefix of " + prefixLength + " bytes does not fit a key of " + keyLength + " bytes");
-        }
-        if (BucketPage.needed(keyLength, BlobRef.SIZE) > maxInlineEntry) {
-            throw new IllegalArgumentException("key of " + keyLength + " bytes is too large for pages of "
-                    + pager.pageSize() + " bytes: keys may take up to half a page; raise the page size");
         }
     }
 
@@ -248,9 +249,13 @@ public final class BucketIndex {
                 : Hashing.hash(key, keyOffset + prefixLength, keyLength - prefixLength) & 0xffff;
         foundHash = hash;
         foundTag = tag;
+        boolean blobKey = isKeyBlobSize(keyLength);
         for (int pageId = d.head(hash); pageId != Pages.NO_PAGE; ) {
-            byte[] page = pager.page(pager.load(pageId));
-            int index = BucketPage.find(page, hash, tag, key, keyOffset, keyLength);
+            int slot = pager.load(pageId);
+            byte[] page = pager.page(slot);
+            int index = blobKey
+                    ? findBlobKey(slot, page, hash, tag, key, keyOffset, keyLength)
+                    : BucketPage.find(page, hash, tag, key, keyOffset, keyLength);
             if (index >= 0) {
                 foundPage = pageId;
                 foundIndex = index;
@@ -263,26 +268,70 @@ public final class BucketIndex {
         return false;
     }
 
+    /**
+     * Whether a key lives in a blob: when, inline, it would take more than half a page even with a
+     * blob reference for its value. The same key always gets the same form.
+     */
+    /**
+     * The slot of a key kept in a blob, or -1: slots whose hashes and key length match are
+     * compared by reading their key blob (the bucket page pinned meanwhile).
+     */
+    private int findBlobKey(int slot, byte[] page, int hash, int tag, byte[] key, int keyOffset, int keyLength) {
+        int count = BucketPage.count(page);
+        for (int i = 0; i < count; i++) {
+            int entry = BucketPage.slotEntry(page, i);
+            if (BucketPage.slotPrefixHash(page, i) != hash || BucketPage.slotKeyTag(page, i) != tag
+                    || !BucketPage.isKeyBlob(page, entry)
+                    || BlobRef.length(page, BucketPage.entryKeyOffset(entry)) != keyLength) {
+                continue;
+            }
+            pager.pin(slot);
+            try {
+                walker.readKey(page, entry, keyView);
+            } finally {
+                pager.unpin(slot);
+            }
+            if (Arrays.equals(keyView.array(), keyView.offset(), keyView.offset() + keyLength,
+                    key, keyOffset, keyOffset + keyLength)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private boolean isKeyBlobSize(int keyLength) {
+        return BucketPage.needed(keyLength, BlobRef.SIZE) > maxInlineEntry;
+    }
+
+    /** Whether a value lives in a blob: when its entry, with the key as stored, would take more than half a page. */
     private boolean isBlobSize(int keyLength, int valueLength) {
-        return BucketPage.needed(keyLength, valueLength) > maxInlineEntry;
+        return BucketPage.needed(isKeyBlobSize(keyLength) ? BlobRef.SIZE : keyLength, valueLength) > maxInlineEntry;
     }
 
     private void insert(Directory d, int hash, int tag, byte[] key, int keyOffset, int keyLength,
             byte[] value, int valueOffset, int valueLength) {
+        boolean blobKey = isKeyBlobSize(keyLength);
         boolean blob = isBlobSize(keyLength, valueLength);
+        int keyBytes = blobKey ? BlobRef.SIZE : keyLength;
         int valueBytes = blob ? BlobRef.SIZE : valueLength;
+        long keyChain = 0;
         long blobChain = 0;
-        if (blob) {
-            // copy the key: writing the blob may evict the page the caller's key came from
+        if (blobKey || blob) {
+            // copy the key: writing a blob may evict the page the caller's key came from
             if (keyBuffer.length < keyLength) {
                 keyBuffer = new byte[Math.max(keyLength, keyBuffer.length * 2)];
             }
             System.arraycopy(key, keyOffset, keyBuffer, 0, keyLength);
             key = keyBuffer;
             keyOffset = 0;
-            blobChain = blobs.write(value, valueOffset, valueLength);
+            if (blobKey) {
+                keyChain = blobs.write(key, 0, keyLength);
+            }
+            if (blob) {
+                blobChain = blobs.write(value, valueOffset, valueLength);
+            }
         }
-        int needed = BucketPage.needed(keyLength, valueBytes);
+        int needed = BucketPage.needed(keyBytes, valueBytes);
         while (true) {
             int head = d.head(hash);
             int target = pageWithRoom(head, needed);
@@ -296,8 +345,11 @@ public final class BucketIndex {
             int slot = pager.cachedSlot(target);
             byte[] page = pager.page(slot);
             pager.markDirty(slot);
-            int entry = BucketPage.insert(page, hash, tag, key, keyOffset, keyLength,
-                    blob ? BucketPage.BLOB : valueLength, valueBytes);
+            int valueWord = blob ? BucketPage.BLOB : valueLength;
+            int entry = blobKey
+                    ? BucketPage.insertBlobKey(page, hash, tag, keyLength, (int) keyChain, (int) (keyChain >>> 32),
+                            valueWord, valueBytes)
+                    : BucketPage.insert(page, hash, tag, key, keyOffset, keyLength, valueWord, valueBytes);
             int at = BucketPage.entryValueOffset(page, entry);
             if (blob) {
                 BlobRef.write(page, at, valueLength, (int) blobChain, (int) (blobChain >>> 32));
@@ -419,17 +471,20 @@ public final class BucketIndex {
         }
     }
 
-    /** Removes slot {@code index} of a loaded page, freeing the value's blob pages if any. */
+    /** Removes slot {@code index} of a loaded page, freeing the key's and value's blob pages if any. */
     private void removeEntry(int pageId, int index) {
         int slot = pager.cachedSlot(pageId);
         byte[] page = pager.page(slot);
-        int firstBlobPage = Blobs.firstPage(page, BucketPage.slotEntry(page, index));
+        int entry = BucketPage.slotEntry(page, index);
+        int valueBlob = Blobs.firstPage(page, entry);
+        int keyBlob = Blobs.keyFirstPage(page, entry);
         pager.markDirty(slot);
         BucketPage.remove(page, index);
-        if (firstBlobPage != Pages.NO_PAGE) {
+        if (valueBlob != Pages.NO_PAGE || keyBlob != Pages.NO_PAGE) {
             pager.pin(slot);
             try {
-                blobs.free(firstBlobPage);
+                blobs.free(valueBlob);
+                blobs.free(keyBlob);
             } finally {
                 pager.unpin(slot);
             }
@@ -468,10 +523,9 @@ public final class BucketIndex {
                 try {
                     int count = BucketPage.count(page);
                     for (int i = 0; i < count; i++) {
-                        int blob = Blobs.firstPage(page, BucketPage.slotEntry(page, i));
-                        if (blob != Pages.NO_PAGE) {
-                            blobs.free(blob);
-                        }
+                        int entry = BucketPage.slotEntry(page, i);
+                        blobs.free(Blobs.firstPage(page, entry));
+                        blobs.free(Blobs.keyFirstPage(page, entry));
                     }
                 } finally {
                     pager.unpin(slot);

@@ -25,7 +25,10 @@ import java.util.Arrays;
  *   u16 entryOffset
  *
  * Entry at entryOffset:
- *   u16 keyLength, i32 valueWord, key bytes, value bytes
+ *   u16 keyWord, i32 valueWord, key bytes, value bytes
+ *   keyWord < KEY_BLOB: the key's length, inline
+ *   keyWord == KEY_BLOB: the key is a BlobRef (12 bytes) to a chain of blob pages (a key that
+ *                        would take more than half a page with a blob reference for its value)
  *   valueWord >= 0: the value's length, inline
  *   valueWord == BLOB: the value is a BlobRef (12 bytes) to a chain of blob pages
  *
@@ -36,7 +39,10 @@ import java.util.Arrays;
  * </pre>
  *
  * A lookup compares 32-bit prefix hashes and 16-bit key tags over the slot array and compares
- * key bytes only where both match, so a miss rarely touches entry data.
+ * key bytes only where both match, so a miss rarely touches entry data. A key in a blob is
+ * compared by its owner ({@code BucketIndex}), which can read blobs; {@link #find} matches inline
+ * keys only (a key is a blob key exactly when it is too long to be inline, so a key never has
+ * both forms).
  */
 public final class BucketPage {
 
@@ -44,6 +50,8 @@ public final class BucketPage {
     public static final int SLOT = 8;
     /** The value word of an entry whose value is a {@link BlobRef}. */
     public static final int BLOB = -1;
+    /** The key word of an entry whose key is a {@link BlobRef}. */
+    public static final int KEY_BLOB = 0xFFFF;
 
     private static final int COUNT = 0;
     private static final int DATA_USED = 2;
@@ -100,8 +108,20 @@ public final class BucketPage {
         return Pages.u16(page, slotAt(index) + 6);
     }
 
+    /** The length of an entry's inline key (not for a {@linkplain #isKeyBlob blob key}). */
     public static int entryKeyLength(byte[] page, int entry) {
         return Pages.u16(page, entry);
+    }
+
+    /** Whether an entry's key is a {@link BlobRef} at {@link #entryKeyOffset}. */
+    public static boolean isKeyBlob(byte[] page, int entry) {
+        return Pages.u16(page, entry) == KEY_BLOB;
+    }
+
+    /** Bytes the key of an entry takes in the page: its length, or a blob reference's. */
+    public static int storedKeyBytes(byte[] page, int entry) {
+        int word = Pages.u16(page, entry);
+        return word == KEY_BLOB ? BlobRef.SIZE : word;
     }
 
     /** The entry's value length, or {@link #BLOB}. */
@@ -114,17 +134,17 @@ public final class BucketPage {
     }
 
     public static int entryValueOffset(byte[] page, int entry) {
-        return entry + ENTRY_HEADER + entryKeyLength(page, entry);
+        return entry + ENTRY_HEADER + storedKeyBytes(page, entry);
     }
 
-    /** Bytes an entry with a value of {@code valueBytes} occupies in the data area. */
-    public static int entrySize(int keyLength, int valueBytes) {
-        return ENTRY_HEADER + keyLength + valueBytes;
+    /** Bytes an entry with a key of {@code keyBytes} and a value of {@code valueBytes} occupies. */
+    public static int entrySize(int keyBytes, int valueBytes) {
+        return ENTRY_HEADER + keyBytes + valueBytes;
     }
 
-    /** Bytes a new entry needs in the page: its slot and its data. */
-    public static int needed(int keyLength, int valueBytes) {
-        return SLOT + entrySize(keyLength, valueBytes);
+    /** Bytes a new entry needs in the page: its slot and its data (stored key and value bytes). */
+    public static int needed(int keyBytes, int valueBytes) {
+        return SLOT + entrySize(keyBytes, valueBytes);
     }
 
     /** Bytes the value of an entry with this value word takes in the page. */
@@ -133,7 +153,7 @@ public final class BucketPage {
     }
 
     private static int storedEntrySize(byte[] page, int entry) {
-        return entrySize(entryKeyLength(page, entry), valueBytes(entryValueWord(page, entry)));
+        return entrySize(storedKeyBytes(page, entry), valueBytes(entryValueWord(page, entry)));
     }
 
     /**
@@ -156,35 +176,59 @@ public final class BucketPage {
         return -1;
     }
 
-    /** Whether slot {@code index} holds a key that starts with the given prefix (and its hash). */
+    /**
+     * Whether slot {@code index} holds an inline key that starts with the given prefix (and has
+     * its hash); a blob key must be compared by reading its blob.
+     */
     public static boolean hasPrefix(byte[] page, int index, int prefixHash, byte[] prefix, int offset, int length) {
         if (slotPrefixHash(page, index) != prefixHash) {
             return false;
         }
         int entry = slotEntry(page, index);
         int keyOffset = entryKeyOffset(entry);
-        return entryKeyLength(page, entry) >= length
+        return !isKeyBlob(page, entry) && entryKeyLength(page, entry) >= length
                 && Arrays.equals(page, keyOffset, keyOffset + length, prefix, offset, offset + length);
     }
 
     /**
-     * Appends an entry whose value is {@code valueBytes} long (the caller writes the value at
-     * the returned entry's value offset). The page must have room: {@link #needed}.
+     * Appends an entry with an inline key whose value is {@code valueBytes} long (the caller
+     * writes the value at the returned entry's value offset). The page must have room: {@link
+     * #needed}.
      *
      * @return the entry offset
      */
     public static int insert(byte[] page, int prefixHash, int keyTag, byte[] key, int keyOffset, int keyLength,
             int valueWord, int valueBytes) {
-        int size = entrySize(keyLength, valueBytes);
+        return place(page, prefixHash, keyTag, keyLength, key, keyOffset, keyLength, valueWord, valueBytes);
+    }
+
+    /**
+     * Appends an entry whose key is in a blob chain ({@code first} .. {@code last}, {@code
+     * keyLength} bytes); the value as for {@link #insert}.
+     *
+     * @return the entry offset
+     */
+    public static int insertBlobKey(byte[] page, int prefixHash, int keyTag, int keyLength, int first, int last,
+            int valueWord, int valueBytes) {
+        int entry = place(page, prefixHash, keyTag, KEY_BLOB, null, 0, BlobRef.SIZE, valueWord, valueBytes);
+        BlobRef.write(page, entryKeyOffset(entry), keyLength, first, last);
+        return entry;
+    }
+
+    private static int place(byte[] page, int prefixHash, int keyTag, int keyWord, byte[] key, int keyOffset,
+            int keyBytes, int valueWord, int valueBytes) {
+        int size = entrySize(keyBytes, valueBytes);
         int count = count(page);
         int entry = dataStart(page) - size;
         if (entry < slotAt(count + 1)) {
             throw new IllegalStateException("a bucket page with " + freeBytes(page) + " free bytes cannot take an"
-                    + " entry of " + needed(keyLength, valueBytes) + ": the page store is corrupt");
+                    + " entry of " + needed(keyBytes, valueBytes) + ": the page store is corrupt");
         }
-        Pages.u16(page, entry, keyLength);
+        Pages.u16(page, entry, keyWord);
         Pages.i32(page, entry + 2, valueWord);
-        System.arraycopy(key, keyOffset, page, entry + ENTRY_HEADER, keyLength);
+        if (key != null) {
+            System.arraycopy(key, keyOffset, page, entry + ENTRY_HEADER, keyBytes);
+        }
         int at = slotAt(count);
         Pages.i32(page, at, prefixHash);
         Pages.u16(page, at + 4, keyTag);
@@ -195,16 +239,17 @@ public final class BucketPage {
     }
 
     /**
-     * Copies slot {@code index} of {@code from} (key, hashes and value bytes as they are, a blob
-     * reference included) into {@code to}, which must have room.
+     * Copies slot {@code index} of {@code from} (key, hashes and value bytes as they are, blob
+     * references included) into {@code to}, which must have room.
      */
     public static void copyEntry(byte[] from, int index, byte[] to) {
         int entry = slotEntry(from, index);
-        int keyLength = entryKeyLength(from, entry);
+        int keyWord = Pages.u16(from, entry);
+        int keyBytes = storedKeyBytes(from, entry);
         int word = entryValueWord(from, entry);
         int valueBytes = valueBytes(word);
-        int at = insert(to, slotPrefixHash(from, index), slotKeyTag(from, index), from, entryKeyOffset(entry),
-                keyLength, word, valueBytes);
+        int at = place(to, slotPrefixHash(from, index), slotKeyTag(from, index), keyWord, from,
+                entryKeyOffset(entry), keyBytes, word, valueBytes);
         System.arraycopy(from, entryValueOffset(from, entry), to, entryValueOffset(to, at), valueBytes);
     }
 
