@@ -40,15 +40,28 @@ final class KeyedBackends {
 
     static CheckpointableKeyedStateBackend<Integer> create(StateBackend backend, MockEnvironment env,
             int keyGroups, List<KeyedStateHandle> restoreFrom) throws Exception {
+        return create(backend, env, keyGroups, new KeyGroupRange(0, keyGroups - 1), restoreFrom);
+    }
+
+    /** A backend for the key-groups of {@code range} only (rescaling: restore takes just those). */
+    static CheckpointableKeyedStateBackend<Integer> create(StateBackend backend, MockEnvironment env,
+            int keyGroups, KeyGroupRange range, List<KeyedStateHandle> restoreFrom) throws Exception {
         return backend.createKeyedStateBackend(new KeyedStateBackendParametersImpl<>(
                 env, new JobID(), "test-operator", IntSerializer.INSTANCE, keyGroups,
-                new KeyGroupRange(0, keyGroups - 1), env.getTaskKvStateRegistry(), TtlTimeProvider.DEFAULT,
+                range, env.getTaskKvStateRegistry(), TtlTimeProvider.DEFAULT,
                 new UnregisteredMetricsGroup(), (name, value) -> {}, restoreFrom, new CloseableRegistry(), 1.0));
     }
 
     /** A checkpoint in the backend's own format. */
     static KeyedStateHandle checkpoint(CheckpointableKeyedStateBackend<Integer> backend) throws Exception {
         return run(backend.snapshot(1L, 1L, streams(), CheckpointOptions.forCheckpointWithDefaultLocation()));
+    }
+
+    /** A checkpoint, or null when the backend holds no state at all (as Flink's backends answer). */
+    static KeyedStateHandle checkpointOrNull(CheckpointableKeyedStateBackend<Integer> backend) throws Exception {
+        return StateBackendTestBase.runSnapshot(
+                backend.snapshot(1L, 1L, streams(), CheckpointOptions.forCheckpointWithDefaultLocation()),
+                new SharedStateRegistryImpl());
     }
 
     /** A canonical savepoint, written by Flink's savepoint strategy from the backend's resources. */

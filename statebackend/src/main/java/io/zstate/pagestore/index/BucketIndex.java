@@ -188,7 +188,7 @@ public final class BucketIndex {
             EntryVisitor visitor) {
         Directory d = tables.directory(table, keyGroup);
         if (d != null) {
-            int hash = Hashing.hash(prefix, prefixOffset, prefixLength);
+            int hash = Hashing.hash(prefix, prefixOffset, prefixLength, tables.seed(table));
             walker.forEachWithPrefix(d.head(hash), hash, prefix, prefixOffset, prefixLength, visitor);
         }
     }
@@ -225,7 +225,7 @@ public final class BucketIndex {
         if (d == null) {
             int head = newBucket(0);
             pager.unpin(pager.cachedSlot(head));
-            d = new Directory(head);
+            d = new Directory(head, tables.seed(table));
             tables.directory(table, keyGroup, d);
         }
         return d;
@@ -243,10 +243,10 @@ public final class BucketIndex {
      * and {@code foundPage}/{@code foundIndex} say where it is. Always sets the hashes.
      */
     private boolean locate(Directory d, byte[] key, int keyOffset, int keyLength, int prefixLength) {
-        int hash = Hashing.hash(key, keyOffset, prefixLength);
+        int hash = Hashing.hash(key, keyOffset, prefixLength, d.seed);
         int tag = keyLength == prefixLength
                 ? 0
-                : Hashing.hash(key, keyOffset + prefixLength, keyLength - prefixLength) & 0xffff;
+                : Hashing.hash(key, keyOffset + prefixLength, keyLength - prefixLength, d.seed) & 0xffff;
         foundHash = hash;
         foundTag = tag;
         boolean blobKey = isKeyBlobSize(keyLength);

@@ -32,9 +32,12 @@ final class Directory {
     int depth;
     /** Distinct bucket chains. */
     int buckets = 1;
+    /** The table's hash seed (Hashing), the same for every key-group of the table. */
+    final int seed;
 
-    Directory(int firstBucket) {
+    Directory(int firstBucket, int seed) {
         pages[0] = firstBucket;
+        this.seed = seed;
     }
 
     /** The head of the bucket chain a prefix hash falls in. */

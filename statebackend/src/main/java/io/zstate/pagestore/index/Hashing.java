@@ -1,22 +1,22 @@
 package io.zstate.pagestore.index;
 
 /**
- * MurmurHash3 (x86, 32 bit) over a byte range: the hash that places keys in buckets. Pages are
- * per key-group already, so the hash only has to spread keys within one key-group. Nothing
- * persists it: a restore re-puts every entry, so placement is derived anew in each process. The
- * seed is fixed, which lets input data build long chains on purpose (the large-state issue
- * makes the seed per store).
+ * MurmurHash3 (x86, 32 bit) over a byte range, with a seed: the hash that places keys in
+ * buckets. Pages are per key-group already, so the hash only has to spread keys within one
+ * key-group. Each table draws a random seed when it is created ({@link Tables}), so input data
+ * cannot aim keys at one bucket chain. Nothing persists the seed yet: a restore re-puts every
+ * entry, so placement is derived anew in each process (a restore that places pages as they are
+ * will have to keep it with the table's snapshot).
  */
 final class Hashing {
 
     private static final int C1 = 0xcc9e2d51;
     private static final int C2 = 0x1b873593;
-    private static final int SEED = 0x9747b28c;
 
     private Hashing() {}
 
-    static int hash(byte[] data, int offset, int length) {
-        int h = SEED;
+    static int hash(byte[] data, int offset, int length, int seed) {
+        int h = seed;
         int end = offset + (length & ~3);
         for (int i = offset; i < end; i += 4) {
             int k = (data[i] & 0xff)

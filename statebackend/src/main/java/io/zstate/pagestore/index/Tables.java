@@ -5,8 +5,8 @@ import java.util.List;
 import java.util.function.IntPredicate;
 
 /**
- * The registry of tables (one per Flink state) and, per table, one {@link Directory} per
- * key-group of the store's range, created on first write.
+ * The registry of tables (one per Flink state) and, per table, a random hash seed and one
+ * {@link Directory} per key-group of the store's range, created on first write.
  */
 final class Tables {
 
@@ -14,6 +14,8 @@ final class Tables {
     private final int numberOfKeyGroups;
     private final List<String> names = new ArrayList<>();
     private final List<Directory[]> groups = new ArrayList<>();
+    private int[] seeds = new int[8];
+    private final java.util.SplittableRandom random = new java.util.SplittableRandom();
 
     Tables(int firstKeyGroup, int numberOfKeyGroups) {
         if (numberOfKeyGroups < 1) {
@@ -24,9 +26,19 @@ final class Tables {
     }
 
     int create(String name) {
+        int table = names.size();
         names.add(name);
         groups.add(new Directory[numberOfKeyGroups]);
-        return names.size() - 1;
+        if (table == seeds.length) {
+            seeds = java.util.Arrays.copyOf(seeds, table * 2);
+        }
+        seeds[table] = random.nextInt();
+        return table;
+    }
+
+    /** The table's hash seed, drawn at random when it was created. */
+    int seed(int table) {
+        return seeds[table];
     }
 
     String name(int table) {
