@@ -13,13 +13,19 @@ abstract class JobRunOptions {
     ZStateRunner.Job job;
 
     @Option(names = "--keys", paramLabel = "<keys>",
-            description = "Distinct keys (default: the job's, 500000; 100000 for windows, whose every key-window is a result).")
+            description = "Distinct keys (default: the job's, 500000; 100000 for windows, whose every key-window is a"
+                    + " result; 20000 customers for sql).")
     Long keysOption;
 
     /** The key count in effect: {@code --keys}, or the job's default; set by {@link #resolveKeys()}. */
     long keys;
 
-    @Option(names = "--events", defaultValue = "3000000", description = "Events (default ${DEFAULT-VALUE}).")
+    @Option(names = "--events", paramLabel = "<events>",
+            description = "Events (default: the job's, 3000000; 100000 orders for sql, whose join keeps every 1.1 KiB"
+                    + " order).")
+    Long eventsOption;
+
+    /** The event count in effect: {@code --events}, or the job's default; set by {@link #resolveKeys()}. */
     long events;
 
     @Option(names = "--parallelism", defaultValue = "2", description = "Parallelism (default ${DEFAULT-VALUE}).")
@@ -47,8 +53,9 @@ abstract class JobRunOptions {
         return configFile != null ? configFile : FlinkConfigFiles.findInRepository("flink-conf-embedded.yaml");
     }
 
-    /** Sets {@link #keys} from {@code --keys} or the job's default. */
+    /** Sets {@link #keys} and {@link #events} from {@code --keys} and {@code --events} or the job's defaults. */
     void resolveKeys() {
         keys = keysOption != null ? keysOption : job.defaultKeys;
+        events = eventsOption != null ? eventsOption : job.defaultEvents;
     }
 }

@@ -56,17 +56,21 @@ public final class ZStateRunner extends JobRunOptions implements Callable<Intege
 
     /** The example jobs, by the name {@code --job} takes, with their default key counts. */
     enum Job {
-        counter(new EventCounterJob(), 500_000),
+        counter(new EventCounterJob(), 500_000, 3_000_000),
         // 3M events over 500k sensors make 2M one-reading-or-so windows; 100k keep it a window job
-        windows(new WindowedAggregationJob(), 100_000),
-        sessions(new SessionAnalysisJob(), 500_000);
+        windows(new WindowedAggregationJob(), 100_000, 3_000_000),
+        sessions(new SessionAnalysisJob(), 500_000, 3_000_000),
+        // the join keeps every order whole (1.1 KiB): 100k orders are 110 MiB of rows, in every backend
+        sql(new WideRowSqlJob(), 20_000, 100_000);
 
         final ExampleJob<?> job;
         final long defaultKeys;
+        final long defaultEvents;
 
-        Job(ExampleJob<?> job, long defaultKeys) {
+        Job(ExampleJob<?> job, long defaultKeys, long defaultEvents) {
             this.job = job;
             this.defaultKeys = defaultKeys;
+            this.defaultEvents = defaultEvents;
         }
     }
 
