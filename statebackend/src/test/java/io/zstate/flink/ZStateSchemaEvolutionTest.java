@@ -54,13 +54,7 @@ class ZStateSchemaEvolutionTest {
             "zstate-tiny-pool, savepoint", "hashmap, checkpoint", "hashmap, savepoint"})
     void everySerializerThatNeedsMigrationMigratesEveryEntry(String backendName, String snapshot) throws Exception {
         StateBackend backend = backend(backendName);
-        KeyedStateHandle handle;
-        try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
-            CheckpointableKeyedStateBackend<Integer> keyed = create(backend, env, List.of());
-            write(keyed, V1, V1, V1, V1);
-            handle = KeyedBackends.snapshot(keyed, snapshot);
-            KeyedBackends.dispose(keyed);
-        }
+        KeyedStateHandle handle = writtenWithV1(backend, snapshot);
         try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
             CheckpointableKeyedStateBackend<Integer> keyed = create(backend, env, List.of(handle));
             verify(keyed, V2, V2, V2, V2);
@@ -92,13 +86,7 @@ class ZStateSchemaEvolutionTest {
     @CsvSource({"zstate, checkpoint", "zstate, savepoint", "hashmap, checkpoint", "hashmap, savepoint"})
     void onlyTheMapUserKeyChanges(String backendName, String snapshot) throws Exception {
         StateBackend backend = backend(backendName);
-        KeyedStateHandle handle;
-        try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
-            CheckpointableKeyedStateBackend<Integer> keyed = create(backend, env, List.of());
-            write(keyed, V1, V1, V1, V1);
-            handle = KeyedBackends.snapshot(keyed, snapshot);
-            KeyedBackends.dispose(keyed);
-        }
+        KeyedStateHandle handle = writtenWithV1(backend, snapshot);
         try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
             CheckpointableKeyedStateBackend<Integer> keyed = create(backend, env, List.of(handle));
             verify(keyed, V1, V1, V2, V1);
@@ -111,13 +99,7 @@ class ZStateSchemaEvolutionTest {
             "map-value, checkpoint", "map-value, savepoint", "map-key, checkpoint", "map-key, savepoint"})
     void anIncompatibleSerializerIsRefused(String changed, String snapshot) throws Exception {
         StateBackend backend = backend("zstate");
-        KeyedStateHandle handle;
-        try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
-            CheckpointableKeyedStateBackend<Integer> keyed = create(backend, env, List.of());
-            write(keyed, V1, V1, V1, V1);
-            handle = KeyedBackends.snapshot(keyed, snapshot);
-            KeyedBackends.dispose(keyed);
-        }
+        KeyedStateHandle handle = writtenWithV1(backend, snapshot);
         try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
             CheckpointableKeyedStateBackend<Integer> keyed = create(backend, env, List.of(handle));
             try {
@@ -144,6 +126,17 @@ class ZStateSchemaEvolutionTest {
 
     private static String stateName(String changed) {
         return changed.startsWith("map") ? "map" : changed;
+    }
+
+    /** The state written with the V1 serializers everywhere, then checkpointed or savepointed. */
+    private static KeyedStateHandle writtenWithV1(StateBackend backend, String snapshot) throws Exception {
+        try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
+            CheckpointableKeyedStateBackend<Integer> keyed = create(backend, env, List.of());
+            write(keyed, V1, V1, V1, V1);
+            KeyedStateHandle handle = KeyedBackends.snapshot(keyed, snapshot);
+            KeyedBackends.dispose(keyed);
+            return handle;
+        }
     }
 
     private static StateBackend backend(String name) {

@@ -92,13 +92,7 @@ class PageStoreModelPropertyTest {
             @ForAll @IntRange(min = 8, max = 24) int cachePages)
             throws IOException {
         Path dir = Files.createTempDirectory("zstate-pagestore-test");
-        PageStoreConfig config = PageStoreConfig.defaults(dir)
-                .withPageSize(1024)
-                .withPageCacheBytes(cachePages * 1024L)
-                .withPoolBytes(16 * 4096)
-                .withAllocator(allocator)
-                .withBouncerMinRatio(bouncerRatio)
-                .withReclaimBatchFrames(2);
+        PageStoreConfig config = tiny(dir, allocator, cachePages).withBouncerMinRatio(bouncerRatio);
         PageStore store = new PageStore(config, FIRST_KEY_GROUP, KEY_GROUPS);
         Path spillDir = store.spillDirectory();
         try {
@@ -180,12 +174,7 @@ class PageStoreModelPropertyTest {
             @ForAll long seed)
             throws IOException {
         Path dir = Files.createTempDirectory("zstate-pagestore-faults");
-        PageStoreConfig config = PageStoreConfig.defaults(dir)
-                .withPageSize(1024)
-                .withPageCacheBytes(cachePages * 1024L)
-                .withPoolBytes(16 * 4096)
-                .withAllocator(allocator)
-                .withReclaimBatchFrames(2);
+        PageStoreConfig config = tiny(dir, allocator, cachePages);
         RandomFaults faults = new RandomFaults(seed);
         PageStore store = new PageStore(config, FIRST_KEY_GROUP, KEY_GROUPS, null, faults);
         Path spillDir = store.spillDirectory();
@@ -282,6 +271,16 @@ class PageStoreModelPropertyTest {
         for (Faults.Seam fatal : List.of(Faults.Seam.DECOMPRESS, Faults.Seam.SPILL_WRITE, Faults.Seam.SPILL_READ)) {
             assertThat(OUTCOMES.get(fatal)[1]).as("%s failed the store at least once", fatal).isPositive();
         }
+    }
+
+    /** 1 KiB pages, a cache of {@code cachePages}, a 16-frame pool reclaimed two frames at a time. */
+    private static PageStoreConfig tiny(Path dir, String allocator, int cachePages) {
+        return PageStoreConfig.defaults(dir)
+                .withPageSize(1024)
+                .withPageCacheBytes(cachePages * 1024L)
+                .withPoolBytes(16 * 4096)
+                .withAllocator(allocator)
+                .withReclaimBatchFrames(2);
     }
 
     private static void step(PageStore store, TreeMap<String, byte[]> model, ValueView view, Op op) {

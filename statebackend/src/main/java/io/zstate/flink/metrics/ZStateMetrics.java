@@ -40,6 +40,8 @@ public final class ZStateMetrics {
         longGauge(group, "bouncedPages", stats, PageStoreStats::bounced);
         longGauge(group, "cleanDrops", stats, PageStoreStats::cleanDrops);
         longGauge(group, "framesReclaimed", stats, PageStoreStats::framesReclaimed);
+        longGauge(group, "compressFailures", stats, PageStoreStats::compressFailures);
+        longGauge(group, "arenaRefusals", stats, PageStoreStats::arenaRefusals);
         doubleGauge(group, "compressionRatio", stats, PageStoreStats::compressionRatio);
         doubleGauge(group, "cacheHitRate", stats, PageStoreStats::cacheHitRate);
         doubleGauge(group, "poolHitRate", stats, PageStoreStats::poolHitRate);

@@ -12,6 +12,7 @@ import io.zstate.pagestore.PageStoreStats;
 import io.zstate.pagestore.layout.SameFilled;
 import io.zstate.pagestore.layout.StoredPage;
 import java.nio.ByteBuffer;
+import org.apache.flink.util.IOUtils;
 import net.jpountz.lz4.LZ4Exception;
 
 /**
@@ -471,22 +472,20 @@ public final class Pager implements AutoCloseable {
      */
     @Override
     public void close() {
-        RuntimeException failure = null;
-        for (AutoCloseable step : new AutoCloseable[] {pool, frames, spill}) {
-            try {
-                step.close();
-            } catch (Exception e) {
-                RuntimeException r = e instanceof RuntimeException ? (RuntimeException) e
-                        : new IllegalStateException("could not close " + step, e);
-                if (failure == null) {
-                    failure = r;
-                } else {
-                    failure.addSuppressed(r);
-                }
-            }
-        }
-        if (failure != null) {
-            throw failure;
+        closeAll("the pager", pool, frames, spill);
+    }
+
+    /**
+     * Closes every step even if an earlier one throws (Flink's {@link IOUtils#closeAll}); the first
+     * failure is rethrown afterwards with the others suppressed.
+     */
+    static void closeAll(String what, AutoCloseable... steps) {
+        try {
+            IOUtils.closeAll(steps);
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException("could not close " + what, e);
         }
     }
 }

@@ -268,26 +268,11 @@ final class SpillStore implements AutoCloseable {
 
     /** Closes every RocksDB object and deletes the directory, each even if an earlier step threw. */
     private void release() {
-        RuntimeException failure = null;
-        for (Runnable step : new Runnable[] {batch::close, () -> {
-                    if (db != null) {
-                        db.close();
-                    }
-                }, readOptions::close, writeOptions::close, options::close, blockCache::close,
-                () -> deleteRecursively(directory)}) {
-            try {
-                step.run();
-            } catch (RuntimeException e) {
-                if (failure == null) {
-                    failure = e;
-                } else {
-                    failure.addSuppressed(e);
-                }
+        Pager.closeAll("the spill store", batch, () -> {
+            if (db != null) {
+                db.close();
             }
-        }
-        if (failure != null) {
-            throw failure;
-        }
+        }, readOptions, writeOptions, options, blockCache, () -> deleteRecursively(directory));
     }
 
     static void deleteRecursively(Path dir) {
