@@ -1,8 +1,10 @@
 package io.zstate.flink;
 
 import io.zstate.pagestore.PageStore;
-import java.io.IOException;
 import io.zstate.pagestore.ValueView;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 import org.apache.flink.api.common.state.StateDescriptor;
 import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.api.java.tuple.Tuple2;
@@ -12,6 +14,7 @@ import org.apache.flink.queryablestate.client.state.serialization.KvStateSeriali
 import org.apache.flink.runtime.state.KeyGroupRangeAssignment;
 import org.apache.flink.runtime.state.SerializedCompositeKeyBuilder;
 import org.apache.flink.runtime.state.internal.InternalKvState;
+import org.apache.flink.util.FlinkRuntimeException;
 
 /**
  * What every zstate state shares: the current namespace, the composite key of (current key,
@@ -185,9 +188,46 @@ abstract class AbstractZState<K, N, V> implements InternalKvState<K, N, V> {
         return readCopy(keyGroup, key);
     }
 
+    /** Visits the state key-group by key-group (Flink's incremental TTL cleanup). */
     @Override
     public StateIncrementalVisitor<K, N, V> getStateIncrementalVisitor(int recommendedMaxNumberOfReturnedRecords) {
-        throw new UnsupportedOperationException(
-                "zstate has no incremental state visitor; TTL cleanup runs in full snapshots");
+        return new ZStateIncrementalVisitor<>(this, backend.getKeyGroupRange(), recommendedMaxNumberOfReturnedRecords);
+    }
+
+    /**
+     * The states of one key-group's stored entries ([key, value] copies), for the incremental
+     * visitor: one state per stored entry, decoded by {@link #decodeStored}; a map overrides this.
+     */
+    List<ZStateIncrementalVisitor.ZStateEntry<K, N, V>> statesOf(int keyGroup, List<byte[][]> entries) {
+        List<ZStateIncrementalVisitor.ZStateEntry<K, N, V>> states = new ArrayList<>(entries.size());
+        try {
+            for (byte[][] entry : entries) {
+                ZStateIncrementalVisitor.KeyAndNamespace<K, N> kn =
+                        ZStateIncrementalVisitor.KeyAndNamespace.of(this, entry[0]);
+                states.add(new ZStateIncrementalVisitor.ZStateEntry<>(
+                        keyGroup, entry[0], List.of(entry[0]), kn.key(), kn.namespace(), decodeStored(entry[1])));
+            }
+        } catch (IOException e) {
+            throw new FlinkRuntimeException("Error while reading state " + info.meta().getName(), e);
+        }
+        return states;
+    }
+
+    /** A stored value as the state type's value. */
+    V decodeStored(byte[] stored) throws IOException {
+        in.setBuffer(stored);
+        return valueSerializer.deserialize(in);
+    }
+
+    /** Removes the stored entries of a visited state. */
+    void removeStates(ZStateIncrementalVisitor.ZStateEntry<K, N, V> entry) {
+        for (byte[] key : entry.storedKeys) {
+            remove(entry.keyGroup, key);
+        }
+    }
+
+    /** Replaces a visited state with {@code value} (its unexpired part). */
+    void updateStates(ZStateIncrementalVisitor.ZStateEntry<K, N, V> entry, V value) throws Exception {
+        writeStored(entry.keyGroup, entry.prefix, value);
     }
 }

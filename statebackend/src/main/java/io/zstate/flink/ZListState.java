@@ -1,5 +1,6 @@
 package io.zstate.flink;
 
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -47,15 +48,36 @@ final class ZListState<K, N, V> extends AbstractZState<K, N, List<V>> implements
                 return null;
             }
             positionOnView();
-            List<V> list = new ArrayList<>();
-            while (in.available() > 0) {
-                list.add(elementSerializer.deserialize(in));
-                if (in.available() > 0) {
-                    in.readByte();
-                }
-            }
-            return list;
+            return decodeList();
         }
+    }
+
+    /** The list {@link #in} is positioned on: e1 ',' e2 ... */
+    private List<V> decodeList() throws IOException {
+        List<V> list = new ArrayList<>();
+        while (in.available() > 0) {
+            list.add(elementSerializer.deserialize(in));
+            if (in.available() > 0) {
+                in.readByte();
+            }
+        }
+        return list;
+    }
+
+    @Override
+    List<V> decodeStored(byte[] stored) throws IOException {
+        in.setBuffer(stored);
+        return decodeList();
+    }
+
+    @Override
+    void updateStates(ZStateIncrementalVisitor.ZStateEntry<K, N, List<V>> entry, List<V> values) throws Exception {
+        if (values == null || values.isEmpty()) {
+            removeStates(entry);
+            return;
+        }
+        serializeList(values);
+        write(entry.keyGroup, entry.prefix, out.getSharedBuffer(), 1, out.length() - 1);
     }
 
     @Override

@@ -1,5 +1,10 @@
 package io.zstate.flink;
 
+import org.apache.flink.util.FlinkRuntimeException;
+import org.apache.flink.core.memory.DataOutputSerializer;
+import java.util.HashMap;
+import java.util.Arrays;
+import java.util.ArrayList;
 import io.zstate.flink.iterator.ZMapEntryIterator;
 import java.io.IOException;
 import java.util.Iterator;
@@ -60,6 +65,68 @@ final class ZMapState<K, N, UK, UV> extends AbstractZState<K, N, Map<UK, UV>>
 
     private UV decodeValue(DataInputDeserializer input) throws IOException {
         return input.readBoolean() ? null : userValueSerializer.deserialize(input);
+    }
+
+    /** A map's user-key entries, grouped by their prefix (key-group | key | namespace): one state per map. */
+    @Override
+    List<ZStateIncrementalVisitor.ZStateEntry<K, N, Map<UK, UV>>> statesOf(int keyGroup, List<byte[][]> entries) {
+        Map<java.nio.ByteBuffer, List<byte[][]>> maps = new LinkedHashMap<>();
+        List<ZStateIncrementalVisitor.ZStateEntry<K, N, Map<UK, UV>>> states = new ArrayList<>();
+        try {
+            Map<java.nio.ByteBuffer, ZStateIncrementalVisitor.KeyAndNamespace<K, N>> prefixes = new HashMap<>();
+            for (byte[][] entry : entries) {
+                ZStateIncrementalVisitor.KeyAndNamespace<K, N> kn =
+                        ZStateIncrementalVisitor.KeyAndNamespace.of(this, entry[0]);
+                java.nio.ByteBuffer prefix = java.nio.ByteBuffer.wrap(entry[0], 0, kn.prefixLength()).slice();
+                maps.computeIfAbsent(prefix, p -> new ArrayList<>()).add(entry);
+                prefixes.putIfAbsent(prefix, kn);
+            }
+            DataInputDeserializer input = new DataInputDeserializer();
+            for (Map.Entry<java.nio.ByteBuffer, List<byte[][]>> map : maps.entrySet()) {
+                ZStateIncrementalVisitor.KeyAndNamespace<K, N> kn = prefixes.get(map.getKey());
+                Map<UK, UV> values = new HashMap<>();
+                List<byte[]> keys = new ArrayList<>();
+                for (byte[][] entry : map.getValue()) {
+                    input.setBuffer(entry[0], kn.prefixLength(), entry[0].length - kn.prefixLength());
+                    UK userKey = userKeySerializer.deserialize(input);
+                    input.setBuffer(entry[1]);
+                    values.put(userKey, decodeValue(input));
+                    keys.add(entry[0]);
+                }
+                byte[] prefix = Arrays.copyOf(map.getValue().get(0)[0], kn.prefixLength());
+                states.add(new ZStateIncrementalVisitor.ZStateEntry<>(
+                        keyGroup, prefix, keys, kn.key(), kn.namespace(), values));
+            }
+        } catch (IOException e) {
+            throw new FlinkRuntimeException("Error while reading map state " + info.meta().getName(), e);
+        }
+        return states;
+    }
+
+    @Override
+    void removeStates(ZStateIncrementalVisitor.ZStateEntry<K, N, Map<UK, UV>> entry) {
+        synchronized (store) {
+            for (byte[] key : entry.storedKeys) {
+                store.delete(info.table(), entry.keyGroup, key, 0, key.length, entry.prefix.length);
+            }
+        }
+    }
+
+    /** The map's unexpired entries replace all of its entries. */
+    @Override
+    void updateStates(ZStateIncrementalVisitor.ZStateEntry<K, N, Map<UK, UV>> entry, Map<UK, UV> values)
+            throws Exception {
+        removeStates(entry);
+        if (values == null) {
+            return;
+        }
+        DataOutputSerializer keyOut = new DataOutputSerializer(entry.prefix.length + 32);
+        for (Map.Entry<UK, UV> e : values.entrySet()) {
+            keyOut.clear();
+            keyOut.write(entry.prefix);
+            userKeySerializer.serialize(e.getKey(), keyOut);
+            writeEntry(entry.keyGroup, keyOut.getSharedBuffer(), keyOut.length(), entry.prefix.length, e.getValue());
+        }
     }
 
     @Override

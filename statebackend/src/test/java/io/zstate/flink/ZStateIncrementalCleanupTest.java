@@ -1,0 +1,109 @@
+package io.zstate.flink;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Duration;
+import java.util.List;
+import org.apache.flink.api.common.JobID;
+import org.apache.flink.api.common.state.ListState;
+import org.apache.flink.api.common.state.ListStateDescriptor;
+import org.apache.flink.api.common.state.MapState;
+import org.apache.flink.api.common.state.MapStateDescriptor;
+import org.apache.flink.api.common.state.StateTtlConfig;
+import org.apache.flink.api.common.state.ValueState;
+import org.apache.flink.api.common.state.ValueStateDescriptor;
+import org.apache.flink.api.common.typeutils.base.IntSerializer;
+import org.apache.flink.core.fs.CloseableRegistry;
+import org.apache.flink.metrics.groups.UnregisteredMetricsGroup;
+import org.apache.flink.runtime.operators.testutils.MockEnvironment;
+import org.apache.flink.runtime.operators.testutils.MockEnvironmentBuilder;
+import org.apache.flink.runtime.state.CheckpointableKeyedStateBackend;
+import org.apache.flink.runtime.state.KeyGroupRange;
+import org.apache.flink.runtime.state.KeyedStateBackendParametersImpl;
+import org.apache.flink.runtime.state.VoidNamespace;
+import org.apache.flink.runtime.state.VoidNamespaceSerializer;
+import org.apache.flink.runtime.state.ttl.MockTtlTimeProvider;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Flink's incremental TTL cleanup ({@code StateTtlConfig.cleanupIncrementally}) on zstate: states
+ * written once and never read again leave the store while the job works on other keys, through
+ * zstate's incremental state visitor; unexpired states (a value, a list, a map with some expired
+ * and some fresh entries) are kept intact. Counted in the store itself
+ * ({@code numKeyValueStateEntries}), not through reads, which would clean up anyway.
+ */
+class ZStateIncrementalCleanupTest {
+
+    private static final int KEY_GROUPS = 16;
+    private static final int OLD_KEYS = 3_000;
+    private static final int LIVE_KEYS = 50;
+    private static final long TTL = 1_000;
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"zsmalloc", "zbud-tiny-pool"})
+    void expiredStatesLeaveTheStoreWithoutBeingRead(String setup) throws Exception {
+        MockTtlTimeProvider clock = new MockTtlTimeProvider();
+        clock.time = 0;
+        StateTtlConfig ttl = StateTtlConfig.newBuilder(Duration.ofMillis(TTL))
+                .cleanupIncrementally(20, true)
+                .build();
+        ValueStateDescriptor<String> valueDescriptor = new ValueStateDescriptor<>("value", String.class);
+        ListStateDescriptor<String> listDescriptor = new ListStateDescriptor<>("list", String.class);
+        MapStateDescriptor<Integer, String> mapDescriptor = new MapStateDescriptor<>("map", Integer.class, String.class);
+        valueDescriptor.enableTimeToLive(ttl);
+        listDescriptor.enableTimeToLive(ttl);
+        mapDescriptor.enableTimeToLive(ttl);
+        try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
+            CheckpointableKeyedStateBackend<Integer> backend = ZStateBackendTest.backend(setup).createKeyedStateBackend(
+                    new KeyedStateBackendParametersImpl<>(env, new JobID(), "ttl", IntSerializer.INSTANCE,
+                            KEY_GROUPS, new KeyGroupRange(0, KEY_GROUPS - 1), env.getTaskKvStateRegistry(), clock,
+                            new UnregisteredMetricsGroup(), (n, v) -> {}, List.of(), new CloseableRegistry(), 1.0));
+            try {
+                ValueState<String> value = backend.getPartitionedState(
+                        VoidNamespace.INSTANCE, VoidNamespaceSerializer.INSTANCE, valueDescriptor);
+                ListState<String> list = backend.getPartitionedState(
+                        VoidNamespace.INSTANCE, VoidNamespaceSerializer.INSTANCE, listDescriptor);
+                MapState<Integer, String> map = backend.getPartitionedState(
+                        VoidNamespace.INSTANCE, VoidNamespaceSerializer.INSTANCE, mapDescriptor);
+                // old keys: written once at time 0, never read again
+                for (int key = 0; key < OLD_KEYS; key++) {
+                    backend.setCurrentKey(key);
+                    value.update("old value " + key);
+                    list.add("old element " + key);
+                    map.put(1, "old entry " + key);
+                    map.put(2, "old entry " + key);
+                }
+                int stored = ((org.apache.flink.runtime.state.AbstractKeyedStateBackend<Integer>) backend)
+                        .numKeyValueStateEntries();
+                assertThat(stored).isEqualTo(OLD_KEYS * 4);
+                // a live key whose map keeps one entry from before expiry and gets fresh ones later
+                backend.setCurrentKey(-1);
+                map.put(1, "expires");
+                clock.time = TTL + 1;
+                map.put(2, "fresh");
+                // normal work on other keys, long after the old keys expired: each access cleans a few
+                for (int round = 0; round < 40; round++) {
+                    for (int key = -LIVE_KEYS; key < 0; key++) {
+                        backend.setCurrentKey(key);
+                        value.update("live " + round);
+                    }
+                }
+                int left = ((org.apache.flink.runtime.state.AbstractKeyedStateBackend<Integer>) backend)
+                        .numKeyValueStateEntries();
+                // what must remain: the live keys' values and the live map's fresh entry
+                assertThat(left).as("stored entries left of %d", stored).isEqualTo(LIVE_KEYS + 1);
+                backend.setCurrentKey(-1);
+                assertThat(map.get(2)).isEqualTo("fresh");
+                assertThat(map.get(1)).isNull();
+                assertThat(value.value()).isEqualTo("live 39");
+                backend.setCurrentKey(7);
+                assertThat(value.value()).isNull();
+                assertThat(list.get()).isNullOrEmpty();
+            } finally {
+                backend.close();
+                backend.dispose();
+            }
+        }
+    }
+}
