@@ -284,13 +284,10 @@ abstract class AbstractZPool implements ZPool {
     // ---- helpers for implementations ---------------------------------------------------------
 
     /**
-     * Hands one object to the evictor and frees it if the evictor took it.
-     *
-     * @return whether the object was evicted and freed
-     */
-    /**
      * Offers one object to the evictor; an accepted object is remembered and freed after the
      * evictor's flush.
+     *
+     * @return whether the evictor accepted the object
      */
     protected final boolean evict(int slot, Evictor evictor) {
         int size = sizeOf(slot);

@@ -204,8 +204,8 @@ abstract class AbstractZState<K, N, V> implements InternalKvState<K, N, V> {
             for (byte[][] entry : entries) {
                 ZStateIncrementalVisitor.KeyAndNamespace<K, N> kn =
                         ZStateIncrementalVisitor.KeyAndNamespace.of(this, entry[0]);
-                states.add(new ZStateIncrementalVisitor.ZStateEntry<>(
-                        keyGroup, entry[0], List.of(entry[0]), kn.key(), kn.namespace(), decodeStored(entry[1])));
+                states.add(new ZStateIncrementalVisitor.ZStateEntry<>(keyGroup, entry[0], List.of(entry[0]),
+                        List.of(entry[1]), kn.key(), kn.namespace(), decodeStored(entry[1])));
             }
         } catch (IOException e) {
             throw new FlinkRuntimeException("Error while reading state " + info.meta().getName(), e);
@@ -219,15 +219,29 @@ abstract class AbstractZState<K, N, V> implements InternalKvState<K, N, V> {
         return valueSerializer.deserialize(in);
     }
 
-    /** Removes the stored entries of a visited state. */
+    /** Removes a visited state, unless it was written since it was copied. */
     void removeStates(ZStateIncrementalVisitor.ZStateEntry<K, N, V> entry) {
-        for (byte[] key : entry.storedKeys) {
-            remove(entry.keyGroup, key);
+        synchronized (store) {
+            if (unchanged(entry.keyGroup, entry.prefix, entry.prefix.length, entry.storedValues.get(0))) {
+                store.delete(info.table(), entry.keyGroup, entry.prefix, 0, entry.prefix.length, entry.prefix.length);
+            }
         }
     }
 
-    /** Replaces a visited state with {@code value} (its unexpired part). */
+    /** Replaces a visited state with {@code value} (its unexpired part), unless it was written since. */
     void updateStates(ZStateIncrementalVisitor.ZStateEntry<K, N, V> entry, V value) throws Exception {
-        writeStored(entry.keyGroup, entry.prefix, value);
+        synchronized (store) {
+            if (unchanged(entry.keyGroup, entry.prefix, entry.prefix.length, entry.storedValues.get(0))) {
+                writeStored(entry.keyGroup, entry.prefix, value);
+            }
+        }
+    }
+
+    /** Whether a stored key still holds exactly {@code copied}; call under the store's lock. */
+    boolean unchanged(int keyGroup, byte[] key, int prefixLength, byte[] copied) {
+        ValueView view = backend.view;
+        return store.get(info.table(), keyGroup, key, 0, key.length, prefixLength, view)
+                && java.util.Arrays.equals(view.array(), view.offset(), view.offset() + view.length(),
+                        copied, 0, copied.length);
     }
 }

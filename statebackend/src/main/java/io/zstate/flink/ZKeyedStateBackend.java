@@ -404,7 +404,11 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
                 failure = addTo(failure, new FlinkRuntimeException("Could not release the zstate pool's managed memory.", t));
             }
         }
-        io.zstate.pagestore.SpillDirectories.deleteQuietly(spillParent);
+        if (!store.hasOpenSnapshots()) {
+            // else a snapshot still reads spilled pages: its spill store deletes its own directory
+            // when the view closes, leaving only the empty parent
+            io.zstate.pagestore.SpillDirectories.deleteQuietly(spillParent);
+        }
         createdStates.clear();
         kvStates.clear();
         pqStates.clear();

@@ -4,6 +4,7 @@ import io.zstate.allocator.MemoryBudget;
 import io.zstate.flink.restore.ZRestoreOperation;
 import io.zstate.pagestore.Faults;
 import io.zstate.pagestore.PageStore;
+import io.zstate.pagestore.SpillDirectories;
 import io.zstate.pagestore.PageStoreConfig;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -23,7 +24,8 @@ import org.apache.flink.util.Preconditions;
  * into it (which settles the key serializer: a restore may reconfigure it), then the backend.
  *
  * <p>Owns the order of construction and the cleanup of a failed build: if anything fails, the
- * page store is closed and the managed memory released before the error is thrown. Once {@link
+ * page store is closed, the managed memory released and the spill directory deleted before the
+ * error (any Throwable) is rethrown. Once {@link
  * #build()} returns, the backend owns both; the builder must not touch them again.
  */
 final class ZKeyedStateBackendBuilder<K> implements StateBackendBuilder<ZKeyedStateBackend<K>, IOException> {
@@ -104,7 +106,7 @@ final class ZKeyedStateBackendBuilder<K> implements StateBackendBuilder<ZKeyedSt
                     .restore(parameters.getStateHandles());
             return new ZKeyedStateBackend<>(parameters, keySerializer, tables, sharedMemory, spillParent,
                     latencyTrackingStateConfig, sizeTrackingStateConfig);
-        } catch (Exception e) {
+        } catch (Throwable e) {
             if (store != null) {
                 try {
                     store.close();
@@ -113,6 +115,12 @@ final class ZKeyedStateBackendBuilder<K> implements StateBackendBuilder<ZKeyedSt
                 }
             }
             releaseSharedMemory();
+            if (spillParent != null) {
+                SpillDirectories.deleteQuietly(spillParent);
+            }
+            if (e instanceof Error) {
+                throw (Error) e;
+            }
             throw e instanceof IOException ? (IOException) e
                     : new IOException("Could not create the zstate keyed backend.", e);
         }

@@ -76,8 +76,12 @@ final class ZListState<K, N, V> extends AbstractZState<K, N, List<V>> implements
             removeStates(entry);
             return;
         }
-        serializeList(values);
-        write(entry.keyGroup, entry.prefix, out.getSharedBuffer(), 1, out.length() - 1);
+        synchronized (store) {
+            if (unchanged(entry.keyGroup, entry.prefix, entry.prefix.length, entry.storedValues.get(0))) {
+                serializeList(values);
+                write(entry.keyGroup, entry.prefix, out.getSharedBuffer(), 1, out.length() - 1);
+            }
+        }
     }
 
     @Override

@@ -1,7 +1,6 @@
 package io.zstate.flink;
 
 import org.apache.flink.util.FlinkRuntimeException;
-import org.apache.flink.core.memory.DataOutputSerializer;
 import java.util.HashMap;
 import java.util.Arrays;
 import java.util.ArrayList;
@@ -86,16 +85,18 @@ final class ZMapState<K, N, UK, UV> extends AbstractZState<K, N, Map<UK, UV>>
                 ZStateIncrementalVisitor.KeyAndNamespace<K, N> kn = prefixes.get(map.getKey());
                 Map<UK, UV> values = new HashMap<>();
                 List<byte[]> keys = new ArrayList<>();
+                List<byte[]> stored = new ArrayList<>();
                 for (byte[][] entry : map.getValue()) {
                     input.setBuffer(entry[0], kn.prefixLength(), entry[0].length - kn.prefixLength());
                     UK userKey = userKeySerializer.deserialize(input);
                     input.setBuffer(entry[1]);
                     values.put(userKey, decodeValue(input));
                     keys.add(entry[0]);
+                    stored.add(entry[1]);
                 }
                 byte[] prefix = Arrays.copyOf(map.getValue().get(0)[0], kn.prefixLength());
                 states.add(new ZStateIncrementalVisitor.ZStateEntry<>(
-                        keyGroup, prefix, keys, kn.key(), kn.namespace(), values));
+                        keyGroup, prefix, keys, stored, kn.key(), kn.namespace(), values));
             }
         } catch (IOException e) {
             throw new FlinkRuntimeException("Error while reading map state " + info.meta().getName(), e);
@@ -103,29 +104,46 @@ final class ZMapState<K, N, UK, UV> extends AbstractZState<K, N, Map<UK, UV>>
         return states;
     }
 
+    /** Removes the map's copied entries that still hold what was copied (entries written since stay). */
     @Override
     void removeStates(ZStateIncrementalVisitor.ZStateEntry<K, N, Map<UK, UV>> entry) {
         synchronized (store) {
-            for (byte[] key : entry.storedKeys) {
-                store.delete(info.table(), entry.keyGroup, key, 0, key.length, entry.prefix.length);
+            for (int i = 0; i < entry.storedKeys.size(); i++) {
+                byte[] key = entry.storedKeys.get(i);
+                if (unchanged(entry.keyGroup, key, entry.prefix.length, entry.storedValues.get(i))) {
+                    store.delete(info.table(), entry.keyGroup, key, 0, key.length, entry.prefix.length);
+                }
             }
         }
     }
 
-    /** The map's unexpired entries replace all of its entries. */
+    /**
+     * Applies the map's unexpired part: each copied entry that still holds what was copied is
+     * deleted if the cleanup dropped its user key, rewritten if its value changed; entries written
+     * since the copy stay as they are.
+     */
     @Override
     void updateStates(ZStateIncrementalVisitor.ZStateEntry<K, N, Map<UK, UV>> entry, Map<UK, UV> values)
             throws Exception {
-        removeStates(entry);
         if (values == null) {
+            removeStates(entry);
             return;
         }
-        DataOutputSerializer keyOut = new DataOutputSerializer(entry.prefix.length + 32);
-        for (Map.Entry<UK, UV> e : values.entrySet()) {
-            keyOut.clear();
-            keyOut.write(entry.prefix);
-            userKeySerializer.serialize(e.getKey(), keyOut);
-            writeEntry(entry.keyGroup, keyOut.getSharedBuffer(), keyOut.length(), entry.prefix.length, e.getValue());
+        DataInputDeserializer input = new DataInputDeserializer();
+        synchronized (store) {
+            for (int i = 0; i < entry.storedKeys.size(); i++) {
+                byte[] key = entry.storedKeys.get(i);
+                if (!unchanged(entry.keyGroup, key, entry.prefix.length, entry.storedValues.get(i))) {
+                    continue;
+                }
+                input.setBuffer(key, entry.prefix.length, key.length - entry.prefix.length);
+                UK userKey = userKeySerializer.deserialize(input);
+                if (!values.containsKey(userKey)) {
+                    store.delete(info.table(), entry.keyGroup, key, 0, key.length, entry.prefix.length);
+                } else {
+                    writeEntry(entry.keyGroup, key, key.length, entry.prefix.length, values.get(userKey));
+                }
+            }
         }
     }
 

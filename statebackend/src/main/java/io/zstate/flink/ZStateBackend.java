@@ -110,9 +110,11 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
         }
         this.spillDirectory = config.getOptional(ZStateOptions.SPILL_DIRECTORY).orElse(original.spillDirectory);
         checkPagesFitThePool(pageSize, frameSize, allocator, bouncerRatio);
+        int slots = Math.max(1, config.get(TaskManagerOptions.NUM_TASK_SLOTS));
         config.getOptional(TaskManagerOptions.MANAGED_MEMORY_SIZE).ifPresent(
-                managed -> checkPoolAgainstManagedMemory(poolBytes, managed.getBytes(),
-                        "'" + TaskManagerOptions.MANAGED_MEMORY_SIZE.key() + "'"));
+                managed -> checkPoolAgainstManagedMemory(poolBytes, managed.getBytes() / slots,
+                        "per slot: '" + TaskManagerOptions.MANAGED_MEMORY_SIZE.key() + "' over " + slots + " slot(s), '"
+                                + TaskManagerOptions.NUM_TASK_SLOTS.key() + "'"));
         config.getOptional(TaskManagerOptions.TASK_HEAP_MEMORY).ifPresent(
                 heap -> checkPageCacheAgainstHeap(pageCacheBytes, heap.getBytes(),
                         "'" + TaskManagerOptions.TASK_HEAP_MEMORY.key() + "'"));
@@ -137,7 +139,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
                 + ZStateOptions.ALLOCATOR.key() + "' (" + allocator + ") and '" + ZStateOptions.BOUNCER_RATIO.key()
                 + "' (" + bouncerRatio + "): a page that passes the bouncer is a pool object of up to " + largestPage
                 + " bytes, but the largest object of " + allocator + " at that frame size is " + largestObject
-                + " bytes, so such pages would never be stored in the pool. Allowed: page-size / bouncer-ratio + "
+                + " bytes, so pages that compress too little for it would all go to RocksDB. Allowed: page-size / bouncer-ratio + "
                 + (largestPage - (int) Math.floor(pageSize / bouncerRatio)) + " bytes at most the allocator's"
                 + " largest object (frame-size - 8 for zsmalloc, frame-size * 62/64 for zbud)"
                 + (frame > 0 ? "; here a frame-size of at least " + frame + " bytes" : "")
@@ -199,6 +201,10 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
             throws IOException {
         Environment env = parameters.getEnv();
         checkAgainstTaskManager(env);
+        // everything that may throw comes before the managed memory is reserved, or releases it
+        LatencyTrackingStateConfig latency =
+                latencyTrackingConfigBuilder.setMetricGroup(parameters.getMetricGroup()).build();
+        SizeTrackingStateConfig size = sizeTrackingConfigBuilder.setMetricGroup(parameters.getMetricGroup()).build();
         OpaqueMemoryResource<MemoryBudget> sharedMemory = null;
         long poolBudget = poolBytes;
         if (poolBytes == -1) {
@@ -218,12 +224,18 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
                                 + ZStateOptions.POOL_SIZE.key() + "'."));
             }
         }
-        Path spillParent = spillParent(env, parameters.getJobID().toString(), parameters.getOperatorIdentifier());
-        PageStoreConfig config = new PageStoreConfig(pageSize, pageCacheBytes, poolBudget, frameSize, allocator,
-                bouncerRatio, reclaimBatchFrames, spillParent, 8L << 20, 4L << 20);
-        LatencyTrackingStateConfig latency =
-                latencyTrackingConfigBuilder.setMetricGroup(parameters.getMetricGroup()).build();
-        SizeTrackingStateConfig size = sizeTrackingConfigBuilder.setMetricGroup(parameters.getMetricGroup()).build();
+        Path spillParent;
+        PageStoreConfig config;
+        try {
+            spillParent = spillParent(env, parameters.getJobID().toString(), parameters.getOperatorIdentifier());
+            config = new PageStoreConfig(pageSize, pageCacheBytes, poolBudget, frameSize, allocator,
+                    bouncerRatio, reclaimBatchFrames, spillParent, 8L << 20, 4L << 20);
+        } catch (RuntimeException e) {
+            if (sharedMemory != null) {
+                closeQuietly(sharedMemory);
+            }
+            throw new IOException("Could not configure the zstate keyed backend.", e);
+        }
         // the builder releases the shared memory if the build fails
         return new ZKeyedStateBackendBuilder<>(parameters)
                 .setPageStoreConfig(config)

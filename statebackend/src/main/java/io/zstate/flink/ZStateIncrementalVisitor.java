@@ -21,8 +21,11 @@ import org.apache.flink.util.FlinkRuntimeException;
  * <p>A state is what Flink's state type holds for one (key, namespace): a value, a whole list, a
  * whole map; the state class turns stored entries into states ({@link AbstractZState#statesOf}),
  * so a map's user-key entries become one state. Copying a key-group at a time bounds what is held
- * to one key-group of one state; entries written after a key-group was copied are seen in the
- * next round, as with HashMap's visitor.
+ * to one key-group of one state. The cleanup acts on a copy that the task may have changed since
+ * (Flink works through a batch over many later state accesses), so {@link #remove} and {@link
+ * #update} act on a stored entry only if it still holds exactly the bytes that were copied: an
+ * entry written since is newer than what the cleanup judged, and is left alone (a later round
+ * sees it).
  *
  * <p>Touches the state's table only through the state; not thread-safe (the task thread).
  */
@@ -98,14 +101,18 @@ final class ZStateIncrementalVisitor<K, N, V> implements StateIncrementalVisitor
         final int keyGroup;
         final byte[] prefix;
         final List<byte[]> storedKeys;
+        /** The stored values as copied, parallel to the keys: remove and update act only on these. */
+        final List<byte[]> storedValues;
         private final K key;
         private final N namespace;
         private final V value;
 
-        ZStateEntry(int keyGroup, byte[] prefix, List<byte[]> storedKeys, K key, N namespace, V value) {
+        ZStateEntry(int keyGroup, byte[] prefix, List<byte[]> storedKeys, List<byte[]> storedValues, K key,
+                N namespace, V value) {
             this.keyGroup = keyGroup;
             this.prefix = prefix;
             this.storedKeys = storedKeys;
+            this.storedValues = storedValues;
             this.key = key;
             this.namespace = namespace;
             this.value = value;

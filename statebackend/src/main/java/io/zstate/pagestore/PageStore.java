@@ -5,6 +5,7 @@ import io.zstate.pagestore.index.BucketIndex;
 import io.zstate.pagestore.snapshot.FrozenView;
 import io.zstate.pagestore.snapshot.HeapFrozenView;
 import io.zstate.pagestore.tier.Pager;
+import java.util.Objects;
 
 /**
  * A byte-level key-value store for many tables (one per Flink state), each partitioned by
@@ -23,8 +24,8 @@ import io.zstate.pagestore.tier.Pager;
  * </pre>
  *
  * <pre>
- * Failure: an argument error (a key-group outside the range, a prefix longer than its key, a
- * write from inside an iteration) is thrown before anything changes. Any other exception from inside an operation
+ * Failure: an argument error (a key-group outside the range, a prefix longer than its key, an
+ * offset outside its array, a write from inside an iteration) is thrown before anything changes. Any other exception from inside an operation
  * (an I/O error of the spill store, a stored page that does not decode) fails the store: the
  * operation may have been half done, so every later call throws PageStoreFailedException naming
  * the first failure and what was being done, and the task restores from its checkpoint. Running
@@ -88,6 +89,7 @@ public final class PageStore implements AutoCloseable {
             ValueView out) {
         checkUsable();
         index.check(table, keyGroup);
+        checkKey(key, keyOffset, keyLength, prefixLength);
         try {
             return index.get(table, keyGroup, key, keyOffset, keyLength, prefixLength, out);
         } catch (RuntimeException | Error e) {
@@ -99,7 +101,8 @@ public final class PageStore implements AutoCloseable {
     public void put(int table, int keyGroup, byte[] key, int keyOffset, int keyLength, int prefixLength,
             byte[] value, int valueOffset, int valueLength) {
         checkMutable(table, keyGroup);
-        index.checkKey(keyLength, prefixLength);
+        checkKey(key, keyOffset, keyLength, prefixLength);
+        Objects.checkFromIndexSize(valueOffset, valueLength, value.length);
         try {
             index.put(table, keyGroup, key, keyOffset, keyLength, prefixLength, value, valueOffset, valueLength);
         } catch (RuntimeException | Error e) {
@@ -114,7 +117,8 @@ public final class PageStore implements AutoCloseable {
     public void append(int table, int keyGroup, byte[] key, int keyOffset, int keyLength, int prefixLength,
             byte[] value, int valueOffset, int valueLength) {
         checkMutable(table, keyGroup);
-        index.checkKey(keyLength, prefixLength);
+        checkKey(key, keyOffset, keyLength, prefixLength);
+        Objects.checkFromIndexSize(valueOffset, valueLength, value.length);
         try {
             index.append(table, keyGroup, key, keyOffset, keyLength, prefixLength, value, valueOffset, valueLength);
         } catch (RuntimeException | Error e) {
@@ -125,6 +129,7 @@ public final class PageStore implements AutoCloseable {
     /** Removes a key; returns whether it existed. */
     public boolean delete(int table, int keyGroup, byte[] key, int keyOffset, int keyLength, int prefixLength) {
         checkMutable(table, keyGroup);
+        checkKey(key, keyOffset, keyLength, prefixLength);
         try {
             return index.delete(table, keyGroup, key, keyOffset, keyLength, prefixLength);
         } catch (RuntimeException | Error e) {
@@ -139,6 +144,7 @@ public final class PageStore implements AutoCloseable {
             EntryVisitor visitor) {
         checkUsable();
         index.check(table, keyGroup);
+        Objects.checkFromIndexSize(prefixOffset, prefixLength, prefix.length);
         if (visiting) {
             throw new IllegalStateException("the page store cannot iterate from inside an iteration");
         }
@@ -147,7 +153,7 @@ public final class PageStore implements AutoCloseable {
         try {
             index.forEachWithPrefix(table, keyGroup, prefix, prefixOffset, prefixLength, guarded);
         } catch (VisitorException e) {
-            throw e.getCause();
+            throw e.rethrow();
         } catch (RuntimeException | Error e) {
             throw fail(e, "iterating over a prefix of table " + index.tableName(table));
         } finally {
@@ -168,7 +174,7 @@ public final class PageStore implements AutoCloseable {
         try {
             index.forEachInKeyGroup(table, keyGroup, guarded);
         } catch (VisitorException e) {
-            throw e.getCause();
+            throw e.rethrow();
         } catch (RuntimeException | Error e) {
             throw fail(e, "iterating over key-group " + keyGroup + " of table " + index.tableName(table));
         } finally {
@@ -198,7 +204,7 @@ public final class PageStore implements AutoCloseable {
         public void visit(byte[] key, int keyOffset, int keyLength, byte[] value, int valueOffset, int valueLength) {
             try {
                 visitor.visit(key, keyOffset, keyLength, value, valueOffset, valueLength);
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | Error e) {
                 throw new VisitorException(e);
             }
         }
@@ -207,13 +213,17 @@ public final class PageStore implements AutoCloseable {
     private static final class VisitorException extends RuntimeException {
         private static final long serialVersionUID = 1L;
 
-        VisitorException(RuntimeException cause) {
+        VisitorException(Throwable cause) {
             super(cause);
         }
 
-        @Override
-        public synchronized RuntimeException getCause() {
-            return (RuntimeException) super.getCause();
+        /** Rethrows the visitor's own exception or error. */
+        RuntimeException rethrow() {
+            Throwable cause = getCause();
+            if (cause instanceof Error) {
+                throw (Error) cause;
+            }
+            return (RuntimeException) cause;
         }
     }
 
@@ -252,6 +262,12 @@ public final class PageStore implements AutoCloseable {
             throw (Error) cause;
         }
         return failure;
+    }
+
+    /** A key's range and prefix, checked before anything is touched (an argument error). */
+    private void checkKey(byte[] key, int keyOffset, int keyLength, int prefixLength) {
+        Objects.checkFromIndexSize(keyOffset, keyLength, key.length);
+        index.checkKey(keyLength, prefixLength);
     }
 
     private void checkUsable() {
@@ -346,5 +362,13 @@ public final class PageStore implements AutoCloseable {
 
     public java.nio.file.Path spillDirectory() {
         return pager.spillDirectory();
+    }
+
+    /**
+     * Whether frozen views (snapshots still being written) read this store: its spill store and
+     * directory then stay until the last view closes, even after {@link #close()}.
+     */
+    public boolean hasOpenSnapshots() {
+        return pager.hasOpenSnapshots();
     }
 }

@@ -98,7 +98,12 @@ class ZStateBackendLifecycleTest {
                         TaskManagerOptions.MANAGED_MEMORY_SIZE.key(), "32mb"))
                 .isInstanceOf(IllegalConfigurationException.class)
                 .hasMessageContaining("'state.backend.zstate.pool-size': 67108864 bytes")
-                .hasMessageContaining("33554432 bytes of managed memory ('taskmanager.memory.managed.size')");
+                .hasMessageContaining("33554432 bytes of managed memory (per slot: 'taskmanager.memory.managed.size'"
+                        + " over 1 slot(s), 'taskmanager.numberOfTaskSlots')");
+        // 4 slots share 128 MiB: 32 MiB each, as the TaskManager will check it per slot
+        assertThatThrownBy(() -> configured(ZStateOptions.POOL_SIZE.key(), "64mb",
+                        TaskManagerOptions.MANAGED_MEMORY_SIZE.key(), "128mb", TaskManagerOptions.NUM_TASK_SLOTS.key(), "4"))
+                .hasMessageContaining("33554432 bytes of managed memory (per slot");
         assertThatThrownBy(() -> configured(ZStateOptions.PAGE_CACHE_SIZE.key(), "300mb",
                         TaskManagerOptions.TASK_HEAP_MEMORY.key(), "1gb"))
                 .isInstanceOf(IllegalConfigurationException.class)

@@ -85,7 +85,8 @@ public final class ZStateMigration<K> {
                     List<byte[][]> entries = new ArrayList<>();
                     store.forEachInKeyGroup(info.table(), kg, (k, ko, kl, v, vo, vl) -> entries.add(
                             new byte[][] {Arrays.copyOfRange(k, ko, ko + kl), Arrays.copyOfRange(v, vo, vo + vl)}));
-                    // migrate every entry first: a failure leaves the stored entries untouched
+                    // migrate every entry of the key-group first: a failure leaves this key-group untouched
+                    // (earlier key-groups are rewritten already; the registration fails, the task restores)
                     List<Migrated> migrated = new ArrayList<>(entries.size());
                     for (byte[][] entry : entries) {
                         byte[] key = entry[0];

@@ -23,8 +23,10 @@ import java.util.List;
  *            the chain is copied aside, reset, and its entries redistributed over it and a new
  *            sibling), unless every entry shares the new entry's prefix hash (a large MapState)
  *            or the directory is at its bound: then the chain grows an overflow page
- *   delete   remove the slot; an overflow page left empty is unlinked and freed (a chain's head
- *            stays, and an empty bucket page is all zeros: a same-filled tag, no memory)
+ *   delete   remove the slot; an overflow page left empty by a delete is unlinked and freed (a
+ *            chain's head stays, and an empty bucket page is all zeros: a same-filled tag, no
+ *            memory). A put or append that moves an entry can leave an overflow page empty and
+ *            linked until the next split or clear (it costs its pool object, not correctness)
  *   values   up to half a page with the key inline; larger ones in blob chains (Blobs)
  *   keys     inline unless they would take more than half a page with a blob reference for the
  *            value: then in a blob chain too, found by hash and tag and compared by reading it
@@ -269,10 +271,6 @@ public final class BucketIndex {
     }
 
     /**
-     * Whether a key lives in a blob: when, inline, it would take more than half a page even with a
-     * blob reference for its value. The same key always gets the same form.
-     */
-    /**
      * The slot of a key kept in a blob, or -1: slots whose hashes and key length match are
      * compared by reading their key blob (the bucket page pinned meanwhile).
      */
@@ -299,6 +297,10 @@ public final class BucketIndex {
         return -1;
     }
 
+    /**
+     * Whether a key lives in a blob: when, inline, it would take more than half a page even with a
+     * blob reference for its value. The same key always gets the same form.
+     */
     private boolean isKeyBlobSize(int keyLength) {
         return BucketPage.needed(keyLength, BlobRef.SIZE) > maxInlineEntry;
     }

@@ -59,7 +59,9 @@ public final class HeapFrozenView implements FrozenView {
             if (buffers[held] == null) {
                 buffers[held] = new byte[pages.pageSize()];
             }
-            return pages.read(pageId, buffers[held++]);
+            byte[] page = pages.read(pageId, buffers[held]);
+            held++; // only once the page was read: a failed read holds nothing
+            return page;
         }
 
         @Override

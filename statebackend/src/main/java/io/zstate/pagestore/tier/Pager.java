@@ -433,6 +433,11 @@ public final class Pager implements AutoCloseable {
         return spill.directory();
     }
 
+    /** Whether frozen views still read the spill store (which then outlives {@link #close()}). */
+    public boolean hasOpenSnapshots() {
+        return spill.hasOpenViews();
+    }
+
     /** See the class header's invariants; also the pool's own. */
     public void checkInvariants() {
         for (int s = 0; s < cache.slots(); s++) {

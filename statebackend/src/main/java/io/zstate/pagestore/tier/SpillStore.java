@@ -247,8 +247,14 @@ final class SpillStore implements AutoCloseable {
         if (closed) {
             throw new IllegalStateException("the spill store is closed");
         }
+        View view = new View();
         openViews++;
-        return new View();
+        return view;
+    }
+
+    /** Whether frozen views still read this store (it stays open for them after close). */
+    synchronized boolean hasOpenViews() {
+        return openViews > 0;
     }
 
     /**
