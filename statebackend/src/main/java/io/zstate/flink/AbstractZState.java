@@ -202,8 +202,7 @@ abstract class AbstractZState<K, N, V> implements InternalKvState<K, N, V> {
         List<ZStateIncrementalVisitor.ZStateEntry<K, N, V>> states = new ArrayList<>(entries.size());
         try {
             for (byte[][] entry : entries) {
-                ZStateIncrementalVisitor.KeyAndNamespace<K, N> kn =
-                        ZStateIncrementalVisitor.KeyAndNamespace.of(this, entry[0]);
+                ZStateTables.Prefix<K, N> kn = readPrefix(entry[0]);
                 states.add(new ZStateIncrementalVisitor.ZStateEntry<>(keyGroup, entry[0], List.of(entry[0]),
                         List.of(entry[1]), kn.key(), kn.namespace(), decodeStored(entry[1])));
             }
@@ -211,6 +210,11 @@ abstract class AbstractZState<K, N, V> implements InternalKvState<K, N, V> {
             throw new FlinkRuntimeException("Error while reading state " + info.meta().getName(), e);
         }
         return states;
+    }
+
+    /** The key and namespace a stored key of this state starts with. */
+    ZStateTables.Prefix<K, N> readPrefix(byte[] storedKey) throws IOException {
+        return backend.tables.readPrefix(storedKey, backend.getKeySerializer(), namespaceSerializer);
     }
 
     /** A stored value as the state type's value. */

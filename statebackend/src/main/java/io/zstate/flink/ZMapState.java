@@ -72,29 +72,28 @@ final class ZMapState<K, N, UK, UV> extends AbstractZState<K, N, Map<UK, UV>>
         Map<java.nio.ByteBuffer, List<byte[][]>> maps = new LinkedHashMap<>();
         List<ZStateIncrementalVisitor.ZStateEntry<K, N, Map<UK, UV>>> states = new ArrayList<>();
         try {
-            Map<java.nio.ByteBuffer, ZStateIncrementalVisitor.KeyAndNamespace<K, N>> prefixes = new HashMap<>();
+            Map<java.nio.ByteBuffer, ZStateTables.Prefix<K, N>> prefixes = new HashMap<>();
             for (byte[][] entry : entries) {
-                ZStateIncrementalVisitor.KeyAndNamespace<K, N> kn =
-                        ZStateIncrementalVisitor.KeyAndNamespace.of(this, entry[0]);
-                java.nio.ByteBuffer prefix = java.nio.ByteBuffer.wrap(entry[0], 0, kn.prefixLength()).slice();
+                ZStateTables.Prefix<K, N> kn = readPrefix(entry[0]);
+                java.nio.ByteBuffer prefix = java.nio.ByteBuffer.wrap(entry[0], 0, kn.length()).slice();
                 maps.computeIfAbsent(prefix, p -> new ArrayList<>()).add(entry);
                 prefixes.putIfAbsent(prefix, kn);
             }
             DataInputDeserializer input = new DataInputDeserializer();
             for (Map.Entry<java.nio.ByteBuffer, List<byte[][]>> map : maps.entrySet()) {
-                ZStateIncrementalVisitor.KeyAndNamespace<K, N> kn = prefixes.get(map.getKey());
+                ZStateTables.Prefix<K, N> kn = prefixes.get(map.getKey());
                 Map<UK, UV> values = new HashMap<>();
                 List<byte[]> keys = new ArrayList<>();
                 List<byte[]> stored = new ArrayList<>();
                 for (byte[][] entry : map.getValue()) {
-                    input.setBuffer(entry[0], kn.prefixLength(), entry[0].length - kn.prefixLength());
+                    input.setBuffer(entry[0], kn.length(), entry[0].length - kn.length());
                     UK userKey = userKeySerializer.deserialize(input);
                     input.setBuffer(entry[1]);
                     values.put(userKey, decodeValue(input));
                     keys.add(entry[0]);
                     stored.add(entry[1]);
                 }
-                byte[] prefix = Arrays.copyOf(map.getValue().get(0)[0], kn.prefixLength());
+                byte[] prefix = Arrays.copyOf(map.getValue().get(0)[0], kn.length());
                 states.add(new ZStateIncrementalVisitor.ZStateEntry<>(
                         keyGroup, prefix, keys, stored, kn.key(), kn.namespace(), values));
             }

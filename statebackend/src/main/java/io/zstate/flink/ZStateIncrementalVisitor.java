@@ -1,12 +1,9 @@
 package io.zstate.flink;
 
-import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.List;
-import org.apache.flink.core.memory.DataInputDeserializer;
-import org.apache.flink.runtime.state.CompositeKeySerializationUtils;
 import org.apache.flink.runtime.state.internal.InternalKvState.StateIncrementalVisitor;
 import org.apache.flink.runtime.state.KeyGroupRange;
 import org.apache.flink.runtime.state.StateEntry;
@@ -131,20 +128,6 @@ final class ZStateIncrementalVisitor<K, N, V> implements StateIncrementalVisitor
         @Override
         public V getState() {
             return value;
-        }
-    }
-
-    /** A stored key's key and namespace, and the length of its prefix (key-group | key | namespace). */
-    record KeyAndNamespace<K, N>(K key, N namespace, int prefixLength) {
-
-        static <K, N> KeyAndNamespace<K, N> of(AbstractZState<K, N, ?> state, byte[] storedKey) throws IOException {
-            DataInputDeserializer in = new DataInputDeserializer(storedKey);
-            boolean ambiguous = CompositeKeySerializationUtils.isAmbiguousKeyPossible(
-                    state.backend.getKeySerializer(), state.namespaceSerializer);
-            CompositeKeySerializationUtils.readKeyGroup(state.backend.keyGroupPrefixBytes, in);
-            K key = CompositeKeySerializationUtils.readKey(state.backend.getKeySerializer(), in, ambiguous);
-            N namespace = CompositeKeySerializationUtils.readNamespace(state.namespaceSerializer, in, ambiguous);
-            return new KeyAndNamespace<>(key, namespace, storedKey.length - in.available());
         }
     }
 }

@@ -99,14 +99,25 @@ public final class ZStateTables {
         if (info.meta().getStateType() != StateDescriptor.Type.MAP) {
             return key.length;
         }
-        TypeSerializer<?> namespaceSerializer = info.meta().getNamespaceSerializer();
-        boolean ambiguous = CompositeKeySerializationUtils.isAmbiguousKeyPossible(keySerializer, namespaceSerializer);
-        DataInputDeserializer in = new DataInputDeserializer(key);
-        CompositeKeySerializationUtils.readKeyGroup(keyGroupPrefixBytes, in);
-        CompositeKeySerializationUtils.readKey(keySerializer, in, ambiguous);
-        CompositeKeySerializationUtils.readNamespace(namespaceSerializer, in, ambiguous);
-        return key.length - in.available();
+        return readPrefix(key, keySerializer, info.meta().getNamespaceSerializer()).length();
     }
+
+    /**
+     * Reads the prefix of a stored key, key-group | key | namespace, as Flink's RocksDB layout
+     * writes it: the one decoder of that prefix (restore, getKeys, TTL cleanup).
+     */
+    public <K, N> Prefix<K, N> readPrefix(byte[] storedKey, TypeSerializer<K> keySerializer,
+            TypeSerializer<N> namespaceSerializer) throws IOException {
+        boolean ambiguous = CompositeKeySerializationUtils.isAmbiguousKeyPossible(keySerializer, namespaceSerializer);
+        DataInputDeserializer in = new DataInputDeserializer(storedKey);
+        CompositeKeySerializationUtils.readKeyGroup(keyGroupPrefixBytes, in);
+        K key = CompositeKeySerializationUtils.readKey(keySerializer, in, ambiguous);
+        N namespace = CompositeKeySerializationUtils.readNamespace(namespaceSerializer, in, ambiguous);
+        return new Prefix<>(key, namespace, storedKey.length - in.available());
+    }
+
+    /** A stored key's key and namespace, and the length of its prefix (key-group | key | namespace). */
+    public record Prefix<K, N>(K key, N namespace, int length) {}
 
     /** A registered state: its page-store table and Flink's meta info. */
     public static final class ZStateInfo {

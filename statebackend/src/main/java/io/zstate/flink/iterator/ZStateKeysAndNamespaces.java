@@ -9,8 +9,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.function.BiConsumer;
 import org.apache.flink.api.common.typeutils.TypeSerializer;
-import org.apache.flink.core.memory.DataInputDeserializer;
-import org.apache.flink.runtime.state.CompositeKeySerializationUtils;
 import org.apache.flink.runtime.state.KeyGroupRange;
 import org.apache.flink.util.FlinkRuntimeException;
 
@@ -31,7 +29,6 @@ public final class ZStateKeysAndNamespaces {
     /** Calls {@code action} with the key and namespace of every stored entry of {@code info}. */
     public static <K, N> void forEach(ZStateTables tables, ZStateInfo info, TypeSerializer<K> keySerializer,
             TypeSerializer<N> namespaceSerializer, BiConsumer<K, N> action) {
-        boolean ambiguous = CompositeKeySerializationUtils.isAmbiguousKeyPossible(keySerializer, namespaceSerializer);
         PageStore store = tables.store();
         KeyGroupRange keyGroupRange = tables.keyGroupRange();
         List<byte[]> keys = new ArrayList<>();
@@ -41,14 +38,10 @@ public final class ZStateKeysAndNamespaces {
                         (k, ko, kl, v, vo, vl) -> keys.add(Arrays.copyOfRange(k, ko, ko + kl)));
             }
         }
-        DataInputDeserializer in = new DataInputDeserializer();
         try {
             for (byte[] composite : keys) {
-                in.setBuffer(composite);
-                CompositeKeySerializationUtils.readKeyGroup(tables.keyGroupPrefixBytes(), in);
-                K key = CompositeKeySerializationUtils.readKey(keySerializer, in, ambiguous);
-                N namespace = CompositeKeySerializationUtils.readNamespace(namespaceSerializer, in, ambiguous);
-                action.accept(key, namespace);
+                ZStateTables.Prefix<K, N> prefix = tables.readPrefix(composite, keySerializer, namespaceSerializer);
+                action.accept(prefix.key(), prefix.namespace());
             }
         } catch (IOException e) {
             throw new FlinkRuntimeException("Error while reading the keys of state " + info.meta().getName(), e);
