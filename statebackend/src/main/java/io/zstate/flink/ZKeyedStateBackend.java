@@ -250,20 +250,27 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
     @Override
     @SuppressWarnings("unchecked")
     public <N> Stream<K> getKeys(List<String> states, N namespace) {
-        LinkedHashSet<K> keys = new LinkedHashSet<>();
+        List<ZStateInfo> infos = new ArrayList<>();
         for (String name : states) {
             ZStateInfo info = kvStates.get(name);
-            if (info == null) {
-                continue;
+            if (info != null) {
+                infos.add(info);
             }
-            TypeSerializer<N> namespaceSerializer = (TypeSerializer<N>) info.meta().getNamespaceSerializer();
-            ZStateKeysAndNamespaces.forEach(tables, info, keySerializer, namespaceSerializer, (key, ns) -> {
-                if (Objects.equals(ns, namespace)) {
-                    keys.add(key);
-                }
-            });
         }
-        return new ArrayList<>(keys).stream();
+        // key-group by key-group, each copied out when the stream reaches it: a key is in one
+        // key-group, so distinct per key-group is distinct
+        return keyGroups().flatMap(kg -> {
+            LinkedHashSet<K> keys = new LinkedHashSet<>();
+            for (ZStateInfo info : infos) {
+                TypeSerializer<N> namespaceSerializer = (TypeSerializer<N>) info.meta().getNamespaceSerializer();
+                ZStateKeysAndNamespaces.forEach(tables, info, kg, keySerializer, namespaceSerializer, (key, ns) -> {
+                    if (Objects.equals(ns, namespace)) {
+                        keys.add(key);
+                    }
+                });
+            }
+            return keys.stream();
+        });
     }
 
     @Override
@@ -273,11 +280,19 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
         if (info == null) {
             return Stream.empty();
         }
-        LinkedHashSet<Tuple2<K, N>> pairs = new LinkedHashSet<>();
         TypeSerializer<N> namespaceSerializer = (TypeSerializer<N>) info.meta().getNamespaceSerializer();
-        ZStateKeysAndNamespaces.forEach(tables, info, keySerializer, namespaceSerializer,
-                (key, ns) -> pairs.add(Tuple2.of(key, ns)));
-        return new ArrayList<>(pairs).stream();
+        return keyGroups().flatMap(kg -> {
+            LinkedHashSet<Tuple2<K, N>> pairs = new LinkedHashSet<>();
+            ZStateKeysAndNamespaces.forEach(tables, info, kg, keySerializer, namespaceSerializer,
+                    (key, ns) -> pairs.add(Tuple2.of(key, ns)));
+            return pairs.stream();
+        });
+    }
+
+    /** This backend's key-groups, as a lazy stream. */
+    private Stream<Integer> keyGroups() {
+        return java.util.stream.IntStream.rangeClosed(
+                keyGroupRange.getStartKeyGroup(), keyGroupRange.getEndKeyGroup()).boxed();
     }
 
     // ---- snapshots ------------------------------------------------------------------------------

@@ -20,13 +20,14 @@ import org.apache.flink.runtime.state.internal.InternalMapState;
 
 /**
  * MapState: one page-store entry per map entry, keyed by key-group | key | namespace | user key
- * (the first three are the prefix that places it, so a map's entries share a bucket), valued by a
- * null flag and the serialized value. Iteration visits entries in the unsigned byte order of the
- * serialized user keys, as RocksDB does: the entries of the prefix are read, sorted, and served
- * from that copy ({@link ZMapEntryIterator}); removals and setValue write through.
+ * (the first three are the prefix that places it, so a small map's entries share a bucket, and a
+ * large map gets a map index of its own in the store), valued by a null flag and the serialized
+ * value. Iteration streams batches of entries in the store's hash order ({@link
+ * ZMapEntryIterator}); removals and setValue write through. {@code isEmpty} and {@code clear}
+ * are single store calls that read no entry of a large map.
  *
- * <p>Owns the entry encoding (null flag and value) and the writes; the iteration order and the
- * sorted copy are {@link ZMapEntryIterator}'s, which writes back only through this state.
+ * <p>Owns the entry encoding (null flag and value) and the writes; the batches are {@link
+ * ZMapEntryIterator}'s, which writes back only through this state.
  */
 final class ZMapState<K, N, UK, UV> extends AbstractZState<K, N, Map<UK, UV>>
         implements InternalMapState<K, N, UK, UV> {
@@ -218,29 +219,24 @@ final class ZMapState<K, N, UK, UV> extends AbstractZState<K, N, Map<UK, UV>>
 
     @Override
     public boolean isEmpty() {
-        return rawEntries(keyGroup(), currentKey()).isEmpty();
+        int prefixLength = currentKeyInPlace();
+        synchronized (store) {
+            return !store.hasPrefix(info.table(), keyGroup(), backend.keyBuilder.bytes(), 0, prefixLength);
+        }
     }
 
     @Override
     public void clear() {
-        byte[] prefix = currentKey();
-        int keyGroup = keyGroup();
+        int prefixLength = currentKeyInPlace();
         synchronized (store) {
-            for (byte[][] entry : rawEntries(keyGroup, prefix)) {
-                store.delete(info.table(), keyGroup, entry[0], 0, entry[0].length, prefix.length);
-            }
+            store.deletePrefix(info.table(), keyGroup(), backend.keyBuilder.bytes(), 0, prefixLength);
         }
-    }
-
-    /** The (key, value) bytes of every entry under a prefix, in unsigned order of the keys. */
-    private List<byte[][]> rawEntries(int keyGroup, byte[] prefix) {
-        return ZMapEntryIterator.readSorted(store, info.table(), keyGroup, prefix);
     }
 
     @Override
     byte[] serializedValueOf(int keyGroup, byte[] prefix, TypeSerializer<Map<UK, UV>> safeValueSerializer)
             throws Exception {
-        List<byte[][]> raw = rawEntries(keyGroup, prefix);
+        List<byte[][]> raw = ZMapEntryIterator.readAll(store, info.table(), keyGroup, prefix);
         if (raw.isEmpty()) {
             return null;
         }
@@ -256,11 +252,9 @@ final class ZMapState<K, N, UK, UV> extends AbstractZState<K, N, Map<UK, UV>>
         return KvStateSerializer.serializeMap(map.entrySet(), safe.getKeySerializer(), safe.getValueSerializer());
     }
 
-    /** Iterates a sorted copy of the current map's entries, each projected; remove and setValue write through. */
+    /** Iterates the current map's entries batch by batch, each projected; remove and setValue write through. */
     private <T> Iterator<T> iterate(Function<Map.Entry<UK, UV>, T> project) {
-        int keyGroup = keyGroup();
-        byte[] prefix = currentKey();
-        return new ZMapEntryIterator<>(access, keyGroup, prefix, rawEntries(keyGroup, prefix), project);
+        return new ZMapEntryIterator<>(access, store, info.table(), keyGroup(), currentKey(), project);
     }
 
     /** What the iterator decodes with and writes through: this state's serializers and table. */

@@ -16,6 +16,7 @@ import java.util.Objects;
  *   PageStore (this)        the API, argument checks, the iteration guard, failure and lifecycle
  *     index.BucketIndex     tables, extendible hashing into bucket chains, blobs (which entry is
  *                           in which page)
+ *       index.MapIndex      a large map's own B+tree over its user keys, in pages
  *       index.ChainWalker   the one walk over chains and blobs (live pages or a frozen view's)
  *     tier.Pager            where each page is: page cache, pool, RocksDB, same-filled tags, and
  *                           the paths between them (fault-in, store, bounce, writeback, drop)
@@ -145,42 +146,78 @@ public final class PageStore implements AutoCloseable {
         checkUsable();
         index.check(table, keyGroup);
         Objects.checkFromIndexSize(prefixOffset, prefixLength, prefix.length);
-        if (visiting) {
-            throw new IllegalStateException("the page store cannot iterate from inside an iteration");
-        }
-        visiting = true;
-        guarded.visitor = visitor;
+        walk(table, "iterating over a prefix of table ", visitor, v -> {
+            index.forEachWithPrefix(table, keyGroup, prefix, prefixOffset, prefixLength, v);
+        });
+    }
+
+    /**
+     * Visits one batch of the entries whose key starts with {@code prefix} (a map's entries) and
+     * whose user key (the bytes after the prefix) is at least {@code from}: the first batch with
+     * an empty {@code from}, each next one from what the previous returned, until it returns
+     * null. Batches come in the unsigned order of the user keys (RocksDB's); the entries of one
+     * batch in no order. A batch is a small map whole, or one leaf of a large map's index (about
+     * a page of entries). Writes may come between batches: an entry present from the first batch
+     * to the last is visited exactly once; one written or removed meanwhile may or may not be.
+     */
+    public byte[] forEachWithPrefix(int table, int keyGroup, byte[] prefix, int prefixOffset, int prefixLength,
+            byte[] from, EntryVisitor visitor) {
+        checkUsable();
+        index.check(table, keyGroup);
+        Objects.checkFromIndexSize(prefixOffset, prefixLength, prefix.length);
+        Objects.requireNonNull(from, "from");
+        byte[][] next = new byte[1][];
+        walk(table, "iterating over a prefix of table ", visitor, v -> {
+            next[0] = index.forEachWithPrefix(table, keyGroup, prefix, prefixOffset, prefixLength, from, v);
+        });
+        return next[0];
+    }
+
+    /** Whether any entry's key starts with {@code prefix} (a map is not empty); reads no entry of a large map. */
+    public boolean hasPrefix(int table, int keyGroup, byte[] prefix, int prefixOffset, int prefixLength) {
+        checkUsable();
+        index.check(table, keyGroup);
+        Objects.checkFromIndexSize(prefixOffset, prefixLength, prefix.length);
         try {
-            index.forEachWithPrefix(table, keyGroup, prefix, prefixOffset, prefixLength, guarded);
-        } catch (VisitorException e) {
-            throw e.rethrow();
+            return index.hasPrefix(table, keyGroup, prefix, prefixOffset, prefixLength);
         } catch (RuntimeException | Error e) {
-            throw fail(e, "iterating over a prefix of table " + index.tableName(table));
-        } finally {
-            visiting = false;
-            guarded.visitor = null;
+            throw fail(e, "reading a prefix of table " + index.tableName(table));
         }
+    }
+
+    /**
+     * Removes every entry whose key starts with {@code prefix}, the prefix that placed them (a
+     * map's clear); a large map's pages are freed without being read unless its entries have blobs.
+     */
+    public void deletePrefix(int table, int keyGroup, byte[] prefix, int prefixOffset, int prefixLength) {
+        checkMutable(table, keyGroup);
+        Objects.checkFromIndexSize(prefixOffset, prefixLength, prefix.length);
+        try {
+            index.deletePrefix(table, keyGroup, prefix, prefixOffset, prefixLength);
+        } catch (RuntimeException | Error e) {
+            throw fail(e, "deleting a prefix of table " + index.tableName(table));
+        }
+    }
+
+    /**
+     * Visits the key of every entry of one key-group of a table with an empty value, a large map's
+     * entries once, as its prefix (getKeys: a state's keys and namespaces).
+     */
+    public void forEachKeyInKeyGroup(int table, int keyGroup, EntryVisitor visitor) {
+        checkUsable();
+        index.check(table, keyGroup);
+        walk(table, "iterating over key-group " + keyGroup + " of table ", visitor, v -> {
+            index.forEachKeyInKeyGroup(table, keyGroup, v);
+        });
     }
 
     /** Visits every entry of one key-group of a table (snapshots, rescaling, getKeys). */
     public void forEachInKeyGroup(int table, int keyGroup, EntryVisitor visitor) {
         checkUsable();
         index.check(table, keyGroup);
-        if (visiting) {
-            throw new IllegalStateException("the page store cannot iterate from inside an iteration");
-        }
-        visiting = true;
-        guarded.visitor = visitor;
-        try {
-            index.forEachInKeyGroup(table, keyGroup, guarded);
-        } catch (VisitorException e) {
-            throw e.rethrow();
-        } catch (RuntimeException | Error e) {
-            throw fail(e, "iterating over key-group " + keyGroup + " of table " + index.tableName(table));
-        } finally {
-            visiting = false;
-            guarded.visitor = null;
-        }
+        walk(table, "iterating over key-group " + keyGroup + " of table ", visitor, v -> {
+            index.forEachInKeyGroup(table, keyGroup, v);
+        });
     }
 
     /** Removes every entry of a table and frees its pages. */
@@ -190,6 +227,33 @@ public final class PageStore implements AutoCloseable {
             index.clear(table);
         } catch (RuntimeException | Error e) {
             throw fail(e, "clearing table " + index.tableName(table));
+        }
+    }
+
+    /** A walk of the index that hands entries to a visitor. */
+    private interface Walk {
+        void run(EntryVisitor visitor);
+    }
+
+    /**
+     * Runs a walk with the iteration guard: no walk or write from inside it, the visitor's own
+     * exceptions passed through, any other failing the store ({@code doing} + the table's name).
+     */
+    private void walk(int table, String doing, EntryVisitor visitor, Walk walk) {
+        if (visiting) {
+            throw new IllegalStateException("the page store cannot iterate from inside an iteration");
+        }
+        visiting = true;
+        guarded.visitor = visitor;
+        try {
+            walk.run(guarded);
+        } catch (VisitorException e) {
+            throw e.rethrow();
+        } catch (RuntimeException | Error e) {
+            throw fail(e, doing + index.tableName(table));
+        } finally {
+            visiting = false;
+            guarded.visitor = null;
         }
     }
 
@@ -295,7 +359,7 @@ public final class PageStore implements AutoCloseable {
             // asking it a property on a closed handle crashes the JVM (it did, in a TaskManager)
             return finalStats;
         }
-        return pager.stats(true);
+        return pager.stats(true).withMapIndexes(index.mapIndexes());
     }
 
     /**
@@ -304,6 +368,11 @@ public final class PageStore implements AutoCloseable {
      */
     public long heapBytes() {
         return pager.heapBytes() + index.heapBytes();
+    }
+
+    /** Maps large enough to live in a map index of their own. */
+    public long mapIndexes() {
+        return index.mapIndexes();
     }
 
     /** Off-heap bytes the pool's frames hold. */
@@ -342,9 +411,9 @@ public final class PageStore implements AutoCloseable {
         }
         closed = true;
         try {
-            finalStats = pager.stats(failure == null);
+            finalStats = pager.stats(failure == null).withMapIndexes(index.mapIndexes());
         } catch (RuntimeException e) {
-            finalStats = pager.stats(false); // RocksDB would not answer: its sizes read 0
+            finalStats = pager.stats(false).withMapIndexes(index.mapIndexes()); // RocksDB would not answer: its sizes read 0
         } finally {
             pager.close();
         }

@@ -32,6 +32,7 @@ package io.zstate.pagestore;
  * @param uncompressedBytesStored page bytes that were compressed on store
  * @param compressedBytesStored the compressed bytes they became
  * @param arenaRefusals pool arenas the off-heap memory refused (each answered as a full pool)
+ * @param mapIndexes maps large enough to live in a map index of their own (a B+tree in pages)
  */
 public record PageStoreStats(
         long hotPages,
@@ -61,7 +62,17 @@ public record PageStoreStats(
         long framesReclaimed,
         long uncompressedBytesStored,
         long compressedBytesStored,
-        long arenaRefusals) {
+        long arenaRefusals,
+        long mapIndexes) {
+
+    /** These counters with the number of map indexes (the index layer's, added by the store). */
+    public PageStoreStats withMapIndexes(long count) {
+        return new PageStoreStats(hotPages, dirtyPages, poolPages, spilledPages, sameFilledPages, livePages,
+                poolFramesHeld, poolBytesHeld, poolPayloadBytes, hotBytes, spillMemoryBytes, spillDiskBytes,
+                cacheHits, cacheMisses, poolHits, swapIns, sameFilledHits, stores, cleanDrops, sameFilledStores,
+                bounced, compressFailures, directSpills, writebacks, framesReclaimed, uncompressedBytesStored,
+                compressedBytesStored, arenaRefusals, count);
+    }
 
     /** The counters of two stores added up (for totals over the backends of a job). */
     public PageStoreStats plus(PageStoreStats o) {
@@ -93,7 +104,8 @@ public record PageStoreStats(
                 framesReclaimed + o.framesReclaimed,
                 uncompressedBytesStored + o.uncompressedBytesStored,
                 compressedBytesStored + o.compressedBytesStored,
-                arenaRefusals + o.arenaRefusals);
+                arenaRefusals + o.arenaRefusals,
+                mapIndexes + o.mapIndexes);
     }
 
     /** Uncompressed / compressed bytes over all stores; 0 before the first. */

@@ -34,7 +34,10 @@ import net.jqwik.api.statistics.Statistics;
  */
 class PageStoreModelPropertyTest {
 
-    enum Kind { PUT, MAP_PUT, GET, MAP_GET, DELETE, MAP_DELETE, APPEND, ITER_PREFIX, ITER_GROUP, CLEAR, DELETE_GROUP }
+    enum Kind {
+        PUT, MAP_PUT, GET, MAP_GET, DELETE, MAP_DELETE, APPEND, ITER_PREFIX, ITER_GROUP, CLEAR, DELETE_GROUP,
+        MAP_BULK_PUT, MAP_CLEAR, MAP_EMPTY, MAP_ITER_BATCHES
+    }
 
     record Op(Kind kind, int table, int keyGroup, int keyId, int userKey, int valueSize, int seed) {}
 
@@ -54,7 +57,11 @@ class PageStoreModelPropertyTest {
                 Tuple.of(5, Kind.ITER_PREFIX),
                 Tuple.of(3, Kind.ITER_GROUP),
                 Tuple.of(1, Kind.CLEAR),
-                Tuple.of(2, Kind.DELETE_GROUP));
+                Tuple.of(2, Kind.DELETE_GROUP),
+                Tuple.of(3, Kind.MAP_BULK_PUT),
+                Tuple.of(1, Kind.MAP_CLEAR),
+                Tuple.of(2, Kind.MAP_EMPTY),
+                Tuple.of(3, Kind.MAP_ITER_BATCHES));
         Arbitrary<Integer> valueSizes = Arbitraries.frequencyOf(
                 Tuple.of(6, Arbitraries.integers().between(1, 24)),
                 Tuple.of(3, Arbitraries.integers().between(25, 240)),
@@ -114,6 +121,7 @@ class PageStoreModelPropertyTest {
             Statistics.label("same-filled").collect(stats.sameFilledStores() > 0);
             Statistics.label("pool hits").collect(stats.poolHits() > 0);
             Statistics.label("long keys").collect(model.keySet().stream().anyMatch(k -> k.length() > 1200));
+            Statistics.label("map indexes").collect(store.mapIndexes() > 0);
         } finally {
             store.close();
         }
@@ -121,7 +129,7 @@ class PageStoreModelPropertyTest {
         assertThat(spillDir).doesNotExist();
         Files.deleteIfExists(dir);
         for (String label : List.of("pool stores", "writebacks", "swap-ins", "clean drops", "bounced",
-                "same-filled", "pool hits", "long keys")) {
+                "same-filled", "pool hits", "long keys", "map indexes")) {
             Statistics.label(label).coverage(c -> c.check(true).count(n -> n > 0));
         }
     }
@@ -342,6 +350,29 @@ class PageStoreModelPropertyTest {
                 store.clear(op.table());
                 model.keySet().removeIf(k -> k.startsWith(op.table() + "/"));
             }
+            case MAP_BULK_PUT -> {
+                // one map grows by up to 300 entries: it moves into a map index, which splits
+                int n = 10 + Math.floorMod(op.seed(), 290);
+                for (int i = 0; i < n; i++) {
+                    byte[] key = mapKey(op.keyId() % 5, random.nextInt(4096));
+                    byte[] value = value(random, 1 + random.nextInt(30));
+                    store.put(op.table(), op.keyGroup(), key, 0, key.length, 6, value, 0, value.length);
+                    model.put(name(op.table(), op.keyGroup(), key), value);
+                }
+            }
+            case MAP_CLEAR -> {
+                byte[] prefix = Arrays.copyOf(mapKey, 6);
+                store.deletePrefix(op.table(), op.keyGroup(), prefix, 0, prefix.length);
+                String from = name(op.table(), op.keyGroup(), prefix);
+                model.subMap(from, true, from + "\uffff", true).clear();
+            }
+            case MAP_EMPTY -> {
+                byte[] prefix = Arrays.copyOf(mapKey, 6);
+                String from = name(op.table(), op.keyGroup(), prefix);
+                assertThat(store.hasPrefix(op.table(), op.keyGroup(), prefix, 0, prefix.length))
+                        .isEqualTo(!model.subMap(from, true, from + "\uffff", true).isEmpty());
+            }
+            case MAP_ITER_BATCHES -> iterateInBatches(store, model, op, random);
             case DELETE_GROUP -> {
                 // delete every value key of the key-group one by one: buckets empty out
                 String from = op.table() + "/" + op.keyGroup() + "/";
@@ -352,6 +383,52 @@ class PageStoreModelPropertyTest {
                 }
             }
         }
+    }
+
+    /**
+     * Iterates one map in batches, writing to it between batches (new entries, which may split its
+     * index, and deletes): every entry present from start to end is visited exactly once, and
+     * nothing is visited that was never in the map.
+     */
+    private static void iterateInBatches(PageStore store, TreeMap<String, byte[]> model, Op op, Random random) {
+        byte[] prefix = Arrays.copyOf(mapKey(op.keyId() % 5, 0), 6);
+        String start = name(op.table(), op.keyGroup(), prefix);
+        java.util.Set<String> throughout = new java.util.HashSet<>(model.subMap(start, true, start + "\uffff", true).keySet());
+        java.util.Set<String> ever = new java.util.HashSet<>(throughout);
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        byte[] from = new byte[0];
+        do {
+            byte[] batchFrom = from;
+            List<byte[]> userKeys = new ArrayList<>();
+            from = store.forEachWithPrefix(op.table(), op.keyGroup(), prefix, 0, prefix.length, from,
+                    (k, ko, kl, v, vo, vl) -> {
+                        String name = name(op.table(), op.keyGroup(), Arrays.copyOfRange(k, ko, ko + kl));
+                        assertThat(seen.add(name)).as("visited twice: %s", name).isTrue();
+                        assertThat(ever).as("visited but never in the map").contains(name);
+                        userKeys.add(Arrays.copyOfRange(k, ko + 6, ko + kl));
+                    });
+            for (byte[] userKey : userKeys) { // batches come in key order
+                assertThat(Arrays.compareUnsigned(userKey, batchFrom)).isNotNegative();
+                if (from != null) {
+                    assertThat(Arrays.compareUnsigned(userKey, from)).isNegative();
+                }
+            }
+            for (int i = random.nextInt(40); i > 0; i--) {
+                byte[] key = mapKey(op.keyId() % 5, random.nextInt(4096));
+                String name = name(op.table(), op.keyGroup(), key);
+                if (random.nextInt(4) == 0) {
+                    store.delete(op.table(), op.keyGroup(), key, 0, key.length, 6);
+                    model.remove(name);
+                    throughout.remove(name);
+                } else {
+                    byte[] value = value(random, 1 + random.nextInt(30));
+                    store.put(op.table(), op.keyGroup(), key, 0, key.length, 6, value, 0, value.length);
+                    model.put(name, value);
+                    ever.add(name);
+                }
+            }
+        } while (from != null);
+        assertThat(seen).containsAll(throughout);
     }
 
     private static void assertGet(PageStore store, TreeMap<String, byte[]> model, ValueView view, int table,
@@ -398,13 +475,14 @@ class PageStoreModelPropertyTest {
         return key;
     }
 
-    /** A map key: a 6-byte prefix and a user key of 2 bytes, or for every fifth a long one (700+ bytes). */
+    /** A map key: a 6-byte prefix and a user key of 2 bytes, or for every fifth a long one (700+ bytes); user keys below 65,536. */
     static byte[] mapKey(int keyId, int userKey) {
-        byte[] key = new byte[userKey % 5 == 2 ? 700 + userKey * 13 : 8];
+        byte[] key = new byte[userKey % 5 == 2 ? 700 + userKey % 256 * 13 : 8];
         key[0] = 2;
         key[3] = (byte) (keyId >>> 8);
         key[4] = (byte) keyId;
         key[5] = 7;
+        key[6] = (byte) (userKey >>> 8);
         key[7] = (byte) userKey;
         for (int i = 8; i < key.length; i++) {
             key[i] = (byte) (userKey * 31 + i);

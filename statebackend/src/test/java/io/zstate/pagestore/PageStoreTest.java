@@ -35,7 +35,7 @@ class PageStoreTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"zsmalloc", "zbud"})
-    void aLargeMapGrowsAnOverflowChainAndIteratesWhole(String allocator) {
+    void aLargeMapMovesIntoAMapIndexAndIteratesWhole(String allocator) {
         try (PageStore store = new PageStore(tiny(allocator), 0, 1)) {
             int table = store.createTable("map");
             Map<Integer, byte[]> model = new HashMap<>();
@@ -53,6 +53,7 @@ class PageStoreTest {
                 store.put(table, 0, key, 0, key.length, key.length, key, 0, key.length);
             }
             store.checkInvariants();
+            assertThat(store.mapIndexes()).as("the map left its bucket chain").isEqualTo(1);
             assertMapIs(store, table, model);
             for (int userKey = 0; userKey < 2000; userKey += 2) {
                 byte[] key = mapKeyOf(7, userKey);
@@ -71,6 +72,85 @@ class PageStoreTest {
             store.forEachInKeyGroup(table, 0, (k, ko, kl, v, vo, vl) -> all.add(Arrays.toString(
                     Arrays.copyOfRange(k, ko, ko + kl))));
             assertThat(all).hasSize(model.size() + 50).doesNotHaveDuplicates();
+        }
+    }
+
+    /**
+     * 40,000 entries in one map with 1 KiB pages: about 1,600 leaves under a B+tree of two or
+     * three levels, and most pages live in RocksDB. Batches see every entry once, in key order;
+     * clear reads the map's inner nodes, not its leaves.
+     */
+    @Test
+    void aMapOfFortyThousandEntriesStaysAddressableAndClearsUnread() {
+        try (PageStore store = new PageStore(tiny("zsmalloc"), 0, 1)) {
+            int table = store.createTable("map");
+            for (int k = 0; k < 50; k++) {
+                byte[] key = valueKey(k);
+                store.put(table, 0, key, 0, key.length, key.length, key, 0, key.length);
+            }
+            long pagesBefore = store.stats().livePages();
+            Map<Integer, byte[]> model = new HashMap<>();
+            Random random = new Random(5);
+            for (int userKey = 0; userKey < 40_000; userKey++) {
+                byte[] key = mapKeyOf(9, userKey);
+                byte[] value = new byte[8];
+                random.nextBytes(value);
+                store.put(table, 0, key, 0, key.length, 6, value, 0, value.length);
+                model.put(userKey, value);
+            }
+            store.checkInvariants();
+            assertThat(store.mapIndexes()).isEqualTo(1);
+            assertThat(store.stats().spilledPages()).as("the map outgrew memory").isPositive();
+            for (int userKey = 1; userKey < 40_000; userKey += 2) {
+                byte[] key = mapKeyOf(9, userKey);
+                assertThat(store.delete(table, 0, key, 0, key.length, 6)).isTrue();
+                model.remove(userKey);
+            }
+            store.checkInvariants();
+            ValueView view = new ValueView();
+            for (int userKey = 0; userKey < 40_000; userKey++) {
+                byte[] key = mapKeyOf(9, userKey);
+                assertThat(store.get(table, 0, key, 0, key.length, 6, view)).isEqualTo(model.containsKey(userKey));
+            }
+            byte[] prefix = Arrays.copyOf(mapKeyOf(9, 0), 6);
+            Map<Integer, byte[]> seen = new HashMap<>();
+            int batches = 0;
+            int[] last = {-1};
+            byte[] from = new byte[0];
+            do {
+                List<Integer> batch = new ArrayList<>();
+                from = store.forEachWithPrefix(table, 0, prefix, 0, 6, from, (k, ko, kl, v, vo, vl) -> {
+                    int userKey = (k[ko + 6] & 0xff) << 16 | (k[ko + 7] & 0xff) << 8 | (k[ko + 8] & 0xff);
+                    assertThat(seen.put(userKey, Arrays.copyOfRange(v, vo, vo + vl))).isNull();
+                    batch.add(userKey);
+                });
+                batch.sort(null);
+                if (!batch.isEmpty()) {
+                    assertThat(batch.get(0)).as("batches in key order").isGreaterThan(last[0]);
+                    last[0] = batch.get(batch.size() - 1);
+                }
+                batches++;
+            } while (from != null);
+            assertThat(seen.keySet()).isEqualTo(model.keySet());
+            assertThat(batches).as("a batch per leaf, not one for the map").isGreaterThan(100);
+            assertThat(store.hasPrefix(table, 0, prefix, 0, 6)).isTrue();
+
+            long mapPages = store.stats().livePages() - pagesBefore;
+            long read = store.stats().swapIns() + store.stats().poolHits();
+            store.deletePrefix(table, 0, prefix, 0, 6);
+            read = store.stats().swapIns() + store.stats().poolHits() - read;
+            // clear reads the inner nodes (one per dozens of leaves) and frees the leaves unread
+            assertThat(read).as("pages clear read of the map's %s", mapPages).isLessThan(mapPages / 10);
+            assertThat(store.hasPrefix(table, 0, prefix, 0, 6)).isFalse();
+            assertThat(store.mapIndexes()).isZero();
+            // every page of the map index is gone (the table's own chain may have split while the
+            // map still grew in it, before it moved out)
+            assertThat(store.stats().livePages()).isBetween(pagesBefore, pagesBefore + 2);
+            store.checkInvariants();
+            byte[] again = mapKeyOf(9, 3);
+            store.put(table, 0, again, 0, again.length, 6, again, 0, again.length);
+            assertThat(store.get(table, 0, again, 0, again.length, 6, view)).isTrue();
+            assertThat(store.mapIndexes()).as("a small map lives in its chain").isZero();
         }
     }
 

@@ -40,7 +40,8 @@ public final class BenchmarkBackend implements AutoCloseable {
     }
 
     /**
-     * @param backend zstate, rocksdb or hashmap
+     * @param backend zstate, rocksdb, rocksdb-partitioned (with partitioned index and filter
+     *     blocks) or hashmap
      * @param managedMemory managed memory of the slot, bytes
      * @param pageCache zstate's page cache, bytes
      */
@@ -59,9 +60,14 @@ public final class BenchmarkBackend implements AutoCloseable {
                 yield new ZStateBackend().configure(config, BenchmarkBackend.class.getClassLoader());
             }
             case "rocksdb" -> new EmbeddedRocksDBStateBackend();
+            case "rocksdb-partitioned" -> { // what a user sets when state outgrows memory
+                Configuration config = new Configuration();
+                config.set(org.apache.flink.state.rocksdb.RocksDBOptions.USE_PARTITIONED_INDEX_FILTERS, true);
+                yield new EmbeddedRocksDBStateBackend().configure(config, BenchmarkBackend.class.getClassLoader());
+            }
             case "hashmap" -> new HashMapStateBackend();
             default -> throw new IllegalArgumentException(
-                    "backend '" + backend + "' is not known: use zstate, rocksdb or hashmap");
+                    "backend '" + backend + "' is not known: use zstate, rocksdb, rocksdb-partitioned or hashmap");
         };
         MockEnvironment environment = new MockEnvironmentBuilder()
                 .setManagedMemorySize(Math.max(managedMemory, 1 << 20))

@@ -1,5 +1,6 @@
 package io.zstate.flink.iterator;
 
+import io.zstate.pagestore.EntryVisitor;
 import io.zstate.pagestore.PageStore;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -15,13 +16,16 @@ import org.apache.flink.util.FlinkRuntimeException;
 
 /**
  * Iterates the entries of one map (the entries under one key-group | key | namespace prefix of a
- * map state) in the unsigned byte order of their serialized user keys, the order Flink expects
- * (RocksDB's): {@link #readSorted} copies the entries under the prefix out of the page store and
- * sorts them, the iterator serves that copy; {@code remove()} and {@code setValue} write through
- * to the store.
+ * map state) batch by batch, in the unsigned byte order of the serialized user keys (RocksDB's
+ * order, which Flink's StateBackendTestBase.testMapStateIteratorArbitraryAccess expects and jobs
+ * moved from RocksDB may rely on): each batch is copied out of the page store under its lock
+ * ({@code PageStore.forEachWithPrefix}: a small map is one batch, a large one a leaf of its map
+ * index, about a page of entries) and sorted, so a map of any size iterates in the memory of one
+ * batch. Writes between batches (through this iterator or not) never make the iterator repeat
+ * or skip an entry present throughout. {@code remove()} and {@code setValue} write through.
  *
- * <p>Owns the order and the copy; must not encode or decode values nor write on its own: the map
- * state does, through {@link MapAccess}. Public, internal: for {@code io.zstate.flink.ZMapState}.
+ * <p>Owns the batches; must not encode or decode values nor write on its own: the map state
+ * does, through {@link MapAccess}. Public, internal: for {@code io.zstate.flink.ZMapState}.
  *
  * @param <T> what the iterator yields of an entry (the entry, its key or its value)
  */
@@ -48,44 +52,55 @@ public final class ZMapEntryIterator<UK, UV, T> implements Iterator<T> {
 
     private final MapAccess<UK, UV> map;
     private final Function<Map.Entry<UK, UV>, T> project;
+    private final PageStore store;
+    private final int table;
     private final int keyGroup;
     private final byte[] prefix;
-    private final List<byte[][]> entries;
+    private final List<byte[][]> batch = new ArrayList<>();
     private final DataInputDeserializer input = new DataInputDeserializer();
+    /** The user key the next batch starts from; null after the last. */
+    private byte[] from = new byte[0];
     private int next;
     private ZEntry current;
 
-    /**
-     * Serves {@code entries}, which {@link #readSorted} read under {@code prefix}, each projected
-     * by {@code project}.
-     */
-    public ZMapEntryIterator(MapAccess<UK, UV> map, int keyGroup, byte[] prefix, List<byte[][]> entries,
+    /** Iterates the entries of {@code table} under {@code prefix}, each projected by {@code project}. */
+    public ZMapEntryIterator(MapAccess<UK, UV> map, PageStore store, int table, int keyGroup, byte[] prefix,
             Function<Map.Entry<UK, UV>, T> project) {
         this.map = map;
         this.project = project;
+        this.store = store;
+        this.table = table;
         this.keyGroup = keyGroup;
         this.prefix = prefix;
-        this.entries = entries;
     }
 
-    /**
-     * The (key, value) bytes of every entry of a table under a prefix, copied out under the store's
-     * lock, in unsigned order of the keys.
-     */
-    public static List<byte[][]> readSorted(PageStore store, int table, int keyGroup, byte[] prefix) {
+    private static final java.util.Comparator<byte[][]> KEY_ORDER = (a, b) -> Arrays.compareUnsigned(a[0], b[0]);
+
+    /** The (key, value) bytes of every entry of a table under a prefix, copied out under the store's lock. */
+    public static List<byte[][]> readAll(PageStore store, int table, int keyGroup, byte[] prefix) {
         List<byte[][]> entries = new ArrayList<>();
         synchronized (store) {
-            store.forEachWithPrefix(table, keyGroup, prefix, 0, prefix.length,
-                    (k, ko, kl, v, vo, vl) -> entries.add(new byte[][] {
-                        Arrays.copyOfRange(k, ko, ko + kl), Arrays.copyOfRange(v, vo, vo + vl)}));
+            store.forEachWithPrefix(table, keyGroup, prefix, 0, prefix.length, copyInto(entries));
         }
-        entries.sort((a, b) -> Arrays.compareUnsigned(a[0], b[0]));
         return entries;
+    }
+
+    private static EntryVisitor copyInto(List<byte[][]> entries) {
+        return (k, ko, kl, v, vo, vl) -> entries.add(new byte[][] {
+            Arrays.copyOfRange(k, ko, ko + kl), Arrays.copyOfRange(v, vo, vo + vl)});
     }
 
     @Override
     public boolean hasNext() {
-        return next < entries.size();
+        while (next == batch.size() && from != null) {
+            batch.clear();
+            next = 0;
+            synchronized (store) {
+                from = store.forEachWithPrefix(table, keyGroup, prefix, 0, prefix.length, from, copyInto(batch));
+            }
+            batch.sort(KEY_ORDER); // batches come in key order, a batch's entries in none
+        }
+        return next < batch.size();
     }
 
     @Override
@@ -93,7 +108,7 @@ public final class ZMapEntryIterator<UK, UV, T> implements Iterator<T> {
         if (!hasNext()) {
             throw new NoSuchElementException();
         }
-        byte[][] raw = entries.get(next++);
+        byte[][] raw = batch.get(next++);
         try {
             input.setBuffer(raw[0], prefix.length, raw[0].length - prefix.length);
             UK userKey = map.readUserKey(input);

@@ -42,6 +42,7 @@ public final class ZStateMetrics {
         longGauge(group, "framesReclaimed", stats, PageStoreStats::framesReclaimed);
         longGauge(group, "compressFailures", stats, PageStoreStats::compressFailures);
         longGauge(group, "arenaRefusals", stats, PageStoreStats::arenaRefusals);
+        longGauge(group, "mapIndexes", stats, PageStoreStats::mapIndexes);
         doubleGauge(group, "compressionRatio", stats, PageStoreStats::compressionRatio);
         doubleGauge(group, "cacheHitRate", stats, PageStoreStats::cacheHitRate);
         doubleGauge(group, "poolHitRate", stats, PageStoreStats::poolHitRate);

@@ -6,9 +6,8 @@ import io.zstate.pagestore.layout.BlobRef;
 import io.zstate.pagestore.layout.BucketPage;
 import io.zstate.pagestore.layout.Pages;
 import io.zstate.pagestore.tier.Pager;
-import java.util.ArrayList;
+import io.zstate.pagestore.layout.MapRoot;
 import java.util.Arrays;
-import java.util.List;
 
 /**
  * The bucket index: per table and key-group, extendible hashing over the key's prefix (key |
@@ -18,11 +17,11 @@ import java.util.List;
  * Algorithm:
  *   directory[prefixHash & (2^depth - 1)] -> bucket page -> overflow pages (a chain)
  *   locate   hash the prefix once, search the chain's pages by hash and key tag (BucketPage.find)
- *   insert   into the first page of the chain with room (compacting a page in place if its
- *            garbage makes room); a full chain splits on its next hash bit (Directory.split:
- *            the chain is copied aside, reset, and its entries redistributed over it and a new
- *            sibling), unless every entry shares the new entry's prefix hash (a large MapState)
- *            or the directory is at its bound: then the chain grows an overflow page
+ *   insert   into the first page of the chain with room (Chains); a full chain first lets a
+ *            map that fills half a page of it move out into a map index of its own (below),
+ *            else splits on its next hash bit (Directory.split, Chains.split), unless every
+ *            entry shares the new entry's prefix hash or the directory is at its bound: then the
+ *            chain grows an overflow page
  *   delete   remove the slot; an overflow page left empty by a delete is unlinked and freed (a
  *            chain's head stays, and an empty bucket page is all zeros: a same-filled tag, no
  *            memory). A put or append that moves an entry can leave an overflow page empty and
@@ -30,9 +29,15 @@ import java.util.List;
  *   values   up to half a page with the key inline; larger ones in blob chains (Blobs)
  *   keys     inline unless they would take more than half a page with a blob reference for the
  *            value: then in a blob chain too, found by hash and tag and compared by reading it
+ *   maps     a MapState's entries share their prefix, so they share a chain. When a map's
+ *            entries fill half a page of a full chain, they move into a MapIndex (a B+tree over
+ *            the user keys, in pages) and a map root entry (key = the prefix) takes their place: a lookup that meets the root in the chain continues in the map index.
+ *            A prefix has either entries in the chain or a root there, never both. The root
+ *            goes when the map's last entry does. Prefixes over a quarter page stay in chains.
  *
  * Invariants (checkInvariants, with the pager's): every directory entry reaches a live bucket;
- * directory size, depth, bucket count and bound agree (Directory).
+ * directory size, depth, bucket count and bound agree (Directory); every map index agrees with
+ * its root (MapIndex), and no chain holds both a root and entries of its prefix.
  * </pre>
  *
  * <p>Touches only the pager's page interface (load, pin, markDirty, newPage, freePage, depth); it
@@ -43,29 +48,43 @@ public final class BucketIndex {
     private final Pager pager;
     private final Tables tables;
     private final Blobs blobs;
+    private final Chains chains;
+    private final MapIndex maps;
     private final ChainWalker walker;
+    private final int pageSize;
     private final int maxInlineEntry;
-    private final byte[] compactScratch;
+    /** The longest prefix a map root takes (longer ones keep their maps in chains). */
+    private final int maxRootPrefix;
     private byte[] keyBuffer = new byte[256];
-    /** A blob key being compared during locate. */
+    /** A blob key being compared. */
     private final ValueView keyView = new ValueView();
     /** An inline value and the bytes appended to it, on their way back in. */
     private byte[] appendBuffer;
 
-    // What the last locate() found: the key's hashes, and its page and slot if present.
-    private int foundHash;
-    private int foundTag;
+    // What the last locate() found: the key's hashes, the chain it is in or belongs to, its page
+    // and slot if present, and whether that chain is a map index's (then root is its map).
+    private int prefixHash;
+    private int mainTag;
+    private int userHash;
+    private int foundHead;
     private int foundPage;
     private int foundIndex;
+    private boolean inMap;
+    private final MapIndex.Root root = new MapIndex.Root();
+    /** Map indexes in the store. */
+    private long mapIndexes;
 
     public BucketIndex(Pager pager, int firstKeyGroup, int numberOfKeyGroups) {
         this.pager = pager;
         this.tables = new Tables(firstKeyGroup, numberOfKeyGroups);
         this.blobs = new Blobs(pager);
+        this.chains = new Chains(pager, blobs);
         this.walker = new ChainWalker(new LivePages(pager), pager.pageSize());
-        this.maxInlineEntry = pager.pageSize() / 2;
-        this.compactScratch = new byte[pager.pageSize()];
-        this.appendBuffer = new byte[pager.pageSize()];
+        this.maps = new MapIndex(pager, chains, walker);
+        this.pageSize = pager.pageSize();
+        this.maxInlineEntry = pageSize / 2;
+        this.maxRootPrefix = pageSize / 4;
+        this.appendBuffer = new byte[pageSize];
     }
 
     // ==== tables and argument checks ===============================================================
@@ -128,9 +147,9 @@ public final class BucketIndex {
                 System.arraycopy(value, valueOffset, page, BucketPage.entryValueOffset(page, entry), valueLength);
                 return;
             }
-            removeEntry(foundPage, foundIndex);
+            removeFound();
         }
-        insert(d, foundHash, foundTag, key, keyOffset, keyLength, value, valueOffset, valueLength);
+        insertLocated(d, key, keyOffset, keyLength, prefixLength, value, valueOffset, valueLength);
     }
 
     /**
@@ -141,11 +160,9 @@ public final class BucketIndex {
             byte[] value, int valueOffset, int valueLength) {
         Directory d = directory(table, keyGroup);
         if (!locate(d, key, keyOffset, keyLength, prefixLength)) {
-            insert(d, foundHash, foundTag, key, keyOffset, keyLength, value, valueOffset, valueLength);
+            insertLocated(d, key, keyOffset, keyLength, prefixLength, value, valueOffset, valueLength);
             return;
         }
-        int hash = foundHash;
-        int tag = foundTag;
         int slot = pager.cachedSlot(foundPage);
         byte[] page = pager.page(slot);
         int entry = BucketPage.slotEntry(page, foundIndex);
@@ -167,8 +184,8 @@ public final class BucketIndex {
         byte[] combined = appendBuffer;
         System.arraycopy(page, BucketPage.entryValueOffset(page, entry), combined, 0, word);
         System.arraycopy(value, valueOffset, combined, word, valueLength);
-        removeEntry(foundPage, foundIndex);
-        insert(d, hash, tag, key, keyOffset, keyLength, combined, 0, total);
+        removeFound();
+        insertLocated(d, key, keyOffset, keyLength, prefixLength, combined, 0, total);
     }
 
     /** Removes a key; returns whether it existed. */
@@ -177,10 +194,149 @@ public final class BucketIndex {
         if (d == null || !locate(d, key, keyOffset, keyLength, prefixLength)) {
             return false;
         }
-        int pageId = foundPage;
-        removeEntry(pageId, foundIndex);
-        unlinkIfEmptyOverflow(d, foundHash, pageId);
+        if (inMap) {
+            maps.remove(root, foundHead, foundPage, foundIndex);
+            if (root.entries == 0) {
+                maps.free(root);
+                removeRoot(d);
+            } else {
+                storeRoot();
+            }
+        } else {
+            chains.removeEntry(foundPage, foundIndex);
+            chains.unlinkIfEmptyOverflow(foundHead, foundPage);
+        }
         return true;
+    }
+
+    // ==== maps: whole-prefix operations ============================================================
+
+    /** Whether any entry's key starts with {@code prefix} (a map is not empty). */
+    public boolean hasPrefix(int table, int keyGroup, byte[] prefix, int offset, int length) {
+        Directory d = tables.directory(table, keyGroup);
+        if (d == null) {
+            return false;
+        }
+        int hash = Hashing.hash(prefix, offset, length, d.seed);
+        for (int pageId = d.head(hash); pageId != Pages.NO_PAGE; ) {
+            int slot = pager.load(pageId);
+            byte[] page = pager.page(slot);
+            int count = BucketPage.count(page);
+            for (int i = 0; i < count; i++) {
+                if (matchesPrefix(slot, i, hash, prefix, offset, length)) {
+                    return true; // an entry, or a map root (a map index is never empty)
+                }
+            }
+            pageId = Pages.next(pager.page(slot));
+        }
+        return false;
+    }
+
+    /**
+     * Removes every entry whose key starts with {@code prefix} (a map's clear): a map index is
+     * freed whole, reading its pages only where entries have blobs.
+     */
+    public void deletePrefix(int table, int keyGroup, byte[] prefix, int offset, int length) {
+        Directory d = tables.directory(table, keyGroup);
+        if (d == null) {
+            return;
+        }
+        int hash = Hashing.hash(prefix, offset, length, d.seed);
+        int head = d.head(hash);
+        for (int pageId = head; pageId != Pages.NO_PAGE; ) {
+            int slot = pager.load(pageId);
+            pager.pin(slot);
+            try {
+                for (int i = BucketPage.count(pager.page(slot)) - 1; i >= 0; i--) {
+                    if (!matchesPrefix(slot, i, hash, prefix, offset, length)) {
+                        continue;
+                    }
+                    byte[] page = pager.page(slot);
+                    int entry = BucketPage.slotEntry(page, i);
+                    if (BucketPage.isMapRoot(page, entry)) {
+                        MapIndex.Root r = new MapIndex.Root();
+                        r.read(page, BucketPage.entryValueOffset(page, entry));
+                        maps.free(r);
+                        mapIndexes--;
+                    }
+                    chains.removeEntry(pageId, i);
+                }
+                pageId = Pages.next(pager.page(slot));
+            } finally {
+                pager.unpin(slot);
+            }
+        }
+        chains.unlinkEmptyOverflows(head);
+    }
+
+    /**
+     * Visits a batch of the entries whose key starts with {@code prefix}: those whose user key
+     * (the bytes after the prefix) is at least {@code from}, in one leaf of the map's index, or all
+     * of a map in its chain; returns the user key the next batch starts from, or null after the
+     * last. Batches come in key order; a batch's entries in no order. An entry present from the
+     * first batch to the last is visited exactly once, whatever is written in between.
+     */
+    public byte[] forEachWithPrefix(int table, int keyGroup, byte[] prefix, int offset, int length, byte[] from,
+            EntryVisitor visitor) {
+        Directory d = tables.directory(table, keyGroup);
+        if (d == null) {
+            return null;
+        }
+        int hash = Hashing.hash(prefix, offset, length, d.seed);
+        int head = d.head(hash);
+        EntryVisitor fromOn = from.length == 0 ? visitor : (k, ko, kl, v, vo, vl) -> {
+            if (Arrays.compareUnsigned(k, ko + length, ko + kl, from, 0, from.length) >= 0) {
+                visitor.visit(k, ko, kl, v, vo, vl);
+            }
+        };
+        if (!findRoot(head, hash, prefix, offset, length)) {
+            walker.forEachWithPrefix(head, hash, prefix, offset, length, fromOn);
+            return null;
+        }
+        int leaf = maps.leaf(root, from, 0, from.length);
+        byte[] next = maps.upperBound();
+        walker.forEachInMapLeaf(leaf, fromOn);
+        return next;
+    }
+
+    /** Whether the chain at {@code head} has a map root for the prefix; if so, {@link #root} is it. */
+    private boolean findRoot(int head, int hash, byte[] prefix, int offset, int length) {
+        if (length > maxRootPrefix) {
+            return false;
+        }
+        for (int pageId = head; pageId != Pages.NO_PAGE; ) {
+            byte[] page = pager.page(pager.load(pageId));
+            int r = BucketPage.findOrRoot(page, hash, -1, prefix, offset, length, length);
+            if (r <= -2) {
+                readRoot(pageId, page, -2 - r);
+                return true;
+            }
+            pageId = Pages.next(page);
+        }
+        return false;
+    }
+
+    /**
+     * Whether slot {@code index} of the page in cache slot {@code slot} has a key that starts with
+     * the prefix (a blob key is read, the page pinned meanwhile); a map root for the prefix counts.
+     */
+    private boolean matchesPrefix(int slot, int index, int hash, byte[] prefix, int offset, int length) {
+        byte[] page = pager.page(slot);
+        if (BucketPage.slotPrefixHash(page, index) != hash) {
+            return false;
+        }
+        int entry = BucketPage.slotEntry(page, index);
+        if (!BucketPage.isKeyBlob(page, entry)) {
+            return BucketPage.hasPrefix(page, index, hash, prefix, offset, length);
+        }
+        pager.pin(slot);
+        try {
+            walker.readKey(page, entry, keyView);
+        } finally {
+            pager.unpin(slot);
+        }
+        return keyView.length() >= length && Arrays.equals(keyView.array(), keyView.offset(),
+                keyView.offset() + length, prefix, offset, offset + length);
     }
 
     // ==== iteration and clearing ===================================================================
@@ -190,7 +346,7 @@ public final class BucketIndex {
             EntryVisitor visitor) {
         Directory d = tables.directory(table, keyGroup);
         if (d != null) {
-            int hash = Hashing.hash(prefix, prefixOffset, prefixLength, tables.seed(table));
+            int hash = Hashing.hash(prefix, prefixOffset, prefixLength, d.seed);
             walker.forEachWithPrefix(d.head(hash), hash, prefix, prefixOffset, prefixLength, visitor);
         }
     }
@@ -203,9 +359,28 @@ public final class BucketIndex {
         }
     }
 
+    /**
+     * Visits the key of every entry of one key-group of a table, with an empty value; the entries
+     * of a map index as one key, the map's prefix.
+     */
+    public void forEachKeyInKeyGroup(int table, int keyGroup, EntryVisitor visitor) {
+        Directory d = tables.directory(table, keyGroup);
+        if (d != null) {
+            walker.forEachKeyInDirectory(d.pages, visitor);
+        }
+    }
+
     /** Removes every entry of a table and frees its pages. */
     public void clear(int table) {
         Directory[] groups = tables.directories(table);
+        MapIndex.Root r = new MapIndex.Root();
+        Chains.EntryOwner freeMaps = (page, entry) -> {
+            if (BucketPage.isMapRoot(page, entry)) {
+                r.read(page, BucketPage.entryValueOffset(page, entry));
+                maps.free(r);
+                mapIndexes--;
+            }
+        };
         for (int g = 0; g < groups.length; g++) {
             Directory d = groups[g];
             if (d == null) {
@@ -213,7 +388,7 @@ public final class BucketIndex {
             }
             for (int head : d.pages) {
                 if (pager.isLive(head)) { // else freed at an earlier index of the same bucket
-                    freeChain(head, true);
+                    chains.free(head, true, freeMaps);
                 }
             }
             groups[g] = null;
@@ -225,7 +400,7 @@ public final class BucketIndex {
     private Directory directory(int table, int keyGroup) {
         Directory d = tables.directory(table, keyGroup);
         if (d == null) {
-            int head = newBucket(0);
+            int head = chains.newBucket(0);
             pager.unpin(pager.cachedSlot(head));
             d = new Directory(head, tables.seed(table));
             tables.directory(table, keyGroup, d);
@@ -233,31 +408,68 @@ public final class BucketIndex {
         return d;
     }
 
-    /** A new empty bucket page, dirty and pinned. */
-    private int newBucket(int localDepth) {
-        int pageId = pager.newPage(localDepth);
-        BucketPage.init(pager.page(pager.cachedSlot(pageId)));
-        return pageId;
-    }
-
     /**
-     * Hashes a key and searches its bucket chain once; on success the key's page is in the cache
-     * and {@code foundPage}/{@code foundIndex} say where it is. Always sets the hashes.
+     * Hashes a key and searches the chain it belongs to once, continuing in the map index if the
+     * chain has a map root for the key's prefix. On success the key's page is in the cache and
+     * {@code foundPage}/{@code foundIndex} say where it is. Always sets the hashes, {@code
+     * foundHead} and {@code inMap} (and {@code root} when in a map).
      */
     private boolean locate(Directory d, byte[] key, int keyOffset, int keyLength, int prefixLength) {
         int hash = Hashing.hash(key, keyOffset, prefixLength, d.seed);
-        int tag = keyLength == prefixLength
-                ? 0
-                : Hashing.hash(key, keyOffset + prefixLength, keyLength - prefixLength, d.seed) & 0xffff;
-        foundHash = hash;
-        foundTag = tag;
+        int user = Hashing.hash(key, keyOffset + prefixLength, keyLength - prefixLength, d.seed);
+        int tag = keyLength == prefixLength ? 0 : user & 0xffff;
+        prefixHash = hash;
+        mainTag = tag;
+        userHash = user;
+        inMap = false;
+        foundHead = d.head(hash);
         boolean blobKey = isKeyBlobSize(keyLength);
-        for (int pageId = d.head(hash); pageId != Pages.NO_PAGE; ) {
+        boolean mayBeMap = prefixLength <= maxRootPrefix;
+        for (int pageId = foundHead; pageId != Pages.NO_PAGE; ) {
+            int slot = pager.load(pageId);
+            byte[] page = pager.page(slot);
+            int index;
+            if (blobKey) {
+                index = findBlobKey(slot, page, hash, tag, key, keyOffset, keyLength);
+                if (index < 0 && mayBeMap && prefixLength < keyLength) {
+                    int r = BucketPage.findOrRoot(page, hash, -1, key, keyOffset, prefixLength, prefixLength);
+                    index = r <= -2 ? r : -1;
+                }
+            } else {
+                index = mayBeMap
+                        ? BucketPage.findOrRoot(page, hash, tag, key, keyOffset, keyLength, prefixLength)
+                        : BucketPage.find(page, hash, tag, key, keyOffset, keyLength);
+                if (index >= 0 && mayBeMap && BucketPage.isMapRoot(page, BucketPage.slotEntry(page, index))) {
+                    index = -2 - index; // the key is its prefix (an empty user key): the root stands for it
+                }
+            }
+            if (index >= 0) {
+                foundPage = pageId;
+                foundIndex = index;
+                return true;
+            }
+            if (index <= -2) {
+                readRoot(pageId, page, -2 - index);
+                return locateInMap(key, keyOffset, keyLength, blobKey);
+            }
+            pageId = Pages.next(page);
+        }
+        foundPage = Pages.NO_PAGE;
+        foundIndex = -1;
+        return false;
+    }
+
+    /** Searches the map index of {@link #root} for a key whose user-key hash is {@link #userHash}. */
+    private boolean locateInMap(byte[] key, int keyOffset, int keyLength, boolean blobKey) {
+        inMap = true;
+        int tag = MapIndex.tag(userHash);
+        foundHead = maps.leaf(root, key, keyOffset + root.prefixLength, keyLength - root.prefixLength);
+        for (int pageId = foundHead; pageId != Pages.NO_PAGE; ) {
             int slot = pager.load(pageId);
             byte[] page = pager.page(slot);
             int index = blobKey
-                    ? findBlobKey(slot, page, hash, tag, key, keyOffset, keyLength)
-                    : BucketPage.find(page, hash, tag, key, keyOffset, keyLength);
+                    ? findBlobKey(slot, page, userHash, tag, key, keyOffset, keyLength)
+                    : BucketPage.find(page, userHash, tag, key, keyOffset, keyLength);
             if (index >= 0) {
                 foundPage = pageId;
                 foundIndex = index;
@@ -268,6 +480,41 @@ public final class BucketIndex {
         foundPage = Pages.NO_PAGE;
         foundIndex = -1;
         return false;
+    }
+
+    /** Reads the map root in slot {@code index} of a main-chain page into {@link #root}. */
+    private void readRoot(int pageId, byte[] page, int index) {
+        int entry = BucketPage.slotEntry(page, index);
+        root.read(page, BucketPage.entryValueOffset(page, entry));
+        root.prefixLength = BucketPage.entryKeyLength(page, entry);
+        root.page = pageId;
+        root.entry = entry;
+        root.index = index;
+    }
+
+    /** Writes {@link #root} back into its entry (the main chain did not change since it was read). */
+    private void storeRoot() {
+        int slot = pager.load(root.page);
+        pager.markDirty(slot);
+        byte[] page = pager.page(slot);
+        root.write(page, BucketPage.entryValueOffset(page, root.entry));
+    }
+
+    /** Removes the entry of {@link #root} from its chain (its map index was freed). */
+    private void removeRoot(Directory d) {
+        mapIndexes--;
+        pager.load(root.page);
+        chains.removeEntry(root.page, root.index);
+        chains.unlinkIfEmptyOverflow(d.head(prefixHash), root.page);
+    }
+
+    /** Removes the entry locate() found (a put or append re-inserts it; no chain shrinks meanwhile). */
+    private void removeFound() {
+        if (inMap) {
+            maps.remove(root, foundHead, foundPage, foundIndex);
+        } else {
+            chains.removeEntry(foundPage, foundIndex);
+        }
     }
 
     /**
@@ -310,12 +557,15 @@ public final class BucketIndex {
         return BucketPage.needed(isKeyBlobSize(keyLength) ? BlobRef.SIZE : keyLength, valueLength) > maxInlineEntry;
     }
 
-    private void insert(Directory d, int hash, int tag, byte[] key, int keyOffset, int keyLength,
+    /**
+     * Inserts a key that locate() did not find, where locate() said it belongs: its map index, or
+     * its chain (which may split, grow, or hand the key's map over to a new map index).
+     */
+    private void insertLocated(Directory d, byte[] key, int keyOffset, int keyLength, int prefixLength,
             byte[] value, int valueOffset, int valueLength) {
         boolean blobKey = isKeyBlobSize(keyLength);
         boolean blob = isBlobSize(keyLength, valueLength);
-        int keyBytes = blobKey ? BlobRef.SIZE : keyLength;
-        int valueBytes = blob ? BlobRef.SIZE : valueLength;
+        int needed = BucketPage.needed(blobKey ? BlobRef.SIZE : keyLength, blob ? BlobRef.SIZE : valueLength);
         long keyChain = 0;
         long blobChain = 0;
         if (blobKey || blob) {
@@ -333,52 +583,110 @@ public final class BucketIndex {
                 blobChain = blobs.write(value, valueOffset, valueLength);
             }
         }
-        int needed = BucketPage.needed(keyBytes, valueBytes);
+        if (inMap) {
+            maps.insert(root, userHash, key, keyOffset, keyLength, blobKey, keyChain, value, valueOffset, valueLength,
+                    blob, blobChain, needed);
+            storeRoot();
+            return;
+        }
         while (true) {
-            int head = d.head(hash);
-            int target = pageWithRoom(head, needed);
+            int head = d.head(prefixHash);
+            int target = chains.pageWithRoom(head, needed);
             if (target == Pages.NO_PAGE) {
-                if (splittable(d, head, hash)) {
-                    split(d, hash);
+                if (prefixLength < keyLength && prefixLength <= maxRootPrefix
+                        && mapBytesInChain(head, key, keyOffset, prefixLength) * 2 >= pageSize) {
+                    promote(d, key, keyOffset, prefixLength);
+                    maps.insert(root, userHash, key, keyOffset, keyLength, blobKey, keyChain, value, valueOffset,
+                            valueLength, blob, blobChain, needed);
+                    storeRoot();
+                    return;
+                }
+                if (splittable(d, head, prefixHash)) {
+                    split(d, prefixHash);
                     continue;
                 }
-                target = addOverflowPage(head);
+                target = chains.addOverflowPage(head);
             }
-            int slot = pager.cachedSlot(target);
-            byte[] page = pager.page(slot);
-            pager.markDirty(slot);
-            int valueWord = blob ? BucketPage.BLOB : valueLength;
-            int entry = blobKey
-                    ? BucketPage.insertBlobKey(page, hash, tag, keyLength, (int) keyChain, (int) (keyChain >>> 32),
-                            valueWord, valueBytes)
-                    : BucketPage.insert(page, hash, tag, key, keyOffset, keyLength, valueWord, valueBytes);
-            int at = BucketPage.entryValueOffset(page, entry);
-            if (blob) {
-                BlobRef.write(page, at, valueLength, (int) blobChain, (int) (blobChain >>> 32));
-            } else {
-                System.arraycopy(value, valueOffset, page, at, valueLength);
-            }
+            chains.place(target, prefixHash, mainTag, key, keyOffset, keyLength, blobKey, keyChain,
+                    value, valueOffset, valueLength, blob, blobChain);
             return;
         }
     }
 
-    /** A page of the chain with room for {@code needed} bytes (compacting one if that makes room). */
-    private int pageWithRoom(int pageId, int needed) {
-        while (pageId != Pages.NO_PAGE) {
+    /** Bytes the entries under a key's prefix take in the chain at {@code head}. */
+    private long mapBytesInChain(int head, byte[] key, int keyOffset, int prefixLength) {
+        long bytes = 0;
+        for (int pageId = head; pageId != Pages.NO_PAGE; ) {
             int slot = pager.load(pageId);
-            byte[] page = pager.page(slot);
-            int free = BucketPage.freeBytes(page);
-            if (free >= needed) {
-                return pageId;
+            int count = BucketPage.count(pager.page(slot));
+            for (int i = 0; i < count; i++) {
+                if (matchesPrefix(slot, i, prefixHash, key, keyOffset, prefixLength)) {
+                    bytes += BucketPage.neededToCopy(pager.page(slot), i);
+                }
             }
-            if (free + BucketPage.garbage(page) >= needed) {
-                pager.markDirty(slot);
-                BucketPage.compactInPlace(page, compactScratch);
-                return pageId;
-            }
-            pageId = Pages.next(page);
+            pageId = Pages.next(pager.page(slot));
         }
-        return Pages.NO_PAGE;
+        return bytes;
+    }
+
+    /**
+     * Moves every entry under a key's prefix out of its chain into a new map index, and puts a
+     * map root for the prefix into the chain; {@link #root} is the new map, {@link #inMap} set.
+     * Entries keep their blobs (only their bucket slots move).
+     */
+    private void promote(Directory d, byte[] key, int keyOffset, int prefixLength) {
+        MapIndex.Root r = maps.create(root, prefixLength);
+        int head = d.head(prefixHash);
+        for (int pageId = head; pageId != Pages.NO_PAGE; ) {
+            int slot = pager.load(pageId);
+            pager.pin(slot);
+            try {
+                for (int i = BucketPage.count(pager.page(slot)) - 1; i >= 0; i--) {
+                    if (!matchesPrefix(slot, i, prefixHash, key, keyOffset, prefixLength)) {
+                        continue;
+                    }
+                    byte[] page = pager.page(slot);
+                    int entry = BucketPage.slotEntry(page, i);
+                    byte[] userKey;
+                    int at;
+                    int length;
+                    if (BucketPage.isKeyBlob(page, entry)) { // copied: a leaf split reads keys with the walker
+                        walker.readKey(page, entry, keyView);
+                        userKey = Arrays.copyOfRange(keyView.array(), keyView.offset() + prefixLength,
+                                keyView.offset() + keyView.length());
+                        at = 0;
+                        length = userKey.length;
+                    } else {
+                        userKey = page; // pinned
+                        at = BucketPage.entryKeyOffset(entry) + prefixLength;
+                        length = BucketPage.entryKeyLength(page, entry) - prefixLength;
+                    }
+                    maps.moveIn(r, page, i, Hashing.hash(userKey, at, length, d.seed), userKey, at, length);
+                    pager.markDirty(slot);
+                    BucketPage.remove(pager.page(slot), i);
+                }
+                pageId = Pages.next(pager.page(slot));
+            } finally {
+                pager.unpin(slot);
+            }
+        }
+        chains.unlinkEmptyOverflows(head);
+        int needed = BucketPage.needed(prefixLength, MapRoot.SIZE);
+        int target = chains.pageWithRoom(head, needed);
+        if (target == Pages.NO_PAGE) {
+            target = chains.addOverflowPage(head);
+        }
+        int slot = pager.cachedSlot(target);
+        pager.markDirty(slot);
+        byte[] page = pager.page(slot);
+        int entry = BucketPage.insert(page, prefixHash, 0, key, keyOffset, prefixLength, BucketPage.MAP_ROOT,
+                MapRoot.SIZE);
+        r.page = target;
+        r.entry = entry;
+        r.index = BucketPage.count(page) - 1;
+        r.write(page, BucketPage.entryValueOffset(page, entry));
+        inMap = true;
+        mapIndexes++;
     }
 
     /** A full bucket can split unless every entry in its chain has the new entry's prefix hash. */
@@ -406,146 +714,80 @@ public final class BucketIndex {
     private void split(Directory d, int hash) {
         int head = d.head(hash);
         int localDepth = pager.depth(head);
-        // copy the chain aside, then free its overflow pages and reset the head
-        List<byte[]> copies = new ArrayList<>();
-        for (int pageId = head; pageId != Pages.NO_PAGE; ) {
-            byte[] page = pager.page(pager.load(pageId));
-            copies.add(page.clone());
-            pageId = Pages.next(page);
-        }
-        int headSlot = pager.load(head);
-        pager.pin(headSlot);
+        int sibling = chains.newBucket(localDepth + 1);
         try {
-            int sibling = newBucket(localDepth + 1);
-            int siblingSlot = pager.cachedSlot(sibling);
-            try {
-                int overflow = Pages.next(copies.get(0));
-                if (overflow != Pages.NO_PAGE) {
-                    freeChain(overflow, false);
-                }
-                pager.markDirty(headSlot);
-                BucketPage.init(pager.page(headSlot));
-                pager.depth(head, localDepth + 1);
-                d.split(hash, localDepth, sibling);
-                int bit = 1 << localDepth;
-                for (byte[] copy : copies) {
-                    int count = BucketPage.count(copy);
-                    for (int i = 0; i < count; i++) {
-                        reinsert((BucketPage.slotPrefixHash(copy, i) & bit) != 0 ? sibling : head, copy, i);
-                    }
-                }
-            } finally {
-                pager.unpin(siblingSlot);
-            }
+            pager.depth(head, localDepth + 1);
+            d.split(hash, localDepth, sibling);
+            chains.split(head, sibling, 1 << localDepth);
         } finally {
-            pager.unpin(headSlot);
-        }
-    }
-
-    /** Inserts slot {@code index} of a detached page copy into a chain, growing the chain if needed. */
-    private void reinsert(int head, byte[] copy, int index) {
-        int target = pageWithRoom(head, BucketPage.neededToCopy(copy, index));
-        if (target == Pages.NO_PAGE) {
-            target = addOverflowPage(head);
-        }
-        int slot = pager.cachedSlot(target);
-        pager.markDirty(slot);
-        BucketPage.copyEntry(copy, index, pager.page(slot));
-    }
-
-    /** Appends an empty overflow page to the chain starting at {@code head}; returns it, loaded. */
-    private int addOverflowPage(int head) {
-        int last = head;
-        for (int next = Pages.next(pager.page(pager.load(head))); next != Pages.NO_PAGE; ) {
-            last = next;
-            next = Pages.next(pager.page(pager.load(next)));
-        }
-        int lastSlot = pager.load(last);
-        pager.pin(lastSlot);
-        try {
-            int overflow = newBucket(pager.depth(head));
-            pager.markDirty(lastSlot);
-            Pages.next(pager.page(lastSlot), overflow);
-            pager.unpin(pager.cachedSlot(overflow));
-            return overflow;
-        } finally {
-            pager.unpin(lastSlot);
-        }
-    }
-
-    /** Removes slot {@code index} of a loaded page, freeing the key's and value's blob pages if any. */
-    private void removeEntry(int pageId, int index) {
-        int slot = pager.cachedSlot(pageId);
-        byte[] page = pager.page(slot);
-        int entry = BucketPage.slotEntry(page, index);
-        int valueBlob = Blobs.firstPage(page, entry);
-        int keyBlob = Blobs.keyFirstPage(page, entry);
-        pager.markDirty(slot);
-        BucketPage.remove(page, index);
-        if (valueBlob != Pages.NO_PAGE || keyBlob != Pages.NO_PAGE) {
-            pager.pin(slot);
-            try {
-                blobs.free(valueBlob);
-                blobs.free(keyBlob);
-            } finally {
-                pager.unpin(slot);
-            }
-        }
-    }
-
-    /** Frees an overflow page that became empty, unlinking it from its chain. */
-    private void unlinkIfEmptyOverflow(Directory d, int hash, int pageId) {
-        int head = d.head(hash);
-        if (pageId == head || BucketPage.count(pager.page(pager.load(pageId))) > 0) {
-            return;
-        }
-        int prev = head;
-        while (true) {
-            int next = Pages.next(pager.page(pager.load(prev)));
-            if (next == pageId) {
-                int after = Pages.next(pager.page(pager.load(pageId)));
-                int prevSlot = pager.load(prev);
-                pager.markDirty(prevSlot);
-                Pages.next(pager.page(prevSlot), after);
-                pager.freePage(pageId);
-                return;
-            }
-            prev = next;
-        }
-    }
-
-    /** Frees a bucket chain; with {@code withBlobs}, the blobs its entries reference too. */
-    private void freeChain(int pageId, boolean withBlobs) {
-        while (pageId != Pages.NO_PAGE) {
-            int slot = pager.load(pageId);
-            byte[] page = pager.page(slot);
-            int next = Pages.next(page);
-            if (withBlobs) {
-                pager.pin(slot);
-                try {
-                    int count = BucketPage.count(page);
-                    for (int i = 0; i < count; i++) {
-                        int entry = BucketPage.slotEntry(page, i);
-                        blobs.free(Blobs.firstPage(page, entry));
-                        blobs.free(Blobs.keyFirstPage(page, entry));
-                    }
-                } finally {
-                    pager.unpin(slot);
-                }
-            }
-            pager.freePage(pageId);
-            pageId = next;
+            pager.unpin(pager.cachedSlot(sibling));
         }
     }
 
     // ==== observability and checks =================================================================
+
+    /** Maps that live in map indexes of their own (large maps). */
+    public long mapIndexes() {
+        return mapIndexes;
+    }
 
     /** Heap bytes of the directories. */
     public long heapBytes() {
         return tables.heapBytes();
     }
 
+    /**
+     * Checks the directories, and every map index against its root; no chain holds a map root and
+     * entries of the root's prefix.
+     */
     public void checkInvariants() {
         tables.checkInvariants(pager::isLive);
+        MapIndex.Root r = new MapIndex.Root();
+        for (int t = 0; t < tables.count(); t++) {
+            for (Directory d : tables.directories(t)) {
+                if (d == null) {
+                    continue;
+                }
+                for (int i = 0; i < d.pages.length; i++) {
+                    int head = d.pages[i];
+                    if (Directory.isFirstIndex(i, pager.depth(head))) {
+                        checkChainMaps(t, head, r);
+                    }
+                }
+            }
+        }
+    }
+
+    private void checkChainMaps(int table, int head, MapIndex.Root r) {
+        for (int pageId = head; pageId != Pages.NO_PAGE; ) {
+            byte[] page = pager.page(pager.load(pageId));
+            int next = Pages.next(page);
+            int count = BucketPage.count(page);
+            for (int i = 0; i < count; i++) {
+                page = pager.page(pager.load(pageId));
+                int entry = BucketPage.slotEntry(page, i);
+                if (!BucketPage.isMapRoot(page, entry)) {
+                    continue;
+                }
+                int hash = BucketPage.slotPrefixHash(page, i);
+                byte[] prefix = Arrays.copyOfRange(page, BucketPage.entryKeyOffset(entry),
+                        BucketPage.entryKeyOffset(entry) + BucketPage.entryKeyLength(page, entry));
+                r.read(page, BucketPage.entryValueOffset(page, entry));
+                r.prefixLength = prefix.length;
+                maps.checkInvariants(r, tables.name(table));
+                for (int other = head; other != Pages.NO_PAGE; ) {
+                    int slot = pager.load(other);
+                    int n = BucketPage.count(pager.page(slot));
+                    for (int j = 0; j < n; j++) {
+                        if ((other != pageId || j != i) && matchesPrefix(slot, j, hash, prefix, 0, prefix.length)) {
+                            throw new IllegalStateException("table " + tables.name(table)
+                                    + ": a chain holds a map root and an entry of its prefix");
+                        }
+                    }
+                    other = Pages.next(pager.page(slot));
+                }
+            }
+            pageId = next;
+        }
     }
 }

@@ -5,12 +5,14 @@ import io.zstate.pagestore.ValueView;
 import io.zstate.pagestore.layout.BlobPage;
 import io.zstate.pagestore.layout.BlobRef;
 import io.zstate.pagestore.layout.BucketPage;
+import io.zstate.pagestore.layout.MapNodePage;
+import io.zstate.pagestore.layout.MapRoot;
 import io.zstate.pagestore.layout.Pages;
 
 /**
  * The one walk over pages: the entries of a directory's bucket chains, of one chain (a map's
- * prefix), and the key and value of an entry, each assembled from its blob chain when it has
- * one. The same
+ * prefix), of a map index (down its B+tree), and the key and value of an entry, each
+ * assembled from its blob chain when it has one. The same
  * code serves the live store (over the pager) and a frozen view (over a snapshot's copies),
  * through a {@link PageSource}.
  *
@@ -22,36 +24,64 @@ public final class ChainWalker {
     private final PageSource pages;
     private final ValueView view = new ValueView();
     private final ValueView keyView = new ValueView();
+    private final int pageSize;
     private byte[] value;
     private byte[] key;
+    /** Map roots met on the page being walked: top page and height each. */
+    private int[][] rootStash = new int[4][];
 
     public ChainWalker(PageSource pages, int pageSize) {
         this.pages = pages;
+        this.pageSize = pageSize;
         this.value = new byte[pageSize];
         this.key = new byte[pageSize];
     }
 
-    /** Visits every entry of every bucket chain of a directory, each chain once. */
+    /**
+     * Visits every entry of every bucket chain of a directory, each chain once, and every entry
+     * of each map index a chain's map roots lead to.
+     */
     public void forEachInDirectory(int[] directory, EntryVisitor visitor) {
         for (int i = 0; i < directory.length; i++) {
             int head = directory[i];
             if (Directory.isFirstIndex(i, pages.depth(head))) {
-                visitChain(head, visitor, false, 0, null, 0, 0);
+                visitChain(head, visitor, false, 0, null, 0, 0, false);
             }
         }
     }
 
-    /** Visits the entries of the chain at {@code head} whose keys start with {@code prefix}. */
-    public void forEachWithPrefix(int head, int prefixHash, byte[] prefix, int offset, int length,
-            EntryVisitor visitor) {
-        visitChain(head, visitor, true, prefixHash, prefix, offset, length);
+    /**
+     * Visits the key of every entry of a directory with an empty value, a map index's entries
+     * once, as their map root: its key is the map's prefix (the keys and namespaces of a state).
+     */
+    public void forEachKeyInDirectory(int[] directory, EntryVisitor visitor) {
+        for (int i = 0; i < directory.length; i++) {
+            int head = directory[i];
+            if (Directory.isFirstIndex(i, pages.depth(head))) {
+                visitChain(head, visitor, false, 0, null, 0, 0, true);
+            }
+        }
     }
 
+    /**
+     * Visits the entries of the chain at {@code head} whose keys start with {@code prefix}, and
+     * those of the map index a map root for the prefix leads to.
+     */
+    public void forEachWithPrefix(int head, int prefixHash, byte[] prefix, int offset, int length,
+            EntryVisitor visitor) {
+        visitChain(head, visitor, true, prefixHash, prefix, offset, length, false);
+    }
+
+    /**
+     * The one walk of a chain. Map roots met on a page are noted and their indexes walked after
+     * the page is released, so a walk never holds more than a bucket page and a blob page.
+     */
     private void visitChain(int pageId, EntryVisitor visitor, boolean matchPrefix, int hash, byte[] prefix,
-            int prefixOffset, int prefixLength) {
+            int prefixOffset, int prefixLength, boolean keysOnly) {
         while (pageId != Pages.NO_PAGE) {
             byte[] page = pages.acquire(pageId);
             int next;
+            int roots = 0;
             try {
                 int count = BucketPage.count(page);
                 for (int i = 0; i < count; i++) {
@@ -70,7 +100,16 @@ public final class ChainWalker {
                         }
                         keyView.set(page, BucketPage.entryKeyOffset(entry), BucketPage.entryKeyLength(page, entry));
                     }
-                    readValue(page, entry, view);
+                    if (BucketPage.isMapRoot(page, entry) && !keysOnly) {
+                        int at = BucketPage.entryValueOffset(page, entry);
+                        roots = noteRoot(roots, MapRoot.top(page, at), MapRoot.height(page, at));
+                        continue;
+                    }
+                    if (keysOnly) {
+                        view.set(page, 0, 0);
+                    } else {
+                        readValue(page, entry, view);
+                    }
                     visitor.visit(keyView.array(), keyView.offset(), keyView.length(),
                             view.array(), view.offset(), view.length());
                 }
@@ -78,8 +117,68 @@ public final class ChainWalker {
             } finally {
                 pages.release(pageId);
             }
+            for (int r = 0; r < roots; r++) { // a map's chains hold no roots: the stash stays as it is
+                forEachInMap(rootStash[r][0], rootStash[r][1], visitor);
+            }
             pageId = next;
         }
+    }
+
+    private int noteRoot(int roots, int top, int height) {
+        if (roots == rootStash.length) {
+            rootStash = java.util.Arrays.copyOf(rootStash, roots * 2);
+        }
+        if (rootStash[roots] == null) {
+            rootStash[roots] = new int[2];
+        }
+        rootStash[roots][0] = top;
+        rootStash[roots][1] = height;
+        return roots + 1;
+    }
+
+    /** Visits every entry of a map index. */
+    private void forEachInMap(int top, int height, EntryVisitor visitor) {
+        forEachMapLeaf(top, height, (head) -> visitChain(head, visitor, false, 0, null, 0, 0, false));
+    }
+
+    /** What a walk over a map index's B+tree meets. */
+    public interface MapVisitor {
+        /** A leaf's head page (a bucket chain), in key order. */
+        void leaf(int head);
+
+        /** An inner node, after every node below it. */
+        default void node(int pageId) {}
+    }
+
+    /**
+     * The one walk over a map index's B+tree ({@link MapNodePage}): every leaf in key order,
+     * every inner node after what is below it. A node is released before anything below it is
+     * visited.
+     */
+    public void forEachMapLeaf(int top, int height, MapVisitor visitor) {
+        if (height == 0) {
+            visitor.leaf(top);
+            return;
+        }
+        int[] children;
+        byte[] page = pages.acquire(top);
+        try {
+            children = new int[MapNodePage.count(page) + 1];
+            for (int i = 0; i < children.length; i++) {
+                children[i] = MapNodePage.child(page, i);
+            }
+        } finally {
+            pages.release(top);
+        }
+        for (int child : children) {
+            forEachMapLeaf(child, height - 1, visitor);
+        }
+        visitor.node(top);
+    }
+
+    /** Visits the entries of one leaf chain of a map index. */
+    public void forEachInMapLeaf(int head, EntryVisitor visitor) {
+        visitChain(head, visitor, false, 0, null, 0, 0, false);
     }
 
     private static boolean startsWith(ValueView key, byte[] prefix, int offset, int length) {

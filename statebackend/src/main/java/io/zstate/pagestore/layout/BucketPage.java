@@ -31,6 +31,8 @@ import java.util.Arrays;
  *                        would take more than half a page with a blob reference for its value)
  *   valueWord >= 0: the value's length, inline
  *   valueWord == BLOB: the value is a BlobRef (12 bytes) to a chain of blob pages
+ *   valueWord == MAP_ROOT: a map root (MapRoot, 32 bytes): the key is a map's prefix, and every
+ *                        entry under that prefix lives in the map's own index (main chains only)
  *
  *   +--------+-----------------------+.......free.......+---------+---------+
  *   | header | slot | slot | slot ... |                  | entry 2 | entry 1 |
@@ -50,6 +52,8 @@ public final class BucketPage {
     public static final int SLOT = 8;
     /** The value word of an entry whose value is a {@link BlobRef}. */
     public static final int BLOB = -1;
+    /** The value word of a map-root entry, whose value is a {@link MapRoot}. */
+    public static final int MAP_ROOT = -2;
     /** The key word of an entry whose key is a {@link BlobRef}. */
     public static final int KEY_BLOB = 0xFFFF;
 
@@ -149,7 +153,17 @@ public final class BucketPage {
 
     /** Bytes the value of an entry with this value word takes in the page. */
     public static int valueBytes(int valueWord) {
-        return valueWord == BLOB ? BlobRef.SIZE : valueWord;
+        return valueWord == BLOB ? BlobRef.SIZE : valueWord == MAP_ROOT ? MapRoot.SIZE : valueWord;
+    }
+
+    /** Whether an entry is a map root ({@link MapRoot} at its value offset). */
+    public static boolean isMapRoot(byte[] page, int entry) {
+        return entryValueWord(page, entry) == MAP_ROOT;
+    }
+
+    /** Whether an entry has a key or value blob. */
+    public static boolean hasBlob(byte[] page, int entry) {
+        return isKeyBlob(page, entry) || entryValueWord(page, entry) == BLOB;
     }
 
     private static int storedEntrySize(byte[] page, int entry) {
@@ -171,6 +185,36 @@ public final class BucketPage {
                                 key, keyOffset, keyOffset + keyLength)) {
                     return i;
                 }
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * Finds a key, or the map root that stands for its prefix, in one pass over the slots.
+     *
+     * @return the slot index of the key; {@code -2 - index} for the slot of a {@link #MAP_ROOT}
+     *     entry whose key is the first {@code prefixLength} bytes of the key; -1 for neither
+     */
+    public static int findOrRoot(byte[] page, int prefixHash, int keyTag, byte[] key, int keyOffset, int keyLength,
+            int prefixLength) {
+        int count = count(page);
+        for (int i = 0, at = Pages.HEADER; i < count; i++, at += SLOT) {
+            if (Pages.i32(page, at) != prefixHash) {
+                continue;
+            }
+            int entry = Pages.u16(page, at + 6);
+            int tag = Pages.u16(page, at + 4);
+            int length = Pages.u16(page, entry);
+            if (tag == keyTag && length == keyLength
+                    && Arrays.equals(page, entry + ENTRY_HEADER, entry + ENTRY_HEADER + keyLength,
+                            key, keyOffset, keyOffset + keyLength)) {
+                return i;
+            }
+            if (tag == 0 && length == prefixLength && entryValueWord(page, entry) == MAP_ROOT
+                    && Arrays.equals(page, entry + ENTRY_HEADER, entry + ENTRY_HEADER + prefixLength,
+                            key, keyOffset, keyOffset + prefixLength)) {
+                return -2 - i;
             }
         }
         return -1;
@@ -243,13 +287,17 @@ public final class BucketPage {
      * references included) into {@code to}, which must have room.
      */
     public static void copyEntry(byte[] from, int index, byte[] to) {
+        copyEntry(from, index, to, slotPrefixHash(from, index), slotKeyTag(from, index));
+    }
+
+    /** Copies slot {@code index} of {@code from} into {@code to} under other hashes (into a map index). */
+    public static void copyEntry(byte[] from, int index, byte[] to, int hash, int tag) {
         int entry = slotEntry(from, index);
         int keyWord = Pages.u16(from, entry);
         int keyBytes = storedKeyBytes(from, entry);
         int word = entryValueWord(from, entry);
         int valueBytes = valueBytes(word);
-        int at = place(to, slotPrefixHash(from, index), slotKeyTag(from, index), keyWord, from,
-                entryKeyOffset(entry), keyBytes, word, valueBytes);
+        int at = place(to, hash, tag, keyWord, from, entryKeyOffset(entry), keyBytes, word, valueBytes);
         System.arraycopy(from, entryValueOffset(from, entry), to, entryValueOffset(to, at), valueBytes);
     }
 

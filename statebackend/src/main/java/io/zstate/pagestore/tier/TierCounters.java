@@ -73,7 +73,8 @@ public final class TierCounters {
                 framesReclaimed,
                 uncompressedBytesStored,
                 compressedBytesStored,
-                arenaRefusals);
+                arenaRefusals,
+                0);
     }
 
     /** How many pages are in each place. */
