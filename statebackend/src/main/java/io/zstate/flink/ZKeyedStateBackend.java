@@ -97,6 +97,8 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
 
     private final LinkedHashMap<String, ZStateInfo> kvStates;
     private final Map<String, AbstractZState<K, ?, ?>> createdStates = new HashMap<>();
+    /** TTL cleanup in the background: what checkpoints find expired, removed when they complete. */
+    private final ZTtlPurge ttlPurge;
     private final LinkedHashMap<String, HeapPriorityQueueSnapshotRestoreWrapper<?>> pqStates;
     private final HeapPriorityQueuesManager pqManager;
     private final OpaqueMemoryResource<MemoryBudget> sharedMemory;
@@ -134,6 +136,7 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
         this.keyGroupPrefixBytes = tables.keyGroupPrefixBytes();
         this.keyBuilder = new CompositeKeyBuffer<>(keySerializer, keyGroupPrefixBytes);
         this.pqManager = new HeapPriorityQueuesManager(pqStates, tables.pqFactory, keyGroupRange, numberOfKeyGroups);
+        this.ttlPurge = new ZTtlPurge(ttlTimeProvider);
         registerMetrics(parameters.getMetricGroup());
     }
 
@@ -163,6 +166,7 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
             throws Exception {
         synchronized (store) {
             ZStateInfo info = registerOrUpdate(namespaceSerializer, stateDesc, snapshotTransformFactory);
+            ttlPurge.register(info.table(), stateDesc);
             AbstractZState<K, ?, ?> state = createdStates.get(stateDesc.getName());
             if (state == null) {
                 state = switch (stateDesc.getType()) {
@@ -307,7 +311,8 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
             throws Exception {
         return new SnapshotStrategyRunner<>(
                         "zstate full snapshot",
-                        new ZFullSnapshotStrategy<>(tables, keySerializer, keyGroupCompressionDecorator),
+                        new ZFullSnapshotStrategy<>(tables, keySerializer, keyGroupCompressionDecorator,
+                                ttlPurge::startNoting),
                         cancelStreamRegistry,
                         SnapshotExecutionType.ASYNCHRONOUS)
                 .snapshot(checkpointId, timestamp, streamFactory, checkpointOptions);
@@ -317,13 +322,26 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
     @Override
     public SavepointResources<K> savepoint() throws Exception {
         return new SavepointResources<>(
-                ZFullSnapshotResources.create(tables, keySerializer, keyGroupCompressionDecorator),
+                ZFullSnapshotResources.create(tables, keySerializer, keyGroupCompressionDecorator, null),
                 SnapshotExecutionType.ASYNCHRONOUS);
     }
 
+    /**
+     * Full snapshots hold nothing past their own completion; the entries a checkpoint found
+     * expired are cleaned now (TTL background cleanup, {@link ZTtlPurge}).
+     */
     @Override
     public void notifyCheckpointComplete(long checkpointId) {
-        // full snapshots hold nothing past their own completion
+        Map<Integer, AbstractZState<?, ?, ?>> byTable = new HashMap<>();
+        for (AbstractZState<K, ?, ?> state : createdStates.values()) {
+            byTable.put(state.info.table(), state);
+        }
+        ttlPurge.checkpointComplete(checkpointId, byTable);
+    }
+
+    @Override
+    public void notifyCheckpointAborted(long checkpointId) {
+        ttlPurge.checkpointAborted(checkpointId);
     }
 
     @Override

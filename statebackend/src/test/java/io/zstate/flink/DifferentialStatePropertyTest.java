@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -39,8 +40,9 @@ import net.jqwik.api.statistics.Statistics;
 /**
  * zstate against Flink's HashMap backend as the oracle: random sequences of operations on every
  * state type (Value, List, Map, Reducing, Aggregating), several namespaces, keys and values from
- * a few bytes to 64 KiB (composite keys far over half a page), applied to both and every read
- * compared; snapshots restored in the middle of a sequence, into one backend or rescaled into two
+ * a few bytes to 64 KiB (composite keys far over half a page), maps from one entry to a few
+ * thousand (bulk puts; 100,000 with -Dzstate.differential.maxBulk=100000), removal through map
+ * iterators, applied to both and every read compared; snapshots restored in the middle of a sequence, into one backend or rescaled into two
  * (key-groups split) and back. zstate runs with a 64 KiB zbud pool and an 8-page cache, so every
  * tier is used.
  */
@@ -50,6 +52,7 @@ class DifferentialStatePropertyTest {
         VALUE_UPDATE, VALUE_GET, VALUE_CLEAR,
         LIST_ADD, LIST_UPDATE, LIST_GET, LIST_CLEAR,
         MAP_PUT, MAP_GET, MAP_REMOVE, MAP_CONTAINS, MAP_ITERATE, MAP_IS_EMPTY, MAP_CLEAR,
+        MAP_BULK_PUT, MAP_ITERATE_REMOVE,
         REDUCE, AGGREGATE,
         RESTORE, RESCALE
     }
@@ -57,6 +60,8 @@ class DifferentialStatePropertyTest {
     record Op(Kind kind, int key, int namespace, int userKey, int size, int seed) {}
 
     private static final int KEY_GROUPS = 8;
+    /** Entries a bulk put adds at most: -Dzstate.differential.maxBulk=100000 for the full sizes. */
+    private static final int MAX_BULK = Integer.getInteger("zstate.differential.maxBulk", 3_000);
 
     private static final ValueStateDescriptor<String> VALUE = new ValueStateDescriptor<>("value", String.class);
     private static final ListStateDescriptor<String> LIST = new ListStateDescriptor<>("list", String.class);
@@ -75,7 +80,7 @@ class DifferentialStatePropertyTest {
                 Tuple.of(1, Kind.LIST_CLEAR),
                 Tuple.of(14, Kind.MAP_PUT), Tuple.of(6, Kind.MAP_GET), Tuple.of(4, Kind.MAP_REMOVE),
                 Tuple.of(3, Kind.MAP_CONTAINS), Tuple.of(3, Kind.MAP_ITERATE), Tuple.of(2, Kind.MAP_IS_EMPTY),
-                Tuple.of(1, Kind.MAP_CLEAR),
+                Tuple.of(1, Kind.MAP_CLEAR), Tuple.of(2, Kind.MAP_BULK_PUT), Tuple.of(1, Kind.MAP_ITERATE_REMOVE),
                 Tuple.of(4, Kind.REDUCE), Tuple.of(4, Kind.AGGREGATE),
                 Tuple.of(1, Kind.RESTORE), Tuple.of(1, Kind.RESCALE));
         Arbitrary<Integer> sizes = Arbitraries.frequencyOf(
@@ -235,6 +240,23 @@ class DifferentialStatePropertyTest {
                     return state(b, ns, MAP).isEmpty();
                 }
                 case MAP_CLEAR -> state(b, ns, MAP).clear();
+                case MAP_BULK_PUT -> { // one map grows by up to MAX_BULK entries: zstate gives it an index
+                    MapState<String, String> map = state(b, ns, MAP);
+                    for (int i = 100 + op.size() % MAX_BULK; i > 0; i--) {
+                        map.put("bulk" + random.nextInt(4 * MAX_BULK), text(random, random.nextInt(12)));
+                    }
+                }
+                case MAP_ITERATE_REMOVE -> { // removes through the iterator what it meets with an odd length
+                    Map<String, String> read = new HashMap<>();
+                    for (Iterator<Map.Entry<String, String>> it = state(b, ns, MAP).iterator(); it.hasNext(); ) {
+                        Map.Entry<String, String> e = it.next();
+                        read.put(e.getKey(), e.getValue());
+                        if (e.getValue().length() % 2 == 1) {
+                            it.remove();
+                        }
+                    }
+                    return read;
+                }
                 case REDUCE -> {
                     ReducingState<Long> reducing = state(b, ns, REDUCING);
                     reducing.add((long) op.size());

@@ -46,9 +46,16 @@ final class KeyedBackends {
     /** A backend for the key-groups of {@code range} only (rescaling: restore takes just those). */
     static CheckpointableKeyedStateBackend<Integer> create(StateBackend backend, MockEnvironment env,
             int keyGroups, KeyGroupRange range, List<KeyedStateHandle> restoreFrom) throws Exception {
+        return create(backend, env, keyGroups, range, restoreFrom, TtlTimeProvider.DEFAULT);
+    }
+
+    /** A backend whose TTL clock is {@code time}. */
+    static CheckpointableKeyedStateBackend<Integer> create(StateBackend backend, MockEnvironment env,
+            int keyGroups, KeyGroupRange range, List<KeyedStateHandle> restoreFrom, TtlTimeProvider time)
+            throws Exception {
         return backend.createKeyedStateBackend(new KeyedStateBackendParametersImpl<>(
                 env, new JobID(), "test-operator", IntSerializer.INSTANCE, keyGroups,
-                range, env.getTaskKvStateRegistry(), TtlTimeProvider.DEFAULT,
+                range, env.getTaskKvStateRegistry(), time,
                 new UnregisteredMetricsGroup(), (name, value) -> {}, restoreFrom, new CloseableRegistry(), 1.0));
     }
 

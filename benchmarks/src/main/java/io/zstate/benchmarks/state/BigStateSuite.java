@@ -36,7 +36,9 @@ import picocli.CommandLine.Option;
  *             big-keys    MapState<String, Long> with user keys of --key-bytes bytes, maps of
  *                         10 under --big-key-entries/10 keys
  *   phases    put (every entry), get (every entry, another order), contains (every key, half of
- *             them absent), iterate (every map whole), remove (every other entry), clear (every map)
+ *             them absent), iterate (every map whole), remove (every other entry), clear (every
+ *             map); the point phases go to a different map at each step (records of random
+ *             keys), and through a map in an order unrelated to its keys'
  *   regimes   memory  managed memory max(1.5 C, 64 MiB): the state fits zstate's pool
  *             spill   managed memory C / 4: the state is four times the pool; RocksDB runs with
  *                     partitioned index and filter blocks (what a user sets when state outgrows
@@ -206,20 +208,33 @@ public final class BigStateSuite implements Callable<Integer> {
             return new String(chars);
         }
 
-        /** Visits entry indexes key by key: {@code action(key, index within the map)}. */
+        /**
+         * Visits every entry: {@code action(entry, index within its map)}. Permuted, each step goes
+         * to another map (as records of random keys do) and through a map in another order than
+         * it was written; else map by map, in order.
+         */
         private void forEach(boolean permuted, EntryAction action) throws Exception {
-            for (int k = 0; k < keys; k++) {
-                int key = permuted ? (int) ((k * 7919L) % keys) : k;
-                keyed.setCurrentKey((long) key);
-                for (int j = 0; j < perKey; j++) {
-                    int index = permuted ? (int) ((j * 104_729L) % perKey) : j;
+            if (!permuted) {
+                for (int k = 0; k < keys; k++) {
+                    keyed.setCurrentKey((long) k);
+                    for (int j = 0; j < perKey; j++) {
+                        action.apply((long) k * perKey + j, j);
+                    }
+                }
+                return;
+            }
+            for (int j = 0; j < perKey; j++) {
+                int index = (int) ((j * 104_729L) % perKey);
+                for (int k = 0; k < keys; k++) {
+                    int key = (int) ((k * 7919L + j) % keys);
+                    keyed.setCurrentKey((long) key);
                     action.apply((long) key * perKey + index, index);
                 }
             }
         }
 
         void put() throws Exception {
-            forEach(false, (i, j) -> {
+            forEach(true, (i, j) -> {
                 if (big) {
                     strings.put(bigUserKey(i), i);
                 } else {
@@ -264,7 +279,7 @@ public final class BigStateSuite implements Callable<Integer> {
         }
 
         void removeHalf() throws Exception {
-            forEach(false, (i, j) -> {
+            forEach(true, (i, j) -> {
                 if ((j & 1) == 0) {
                     if (big) {
                         strings.remove(bigUserKey(i));

@@ -24,7 +24,8 @@ import org.apache.flink.runtime.state.heap.HeapPriorityQueueStateSnapshot;
  * <p>Walks key-groups in order and buffers one key-group's entries (all states, then timers) at a
  * time: the frozen view decompresses or reads each page as it is visited, values are copied out
  * and passed through the state's snapshot transformer (TTL cleanup; an entry it drops is left
- * out), timers are serialized with the key-group prefix as their key and an empty value.
+ * out), timers are serialized with the key-group prefix as their key and an empty value. Entries
+ * of TTL states with background cleanup that have expired are noted in {@link ExpiredEntries}.
  *
  * <p>Owns the order and the buffering; runs on the snapshot's asynchronous thread and must not
  * touch the live page store, only the frozen view (which its resources close, not this
@@ -38,6 +39,7 @@ public final class ZFrozenStatesIterator implements KeyValueStateIterator {
     private final int[] tables;
     private final List<StateSnapshotTransformer<byte[]>> transformers;
     private final List<HeapPriorityQueueStateSnapshot<?>> queues;
+    private final ExpiredEntries expired;
     private final List<byte[]> keys = new ArrayList<>();
     private final List<byte[]> values = new ArrayList<>();
     private final List<Integer> ids = new ArrayList<>();
@@ -54,16 +56,18 @@ public final class ZFrozenStatesIterator implements KeyValueStateIterator {
      * @param tables the page-store table of each key-value state, by state id
      * @param transformers each table's snapshot transformer, or null for none
      * @param queues the timer queues' snapshots; their state ids follow the tables'
+     * @param expired where entries of TTL states are offered for background cleanup, or null
      */
     public ZFrozenStatesIterator(FrozenView frozen, KeyGroupRange keyGroupRange, int keyGroupPrefixBytes,
             int[] tables, List<StateSnapshotTransformer<byte[]>> transformers,
-            List<HeapPriorityQueueStateSnapshot<?>> queues) throws IOException {
+            List<HeapPriorityQueueStateSnapshot<?>> queues, ExpiredEntries expired) throws IOException {
         this.frozen = frozen;
         this.keyGroupRange = keyGroupRange;
         this.keyGroupPrefixBytes = keyGroupPrefixBytes;
         this.tables = tables;
         this.transformers = transformers;
         this.queues = queues;
+        this.expired = expired;
         this.nextKeyGroup = keyGroupRange.getStartKeyGroup();
         fill();
         newKeyGroup = true;
@@ -81,8 +85,13 @@ public final class ZFrozenStatesIterator implements KeyValueStateIterator {
             for (int id = 0; id < tables.length; id++) {
                 final int stateId = id;
                 StateSnapshotTransformer<byte[]> transformer = transformers.get(id);
-                frozen.forEachInKeyGroup(tables[id], keyGroup, (k, ko, kl, v, vo, vl) -> {
+                int table = tables[id];
+                boolean noting = expired != null && expired.wanted(table);
+                frozen.forEachInKeyGroup(table, keyGroup, (k, ko, kl, v, vo, vl) -> {
                     byte[] value = Arrays.copyOfRange(v, vo, vo + vl);
+                    if (noting && expired.expired(table, value)) { // copies of its own: the writer changes keys
+                        expired.note(table, keyGroup, Arrays.copyOfRange(k, ko, ko + kl), value.clone());
+                    }
                     if (transformer != null) {
                         value = transformer.filterOrTransform(value);
                     }

@@ -2,6 +2,7 @@ package io.zstate.flink.snapshot;
 
 import io.zstate.flink.ZStateTables;
 import io.zstate.flink.ZStateTables.ZStateInfo;
+import io.zstate.flink.iterator.ExpiredEntries;
 import io.zstate.flink.iterator.ZFrozenStatesIterator;
 import io.zstate.pagestore.PageStore;
 import io.zstate.pagestore.snapshot.FrozenView;
@@ -49,11 +50,12 @@ public final class ZFullSnapshotResources<K> implements FullSnapshotResources<K>
     private final List<StateSnapshotTransformer<byte[]>> transformers;
     private final List<HeapPriorityQueueStateSnapshot<?>> queues;
     private final FrozenView frozen;
+    private final ExpiredEntries expired;
 
     private ZFullSnapshotResources(List<StateMetaInfoSnapshot> metaInfoSnapshots, KeyGroupRange keyGroupRange,
             TypeSerializer<K> keySerializer, StreamCompressionDecorator compression, int keyGroupPrefixBytes,
             int[] tables, List<StateSnapshotTransformer<byte[]>> transformers,
-            List<HeapPriorityQueueStateSnapshot<?>> queues, FrozenView frozen) {
+            List<HeapPriorityQueueStateSnapshot<?>> queues, FrozenView frozen, ExpiredEntries expired) {
         this.metaInfoSnapshots = metaInfoSnapshots;
         this.keyGroupRange = keyGroupRange;
         this.keySerializer = keySerializer;
@@ -63,15 +65,18 @@ public final class ZFullSnapshotResources<K> implements FullSnapshotResources<K>
         this.transformers = transformers;
         this.queues = queues;
         this.frozen = frozen;
+        this.expired = expired;
     }
 
     /**
      * The synchronous part of a snapshot of {@code tables}, on the task thread (see the class
      * comment). Internal: for {@code io.zstate.flink.ZKeyedStateBackend} (savepoints) and {@link
      * ZFullSnapshotStrategy} (checkpoints).
+     *
+     * @param expired where the walk offers entries of TTL states for background cleanup, or null
      */
-    public static <K> ZFullSnapshotResources<K> create(
-            ZStateTables tables, TypeSerializer<K> keySerializer, StreamCompressionDecorator compression) {
+    public static <K> ZFullSnapshotResources<K> create(ZStateTables tables, TypeSerializer<K> keySerializer,
+            StreamCompressionDecorator compression, ExpiredEntries expired) {
         PageStore store = tables.store();
         synchronized (store) {
             List<StateMetaInfoSnapshot> metas = new ArrayList<>();
@@ -92,7 +97,7 @@ public final class ZFullSnapshotResources<K> implements FullSnapshotResources<K>
                 metas.add(snapshot.getMetaInfoSnapshot());
             }
             return new ZFullSnapshotResources<>(metas, tables.keyGroupRange(), keySerializer, compression,
-                    tables.keyGroupPrefixBytes(), tableIds, transformers, queues, store.freeze());
+                    tables.keyGroupPrefixBytes(), tableIds, transformers, queues, store.freeze(), expired);
         }
     }
 
@@ -103,7 +108,8 @@ public final class ZFullSnapshotResources<K> implements FullSnapshotResources<K>
 
     @Override
     public KeyValueStateIterator createKVStateIterator() throws IOException {
-        return new ZFrozenStatesIterator(frozen, keyGroupRange, keyGroupPrefixBytes, tables, transformers, queues);
+        return new ZFrozenStatesIterator(frozen, keyGroupRange, keyGroupPrefixBytes, tables, transformers, queues,
+                expired);
     }
 
     @Override

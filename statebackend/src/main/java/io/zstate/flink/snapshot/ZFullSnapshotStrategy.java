@@ -1,5 +1,6 @@
 package io.zstate.flink.snapshot;
 
+import io.zstate.flink.iterator.ExpiredEntries;
 import io.zstate.flink.ZStateTables;
 import javax.annotation.Nonnull;
 import org.apache.flink.api.common.typeutils.TypeSerializer;
@@ -28,18 +29,24 @@ public final class ZFullSnapshotStrategy<K>
     private final ZStateTables tables;
     private final TypeSerializer<K> keySerializer;
     private final StreamCompressionDecorator compression;
+    private final java.util.function.LongFunction<ExpiredEntries> expired;
 
-    /** Internal: for {@code io.zstate.flink.ZKeyedStateBackend}. */
-    public ZFullSnapshotStrategy(
-            ZStateTables tables, TypeSerializer<K> keySerializer, StreamCompressionDecorator compression) {
+    /**
+     * Internal: for {@code io.zstate.flink.ZKeyedStateBackend}.
+     *
+     * @param expired per checkpoint id, where the walk offers entries for TTL background cleanup (or null)
+     */
+    public ZFullSnapshotStrategy(ZStateTables tables, TypeSerializer<K> keySerializer,
+            StreamCompressionDecorator compression, java.util.function.LongFunction<ExpiredEntries> expired) {
         this.tables = tables;
         this.keySerializer = keySerializer;
         this.compression = compression;
+        this.expired = expired;
     }
 
     @Override
     public ZFullSnapshotResources<K> syncPrepareResources(long checkpointId) throws Exception {
-        return ZFullSnapshotResources.create(tables, keySerializer, compression);
+        return ZFullSnapshotResources.create(tables, keySerializer, compression, expired.apply(checkpointId));
     }
 
     @Override

@@ -583,9 +583,9 @@ public final class BucketIndex {
                 blobChain = blobs.write(value, valueOffset, valueLength);
             }
         }
-        if (inMap) {
-            maps.insert(root, userHash, key, keyOffset, keyLength, blobKey, keyChain, value, valueOffset, valueLength,
-                    blob, blobChain, needed);
+        if (inMap) { // locate's descent is still the path: nodes never change on a delete or blob write
+            maps.insert(root, foundHead, userHash, key, keyOffset, keyLength, blobKey, keyChain, value, valueOffset,
+                    valueLength, blob, blobChain, needed);
             storeRoot();
             return;
         }
@@ -596,8 +596,8 @@ public final class BucketIndex {
                 if (prefixLength < keyLength && prefixLength <= maxRootPrefix
                         && mapBytesInChain(head, key, keyOffset, prefixLength) * 2 >= pageSize) {
                     promote(d, key, keyOffset, prefixLength);
-                    maps.insert(root, userHash, key, keyOffset, keyLength, blobKey, keyChain, value, valueOffset,
-                            valueLength, blob, blobChain, needed);
+                    maps.insert(root, Pages.NO_PAGE, userHash, key, keyOffset, keyLength, blobKey, keyChain, value,
+                            valueOffset, valueLength, blob, blobChain, needed);
                     storeRoot();
                     return;
                 }

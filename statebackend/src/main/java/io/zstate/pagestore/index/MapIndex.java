@@ -157,11 +157,14 @@ final class MapIndex {
 
     /**
      * Inserts an entry (its user key's hash {@code hash}; key and value as for {@link
-     * Chains#place}) into its leaf, splitting the leaf while it is full.
+     * Chains#place}) into its leaf, splitting the leaf while it is full. {@code leaf} is the
+     * key's leaf if the last {@link #leaf} call found it and the tree has not changed since (the
+     * path is still noted), else {@link Pages#NO_PAGE}.
      */
-    void insert(Root r, int hash, byte[] key, int keyOffset, int keyLength, boolean blobKey, long keyChain,
-            byte[] value, int valueOffset, int valueLength, boolean blobValue, long valueChain, int needed) {
-        int target = room(r, key, keyOffset + r.prefixLength, keyLength - r.prefixLength, needed);
+    void insert(Root r, int leaf, int hash, byte[] key, int keyOffset, int keyLength, boolean blobKey,
+            long keyChain, byte[] value, int valueOffset, int valueLength, boolean blobValue, long valueChain,
+            int needed) {
+        int target = room(r, leaf, key, keyOffset + r.prefixLength, keyLength - r.prefixLength, needed);
         chains.place(target, hash, tag(hash), key, keyOffset, keyLength, blobKey, keyChain,
                 value, valueOffset, valueLength, blobValue, valueChain);
         counted(r, blobKey || blobValue, 1);
@@ -172,17 +175,21 @@ final class MapIndex {
      * {@code hash}; {@code userKey} is its user key (not in a page the pager may reuse).
      */
     void moveIn(Root r, byte[] from, int index, int hash, byte[] userKey, int offset, int length) {
-        int target = room(r, userKey, offset, length, BucketPage.neededToCopy(from, index));
+        int target = room(r, Pages.NO_PAGE, userKey, offset, length, BucketPage.neededToCopy(from, index));
         int slot = pager.cachedSlot(target);
         pager.markDirty(slot);
         BucketPage.copyEntry(from, index, pager.page(slot), hash, tag(hash));
         counted(r, BucketPage.hasBlob(from, BucketPage.slotEntry(from, index)), 1);
     }
 
-    /** A page with room for {@code needed} bytes in the leaf of a user key, splitting the leaf while it is full. */
-    private int room(Root r, byte[] key, int offset, int length, int needed) {
+    /**
+     * A page with room for {@code needed} bytes in the leaf of a user key, splitting the leaf
+     * while it is full; {@code known} is the leaf if the noted path leads to it, else NO_PAGE.
+     */
+    private int room(Root r, int known, byte[] key, int offset, int length, int needed) {
         while (true) {
-            int head = leaf(r, key, offset, length);
+            int head = known != Pages.NO_PAGE ? known : leaf(r, key, offset, length);
+            known = Pages.NO_PAGE;
             int target = chains.pageWithRoom(head, needed);
             if (target != Pages.NO_PAGE) {
                 return target;
