@@ -75,9 +75,42 @@ public final class ZStateTables {
         return Collections.unmodifiableCollection(pqStates.values());
     }
 
-    /** Registers a state found in a snapshot, or returns the one already registered by that name. */
-    public ZStateInfo registerRestored(RegisteredKeyValueStateBackendMetaInfo<?, ?> meta) {
-        return kvStates.computeIfAbsent(meta.getName(), name -> new ZStateInfo(store.createTable(name), meta));
+    /** The option of a state's snapshot meta info that keeps its table's hash seed. */
+    public static final String HASH_SEED_OPTION = "zstate.hash-seed";
+
+    /**
+     * Registers a state found in a snapshot, or returns the one already registered by that name
+     * (in a rescaled restore, the first snapshot's seed is kept: entries are placed anew).
+     */
+    public ZStateInfo registerRestored(RegisteredKeyValueStateBackendMetaInfo<?, ?> meta, StateMetaInfoSnapshot snapshot) {
+        String seed = snapshot.getOption(HASH_SEED_OPTION);
+        return kvStates.computeIfAbsent(meta.getName(), name -> {
+            if (seed == null) { // written by another backend
+                return new ZStateInfo(store.createTable(name), meta);
+            }
+            try {
+                return new ZStateInfo(store.createTable(name, Integer.parseInt(seed)), meta);
+            } catch (NumberFormatException e) {
+                throw new IllegalStateException("The snapshot is corrupt: option " + HASH_SEED_OPTION + " of state '"
+                        + name + "' is '" + seed + "', expected a 32-bit integer.", e);
+            }
+        });
+    }
+
+    /** A state's snapshot meta info with its table's hash seed added ({@link #HASH_SEED_OPTION}). */
+    public StateMetaInfoSnapshot withSeed(ZStateInfo info) {
+        StateMetaInfoSnapshot meta = info.meta().snapshot();
+        java.util.Map<String, String> options = new java.util.HashMap<>(meta.getOptionsImmutable());
+        options.put(HASH_SEED_OPTION, Integer.toString(store.tableSeed(info.table())));
+        java.util.Map<String, TypeSerializer<?>> serializers = new java.util.HashMap<>();
+        for (String key : meta.getSerializerSnapshotsImmutable().keySet()) {
+            TypeSerializer<?> serializer = meta.getTypeSerializer(key);
+            if (serializer != null) {
+                serializers.put(key, serializer);
+            }
+        }
+        return new StateMetaInfoSnapshot(meta.getName(), meta.getBackendStateType(), options,
+                new java.util.HashMap<>(meta.getSerializerSnapshotsImmutable()), serializers);
     }
 
     /** Registers a timer queue found in a snapshot, or returns the one already registered by that name. */

@@ -71,10 +71,26 @@ public final class PageStore implements AutoCloseable {
         this.index = new BucketIndex(pager, firstKeyGroup, numberOfKeyGroups);
     }
 
-    /** Creates a table and returns its id. */
+    /** Creates a table and returns its id; its hash seed is drawn at random. */
     public int createTable(String name) {
         checkUsable();
         return index.createTable(name);
+    }
+
+    /**
+     * Creates a table whose keys are placed with {@code seed} (the one a snapshot kept, so that
+     * pages written with it stay findable) and returns its id.
+     */
+    public int createTable(String name, int seed) {
+        checkUsable();
+        return index.createTable(name, seed);
+    }
+
+    /** The hash seed a table places its keys with: kept with the table's snapshot. */
+    public int tableSeed(int table) {
+        checkUsable();
+        index.check(table, firstKeyGroup);
+        return index.tableSeed(table);
     }
 
     // ==== point operations =========================================================================

@@ -88,7 +88,7 @@ public final class ZRestoreOperation<K> {
         for (int id = 0; id < metas.size(); id++) {
             StateMetaInfoSnapshot meta = metas.get(id);
             switch (meta.getBackendStateType()) {
-                case KEY_VALUE, KEY_VALUE_V2 -> states[id] = tables.registerRestored(keyValueMetaInfo(meta));
+                case KEY_VALUE, KEY_VALUE_V2 -> states[id] = tables.registerRestored(keyValueMetaInfo(meta), meta);
                 case PRIORITY_QUEUE -> queues[id] = tables.registerRestoredQueue(meta);
                 default -> throw new IllegalStateException(
                         "Unexpected state type " + meta.getBackendStateType() + " of state " + meta.getName());

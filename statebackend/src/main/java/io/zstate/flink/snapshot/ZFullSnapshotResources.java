@@ -86,7 +86,7 @@ public final class ZFullSnapshotResources<K> implements FullSnapshotResources<K>
             for (int i = 0; i < states.size(); i++) {
                 ZStateInfo info = states.get(i);
                 tableIds[i] = info.table();
-                metas.add(info.meta().snapshot());
+                metas.add(tables.withSeed(info));
                 transformers.add(
                         info.meta().getStateSnapshotTransformFactory().createForSerializedState().orElse(null));
             }

@@ -93,6 +93,14 @@ public final class BucketIndex {
         return tables.create(name);
     }
 
+    public int createTable(String name, int seed) {
+        return tables.create(name, seed);
+    }
+
+    public int tableSeed(int table) {
+        return tables.seed(table);
+    }
+
     public String tableName(int table) {
         return tables.name(table);
     }

@@ -4,9 +4,10 @@ package io.zstate.pagestore.index;
  * MurmurHash3 (x86, 32 bit) over a byte range, with a seed: the hash that places keys in
  * buckets. Pages are per key-group already, so the hash only has to spread keys within one
  * key-group. Each table draws a random seed when it is created ({@link Tables}), so input data
- * cannot aim keys at one bucket chain. Nothing persists the seed yet: a restore re-puts every
- * entry, so placement is derived anew in each process (a restore that places pages as they are
- * will have to keep it with the table's snapshot).
+ * cannot aim keys at one bucket chain. Snapshots keep the seed in the state's meta info (option
+ * {@code zstate.hash-seed}) and a restore creates the table with it: today's restores re-put
+ * every entry, so this only keeps placement stable, but a restore that places pages as they are
+ * (incremental checkpoints) needs it to find them.
  */
 final class Hashing {
 

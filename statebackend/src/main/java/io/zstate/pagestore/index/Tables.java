@@ -26,17 +26,22 @@ final class Tables {
     }
 
     int create(String name) {
+        return create(name, random.nextInt());
+    }
+
+    /** Creates a table whose entries are placed with {@code seed} (one kept from a snapshot). */
+    int create(String name, int seed) {
         int table = names.size();
         names.add(name);
         groups.add(new Directory[numberOfKeyGroups]);
         if (table == seeds.length) {
             seeds = java.util.Arrays.copyOf(seeds, table * 2);
         }
-        seeds[table] = random.nextInt();
+        seeds[table] = seed;
         return table;
     }
 
-    /** The table's hash seed, drawn at random when it was created. */
+    /** The table's hash seed, drawn at random when it was created, or the one it was created with. */
     int seed(int table) {
         return seeds[table];
     }
