@@ -226,18 +226,8 @@ public final class BucketIndex {
             return false;
         }
         int hash = Hashing.hash(prefix, offset, length, d.seed);
-        for (int pageId = d.head(hash); pageId != Pages.NO_PAGE; ) {
-            int slot = pager.load(pageId);
-            byte[] page = pager.page(slot);
-            int count = BucketPage.count(page);
-            for (int i = 0; i < count; i++) {
-                if (matchesPrefix(slot, i, hash, prefix, offset, length)) {
-                    return true; // an entry, or a map root (a map index is never empty)
-                }
-            }
-            pageId = Pages.next(pager.page(slot));
-        }
-        return false;
+        // an entry, or a map root (a map index is never empty), stops the walk
+        return !forEachPrefixSlot(d.head(hash), hash, prefix, offset, length, (pageId, slot, index) -> false);
     }
 
     /**
@@ -251,30 +241,47 @@ public final class BucketIndex {
         }
         int hash = Hashing.hash(prefix, offset, length, d.seed);
         int head = d.head(hash);
+        forEachPrefixSlot(head, hash, prefix, offset, length, (pageId, slot, index) -> {
+            byte[] page = pager.page(slot);
+            int entry = BucketPage.slotEntry(page, index);
+            if (BucketPage.isMapRoot(page, entry)) {
+                MapIndex.Root r = new MapIndex.Root();
+                r.read(page, BucketPage.entryValueOffset(page, entry));
+                maps.free(r);
+                mapIndexes--;
+            }
+            chains.removeEntry(pageId, index);
+            return true;
+        });
+        chains.unlinkEmptyOverflows(head);
+    }
+
+    /** What to do with a chain's slot whose key starts with a prefix; false stops the walk. */
+    private interface PrefixSlot {
+        boolean at(int pageId, int slot, int index);
+    }
+
+    /**
+     * The one walk over the slots of a chain whose keys start with a prefix (a map root for it
+     * included): each page pinned in its turn, its slots from last to first, so the action may
+     * remove the slot it is given. Returns false if the action stopped it.
+     */
+    private boolean forEachPrefixSlot(int head, int hash, byte[] prefix, int offset, int length, PrefixSlot action) {
         for (int pageId = head; pageId != Pages.NO_PAGE; ) {
             int slot = pager.load(pageId);
             pager.pin(slot);
             try {
                 for (int i = BucketPage.count(pager.page(slot)) - 1; i >= 0; i--) {
-                    if (!matchesPrefix(slot, i, hash, prefix, offset, length)) {
-                        continue;
+                    if (matchesPrefix(slot, i, hash, prefix, offset, length) && !action.at(pageId, slot, i)) {
+                        return false;
                     }
-                    byte[] page = pager.page(slot);
-                    int entry = BucketPage.slotEntry(page, i);
-                    if (BucketPage.isMapRoot(page, entry)) {
-                        MapIndex.Root r = new MapIndex.Root();
-                        r.read(page, BucketPage.entryValueOffset(page, entry));
-                        maps.free(r);
-                        mapIndexes--;
-                    }
-                    chains.removeEntry(pageId, i);
                 }
                 pageId = Pages.next(pager.page(slot));
             } finally {
                 pager.unpin(slot);
             }
         }
-        chains.unlinkEmptyOverflows(head);
+        return true;
     }
 
     /**
@@ -623,18 +630,12 @@ public final class BucketIndex {
 
     /** Bytes the entries under a key's prefix take in the chain at {@code head}. */
     private long mapBytesInChain(int head, byte[] key, int keyOffset, int prefixLength) {
-        long bytes = 0;
-        for (int pageId = head; pageId != Pages.NO_PAGE; ) {
-            int slot = pager.load(pageId);
-            int count = BucketPage.count(pager.page(slot));
-            for (int i = 0; i < count; i++) {
-                if (matchesPrefix(slot, i, prefixHash, key, keyOffset, prefixLength)) {
-                    bytes += BucketPage.neededToCopy(pager.page(slot), i);
-                }
-            }
-            pageId = Pages.next(pager.page(slot));
-        }
-        return bytes;
+        long[] bytes = {0};
+        forEachPrefixSlot(head, prefixHash, key, keyOffset, prefixLength, (pageId, slot, index) -> {
+            bytes[0] += BucketPage.neededToCopy(pager.page(slot), index);
+            return true;
+        });
+        return bytes[0];
     }
 
     /**
@@ -645,39 +646,28 @@ public final class BucketIndex {
     private void promote(Directory d, byte[] key, int keyOffset, int prefixLength) {
         MapIndex.Root r = maps.create(root, prefixLength);
         int head = d.head(prefixHash);
-        for (int pageId = head; pageId != Pages.NO_PAGE; ) {
-            int slot = pager.load(pageId);
-            pager.pin(slot);
-            try {
-                for (int i = BucketPage.count(pager.page(slot)) - 1; i >= 0; i--) {
-                    if (!matchesPrefix(slot, i, prefixHash, key, keyOffset, prefixLength)) {
-                        continue;
-                    }
-                    byte[] page = pager.page(slot);
-                    int entry = BucketPage.slotEntry(page, i);
-                    byte[] userKey;
-                    int at;
-                    int length;
-                    if (BucketPage.isKeyBlob(page, entry)) { // copied: a leaf split reads keys with the walker
-                        walker.readKey(page, entry, keyView);
-                        userKey = Arrays.copyOfRange(keyView.array(), keyView.offset() + prefixLength,
-                                keyView.offset() + keyView.length());
-                        at = 0;
-                        length = userKey.length;
-                    } else {
-                        userKey = page; // pinned
-                        at = BucketPage.entryKeyOffset(entry) + prefixLength;
-                        length = BucketPage.entryKeyLength(page, entry) - prefixLength;
-                    }
-                    maps.moveIn(r, page, i, Hashing.hash(userKey, at, length, d.seed), userKey, at, length);
-                    pager.markDirty(slot);
-                    BucketPage.remove(pager.page(slot), i);
-                }
-                pageId = Pages.next(pager.page(slot));
-            } finally {
-                pager.unpin(slot);
+        forEachPrefixSlot(head, prefixHash, key, keyOffset, prefixLength, (pageId, slot, index) -> {
+            byte[] page = pager.page(slot); // pinned
+            int entry = BucketPage.slotEntry(page, index);
+            byte[] userKey;
+            int at;
+            int length;
+            if (BucketPage.isKeyBlob(page, entry)) { // copied: a leaf split reads keys with the walker
+                walker.readKey(page, entry, keyView);
+                userKey = Arrays.copyOfRange(keyView.array(), keyView.offset() + prefixLength,
+                        keyView.offset() + keyView.length());
+                at = 0;
+                length = userKey.length;
+            } else {
+                userKey = page;
+                at = BucketPage.entryKeyOffset(entry) + prefixLength;
+                length = BucketPage.entryKeyLength(page, entry) - prefixLength;
             }
-        }
+            maps.moveIn(r, page, index, Hashing.hash(userKey, at, length, d.seed), userKey, at, length);
+            pager.markDirty(slot);
+            BucketPage.remove(page, index); // its blobs moved with it
+            return true;
+        });
         chains.unlinkEmptyOverflows(head);
         int needed = BucketPage.needed(prefixLength, MapRoot.SIZE);
         int target = chains.pageWithRoom(head, needed);
