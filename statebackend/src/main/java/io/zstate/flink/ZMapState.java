@@ -22,7 +22,7 @@ import org.apache.flink.runtime.state.internal.InternalMapState;
  * MapState: one page-store entry per map entry, keyed by key-group | key | namespace | user key
  * (the first three are the prefix that places it, so a small map's entries share a bucket, and a
  * large map gets a map index of its own in the store), valued by a null flag and the serialized
- * value. Iteration streams batches of entries in the store's hash order ({@link
+ * value. Iteration streams batches of entries in the order of the serialized user keys ({@link
  * ZMapEntryIterator}); removals and setValue write through. {@code isEmpty} and {@code clear}
  * are single store calls that read no entry of a large map.
  *

@@ -35,8 +35,9 @@ import org.slf4j.LoggerFactory;
  *   aborted           the notes of an aborted or subsumed checkpoint are dropped
  * </pre>
  *
- * Nothing is read on behalf of the user, and an expired value was never visible anyway (Flink's
- * TTL wrapper hides it); what changes is that it stops costing memory. Failures of the cleanup are
+ * Nothing is read on behalf of the user, and with Flink's default visibility an expired value
+ * is never returned anyway (with ReturnExpiredIfNotCleanedUp it is, until cleaned up: as on
+ * RocksDB after a compaction); what changes is that it stops costing memory. Failures of the cleanup are
  * logged and the notes dropped: cleanup is best effort and must not fail the job.
  *
  * <p>Owns the notes and the expiry test on stored bytes; the decoding and the guarded writes are
@@ -201,7 +202,7 @@ final class ZTtlPurge {
             entries.computeIfAbsent(table, t -> new HashMap<>())
                     .computeIfAbsent(keyGroup, g -> new ArrayList<>())
                     .add(new byte[][] {key, value});
-            bytes += 32 + key.length + value.length;
+            bytes += 80 + key.length + value.length; // the pair's arrays, their headers and the list slot
         }
     }
 }

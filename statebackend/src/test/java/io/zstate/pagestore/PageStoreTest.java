@@ -154,6 +154,47 @@ class PageStoreTest {
         }
     }
 
+    /**
+     * A map whose leaves split at long separators (user keys sharing all but their last byte) after
+     * short ones: a node split by separator count kept every long one on one side, with no room
+     * for the next ("a map node cannot take a separator"); a split by bytes always has room.
+     */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource({"1024, 22, 120", "4096, 200, 512"})
+    void mapNodesSplitByBytesSoLongSeparatorsAlwaysFit(int pageSize, int shortKeys, int separator) {
+        PageStoreConfig config = PageStoreConfig.defaults(dir).withPageSize(pageSize).withPageCacheBytes(256L * pageSize);
+        byte[] prefix = {2, 0, 0, 0, 7, 7};
+        try (PageStore store = new PageStore(config, 0, 1)) {
+            int table = store.createTable("map");
+            byte[] big = new byte[pageSize / 8];
+            List<byte[]> keys = new ArrayList<>();
+            for (int i = 0; i < shortKeys; i++) {
+                keys.add(withPrefix(prefix, new byte[] {'b', (byte) (i >>> 8), (byte) i}));
+                byte[] k = keys.get(keys.size() - 1);
+                store.put(table, 0, k, 0, k.length, prefix.length, big, 0, big.length);
+            }
+            for (int i = 0; i < 256; i++) {
+                byte[] user = new byte[separator];
+                Arrays.fill(user, 0, separator - 1, (byte) 'a');
+                user[separator - 1] = (byte) i;
+                keys.add(withPrefix(prefix, user));
+                byte[] k = keys.get(keys.size() - 1);
+                store.put(table, 0, k, 0, k.length, prefix.length, new byte[] {1}, 0, 1);
+            }
+            store.checkInvariants();
+            ValueView view = new ValueView();
+            for (byte[] k : keys) {
+                assertThat(store.get(table, 0, k, 0, k.length, prefix.length, view)).isTrue();
+            }
+        }
+    }
+
+    private static byte[] withPrefix(byte[] prefix, byte[] user) {
+        byte[] key = Arrays.copyOf(prefix, prefix.length + user.length);
+        System.arraycopy(user, 0, key, prefix.length, user.length);
+        return key;
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"zsmalloc", "zbud"})
     void emptyingTheHeadOfAnOverflowChainKeepsTheChain(String allocator) {

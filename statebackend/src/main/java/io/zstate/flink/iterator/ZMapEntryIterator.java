@@ -21,7 +21,8 @@ import org.apache.flink.util.FlinkRuntimeException;
  * moved from RocksDB may rely on): each batch is copied out of the page store under its lock
  * ({@code PageStore.forEachWithPrefix}: a small map is one batch, a large one a leaf of its map
  * index, about a page of entries) and sorted, so a map of any size iterates in the memory of one
- * batch. Writes between batches (through this iterator or not) never make the iterator repeat
+ * batch (a map whose key and namespace take over a quarter page keeps its entries in its bucket
+ * chain and is one batch however large). Writes between batches (through this iterator or not) never make the iterator repeat
  * or skip an entry present throughout. {@code remove()} and {@code setValue} write through.
  *
  * <p>Owns the batches; must not encode or decode values nor write on its own: the map state

@@ -523,7 +523,10 @@ public final class BucketIndex {
         chains.unlinkIfEmptyOverflow(d.head(prefixHash), root.page);
     }
 
-    /** Removes the entry locate() found (a put or append re-inserts it; no chain shrinks meanwhile). */
+    /**
+     * Removes the entry locate() found (a put or append re-inserts it); a map leaf may lose an
+     * emptied overflow page, but no head and no inner node changes, so locate's path still holds.
+     */
     private void removeFound() {
         if (inMap) {
             maps.remove(root, foundHead, foundPage, foundIndex);

@@ -24,7 +24,6 @@ public final class ChainWalker {
     private final PageSource pages;
     private final ValueView view = new ValueView();
     private final ValueView keyView = new ValueView();
-    private final int pageSize;
     private byte[] value;
     private byte[] key;
     /** Map roots met on the page being walked: top page and height each. */
@@ -32,7 +31,6 @@ public final class ChainWalker {
 
     public ChainWalker(PageSource pages, int pageSize) {
         this.pages = pages;
-        this.pageSize = pageSize;
         this.value = new byte[pageSize];
         this.key = new byte[pageSize];
     }

@@ -9,8 +9,8 @@ import java.util.List;
 
 /**
  * Bucket chains: a head {@link BucketPage} and its overflow pages, the unit in which both a
- * table's extendible hashing ({@link BucketIndex}) and a large map's trie of them ({@link
- * MapIndex}) keep entries. Written once here: finding room, placing an entry, growing a chain,
+ * table's extendible hashing ({@link BucketIndex}) and a large map's B+tree ({@link MapIndex})
+ * keep entries. Written once here: finding room, placing an entry, growing a chain,
  * removing an entry (and its blobs), unlinking an emptied overflow page, splitting a chain over
  * a sibling on one hash bit, freeing a chain.
  *

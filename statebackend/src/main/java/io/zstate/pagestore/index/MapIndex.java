@@ -273,10 +273,10 @@ final class MapIndex {
             int overflow = copies.size() - 1;
             chains.split(head, sibling, (page, copy, index) -> right[page][index]);
             r.overflowPages += chains.overflowPages(head) + chains.overflowPages(sibling) - overflow;
-            insertSeparator(r, r.height - 1, sep, sibling);
         } finally {
             pager.unpin(pager.cachedSlot(sibling));
         }
+        insertSeparator(r, r.height - 1, sep, sibling);
         return true;
     }
 
@@ -310,9 +310,12 @@ final class MapIndex {
             }
             int top = pager.newPage(0);
             int slot = pager.cachedSlot(top);
-            MapNodePage.init(pager.page(slot), r.top);
-            MapNodePage.insert(pager.page(slot), 1, sep, 0, sep.length, child, nodeScratch);
-            pager.unpin(slot);
+            try {
+                MapNodePage.init(pager.page(slot), r.top);
+                MapNodePage.insert(pager.page(slot), 1, sep, 0, sep.length, child, nodeScratch);
+            } finally {
+                pager.unpin(slot);
+            }
             r.top = top;
             r.height++;
             return;
@@ -325,16 +328,20 @@ final class MapIndex {
             MapNodePage.insert(pager.page(slot), position, sep, 0, sep.length, child, nodeScratch);
             return;
         }
+        // split by bytes, so that the half the separator goes to has room for it; both halves are
+        // dirty and unpinned before the middle separator goes up (a cascade pins two pages at most)
+        byte[] up;
+        int right;
         pager.pin(slot);
         try {
-            int right = pager.newPage(0);
+            right = pager.newPage(0);
             int rightSlot = pager.cachedSlot(right);
             try {
                 byte[] page = pager.page(slot);
                 pager.markDirty(slot);
-                int mid = MapNodePage.count(page) / 2;
+                int mid = MapNodePage.middleByBytes(page);
                 int at = MapNodePage.separatorOffset(page, mid);
-                byte[] up = Arrays.copyOfRange(page, at, at + MapNodePage.separatorLength(page, mid));
+                up = Arrays.copyOfRange(page, at, at + MapNodePage.separatorLength(page, mid));
                 MapNodePage.splitInto(page, mid, pager.page(rightSlot), nodeScratch);
                 if (position <= mid + 1) {
                     MapNodePage.insert(page, position, sep, 0, sep.length, child, nodeScratch);
@@ -342,13 +349,13 @@ final class MapIndex {
                     MapNodePage.insert(pager.page(rightSlot), position - mid - 1, sep, 0, sep.length, child,
                             nodeScratch);
                 }
-                insertSeparator(r, level - 1, up, right);
             } finally {
                 pager.unpin(rightSlot);
             }
         } finally {
             pager.unpin(slot);
         }
+        insertSeparator(r, level - 1, up, right);
     }
 
     /**

@@ -123,6 +123,28 @@ public final class MapNodePage {
     }
 
     /**
+     * Where to split a full node so that each half keeps about half of its bytes: the index of
+     * the first separator at which the bytes before it reach half (that separator goes up).
+     * Counting separators instead would let one half keep all the long ones and have no room
+     * for the separator the split was for.
+     */
+    public static int middleByBytes(byte[] page) {
+        int count = count(page);
+        long total = 0;
+        for (int i = 0; i < count; i++) {
+            total += needed(separatorLength(page, i));
+        }
+        long before = 0;
+        for (int i = 0; i < count; i++) {
+            before += needed(separatorLength(page, i));
+            if (2 * before >= total) {
+                return i;
+            }
+        }
+        return count - 1;
+    }
+
+    /**
      * Moves separators {@code from ..} of {@code page} into the empty node {@code right}: separator
      * {@code from} goes up (the caller copied it), its child becomes right's child0, the rest
      * follow. {@code page} keeps separators {@code 0 .. from-1}.
