@@ -1,5 +1,6 @@
 package io.zstate.flink.iterator;
 
+import io.zstate.pagestore.EntryVisitor;
 import io.zstate.pagestore.snapshot.FrozenView;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -21,11 +22,13 @@ import org.apache.flink.runtime.state.heap.HeapPriorityQueueStateSnapshot;
  * ids are the index in the snapshot's meta infos: the tables first, in their order, then the
  * queues.
  *
- * <p>Walks key-groups in order and buffers one key-group's entries (all states, then timers) at a
- * time: the frozen view decompresses or reads each page as it is visited, values are copied out
- * and passed through the state's snapshot transformer (TTL cleanup; an entry it drops is left
- * out), timers are serialized with the key-group prefix as their key and an empty value. Entries
- * of TTL states with background cleanup that have expired are noted in {@link ExpiredEntries}.
+ * <p>Walks key-groups in order, and in each the states in order, buffering one batch at a time
+ * (a bucket chain's entries or one leaf of a large map, {@code FrozenView.batches}; a key-group's
+ * timers of a queue): the frozen view decompresses or reads each page as it is visited, values
+ * are copied out and passed through the state's snapshot transformer (TTL cleanup; an entry it
+ * drops is left out), timers are serialized with the key-group prefix as their key and an empty
+ * value. Entries of TTL states with background cleanup that have expired are noted in {@link
+ * ExpiredEntries}. A map of ten million entries under one key is written a leaf at a time.
  *
  * <p>Owns the order and the buffering; runs on the snapshot's asynchronous thread and must not
  * touch the live page store, only the frozen view (which its resources close, not this
@@ -44,11 +47,16 @@ public final class ZFrozenStatesIterator implements KeyValueStateIterator {
     private final List<byte[]> values = new ArrayList<>();
     private final List<Integer> ids = new ArrayList<>();
     private final DataOutputSerializer out = new DataOutputSerializer(64);
-    private int nextKeyGroup;
+    /** The key-group being walked, and in it the state id and its batches (null: not started). */
     private int keyGroup;
+    private int stateId;
+    private FrozenView.Batches batches;
+    /** The key-group of the buffered entries. */
+    private int bufferKeyGroup;
     private int index;
     private boolean newKeyGroup;
     private boolean newState;
+    private int largestBatch;
 
     /**
      * An iterator positioned on the first entry, if any.
@@ -68,44 +76,64 @@ public final class ZFrozenStatesIterator implements KeyValueStateIterator {
         this.transformers = transformers;
         this.queues = queues;
         this.expired = expired;
-        this.nextKeyGroup = keyGroupRange.getStartKeyGroup();
+        this.keyGroup = keyGroupRange.getStartKeyGroup();
         fill();
         newKeyGroup = true;
         newState = true;
     }
 
-    /** Loads the next key-group that has entries; leaves the buffer empty at the end. */
+    /** Loads the next batch that has entries; leaves the buffer empty at the end. */
     private void fill() throws IOException {
         keys.clear();
         values.clear();
         ids.clear();
         index = 0;
-        while (keys.isEmpty() && nextKeyGroup <= keyGroupRange.getEndKeyGroup()) {
-            keyGroup = nextKeyGroup++;
-            for (int id = 0; id < tables.length; id++) {
-                final int stateId = id;
-                StateSnapshotTransformer<byte[]> transformer = transformers.get(id);
-                int table = tables[id];
-                boolean noting = expired != null && expired.wanted(table);
-                frozen.forEachInKeyGroup(table, keyGroup, (k, ko, kl, v, vo, vl) -> {
-                    byte[] value = Arrays.copyOfRange(v, vo, vo + vl);
-                    if (noting && expired.expired(table, value)) { // copies of its own: the writer changes keys
-                        expired.note(table, keyGroup, Arrays.copyOfRange(k, ko, ko + kl), value.clone());
-                    }
-                    if (transformer != null) {
-                        value = transformer.filterOrTransform(value);
-                    }
-                    if (value != null) {
-                        keys.add(Arrays.copyOfRange(k, ko, ko + kl));
-                        values.add(value);
-                        ids.add(stateId);
-                    }
-                });
-            }
-            for (int q = 0; q < queues.size(); q++) {
-                addQueue(tables.length + q, queues.get(q));
+        while (keys.isEmpty() && keyGroup <= keyGroupRange.getEndKeyGroup()) {
+            bufferKeyGroup = keyGroup;
+            if (stateId < tables.length) {
+                if (batches == null) {
+                    batches = frozen.batches(tables[stateId], keyGroup);
+                }
+                if (!batches.next(collector(stateId))) {
+                    batches = null;
+                    stateId++;
+                }
+            } else if (stateId < tables.length + queues.size()) {
+                addQueue(stateId, queues.get(stateId - tables.length));
+                stateId++;
+            } else {
+                keyGroup++;
+                stateId = 0;
             }
         }
+        largestBatch = Math.max(largestBatch, keys.size());
+    }
+
+    /** Copies a state's entries into the buffer (through its transformer), noting expired ones. */
+    private EntryVisitor collector(int id) {
+        StateSnapshotTransformer<byte[]> transformer = transformers.get(id);
+        int table = tables[id];
+        int group = keyGroup;
+        boolean noting = expired != null && expired.wanted(table);
+        return (k, ko, kl, v, vo, vl) -> {
+            byte[] value = Arrays.copyOfRange(v, vo, vo + vl);
+            if (noting && expired.expired(table, value)) { // copies of its own: the writer changes keys
+                expired.note(table, group, Arrays.copyOfRange(k, ko, ko + kl), value.clone());
+            }
+            if (transformer != null) {
+                value = transformer.filterOrTransform(value);
+            }
+            if (value != null) {
+                keys.add(Arrays.copyOfRange(k, ko, ko + kl));
+                values.add(value);
+                ids.add(id);
+            }
+        };
+    }
+
+    /** The most entries one batch buffered so far (for tests: a walk in batches stays small). */
+    public int largestBatch() {
+        return largestBatch;
     }
 
     private <T> void addQueue(int id, HeapPriorityQueueStateSnapshot<T> snapshot) throws IOException {
@@ -124,20 +152,20 @@ public final class ZFrozenStatesIterator implements KeyValueStateIterator {
     @Override
     public void next() throws IOException {
         int previousId = ids.get(index);
+        int previousKeyGroup = bufferKeyGroup;
         index++;
-        if (index < keys.size()) {
-            newKeyGroup = false;
-            newState = ids.get(index) != previousId;
-        } else {
+        if (index >= keys.size()) {
             fill();
-            newKeyGroup = true;
-            newState = true;
+        }
+        if (index < keys.size()) {
+            newKeyGroup = bufferKeyGroup != previousKeyGroup;
+            newState = newKeyGroup || ids.get(index) != previousId;
         }
     }
 
     @Override
     public int keyGroup() {
-        return keyGroup;
+        return bufferKeyGroup;
     }
 
     @Override

@@ -43,7 +43,7 @@ public final class ChainWalker {
         for (int i = 0; i < directory.length; i++) {
             int head = directory[i];
             if (Directory.isFirstIndex(i, pages.depth(head))) {
-                visitChain(head, visitor, false, 0, null, 0, 0, false);
+                visitChain(head, visitor, false, 0, null, 0, 0, false, null);
             }
         }
     }
@@ -56,7 +56,7 @@ public final class ChainWalker {
         for (int i = 0; i < directory.length; i++) {
             int head = directory[i];
             if (Directory.isFirstIndex(i, pages.depth(head))) {
-                visitChain(head, visitor, false, 0, null, 0, 0, true);
+                visitChain(head, visitor, false, 0, null, 0, 0, true, null);
             }
         }
     }
@@ -67,7 +67,7 @@ public final class ChainWalker {
      */
     public void forEachWithPrefix(int head, int prefixHash, byte[] prefix, int offset, int length,
             EntryVisitor visitor) {
-        visitChain(head, visitor, true, prefixHash, prefix, offset, length, false);
+        visitChain(head, visitor, true, prefixHash, prefix, offset, length, false, null);
     }
 
     /**
@@ -75,7 +75,7 @@ public final class ChainWalker {
      * the page is released, so a walk never holds more than a bucket page and a blob page.
      */
     private void visitChain(int pageId, EntryVisitor visitor, boolean matchPrefix, int hash, byte[] prefix,
-            int prefixOffset, int prefixLength, boolean keysOnly) {
+            int prefixOffset, int prefixLength, boolean keysOnly, MapVisitor leaves) {
         while (pageId != Pages.NO_PAGE) {
             byte[] page = pages.acquire(pageId);
             int next;
@@ -116,7 +116,11 @@ public final class ChainWalker {
                 pages.release(pageId);
             }
             for (int r = 0; r < roots; r++) { // a map's chains hold no roots: the stash stays as it is
-                forEachInMap(rootStash[r][0], rootStash[r][1], visitor);
+                if (leaves != null) {
+                    forEachMapLeaf(rootStash[r][0], rootStash[r][1], leaves);
+                } else {
+                    forEachInMap(rootStash[r][0], rootStash[r][1], visitor);
+                }
             }
             pageId = next;
         }
@@ -136,7 +140,7 @@ public final class ChainWalker {
 
     /** Visits every entry of a map index. */
     private void forEachInMap(int top, int height, EntryVisitor visitor) {
-        forEachMapLeaf(top, height, (head) -> visitChain(head, visitor, false, 0, null, 0, 0, false));
+        forEachMapLeaf(top, height, (head) -> visitChain(head, visitor, false, 0, null, 0, 0, false, null));
     }
 
     /** What a walk over a map index's B+tree meets. */
@@ -174,9 +178,23 @@ public final class ChainWalker {
         visitor.node(top);
     }
 
+    /** Whether directory index {@code i} is the first of its bucket chain (each chain is walked once). */
+    public boolean isChainStart(int[] directory, int i) {
+        return Directory.isFirstIndex(i, pages.depth(directory[i]));
+    }
+
+    /**
+     * Visits the entries of one chain, but not those of the map indexes its map roots lead to:
+     * their leaves go to {@code leaves}, in key order, for the caller to visit one at a time
+     * ({@link #forEachInMapLeaf}), so a walk in batches stays a batch however large a map is.
+     */
+    public void forEachInChainLeavingMaps(int head, EntryVisitor visitor, MapVisitor leaves) {
+        visitChain(head, visitor, false, 0, null, 0, 0, false, leaves);
+    }
+
     /** Visits the entries of one leaf chain of a map index. */
     public void forEachInMapLeaf(int head, EntryVisitor visitor) {
-        visitChain(head, visitor, false, 0, null, 0, 0, false);
+        visitChain(head, visitor, false, 0, null, 0, 0, false, null);
     }
 
     private static boolean startsWith(ValueView key, byte[] prefix, int offset, int length) {

@@ -15,6 +15,21 @@ public interface FrozenView extends AutoCloseable {
     /** Visits every entry of one key-group of a table, as the store held it when frozen. */
     void forEachInKeyGroup(int table, int keyGroup, EntryVisitor visitor);
 
+    /** The entries of one key-group of a table, a batch at a time. */
+    interface Batches {
+        /**
+         * Visits the next batch (a bucket chain's own entries, or one leaf of a large map: about
+         * a page of entries), or returns false when none is left.
+         */
+        boolean next(EntryVisitor visitor);
+    }
+
+    /**
+     * The entries of one key-group of a table as the store held them when frozen, in batches:
+     * what a checkpoint walks, so that it never holds more than a batch of a huge map.
+     */
+    Batches batches(int table, int keyGroup);
+
     /** Releases what the view holds (the RocksDB snapshot of spilled pages). */
     @Override
     void close();

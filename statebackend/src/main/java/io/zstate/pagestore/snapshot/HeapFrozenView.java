@@ -37,6 +37,43 @@ public final class HeapFrozenView implements FrozenView {
     }
 
     @Override
+    public Batches batches(int table, int keyGroup) {
+        int[] directory = table < directories.length ? directories[table][keyGroup - firstKeyGroup] : null;
+        if (directory == null) {
+            return visitor -> false;
+        }
+        return new Batches() {
+            private int next; // directory index
+            private int[] leaves = new int[16];
+            private int leafCount;
+            private int nextLeaf;
+
+            @Override
+            public boolean next(EntryVisitor visitor) {
+                if (nextLeaf < leafCount) {
+                    walker.forEachInMapLeaf(leaves[nextLeaf++], visitor);
+                    return true;
+                }
+                while (next < directory.length) {
+                    int i = next++;
+                    if (walker.isChainStart(directory, i)) {
+                        leafCount = 0;
+                        nextLeaf = 0;
+                        walker.forEachInChainLeavingMaps(directory[i], visitor, leaf -> {
+                            if (leafCount == leaves.length) {
+                                leaves = Arrays.copyOf(leaves, leafCount * 2);
+                            }
+                            leaves[leafCount++] = leaf;
+                        });
+                        return true;
+                    }
+                }
+                return false;
+            }
+        };
+    }
+
+    @Override
     public void close() {
         pages.close();
     }
