@@ -7,7 +7,7 @@ import java.util.Locale;
 public final class ZPools {
 
     /** The allocator names {@link #create} accepts. */
-    public static final List<String> TYPES = List.of("zsmalloc", "zbud");
+    public static final List<String> TYPES = List.of("zsmalloc", "zbud", "z3fold");
 
     private ZPools() {}
 
@@ -28,6 +28,10 @@ public final class ZPools {
         return new ZbudPool(source);
     }
 
+    public static ZPool z3fold(FrameSource source) {
+        return new Z3foldPool(source);
+    }
+
     /**
      * A pool of the named allocator over {@code source}.
      *
@@ -39,6 +43,8 @@ public final class ZPools {
                 return zsmalloc(source);
             case "zbud":
                 return zbud(source);
+            case "z3fold":
+                return z3fold(source);
             default:
                 throw new IllegalArgumentException(
                         "allocator '" + type + "' is not known: use one of " + TYPES);
@@ -57,6 +63,8 @@ public final class ZPools {
                 return ZsmallocPool.maxObjectSize(frameSize);
             case "zbud":
                 return ZbudPool.maxObjectSize(frameSize);
+            case "z3fold":
+                return Z3foldPool.maxObjectSize(frameSize);
             default:
                 throw new IllegalArgumentException(
                         "allocator '" + type + "' is not known: use one of " + TYPES);

@@ -10,6 +10,8 @@ record PoolSpec(String type, int chainSize, int frameSize) {
         return Stream.of(
                 new PoolSpec("zbud", 0, 4096),
                 new PoolSpec("zbud", 0, 65536),
+                new PoolSpec("z3fold", 0, 4096),
+                new PoolSpec("z3fold", 0, 65536),
                 new PoolSpec("zsmalloc", 4, 4096),
                 new PoolSpec("zsmalloc", 8, 4096),
                 new PoolSpec("zsmalloc", 16, 4096),
@@ -22,13 +24,16 @@ record PoolSpec(String type, int chainSize, int frameSize) {
     }
 
     AbstractZPool create(FrameSource source) {
-        return (AbstractZPool)
-                (type.equals("zbud") ? ZPools.zbud(source) : ZPools.zsmalloc(source, chainSize));
+        return (AbstractZPool) switch (type) {
+            case "zbud" -> ZPools.zbud(source);
+            case "z3fold" -> ZPools.z3fold(source);
+            default -> ZPools.zsmalloc(source, chainSize);
+        };
     }
 
     /** The most frames one malloc may need at once. */
     int framesPerMalloc() {
-        return type.equals("zbud") ? 1 : chainSize;
+        return type.equals("zsmalloc") ? chainSize : 1;
     }
 
     @Override

@@ -7,7 +7,7 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * The allocator report: zbud and zsmalloc (chain sizes 4, 8, 16) filled with LZ4-compressed Flink
+ * The allocator report: zbud, z3fold and zsmalloc (chain sizes 4, 8, 16) filled with LZ4-compressed Flink
  * state pages from {@link StatePageCorpus}, measured after a fill to the budget, after freeing a
  * random half, after compaction, and while reclaiming (see {@link PoolExperiment}).
  *
@@ -44,6 +44,7 @@ public final class AllocatorReport {
         out.println(corpus.summary());
         List<PoolConfig> configs = new ArrayList<>();
         configs.add(PoolConfig.zbud());
+        configs.add(PoolConfig.z3fold());
         for (int chain : options.chainSizes()) {
             configs.add(PoolConfig.zsmalloc(chain));
         }

@@ -4,11 +4,15 @@ import io.zstate.allocator.FrameSource;
 import io.zstate.allocator.ZPool;
 import io.zstate.allocator.ZPools;
 
-/** One allocator under test: zbud, or zsmalloc with a chain size; creates its pools. */
+/** One allocator under test: zbud, z3fold, or zsmalloc with a chain size; creates its pools. */
 public record PoolConfig(String type, int chainSize) {
 
     public static PoolConfig zbud() {
         return new PoolConfig("zbud", 0);
+    }
+
+    public static PoolConfig z3fold() {
+        return new PoolConfig("z3fold", 0);
     }
 
     public static PoolConfig zsmalloc(int chainSize) {
@@ -21,7 +25,7 @@ public record PoolConfig(String type, int chainSize) {
 
     /** A new pool of this allocator over {@code source}. */
     public ZPool create(FrameSource source) {
-        return isZsmalloc() ? ZPools.zsmalloc(source, chainSize) : ZPools.zbud(source);
+        return isZsmalloc() ? ZPools.zsmalloc(source, chainSize) : ZPools.create(type, source);
     }
 
     /** The largest object this allocator stores in the report's 4 KiB frames. */
@@ -32,7 +36,7 @@ public record PoolConfig(String type, int chainSize) {
         }
     }
 
-    /** {@code zbud} or {@code zsmalloc/8}. */
+    /** {@code zbud}, {@code z3fold} or {@code zsmalloc/8}. */
     public String label() {
         return isZsmalloc() ? type + "/" + chainSize : type;
     }

@@ -38,15 +38,15 @@ final class ReportTables {
                     c.callsOverMax(), c.wholeFrames() ? "yes" : "no", c.emptied() ? "yes" : "no");
         }
 
-        PoolResult zbud = results.stream().filter(r -> !r.config().isZsmalloc()).findFirst().orElse(null);
+        PoolResult zbud = results.stream().filter(r -> r.config().type().equals("zbud")).findFirst().orElse(null);
         if (zbud == null) {
             return;
         }
         out.printf(Locale.ROOT, "%nMemory for the same data (the first N objects of the fill sequence)%n");
-        out.printf(Locale.ROOT, "%-12s %9s %11s %15s %17s%n", "vs zbud", "N", "zbud frames", "zsmalloc frames",
-                "zbud / zsmalloc");
+        out.printf(Locale.ROOT, "%-12s %9s %11s %15s %17s%n", "vs zbud", "N", "zbud frames", "its frames",
+                "zbud / it");
         for (PoolResult r : results) {
-            if (!r.config().isZsmalloc()) {
+            if (r.config().type().equals("zbud")) {
                 continue;
             }
             int n = (int) Math.min(zbud.fill().objects(), r.fill().objects());

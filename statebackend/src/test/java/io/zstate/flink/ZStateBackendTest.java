@@ -25,13 +25,13 @@ public class ZStateBackendTest extends StateBackendTestBase<ZStateBackend> {
 
     @Parameters(name = "{0}")
     public static List<Object[]> setups() {
-        return List.of(new Object[] {"zsmalloc"}, new Object[] {"zbud-tiny-pool"});
+        return List.of(new Object[] {"zsmalloc"}, new Object[] {"zbud-tiny-pool"}, new Object[] {"z3fold-tiny-pool"});
     }
 
     static ZStateBackend backend(String setup) {
         Configuration config = new Configuration();
-        if (setup.equals("zbud-tiny-pool")) {
-            config.set(ZStateOptions.ALLOCATOR, "zbud");
+        if (setup.endsWith("-tiny-pool")) {
+            config.set(ZStateOptions.ALLOCATOR, setup.substring(0, setup.indexOf('-')));
             config.set(ZStateOptions.POOL_SIZE, MemorySize.parse("64kb"));
             config.set(ZStateOptions.PAGE_CACHE_SIZE, MemorySize.parse("8kb"));
         }

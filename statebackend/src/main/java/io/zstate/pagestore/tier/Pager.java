@@ -23,8 +23,8 @@ import net.jpountz.lz4.LZ4Exception;
  * <pre>
  * Tiers:
  *   hot      PageCache: decompressed pages on the heap, CLOCK, dirty bit, pins
- *   pool     compressed pages (StoredPage: page id | codec | LZ4 bytes) in a ZPool (zsmalloc or
- *            zbud) over a FrameSource budget of unsafe off-heap arenas
+ *   pool     compressed pages (StoredPage: page id | codec | LZ4 bytes) in a ZPool (zsmalloc,
+ *            zbud or z3fold) over a FrameSource budget of unsafe off-heap arenas
  *   spilled  stored pages in RocksDB (SpillStore), the swap device
  *   same     a page of one repeated word, kept as that word in the page table
  *
