@@ -7,7 +7,7 @@ import java.util.Locale;
 public final class ZPools {
 
     /** The allocator names {@link #create} accepts. */
-    public static final List<String> TYPES = List.of("zsmalloc", "zbud", "z3fold");
+    public static final List<String> TYPES = List.of("zsmalloc", "zbud", "z3fold", "zlog");
 
     private ZPools() {}
 
@@ -32,6 +32,10 @@ public final class ZPools {
         return new Z3foldPool(source);
     }
 
+    public static ZPool zlog(FrameSource source) {
+        return new ZlogPool(source);
+    }
+
     /**
      * A pool of the named allocator over {@code source}.
      *
@@ -45,6 +49,8 @@ public final class ZPools {
                 return zbud(source);
             case "z3fold":
                 return z3fold(source);
+            case "zlog":
+                return zlog(source);
             default:
                 throw new IllegalArgumentException(
                         "allocator '" + type + "' is not known: use one of " + TYPES);
@@ -65,6 +71,8 @@ public final class ZPools {
                 return ZbudPool.maxObjectSize(frameSize);
             case "z3fold":
                 return Z3foldPool.maxObjectSize(frameSize);
+            case "zlog":
+                return ZlogPool.maxObjectSize(frameSize);
             default:
                 throw new IllegalArgumentException(
                         "allocator '" + type + "' is not known: use one of " + TYPES);

@@ -12,6 +12,8 @@ record PoolSpec(String type, int chainSize, int frameSize) {
                 new PoolSpec("zbud", 0, 65536),
                 new PoolSpec("z3fold", 0, 4096),
                 new PoolSpec("z3fold", 0, 65536),
+                new PoolSpec("zlog", 0, 4096),
+                new PoolSpec("zlog", 0, 65536),
                 new PoolSpec("zsmalloc", 4, 4096),
                 new PoolSpec("zsmalloc", 8, 4096),
                 new PoolSpec("zsmalloc", 16, 4096),
@@ -27,6 +29,7 @@ record PoolSpec(String type, int chainSize, int frameSize) {
         return (AbstractZPool) switch (type) {
             case "zbud" -> ZPools.zbud(source);
             case "z3fold" -> ZPools.z3fold(source);
+            case "zlog" -> ZPools.zlog(source);
             default -> ZPools.zsmalloc(source, chainSize);
         };
     }

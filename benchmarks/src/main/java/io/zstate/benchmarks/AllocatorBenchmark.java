@@ -40,7 +40,7 @@ public class AllocatorBenchmark {
     static final long BUDGET_BYTES = 64L << 20;
     static final long SEED = 42;
 
-    @Param({"zbud", "z3fold", "zsmalloc"})
+    @Param({"zbud", "z3fold", "zlog", "zsmalloc"})
     public String allocator;
 
     /** Uncompressed bytes of a corpus page; 4096 keeps the historical figures, 1024 is the page store's. */

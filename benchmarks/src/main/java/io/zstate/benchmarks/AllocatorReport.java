@@ -45,6 +45,7 @@ public final class AllocatorReport {
         List<PoolConfig> configs = new ArrayList<>();
         configs.add(PoolConfig.zbud());
         configs.add(PoolConfig.z3fold());
+        configs.add(PoolConfig.zlog());
         for (int chain : options.chainSizes()) {
             configs.add(PoolConfig.zsmalloc(chain));
         }

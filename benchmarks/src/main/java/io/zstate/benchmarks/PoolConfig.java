@@ -15,6 +15,10 @@ public record PoolConfig(String type, int chainSize) {
         return new PoolConfig("z3fold", 0);
     }
 
+    public static PoolConfig zlog() {
+        return new PoolConfig("zlog", 0);
+    }
+
     public static PoolConfig zsmalloc(int chainSize) {
         return new PoolConfig("zsmalloc", chainSize);
     }

@@ -22,8 +22,9 @@ public final class ZStateOptions {
                     .defaultValue("zsmalloc")
                     .withDescription(
                             "The compressed-memory allocator of the pool: 'zsmalloc' (size classes, dense,"
-                                    + " compacts), 'zbud' (at most two pages a frame, simple) or 'z3fold' (at most"
-                                    + " three pages a frame, in-frame compaction).");
+                                    + " compacts), 'zbud' (at most two pages a frame, simple), 'z3fold' (at most"
+                                    + " three pages a frame, in-frame compaction) or 'zlog' (frames filled as logs,"
+                                    + " pages stored together freed together; a log cleaner compacts).");
 
     public static final ConfigOption<MemorySize> PAGE_SIZE =
             key("state.backend.zstate.page-size")
@@ -33,7 +34,8 @@ public final class ZStateOptions {
                             "Size of a state page, the unit of caching and compression: a power of two from"
                                     + " 1kb to 32kb. Smaller pages make page-cache misses cheaper. Every page"
                                     + " the bouncer admits must fit one pool object: page-size / bouncer-ratio"
-                                    + " + 5 bytes at most frame-size - 8 (zsmalloc) or frame-size * 62/64 (zbud, z3fold).");
+                                    + " + 5 bytes at most frame-size - 8 (zsmalloc), frame-size * 62/64 (zbud, z3fold) or"
+                                    + " frame-size - 24 (zlog).");
 
     public static final ConfigOption<MemorySize> PAGE_CACHE_SIZE =
             key("state.backend.zstate.page-cache-size")

@@ -15,7 +15,7 @@ import java.util.Objects;
  * @param pageCacheBytes heap bytes of decompressed hot pages (at least 8 pages)
  * @param poolBytes off-heap budget of the compressed pool
  * @param frameSize pool frame size: a power of two from 4 KiB to 64 KiB
- * @param allocator {@code zsmalloc}, {@code zbud} or {@code z3fold}
+ * @param allocator one of {@code ZPools.TYPES}: {@code zsmalloc}, {@code zbud}, {@code z3fold}, {@code zlog}
  * @param bouncerMinRatio pages that compress worse than this ratio skip the pool and go to
  *     RocksDB uncompressed; at 1.0 only pages that do not compress at all are bounced. Every
  *     page the bouncer admits must fit one pool object ({@link #largestAdmittedObject})

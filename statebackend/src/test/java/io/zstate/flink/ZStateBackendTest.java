@@ -25,7 +25,8 @@ public class ZStateBackendTest extends StateBackendTestBase<ZStateBackend> {
 
     @Parameters(name = "{0}")
     public static List<Object[]> setups() {
-        return List.of(new Object[] {"zsmalloc"}, new Object[] {"zbud-tiny-pool"}, new Object[] {"z3fold-tiny-pool"});
+        return List.of(new Object[] {"zsmalloc"}, new Object[] {"zbud-tiny-pool"}, new Object[] {"z3fold-tiny-pool"},
+                new Object[] {"zlog-tiny-pool"});
     }
 
     static ZStateBackend backend(String setup) {

@@ -83,7 +83,7 @@ class PageStoreModelPropertyTest {
 
     @Provide
     Arbitrary<String> allocators() {
-        return Arbitraries.of("zsmalloc", "zbud", "z3fold");
+        return Arbitraries.of("zsmalloc", "zbud", "z3fold", "zlog");
     }
 
     @Provide

@@ -24,7 +24,7 @@ import net.jpountz.lz4.LZ4Exception;
  * Tiers:
  *   hot      PageCache: decompressed pages on the heap, CLOCK, dirty bit, pins
  *   pool     compressed pages (StoredPage: page id | codec | LZ4 bytes) in a ZPool (zsmalloc,
- *            zbud or z3fold) over a FrameSource budget of unsafe off-heap arenas
+ *            zbud, z3fold or zlog) over a FrameSource budget of unsafe off-heap arenas
  *   spilled  stored pages in RocksDB (SpillStore), the swap device
  *   same     a page of one repeated word, kept as that word in the page table
  *
