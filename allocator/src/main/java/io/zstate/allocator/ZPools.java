@@ -37,6 +37,14 @@ public final class ZPools {
     }
 
     /**
+     * {@code pool}, recording every request into {@code trace} ({@link PoolTrace}); closing the
+     * pool closes the trace. A measuring tool: see {@link TracingZPool}.
+     */
+    public static ZPool tracing(ZPool pool, PoolTrace.Writer trace) {
+        return new TracingZPool(pool, trace);
+    }
+
+    /**
      * A pool of the named allocator over {@code source}.
      *
      * @throws IllegalArgumentException naming the allowed values for an unknown allocator

@@ -63,6 +63,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
     private final double bouncerRatio;
     private final int reclaimBatchFrames;
     private final String spillDirectory; // null: the TaskManager's working directory
+    private final String poolTraceDirectory; // null: no pool trace
 
     /** A backend with every option at its default. */
     public ZStateBackend() {
@@ -74,6 +75,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
         this.bouncerRatio = ZStateOptions.BOUNCER_RATIO.defaultValue();
         this.reclaimBatchFrames = ZStateOptions.RECLAIM_BATCH_FRAMES.defaultValue();
         this.spillDirectory = null;
+        this.poolTraceDirectory = null;
     }
 
     private ZStateBackend(ZStateBackend original, ReadableConfig config) {
@@ -109,6 +111,8 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
             throw invalid(ZStateOptions.RECLAIM_BATCH_FRAMES.key(), String.valueOf(reclaimBatchFrames), "1 or more");
         }
         this.spillDirectory = config.getOptional(ZStateOptions.SPILL_DIRECTORY).orElse(original.spillDirectory);
+        this.poolTraceDirectory = config.getOptional(ZStateOptions.POOL_TRACE_DIRECTORY)
+                .orElse(original.poolTraceDirectory);
         checkPagesFitThePool(pageSize, frameSize, allocator, bouncerRatio);
         int slots = Math.max(1, config.get(TaskManagerOptions.NUM_TASK_SLOTS));
         config.getOptional(TaskManagerOptions.MANAGED_MEMORY_SIZE).ifPresent(
@@ -229,7 +233,8 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
         try {
             spillParent = spillParent(env, parameters.getJobID().toString(), parameters.getOperatorIdentifier());
             config = new PageStoreConfig(pageSize, pageCacheBytes, poolBudget, frameSize, allocator,
-                    bouncerRatio, reclaimBatchFrames, spillParent, 8L << 20, 4L << 20);
+                    bouncerRatio, reclaimBatchFrames, spillParent, 8L << 20, 4L << 20,
+                    poolTraceDirectory == null ? null : Path.of(poolTraceDirectory));
         } catch (RuntimeException e) {
             if (sharedMemory != null) {
                 closeQuietly(sharedMemory);

@@ -76,6 +76,16 @@ public final class ZStateOptions {
                     .defaultValue(16)
                     .withDescription("Frames the reaper frees each time the pool is full.");
 
+    public static final ConfigOption<String> POOL_TRACE_DIRECTORY =
+            key("state.backend.zstate.debug.pool-trace-directory")
+                    .stringType()
+                    .noDefaultValue()
+                    .withDescription(
+                            "A measuring tool, off by default: a directory where each keyed backend's pool"
+                                    + " records the requests it sees (stores, frees, reads, evictions) into a file"
+                                    + " of its own, for the allocator replay (mvn -q -DskipTests -Ptrace-replay"
+                                    + " verify). Costs a map lookup and a few bytes of I/O per pool request.");
+
     public static final ConfigOption<String> SPILL_DIRECTORY =
             key("state.backend.zstate.spill-directory")
                     .stringType()

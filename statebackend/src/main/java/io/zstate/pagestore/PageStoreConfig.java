@@ -23,6 +23,8 @@ import java.util.Objects;
  * @param spillDirectory parent directory of the RocksDB spill store
  * @param spillBlockCacheBytes RocksDB block cache of the spill store
  * @param spillWriteBufferBytes RocksDB memtable size of the spill store
+ * @param poolTraceDirectory where the pool records its requests ({@code PoolTrace}, a file per
+ *     store) for the allocator replay; null (the default) for no trace
  */
 public record PageStoreConfig(
         int pageSize,
@@ -34,7 +36,8 @@ public record PageStoreConfig(
         int reclaimBatchFrames,
         Path spillDirectory,
         long spillBlockCacheBytes,
-        long spillWriteBufferBytes) {
+        long spillWriteBufferBytes,
+        Path poolTraceDirectory) {
 
     public static final int MIN_PAGE_SIZE = 1024;
     public static final int MAX_PAGE_SIZE = 32 * 1024;
@@ -110,36 +113,42 @@ public record PageStoreConfig(
      */
     public static PageStoreConfig defaults(Path spillDirectory) {
         return new PageStoreConfig(
-                1024, 16L << 20, 64L << 20, 4096, "zsmalloc", 1.2, 16, spillDirectory, 8L << 20, 4L << 20);
+                1024, 16L << 20, 64L << 20, 4096, "zsmalloc", 1.2, 16, spillDirectory, 8L << 20, 4L << 20, null);
+    }
+
+    /** The same settings, the pool recording its requests into a file in {@code directory}. */
+    public PageStoreConfig withPoolTraceDirectory(Path directory) {
+        return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, directory);
     }
 
     public PageStoreConfig withPageSize(int value) {
         return new PageStoreConfig(value, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory);
     }
 
     public PageStoreConfig withPageCacheBytes(long value) {
         return new PageStoreConfig(pageSize, value, poolBytes, frameSize, allocator, bouncerMinRatio,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory);
     }
 
     public PageStoreConfig withPoolBytes(long value) {
         return new PageStoreConfig(pageSize, pageCacheBytes, value, frameSize, allocator, bouncerMinRatio,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory);
     }
 
     public PageStoreConfig withAllocator(String value) {
         return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, value, bouncerMinRatio,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory);
     }
 
     public PageStoreConfig withBouncerMinRatio(double value) {
         return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, value,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory);
     }
 
     public PageStoreConfig withReclaimBatchFrames(int value) {
         return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
-                value, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes);
+                value, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory);
     }
 }

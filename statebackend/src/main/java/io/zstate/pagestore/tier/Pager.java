@@ -112,7 +112,12 @@ public final class Pager implements AutoCloseable {
         this.frames = shared == null
                 ? new FrameSource(config.poolBytes(), config.frameSize(), FrameSource.DEFAULT_ARENA_BYTES, null, memory)
                 : new FrameSource(config.poolBytes(), config.frameSize(), SHARED_ARENA_BYTES, shared, memory);
-        this.pool = ZPools.create(config.allocator(), frames);
+        try {
+            this.pool = traced(ZPools.create(config.allocator(), frames), config);
+        } catch (RuntimeException e) {
+            frames.close();
+            throw e;
+        }
         this.maxStored = Math.max(codec.maxCompressedLength(), pageSize) + StoredPage.HEADER;
         this.storeScratch = new byte[maxStored];
         this.loadScratch = new byte[maxStored];
@@ -129,6 +134,27 @@ public final class Pager implements AutoCloseable {
 
     public int pageSize() {
         return pageSize;
+    }
+
+    /**
+     * The pool, recording its requests into a new file of the trace directory if the config names
+     * one (a measuring tool: the allocator replay reads these files).
+     */
+    private static ZPool traced(ZPool pool, PageStoreConfig config) {
+        if (config.poolTraceDirectory() == null) {
+            return pool;
+        }
+        try {
+            java.nio.file.Files.createDirectories(config.poolTraceDirectory());
+            java.nio.file.Path file = config.poolTraceDirectory().resolve(
+                    "pool-" + java.util.UUID.randomUUID() + ".trace.gz");
+            return ZPools.tracing(pool, new io.zstate.allocator.PoolTrace.Writer(
+                    java.nio.file.Files.newOutputStream(file), config.frameSize()));
+        } catch (java.io.IOException e) {
+            pool.close();
+            throw new java.io.UncheckedIOException("Could not open a pool trace in " + config.poolTraceDirectory()
+                    + " (the setting that asks for pool traces): check that the directory is writable", e);
+        }
     }
 
     // ==== pages ====================================================================================

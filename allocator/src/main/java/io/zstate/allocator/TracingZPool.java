@@ -1,0 +1,145 @@
+package io.zstate.allocator;
+
+import java.nio.ByteBuffer;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * A pool that records the requests it passes on ({@link PoolTrace}): a debugging and measuring
+ * tool, not for production (a map lookup per request, and the trace's I/O on the caller's thread).
+ * Stores are traced when written (the size the page store asked for), frees and reads as they
+ * come, and the objects the pool evicts during reclaim once the evictor's flush succeeded.
+ */
+final class TracingZPool implements ZPool {
+
+    private final ZPool pool;
+    private final PoolTrace.Writer trace;
+    private final Map<Long, Long> ids = new HashMap<>();
+    private long nextId;
+
+    TracingZPool(ZPool pool, PoolTrace.Writer trace) {
+        this.pool = pool;
+        this.trace = trace;
+    }
+
+    @Override
+    public long malloc(int size) {
+        long handle = pool.malloc(size);
+        if (handle != NO_SPACE) {
+            long id = nextId++;
+            ids.put(handle, id);
+            trace.malloc(id, size);
+        }
+        return handle;
+    }
+
+    @Override
+    public void free(long handle) {
+        pool.free(handle);
+        Long id = ids.remove(handle);
+        if (id != null) {
+            trace.event(PoolTrace.FREE, id);
+        }
+    }
+
+    @Override
+    public void write(long handle, byte[] src, int srcOffset, int length) {
+        pool.write(handle, src, srcOffset, length);
+    }
+
+    @Override
+    public void write(long handle, ByteBuffer src) {
+        pool.write(handle, src);
+    }
+
+    @Override
+    public int read(long handle, byte[] dst, int dstOffset) {
+        int n = pool.read(handle, dst, dstOffset);
+        traceRead(handle);
+        return n;
+    }
+
+    @Override
+    public int read(long handle, ByteBuffer dst) {
+        int n = pool.read(handle, dst);
+        traceRead(handle);
+        return n;
+    }
+
+    private void traceRead(long handle) {
+        Long id = ids.get(handle);
+        if (id != null) {
+            trace.event(PoolTrace.READ, id);
+        }
+    }
+
+    @Override
+    public int size(long handle) {
+        return pool.size(handle);
+    }
+
+    @Override
+    public int reclaim(int maxFrames, Evictor evictor) {
+        java.util.List<Long> evicted = new java.util.ArrayList<>();
+        int released = pool.reclaim(maxFrames, new Evictor() {
+            @Override
+            public boolean evict(long handle, ByteBuffer data) {
+                boolean taken = evictor.evict(handle, data);
+                if (taken) {
+                    evicted.add(handle);
+                }
+                return taken;
+            }
+
+            @Override
+            public void flush() {
+                evictor.flush();
+            }
+        });
+        for (long handle : evicted) { // reached only when the flush succeeded: the objects are gone
+            Long id = ids.remove(handle);
+            if (id != null) {
+                trace.event(PoolTrace.EVICT, id);
+            }
+        }
+        return released;
+    }
+
+    @Override
+    public int compact() {
+        return pool.compact();
+    }
+
+    @Override
+    public ZPoolStats stats() {
+        return pool.stats();
+    }
+
+    @Override
+    public int maxObjectSize() {
+        return pool.maxObjectSize();
+    }
+
+    @Override
+    public String type() {
+        return pool.type();
+    }
+
+    @Override
+    public void checkInvariants() {
+        pool.checkInvariants();
+    }
+
+    @Override
+    public void close() {
+        try {
+            pool.close();
+        } finally {
+            try {
+                trace.close();
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("closing the pool trace failed", e);
+            }
+        }
+    }
+}

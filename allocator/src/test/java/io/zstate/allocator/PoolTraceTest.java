@@ -1,0 +1,55 @@
+package io.zstate.allocator;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.zip.GZIPOutputStream;
+import org.junit.jupiter.api.Test;
+
+/** A traced pool records what it was asked, in order, and the trace reads back as written. */
+class PoolTraceTest {
+
+    @Test
+    void aTracedPoolRecordsStoresReadsFreesAndEvictions() throws IOException {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (FrameSource source = new FrameSource(1L << 20, 4096);
+                ZPool pool = ZPools.tracing(ZPools.zsmalloc(source), new PoolTrace.Writer(bytes, 4096))) {
+            long a = pool.malloc(100);
+            long b = pool.malloc(3000);
+            long c = pool.malloc(700);
+            pool.read(b, new byte[3000], 0);
+            pool.free(a);
+            pool.reclaim(16, (handle, data) -> true); // evicts b and c
+            assertThat(pool.stats().objects()).isZero();
+            pool.malloc(50);
+        }
+        List<String> events = new ArrayList<>();
+        try (PoolTrace.Reader reader = new PoolTrace.Reader(new ByteArrayInputStream(bytes.toByteArray()))) {
+            assertThat(reader.frameSize()).isEqualTo(4096);
+            while (reader.next()) {
+                events.add((char) reader.code() + "" + reader.id() + (reader.code() == PoolTrace.MALLOC ? ":" + reader.size() : ""));
+            }
+        }
+        assertThat(events.subList(0, 5)).containsExactly("M0:100", "M1:3000", "M2:700", "R1", "F0");
+        assertThat(events.subList(5, 7)).containsExactlyInAnyOrder("E1", "E2");
+        assertThat(events.get(7)).isEqualTo("M3:50");
+        assertThat(events).hasSize(8);
+    }
+
+    @Test
+    void aFileThatIsNotATraceIsReportedWithWhatWasExpected() throws IOException {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (GZIPOutputStream gz = new GZIPOutputStream(bytes)) {
+            gz.write(new byte[] {1, 2, 3, 4, 5, 0, 0, 16, 0});
+        }
+        assertThatThrownBy(() -> new PoolTrace.Reader(new ByteArrayInputStream(bytes.toByteArray())))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining("not a zstate pool trace")
+                .hasMessageContaining("expected 0x5a545243");
+    }
+}
