@@ -66,6 +66,10 @@ public final class TraceReplay implements Callable<Integer> {
     @Option(names = "--report", defaultValue = "target/trace-replay.md", description = "Markdown report (default ${DEFAULT-VALUE}).")
     Path report;
 
+    @Option(names = "--compact-first",
+            description = "A full pool compacts before it reclaims (the page store does not; a policy to measure).")
+    boolean compactFirst;
+
     public static void main(String[] args) {
         System.exit(new CommandLine(new TraceReplay()).execute(args));
     }
@@ -97,9 +101,10 @@ public final class TraceReplay implements Callable<Integer> {
             budget = (budget + scan.frameSize - 1) / scan.frameSize * scan.frameSize;
             md.append(String.format(Locale.ROOT, "### %s%n%n%,d events (%,d stores, %,d frees, %,d reads), peak live"
                     + " payload %,d B, objects %,d-%,d B (mean %,.0f); budget %,d B (%,d frames of %,d B), reclaim"
-                    + " %d frames at a time.%n%n", file.getFileName(), scan.events, scan.stores, scan.frees, scan.reads,
+                    + " %d frames at a time%s.%n%n", file.getFileName(), scan.events, scan.stores, scan.frees, scan.reads,
                     scan.peakPayload, scan.minSize, scan.maxSize, (double) scan.sizeSum / Math.max(1, scan.stores),
-                    budget, budget / scan.frameSize, scan.frameSize, reclaimBatch));
+                    budget, budget / scan.frameSize, scan.frameSize, reclaimBatch,
+                    compactFirst ? ", compacting first" : ""));
             md.append("| allocator | mean utilization | peak frames | evicted | frames released | evicted / frame"
                     + " | swap-ins | pool hits | direct spills | metadata B / object | ns / event |\n"
                     + "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
@@ -196,6 +201,9 @@ public final class TraceReplay implements Callable<Integer> {
                     case PoolTrace.MALLOC -> {
                         int size = Math.min(r.size(), pool.maxObjectSize());
                         long h = pool.malloc(size);
+                        if (h == ZPool.NO_SPACE && compactFirst && pool.compact() > 0) {
+                            h = pool.malloc(size);
+                        }
                         if (h == ZPool.NO_SPACE) {
                             framesReleased += pool.reclaim(reclaimBatch, (handle, data) -> {
                                 Integer victim = idOf.remove(handle);
