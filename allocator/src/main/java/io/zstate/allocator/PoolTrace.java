@@ -26,6 +26,8 @@ import java.util.zip.GZIPOutputStream;
  *     'F' id         an object freed by its owner (the page changed or was freed)
  *     'R' id         an object read (a pool hit: the page decompressed into the cache)
  *     'E' id         an object evicted by the pool's own reclaim (written back to RocksDB)
+ *     'S' id         an object read by a checkpoint (copied for its snapshot; no page-cache effect)
+ *     'X' 0          the end: a trace without it was cut short
  *   ids are 0, 1, 2, ... in the order of the 'M' events
  * </pre>
  *
@@ -38,14 +40,22 @@ public final class PoolTrace {
     public static final byte FREE = 'F';
     public static final byte READ = 'R';
     public static final byte EVICT = 'E';
+    public static final byte SNAPSHOT_READ = 'S';
+    private static final byte END = 'X';
     private static final int MAGIC = 0x5A545243; // "ZTRC"
     private static final byte VERSION = 1;
 
     private PoolTrace() {}
 
-    /** Writes events to a stream (gzip inside). */
+    /**
+     * Writes events to a stream (gzip inside). A failing stream (a full disk) never reaches the
+     * pool's caller: the writer stops, keeps the first failure ({@link #failure()}) and logs it
+     * once; the trace then lacks its end mark, so a replay reports it as cut short.
+     */
     public static final class Writer implements Closeable {
+        private static final System.Logger LOG = System.getLogger(PoolTrace.class.getName());
         private final DataOutputStream out;
+        private IOException failure;
 
         public Writer(OutputStream target, int frameSize) throws IOException {
             this.out = new DataOutputStream(new BufferedOutputStream(new GZIPOutputStream(target, 1 << 16), 1 << 16));
@@ -55,22 +65,39 @@ public final class PoolTrace {
         }
 
         public void event(byte code, long id) {
+            if (failure != null) {
+                return;
+            }
             try {
                 out.writeByte(code);
                 varint(id);
-            } catch (IOException e) {
-                throw new UncheckedIOException("writing the pool trace failed", e);
+            } catch (IOException | UncheckedIOException e) {
+                failed(e);
             }
         }
 
         public void malloc(long id, int size) {
+            if (failure != null) {
+                return;
+            }
             try {
                 out.writeByte(MALLOC);
                 varint(id);
                 varint(size);
-            } catch (IOException e) {
-                throw new UncheckedIOException("writing the pool trace failed", e);
+            } catch (IOException | UncheckedIOException e) {
+                failed(e);
             }
+        }
+
+        /** The first write that failed, or null. */
+        public IOException failure() {
+            return failure;
+        }
+
+        private void failed(Exception e) {
+            failure = e instanceof IOException io ? io : ((UncheckedIOException) e).getCause();
+            LOG.log(System.Logger.Level.WARNING, "zstate: writing the pool trace failed; tracing stops here and the"
+                    + " trace will read as cut short. The pool goes on.", failure);
         }
 
         private void varint(long v) throws IOException {
@@ -83,6 +110,9 @@ public final class PoolTrace {
 
         @Override
         public void close() throws IOException {
+            if (failure == null) {
+                event(END, 0);
+            }
             out.close();
         }
     }
@@ -96,9 +126,16 @@ public final class PoolTrace {
         private int size;
 
         public Reader(InputStream source) throws IOException {
-            this.in = new DataInputStream(new BufferedInputStream(new GZIPInputStream(source, 1 << 16), 1 << 16));
-            int magic = in.readInt();
-            byte version = in.readByte();
+            int magic;
+            byte version;
+            try {
+                this.in = new DataInputStream(new BufferedInputStream(new GZIPInputStream(source, 1 << 16), 1 << 16));
+                magic = in.readInt();
+                version = in.readByte();
+            } catch (EOFException e) {
+                throw new IOException("the pool trace ends before its header: the recording was cut short (a"
+                        + " backend not closed, or a full disk); replay a complete trace", e);
+            }
             if (magic != MAGIC || version != VERSION) {
                 throw new IOException("not a zstate pool trace (version " + VERSION + "): magic 0x"
                         + Integer.toHexString(magic) + ", version " + version + "; expected 0x"
@@ -112,19 +149,28 @@ public final class PoolTrace {
             return frameSize;
         }
 
-        /** Moves to the next event; false at the end. */
+        /**
+         * Moves to the next event; false at the end mark.
+         *
+         * @throws IOException if the trace ends without its end mark (the recording was cut short)
+         *     or holds an unknown event
+         */
         public boolean next() throws IOException {
             int c;
             try {
                 c = in.readByte();
+                code = (byte) c;
+                id = varint();
+                size = code == MALLOC ? (int) varint() : 0;
             } catch (EOFException e) {
+                throw new IOException("the pool trace ends without its end mark: the recording was cut short (a"
+                        + " backend not closed, or a full disk); replay a complete trace", e);
+            }
+            if (code == END) {
                 return false;
             }
-            code = (byte) c;
-            id = varint();
-            size = code == MALLOC ? (int) varint() : 0;
-            if (code != MALLOC && code != FREE && code != READ && code != EVICT) {
-                throw new IOException("the pool trace is corrupt: event code " + c + ", expected one of M F R E");
+            if (code != MALLOC && code != FREE && code != READ && code != EVICT && code != SNAPSHOT_READ) {
+                throw new IOException("the pool trace is corrupt: event code " + c + ", expected one of M F R E S X");
             }
             return true;
         }

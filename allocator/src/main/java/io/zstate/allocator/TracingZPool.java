@@ -7,8 +7,10 @@ import java.util.Map;
 /**
  * A pool that records the requests it passes on ({@link PoolTrace}): a debugging and measuring
  * tool, not for production (a map lookup per request, and the trace's I/O on the caller's thread).
- * Stores are traced when written (the size the page store asked for), frees and reads as they
- * come, and the objects the pool evicts during reclaim once the evictor's flush succeeded.
+ * Stores are traced when allocated (the size the page store asked for), frees and reads as they
+ * come (reads as snapshot reads while {@link #snapshotReads} is on), and the objects the pool
+ * evicts during reclaim once the evictor's flush succeeded. A failing trace never fails the pool
+ * (the writer stops and logs).
  */
 final class TracingZPool implements ZPool {
 
@@ -16,6 +18,7 @@ final class TracingZPool implements ZPool {
     private final PoolTrace.Writer trace;
     private final Map<Long, Long> ids = new HashMap<>();
     private long nextId;
+    private boolean snapshotReads;
 
     TracingZPool(ZPool pool, PoolTrace.Writer trace) {
         this.pool = pool;
@@ -69,8 +72,13 @@ final class TracingZPool implements ZPool {
     private void traceRead(long handle) {
         Long id = ids.get(handle);
         if (id != null) {
-            trace.event(PoolTrace.READ, id);
+            trace.event(snapshotReads ? PoolTrace.SNAPSHOT_READ : PoolTrace.READ, id);
         }
+    }
+
+    /** Reads from now on are a checkpoint's copies (on) or the page store's faults (off). */
+    void snapshotReads(boolean on) {
+        snapshotReads = on;
     }
 
     @Override
@@ -132,14 +140,12 @@ final class TracingZPool implements ZPool {
 
     @Override
     public void close() {
+        pool.close(); // if it throws (closed from its own evictor), it stays usable and so does the trace
         try {
-            pool.close();
-        } finally {
-            try {
-                trace.close();
-            } catch (java.io.IOException e) {
-                throw new java.io.UncheckedIOException("closing the pool trace failed", e);
-            }
+            trace.close();
+        } catch (java.io.IOException e) {
+            System.getLogger(TracingZPool.class.getName()).log(System.Logger.Level.WARNING,
+                    "zstate: closing the pool trace failed; it will read as cut short", e);
         }
     }
 }

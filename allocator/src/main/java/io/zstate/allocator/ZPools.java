@@ -45,6 +45,16 @@ public final class ZPools {
     }
 
     /**
+     * Marks the reads a traced pool sees from now on as a checkpoint's copies ({@code on}) or as
+     * page faults (off); does nothing for a pool that is not traced.
+     */
+    public static void snapshotReads(ZPool pool, boolean on) {
+        if (pool instanceof TracingZPool tracing) {
+            tracing.snapshotReads(on);
+        }
+    }
+
+    /**
      * A pool of the named allocator over {@code source}.
      *
      * @throws IllegalArgumentException naming the allowed values for an unknown allocator

@@ -36,7 +36,8 @@ package io.zstate.allocator;
  *            together, two at least; sweeps repeat until one frees nothing.
  *
  * Largest object: frameSize - 24 bytes (header and one record header).
- * Cost outside the frames: 8 bytes per handle; 8 + 8 bytes per frame of LRU links.
+ * Cost outside the frames: 8 bytes per handle; 8 bytes per frame of LRU links. Frames
+ * addressable: 2^25 (a location is frame << 14 | offset / 4 in the handle table's 39 bits).
  * Cost inside: 8 bytes and up to 3 bytes of rounding per object, the open frame's unused end,
  * and dead records in sealed frames until their frame empties or is cleaned.
  * </pre>
@@ -60,8 +61,15 @@ final class ZlogPool extends AbstractZPool {
     /** The frame allocations are appended to, or NIL. */
     private int open = NIL;
 
+    /** Frames a location can name: the handle table's 39 location bits less the offset's 14. */
+    static final long MAX_FRAMES = 1L << (HandleTable.LOCATION_BITS - OFFSET_BITS);
+
     ZlogPool(FrameSource source) {
         super(source);
+        if (source.maxFrames() > MAX_FRAMES) {
+            throw new IllegalArgumentException("zlog addresses at most " + MAX_FRAMES + " frames; a budget of "
+                    + source.budgetBytes() + " bytes in " + frameSize + "-byte frames may need more: use larger frames");
+        }
         this.lru = new IntLinkedLists(1, source.maxFrames());
         this.moveScratch = new byte[frameSize];
     }

@@ -38,7 +38,49 @@ class PoolTraceTest {
         assertThat(events.subList(0, 5)).containsExactly("M0:100", "M1:3000", "M2:700", "R1", "F0");
         assertThat(events.subList(5, 7)).containsExactlyInAnyOrder("E1", "E2");
         assertThat(events.get(7)).isEqualTo("M3:50");
-        assertThat(events).hasSize(8);
+        assertThat(events).as("the end mark ends the events").hasSize(8);
+    }
+
+    @Test
+    void aFailingTraceNeverFailsThePoolAndReadsAsCutShort() throws IOException {
+        ByteArrayOutputStream kept = new ByteArrayOutputStream();
+        java.io.OutputStream full = new java.io.OutputStream() { // a disk that fills up after 2 KiB
+            @Override
+            public void write(int b) throws IOException {
+                write(new byte[] {(byte) b}, 0, 1);
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) throws IOException {
+                if (kept.size() + len > 2048) {
+                    throw new IOException("disk full");
+                }
+                kept.write(b, off, len);
+            }
+        };
+        PoolTrace.Writer writer = new PoolTrace.Writer(full, 4096);
+        try (FrameSource source = new FrameSource(64L << 20, 4096);
+                ZPool pool = ZPools.tracing(ZPools.zsmalloc(source), writer)) {
+            long handed = 0;
+            for (int i = 0; i < 200_000; i++) {
+                long h = pool.malloc(16 + i % 500);
+                assertThat(h).isNotEqualTo(ZPool.NO_SPACE);
+                handed++;
+                if (i % 3 == 0) {
+                    pool.free(h);
+                    handed--;
+                }
+            }
+            assertThat(writer.failure()).as("the trace failed").hasMessage("disk full");
+            assertThat(pool.stats().objects()).as("every object is the caller's").isEqualTo(handed);
+        }
+        assertThatThrownBy(() -> {
+            try (PoolTrace.Reader reader = new PoolTrace.Reader(new ByteArrayInputStream(kept.toByteArray()))) {
+                while (reader.next()) {
+                    // read to the cut
+                }
+            }
+        }).isInstanceOf(IOException.class).hasMessageContaining("cut short");
     }
 
     @Test

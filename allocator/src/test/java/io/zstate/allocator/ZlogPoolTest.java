@@ -11,6 +11,16 @@ import org.junit.jupiter.api.Test;
 class ZlogPoolTest {
 
     @Test
+    void refusesABudgetWithMoreFramesThanALocationNames() {
+        try (FrameSource source = new FrameSource(256L << 30, 4096)) { // 2^26 frames
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> ZPools.zlog(source))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("zlog addresses at most 33554432 frames")
+                    .hasMessageContaining("use larger frames");
+        }
+    }
+
+    @Test
     void packsDozensOfSmallObjectsIntoAFrame() {
         try (FrameSource source = new FrameSource(1L << 20, 4096); ZPool pool = ZPools.zlog(source)) {
             for (int i = 0; i < 1000; i++) {

@@ -38,6 +38,8 @@ import picocli.CommandLine.Parameters;
  *               page store would read it back from RocksDB): the cost of a poor reclaim
  *   evict (E)   the recording pool's own reclaim: the object leaves the pool here too (record
  *               with a pool large enough that there are none)
+ *   snapshot (S) a checkpoint's copy of an object: counted, no hit nor swap-in (the page cache
+ *               does not change; a spilled page is read from the spill store's snapshot)
  * </pre>
  *
  * The budget defaults to half the trace's peak live payload, so every allocator must reclaim;
@@ -99,9 +101,10 @@ public final class TraceReplay implements Callable<Integer> {
             Scan scan = scan(file);
             long budget = Math.max(64L * scan.frameSize, (long) (scan.peakPayload * budgetFraction));
             budget = (budget + scan.frameSize - 1) / scan.frameSize * scan.frameSize;
-            md.append(String.format(Locale.ROOT, "### %s%n%n%,d events (%,d stores, %,d frees, %,d reads), peak live"
+            md.append(String.format(Locale.ROOT, "### %s%n%n%,d events (%,d stores, %,d frees, %,d reads, %,d"
+                    + " checkpoint copies), peak live"
                     + " payload %,d B, objects %,d-%,d B (mean %,.0f); budget %,d B (%,d frames of %,d B), reclaim"
-                    + " %d frames at a time%s.%n%n", file.getFileName(), scan.events, scan.stores, scan.frees, scan.reads,
+                    + " %d frames at a time%s.%n%n", file.getFileName(), scan.events, scan.stores, scan.frees, scan.reads, scan.snapshotReads,
                     scan.peakPayload, scan.minSize, scan.maxSize, (double) scan.sizeSum / Math.max(1, scan.stores),
                     budget, budget / scan.frameSize, scan.frameSize, reclaimBatch,
                     compactFirst ? ", compacting first" : ""));
@@ -134,6 +137,7 @@ public final class TraceReplay implements Callable<Integer> {
         long stores;
         long frees;
         long reads;
+        long snapshotReads;
         long maxId = -1;
         long peakPayload;
         long sizeSum;
@@ -165,7 +169,8 @@ public final class TraceReplay implements Callable<Integer> {
                         Integer size = live.remove(r.id());
                         payload -= size == null ? 0 : size;
                     }
-                    default -> s.reads++;
+                    case PoolTrace.READ -> s.reads++;
+                    default -> s.snapshotReads++;
                 }
             }
         }
@@ -232,12 +237,17 @@ public final class TraceReplay implements Callable<Integer> {
                         }
                         where[id] = r.code() == PoolTrace.EVICT ? (byte) 2 : 0;
                     }
-                    default -> {
+                    case PoolTrace.READ -> {
                         if (where[id] == 1) {
                             pool.read(handles[id], buffer, 0);
                             hits++;
                         } else if (where[id] == 2) {
                             swapIns++;
+                        }
+                    }
+                    default -> { // a checkpoint's copy: the pool read, no page-cache effect
+                        if (where[id] == 1) {
+                            pool.read(handles[id], buffer, 0);
                         }
                     }
                 }

@@ -25,6 +25,6 @@ class TraceReplayTest {
         for (String allocator : List.of("zbud", "z3fold", "zlog", "zsmalloc")) {
             assertThat(lines).anyMatch(l -> l.startsWith("| " + allocator + " |"));
         }
-        assertThat(lines).anyMatch(l -> l.contains("100,060 events"));
+        assertThat(lines).anyMatch(l -> l.contains("119,920 events") && l.contains("68,301 checkpoint copies"));
     }
 }

@@ -112,7 +112,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
         }
         this.spillDirectory = config.getOptional(ZStateOptions.SPILL_DIRECTORY).orElse(original.spillDirectory);
         this.poolTraceDirectory = config.getOptional(ZStateOptions.POOL_TRACE_DIRECTORY)
-                .orElse(original.poolTraceDirectory);
+                .filter(dir -> !dir.isBlank()).orElse(original.poolTraceDirectory);
         checkPagesFitThePool(pageSize, frameSize, allocator, bouncerRatio);
         int slots = Math.max(1, config.get(TaskManagerOptions.NUM_TASK_SLOTS));
         config.getOptional(TaskManagerOptions.MANAGED_MEMORY_SIZE).ifPresent(

@@ -29,7 +29,8 @@ import net.jqwik.api.statistics.Statistics;
 /**
  * The page store against a TreeMap model, with budgets tiny enough that every path between the
  * tiers runs: store, bounce, reclaim (writeback), clean drop, swap-in, same-filled pages, large
- * values, keys longer than half a page (in blob chains), deletes and clears; for zsmalloc and zbud. The store's page-location checker and the
+ * values, keys longer than half a page (in blob chains), deletes and clears, large maps in map
+ * indexes; for zsmalloc, zbud, z3fold and zlog. The store's page-location checker and the
  * pool's invariant checker run after every step.
  */
 class PageStoreModelPropertyTest {

@@ -144,13 +144,15 @@ public final class Pager implements AutoCloseable {
         if (config.poolTraceDirectory() == null) {
             return pool;
         }
+        java.io.OutputStream out = null;
         try {
             java.nio.file.Files.createDirectories(config.poolTraceDirectory());
             java.nio.file.Path file = config.poolTraceDirectory().resolve(
                     "pool-" + java.util.UUID.randomUUID() + ".trace.gz");
-            return ZPools.tracing(pool, new io.zstate.allocator.PoolTrace.Writer(
-                    java.nio.file.Files.newOutputStream(file), config.frameSize()));
+            out = java.nio.file.Files.newOutputStream(file);
+            return ZPools.tracing(pool, new io.zstate.allocator.PoolTrace.Writer(out, config.frameSize()));
         } catch (java.io.IOException e) {
+            IOUtils.closeQuietly(out);
             pool.close();
             throw new java.io.UncheckedIOException("Could not open a pool trace in " + config.poolTraceDirectory()
                     + " (the setting that asks for pool traces): check that the directory is writable", e);
@@ -396,7 +398,12 @@ public final class Pager implements AutoCloseable {
      * pages through a RocksDB snapshot.
      */
     public FrozenPages freeze() {
-        return FrozenPages.capture(table, cache, pool, spill, pageSize, maxStored);
+        ZPools.snapshotReads(pool, true); // a pool trace tells a checkpoint's copies from page faults
+        try {
+            return FrozenPages.capture(table, cache, pool, spill, pageSize, maxStored);
+        } finally {
+            ZPools.snapshotReads(pool, false);
+        }
     }
 
     /** Where the pages are and what moved, now; {@code spillProperties} asks RocksDB for its sizes. */
