@@ -304,6 +304,32 @@ abstract class AbstractZPool implements ZPool {
         return taken;
     }
 
+    /** What a frame-LRU pool offers of one frame; true if the evictor took every object. */
+    protected interface FrameObjects {
+        boolean evictAll(int frame, Evictor evictor);
+    }
+
+    /**
+     * Whole-frame reclaim over one LRU list of frames (zbud, z3fold, zlog): victims from the cold
+     * end, each moved to the hot end first (a frame the evictor refused stays there; one it took
+     * whole is released when its objects are freed after the flush), until {@code maxFrames}
+     * victims were taken whole or every frame was tried once.
+     */
+    protected final void reclaimColdFrames(IntLinkedLists lru, int maxFrames, Evictor evictor, FrameObjects objects) {
+        int emptied = 0;
+        for (int attempts = lru.size(0); emptied < maxFrames && attempts > 0; attempts--) {
+            int frame = lru.last(0);
+            if (frame == IntLinkedLists.NIL) {
+                break;
+            }
+            lru.remove(0, frame);
+            lru.addFirst(0, frame);
+            if (objects.evictAll(frame, evictor)) {
+                emptied++;
+            }
+        }
+    }
+
     /** Verifies the parts every pool shares; implementations call it from checkInvariants. */
     protected final void checkCommonInvariants(long countedObjects, long countedPayload, long countedFrames) {
         handles.checkInvariants();

@@ -185,27 +185,16 @@ final class ZlogPool extends AbstractZPool {
 
     @Override
     protected void reclaimFrames(int maxFrames, Evictor evictor) {
-        int emptied = 0;
-        for (int attempts = lru.size(0); emptied < maxFrames && attempts > 0; attempts--) {
-            int frame = lru.last(0);
-            if (frame == NIL) {
-                break;
-            }
-            lru.remove(0, frame);
-            lru.addFirst(0, frame); // the hot end; released when its records are freed after the flush
-            boolean all = true;
+        reclaimColdFrames(lru, maxFrames, evictor, (frame, e) -> {
             int used = getInt(frame, H_USED);
             for (int offset = HEADER; offset < used; offset += recordBytes(getInt(frame, offset))) {
                 int slot = getInt(frame, offset + 4);
-                if (slot >= 0 && !evict(slot, evictor)) {
-                    all = false;
-                    break;
+                if (slot >= 0 && !evict(slot, e)) {
+                    return false;
                 }
             }
-            if (all) {
-                emptied++;
-            }
-        }
+            return true;
+        });
     }
 
     /**
