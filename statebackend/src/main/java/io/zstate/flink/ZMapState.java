@@ -86,6 +86,7 @@ final class ZMapState<K, N, UK, UV> extends AbstractZState<K, N, Map<UK, UV>>
                 Map<UK, UV> values = new HashMap<>();
                 List<byte[]> keys = new ArrayList<>();
                 List<byte[]> stored = new ArrayList<>();
+                List<Object> userKeys = new ArrayList<>();
                 for (byte[][] entry : map.getValue()) {
                     input.setBuffer(entry[0], kn.length(), entry[0].length - kn.length());
                     UK userKey = userKeySerializer.deserialize(input);
@@ -93,10 +94,11 @@ final class ZMapState<K, N, UK, UV> extends AbstractZState<K, N, Map<UK, UV>>
                     values.put(userKey, decodeValue(input));
                     keys.add(entry[0]);
                     stored.add(entry[1]);
+                    userKeys.add(userKey);
                 }
                 byte[] prefix = Arrays.copyOf(map.getValue().get(0)[0], kn.length());
                 states.add(new ZStateIncrementalVisitor.ZStateEntry<>(
-                        keyGroup, prefix, keys, stored, kn.key(), kn.namespace(), values));
+                        keyGroup, prefix, keys, stored, userKeys, kn.key(), kn.namespace(), values));
             }
         } catch (IOException e) {
             throw new FlinkRuntimeException("Error while reading map state " + info.meta().getName(), e);
@@ -129,15 +131,16 @@ final class ZMapState<K, N, UK, UV> extends AbstractZState<K, N, Map<UK, UV>>
             removeStates(entry);
             return;
         }
-        DataInputDeserializer input = new DataInputDeserializer();
         synchronized (store) {
             for (int i = 0; i < entry.storedKeys.size(); i++) {
                 byte[] key = entry.storedKeys.get(i);
                 if (!unchanged(entry.keyGroup, key, entry.prefix.length, entry.storedValues.get(i))) {
                     continue;
                 }
-                input.setBuffer(key, entry.prefix.length, key.length - entry.prefix.length);
-                UK userKey = userKeySerializer.deserialize(input);
+                // the very key object the cleanup's result is keyed by: user-key types without value
+                // equality (byte[]) are found too, where a freshly decoded key would not be
+                @SuppressWarnings("unchecked")
+                UK userKey = (UK) entry.userKeys.get(i);
                 if (!values.containsKey(userKey)) {
                     store.delete(info.table(), entry.keyGroup, key, 0, key.length, entry.prefix.length);
                 } else {

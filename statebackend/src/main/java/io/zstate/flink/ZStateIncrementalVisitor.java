@@ -100,16 +100,27 @@ final class ZStateIncrementalVisitor<K, N, V> implements StateIncrementalVisitor
         final List<byte[]> storedKeys;
         /** The stored values as copied, parallel to the keys: remove and update act only on these. */
         final List<byte[]> storedValues;
+        /**
+         * A map's user keys as decoded into its value, parallel to the stored keys: the very
+         * objects the cleanup's result is keyed by (empty for other states).
+         */
+        final List<Object> userKeys;
         private final K key;
         private final N namespace;
         private final V value;
 
         ZStateEntry(int keyGroup, byte[] prefix, List<byte[]> storedKeys, List<byte[]> storedValues, K key,
                 N namespace, V value) {
+            this(keyGroup, prefix, storedKeys, storedValues, List.of(), key, namespace, value);
+        }
+
+        ZStateEntry(int keyGroup, byte[] prefix, List<byte[]> storedKeys, List<byte[]> storedValues,
+                List<Object> userKeys, K key, N namespace, V value) {
             this.keyGroup = keyGroup;
             this.prefix = prefix;
             this.storedKeys = storedKeys;
             this.storedValues = storedValues;
+            this.userKeys = userKeys;
             this.key = key;
             this.namespace = namespace;
             this.value = value;

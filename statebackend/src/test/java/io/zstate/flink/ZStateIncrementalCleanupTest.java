@@ -23,6 +23,7 @@ import org.apache.flink.runtime.state.KeyedStateBackendParametersImpl;
 import org.apache.flink.runtime.state.VoidNamespace;
 import org.apache.flink.runtime.state.VoidNamespaceSerializer;
 import org.apache.flink.runtime.state.ttl.MockTtlTimeProvider;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -100,6 +101,55 @@ class ZStateIncrementalCleanupTest {
                 backend.setCurrentKey(7);
                 assertThat(value.value()).isNull();
                 assertThat(list.get()).isNullOrEmpty();
+            } finally {
+                backend.close();
+                backend.dispose();
+            }
+        }
+    }
+
+    /**
+     * Maps keyed by a type without value equality (byte[]): the cleanup keeps a map's unexpired
+     * entries by the very key objects it decoded, so fresh entries survive beside expired ones
+     * (matching freshly decoded byte[] keys found none and deleted the fresh entries too).
+     */
+    @Test
+    void mapsKeyedByByteArraysKeepTheirFreshEntries() throws Exception {
+        MockTtlTimeProvider clock = new MockTtlTimeProvider();
+        clock.time = 0;
+        MapStateDescriptor<byte[], String> descriptor = new MapStateDescriptor<>("bytes",
+                org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo.BYTE_PRIMITIVE_ARRAY_TYPE_INFO,
+                org.apache.flink.api.common.typeinfo.Types.STRING);
+        descriptor.enableTimeToLive(StateTtlConfig.newBuilder(Duration.ofMillis(TTL)).cleanupIncrementally(20, true).build());
+        try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
+            CheckpointableKeyedStateBackend<Integer> backend = ZStateBackendTest.backend("zsmalloc").createKeyedStateBackend(
+                    new KeyedStateBackendParametersImpl<>(env, new JobID(), "ttl", IntSerializer.INSTANCE,
+                            KEY_GROUPS, new KeyGroupRange(0, KEY_GROUPS - 1), env.getTaskKvStateRegistry(), clock,
+                            new UnregisteredMetricsGroup(), (n, v) -> {}, List.of(), new CloseableRegistry(), 1.0));
+            try {
+                MapState<byte[], String> map = backend.getPartitionedState(
+                        VoidNamespace.INSTANCE, VoidNamespaceSerializer.INSTANCE, descriptor);
+                for (int key = 0; key < 200; key++) {
+                    backend.setCurrentKey(key);
+                    map.put(new byte[] {1, (byte) key}, "old");
+                }
+                clock.time = TTL + 1;
+                for (int key = 0; key < 200; key++) {
+                    backend.setCurrentKey(key);
+                    map.put(new byte[] {2, (byte) key}, "fresh");
+                }
+                for (int round = 0; round < 40; round++) { // accesses that run the cleanup over every map
+                    for (int key = -50; key < 0; key++) {
+                        backend.setCurrentKey(key);
+                        map.put(new byte[] {3}, "live");
+                    }
+                }
+                for (int key = 0; key < 200; key++) {
+                    backend.setCurrentKey(key);
+                    List<String> values = new java.util.ArrayList<>();
+                    map.values().forEach(values::add);
+                    assertThat(values).as("map of key %d", key).containsExactly("fresh");
+                }
             } finally {
                 backend.close();
                 backend.dispose();
