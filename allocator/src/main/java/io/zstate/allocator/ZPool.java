@@ -86,7 +86,7 @@ public interface ZPool extends AutoCloseable {
     /** The largest size {@link #malloc} accepts. */
     int maxObjectSize();
 
-    /** The allocator's name: {@code zbud} or {@code zsmalloc}. */
+    /** The allocator's name: {@code zsmalloc}, {@code zbud}, {@code z3fold} or {@code zlog}. */
     String type();
 
     /**
