@@ -242,14 +242,7 @@ public final class BucketIndex {
         int hash = Hashing.hash(prefix, offset, length, d.seed);
         int head = d.head(hash);
         forEachPrefixSlot(head, hash, prefix, offset, length, (pageId, slot, index) -> {
-            byte[] page = pager.page(slot);
-            int entry = BucketPage.slotEntry(page, index);
-            if (BucketPage.isMapRoot(page, entry)) {
-                MapIndex.Root r = new MapIndex.Root();
-                r.read(page, BucketPage.entryValueOffset(page, entry));
-                maps.free(r);
-                mapIndexes--;
-            }
+            freeMapOf(pager.page(slot), BucketPage.slotEntry(pager.page(slot), index), new MapIndex.Root());
             chains.removeEntry(pageId, index);
             return true;
         });
@@ -350,8 +343,7 @@ public final class BucketIndex {
         } finally {
             pager.unpin(slot);
         }
-        return keyView.length() >= length && Arrays.equals(keyView.array(), keyView.offset(),
-                keyView.offset() + length, prefix, offset, offset + length);
+        return ChainWalker.startsWith(keyView, prefix, offset, length);
     }
 
     // ==== iteration and clearing ===================================================================
@@ -389,13 +381,7 @@ public final class BucketIndex {
     public void clear(int table) {
         Directory[] groups = tables.directories(table);
         MapIndex.Root r = new MapIndex.Root();
-        Chains.EntryOwner freeMaps = (page, entry) -> {
-            if (BucketPage.isMapRoot(page, entry)) {
-                r.read(page, BucketPage.entryValueOffset(page, entry));
-                maps.free(r);
-                mapIndexes--;
-            }
-        };
+        Chains.EntryOwner freeMaps = (page, entry) -> freeMapOf(page, entry, r);
         for (int g = 0; g < groups.length; g++) {
             Directory d = groups[g];
             if (d == null) {
@@ -431,8 +417,11 @@ public final class BucketIndex {
      */
     private boolean locate(Directory d, byte[] key, int keyOffset, int keyLength, int prefixLength) {
         int hash = Hashing.hash(key, keyOffset, prefixLength, d.seed);
-        int user = Hashing.hash(key, keyOffset + prefixLength, keyLength - prefixLength, d.seed);
-        int tag = keyLength == prefixLength ? 0 : user & 0xffff;
+        // a key that is its whole prefix (a value state's) hashes no user key, unless it meets a root
+        int user = keyLength == prefixLength
+                ? 0
+                : Hashing.hash(key, keyOffset + prefixLength, keyLength - prefixLength, d.seed);
+        int tag = user & 0xffff;
         prefixHash = hash;
         mainTag = tag;
         userHash = user;
@@ -465,6 +454,9 @@ public final class BucketIndex {
             }
             if (index <= -2) {
                 readRoot(pageId, page, -2 - index);
+                if (keyLength == prefixLength) { // a map's empty user key: its hash places it in the map
+                    userHash = Hashing.hash(key, keyOffset + prefixLength, 0, d.seed);
+                }
                 return locateInMap(key, keyOffset, keyLength, blobKey);
             }
             pageId = Pages.next(page);
@@ -513,6 +505,15 @@ public final class BucketIndex {
         pager.markDirty(slot);
         byte[] page = pager.page(slot);
         root.write(page, BucketPage.entryValueOffset(page, root.entry));
+    }
+
+    /** Frees the map index an entry names, if it is a map root ({@code scratch} takes its record). */
+    private void freeMapOf(byte[] page, int entry, MapIndex.Root scratch) {
+        if (BucketPage.isMapRoot(page, entry)) {
+            scratch.read(page, BucketPage.entryValueOffset(page, entry));
+            maps.free(scratch);
+            mapIndexes--;
+        }
     }
 
     /** Removes the entry of {@link #root} from its chain (its map index was freed). */
@@ -651,22 +652,8 @@ public final class BucketIndex {
         int head = d.head(prefixHash);
         forEachPrefixSlot(head, prefixHash, key, keyOffset, prefixLength, (pageId, slot, index) -> {
             byte[] page = pager.page(slot); // pinned
-            int entry = BucketPage.slotEntry(page, index);
-            byte[] userKey;
-            int at;
-            int length;
-            if (BucketPage.isKeyBlob(page, entry)) { // copied: a leaf split reads keys with the walker
-                walker.readKey(page, entry, keyView);
-                userKey = Arrays.copyOfRange(keyView.array(), keyView.offset() + prefixLength,
-                        keyView.offset() + keyView.length());
-                at = 0;
-                length = userKey.length;
-            } else {
-                userKey = page;
-                at = BucketPage.entryKeyOffset(entry) + prefixLength;
-                length = BucketPage.entryKeyLength(page, entry) - prefixLength;
-            }
-            maps.moveIn(r, page, index, Hashing.hash(userKey, at, length, d.seed), userKey, at, length);
+            byte[] userKey = maps.userKey(r, page, index); // a copy: a leaf split reads keys with the walker
+            maps.moveIn(r, page, index, Hashing.hash(userKey, 0, userKey.length, d.seed), userKey, 0, userKey.length);
             pager.markDirty(slot);
             BucketPage.remove(page, index); // its blobs moved with it
             return true;
@@ -776,16 +763,12 @@ public final class BucketIndex {
                 r.read(page, BucketPage.entryValueOffset(page, entry));
                 r.prefixLength = prefix.length;
                 maps.checkInvariants(r, tables.name(table));
-                for (int other = head; other != Pages.NO_PAGE; ) {
-                    int slot = pager.load(other);
-                    int n = BucketPage.count(pager.page(slot));
-                    for (int j = 0; j < n; j++) {
-                        if ((other != pageId || j != i) && matchesPrefix(slot, j, hash, prefix, 0, prefix.length)) {
-                            throw new IllegalStateException("table " + tables.name(table)
-                                    + ": a chain holds a map root and an entry of its prefix");
-                        }
-                    }
-                    other = Pages.next(pager.page(slot));
+                int rootPage = pageId;
+                int rootIndex = i;
+                if (!forEachPrefixSlot(head, hash, prefix, 0, prefix.length,
+                        (other, slot, j) -> other == rootPage && j == rootIndex)) {
+                    throw new IllegalStateException("table " + tables.name(table)
+                            + ": a chain holds a map root and an entry of its prefix");
                 }
             }
             pageId = next;

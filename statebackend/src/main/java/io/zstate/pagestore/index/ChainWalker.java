@@ -40,12 +40,7 @@ public final class ChainWalker {
      * of each map index a chain's map roots lead to.
      */
     public void forEachInDirectory(int[] directory, EntryVisitor visitor) {
-        for (int i = 0; i < directory.length; i++) {
-            int head = directory[i];
-            if (Directory.isFirstIndex(i, pages.depth(head))) {
-                visitChain(head, visitor, false, 0, null, 0, 0, false, null);
-            }
-        }
+        forEachChain(directory, visitor, false);
     }
 
     /**
@@ -53,10 +48,13 @@ public final class ChainWalker {
      * once, as their map root: its key is the map's prefix (the keys and namespaces of a state).
      */
     public void forEachKeyInDirectory(int[] directory, EntryVisitor visitor) {
+        forEachChain(directory, visitor, true);
+    }
+
+    private void forEachChain(int[] directory, EntryVisitor visitor, boolean keysOnly) {
         for (int i = 0; i < directory.length; i++) {
-            int head = directory[i];
-            if (Directory.isFirstIndex(i, pages.depth(head))) {
-                visitChain(head, visitor, false, 0, null, 0, 0, true, null);
+            if (isChainStart(directory, i)) {
+                visitChain(directory[i], visitor, false, 0, null, 0, 0, keysOnly, null);
             }
         }
     }
@@ -197,7 +195,8 @@ public final class ChainWalker {
         visitChain(head, visitor, false, 0, null, 0, 0, false, null);
     }
 
-    private static boolean startsWith(ValueView key, byte[] prefix, int offset, int length) {
+    /** Whether a key (a blob key read into a view) starts with the prefix. */
+    static boolean startsWith(ValueView key, byte[] prefix, int offset, int length) {
         return key.length() >= length && java.util.Arrays.equals(
                 key.array(), key.offset(), key.offset() + length, prefix, offset, offset + length);
     }

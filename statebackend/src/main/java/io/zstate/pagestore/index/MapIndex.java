@@ -281,7 +281,7 @@ final class MapIndex {
     }
 
     /** The user key of slot {@code index} of a leaf page (or a copy of one), as a new array. */
-    private byte[] userKey(Root r, byte[] page, int index) {
+    byte[] userKey(Root r, byte[] page, int index) {
         int entry = BucketPage.slotEntry(page, index);
         if (BucketPage.isKeyBlob(page, entry)) {
             walker.readKey(page, entry, keyView);

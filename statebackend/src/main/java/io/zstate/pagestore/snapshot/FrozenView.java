@@ -13,7 +13,12 @@ import io.zstate.pagestore.EntryVisitor;
 public interface FrozenView extends AutoCloseable {
 
     /** Visits every entry of one key-group of a table, as the store held it when frozen. */
-    void forEachInKeyGroup(int table, int keyGroup, EntryVisitor visitor);
+    default void forEachInKeyGroup(int table, int keyGroup, EntryVisitor visitor) {
+        Batches batches = batches(table, keyGroup);
+        while (batches.next(visitor)) {
+            // every batch in turn
+        }
+    }
 
     /** The entries of one key-group of a table, a batch at a time. */
     interface Batches {

@@ -26,18 +26,8 @@ public final class HeapFrozenView implements FrozenView {
     }
 
     @Override
-    public void forEachInKeyGroup(int table, int keyGroup, EntryVisitor visitor) {
-        if (table >= directories.length) {
-            return; // a table created after the freeze
-        }
-        int[] directory = directories[table][keyGroup - firstKeyGroup];
-        if (directory != null) {
-            walker.forEachInDirectory(directory, visitor);
-        }
-    }
-
-    @Override
     public Batches batches(int table, int keyGroup) {
+        // (a table created after the freeze has no directory here)
         int[] directory = table < directories.length ? directories[table][keyGroup - firstKeyGroup] : null;
         if (directory == null) {
             return visitor -> false;
