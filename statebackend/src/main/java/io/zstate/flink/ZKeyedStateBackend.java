@@ -69,9 +69,10 @@ import org.apache.flink.util.StateMigrationException;
  * Snapshots (io.zstate.flink.snapshot): the synchronous part, on the task thread under the
  * store's lock, takes the meta infos, the TTL cleanup transformers and the timer queues'
  * snapshots, and freezes the page store (PageStore.freeze(), a FrozenView: directories copied,
- * hot pages copied, pool pages copied as their compressed bytes, spilled pages held by a RocksDB
- * snapshot) into ZFullSnapshotResources; the asynchronous part walks the frozen view key-group by
- * key-group (decompressing or reading the pages), runs the TTL transformers and writes with
+ * an epoch opened; pages the task changes afterwards are saved first as pins) into
+ * ZFullSnapshotResources; the asynchronous part walks the frozen view key-group by key-group
+ * (each page copied out under the store's lock, decoded outside it), runs the TTL
+ * transformers and writes with
  * Flink's FullSnapshotAsyncWriter. Timers live in Flink's heap priority queues and are written
  * into the same snapshot.
  * </pre>
@@ -430,17 +431,24 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
         } catch (Throwable t) {
             failure = addTo(failure, t);
         }
-        if (sharedMemory != null) {
-            try {
-                sharedMemory.close();
-            } catch (Throwable t) {
-                failure = addTo(failure, new FlinkRuntimeException("Could not release the zstate pool's managed memory.", t));
+        // the managed memory and the spill directory go once the pool's frames are released: now,
+        // or when the last snapshot still being written closes its view (on its thread)
+        Runnable releaseMemory = () -> {
+            if (sharedMemory != null) {
+                try {
+                    sharedMemory.close();
+                } catch (Exception e) {
+                    throw new FlinkRuntimeException("Could not release the zstate pool's managed memory.", e);
+                }
             }
-        }
-        if (!store.hasOpenSnapshots()) {
-            // else a snapshot still reads spilled pages: its spill store deletes its own directory
-            // when the view closes, leaving only the empty parent
             io.zstate.pagestore.SpillDirectories.deleteQuietly(spillParent);
+        };
+        try {
+            synchronized (store) {
+                store.whenReleased(releaseMemory);
+            }
+        } catch (Throwable t) {
+            failure = addTo(failure, t);
         }
         createdStates.clear();
         kvStates.clear();

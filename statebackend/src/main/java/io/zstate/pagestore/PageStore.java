@@ -3,7 +3,7 @@ package io.zstate.pagestore;
 import io.zstate.allocator.MemoryBudget;
 import io.zstate.pagestore.index.BucketIndex;
 import io.zstate.pagestore.snapshot.FrozenView;
-import io.zstate.pagestore.snapshot.HeapFrozenView;
+import io.zstate.pagestore.snapshot.PinnedFrozenView;
 import io.zstate.pagestore.tier.Pager;
 import java.util.Objects;
 
@@ -32,8 +32,9 @@ import java.util.Objects;
  * the first failure and what was being done, and the task restores from its checkpoint. Running
  * short is no failure (the pager spills). close() releases everything whatever happened.
  *
- * Threads: not thread-safe. The keyed backend guards every call with its lock (this object);
- * see the pager's header for the lock order of the whole backend.
+ * Threads: not thread-safe. The keyed backend guards every call with its lock (this object); a
+ * frozen view's thread takes the same lock for each page it reads and when it closes. See the
+ * pager's header for the lock order of the whole backend.
  * </pre>
  */
 public final class PageStore implements AutoCloseable {
@@ -310,18 +311,34 @@ public final class PageStore implements AutoCloseable {
     // ==== snapshots ================================================================================
 
     /**
-     * Freezes the store for a snapshot: directories and the authoritative copy of every page are
-     * captured as they are now (hot pages as their bytes, pool pages as their compressed bytes,
-     * same-filled pages as their word, spilled pages through a RocksDB snapshot, which costs
-     * nothing here). The returned view reads from another thread while this store goes on;
-     * nothing in it is decompressed or read from RocksDB until then. Close it when done.
+     * Freezes the store for a snapshot, copying nothing of the state: the directories are copied
+     * (four bytes per bucket) and a snapshot epoch opens; from then on, a page the task changes or
+     * frees while the snapshot still needs it is saved first (its pool object pinned, its RocksDB
+     * record kept by a view, a dirty cached page compressed into a pinned copy). The returned
+     * view reads from another thread while this store goes on, taking this store's lock (this
+     * object) for each page it copies out; pages are decoded outside the lock. Close it when
+     * done: its pins are freed then. It outlives {@link #close()}: the store's memory is released
+     * when the last view closes.
      */
     public FrozenView freeze() {
         checkUsable();
         try {
-            return new HeapFrozenView(firstKeyGroup, index.copyDirectories(), pager.freeze());
+            return new PinnedFrozenView(firstKeyGroup, index.copyDirectories(), pager.freeze(this));
         } catch (RuntimeException | Error e) {
             throw fail(e, "freezing the store for a snapshot");
+        }
+    }
+
+    /**
+     * Moves the pool's objects into fewer frames (pinned copies included) and releases the frames
+     * emptied; returns how many.
+     */
+    public int compactPool() {
+        checkUsable();
+        try {
+            return pager.compactPool();
+        } catch (RuntimeException | Error e) {
+            throw fail(e, "compacting the pool");
         }
     }
 
@@ -450,10 +467,18 @@ public final class PageStore implements AutoCloseable {
     }
 
     /**
-     * Whether frozen views (snapshots still being written) read this store: its spill store and
-     * directory then stay until the last view closes, even after {@link #close()}.
+     * Whether frozen views (snapshots still being written) read this store: its memory, spill
+     * store and directory then stay until the last view closes, even after {@link #close()}.
      */
     public boolean hasOpenSnapshots() {
         return pager.hasOpenSnapshots();
+    }
+
+    /**
+     * Runs {@code action} once the store's memory is released: at {@link #close()}, or when the
+     * last frozen view open then closes (on that view's thread, under this store's lock).
+     */
+    public void whenReleased(Runnable action) {
+        pager.whenReleased(action);
     }
 }

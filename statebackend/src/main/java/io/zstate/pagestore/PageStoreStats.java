@@ -33,6 +33,14 @@ package io.zstate.pagestore;
  * @param compressedBytesStored the compressed bytes they became
  * @param arenaRefusals pool arenas the off-heap memory refused (each answered as a full pool)
  * @param mapIndexes maps large enough to live in a map index of their own (a B+tree in pages)
+ * @param openSnapshots snapshots frozen and not yet released (checkpoints being written)
+ * @param pinnedPoolObjects pool objects that only open snapshots hold (old copies of changed pages)
+ * @param pinnedPoolBytes their bytes, part of the pool's budget
+ * @param pinnedSpilled copies that only open snapshots hold, in RocksDB (written back, or no room)
+ * @param pinSaves pages saved for open snapshots before the task changed or freed them (a pool
+ *     object pinned, a RocksDB record kept by a view, a dirty page copied, a word kept)
+ * @param pinCopies of which dirty pages copied (compressed into the pool, or into RocksDB)
+ * @param pinWritebacks pinned pool objects the reaper wrote back to RocksDB
  */
 public record PageStoreStats(
         long hotPages,
@@ -63,7 +71,14 @@ public record PageStoreStats(
         long uncompressedBytesStored,
         long compressedBytesStored,
         long arenaRefusals,
-        long mapIndexes) {
+        long mapIndexes,
+        long openSnapshots,
+        long pinnedPoolObjects,
+        long pinnedPoolBytes,
+        long pinnedSpilled,
+        long pinSaves,
+        long pinCopies,
+        long pinWritebacks) {
 
     /** These counters with the number of map indexes (the index layer's, added by the store). */
     public PageStoreStats withMapIndexes(long count) {
@@ -71,7 +86,8 @@ public record PageStoreStats(
                 poolFramesHeld, poolBytesHeld, poolPayloadBytes, hotBytes, spillMemoryBytes, spillDiskBytes,
                 cacheHits, cacheMisses, poolHits, swapIns, sameFilledHits, stores, cleanDrops, sameFilledStores,
                 bounced, compressFailures, directSpills, writebacks, framesReclaimed, uncompressedBytesStored,
-                compressedBytesStored, arenaRefusals, count);
+                compressedBytesStored, arenaRefusals, count, openSnapshots, pinnedPoolObjects, pinnedPoolBytes,
+                pinnedSpilled, pinSaves, pinCopies, pinWritebacks);
     }
 
     /** The counters of two stores added up (for totals over the backends of a job). */
@@ -105,7 +121,14 @@ public record PageStoreStats(
                 uncompressedBytesStored + o.uncompressedBytesStored,
                 compressedBytesStored + o.compressedBytesStored,
                 arenaRefusals + o.arenaRefusals,
-                mapIndexes + o.mapIndexes);
+                mapIndexes + o.mapIndexes,
+                openSnapshots + o.openSnapshots,
+                pinnedPoolObjects + o.pinnedPoolObjects,
+                pinnedPoolBytes + o.pinnedPoolBytes,
+                pinnedSpilled + o.pinnedSpilled,
+                pinSaves + o.pinSaves,
+                pinCopies + o.pinCopies,
+                pinWritebacks + o.pinWritebacks);
     }
 
     /** Uncompressed / compressed bytes over all stores; 0 before the first. */

@@ -178,6 +178,47 @@ class ZStateBackendLifecycleTest {
         }
     }
 
+    /**
+     * Dispose while a checkpoint's asynchronous part has not run: Flink cancels it, its pins are
+     * released, and the managed memory and spill files go as with no checkpoint.
+     */
+    @Test
+    void aCheckpointCancelledByDisposeReturnsEverything() throws Exception {
+        Configuration config = new Configuration();
+        config.set(ZStateOptions.SPILL_DIRECTORY, spill.toString());
+        config.set(ZStateOptions.PAGE_CACHE_SIZE, MemorySize.parse("8kb"));
+        ZStateBackend backend = new ZStateBackend().configure(config, getClass().getClassLoader());
+        try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
+            CheckpointableKeyedStateBackend<Integer> keyed = backend.createKeyedStateBackend(
+                    new KeyedStateBackendParametersImpl<>(env, new JobID(), "leak check", IntSerializer.INSTANCE, 10,
+                            new KeyGroupRange(0, 9), env.getTaskKvStateRegistry(), TtlTimeProvider.DEFAULT,
+                            new UnregisteredMetricsGroup(), (n, v) -> {}, List.of(), new CloseableRegistry(), 1.0));
+            ValueState<String> state = keyed.getPartitionedState(
+                    VoidNamespace.INSTANCE, VoidNamespaceSerializer.INSTANCE,
+                    new ValueStateDescriptor<>("s", String.class));
+            for (int key = 0; key < 20_000; key++) {
+                keyed.setCurrentKey(key);
+                state.update("value of key " + key);
+            }
+            java.util.concurrent.RunnableFuture<?> checkpoint = keyed.snapshot(1L, 1L,
+                    new org.apache.flink.runtime.state.memory.MemCheckpointStreamFactory(64 << 20),
+                    org.apache.flink.runtime.checkpoint.CheckpointOptions.forCheckpointWithDefaultLocation());
+            for (int key = 0; key < 20_000; key++) {
+                keyed.setCurrentKey(key);
+                state.update("changed after the barrier " + key); // pins copies for the checkpoint
+            }
+            io.zstate.pagestore.PageStoreStats stats = ((ZKeyedStateBackend<Integer>) keyed).pageStoreStats();
+            assertThat(stats.openSnapshots()).isEqualTo(1);
+            assertThat(stats.pinSaves()).isPositive();
+            keyed.close();
+            keyed.dispose();
+            assertThat(checkpoint.isCancelled()).as("dispose cancels the checkpoint, as for Flink's backends").isTrue();
+            assertThat(((ZKeyedStateBackend<Integer>) keyed).pageStoreStats().openSnapshots()).isZero();
+            assertThat(env.getMemoryManager().verifyEmpty()).as("managed memory returned").isTrue();
+            assertThat(files(spill)).as("spill files after dispose").isEmpty();
+        }
+    }
+
     private static List<File> files(Path dir) throws Exception {
         try (Stream<Path> paths = Files.walk(dir)) {
             return paths.filter(Files::isRegularFile).map(Path::toFile).toList();

@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import io.zstate.pagestore.snapshot.FrozenView;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumMap;
@@ -30,14 +31,17 @@ import net.jqwik.api.statistics.Statistics;
  * The page store against a TreeMap model, with budgets tiny enough that every path between the
  * tiers runs: store, bounce, reclaim (writeback), clean drop, swap-in, same-filled pages, large
  * values, keys longer than half a page (in blob chains), deletes and clears, large maps in map
- * indexes; for zsmalloc, zbud, z3fold and zlog. The store's page-location checker and the
- * pool's invariant checker run after every step.
+ * indexes; for zsmalloc, zbud, z3fold and zlog. Snapshots are frozen among the steps, several
+ * open at once, read while the store goes on (with reclaim, writeback and compaction of their
+ * pinned copies) against the model as of their freeze, and released in any order, one of them
+ * after the store closed. The store's page-location checker (pins included) and the pool's
+ * invariant checker run after every step.
  */
 class PageStoreModelPropertyTest {
 
     enum Kind {
         PUT, MAP_PUT, GET, MAP_GET, DELETE, MAP_DELETE, APPEND, ITER_PREFIX, ITER_GROUP, CLEAR, DELETE_GROUP,
-        MAP_BULK_PUT, MAP_CLEAR, MAP_EMPTY, MAP_ITER_BATCHES
+        MAP_BULK_PUT, MAP_CLEAR, MAP_EMPTY, MAP_ITER_BATCHES, FREEZE, CHECK_SNAPSHOT, RELEASE_SNAPSHOT, COMPACT
     }
 
     record Op(Kind kind, int table, int keyGroup, int keyId, int userKey, int valueSize, int seed) {}
@@ -62,7 +66,11 @@ class PageStoreModelPropertyTest {
                 Tuple.of(3, Kind.MAP_BULK_PUT),
                 Tuple.of(1, Kind.MAP_CLEAR),
                 Tuple.of(2, Kind.MAP_EMPTY),
-                Tuple.of(3, Kind.MAP_ITER_BATCHES));
+                Tuple.of(3, Kind.MAP_ITER_BATCHES),
+                Tuple.of(3, Kind.FREEZE),
+                Tuple.of(3, Kind.CHECK_SNAPSHOT),
+                Tuple.of(2, Kind.RELEASE_SNAPSHOT),
+                Tuple.of(2, Kind.COMPACT));
         Arbitrary<Integer> valueSizes = Arbitraries.frequencyOf(
                 Tuple.of(6, Arbitraries.integers().between(1, 24)),
                 Tuple.of(3, Arbitraries.integers().between(25, 240)),
@@ -103,17 +111,31 @@ class PageStoreModelPropertyTest {
         PageStoreConfig config = tiny(dir, allocator, cachePages).withBouncerMinRatio(bouncerRatio);
         PageStore store = new PageStore(config, FIRST_KEY_GROUP, KEY_GROUPS);
         Path spillDir = store.spillDirectory();
+        OpenSnapshots snapshots = new OpenSnapshots(true);
         try {
             store.createTable("values-and-maps");
             store.createTable("other");
             TreeMap<String, byte[]> model = new TreeMap<>();
             ValueView view = new ValueView();
             for (Op op : ops) {
-                step(store, model, view, op);
+                step(store, model, view, op, snapshots);
                 store.checkInvariants();
             }
             verifyAll(store, model, view);
+            snapshots.checkAll();
             PageStoreStats stats = store.stats();
+            Statistics.label("pin copies").collect(stats.pinCopies() > 0);
+            Statistics.label("pin writebacks").collect(stats.pinWritebacks() > 0);
+            Statistics.label("snapshots checked").collect(snapshots.checked > 0);
+            // release in random order, one kept open across the store's close
+            Random random = new Random(ops.size());
+            snapshots.keepOneOpen = random.nextBoolean();
+            snapshots.releaseAllButMaybeOne(random);
+            store.checkInvariants();
+            if (!snapshots.keepOneOpen || snapshots.views.isEmpty()) {
+                assertThat(store.stats().pinnedPoolObjects()).as("pinned objects after every release").isZero();
+                assertThat(store.stats().pinnedSpilled()).as("pinned RocksDB copies after every release").isZero();
+            }
             Statistics.label("pool stores").collect(stats.poolPages() > 0 || stats.poolHits() > 0);
             Statistics.label("writebacks").collect(stats.writebacks() > 0);
             Statistics.label("swap-ins").collect(stats.swapIns() > 0);
@@ -126,11 +148,18 @@ class PageStoreModelPropertyTest {
         } finally {
             store.close();
         }
+        if (!snapshots.views.isEmpty()) {
+            assertThat(spillDir).as("a snapshot open across the close keeps the spill store").exists();
+            snapshots.checkAll(); // reads as of its freeze, from a closed store
+            snapshots.releaseAllButMaybeOne(null);
+        }
         assertThat(store.framesInUse()).as("off-heap frames after close").isZero();
+        assertThat(store.liveArenas()).as("arenas after close").isZero();
         assertThat(spillDir).doesNotExist();
         Files.deleteIfExists(dir);
         for (String label : List.of("pool stores", "writebacks", "swap-ins", "clean drops", "bounced",
-                "same-filled", "pool hits", "long keys", "map indexes")) {
+                "same-filled", "pool hits", "long keys", "map indexes", "pin copies", "pin writebacks",
+                "snapshots checked")) {
             Statistics.label(label).coverage(c -> c.check(true).count(n -> n > 0));
         }
     }
@@ -187,6 +216,7 @@ class PageStoreModelPropertyTest {
         RandomFaults faults = new RandomFaults(seed);
         PageStore store = new PageStore(config, FIRST_KEY_GROUP, KEY_GROUPS, null, faults);
         Path spillDir = store.spillDirectory();
+        OpenSnapshots snapshots = new OpenSnapshots(false); // read unarmed, below
         String outcome = "completed";
         try {
             store.createTable("values-and-maps");
@@ -194,11 +224,15 @@ class PageStoreModelPropertyTest {
             TreeMap<String, byte[]> model = new TreeMap<>();
             ValueView view = new ValueView();
             for (Op op : ops) {
+                if (op.kind() == Kind.CHECK_SNAPSHOT) {
+                    snapshots.check(op.seed()); // a snapshot read that fails fails the checkpoint, not the store
+                    continue;
+                }
                 faults.injected.clear();
                 faults.armed = true;
                 RuntimeException thrown = null;
                 try {
-                    step(store, model, view, op);
+                    step(store, model, view, op, snapshots);
                 } catch (RuntimeException e) {
                     thrown = e;
                 } finally {
@@ -223,7 +257,9 @@ class PageStoreModelPropertyTest {
             }
             if (!store.isFailed()) {
                 verifyAll(store, model, view);
+                snapshots.checkAll();
             }
+            snapshots.releaseAllButMaybeOne(new Random(seed));
         } finally {
             store.close();
         }
@@ -292,7 +328,8 @@ class PageStoreModelPropertyTest {
                 .withReclaimBatchFrames(2);
     }
 
-    private static void step(PageStore store, TreeMap<String, byte[]> model, ValueView view, Op op) {
+    private static void step(PageStore store, TreeMap<String, byte[]> model, ValueView view, Op op,
+            OpenSnapshots snapshots) {
         Random random = new Random(op.seed());
         byte[] valueKey = valueKey(op.keyId());
         // maps live under few keys, so they grow past a page and buckets grow overflow chains
@@ -374,6 +411,10 @@ class PageStoreModelPropertyTest {
                         .isEqualTo(!model.subMap(from, true, from + "\uffff", true).isEmpty());
             }
             case MAP_ITER_BATCHES -> iterateInBatches(store, model, op, random);
+            case FREEZE -> snapshots.freeze(store, model);
+            case CHECK_SNAPSHOT -> snapshots.check(op.seed());
+            case RELEASE_SNAPSHOT -> snapshots.release(op.seed());
+            case COMPACT -> store.compactPool();
             case DELETE_GROUP -> {
                 // delete every value key of the key-group one by one: buckets empty out
                 String from = op.table() + "/" + op.keyGroup() + "/";
@@ -382,6 +423,72 @@ class PageStoreModelPropertyTest {
                     assertThat(store.delete(op.table(), op.keyGroup(), key, 0, key.length, prefixOf(key))).isTrue();
                     model.remove(name);
                 }
+            }
+        }
+    }
+
+    /**
+     * Snapshots open on the store, each with the model as it was when it froze (the model's
+     * values are never modified in place, so a shallow copy keeps them).
+     */
+    static final class OpenSnapshots {
+        final boolean checkContents;
+        final List<FrozenView> views = new ArrayList<>();
+        final List<TreeMap<String, byte[]>> models = new ArrayList<>();
+        int checked;
+        boolean keepOneOpen;
+
+        OpenSnapshots(boolean checkContents) {
+            this.checkContents = checkContents;
+        }
+
+        void freeze(PageStore store, TreeMap<String, byte[]> model) {
+            views.add(store.freeze());
+            models.add(new TreeMap<>(model));
+        }
+
+        /** Reads one open snapshot whole and compares it with the model as of its freeze. */
+        void check(int pick) {
+            if (views.isEmpty()) {
+                return;
+            }
+            int i = Math.floorMod(pick, views.size());
+            TreeMap<String, byte[]> seen = new TreeMap<>();
+            for (int table = 0; table < 2; table++) {
+                for (int kg = FIRST_KEY_GROUP; kg < FIRST_KEY_GROUP + KEY_GROUPS; kg++) {
+                    int t = table;
+                    int g = kg;
+                    views.get(i).forEachInKeyGroup(table, kg, (k, ko, kl, v, vo, vl) -> {
+                        String name = name(t, g, Arrays.copyOfRange(k, ko, ko + kl));
+                        assertThat(seen.put(name, Arrays.copyOfRange(v, vo, vo + vl)))
+                                .as("a snapshot visits %s twice", name).isNull();
+                    });
+                }
+            }
+            if (checkContents) {
+                assertSameEntries(seen, models.get(i));
+            }
+            checked++;
+        }
+
+        void checkAll() {
+            for (int i = 0; i < views.size(); i++) {
+                check(i);
+            }
+        }
+
+        void release(int pick) {
+            if (!views.isEmpty()) {
+                int i = Math.floorMod(pick, views.size());
+                views.remove(i).close();
+                models.remove(i);
+            }
+        }
+
+        /** Releases the snapshots in random order, all but one if {@link #keepOneOpen} (and random is given). */
+        void releaseAllButMaybeOne(Random random) {
+            while (views.size() > (keepOneOpen && random != null ? 1 : 0)) {
+                release(random == null ? 0 : random.nextInt(views.size()));
             }
         }
     }

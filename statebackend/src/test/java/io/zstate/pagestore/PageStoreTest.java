@@ -262,6 +262,98 @@ class PageStoreTest {
         model.forEach((k, v) -> assertThat(seen.get(k)).as(k).isEqualTo(v));
     }
 
+    /**
+     * The snapshot thread and the task thread at once: the task writes (puts, appends, deletes,
+     * pool compactions) under the store's lock while two reader threads walk overlapping
+     * snapshots, each taken at a known state; every snapshot reads exactly that state, and once
+     * all are released no pin is left and close returns every frame.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"zsmalloc", "zlog"})
+    void snapshotThreadsReadTheirInstantWhileTheTaskWrites(String allocator) throws Exception {
+        PageStore store = new PageStore(tiny(allocator).withPoolBytes(32 * 4096), 0, 2);
+        int table = store.createTable("t");
+        Map<String, byte[]> model = new HashMap<>();
+        Random random = new Random(11);
+        java.util.concurrent.ExecutorService readers = java.util.concurrent.Executors.newFixedThreadPool(2);
+        List<java.util.concurrent.Future<Integer>> reads = new ArrayList<>();
+        try {
+            for (int round = 0; round < 40; round++) {
+                for (int i = 0; i < 300; i++) {
+                    writeOne(store, table, model, random);
+                }
+                io.zstate.pagestore.snapshot.FrozenView frozen;
+                Map<String, byte[]> expected;
+                synchronized (store) {
+                    frozen = store.freeze();
+                    expected = new HashMap<>(model);
+                }
+                reads.add(readers.submit(() -> {
+                    try (frozen) {
+                        Map<String, byte[]> seen = new HashMap<>();
+                        for (int kg = 0; kg < 2; kg++) {
+                            int group = kg;
+                            frozen.forEachInKeyGroup(table, kg, (k, ko, kl, v, vo, vl) -> seen.put(
+                                    group + "/" + Arrays.toString(Arrays.copyOfRange(k, ko, ko + kl)),
+                                    Arrays.copyOfRange(v, vo, vo + vl)));
+                        }
+                        assertThat(seen.keySet()).isEqualTo(expected.keySet());
+                        expected.forEach((k, v) -> assertThat(seen.get(k)).as(k).isEqualTo(v));
+                        return seen.size();
+                    }
+                }));
+            }
+            while (!reads.stream().allMatch(java.util.concurrent.Future::isDone)) {
+                writeOne(store, table, model, random); // the task goes on while snapshots are read
+            }
+            for (java.util.concurrent.Future<Integer> read : reads) {
+                assertThat(read.get()).isPositive();
+            }
+            synchronized (store) {
+                store.checkInvariants();
+                PageStoreStats stats = store.stats();
+                assertThat(stats.pinCopies() + stats.pinnedPoolObjects()).as("copy on write happened").isPositive();
+                assertThat(stats.openSnapshots()).isZero();
+                assertThat(stats.pinnedPoolObjects()).isZero();
+                assertThat(stats.pinnedSpilled()).isZero();
+                assertThat(stats.writebacks()).as("the pool was under pressure").isPositive();
+            }
+        } finally {
+            readers.shutdownNow();
+            store.close();
+        }
+        assertThat(store.framesInUse()).isZero();
+        assertThat(store.liveArenas()).isZero();
+    }
+
+    /** One write of the task thread, under the store's lock. */
+    private static void writeOne(PageStore store, int table, Map<String, byte[]> model, Random random) {
+        int k = random.nextInt(3000);
+        byte[] key = valueKey(k);
+        String name = (k % 2) + "/" + Arrays.toString(key);
+        synchronized (store) {
+            int what = random.nextInt(20);
+            if (what < 3) {
+                store.delete(table, k % 2, key, 0, key.length, key.length);
+                model.remove(name);
+            } else if (what < 5) {
+                byte[] more = new byte[1 + random.nextInt(60)];
+                random.nextBytes(more);
+                store.append(table, k % 2, key, 0, key.length, key.length, more, 0, more.length);
+                model.merge(name, more, PageStoreModelPropertyTest::concat);
+            } else if (what == 5 && random.nextInt(50) == 0) {
+                store.compactPool();
+            } else {
+                byte[] value = new byte[1 + random.nextInt(k % 40 == 0 ? 900 : 40)];
+                if (random.nextBoolean()) {
+                    random.nextBytes(value);
+                }
+                store.put(table, k % 2, key, 0, key.length, key.length, value, 0, value.length);
+                model.put(name, value);
+            }
+        }
+    }
+
     private static byte[] mapKeyOf(int keyId, int userKey) {
         byte[] key = Arrays.copyOf(mapKey(keyId, 0), 9);
         key[6] = (byte) (userKey >>> 16);

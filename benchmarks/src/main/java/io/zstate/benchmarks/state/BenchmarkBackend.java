@@ -52,6 +52,15 @@ public final class BenchmarkBackend implements AutoCloseable {
     /** As {@link #create(String, long, long)}, with zstate pages of {@code pageSize} bytes. */
     public static BenchmarkBackend create(String backend, long managedMemory, long pageCache, long pageSize)
             throws Exception {
+        return create(backend, managedMemory, pageCache, pageSize, false);
+    }
+
+    /**
+     * As {@link #create(String, long, long, long)}; {@code incremental} sets Flink's {@code
+     * execution.checkpointing.incremental} for the backend (RocksDB's incremental checkpoints).
+     */
+    public static BenchmarkBackend create(String backend, long managedMemory, long pageCache, long pageSize,
+            boolean incremental) throws Exception {
         AbstractStateBackend stateBackend = switch (backend) {
             case "zstate" -> {
                 Configuration config = new Configuration();
@@ -59,7 +68,7 @@ public final class BenchmarkBackend implements AutoCloseable {
                 config.set(ZStateOptions.PAGE_SIZE, new MemorySize(pageSize));
                 yield new ZStateBackend().configure(config, BenchmarkBackend.class.getClassLoader());
             }
-            case "rocksdb" -> new EmbeddedRocksDBStateBackend();
+            case "rocksdb" -> new EmbeddedRocksDBStateBackend(incremental);
             case "rocksdb-partitioned" -> { // what a user sets when state outgrows memory
                 Configuration config = new Configuration();
                 config.set(org.apache.flink.state.rocksdb.RocksDBOptions.USE_PARTITIONED_INDEX_FILTERS, true);

@@ -43,6 +43,13 @@ public final class ZStateMetrics {
         longGauge(group, "compressFailures", stats, PageStoreStats::compressFailures);
         longGauge(group, "arenaRefusals", stats, PageStoreStats::arenaRefusals);
         longGauge(group, "mapIndexes", stats, PageStoreStats::mapIndexes);
+        longGauge(group, "openSnapshots", stats, PageStoreStats::openSnapshots);
+        longGauge(group, "pinnedPoolObjects", stats, PageStoreStats::pinnedPoolObjects);
+        longGauge(group, "pinnedPoolBytes", stats, PageStoreStats::pinnedPoolBytes);
+        longGauge(group, "pinnedSpilled", stats, PageStoreStats::pinnedSpilled);
+        longGauge(group, "pinSaves", stats, PageStoreStats::pinSaves);
+        longGauge(group, "pinCopies", stats, PageStoreStats::pinCopies);
+        longGauge(group, "pinWritebacks", stats, PageStoreStats::pinWritebacks);
         doubleGauge(group, "compressionRatio", stats, PageStoreStats::compressionRatio);
         doubleGauge(group, "cacheHitRate", stats, PageStoreStats::cacheHitRate);
         doubleGauge(group, "poolHitRate", stats, PageStoreStats::poolHitRate);

@@ -27,17 +27,18 @@ import org.apache.flink.runtime.state.metainfo.StateMetaInfoSnapshot;
  * <pre>
  * Synchronous part (task thread, {@link #create}, under the store's lock): meta infos, one
  * snapshot transformer per state (TTL cleanup), the timer queues' array snapshots, and
- * PageStore.freeze(), a FrozenView: directories copied, hot pages copied, pool pages copied as
- * their compressed bytes (no decompression), same-filled pages as their word, spilled pages held
- * by a RocksDB snapshot (no read).
+ * PageStore.freeze(), a FrozenView: directories copied, a snapshot epoch opened; nothing of the
+ * state is copied (pages the task changes afterwards are saved first, as pins).
  *
  * Asynchronous part (Flink's FullSnapshotAsyncWriter, through createKVStateIterator, a
- * ZFrozenStatesIterator): key-group by key-group, decompress or read the frozen pages, run the
- * transformers, serialize the timers. release() closes the frozen view (its RocksDB snapshot).
+ * ZFrozenStatesIterator): key-group by key-group, copy each frozen page out under the store's
+ * lock and decode it, run the transformers, serialize the timers. release() closes the frozen
+ * view (its pins are freed).
  * </pre>
  *
  * <p>Owns what one snapshot holds and its release; must not touch the live page store after
- * {@link #create} returns (the asynchronous part reads only the frozen view).
+ * {@link #create} returns (the asynchronous part reads only through the frozen view, which
+ * takes the store's lock itself).
  */
 public final class ZFullSnapshotResources<K> implements FullSnapshotResources<K> {
 

@@ -4,11 +4,11 @@ import io.zstate.pagestore.EntryVisitor;
 
 /**
  * The page store as it was at one instant ({@code PageStore.freeze()}), read by one other thread
- * (a checkpoint's asynchronous part) while the store goes on. What backs it is the
- * implementation's business: today a heap copy of hot and pool pages and a RocksDB snapshot of
- * spilled ones; later, pinned pool objects.
+ * (a checkpoint's asynchronous part) while the store goes on: pages where they are, and pinned
+ * copies of those the task changed since (PinnedFrozenView).
  *
- * <p>A view is used by one thread at a time, and must be closed: it holds the spill store open.
+ * <p>A view is used by one thread at a time, and must be closed: it holds pins in the pool and
+ * the spill store.
  */
 public interface FrozenView extends AutoCloseable {
 
@@ -35,7 +35,7 @@ public interface FrozenView extends AutoCloseable {
      */
     Batches batches(int table, int keyGroup);
 
-    /** Releases what the view holds (the RocksDB snapshot of spilled pages). */
+    /** Releases what the view holds (its pins: pool objects, RocksDB copies and views). */
     @Override
     void close();
 }

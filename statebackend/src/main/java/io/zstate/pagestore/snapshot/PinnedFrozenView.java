@@ -7,18 +7,19 @@ import io.zstate.pagestore.tier.FrozenPages;
 import java.util.Arrays;
 
 /**
- * Today's frozen view: copies of the directories and {@link FrozenPages} (hot and pool pages
- * copied onto the heap, spilled pages under a RocksDB snapshot), walked by the same {@link
- * ChainWalker} as the live store. Read by one thread (the checkpoint's asynchronous part).
+ * The frozen view: copies of the directories (four bytes per bucket) and {@link FrozenPages}
+ * (every page where it is, or its pinned copy if the task changed it since: nothing of the state
+ * copied), walked by the same {@link ChainWalker} as the live store. Read by one thread (the
+ * checkpoint's asynchronous part), which takes the store's lock for each page it copies out.
  */
-public final class HeapFrozenView implements FrozenView {
+public final class PinnedFrozenView implements FrozenView {
 
     private final int firstKeyGroup;
     private final int[][][] directories;
     private final FrozenPages pages;
     private final ChainWalker walker;
 
-    public HeapFrozenView(int firstKeyGroup, int[][][] directories, FrozenPages pages) {
+    public PinnedFrozenView(int firstKeyGroup, int[][][] directories, FrozenPages pages) {
         this.firstKeyGroup = firstKeyGroup;
         this.directories = directories;
         this.pages = pages;

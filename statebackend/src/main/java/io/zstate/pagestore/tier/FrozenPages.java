@@ -1,83 +1,53 @@
 package io.zstate.pagestore.tier;
 
 import io.zstate.pagestore.Faults;
-import io.zstate.allocator.ZPool;
 import io.zstate.pagestore.layout.SameFilled;
-import io.zstate.pagestore.layout.StoredPage;
+import java.util.HashMap;
 
 /**
  * Every live page as it was at one instant, readable by one other thread (a checkpoint's
- * asynchronous part) while the pager goes on: hot pages as copies of their bytes, pool pages as
- * copies of their stored bytes (a memcpy; nothing decompressed), same-filled pages as their
- * word, spilled pages through a RocksDB snapshot (nothing read). Pages are decoded only when the
- * reader asks for them, with the codec's one {@link PageCodec#decode}.
+ * asynchronous part) while the pager goes on, without a copy of the state: a page unchanged since
+ * the freeze is read from wherever it is now (page cache, pool, RocksDB, a same-filled tag); a
+ * page changed since is read from the copy the pager saved before changing it ({@link
+ * SnapshotPins}). Reads copy one page's stored bytes under the store's lock and decode them after
+ * releasing it, with the codec's one {@link PageCodec#decode}.
  *
- * <p>Costs heap equal to the hot pages plus the pool's compressed payload for as long as it is
- * open; pinning pool objects instead is the snapshot issue's work. Holds the spill store open
- * until {@link #close()}.
+ * <p>Costs the pins it holds (counted in the pool's budget or kept in RocksDB) and one byte per
+ * page id for the bucket depths frozen with it. Close it when done: the last snapshot to release
+ * a pin frees it, and a pager closed under open snapshots releases its memory when the last one
+ * closes.
  */
 public final class FrozenPages implements AutoCloseable {
 
-    private static final byte NOT_LIVE = 0;
-    private static final byte RAW = 1;
-    private static final byte POOL = 2;
-    private static final byte SAME = 3;
-    private static final byte SPILLED = 4;
+    static final byte RAW = 1;
+    static final byte STORED = 2;
+    static final byte SAME = 3;
 
-    private final int pageSize;
-    private final byte[][] content;
-    private final byte[] kinds;
-    private final long[] words;
+    final int epoch;
+    /** Pages changed since the freeze: the copies saved for this snapshot. */
+    final HashMap<Integer, SnapshotPins.Pin> saved = new HashMap<>();
+    private final Pager pager;
+    private final Object lock;
     private final byte[] depths;
-    private final SpillStore.View spilled;
+    private final int pageSize;
     private final PageCodec codec;
-    private final byte[] readScratch;
 
-    private FrozenPages(int pageSize, byte[][] content, byte[] kinds, long[] words, byte[] depths,
-            SpillStore.View spilled, int maxStored) {
-        this.pageSize = pageSize;
-        this.content = content;
-        this.kinds = kinds;
-        this.words = words;
+    // one page's copy, written under the lock by Pager.copyFrozen, decoded after
+    final byte[] copy;
+    byte copyKind;
+    int copyOffset;
+    int copyLength;
+    long copyWord;
+    private boolean closed;
+
+    FrozenPages(Pager pager, Object lock, int epoch, byte[] depths, int pageSize, int maxStored) {
+        this.pager = pager;
+        this.lock = lock;
+        this.epoch = epoch;
         this.depths = depths;
-        this.spilled = spilled;
+        this.pageSize = pageSize;
         this.codec = new PageCodec(pageSize, Faults.NONE);
-        this.readScratch = new byte[maxStored];
-    }
-
-    /** Captures the authoritative copy of every live page (on the thread that owns the pager). */
-    static FrozenPages capture(PageTable table, PageCache cache, ZPool pool, SpillStore spill, int pageSize,
-            int maxStored) {
-        int ids = table.idsUsed();
-        byte[][] content = new byte[ids][];
-        byte[] kinds = new byte[ids];
-        long[] words = new long[ids];
-        byte[] depths = new byte[ids];
-        for (int id = 0; id < ids; id++) {
-            if (!table.isLive(id)) {
-                continue;
-            }
-            depths[id] = (byte) table.depth(id);
-            int slot = table.cacheSlot(id);
-            long handle = table.poolHandle(id);
-            if (slot != PageTable.NOT_CACHED) {
-                content[id] = cache.page(slot).clone();
-                kinds[id] = RAW;
-            } else if (table.isSame(id)) {
-                words[id] = table.sameWord(id);
-                kinds[id] = SAME;
-            } else if (handle != 0) {
-                byte[] stored = new byte[pool.size(handle)];
-                pool.read(handle, stored, 0);
-                content[id] = stored;
-                kinds[id] = POOL;
-            } else if (table.isSpilled(id)) {
-                kinds[id] = SPILLED;
-            } else {
-                throw new IllegalStateException("page " + id + " has no copy in any tier: the page store is corrupt");
-            }
-        }
-        return new FrozenPages(pageSize, content, kinds, words, depths, spill.view(), maxStored);
+        this.copy = new byte[maxStored];
     }
 
     /** A bucket page's extendible-hashing depth when frozen. */
@@ -85,30 +55,25 @@ public final class FrozenPages implements AutoCloseable {
         return depths[pageId];
     }
 
-    /**
-     * The bytes of a page as frozen: a frozen hot page's own copy (do not modify it), or the page
-     * decoded into {@code into}.
-     */
+    /** The bytes of a page as frozen, in {@code into} (a page-sized buffer of the caller's). */
     public byte[] read(int pageId, byte[] into) {
-        switch (kinds[pageId]) {
+        synchronized (lock) {
+            if (closed) {
+                throw new IllegalStateException("this snapshot of the page store was released");
+            }
+            pager.copyFrozen(this, pageId, into);
+        }
+        switch (copyKind) {
             case RAW:
-                return content[pageId];
-            case POOL:
-                byte[] stored = content[pageId];
-                codec.decode(stored, StoredPage.PAGE_ID, stored.length - StoredPage.PAGE_ID, into);
+                return into; // copied straight from the page cache
+            case STORED:
+                codec.decode(copy, copyOffset, copyLength, into);
                 return into;
             case SAME:
-                SameFilled.fill(into, words[pageId]);
-                return into;
-            case SPILLED:
-                int n = spilled.get(pageId, readScratch);
-                if (n < 1) {
-                    throw new IllegalStateException("frozen page " + pageId + " is missing from the RocksDB snapshot");
-                }
-                codec.decode(readScratch, 0, n, into);
+                SameFilled.fill(into, copyWord);
                 return into;
             default:
-                throw new IllegalStateException("frozen page " + pageId + " was not live when the store froze");
+                throw new IllegalStateException("frozen page " + pageId + " has no copy");
         }
     }
 
@@ -116,9 +81,15 @@ public final class FrozenPages implements AutoCloseable {
         return pageSize;
     }
 
-    /** Releases the RocksDB snapshot (and the spill store, if it was closed meanwhile). */
+    /** Releases the pins of this snapshot (under the store's lock); idempotent. */
     @Override
     public void close() {
-        spilled.close();
+        synchronized (lock) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            pager.release(this);
+        }
     }
 }

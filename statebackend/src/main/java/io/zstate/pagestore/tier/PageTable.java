@@ -32,12 +32,18 @@ final class PageTable {
     private byte[] flags = new byte[1024];
     /** Extendible-hashing depth of bucket pages. */
     private byte[] depth = new byte[1024];
+    /**
+     * The snapshot epoch in which the page last changed (was created, modified or freed): open
+     * snapshots frozen in this epoch or later still read its current copy (see SnapshotPins).
+     */
+    private int[] version = new int[1024];
     private int[] freeIds = new int[64];
     private int freeCount;
     private int idsUsed;
     private int live;
 
-    int allocate() {
+    /** A new live page, changed in {@code epoch}. */
+    int allocate(int epoch) {
         int id;
         if (freeCount > 0) {
             id = freeIds[--freeCount];
@@ -49,12 +55,14 @@ final class PageTable {
                 cacheSlot = Arrays.copyOf(cacheSlot, grown);
                 flags = Arrays.copyOf(flags, grown);
                 depth = Arrays.copyOf(depth, grown);
+                version = Arrays.copyOf(version, grown);
             }
         }
         word[id] = 0;
         cacheSlot[id] = NOT_CACHED;
         flags[id] = LIVE;
         depth[id] = 0;
+        version[id] = epoch;
         live++;
         return id;
     }
@@ -132,6 +140,19 @@ final class PageTable {
         depth[id] = (byte) value;
     }
 
+    /** The bucket depths of every page id in use, as they are now (a snapshot's). */
+    byte[] copyDepths() {
+        return Arrays.copyOf(depth, idsUsed);
+    }
+
+    int version(int id) {
+        return version[id];
+    }
+
+    void version(int id, int epoch) {
+        version[id] = epoch;
+    }
+
     int live() {
         return live;
     }
@@ -141,6 +162,6 @@ final class PageTable {
     }
 
     long metadataBytes() {
-        return 14L * flags.length + 4L * freeIds.length;
+        return 18L * flags.length + 4L * freeIds.length;
     }
 }

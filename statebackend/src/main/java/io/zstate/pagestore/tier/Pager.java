@@ -53,28 +53,42 @@ import net.jpountz.lz4.LZ4Exception;
  * <pre>
  * Invariants (checkInvariants): a dirty cached page has no other current copy; every other page
  * has exactly one (pool handle, SPILLED or SAME); cache and page table agree; no slot is pinned
- * between operations.
+ * between operations; every pool object is a page's or a snapshot's pin, never both; pins are
+ * counted once per open snapshot that holds them.
  *
  * Failure: every path either completes or leaves the pager as it was, except where RocksDB or
  * the codec fails midway through an operation of the index; the store above then fails. Running
  * short is not a failure: no frame (budget, or the memory refused an arena) or an incompressible
  * page (or a compressor that fails) completes by spilling.
  *
+ * Snapshots (SnapshotPins, FrozenPages): a freeze copies nothing but the bucket depths; it
+ *   opens an epoch. markDirty and freePage save a page's current copy first when an open
+ *   snapshot still needs it (one compare on the write path): a pool object passes to a pin, a
+ *   RocksDB record is kept by a view, a dirty cached page is compressed into a pinned copy (pool
+ *   or RocksDB). Pinned pool objects are pool objects: in the budget, moved by compaction,
+ *   written back by reclaim (the pin follows them to RocksDB under a key of its own).
+ *
  * Threads and lock order (the whole backend):
  *   1. the keyed backend's lock (the PageStore object): held by the task thread, and by any other
  *      thread that reads state (queryable state), for a whole state access; the pager, the
  *      index, the pool and the frame source are touched only under it
  *   2. SpillStore's monitor: view creation and release, close, and the gauges' RocksDB
- *      properties; a snapshot thread takes it alone when it closes its frozen view
- *   The snapshot thread reads only its frozen view (FrozenPages: heap copies and a RocksDB
- *   snapshot), never the cache, page table or pool. A background reaper (a later issue) will take
- *   lock 1 per batch of frames. Never take 1 while holding 2.
+ *      properties, which a metrics thread may take alone
+ *   The snapshot thread (a checkpoint's asynchronous part) takes lock 1 for each page it reads
+ *   (copyFrozen: a copy of the page's stored bytes from the cache, a pin, the pool or RocksDB;
+ *   it decodes after releasing the lock) and to release its snapshot (release: pins freed);
+ *   it touches nothing else of the pager, and reads nothing without the lock, so it never sees
+ *   an object half-moved by compaction or a page half-written. A background reaper (a later
+ *   issue) will take lock 1 per batch of frames and may do anything the task's direct reclaim
+ *   does, pinned objects included. Never take 1 while holding 2.
  *
  * Touches: the page cache, page table, codec, pool, frame source and spill store. Knows no keys,
  * tables or buckets.
  * </pre>
  */
 public final class Pager implements AutoCloseable {
+
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Pager.class);
 
     /** Arenas drawn from a shared budget are small, so stores sharing it grow in step. */
     private static final int SHARED_ARENA_BYTES = 1 << 20;
@@ -91,6 +105,12 @@ public final class Pager implements AutoCloseable {
     private final PageCache cache;
     private final TierCounters counters = new TierCounters();
     private final Writeback writeback;
+    private final SnapshotPins pins = new SnapshotPins();
+    /** Closed while snapshots were open: the memory goes when the last one is released. */
+    private boolean closing;
+    /** Every off-heap byte and the spill store released. */
+    private boolean released;
+    private final java.util.List<Runnable> onRelease = new java.util.ArrayList<>();
     private final int maxStored;
     /** A stored page on its way to the pool or RocksDB: StoredPage layout. */
     private final byte[] storeScratch;
@@ -222,7 +242,7 @@ public final class Pager implements AutoCloseable {
      */
     public int newPage(int localDepth) {
         int slot = obtainSlot();
-        int pageId = table.allocate();
+        int pageId = table.allocate(pins.epoch());
         table.depth(pageId, localDepth);
         cache.occupy(slot, pageId, true);
         table.cacheSlot(pageId, slot);
@@ -230,12 +250,18 @@ public final class Pager implements AutoCloseable {
         return pageId;
     }
 
-    /** A page in the cache is about to change: copies elsewhere stop being current. */
+    /**
+     * A page in the cache is about to change: copies elsewhere stop being current, and an open
+     * snapshot that still needs its contents gets them saved first (copy on write).
+     */
     public void markDirty(int slot) {
+        int pageId = cache.pageId(slot);
+        if (pins.needsSave(table.version(pageId))) {
+            save(pageId);
+        }
         if (cache.isDirty(slot)) {
             return;
         }
-        int pageId = cache.pageId(slot);
         long handle = table.poolHandle(pageId);
         if (handle != 0) {
             pool.free(handle);
@@ -247,8 +273,14 @@ public final class Pager implements AutoCloseable {
         cache.dirty(slot, true);
     }
 
-    /** Frees a page in every tier (its RocksDB record first: the step that can fail). */
+    /**
+     * Frees a page in every tier (a snapshot's copy, then its RocksDB record first: the steps that
+     * can fail).
+     */
     public void freePage(int pageId) {
+        if (pins.needsSave(table.version(pageId))) {
+            save(pageId);
+        }
         if (table.isOnDisk(pageId)) {
             spill.delete(pageId);
         }
@@ -299,10 +331,33 @@ public final class Pager implements AutoCloseable {
     /** The store path: a dirty page leaves the cache. Changes the page table only once done. */
     private void store(int pageId, byte[] page) {
         counters.stores++;
+        switch (storeCopy(pageId, page, -1)) {
+            case SAME_FILLED -> {
+                table.same(pageId, stored);
+                counters.sameFilledStores++;
+            }
+            case IN_SPILL -> table.spilled(pageId, true);
+            default -> table.poolHandle(pageId, stored);
+        }
+    }
+
+    private static final int IN_POOL = 0;
+    private static final int IN_SPILL = 1;
+    private static final int SAME_FILLED = 2;
+    /** What the last {@link #storeCopy} made: the pool handle (IN_POOL) or the word (SAME_FILLED). */
+    private long stored;
+
+    /**
+     * Keeps a copy of a page's bytes where they cost least: a same-filled word, a compressed pool
+     * object (reclaiming if the pool is full), or RocksDB (incompressible, or still no room),
+     * under the page's key or, for a snapshot's pinned copy, under {@code pinKey} (else -1).
+     *
+     * @return IN_POOL, IN_SPILL or SAME_FILLED, with {@link #stored} set
+     */
+    private int storeCopy(int pageId, byte[] page, long pinKey) {
         if (SameFilled.is(page)) {
-            table.same(pageId, SameFilled.word(page));
-            counters.sameFilledStores++;
-            return;
+            stored = SameFilled.word(page);
+            return SAME_FILLED;
         }
         int length;
         try {
@@ -318,10 +373,9 @@ public final class Pager implements AutoCloseable {
         if (length == Integer.MAX_VALUE || length * bouncerMinRatio > pageSize) {
             StoredPage.writeHeader(storeScratch, pageId, StoredPage.RAW);
             System.arraycopy(page, 0, storeScratch, StoredPage.HEADER, pageSize);
-            spill.put(pageId, storeScratch, StoredPage.spillValue(), pageSize + 1);
-            table.spilled(pageId, true);
+            spillPut(pageId, pinKey, pageSize + 1);
             counters.bounced++;
-            return;
+            return IN_SPILL;
         }
         StoredPage.writeHeader(storeScratch, pageId, StoredPage.LZ4);
         int objectSize = StoredPage.HEADER + length;
@@ -331,13 +385,22 @@ public final class Pager implements AutoCloseable {
             handle = pool.malloc(objectSize);
         }
         if (handle == ZPool.NO_SPACE) {
-            spill.put(pageId, storeScratch, StoredPage.spillValue(), objectSize - StoredPage.PAGE_ID);
-            table.spilled(pageId, true);
+            spillPut(pageId, pinKey, objectSize - StoredPage.PAGE_ID);
             counters.directSpills++;
-            return;
+            return IN_SPILL;
         }
         pool.write(handle, storeScratch, 0, objectSize);
-        table.poolHandle(pageId, handle);
+        stored = handle;
+        return IN_POOL;
+    }
+
+    /** The stored page in the scratch goes to RocksDB, under the page's key or a pin's. */
+    private void spillPut(int pageId, long pinKey, int length) {
+        if (pinKey < 0) {
+            spill.put(pageId, storeScratch, StoredPage.spillValue(), length);
+        } else {
+            spill.putPin(pinKey, storeScratch, StoredPage.spillValue(), length);
+        }
     }
 
     /** Direct reclaim: the pool's coldest frames go to RocksDB in one committed write batch. */
@@ -347,7 +410,7 @@ public final class Pager implements AutoCloseable {
             counters.framesReclaimed += pool.reclaim(reclaimBatchFrames, writeback);
         } finally {
             spill.discardBatch(); // nothing left after a commit; unwritten puts after a failure
-            writeback.pending = 0;
+            writeback.discard();
         }
     }
 
@@ -360,6 +423,8 @@ public final class Pager implements AutoCloseable {
         private final byte[] object = new byte[maxStored];
         private int[] pages = new int[64];
         private int pending;
+        private final java.util.List<SnapshotPins.Pin> pendingPins = new java.util.ArrayList<>();
+        private long[] pinKeys = new long[16];
 
         @Override
         public boolean evict(long handle, ByteBuffer data) {
@@ -367,8 +432,20 @@ public final class Pager implements AutoCloseable {
             data.get(object, 0, length);
             int pageId = StoredPage.pageId(object);
             if (!table.isLive(pageId) || table.poolHandle(pageId) != handle) {
-                throw new IllegalStateException("pool object " + Long.toHexString(handle) + " names page " + pageId
-                        + ", which does not own it: the page store is corrupt");
+                SnapshotPins.Pin pin = pins.pinnedObject(handle);
+                if (pin == null) {
+                    throw new IllegalStateException("pool object " + Long.toHexString(handle) + " names page "
+                            + pageId + ", which does not own it, and no snapshot pins it: the page store is corrupt");
+                }
+                // a snapshot's pinned copy: it follows its object to RocksDB, and the frame is freed
+                long key = pins.newPinKey();
+                spill.putPin(key, object, StoredPage.spillValue(), length - StoredPage.PAGE_ID);
+                if (pendingPins.size() == pinKeys.length) {
+                    pinKeys = java.util.Arrays.copyOf(pinKeys, pinKeys.length * 2);
+                }
+                pinKeys[pendingPins.size()] = key;
+                pendingPins.add(pin);
+                return true;
             }
             spill.put(pageId, object, StoredPage.spillValue(), length - StoredPage.PAGE_ID);
             if (pending == pages.length) {
@@ -385,25 +462,184 @@ public final class Pager implements AutoCloseable {
                 table.poolHandle(pages[i], 0);
                 table.spilled(pages[i], true);
             }
+            for (int i = 0; i < pendingPins.size(); i++) {
+                pins.writtenBack(pendingPins.get(i), pinKeys[i]);
+            }
             counters.writebacks += pending;
+            counters.pinWritebacks += pendingPins.size();
             pending = 0;
+            pendingPins.clear();
+        }
+
+        /** Forgets what a failed reclaim collected. */
+        void discard() {
+            pending = 0;
+            pendingPins.clear();
         }
     }
 
     // ==== snapshots, observability, checks, lifecycle =============================================
 
     /**
-     * The authoritative copy of every live page as it is now, for a snapshot: hot pages and pool
-     * pages copied (pool pages as their stored bytes), same-filled pages as their word, spilled
-     * pages through a RocksDB snapshot.
+     * Opens a snapshot of every live page as it is now (see {@link SnapshotPins}): nothing is
+     * copied; the bucket depths are frozen (a byte per page id). {@code lock} is the store's lock,
+     * which the snapshot's thread takes for each page it reads and to release it.
      */
-    public FrozenPages freeze() {
-        ZPools.snapshotReads(pool, true); // a pool trace tells a checkpoint's copies from page faults
+    public FrozenPages freeze(Object lock) {
+        FrozenPages snapshot = new FrozenPages(this, lock, pins.epoch(), table.copyDepths(), pageSize, maxStored);
+        pins.opened(snapshot);
+        return snapshot;
+    }
+
+    /**
+     * Saves a page's current copy for the open snapshots that read it, before the page changes or
+     * is freed: a dirty cached page is stored as a pinned copy (compressed into the pool, or into
+     * RocksDB); a pool page's object passes to the pin (the page loses it: the caller dirties or
+     * frees the page next); a spilled page is kept by a RocksDB view; a same-filled page by its
+     * word. The page is then stamped with the current epoch.
+     */
+    private void save(int pageId) {
+        SnapshotPins.Pin pin = new SnapshotPins.Pin();
+        int slot = table.cacheSlot(pageId);
+        long handle = table.poolHandle(pageId);
+        if (slot != PageTable.NOT_CACHED && cache.isDirty(slot)) {
+            long key = pins.newPinKey();
+            switch (storeCopy(pageId, cache.page(slot), key)) {
+                case SAME_FILLED -> {
+                    pin.kind = SnapshotPins.Pin.SAME;
+                    pin.value = stored;
+                }
+                case IN_SPILL -> {
+                    pin.kind = SnapshotPins.Pin.SPILLED;
+                    pin.value = key;
+                }
+                default -> {
+                    pin.kind = SnapshotPins.Pin.POOL;
+                    pin.value = stored;
+                    pin.bytes = pool.size(stored);
+                }
+            }
+            counters.pinCopies++;
+        } else if (table.isSame(pageId)) {
+            pin.kind = SnapshotPins.Pin.SAME;
+            pin.value = table.sameWord(pageId);
+        } else if (handle != 0) {
+            pin.kind = SnapshotPins.Pin.POOL;
+            pin.value = handle;
+            pin.bytes = pool.size(handle);
+            table.poolHandle(pageId, 0); // the pin owns the object now
+        } else if (table.isSpilled(pageId)) {
+            pin.kind = SnapshotPins.Pin.VIEW;
+            pin.view = spill.sharedView();
+        } else {
+            throw new IllegalStateException("page " + pageId + " has no copy in any tier: the page store is corrupt");
+        }
+        pins.attach(pageId, table.version(pageId), pin);
+        table.version(pageId, pins.epoch());
+    }
+
+    /**
+     * On the snapshot's thread, under the store's lock: copies what {@code snapshot} holds of a
+     * page into its scratch (stored bytes, a word), or, for a page in the page cache, its bytes
+     * straight into {@code into}. Nothing is decoded here: the lock is held for a copy only.
+     */
+    void copyFrozen(FrozenPages snapshot, int pageId, byte[] into) {
+        if (released) {
+            throw new IllegalStateException("the page store's memory was released under an open snapshot");
+        }
+        ZPools.snapshotReads(pool, true); // a pool trace tells a checkpoint's reads from page faults
         try {
-            return FrozenPages.capture(table, cache, pool, spill, pageSize, maxStored);
+            SnapshotPins.Pin pin = snapshot.saved.isEmpty() ? null : snapshot.saved.get(pageId);
+            if (pin != null) {
+                switch (pin.kind) {
+                    case SnapshotPins.Pin.POOL -> copyStored(snapshot, pool.read(pin.value, snapshot.copy, 0),
+                            StoredPage.PAGE_ID, pageId);
+                    case SnapshotPins.Pin.SPILLED -> copyStored(snapshot, spill.getPin(pin.value, snapshot.copy), 0,
+                            pageId);
+                    case SnapshotPins.Pin.VIEW -> copyStored(snapshot, pin.view.get(pageId, snapshot.copy), 0, pageId);
+                    default -> {
+                        snapshot.copyKind = FrozenPages.SAME;
+                        snapshot.copyWord = pin.value;
+                    }
+                }
+                return;
+            }
+            if (!table.isLive(pageId) || table.version(pageId) > snapshot.epoch) {
+                throw new IllegalStateException("page " + pageId + " changed after the snapshot of epoch "
+                        + snapshot.epoch + " froze, and no copy was saved for it: the page store is corrupt");
+            }
+            int slot = table.cacheSlot(pageId);
+            long handle = table.poolHandle(pageId);
+            if (slot != PageTable.NOT_CACHED) {
+                System.arraycopy(cache.page(slot), 0, into, 0, pageSize);
+                snapshot.copyKind = FrozenPages.RAW;
+            } else if (table.isSame(pageId)) {
+                snapshot.copyKind = FrozenPages.SAME;
+                snapshot.copyWord = table.sameWord(pageId);
+            } else if (handle != 0) {
+                copyStored(snapshot, pool.read(handle, snapshot.copy, 0), StoredPage.PAGE_ID, pageId);
+            } else if (table.isSpilled(pageId)) {
+                copyStored(snapshot, spill.get(pageId, snapshot.copy), 0, pageId);
+            } else {
+                throw new IllegalStateException("page " + pageId + " has no copy in any tier: the page store is corrupt");
+            }
         } finally {
             ZPools.snapshotReads(pool, false);
         }
+    }
+
+    /** The scratch holds a stored page from {@code offset} to {@code end} (codec byte first). */
+    private static void copyStored(FrozenPages snapshot, int end, int offset, int pageId) {
+        if (end < 1) {
+            throw new IllegalStateException("page " + pageId + " is missing from RocksDB, where the snapshot of epoch "
+                    + snapshot.epoch + " holds it");
+        }
+        snapshot.copyKind = FrozenPages.STORED;
+        snapshot.copyOffset = offset;
+        snapshot.copyLength = end - offset;
+    }
+
+    /**
+     * Under the store's lock: a snapshot is done; the pins no open snapshot needs are freed. If
+     * the pager was closed under its snapshots, the last one releases its memory. A pinned copy
+     * that RocksDB will not delete is left to the spill store's deletion at close (logged).
+     */
+    void release(FrozenPages snapshot) {
+        for (SnapshotPins.Pin pin : pins.closed(snapshot)) {
+            try {
+                switch (pin.kind) {
+                    case SnapshotPins.Pin.POOL -> {
+                        if (!released) {
+                            pool.free(pin.value);
+                        }
+                    }
+                    case SnapshotPins.Pin.SPILLED -> {
+                        if (!released) {
+                            spill.deletePin(pin.value);
+                        }
+                    }
+                    case SnapshotPins.Pin.VIEW -> pin.view.close();
+                    default -> {
+                        // a word: nothing held
+                    }
+                }
+            } catch (RuntimeException e) {
+                LOG.warn("Could not release a snapshot's pinned copy of a page; the spill store deletes it at close.", e);
+            }
+        }
+        if (closing && pins.openSnapshots() == 0) {
+            releaseAll();
+        }
+    }
+
+    /** Snapshots open on this pager (frozen and not yet released). */
+    public int openSnapshots() {
+        return pins.openSnapshots();
+    }
+
+    /** Moves the pool's objects (pinned ones included) into fewer frames and releases the rest. */
+    public int compactPool() {
+        return pool.compact();
     }
 
     /** Where the pages are and what moved, now; {@code spillProperties} asks RocksDB for its sizes. */
@@ -431,7 +667,9 @@ public final class Pager implements AutoCloseable {
         }
         TierCounters.PagePlacement pages =
                 new TierCounters.PagePlacement(cache.used(), dirty, inPool, spilled, same, table.live());
-        return counters.stats(pages, pool.stats(), pageSize, spillProperties ? spill.memoryBytes() : 0,
+        TierCounters.Pins pinned = new TierCounters.Pins(pins.openSnapshots(), pins.pinnedPoolObjects(),
+                pins.pinnedPoolBytes(), pins.spilledPins(), pins.saves());
+        return counters.stats(pages, pinned, pool.stats(), pageSize, spillProperties ? spill.memoryBytes() : 0,
                 spillProperties ? spill.diskBytes() : 0, frames.arenaRefusals());
     }
 
@@ -468,7 +706,7 @@ public final class Pager implements AutoCloseable {
 
     /** Whether frozen views still read the spill store (which then outlives {@link #close()}). */
     public boolean hasOpenSnapshots() {
-        return spill.hasOpenViews();
+        return pins.openSnapshots() > 0;
     }
 
     /** See the class header's invariants; also the pool's own. */
@@ -501,16 +739,66 @@ public final class Pager implements AutoCloseable {
                 throw new IllegalStateException("page " + id + " points at cache slot " + slot + ", which holds another");
             }
         }
+        long pageObjects = 0;
+        for (int id = 0; id < table.idsUsed(); id++) {
+            if (table.isLive(id) && table.poolHandle(id) != 0) {
+                pageObjects++;
+            }
+        }
+        long objects = pool.stats().objects();
+        if (objects != pageObjects + pins.pinnedPoolObjects()) {
+            throw new IllegalStateException("the pool holds " + objects + " objects, but pages own " + pageObjects
+                    + " and snapshots pin " + pins.pinnedPoolObjects());
+        }
+        pins.checkInvariants();
         pool.checkInvariants();
     }
 
     /**
      * Releases every off-heap byte (pool, frames and their arenas) and the spill store with its
      * directory, each even if an earlier step throws; the first failure is rethrown afterwards.
+     * Snapshots still open keep reading: their pages stay where they are (nothing changes any
+     * more), and the last one to close releases everything.
      */
     @Override
     public void close() {
-        closeAll("the pager", pool, frames, spill);
+        if (closing || released) {
+            return;
+        }
+        closing = true;
+        if (pins.openSnapshots() == 0) {
+            releaseAll();
+        }
+    }
+
+    /** Runs {@code action} once every off-heap byte is released: now, or when the last snapshot closes. */
+    public void whenReleased(Runnable action) {
+        if (released) {
+            action.run();
+        } else {
+            onRelease.add(action);
+        }
+    }
+
+    /** Whether every off-heap byte and the spill store are released. */
+    public boolean isReleased() {
+        return released;
+    }
+
+    private void releaseAll() {
+        released = true;
+        try {
+            closeAll("the pager", pool, frames, spill);
+        } finally {
+            for (Runnable action : onRelease) {
+                try {
+                    action.run();
+                } catch (RuntimeException e) {
+                    LOG.warn("A step after releasing the page store's memory failed.", e);
+                }
+            }
+            onRelease.clear();
+        }
     }
 
     /**

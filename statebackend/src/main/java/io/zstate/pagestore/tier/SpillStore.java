@@ -27,10 +27,17 @@ import org.rocksdb.WriteOptions;
  * and commits it before the pool frees them. Every RocksDB error is thrown as an
  * IllegalStateException that says what was being done; the page store then fails.
  *
+ * <p>Pinned copies ({@link #putPin}): a page as an open snapshot still needs it, after the pool
+ * wrote it back or when it had no room for it, under an 8-byte key of its own (pages have 4-byte
+ * keys, so the two never meet). Views ({@link #sharedView()}) keep the records of one instant for
+ * snapshots: a page modified or freed while a snapshot needs its spilled copy keeps that copy
+ * through a view, shared by every pin taken before the next write.
+ *
  * <p>Uses the RocksDB JNI that Flink's RocksDB state backend ships ({@code frocksdbjni}). Owns
  * its RocksDB instance and directory and nothing else; the {@link Pager} is its only writer.
- * Views ({@link #view()}) are read by a snapshot thread; view creation, release and close
- * synchronize on this object (lock 2 of the backend's order, see the pager).
+ * Every call comes under the store's lock (lock 1 of the backend's order, see the pager), the
+ * snapshot thread's reads and releases included; view creation, release and close also
+ * synchronize on this object (lock 2), which the gauges take alone.
  */
 final class SpillStore implements AutoCloseable {
 
@@ -44,7 +51,7 @@ final class SpillStore implements AutoCloseable {
     private final WriteOptions writeOptions;
     private final ReadOptions readOptions;
     private final RocksDB db;
-    private final byte[] key = new byte[4];
+    private final byte[] key = new byte[8];
     private final org.rocksdb.WriteBatch batch = new org.rocksdb.WriteBatch();
     private final Faults faults;
     private boolean batching;
@@ -88,18 +95,31 @@ final class SpillStore implements AutoCloseable {
      * them the codec byte.
      */
     void put(int pageId, byte[] value, int offset, int length) {
+        put(key(pageId), 4, value, offset, length, "page " + pageId);
+    }
+
+    /**
+     * Stores a pinned copy (a page as a snapshot still needs it) under its own 8-byte key, apart
+     * from every page's 4-byte key: it is never overwritten, and is deleted when released.
+     */
+    void putPin(long pin, byte[] value, int offset, int length) {
+        put(pinKey(pin), 8, value, offset, length, "pinned copy " + pin);
+    }
+
+    private void put(byte[] key, int keyLength, byte[] value, int offset, int length, String what) {
         StoredPage.codec(value, offset);
+        current = null; // a view taken before this write does not see it
         try {
             if (faults.fail(Faults.Seam.SPILL_WRITE)) {
                 throw new RocksDBException("injected write failure");
             }
             if (batching) {
-                batch.put(key(pageId).clone(), java.util.Arrays.copyOfRange(value, offset, offset + length));
+                batch.put(java.util.Arrays.copyOf(key, keyLength), java.util.Arrays.copyOfRange(value, offset, offset + length));
             } else {
-                db.put(writeOptions, key(pageId), 0, 4, value, offset, length);
+                db.put(writeOptions, key, 0, keyLength, value, offset, length);
             }
         } catch (RocksDBException e) {
-            throw new IllegalStateException("Error while writing page " + pageId + " to the RocksDB spill store.", e);
+            throw new IllegalStateException("Error while writing " + what + " to the RocksDB spill store.", e);
         }
     }
 
@@ -114,6 +134,7 @@ final class SpillStore implements AutoCloseable {
     /** Writes the batched puts; if that fails, none of them is written. */
     void commitBatch() {
         batching = false;
+        current = null;
         if (batch.count() == 0) {
             return;
         }
@@ -141,29 +162,47 @@ final class SpillStore implements AutoCloseable {
      * @return the value's length, or -1 if there is none
      */
     int get(int pageId, byte[] dst) {
+        return get(readOptions, key(pageId), 4, dst, "page " + pageId);
+    }
+
+    /** Reads a pinned copy into {@code dst}; returns its length or -1. */
+    int getPin(long pin, byte[] dst) {
+        return get(readOptions, pinKey(pin), 8, dst, "pinned copy " + pin);
+    }
+
+    private int get(ReadOptions read, byte[] key, int keyLength, byte[] dst, String what) {
         try {
             if (faults.fail(Faults.Seam.SPILL_READ)) {
                 throw new RocksDBException("injected read failure");
             }
-            int n = db.get(readOptions, key(pageId), 0, 4, dst, 0, dst.length);
+            int n = db.get(read, key, 0, keyLength, dst, 0, dst.length);
             if (n > dst.length) {
                 throw new IllegalStateException(
-                        "spilled page " + pageId + " is " + n + " bytes, larger than any page this store writes");
+                        "spilled " + what + " is " + n + " bytes, larger than any page this store writes");
             }
             return n == RocksDB.NOT_FOUND ? -1 : n;
         } catch (RocksDBException e) {
-            throw new IllegalStateException("Error while reading page " + pageId + " from the RocksDB spill store.", e);
+            throw new IllegalStateException("Error while reading " + what + " from the RocksDB spill store.", e);
         }
     }
 
     void delete(int pageId) {
+        delete(key(pageId), 4, "page " + pageId);
+    }
+
+    void deletePin(long pin) {
+        delete(pinKey(pin), 8, "pinned copy " + pin);
+    }
+
+    private void delete(byte[] key, int keyLength, String what) {
+        current = null;
         try {
             if (faults.fail(Faults.Seam.SPILL_WRITE)) {
                 throw new RocksDBException("injected delete failure");
             }
-            db.delete(writeOptions, key(pageId));
+            db.delete(writeOptions, java.util.Arrays.copyOf(key, keyLength));
         } catch (RocksDBException e) {
-            throw new IllegalStateException("Error while deleting page " + pageId + " from the RocksDB spill store.", e);
+            throw new IllegalStateException("Error while deleting " + what + " from the RocksDB spill store.", e);
         }
     }
 
@@ -194,15 +233,23 @@ final class SpillStore implements AutoCloseable {
         return key;
     }
 
+    private byte[] pinKey(long pin) {
+        for (int i = 0; i < 8; i++) {
+            key[i] = (byte) (pin >>> (56 - 8 * i));
+        }
+        return key;
+    }
+
     /**
-     * A point-in-time view for a snapshot's asynchronous part, readable from another thread while
-     * the store goes on. The store's RocksDB stays open until every view is closed.
+     * A point-in-time view of the pages' records (a RocksDB snapshot), shared by the pinned copies
+     * that refer to it: each holds a reference ({@link #sharedView()}, {@link #close()}), and the
+     * last one releases it. The store's RocksDB stays open until every view is released.
      */
     final class View implements AutoCloseable {
         private final org.rocksdb.Snapshot snapshot;
         private final ReadOptions options;
         private final byte[] viewKey = new byte[4];
-        private boolean released;
+        private int references = 1;
 
         private View() {
             this.snapshot = db.getSnapshot();
@@ -212,24 +259,22 @@ final class SpillStore implements AutoCloseable {
         /** Reads a page's value as of the view into {@code dst}; returns its length or -1. */
         int get(int pageId, byte[] dst) {
             StoredPage.writePageId(viewKey, 0, pageId);
-            try {
-                if (faults.fail(Faults.Seam.SPILL_READ)) {
-                    throw new RocksDBException("injected snapshot read failure");
-                }
-                int n = db.get(options, viewKey, 0, 4, dst, 0, dst.length);
-                return n == RocksDB.NOT_FOUND ? -1 : n;
-            } catch (RocksDBException e) {
-                throw new IllegalStateException("Error while reading page " + pageId + " for a snapshot.", e);
-            }
+            return SpillStore.this.get(options, viewKey, 4, dst, "page " + pageId + " (as a snapshot holds it)");
         }
 
+        /** Drops one reference; the last releases the RocksDB snapshot (and a closed store). */
         @Override
         public void close() {
             synchronized (SpillStore.this) {
-                if (released) {
+                if (references == 0) {
                     return;
                 }
-                released = true;
+                if (--references > 0) {
+                    return;
+                }
+                if (current == this) {
+                    current = null;
+                }
                 db.releaseSnapshot(snapshot);
                 options.close();
                 openViews--;
@@ -241,15 +286,25 @@ final class SpillStore implements AutoCloseable {
     }
 
     private int openViews;
+    /** The newest view, while no write has come since: what the next {@link #sharedView()} shares. */
+    private View current;
 
-    /** A point-in-time view of the spilled pages; close it when done. */
-    synchronized View view() {
+    /**
+     * A reference to a view of the records as they are now: the current one if nothing was
+     * written since it was taken (views are cheap, but one per pinned page would add up), else a
+     * new one. Drop the reference with {@link View#close()}.
+     */
+    synchronized View sharedView() {
         if (closed) {
             throw new IllegalStateException("the spill store is closed");
         }
-        View view = new View();
+        if (current != null) {
+            current.references++;
+            return current;
+        }
+        current = new View();
         openViews++;
-        return view;
+        return current;
     }
 
     /** Whether frozen views still read this store (it stays open for them after close). */

@@ -35,6 +35,10 @@ public final class TierCounters {
     long writebacks;
     /** Pool frames the reaper released. */
     long framesReclaimed;
+    /** Copies of dirty pages saved for open snapshots before the task changed them (copy on write). */
+    long pinCopies;
+    /** Snapshots' pinned pool objects the reaper wrote back to RocksDB. */
+    long pinWritebacks;
     /** Page bytes that were compressed on store. */
     long uncompressedBytesStored;
     /** The compressed bytes they became. */
@@ -43,7 +47,7 @@ public final class TierCounters {
     TierCounters() {}
 
     /** The counters with where the pages are now, as the store's public statistics. */
-    PageStoreStats stats(PagePlacement pages, ZPoolStats pool, int pageSize, long spillMemoryBytes,
+    PageStoreStats stats(PagePlacement pages, Pins pins, ZPoolStats pool, int pageSize, long spillMemoryBytes,
             long spillDiskBytes, long arenaRefusals) {
         return new PageStoreStats(
                 pages.hot(),
@@ -74,9 +78,19 @@ public final class TierCounters {
                 uncompressedBytesStored,
                 compressedBytesStored,
                 arenaRefusals,
-                0);
+                0,
+                pins.openSnapshots(),
+                pins.poolObjects(),
+                pins.poolBytes(),
+                pins.spilled(),
+                pins.saves(),
+                pinCopies,
+                pinWritebacks);
     }
 
     /** How many pages are in each place. */
+    /** What open snapshots hold: pinned pool objects (count and bytes) and pinned copies in RocksDB. */
+    record Pins(long openSnapshots, long poolObjects, long poolBytes, long spilled, long saves) {}
+
     record PagePlacement(long hot, long dirty, long inPool, long spilled, long sameFilled, long live) {}
 }

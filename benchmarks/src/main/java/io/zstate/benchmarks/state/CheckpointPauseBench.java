@@ -1,0 +1,247 @@
+package io.zstate.benchmarks.state;
+
+import io.zstate.flink.ZKeyedStateBackend;
+import io.zstate.pagestore.PageStoreStats;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryMXBean;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+import java.util.concurrent.Callable;
+import java.util.concurrent.RunnableFuture;
+import java.util.concurrent.atomic.AtomicLong;
+import javax.management.ObjectName;
+import org.apache.flink.api.common.state.ValueState;
+import org.apache.flink.api.common.state.ValueStateDescriptor;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.core.fs.local.LocalFileSystem;
+import org.apache.flink.runtime.checkpoint.CheckpointOptions;
+import org.apache.flink.runtime.state.KeyedStateHandle;
+import org.apache.flink.runtime.state.SnapshotResult;
+import org.apache.flink.runtime.state.VoidNamespace;
+import org.apache.flink.runtime.state.VoidNamespaceSerializer;
+import org.apache.flink.runtime.state.filesystem.FsCheckpointStreamFactory;
+import org.apache.flink.util.FileUtils;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * What a checkpoint costs the task as the state grows: the synchronous pause, and the heap,
+ * native memory and RSS a checkpoint holds while its asynchronous part runs, on every backend
+ * in one run.
+ *
+ * <pre>
+ *   state      --keys ValueState&lt;Long&gt; entries (one per key), loaded once per backend
+ *   rounds     --changes random updates, then a checkpoint: its synchronous part timed on the
+ *              task thread (snapshot() returning), its asynchronous part run to a local file
+ *              system as Flink's FsCheckpointStreamFactory writes it, then confirmed
+ *              (notifyCheckpointComplete, so RocksDB's incremental checkpoints refer to the
+ *              last one); two warm-up rounds first
+ *   memory     heap held by the checkpoint: used heap after a full GC with the checkpoint's
+ *              synchronous part done and its asynchronous part not yet run, minus the same
+ *              before it; native memory (JVM native memory tracking, committed) and RSS
+ *              (VmRSS) across the whole checkpoint, and their peak sampled every 2 ms during
+ *              the asynchronous part
+ *   backends   zstate (pool from the managed memory), rocksdb-incremental, rocksdb (full),
+ *              hashmap, created as a TaskManager creates them (BenchmarkBackend)
+ * </pre>
+ *
+ * Absolute times vary from run to run on a shared machine; compare backends and sizes within
+ * one run. Run: {@code mvn -q -DskipTests -Pcheckpoint-pause verify [-Dpause.args="..."]}.
+ */
+@Command(name = "checkpoint-pause", mixinStandardHelpOptions = true,
+        description = "Times checkpoints' synchronous pause and their memory on zstate, RocksDB and HashMap.")
+public final class CheckpointPauseBench implements Callable<Integer> {
+
+    @Option(names = "--keys", split = ",", description = "state sizes, in keys (default: ${DEFAULT-VALUE})")
+    long[] keys = {1_000_000, 4_000_000, 8_000_000};
+
+    @Option(names = "--changes", description = "updates between checkpoints (default: ${DEFAULT-VALUE})")
+    int changes = 10_000;
+
+    @Option(names = "--rounds", description = "measured checkpoints per size (default: ${DEFAULT-VALUE})")
+    int rounds = 5;
+
+    @Option(names = "--backends", split = ",", description = "default: ${DEFAULT-VALUE}")
+    String[] backends = {"zstate", "rocksdb-incremental", "hashmap"};
+
+    @Option(names = "--managed-memory", description = "the slot's managed memory, MiB (default: ${DEFAULT-VALUE})")
+    long managedMiB = 1024;
+
+    @Option(names = "--page-cache", description = "zstate's page cache, MiB (default: ${DEFAULT-VALUE})")
+    long pageCacheMiB = 64;
+
+    private static final MemoryMXBean MEMORY = ManagementFactory.getMemoryMXBean();
+
+    record Round(double pauseMs, long heapHeld, long nativeGrowth, long nativePeakGrowth, long rssGrowth,
+            long rssPeakGrowth, long checkpointBytes) {}
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new CheckpointPauseBench()).execute(args));
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        System.out.printf(Locale.ROOT, "checkpoint pause: %s keys, %,d changes between checkpoints, %d rounds, "
+                        + "managed memory %d MiB, zstate page cache %d MiB; %s, %d cores, -Xmx %d MiB%n",
+                Arrays.toString(keys), changes, rounds, managedMiB, pageCacheMiB, System.getProperty("java.vm.version"),
+                Runtime.getRuntime().availableProcessors(), Runtime.getRuntime().maxMemory() >> 20);
+        System.out.printf(Locale.ROOT, "%-20s %10s %10s %10s %12s %12s %12s %12s %12s %14s%n", "backend", "keys",
+                "pause med", "pause max", "heap held", "native +", "native peak", "RSS +", "RSS peak", "checkpoint");
+        for (long n : keys) {
+            for (String backend : backends) {
+                measure(backend, n);
+            }
+        }
+        return 0;
+    }
+
+    private void measure(String backend, long n) throws Exception {
+        Path dir = Files.createTempDirectory("zstate-checkpoint-pause");
+        String kind = backend.equals("rocksdb-incremental") ? "rocksdb" : backend;
+        try (BenchmarkBackend b = BenchmarkBackend.create(kind, managedMiB << 20, pageCacheMiB << 20,
+                io.zstate.flink.ZStateOptions.PAGE_SIZE.defaultValue().getBytes(),
+                backend.equals("rocksdb-incremental"))) {
+            ValueState<Long> state = b.keyed.getPartitionedState(VoidNamespace.INSTANCE,
+                    VoidNamespaceSerializer.INSTANCE, new ValueStateDescriptor<>("value", Types.LONG));
+            for (long k = 0; k < n; k++) {
+                b.keyed.setCurrentKey(k);
+                state.update(k);
+            }
+            FsCheckpointStreamFactory streams = new FsCheckpointStreamFactory(LocalFileSystem.getSharedInstance(),
+                    new org.apache.flink.core.fs.Path(dir.resolve("chk").toUri()),
+                    new org.apache.flink.core.fs.Path(dir.resolve("shared").toUri()), 20 * 1024, 64 * 1024);
+            Files.createDirectories(dir.resolve("chk"));
+            Files.createDirectories(dir.resolve("shared"));
+            Random random = new Random(n);
+            List<Round> measured = new ArrayList<>();
+            for (int round = 0; round < rounds + 2; round++) {
+                for (int i = 0; i < changes; i++) {
+                    long k = (random.nextLong() & Long.MAX_VALUE) % n;
+                    b.keyed.setCurrentKey(k);
+                    state.update(k + round);
+                }
+                Round r = checkpoint(b, streams, round + 1);
+                if (round >= 2) {
+                    measured.add(r);
+                }
+            }
+            report(backend, n, measured, b);
+        } finally {
+            FileUtils.deleteDirectory(dir.toFile());
+        }
+    }
+
+    private static Round checkpoint(BenchmarkBackend b, FsCheckpointStreamFactory streams, long id) throws Exception {
+        System.gc();
+        long heapBefore = MEMORY.getHeapMemoryUsage().getUsed();
+        long nativeBefore = nativeCommitted();
+        long rssBefore = rss();
+        long t0 = System.nanoTime();
+        RunnableFuture<SnapshotResult<KeyedStateHandle>> future =
+                b.keyed.snapshot(id, id, streams, CheckpointOptions.forCheckpointWithDefaultLocation());
+        double pauseMs = (System.nanoTime() - t0) / 1e6;
+        System.gc();
+        long heapHeld = MEMORY.getHeapMemoryUsage().getUsed() - heapBefore;
+        AtomicLong peakRss = new AtomicLong(rss());
+        AtomicLong peakNative = new AtomicLong(nativeCommitted());
+        Thread sampler = new Thread(() -> {
+            int tick = 0;
+            while (!Thread.currentThread().isInterrupted()) {
+                peakRss.accumulateAndGet(rss(), Math::max);
+                if (++tick % 25 == 0) { // native memory tracking is slower to ask: every 50 ms
+                    peakNative.accumulateAndGet(nativeCommitted(), Math::max);
+                }
+                try {
+                    Thread.sleep(2);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        });
+        sampler.setDaemon(true);
+        sampler.start();
+        long bytes;
+        try {
+            future.run();
+            SnapshotResult<KeyedStateHandle> result = future.get();
+            bytes = result.getJobManagerOwnedSnapshot() == null ? 0
+                    : result.getJobManagerOwnedSnapshot().getCheckpointedSize();
+        } finally {
+            sampler.interrupt();
+            sampler.join();
+        }
+        ((org.apache.flink.api.common.state.CheckpointListener) b.keyed).notifyCheckpointComplete(id);
+        long nativeAfter = nativeCommitted();
+        long rssAfter = rss();
+        return new Round(pauseMs, heapHeld, nativeAfter - nativeBefore, Math.max(peakNative.get(), nativeAfter)
+                - nativeBefore, rssAfter - rssBefore, Math.max(peakRss.get(), rssAfter) - rssBefore, bytes);
+    }
+
+    private static void report(String backend, long n, List<Round> rounds, BenchmarkBackend b) {
+        double[] pauses = rounds.stream().mapToDouble(Round::pauseMs).sorted().toArray();
+        long heapHeld = rounds.stream().mapToLong(Round::heapHeld).max().orElse(0);
+        long nativeGrowth = rounds.stream().mapToLong(Round::nativeGrowth).max().orElse(0);
+        long nativePeak = rounds.stream().mapToLong(Round::nativePeakGrowth).max().orElse(0);
+        long rssGrowth = rounds.stream().mapToLong(Round::rssGrowth).max().orElse(0);
+        long rssPeak = rounds.stream().mapToLong(Round::rssPeakGrowth).max().orElse(0);
+        System.out.printf(Locale.ROOT, "%-20s %,10d %8.2f ms %7.2f ms %12s %12s %12s %12s %12s %14s%n", backend, n,
+                pauses[pauses.length / 2], pauses[pauses.length - 1], mib(heapHeld), mib(nativeGrowth),
+                mib(nativePeak), mib(rssGrowth), mib(rssPeak), mib(rounds.get(rounds.size() - 1).checkpointBytes()));
+        if (b.keyed instanceof ZKeyedStateBackend<?> z) {
+            PageStoreStats s = z.pageStoreStats();
+            System.out.printf(Locale.ROOT, "%-20s pool payload %s in %s of frames; pinned copies saved %,d "
+                            + "(dirty pages copied %,d, written back %,d); pages %,d (hot %,d, pool %,d, spilled %,d)%n",
+                    "", mib(s.poolPayloadBytes()), mib(s.poolBytesHeld()), s.pinSaves(), s.pinCopies(),
+                    s.pinWritebacks(), s.livePages(), s.hotPages(), s.poolPages(), s.spilledPages());
+        }
+    }
+
+    private static String mib(long bytes) {
+        return String.format(Locale.ROOT, "%.1f MiB", bytes / 1048576.0);
+    }
+
+    /** The process's resident set (VmRSS), bytes; -1 where /proc is not there. */
+    static long rss() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmRSS:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+                }
+            }
+        } catch (Exception e) {
+            return -1;
+        }
+        return -1;
+    }
+
+    /**
+     * The JVM's committed native memory by its own tracking (-XX:NativeMemoryTracking=summary),
+     * bytes; -1 if tracking is off.
+     */
+    static long nativeCommitted() {
+        try {
+            String out = (String) ManagementFactory.getPlatformMBeanServer().invoke(
+                    new ObjectName("com.sun.management:type=DiagnosticCommand"), "vmNativeMemory",
+                    new Object[] {new String[] {"summary"}}, new String[] {String[].class.getName()});
+            int at = out.indexOf("Total: reserved=");
+            if (at < 0) {
+                return -1;
+            }
+            int committed = out.indexOf("committed=", at) + "committed=".length();
+            int end = committed;
+            while (end < out.length() && Character.isDigit(out.charAt(end))) {
+                end++;
+            }
+            long value = Long.parseLong(out.substring(committed, end));
+            return out.startsWith("KB", end) ? value * 1024 : value;
+        } catch (Exception e) {
+            return -1;
+        }
+    }
+}
