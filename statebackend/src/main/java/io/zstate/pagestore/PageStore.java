@@ -311,8 +311,8 @@ public final class PageStore implements AutoCloseable {
     // ==== snapshots ================================================================================
 
     /**
-     * Freezes the store for a snapshot, copying nothing of the state: the directories are copied
-     * (four bytes per bucket) and a snapshot epoch opens; from then on, a page the task changes or
+     * Freezes the store for a snapshot, copying nothing of the state: the directories are shared
+     * (copied by their next change) and a snapshot epoch opens; from then on, a page the task changes or
      * frees while the snapshot still needs it is saved first (its pool object pinned, its RocksDB
      * record kept by a view, a dirty cached page compressed into a pinned copy). The returned
      * view reads from another thread while this store goes on, taking this store's lock (this
@@ -323,7 +323,7 @@ public final class PageStore implements AutoCloseable {
     public FrozenView freeze() {
         checkUsable();
         try {
-            return new PinnedFrozenView(firstKeyGroup, index.copyDirectories(), pager.freeze(this));
+            return new PinnedFrozenView(firstKeyGroup, index.freezeDirectories(), pager.freeze(this));
         } catch (RuntimeException | Error e) {
             throw fail(e, "freezing the store for a snapshot");
         }

@@ -293,9 +293,9 @@ class PageStoreTest {
                         Map<String, byte[]> seen = new HashMap<>();
                         for (int kg = 0; kg < 2; kg++) {
                             int group = kg;
-                            frozen.forEachInKeyGroup(table, kg, (k, ko, kl, v, vo, vl) -> seen.put(
+                            frozen.forEachInKeyGroup(table, kg, (k, ko, kl, v, vo, vl) -> assertThat(seen.put(
                                     group + "/" + Arrays.toString(Arrays.copyOfRange(k, ko, ko + kl)),
-                                    Arrays.copyOfRange(v, vo, vo + vl)));
+                                    Arrays.copyOfRange(v, vo, vo + vl))).as("an entry visited twice").isNull());
                         }
                         assertThat(seen.keySet()).isEqualTo(expected.keySet());
                         expected.forEach((k, v) -> assertThat(seen.get(k)).as(k).isEqualTo(v));

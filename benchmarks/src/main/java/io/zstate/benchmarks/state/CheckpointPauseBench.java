@@ -74,7 +74,7 @@ public final class CheckpointPauseBench implements Callable<Integer> {
     long managedMiB = 1024;
 
     @Option(names = "--page-cache", description = "zstate's page cache, MiB (default: ${DEFAULT-VALUE})")
-    long pageCacheMiB = 64;
+    long pageCacheMiB = 8; // zstate's default
 
     private static final MemoryMXBean MEMORY = ManagementFactory.getMemoryMXBean();
 

@@ -118,9 +118,12 @@ public final class BucketIndex {
         }
     }
 
-    /** A copy of every directory, for a frozen view: [table][key-group index] -> bucket heads. */
-    public int[][][] copyDirectories() {
-        return tables.copy();
+    /**
+     * Every directory as it is now, for a frozen view: [table][key-group index] -> bucket heads
+     * (shared with the live directories until their next change, which copies them).
+     */
+    public int[][][] freezeDirectories() {
+        return tables.freeze();
     }
 
     // ==== point operations =========================================================================

@@ -19,7 +19,8 @@ import java.util.Arrays;
  * directories of 5,000,000 entries grew to 120 MB of int[] for 360,000 pages. Past the bound a
  * full bucket grows an overflow page instead, and splits once buckets catch up.
  *
- * <p>Plain heap data: touches no page. {@link BucketIndex} decides when to split.
+ * <p>Plain heap data: touches no page. {@link BucketIndex} decides when to split. A frozen view
+ * shares the array until the next split copies it.
  */
 final class Directory {
 
@@ -29,6 +30,11 @@ final class Directory {
     static final int MAX_DEPTH = 24;
 
     int[] pages = new int[1];
+    /**
+     * Whether a frozen view holds {@link #pages} (Tables.freeze): the next change copies the
+     * array first (copy on write), so a freeze costs nothing per bucket.
+     */
+    boolean shared;
     int depth;
     /** Distinct bucket chains. */
     int buckets = 1;
@@ -64,7 +70,11 @@ final class Directory {
             int[] doubled = Arrays.copyOf(pages, pages.length * 2);
             System.arraycopy(pages, 0, doubled, pages.length, pages.length);
             pages = doubled;
+            shared = false;
             depth++;
+        } else if (shared) {
+            pages = pages.clone();
+            shared = false;
         }
         int bit = 1 << localDepth;
         int low = hash & (bit - 1);

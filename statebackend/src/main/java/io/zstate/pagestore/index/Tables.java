@@ -79,19 +79,24 @@ final class Tables {
         return names.size();
     }
 
-    /** A copy of every directory's heads: [table][key-group index] (null where none). */
-    int[][][] copy() {
-        int[][][] copy = new int[groups.size()][][];
+    /**
+     * Every directory's heads as they are now, for a frozen view: [table][key-group index] (null
+     * where none). The arrays are shared, not copied: each directory copies its own before its
+     * next change (copy on write), so this costs one step per directory, not per bucket.
+     */
+    int[][][] freeze() {
+        int[][][] frozen = new int[groups.size()][][];
         for (int t = 0; t < groups.size(); t++) {
             Directory[] g = groups.get(t);
-            copy[t] = new int[g.length][];
+            frozen[t] = new int[g.length][];
             for (int i = 0; i < g.length; i++) {
                 if (g[i] != null) {
-                    copy[t][i] = g[i].pages.clone();
+                    frozen[t][i] = g[i].pages;
+                    g[i].shared = true;
                 }
             }
         }
-        return copy;
+        return frozen;
     }
 
     long heapBytes() {

@@ -7,7 +7,8 @@ import io.zstate.pagestore.tier.FrozenPages;
 import java.util.Arrays;
 
 /**
- * The frozen view: copies of the directories (four bytes per bucket) and {@link FrozenPages}
+ * The frozen view: the directories as they were (shared with the live ones until their next
+ * change copies them) and {@link FrozenPages}
  * (every page where it is, or its pinned copy if the task changed it since: nothing of the state
  * copied), walked by the same {@link ChainWalker} as the live store. Read by one thread (the
  * checkpoint's asynchronous part), which takes the store's lock for each page it copies out.

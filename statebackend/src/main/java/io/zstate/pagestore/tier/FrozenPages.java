@@ -12,8 +12,7 @@ import java.util.HashMap;
  * SnapshotPins}). Reads copy one page's stored bytes under the store's lock and decode them after
  * releasing it, with the codec's one {@link PageCodec#decode}.
  *
- * <p>Costs the pins it holds (counted in the pool's budget or kept in RocksDB) and one byte per
- * page id for the bucket depths frozen with it. Close it when done: the last snapshot to release
+ * <p>Costs the pins it holds (counted in the pool's budget or kept in RocksDB). Close it when done: the last snapshot to release
  * a pin frees it, and a pager closed under open snapshots releases its memory when the last one
  * closes.
  */
@@ -28,7 +27,6 @@ public final class FrozenPages implements AutoCloseable {
     final HashMap<Integer, SnapshotPins.Pin> saved = new HashMap<>();
     private final Pager pager;
     private final Object lock;
-    private final byte[] depths;
     private final int pageSize;
     private final PageCodec codec;
 
@@ -40,11 +38,10 @@ public final class FrozenPages implements AutoCloseable {
     long copyWord;
     private boolean closed;
 
-    FrozenPages(Pager pager, Object lock, int epoch, byte[] depths, int pageSize, int maxStored) {
+    FrozenPages(Pager pager, Object lock, int epoch, int pageSize, int maxStored) {
         this.pager = pager;
         this.lock = lock;
         this.epoch = epoch;
-        this.depths = depths;
         this.pageSize = pageSize;
         this.codec = new PageCodec(pageSize, Faults.NONE);
         this.copy = new byte[maxStored];
@@ -52,7 +49,12 @@ public final class FrozenPages implements AutoCloseable {
 
     /** A bucket page's extendible-hashing depth when frozen. */
     public int depth(int pageId) {
-        return depths[pageId];
+        synchronized (lock) {
+            if (closed) {
+                throw new IllegalStateException("this snapshot of the page store was released");
+            }
+            return pager.frozenDepth(this, pageId);
+        }
     }
 
     /** The bytes of a page as frozen, in {@code into} (a page-sized buffer of the caller's). */

@@ -140,11 +140,6 @@ final class PageTable {
         depth[id] = (byte) value;
     }
 
-    /** The bucket depths of every page id in use, as they are now (a snapshot's). */
-    byte[] copyDepths() {
-        return Arrays.copyOf(depth, idsUsed);
-    }
-
     int version(int id) {
         return version[id];
     }

@@ -61,8 +61,8 @@ import net.jpountz.lz4.LZ4Exception;
  * short is not a failure: no frame (budget, or the memory refused an arena) or an incompressible
  * page (or a compressor that fails) completes by spilling.
  *
- * Snapshots (SnapshotPins, FrozenPages): a freeze copies nothing but the bucket depths; it
- *   opens an epoch. markDirty and freePage save a page's current copy first when an open
+ * Snapshots (SnapshotPins, FrozenPages): a freeze copies nothing; it opens an epoch.
+ *   markDirty, freePage and a depth change save a page's current copy first when an open
  *   snapshot still needs it (one compare on the write path): a pool object passes to a pin, a
  *   RocksDB record is kept by a view, a dirty cached page is compressed into a pinned copy (pool
  *   or RocksDB). Pinned pool objects are pool objects: in the budget, moved by compaction,
@@ -304,7 +304,14 @@ public final class Pager implements AutoCloseable {
         return table.depth(pageId);
     }
 
+    /**
+     * Sets a bucket page's depth (a split). The page is dirtied first: an open snapshot that
+     * still reads it gets it saved with its old depth (the split rewrites the page next anyway).
+     */
     public void depth(int pageId, int depth) {
+        if (pins.needsSave(table.version(pageId))) {
+            markDirty(load(pageId));
+        }
         table.depth(pageId, depth);
     }
 
@@ -482,11 +489,11 @@ public final class Pager implements AutoCloseable {
 
     /**
      * Opens a snapshot of every live page as it is now (see {@link SnapshotPins}): nothing is
-     * copied; the bucket depths are frozen (a byte per page id). {@code lock} is the store's lock,
+     * copied. {@code lock} is the store's lock,
      * which the snapshot's thread takes for each page it reads and to release it.
      */
     public FrozenPages freeze(Object lock) {
-        FrozenPages snapshot = new FrozenPages(this, lock, pins.epoch(), table.copyDepths(), pageSize, maxStored);
+        FrozenPages snapshot = new FrozenPages(this, lock, pins.epoch(), pageSize, maxStored);
         pins.opened(snapshot);
         return snapshot;
     }
@@ -534,6 +541,7 @@ public final class Pager implements AutoCloseable {
         } else {
             throw new IllegalStateException("page " + pageId + " has no copy in any tier: the page store is corrupt");
         }
+        pin.depth = table.depth(pageId);
         pins.attach(pageId, table.version(pageId), pin);
         table.version(pageId, pins.epoch());
     }
@@ -586,6 +594,12 @@ public final class Pager implements AutoCloseable {
         } finally {
             ZPools.snapshotReads(pool, false);
         }
+    }
+
+    /** Under the store's lock: a bucket page's depth as {@code snapshot} froze it. */
+    int frozenDepth(FrozenPages snapshot, int pageId) {
+        SnapshotPins.Pin pin = snapshot.saved.isEmpty() ? null : snapshot.saved.get(pageId);
+        return pin != null ? pin.depth : table.depth(pageId);
     }
 
     /** The scratch holds a stored page from {@code offset} to {@code end} (codec byte first). */

@@ -54,6 +54,8 @@ final class SnapshotPins {
         /** Bytes of the copy (POOL and SPILLED): the pinned-bytes metric. */
         int bytes;
         SpillStore.View view;
+        /** The page's bucket depth when saved. */
+        int depth;
         int references;
     }
 
