@@ -33,8 +33,9 @@ import java.util.Objects;
  * short is no failure (the pager spills). close() releases everything whatever happened.
  *
  * Threads: not thread-safe. The keyed backend guards every call with its lock (this object); a
- * frozen view's thread takes the same lock for each page it reads and when it closes. See the
- * pager's header for the lock order of the whole backend.
+ * frozen view's thread takes the same lock for each page it reads and when it closes. While a
+ * frozen view is open, every call must hold the lock: checked (an assertion) on every call. See
+ * the pager's header for the lock order of the whole backend.
  * </pre>
  */
 public final class PageStore implements AutoCloseable {
@@ -323,7 +324,14 @@ public final class PageStore implements AutoCloseable {
     public FrozenView freeze() {
         checkUsable();
         try {
-            return new PinnedFrozenView(firstKeyGroup, index.freezeDirectories(), pager.freeze(this));
+            int[][][] directories = index.freezeDirectories();
+            io.zstate.pagestore.tier.FrozenPages pages = pager.freeze(this);
+            try {
+                return new PinnedFrozenView(firstKeyGroup, directories, pages);
+            } catch (RuntimeException | Error e) {
+                pages.close(); // an epoch nobody owns would pin every change from now on
+                throw e;
+            }
         } catch (RuntimeException | Error e) {
             throw fail(e, "freezing the store for a snapshot");
         }
@@ -374,6 +382,9 @@ public final class PageStore implements AutoCloseable {
         if (closed) {
             throw new IllegalStateException("the page store is closed");
         }
+        assert !pager.hasOpenSnapshots() || Thread.holdsLock(this)
+                : "the page store is used without its lock while a frozen view reads it from another thread:"
+                        + " every call must hold the store's monitor (synchronized (store))";
     }
 
     private void checkMutable(int table, int keyGroup) {

@@ -113,38 +113,40 @@ class PageStoreModelPropertyTest {
         Path spillDir = store.spillDirectory();
         OpenSnapshots snapshots = new OpenSnapshots(true);
         try {
-            store.createTable("values-and-maps");
-            store.createTable("other");
-            TreeMap<String, byte[]> model = new TreeMap<>();
-            ValueView view = new ValueView();
-            for (Op op : ops) {
-                step(store, model, view, op, snapshots);
+            synchronized (store) { // the store's lock, which frozen views read under
+                store.createTable("values-and-maps");
+                store.createTable("other");
+                TreeMap<String, byte[]> model = new TreeMap<>();
+                ValueView view = new ValueView();
+                for (Op op : ops) {
+                    step(store, model, view, op, snapshots);
+                    store.checkInvariants();
+                }
+                verifyAll(store, model, view);
+                snapshots.checkAll();
+                PageStoreStats stats = store.stats();
+                Statistics.label("pin copies").collect(stats.pinCopies() > 0);
+                Statistics.label("pin writebacks").collect(stats.pinWritebacks() > 0);
+                Statistics.label("snapshots checked").collect(snapshots.checked > 0);
+                // release in random order, one kept open across the store's close
+                Random random = new Random(ops.size());
+                snapshots.keepOneOpen = random.nextBoolean();
+                snapshots.releaseAllButMaybeOne(random);
                 store.checkInvariants();
+                if (!snapshots.keepOneOpen || snapshots.views.isEmpty()) {
+                    assertThat(store.stats().pinnedPoolObjects()).as("pinned objects after every release").isZero();
+                    assertThat(store.stats().pinnedSpilled()).as("pinned RocksDB copies after every release").isZero();
+                }
+                Statistics.label("pool stores").collect(stats.poolPages() > 0 || stats.poolHits() > 0);
+                Statistics.label("writebacks").collect(stats.writebacks() > 0);
+                Statistics.label("swap-ins").collect(stats.swapIns() > 0);
+                Statistics.label("clean drops").collect(stats.cleanDrops() > 0);
+                Statistics.label("bounced").collect(stats.bounced() > 0);
+                Statistics.label("same-filled").collect(stats.sameFilledStores() > 0);
+                Statistics.label("pool hits").collect(stats.poolHits() > 0);
+                Statistics.label("long keys").collect(model.keySet().stream().anyMatch(k -> k.length() > 1200));
+                Statistics.label("map indexes").collect(store.mapIndexes() > 0);
             }
-            verifyAll(store, model, view);
-            snapshots.checkAll();
-            PageStoreStats stats = store.stats();
-            Statistics.label("pin copies").collect(stats.pinCopies() > 0);
-            Statistics.label("pin writebacks").collect(stats.pinWritebacks() > 0);
-            Statistics.label("snapshots checked").collect(snapshots.checked > 0);
-            // release in random order, one kept open across the store's close
-            Random random = new Random(ops.size());
-            snapshots.keepOneOpen = random.nextBoolean();
-            snapshots.releaseAllButMaybeOne(random);
-            store.checkInvariants();
-            if (!snapshots.keepOneOpen || snapshots.views.isEmpty()) {
-                assertThat(store.stats().pinnedPoolObjects()).as("pinned objects after every release").isZero();
-                assertThat(store.stats().pinnedSpilled()).as("pinned RocksDB copies after every release").isZero();
-            }
-            Statistics.label("pool stores").collect(stats.poolPages() > 0 || stats.poolHits() > 0);
-            Statistics.label("writebacks").collect(stats.writebacks() > 0);
-            Statistics.label("swap-ins").collect(stats.swapIns() > 0);
-            Statistics.label("clean drops").collect(stats.cleanDrops() > 0);
-            Statistics.label("bounced").collect(stats.bounced() > 0);
-            Statistics.label("same-filled").collect(stats.sameFilledStores() > 0);
-            Statistics.label("pool hits").collect(stats.poolHits() > 0);
-            Statistics.label("long keys").collect(model.keySet().stream().anyMatch(k -> k.length() > 1200));
-            Statistics.label("map indexes").collect(store.mapIndexes() > 0);
         } finally {
             store.close();
         }
@@ -219,47 +221,49 @@ class PageStoreModelPropertyTest {
         OpenSnapshots snapshots = new OpenSnapshots(false); // read unarmed, below
         String outcome = "completed";
         try {
-            store.createTable("values-and-maps");
-            store.createTable("other");
-            TreeMap<String, byte[]> model = new TreeMap<>();
-            ValueView view = new ValueView();
-            for (Op op : ops) {
-                if (op.kind() == Kind.CHECK_SNAPSHOT) {
-                    snapshots.check(op.seed()); // a snapshot read that fails fails the checkpoint, not the store
-                    continue;
+            synchronized (store) { // the store's lock, which frozen views read under
+                store.createTable("values-and-maps");
+                store.createTable("other");
+                TreeMap<String, byte[]> model = new TreeMap<>();
+                ValueView view = new ValueView();
+                for (Op op : ops) {
+                    if (op.kind() == Kind.CHECK_SNAPSHOT) {
+                        snapshots.check(op.seed()); // a snapshot read that fails fails the checkpoint, not the store
+                        continue;
+                    }
+                    faults.injected.clear();
+                    faults.armed = true;
+                    RuntimeException thrown = null;
+                    try {
+                        step(store, model, view, op, snapshots);
+                    } catch (RuntimeException e) {
+                        thrown = e;
+                    } finally {
+                        faults.armed = false;
+                    }
+                    if (thrown != null) {
+                        assertThat(faults.injected).as("a failure with nothing injected: %s", thrown).isNotEmpty();
+                        Faults.Seam cause = faults.injected.get(faults.injected.size() - 1);
+                        assertThat(cause).as("the seam that failed the store").isIn(
+                                Faults.Seam.DECOMPRESS, Faults.Seam.SPILL_WRITE, Faults.Seam.SPILL_READ);
+                        assertThat(store.isFailed()).as("an operation threw %s but the store is not failed", thrown)
+                                .isTrue();
+                        assertThat(thrown).isInstanceOf(PageStoreFailedException.class);
+                        count(faults.injected.subList(0, faults.injected.size() - 1), false);
+                        count(List.of(cause), true);
+                        assertEveryCallThrows(store, view);
+                        outcome = "failed";
+                        break;
+                    }
+                    count(faults.injected, false);
+                    store.checkInvariants();
                 }
-                faults.injected.clear();
-                faults.armed = true;
-                RuntimeException thrown = null;
-                try {
-                    step(store, model, view, op, snapshots);
-                } catch (RuntimeException e) {
-                    thrown = e;
-                } finally {
-                    faults.armed = false;
+                if (!store.isFailed()) {
+                    verifyAll(store, model, view);
+                    snapshots.checkAll();
                 }
-                if (thrown != null) {
-                    assertThat(faults.injected).as("a failure with nothing injected: %s", thrown).isNotEmpty();
-                    Faults.Seam cause = faults.injected.get(faults.injected.size() - 1);
-                    assertThat(cause).as("the seam that failed the store").isIn(
-                            Faults.Seam.DECOMPRESS, Faults.Seam.SPILL_WRITE, Faults.Seam.SPILL_READ);
-                    assertThat(store.isFailed()).as("an operation threw %s but the store is not failed", thrown)
-                            .isTrue();
-                    assertThat(thrown).isInstanceOf(PageStoreFailedException.class);
-                    count(faults.injected.subList(0, faults.injected.size() - 1), false);
-                    count(List.of(cause), true);
-                    assertEveryCallThrows(store, view);
-                    outcome = "failed";
-                    break;
-                }
-                count(faults.injected, false);
-                store.checkInvariants();
+                snapshots.releaseAllButMaybeOne(new Random(seed));
             }
-            if (!store.isFailed()) {
-                verifyAll(store, model, view);
-                snapshots.checkAll();
-            }
-            snapshots.releaseAllButMaybeOne(new Random(seed));
         } finally {
             store.close();
         }

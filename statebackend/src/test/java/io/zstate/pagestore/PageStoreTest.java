@@ -239,12 +239,14 @@ class PageStoreTest {
         assertThat(store.stats().spilledPages()).as("some pages are in RocksDB").isPositive();
         io.zstate.pagestore.snapshot.FrozenView frozen = store.freeze();
         // change everything after the freeze, then close the store under the view
-        for (int k = 0; k < 4000; k++) {
-            byte[] key = valueKey(k);
-            if (k % 3 == 0) {
-                store.delete(table, k % 2, key, 0, key.length, key.length);
-            } else {
-                store.put(table, k % 2, key, 0, key.length, key.length, new byte[7], 0, 7);
+        synchronized (store) { // the store's lock, which the view reads under
+            for (int k = 0; k < 4000; k++) {
+                byte[] key = valueKey(k);
+                if (k % 3 == 0) {
+                    store.delete(table, k % 2, key, 0, key.length, key.length);
+                } else {
+                    store.put(table, k % 2, key, 0, key.length, key.length, new byte[7], 0, 7);
+                }
             }
         }
         store.close();
@@ -324,6 +326,24 @@ class PageStoreTest {
         }
         assertThat(store.framesInUse()).isZero();
         assertThat(store.liveArenas()).isZero();
+    }
+
+    /** The thread rule is checked: with a frozen view open, a call without the store's lock is refused. */
+    @Test
+    void withAFrozenViewOpenEveryCallMustHoldTheLock() {
+        try (PageStore store = new PageStore(tiny("zsmalloc"), 0, 1)) {
+            int table = store.createTable("t");
+            byte[] key = valueKey(1);
+            store.put(table, 0, key, 0, key.length, key.length, key, 0, key.length); // no view: no lock needed
+            io.zstate.pagestore.snapshot.FrozenView frozen = store.freeze();
+            assertThatThrownBy(() -> store.put(table, 0, key, 0, key.length, key.length, key, 0, 3))
+                    .isInstanceOf(AssertionError.class).hasMessageContaining("without its lock");
+            synchronized (store) {
+                store.put(table, 0, key, 0, key.length, key.length, key, 0, 3);
+            }
+            frozen.close();
+            store.put(table, 0, key, 0, key.length, key.length, key, 0, 2);
+        }
     }
 
     /** One write of the task thread, under the store's lock. */

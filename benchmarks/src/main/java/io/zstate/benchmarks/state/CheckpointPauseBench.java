@@ -38,14 +38,16 @@ import picocli.CommandLine.Option;
  * <pre>
  *   state      --keys ValueState&lt;Long&gt; entries (one per key), loaded once per backend
  *   rounds     --changes random updates, then a checkpoint: its synchronous part timed on the
- *              task thread (snapshot() returning), its asynchronous part run to a local file
- *              system as Flink's FsCheckpointStreamFactory writes it, then confirmed
+ *              task thread (snapshot() returning), its asynchronous part run on another thread
+ *              to a local file system as Flink's FsCheckpointStreamFactory writes it while the
+ *              task thread makes the next round's changes, then confirmed
  *              (notifyCheckpointComplete, so RocksDB's incremental checkpoints refer to the
  *              last one); two warm-up rounds first
  *   memory     heap held by the checkpoint: used heap after a full GC with the checkpoint's
  *              synchronous part done and its asynchronous part not yet run, minus the same
- *              before it; native memory (JVM native memory tracking, committed) and RSS
- *              (VmRSS) across the whole checkpoint, and their peak sampled every 2 ms during
+ *              before it; native memory (JVM native memory tracking, committed, the Java heap
+ *              excluded) and RSS (VmRSS; the heap is fixed and pre-touched, so RSS growth is
+ *              growth outside it) across the whole checkpoint, and their peak sampled during
  *              the asynchronous part
  *   backends   zstate (pool from the managed memory), rocksdb-incremental, rocksdb (full),
  *              hashmap, created as a TaskManager creates them (BenchmarkBackend)
@@ -120,13 +122,20 @@ public final class CheckpointPauseBench implements Callable<Integer> {
             Files.createDirectories(dir.resolve("shared"));
             Random random = new Random(n);
             List<Round> measured = new ArrayList<>();
-            for (int round = 0; round < rounds + 2; round++) {
-                for (int i = 0; i < changes; i++) {
+            Runnable changes = () -> {
+                for (int i = 0; i < this.changes; i++) {
                     long k = (random.nextLong() & Long.MAX_VALUE) % n;
                     b.keyed.setCurrentKey(k);
-                    state.update(k + round);
+                    try {
+                        state.update(k + i);
+                    } catch (java.io.IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
                 }
-                Round r = checkpoint(b, streams, round + 1);
+            };
+            changes.run();
+            for (int round = 0; round < rounds + 2; round++) {
+                Round r = checkpoint(b, streams, round + 1, changes); // the next round's changes run meanwhile
                 if (round >= 2) {
                     measured.add(r);
                 }
@@ -137,7 +146,13 @@ public final class CheckpointPauseBench implements Callable<Integer> {
         }
     }
 
-    private static Round checkpoint(BenchmarkBackend b, FsCheckpointStreamFactory streams, long id) throws Exception {
+    /**
+     * One checkpoint: the synchronous part timed; the asynchronous part on another thread while
+     * the task thread makes the next round's changes (as a running job does), memory sampled
+     * meanwhile.
+     */
+    private static Round checkpoint(BenchmarkBackend b, FsCheckpointStreamFactory streams, long id,
+            Runnable changes) throws Exception {
         System.gc();
         long heapBefore = MEMORY.getHeapMemoryUsage().getUsed();
         long nativeBefore = nativeCommitted();
@@ -166,13 +181,16 @@ public final class CheckpointPauseBench implements Callable<Integer> {
         });
         sampler.setDaemon(true);
         sampler.start();
+        Thread asyncPart = new Thread(future, "checkpoint-async-part");
         long bytes;
         try {
-            future.run();
+            asyncPart.start();
+            changes.run();
             SnapshotResult<KeyedStateHandle> result = future.get();
             bytes = result.getJobManagerOwnedSnapshot() == null ? 0
                     : result.getJobManagerOwnedSnapshot().getCheckpointedSize();
         } finally {
+            asyncPart.join();
             sampler.interrupt();
             sampler.join();
         }
@@ -221,27 +239,34 @@ public final class CheckpointPauseBench implements Callable<Integer> {
     }
 
     /**
-     * The JVM's committed native memory by its own tracking (-XX:NativeMemoryTracking=summary),
-     * bytes; -1 if tracking is off.
+     * The JVM's committed memory by its own tracking (-XX:NativeMemoryTracking=summary) outside
+     * the Java heap, bytes; -1 if tracking is off. (Unsafe allocations, zstate's arenas among
+     * them, count under "Other"; RocksDB's own mallocs are not tracked: see RSS.)
      */
     static long nativeCommitted() {
         try {
             String out = (String) ManagementFactory.getPlatformMBeanServer().invoke(
                     new ObjectName("com.sun.management:type=DiagnosticCommand"), "vmNativeMemory",
                     new Object[] {new String[] {"summary"}}, new String[] {String[].class.getName()});
-            int at = out.indexOf("Total: reserved=");
-            if (at < 0) {
-                return -1;
-            }
-            int committed = out.indexOf("committed=", at) + "committed=".length();
-            int end = committed;
-            while (end < out.length() && Character.isDigit(out.charAt(end))) {
-                end++;
-            }
-            long value = Long.parseLong(out.substring(committed, end));
-            return out.startsWith("KB", end) ? value * 1024 : value;
+            long total = committedAfter(out, "Total: reserved=");
+            long heap = committedAfter(out, "Java Heap (reserved=");
+            return total < 0 || heap < 0 ? -1 : total - heap;
         } catch (Exception e) {
             return -1;
         }
+    }
+
+    private static long committedAfter(String out, String label) {
+        int at = out.indexOf(label);
+        if (at < 0) {
+            return -1;
+        }
+        int committed = out.indexOf("committed=", at) + "committed=".length();
+        int end = committed;
+        while (end < out.length() && Character.isDigit(out.charAt(end))) {
+            end++;
+        }
+        long value = Long.parseLong(out.substring(committed, end));
+        return out.startsWith("KB", end) ? value * 1024 : out.startsWith("MB", end) ? value << 20 : value;
     }
 }

@@ -33,8 +33,8 @@ final class PageTable {
     /** Extendible-hashing depth of bucket pages. */
     private byte[] depth = new byte[1024];
     /**
-     * The snapshot epoch in which the page last changed (was created, modified or freed): open
-     * snapshots frozen in this epoch or later still read its current copy (see SnapshotPins).
+     * The snapshot epoch stamped on the page when it was created or last saved for a snapshot:
+     * open snapshots frozen in this epoch or later still read its current copy (SnapshotPins).
      */
     private int[] version = new int[1024];
     private int[] freeIds = new int[64];

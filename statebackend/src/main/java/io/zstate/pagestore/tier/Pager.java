@@ -30,7 +30,8 @@ import net.jpountz.lz4.LZ4Exception;
  *
  * The states of a page (PageTable holds where its current copy is):
  *
- *                 markDirty                        markDirty (drops the pool copy)
+ *                 markDirty                        markDirty (drops the pool copy, or hands it
+ *                                                  to a snapshot's pin: see Snapshots below)
  *     +------------+   +-------------------------------------------------------------+
  *     v            |   |                                                             |
  *   HOT DIRTY -----+   |   store: same-filled ------------> SAME ----fault---> HOT CLEAN(same)
@@ -41,7 +42,8 @@ import net.jpountz.lz4.LZ4Exception;
  *     +----------------+                                       ^   |
  *                                                writeback ----+   | (POOL -> SPILLED: the reaper)
  *   HOT CLEAN(x) --clean drop (eviction, no write)--> x
- *   any state --freePage--> gone (every copy released: cache slot, pool object, RocksDB record)
+ *   any state --freePage--> gone (every copy released: cache slot, pool object, RocksDB record;
+ *                           an open snapshot's copy is saved first, as a pin)
  *
  *   fault-in  a page not in the cache is decoded from its copy; the copy stays current until the
  *             page is first modified (zswap's non-exclusive load), so re-evicting it costs nothing
@@ -76,7 +78,9 @@ import net.jpountz.lz4.LZ4Exception;
  *      properties, which a metrics thread may take alone
  *   The snapshot thread (a checkpoint's asynchronous part) takes lock 1 for each page it reads
  *   (copyFrozen: a copy of the page's stored bytes from the cache, a pin, the pool or RocksDB;
- *   it decodes after releasing the lock) and to release its snapshot (release: pins freed);
+ *   it decodes after releasing the lock) and to release its snapshot (release: pins freed; if
+ *   the store was closed meanwhile, the last release frees its memory and runs the backend's
+ *   whenReleased actions, which return the managed memory to Flink's MemoryManager);
  *   it touches nothing else of the pager, and reads nothing without the lock, so it never sees
  *   an object half-moved by compaction or a page half-written. A background reaper (a later
  *   issue) will take lock 1 per batch of frames and may do anything the task's direct reclaim
@@ -274,8 +278,10 @@ public final class Pager implements AutoCloseable {
     }
 
     /**
-     * Frees a page in every tier (a snapshot's copy, then its RocksDB record first: the steps that
-     * can fail).
+     * Frees a page in every tier. The steps that can fail come first: saving an open snapshot's
+     * copy, then deleting its RocksDB record; if the delete fails after a pool page's object
+     * passed to a pin, the page has no copy left, and the store above fails (as for any failure
+     * midway through an operation).
      */
     public void freePage(int pageId) {
         if (pins.needsSave(table.version(pageId))) {
@@ -549,7 +555,9 @@ public final class Pager implements AutoCloseable {
     /**
      * On the snapshot's thread, under the store's lock: copies what {@code snapshot} holds of a
      * page into its scratch (stored bytes, a word), or, for a page in the page cache, its bytes
-     * straight into {@code into}. Nothing is decoded here: the lock is held for a copy only.
+     * straight into {@code into}. Nothing is decoded here: the lock is held for a copy, or for a
+     * RocksDB read where the page or its pin is spilled (a read the task may then wait for; a
+     * view taken under the lock and read outside it would avoid that: not done yet).
      */
     void copyFrozen(FrozenPages snapshot, int pageId, byte[] into) {
         if (released) {
@@ -638,10 +646,11 @@ public final class Pager implements AutoCloseable {
                     }
                 }
             } catch (RuntimeException e) {
-                LOG.warn("Could not release a snapshot's pinned copy of a page; the spill store deletes it at close.", e);
+                LOG.warn("Could not release a snapshot's pinned copy of a page; it stays until the store closes"
+                        + " (the pool's frames and the spill store's directory are released whole then).", e);
             }
         }
-        if (closing && pins.openSnapshots() == 0) {
+        if (closing && !released && pins.openSnapshots() == 0) {
             releaseAll();
         }
     }

@@ -10,10 +10,12 @@ import java.util.List;
  * saved only when the task is about to change or free the page while a snapshot still needs it.
  *
  * <pre>
- * Epochs: the pager stamps every page with the epoch in which it last changed (created,
- * modified, freed: PageTable.version). A freeze opens a snapshot of the current epoch and starts
- * the next. A snapshot of epoch s reads a page's current copy if the page's stamp is at most s
- * (unchanged since the freeze), else the copy saved for it. Before a page stamped v changes, the
+ * Epochs: the pager stamps a page with the current epoch when it is created and when it is
+ * saved (PageTable.version); a page changed while no snapshot needed it keeps its stamp, which
+ * only says that no snapshot of a later epoch has seen a different version of it. A freeze
+ * opens a snapshot of the current epoch and starts the next. A snapshot of epoch s reads a
+ * page's current copy if the page's stamp is at most s (unchanged since the freeze), else the
+ * copy saved for it. Before a page stamped v changes, the
  * pager saves its current copy once for every open snapshot of epoch >= v (one Pin, shared and
  * counted), and stamps the page with the current epoch; snapshots of epoch < v got theirs at an
  * earlier change. So the test on the write path is one compare: stamp <= newest open epoch.

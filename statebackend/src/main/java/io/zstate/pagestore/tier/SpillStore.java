@@ -36,8 +36,8 @@ import org.rocksdb.WriteOptions;
  * <p>Uses the RocksDB JNI that Flink's RocksDB state backend ships ({@code frocksdbjni}). Owns
  * its RocksDB instance and directory and nothing else; the {@link Pager} is its only writer.
  * Every call comes under the store's lock (lock 1 of the backend's order, see the pager), the
- * snapshot thread's reads and releases included; view creation, release and close also
- * synchronize on this object (lock 2), which the gauges take alone.
+ * snapshot thread's reads and releases included; view creation, release, close and the size
+ * properties also synchronize on this object (lock 2).
  */
 final class SpillStore implements AutoCloseable {
 
@@ -305,11 +305,6 @@ final class SpillStore implements AutoCloseable {
         current = new View();
         openViews++;
         return current;
-    }
-
-    /** Whether frozen views still read this store (it stays open for them after close). */
-    synchronized boolean hasOpenViews() {
-        return openViews > 0;
     }
 
     /**
