@@ -9,7 +9,8 @@ import java.util.HashMap;
  * asynchronous part) while the pager goes on, without a copy of the state: a page unchanged since
  * the freeze is read from wherever it is now (page cache, pool, RocksDB, a same-filled tag); a
  * page changed since is read from the copy the pager saved before changing it ({@link
- * SnapshotPins}). Reads copy one page's stored bytes under the store's lock and decode them after
+ * SnapshotPins}). Reads copy one page's stored bytes under the store's lock (or, for a page in
+ * RocksDB, take what keeps its record: a view or its pin) and read RocksDB and decode after
  * releasing it, with the codec's one {@link PageCodec#decode}.
  *
  * <p>Costs the pins it holds (counted in the pool's budget or kept in RocksDB). Close it when done: the last snapshot to release
@@ -21,6 +22,8 @@ public final class FrozenPages implements AutoCloseable {
     static final byte RAW = 1;
     static final byte STORED = 2;
     static final byte SAME = 3;
+    /** In RocksDB: read outside the lock, through {@link #readView} or the pin {@link #readPin}. */
+    static final byte SPILL_READ = 4;
 
     final int epoch;
     /** Pages changed since the freeze: the copies saved for this snapshot. */
@@ -36,7 +39,16 @@ public final class FrozenPages implements AutoCloseable {
     int copyOffset;
     int copyLength;
     long copyWord;
+    SpillStore.View readView;
+    /** Whether {@link #readView} was taken for this read (dropped after it) or is a pin's. */
+    boolean readViewOwned;
+    long readPin;
+    /** This snapshot thread's own key scratch for RocksDB reads outside the lock. */
+    final byte[] key = new byte[8];
     private boolean closed;
+    /** A RocksDB read is running outside the lock: a close meanwhile releases after it. */
+    private boolean reading;
+    private boolean releaseAfterRead;
 
     FrozenPages(Pager pager, Object lock, int epoch, int pageSize, int maxStored) {
         this.pager = pager;
@@ -64,6 +76,24 @@ public final class FrozenPages implements AutoCloseable {
                 throw new IllegalStateException("this snapshot of the page store was released");
             }
             pager.copyFrozen(this, pageId, into);
+            reading = copyKind == SPILL_READ;
+        }
+        if (copyKind == SPILL_READ) {
+            try {
+                pager.readFrozenSpilled(this, pageId); // RocksDB, without the task's lock
+            } finally {
+                synchronized (lock) {
+                    reading = false;
+                    if (readViewOwned && readView != null) {
+                        readView.close();
+                    }
+                    readView = null;
+                    if (releaseAfterRead) {
+                        releaseAfterRead = false;
+                        pager.release(this);
+                    }
+                }
+            }
         }
         switch (copyKind) {
             case RAW:
@@ -83,7 +113,11 @@ public final class FrozenPages implements AutoCloseable {
         return pageSize;
     }
 
-    /** Releases the pins of this snapshot (under the store's lock); idempotent. */
+    /**
+     * Releases the pins of this snapshot (under the store's lock); idempotent. If another thread
+     * is reading RocksDB for this snapshot right now (a cancellation racing the snapshot's
+     * thread), the pins are released when that read ends.
+     */
     @Override
     public void close() {
         synchronized (lock) {
@@ -91,6 +125,10 @@ public final class FrozenPages implements AutoCloseable {
                 return;
             }
             closed = true;
+            if (reading) {
+                releaseAfterRead = true;
+                return;
+            }
             pager.release(this);
         }
     }

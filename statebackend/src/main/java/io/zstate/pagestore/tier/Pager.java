@@ -77,8 +77,10 @@ import net.jpountz.lz4.LZ4Exception;
  *   2. SpillStore's monitor: view creation and release, close, and the gauges' RocksDB
  *      properties, which a metrics thread may take alone
  *   The snapshot thread (a checkpoint's asynchronous part) takes lock 1 for each page it reads
- *   (copyFrozen: a copy of the page's stored bytes from the cache, a pin, the pool or RocksDB;
- *   it decodes after releasing the lock) and to release its snapshot (release: pins freed; if
+ *   (copyFrozen: a copy of the page's stored bytes from the cache, a pin or the pool, or a
+ *   reference to where it is in RocksDB: a view or a pin's own key, which stay until the
+ *   snapshot lets go of them; it reads RocksDB and decodes after releasing the lock, and takes
+ *   lock 1 again to drop a view it took for the read) and to release its snapshot (release: pins freed; if
  *   the store was closed meanwhile, the last release frees its memory and runs the backend's
  *   whenReleased actions, which return the managed memory to Flink's MemoryManager);
  *   it touches nothing else of the pager, and reads nothing without the lock, so it never sees
@@ -554,15 +556,18 @@ public final class Pager implements AutoCloseable {
 
     /**
      * On the snapshot's thread, under the store's lock: copies what {@code snapshot} holds of a
-     * page into its scratch (stored bytes, a word), or, for a page in the page cache, its bytes
-     * straight into {@code into}. Nothing is decoded here: the lock is held for a copy, or for a
-     * RocksDB read where the page or its pin is spilled (a read the task may then wait for; a
-     * view taken under the lock and read outside it would avoid that: not done yet).
+     * page into its scratch (stored bytes from the pool, a word), or, for a page in the page
+     * cache, its bytes straight into {@code into}; or, for a page or pin in RocksDB, says where to
+     * read it (a view or a pin key) so that the snapshot reads it after releasing the lock: the
+     * task never waits for a snapshot's disk read. Nothing is decoded here.
      */
     void copyFrozen(FrozenPages snapshot, int pageId, byte[] into) {
         if (released) {
             throw new IllegalStateException("the page store's memory was released under an open snapshot");
         }
+        snapshot.readView = null;
+        snapshot.readViewOwned = false;
+        snapshot.readPin = -1;
         ZPools.snapshotReads(pool, true); // a pool trace tells a checkpoint's reads from page faults
         try {
             SnapshotPins.Pin pin = snapshot.saved.isEmpty() ? null : snapshot.saved.get(pageId);
@@ -570,9 +575,15 @@ public final class Pager implements AutoCloseable {
                 switch (pin.kind) {
                     case SnapshotPins.Pin.POOL -> copyStored(snapshot, pool.read(pin.value, snapshot.copy, 0),
                             StoredPage.PAGE_ID, pageId);
-                    case SnapshotPins.Pin.SPILLED -> copyStored(snapshot, spill.getPin(pin.value, snapshot.copy), 0,
-                            pageId);
-                    case SnapshotPins.Pin.VIEW -> copyStored(snapshot, pin.view.get(pageId, snapshot.copy), 0, pageId);
+                    case SnapshotPins.Pin.SPILLED -> { // the record stays until this snapshot releases the pin
+                        snapshot.copyKind = FrozenPages.SPILL_READ;
+                        snapshot.readPin = pin.value;
+                    }
+                    case SnapshotPins.Pin.VIEW -> { // the view stays while this snapshot holds the pin
+                        snapshot.copyKind = FrozenPages.SPILL_READ;
+                        snapshot.readView = pin.view;
+                        snapshot.readViewOwned = false;
+                    }
                     default -> {
                         snapshot.copyKind = FrozenPages.SAME;
                         snapshot.copyWord = pin.value;
@@ -595,13 +606,26 @@ public final class Pager implements AutoCloseable {
             } else if (handle != 0) {
                 copyStored(snapshot, pool.read(handle, snapshot.copy, 0), StoredPage.PAGE_ID, pageId);
             } else if (table.isSpilled(pageId)) {
-                copyStored(snapshot, spill.get(pageId, snapshot.copy), 0, pageId);
+                // the task may rewrite the record once the lock is released: read it through a view
+                snapshot.copyKind = FrozenPages.SPILL_READ;
+                snapshot.readView = spill.sharedView();
+                snapshot.readViewOwned = true;
             } else {
                 throw new IllegalStateException("page " + pageId + " has no copy in any tier: the page store is corrupt");
             }
         } finally {
             ZPools.snapshotReads(pool, false);
         }
+    }
+
+    /**
+     * On the snapshot's thread, without the store's lock: the RocksDB read {@link #copyFrozen}
+     * left for it, into the snapshot's scratch.
+     */
+    void readFrozenSpilled(FrozenPages snapshot, int pageId) {
+        int n = snapshot.readView != null ? snapshot.readView.get(pageId, snapshot.key, snapshot.copy)
+                : spill.getPin(snapshot.readPin, snapshot.key, snapshot.copy);
+        copyStored(snapshot, n, 0, pageId);
     }
 
     /** Under the store's lock: a bucket page's depth as {@code snapshot} froze it. */

@@ -165,9 +165,14 @@ final class SpillStore implements AutoCloseable {
         return get(readOptions, key(pageId), 4, dst, "page " + pageId);
     }
 
-    /** Reads a pinned copy into {@code dst}; returns its length or -1. */
-    int getPin(long pin, byte[] dst) {
-        return get(readOptions, pinKey(pin), 8, dst, "pinned copy " + pin);
+    /**
+     * Reads a pinned copy into {@code dst}; returns its length or -1. May run on a snapshot's
+     * thread without the store's lock (RocksDB reads are thread-safe; the record stays until the
+     * pin is released): {@code keyScratch} is that thread's own 8 bytes.
+     */
+    int getPin(long pin, byte[] keyScratch, byte[] dst) {
+        writePinKey(keyScratch, pin);
+        return get(readOptions, keyScratch, 8, dst, "pinned copy " + pin);
     }
 
     private int get(ReadOptions read, byte[] key, int keyLength, byte[] dst, String what) {
@@ -234,10 +239,14 @@ final class SpillStore implements AutoCloseable {
     }
 
     private byte[] pinKey(long pin) {
+        writePinKey(key, pin);
+        return key;
+    }
+
+    private static void writePinKey(byte[] key, long pin) {
         for (int i = 0; i < 8; i++) {
             key[i] = (byte) (pin >>> (56 - 8 * i));
         }
-        return key;
     }
 
     /**
@@ -248,7 +257,6 @@ final class SpillStore implements AutoCloseable {
     final class View implements AutoCloseable {
         private final org.rocksdb.Snapshot snapshot;
         private final ReadOptions options;
-        private final byte[] viewKey = new byte[4];
         private int references = 1;
 
         private View() {
@@ -256,10 +264,14 @@ final class SpillStore implements AutoCloseable {
             this.options = new ReadOptions().setSnapshot(snapshot);
         }
 
-        /** Reads a page's value as of the view into {@code dst}; returns its length or -1. */
-        int get(int pageId, byte[] dst) {
-            StoredPage.writePageId(viewKey, 0, pageId);
-            return SpillStore.this.get(options, viewKey, 4, dst, "page " + pageId + " (as a snapshot holds it)");
+        /**
+         * Reads a page's value as of the view into {@code dst}; returns its length or -1. May run
+         * without the store's lock while the reader holds a reference: {@code keyScratch} is the
+         * reading thread's own 4 bytes or more.
+         */
+        int get(int pageId, byte[] keyScratch, byte[] dst) {
+            StoredPage.writePageId(keyScratch, 0, pageId);
+            return SpillStore.this.get(options, keyScratch, 4, dst, "page " + pageId + " (as a snapshot holds it)");
         }
 
         /** Drops one reference; the last releases the RocksDB snapshot (and a closed store). */
