@@ -36,7 +36,8 @@ import picocli.CommandLine.Option;
  * in one run.
  *
  * <pre>
- *   state      --keys ValueState&lt;Long&gt; entries (one per key), loaded once per backend
+ *   state      --keys ValueState&lt;Long&gt; entries (one per key), or byte[] values of
+ *              --value-bytes, loaded once per backend
  *   rounds     --changes random updates, then a checkpoint: its synchronous part timed on the
  *              task thread (snapshot() returning), its asynchronous part run on another thread
  *              to a local file system as Flink's FsCheckpointStreamFactory writes it while the
@@ -75,10 +76,34 @@ public final class CheckpointPauseBench implements Callable<Integer> {
     @Option(names = "--managed-memory", description = "the slot's managed memory, MiB (default: ${DEFAULT-VALUE})")
     long managedMiB = 1024;
 
+    @Option(names = "--value-bytes", description = "0: ValueState<Long>; else ValueState<byte[]> of this "
+            + "many bytes, half of them random (pages compress about 2:1) (default: ${DEFAULT-VALUE})")
+    int valueBytes = 0;
+
     @Option(names = "--page-cache", description = "zstate's page cache, MiB (default: ${DEFAULT-VALUE})")
     long pageCacheMiB = 8; // zstate's default
 
     private static final MemoryMXBean MEMORY = ManagementFactory.getMemoryMXBean();
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private ValueState<Object> valueState(BenchmarkBackend b) throws Exception {
+        ValueStateDescriptor descriptor = valueBytes == 0 ? new ValueStateDescriptor<>("value", Types.LONG)
+                : new ValueStateDescriptor<>("value",
+                        org.apache.flink.api.common.typeutils.base.array.BytePrimitiveArraySerializer.INSTANCE);
+        return (ValueState<Object>) b.keyed.getPartitionedState(VoidNamespace.INSTANCE,
+                VoidNamespaceSerializer.INSTANCE, descriptor);
+    }
+
+    /** A Long, or the value array with its first half made random again (the rest stays zero). */
+    private Object value(long k, byte[] value, Random random) {
+        if (valueBytes == 0) {
+            return k;
+        }
+        for (int i = 0; i < valueBytes / 2; i++) {
+            value[i] = (byte) random.nextInt();
+        }
+        return value;
+    }
 
     record Round(double pauseMs, long heapHeld, long nativeGrowth, long nativePeakGrowth, long rssGrowth,
             long rssPeakGrowth, long checkpointBytes) {}
@@ -109,11 +134,12 @@ public final class CheckpointPauseBench implements Callable<Integer> {
         try (BenchmarkBackend b = BenchmarkBackend.create(kind, managedMiB << 20, pageCacheMiB << 20,
                 io.zstate.flink.ZStateOptions.PAGE_SIZE.defaultValue().getBytes(),
                 backend.equals("rocksdb-incremental"))) {
-            ValueState<Long> state = b.keyed.getPartitionedState(VoidNamespace.INSTANCE,
-                    VoidNamespaceSerializer.INSTANCE, new ValueStateDescriptor<>("value", Types.LONG));
+            ValueState<Object> state = valueState(b);
+            byte[] value = new byte[valueBytes];
+            Random values = new Random(7);
             for (long k = 0; k < n; k++) {
                 b.keyed.setCurrentKey(k);
-                state.update(k);
+                state.update(value(k, value, values));
             }
             FsCheckpointStreamFactory streams = new FsCheckpointStreamFactory(LocalFileSystem.getSharedInstance(),
                     new org.apache.flink.core.fs.Path(dir.resolve("chk").toUri()),
@@ -127,7 +153,7 @@ public final class CheckpointPauseBench implements Callable<Integer> {
                     long k = (random.nextLong() & Long.MAX_VALUE) % n;
                     b.keyed.setCurrentKey(k);
                     try {
-                        state.update(k + i);
+                        state.update(value(k + i, value, values));
                     } catch (java.io.IOException e) {
                         throw new java.io.UncheckedIOException(e);
                     }
@@ -135,7 +161,8 @@ public final class CheckpointPauseBench implements Callable<Integer> {
             };
             changes.run();
             for (int round = 0; round < rounds + 2; round++) {
-                Round r = checkpoint(b, streams, round + 1, changes); // the next round's changes run meanwhile
+                // the next round's changes run meanwhile
+                Round r = checkpoint(b, streams, round + 1, changes, backend.equals("rocksdb-incremental"));
                 if (round >= 2) {
                     measured.add(r);
                 }
@@ -152,7 +179,7 @@ public final class CheckpointPauseBench implements Callable<Integer> {
      * meanwhile.
      */
     private static Round checkpoint(BenchmarkBackend b, FsCheckpointStreamFactory streams, long id,
-            Runnable changes) throws Exception {
+            Runnable changes, boolean incremental) throws Exception {
         System.gc();
         long heapBefore = MEMORY.getHeapMemoryUsage().getUsed();
         long nativeBefore = nativeCommitted();
@@ -183,10 +210,11 @@ public final class CheckpointPauseBench implements Callable<Integer> {
         sampler.start();
         Thread asyncPart = new Thread(future, "checkpoint-async-part");
         long bytes;
+        SnapshotResult<KeyedStateHandle> result;
         try {
             asyncPart.start();
             changes.run();
-            SnapshotResult<KeyedStateHandle> result = future.get();
+            result = future.get();
             bytes = result.getJobManagerOwnedSnapshot() == null ? 0
                     : result.getJobManagerOwnedSnapshot().getCheckpointedSize();
         } finally {
@@ -195,6 +223,9 @@ public final class CheckpointPauseBench implements Callable<Integer> {
             sampler.join();
         }
         ((org.apache.flink.api.common.state.CheckpointListener) b.keyed).notifyCheckpointComplete(id);
+        if (!incremental && result.getJobManagerOwnedSnapshot() != null) {
+            result.getJobManagerOwnedSnapshot().discardState(); // full checkpoints: keep the disk small
+        }
         long nativeAfter = nativeCommitted();
         long rssAfter = rss();
         return new Round(pauseMs, heapHeld, nativeAfter - nativeBefore, Math.max(peakNative.get(), nativeAfter)

@@ -43,10 +43,16 @@ public final class ZFrozenStatesIterator implements KeyValueStateIterator {
     private final List<StateSnapshotTransformer<byte[]>> transformers;
     private final List<HeapPriorityQueueStateSnapshot<?>> queues;
     private final ExpiredEntries expired;
+    private static final byte[] EMPTY = new byte[0];
     private final List<byte[]> keys = new ArrayList<>();
     private final List<byte[]> values = new ArrayList<>();
     private final List<Integer> ids = new ArrayList<>();
     private final DataOutputSerializer out = new DataOutputSerializer(64);
+    /** Keys and values of finished batches, handed out again (the writer holds one pair back). */
+    private final ArrayRecycler recycler = new ArrayRecycler();
+    /** The last pair of the previous batch: the writer may still hold it, so it is recycled one batch later. */
+    private byte[] heldKey;
+    private byte[] heldValue;
     /** The key-group being walked, and in it the state id and its batches (null: not started). */
     private int keyGroup;
     private int stateId;
@@ -84,6 +90,7 @@ public final class ZFrozenStatesIterator implements KeyValueStateIterator {
 
     /** Loads the next batch that has entries; leaves the buffer empty at the end. */
     private void fill() throws IOException {
+        recycleBatch();
         keys.clear();
         values.clear();
         ids.clear();
@@ -109,6 +116,28 @@ public final class ZFrozenStatesIterator implements KeyValueStateIterator {
         largestBatch = Math.max(largestBatch, keys.size());
     }
 
+    /**
+     * The writer has taken every pair of the batch and moved past all but the last (it keeps the
+     * previous pair until the next one): every array but the last pair's goes back to the
+     * recycler, and the last pair of the batch before, which the writer has let go by now.
+     */
+    private void recycleBatch() {
+        if (keys.isEmpty()) {
+            return;
+        }
+        if (heldKey != null) {
+            recycler.recycle(heldKey);
+            recycler.recycle(heldValue);
+        }
+        int last = keys.size() - 1;
+        for (int i = 0; i < last; i++) {
+            recycler.recycle(keys.get(i));
+            recycler.recycle(values.get(i));
+        }
+        heldKey = keys.get(last);
+        heldValue = values.get(last);
+    }
+
     /** Copies a state's entries into the buffer (through its transformer), noting expired ones. */
     private EntryVisitor collector(int id) {
         StateSnapshotTransformer<byte[]> transformer = transformers.get(id);
@@ -116,15 +145,19 @@ public final class ZFrozenStatesIterator implements KeyValueStateIterator {
         int group = keyGroup;
         boolean noting = expired != null && expired.wanted(table);
         return (k, ko, kl, v, vo, vl) -> {
-            byte[] value = Arrays.copyOfRange(v, vo, vo + vl);
+            byte[] value = recycler.copyOf(v, vo, vl);
             if (noting && expired.expired(table, value)) { // copies of its own: the writer changes keys
                 expired.note(table, group, Arrays.copyOfRange(k, ko, ko + kl), value.clone());
             }
             if (transformer != null) {
-                value = transformer.filterOrTransform(value);
+                byte[] transformed = transformer.filterOrTransform(value);
+                if (transformed != value) {
+                    recycler.recycle(value); // dropped or replaced: nobody holds it
+                }
+                value = transformed;
             }
             if (value != null) {
-                keys.add(Arrays.copyOfRange(k, ko, ko + kl));
+                keys.add(recycler.copyOf(k, ko, kl));
                 values.add(value);
                 ids.add(id);
             }
@@ -143,8 +176,8 @@ public final class ZFrozenStatesIterator implements KeyValueStateIterator {
             out.clear();
             CompositeKeySerializationUtils.writeKeyGroup(keyGroup, keyGroupPrefixBytes, out);
             serializer.serialize(elements.next(), out);
-            keys.add(out.getCopyOfBuffer());
-            values.add(new byte[0]);
+            keys.add(recycler.copyOf(out.getSharedBuffer(), 0, out.length()));
+            values.add(EMPTY);
             ids.add(id);
         }
     }
@@ -170,7 +203,9 @@ public final class ZFrozenStatesIterator implements KeyValueStateIterator {
 
     @Override
     public byte[] key() {
-        return keys.get(index); // a fresh copy already: the writer flags the last key of a run in place
+        // an array of its own until the writer is two entries further: it flags the last key of a
+        // run in place
+        return keys.get(index);
     }
 
     @Override
