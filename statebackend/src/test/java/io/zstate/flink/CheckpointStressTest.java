@@ -22,15 +22,12 @@ import org.apache.flink.core.fs.local.LocalFileSystem;
 import org.apache.flink.runtime.checkpoint.CheckpointOptions;
 import org.apache.flink.runtime.operators.testutils.MockEnvironment;
 import org.apache.flink.runtime.operators.testutils.MockEnvironmentBuilder;
-import org.apache.flink.runtime.state.CheckpointStateOutputStream;
 import org.apache.flink.runtime.state.CheckpointStreamFactory;
 import org.apache.flink.runtime.state.CheckpointableKeyedStateBackend;
-import org.apache.flink.runtime.state.CheckpointedStateScope;
 import org.apache.flink.runtime.state.KeyedStateHandle;
 import org.apache.flink.runtime.state.SharedStateRegistryImpl;
 import org.apache.flink.runtime.state.SnapshotResult;
 import org.apache.flink.runtime.state.StateBackendTestBase;
-import org.apache.flink.runtime.state.StreamStateHandle;
 import org.apache.flink.runtime.state.VoidNamespace;
 import org.apache.flink.runtime.state.VoidNamespaceSerializer;
 import org.apache.flink.runtime.state.filesystem.FsCheckpointStreamFactory;
@@ -64,7 +61,7 @@ class CheckpointStressTest {
         config.set(ZStateOptions.PAGE_CACHE_SIZE, MemorySize.parse("256kb"));
         ZStateBackend zstate = new ZStateBackend().configure(config, getClass().getClassLoader());
         ExecutorService asyncPart = Executors.newSingleThreadExecutor();
-        CheckpointStreamFactory streams = new ThrottledStreams(new FsCheckpointStreamFactory(
+        CheckpointStreamFactory streams = throttled(new FsCheckpointStreamFactory(
                 LocalFileSystem.getSharedInstance(), new org.apache.flink.core.fs.Path(checkpoints.toUri()),
                 new org.apache.flink.core.fs.Path(checkpoints.toUri()), 20 * 1024, 64 * 1024));
         try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
@@ -180,89 +177,22 @@ class CheckpointStressTest {
         return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
     }
 
-    /** Checkpoint streams that write at most {@link #THROTTLE_BYTES_PER_SECOND}. */
-    private static final class ThrottledStreams implements CheckpointStreamFactory {
-        private final CheckpointStreamFactory inner;
-
-        ThrottledStreams(CheckpointStreamFactory inner) {
-            this.inner = inner;
-        }
-
-        @Override
-        public CheckpointStateOutputStream createCheckpointStateOutputStream(CheckpointedStateScope scope)
-                throws IOException {
-            return new Throttled(inner.createCheckpointStateOutputStream(scope));
-        }
-
-        @Override
-        public boolean canFastDuplicate(StreamStateHandle handle, CheckpointedStateScope scope) {
-            return false;
-        }
-
-        @Override
-        public List<StreamStateHandle> duplicate(List<StreamStateHandle> handles, CheckpointedStateScope scope) {
-            throw new UnsupportedOperationException("no fast duplication");
-        }
-    }
-
-    private static final class Throttled extends CheckpointStateOutputStream {
-        private final CheckpointStateOutputStream out;
-        private final long start = System.nanoTime();
-        private long written;
-
-        Throttled(CheckpointStateOutputStream out) {
-            this.out = out;
-        }
-
-        @Override
-        public void write(int b) throws IOException {
-            out.write(b);
-            account(1);
-        }
-
-        @Override
-        public void write(byte[] b, int off, int len) throws IOException {
-            out.write(b, off, len);
-            account(len);
-        }
-
-        private void account(int bytes) throws IOException {
-            written += bytes;
-            long due = start + written * 1_000_000_000L / THROTTLE_BYTES_PER_SECOND;
-            long wait = due - System.nanoTime();
-            if (wait > 1_000_000) {
-                try {
-                    Thread.sleep(wait / 1_000_000);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new IOException("interrupted while throttled", e);
+    /** Checkpoint streams that write at most {@link #THROTTLE_BYTES_PER_SECOND} each. */
+    private static CheckpointStreamFactory throttled(CheckpointStreamFactory inner) {
+        return new WatchedStreams(inner, () -> {
+            long start = System.nanoTime(); // each stream from its own start
+            return (written, bytes) -> {
+                long due = start + (written + bytes) * 1_000_000_000L / THROTTLE_BYTES_PER_SECOND;
+                long wait = due - System.nanoTime();
+                if (wait > 1_000_000) {
+                    try {
+                        Thread.sleep(wait / 1_000_000);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        throw new IOException("interrupted while throttled", e);
+                    }
                 }
-            }
-        }
-
-        @Override
-        public long getPos() throws IOException {
-            return out.getPos();
-        }
-
-        @Override
-        public void flush() throws IOException {
-            out.flush();
-        }
-
-        @Override
-        public void sync() throws IOException {
-            out.sync();
-        }
-
-        @Override
-        public void close() throws IOException {
-            out.close();
-        }
-
-        @Override
-        public StreamStateHandle closeAndGetHandle() throws IOException {
-            return out.closeAndGetHandle();
-        }
+            };
+        });
     }
 }

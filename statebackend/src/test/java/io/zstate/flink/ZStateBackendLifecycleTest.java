@@ -150,23 +150,10 @@ class ZStateBackendLifecycleTest {
 
     @Test
     void disposeReturnsManagedMemoryAndDeletesSpillFiles() throws Exception {
-        Configuration config = new Configuration();
-        config.set(ZStateOptions.SPILL_DIRECTORY, spill.toString());
-        config.set(ZStateOptions.PAGE_CACHE_SIZE, MemorySize.parse("8kb"));
-        ZStateBackend backend = new ZStateBackend().configure(config, getClass().getClassLoader());
         Map<String, Metric> metrics = new HashMap<>();
         try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
-            CheckpointableKeyedStateBackend<Integer> keyed = backend.createKeyedStateBackend(
-                    new KeyedStateBackendParametersImpl<>(env, new JobID(), "leak check", IntSerializer.INSTANCE, 10,
-                            new KeyGroupRange(0, 9), env.getTaskKvStateRegistry(), TtlTimeProvider.DEFAULT,
-                            recording(metrics), (n, v) -> {}, List.of(), new CloseableRegistry(), 1.0));
-            ValueState<String> state = keyed.getPartitionedState(
-                    VoidNamespace.INSTANCE, VoidNamespaceSerializer.INSTANCE,
-                    new ValueStateDescriptor<>("s", String.class));
-            for (int key = 0; key < 20_000; key++) {
-                keyed.setCurrentKey(key);
-                state.update("value of key " + key);
-            }
+            CheckpointableKeyedStateBackend<Integer> keyed = leakChecked(env, recording(metrics));
+            ValueState<String> state = fill(keyed);
             assertThat(env.getMemoryManager().verifyEmpty()).as("the pool holds managed memory").isFalse();
             assertThat(files(spill)).as("spill files while running").isNotEmpty();
             assertThat(((Gauge<?>) metrics.get("zstate.hotPages")).getValue()).isEqualTo(8L);
@@ -184,22 +171,9 @@ class ZStateBackendLifecycleTest {
      */
     @Test
     void aCheckpointCancelledByDisposeReturnsEverything() throws Exception {
-        Configuration config = new Configuration();
-        config.set(ZStateOptions.SPILL_DIRECTORY, spill.toString());
-        config.set(ZStateOptions.PAGE_CACHE_SIZE, MemorySize.parse("8kb"));
-        ZStateBackend backend = new ZStateBackend().configure(config, getClass().getClassLoader());
         try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
-            CheckpointableKeyedStateBackend<Integer> keyed = backend.createKeyedStateBackend(
-                    new KeyedStateBackendParametersImpl<>(env, new JobID(), "leak check", IntSerializer.INSTANCE, 10,
-                            new KeyGroupRange(0, 9), env.getTaskKvStateRegistry(), TtlTimeProvider.DEFAULT,
-                            new UnregisteredMetricsGroup(), (n, v) -> {}, List.of(), new CloseableRegistry(), 1.0));
-            ValueState<String> state = keyed.getPartitionedState(
-                    VoidNamespace.INSTANCE, VoidNamespaceSerializer.INSTANCE,
-                    new ValueStateDescriptor<>("s", String.class));
-            for (int key = 0; key < 20_000; key++) {
-                keyed.setCurrentKey(key);
-                state.update("value of key " + key);
-            }
+            CheckpointableKeyedStateBackend<Integer> keyed = leakChecked(env, new UnregisteredMetricsGroup());
+            ValueState<String> state = fill(keyed);
             java.util.concurrent.RunnableFuture<?> checkpoint = keyed.snapshot(1L, 1L,
                     new org.apache.flink.runtime.state.memory.MemCheckpointStreamFactory(64 << 20),
                     org.apache.flink.runtime.checkpoint.CheckpointOptions.forCheckpointWithDefaultLocation());
@@ -217,6 +191,33 @@ class ZStateBackendLifecycleTest {
             assertThat(env.getMemoryManager().verifyEmpty()).as("managed memory returned").isTrue();
             assertThat(files(spill)).as("spill files after dispose").isEmpty();
         }
+    }
+
+    /**
+     * A keyed backend of 10 key-groups on managed memory, spilling under {@link #spill}, with an
+     * 8 KiB page cache: what the leak checks dispose.
+     */
+    private CheckpointableKeyedStateBackend<Integer> leakChecked(MockEnvironment env, MetricGroup metrics)
+            throws Exception {
+        Configuration config = new Configuration();
+        config.set(ZStateOptions.SPILL_DIRECTORY, spill.toString());
+        config.set(ZStateOptions.PAGE_CACHE_SIZE, MemorySize.parse("8kb"));
+        ZStateBackend backend = new ZStateBackend().configure(config, getClass().getClassLoader());
+        return backend.createKeyedStateBackend(
+                new KeyedStateBackendParametersImpl<>(env, new JobID(), "leak check", IntSerializer.INSTANCE, 10,
+                        new KeyGroupRange(0, 9), env.getTaskKvStateRegistry(), TtlTimeProvider.DEFAULT,
+                        metrics, (n, v) -> {}, List.of(), new CloseableRegistry(), 1.0));
+    }
+
+    /** 20,000 keys of a value state: far more than the 8 KiB page cache holds. */
+    private static ValueState<String> fill(CheckpointableKeyedStateBackend<Integer> keyed) throws Exception {
+        ValueState<String> state = keyed.getPartitionedState(
+                VoidNamespace.INSTANCE, VoidNamespaceSerializer.INSTANCE, new ValueStateDescriptor<>("s", String.class));
+        for (int key = 0; key < 20_000; key++) {
+            keyed.setCurrentKey(key);
+            state.update("value of key " + key);
+        }
+        return state;
     }
 
     private static List<File> files(Path dir) throws Exception {

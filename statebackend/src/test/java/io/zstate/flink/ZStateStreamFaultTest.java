@@ -23,10 +23,8 @@ import org.apache.flink.core.fs.FSDataInputStream;
 import org.apache.flink.runtime.checkpoint.CheckpointOptions;
 import org.apache.flink.runtime.operators.testutils.MockEnvironment;
 import org.apache.flink.runtime.operators.testutils.MockEnvironmentBuilder;
-import org.apache.flink.runtime.state.CheckpointStateOutputStream;
 import org.apache.flink.runtime.state.CheckpointStreamFactory;
 import org.apache.flink.runtime.state.CheckpointableKeyedStateBackend;
-import org.apache.flink.runtime.state.CheckpointedStateScope;
 import org.apache.flink.runtime.state.KeyGroupsStateHandle;
 import org.apache.flink.runtime.state.KeyedStateHandle;
 import org.apache.flink.runtime.state.PhysicalStateHandleID;
@@ -77,7 +75,7 @@ class ZStateStreamFaultTest {
             CheckpointableKeyedStateBackend<Integer> keyed = KeyedBackends.create(backend(), env, KEY_GROUPS, List.of());
             write(keyed, 0);
             RunnableFuture<SnapshotResult<KeyedStateHandle>> failing = keyed.snapshot(
-                    1L, 1L, new BreakingStreams(bytesBeforeFailure), CheckpointOptions.forCheckpointWithDefaultLocation());
+                    1L, 1L, breakingStreams(bytesBeforeFailure), CheckpointOptions.forCheckpointWithDefaultLocation());
             assertThatThrownBy(() -> StateBackendTestBase.runSnapshot(failing, new SharedStateRegistryImpl()))
                     .hasStackTraceContaining("injected: the checkpoint stream broke");
             write(keyed, 1); // the backend goes on
@@ -156,76 +154,12 @@ class ZStateStreamFaultTest {
     }
 
     /** Checkpoint streams (in memory) that throw once {@code limit} bytes were written to one. */
-    private static final class BreakingStreams implements CheckpointStreamFactory {
-        private final MemCheckpointStreamFactory memory = new MemCheckpointStreamFactory(64 << 20);
-        private final int limit;
-
-        BreakingStreams(int limit) {
-            this.limit = limit;
-        }
-
-        @Override
-        public CheckpointStateOutputStream createCheckpointStateOutputStream(CheckpointedStateScope scope)
-                throws IOException {
-            CheckpointStateOutputStream out = memory.createCheckpointStateOutputStream(scope);
-            return new CheckpointStateOutputStream() {
-                private long written;
-
-                private void count(int n) throws IOException {
-                    written += n;
-                    if (written > limit) {
-                        throw new IOException("injected: the checkpoint stream broke after " + limit + " bytes");
-                    }
-                }
-
-                @Override
-                public void write(int b) throws IOException {
-                    count(1);
-                    out.write(b);
-                }
-
-                @Override
-                public void write(byte[] b, int off, int len) throws IOException {
-                    count(len);
-                    out.write(b, off, len);
-                }
-
-                @Override
-                public StreamStateHandle closeAndGetHandle() throws IOException {
-                    return out.closeAndGetHandle();
-                }
-
-                @Override
-                public long getPos() throws IOException {
-                    return out.getPos();
-                }
-
-                @Override
-                public void flush() throws IOException {
-                    out.flush();
-                }
-
-                @Override
-                public void sync() throws IOException {
-                    out.sync();
-                }
-
-                @Override
-                public void close() throws IOException {
-                    out.close();
-                }
-            };
-        }
-
-        @Override
-        public boolean canFastDuplicate(StreamStateHandle handle, CheckpointedStateScope scope) {
-            return false;
-        }
-
-        @Override
-        public List<StreamStateHandle> duplicate(List<StreamStateHandle> handles, CheckpointedStateScope scope) {
-            throw new UnsupportedOperationException();
-        }
+    private static CheckpointStreamFactory breakingStreams(int limit) {
+        return new WatchedStreams(new MemCheckpointStreamFactory(64 << 20), () -> (written, bytes) -> {
+            if (written + bytes > limit) {
+                throw new IOException("injected: the checkpoint stream broke after " + limit + " bytes");
+            }
+        });
     }
 
     /** A state handle whose input stream throws once {@code limit} bytes were read. */

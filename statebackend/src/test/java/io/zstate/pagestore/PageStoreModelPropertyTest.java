@@ -114,8 +114,7 @@ class PageStoreModelPropertyTest {
         OpenSnapshots snapshots = new OpenSnapshots(true);
         try {
             synchronized (store) { // the store's lock, which frozen views read under
-                store.createTable("values-and-maps");
-                store.createTable("other");
+                createTables(store);
                 TreeMap<String, byte[]> model = new TreeMap<>();
                 ValueView view = new ValueView();
                 for (Op op : ops) {
@@ -222,8 +221,7 @@ class PageStoreModelPropertyTest {
         String outcome = "completed";
         try {
             synchronized (store) { // the store's lock, which frozen views read under
-                store.createTable("values-and-maps");
-                store.createTable("other");
+                createTables(store);
                 TreeMap<String, byte[]> model = new TreeMap<>();
                 ValueView view = new ValueView();
                 for (Op op : ops) {
@@ -429,6 +427,12 @@ class PageStoreModelPropertyTest {
                 }
             }
         }
+    }
+
+    /** The two tables every sequence writes to: 0 (values and maps) and 1. */
+    private static void createTables(PageStore store) {
+        store.createTable("values-and-maps");
+        store.createTable("other");
     }
 
     /**
