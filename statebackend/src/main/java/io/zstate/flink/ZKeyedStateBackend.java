@@ -165,8 +165,26 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
             @Nonnull StateDescriptor<S, SV> stateDesc,
             @Nonnull StateSnapshotTransformFactory<SEV> snapshotTransformFactory)
             throws Exception {
+        return createOrUpdateInternalState(namespaceSerializer, stateDesc, snapshotTransformFactory, false);
+    }
+
+    /**
+     * As above; {@code allowFutureMetadataUpdates} (Flink's changelog backend asks for it while it
+     * restores, before the job registers the state with its own serializers) lets a later
+     * registration replace the state's serializers, as Flink's heap and RocksDB backends do.
+     */
+    @Nonnull
+    @Override
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    public <N, SV, SEV, S extends State, IS extends S> IS createOrUpdateInternalState(
+            @Nonnull TypeSerializer<N> namespaceSerializer,
+            @Nonnull StateDescriptor<S, SV> stateDesc,
+            @Nonnull StateSnapshotTransformFactory<SEV> snapshotTransformFactory,
+            boolean allowFutureMetadataUpdates)
+            throws Exception {
         synchronized (store) {
-            ZStateInfo info = registerOrUpdate(namespaceSerializer, stateDesc, snapshotTransformFactory);
+            ZStateInfo info = registerOrUpdate(namespaceSerializer, stateDesc, snapshotTransformFactory,
+                    allowFutureMetadataUpdates);
             ttlPurge.register(info.table(), stateDesc);
             AbstractZState<K, ?, ?> state = createdStates.get(stateDesc.getName());
             if (state == null) {
@@ -191,7 +209,8 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
     private <N, SV, SEV> ZStateInfo registerOrUpdate(
             TypeSerializer<N> namespaceSerializer,
             StateDescriptor<?, SV> stateDesc,
-            StateSnapshotTransformFactory<SEV> snapshotTransformFactory)
+            StateSnapshotTransformFactory<SEV> snapshotTransformFactory,
+            boolean allowFutureMetadataUpdates)
             throws Exception {
         ZStateInfo info = kvStates.get(stateDesc.getName());
         if (info == null) {
@@ -219,6 +238,11 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
                         + ") must not be incompatible with the old state serializer ("
                         + meta.getPreviousStateSerializer() + ") of state " + stateDesc.getName() + ".");
             }
+        }
+        if (allowFutureMetadataUpdates) {
+            info = new ZStateInfo(info.table(),
+                    ((RegisteredKeyValueStateBackendMetaInfo<N, SV>) info.meta()).withSerializerUpgradesAllowed());
+            kvStates.put(stateDesc.getName(), info);
         }
         StateSnapshotTransformFactory<SV> transforms = ZSnapshotTransforms.wrap(
                 stateDesc, snapshotTransformFactory, (TypeSerializer<SV>) info.meta().getStateSerializer());

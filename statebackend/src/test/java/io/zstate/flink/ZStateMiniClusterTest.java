@@ -62,6 +62,9 @@ class ZStateMiniClusterTest {
     /** Failures injected so far, across restarts (the MiniCluster shares this JVM). */
     static final AtomicInteger FAILURES = new AtomicInteger();
 
+    /** States opened through Flink's changelog backend (which wraps zstate's). */
+    static final AtomicInteger CHANGELOG_STATES = new AtomicInteger();
+
     /** Subtasks that started from restored state. */
     static final AtomicInteger RESTORED = new AtomicInteger();
 
@@ -81,6 +84,25 @@ class ZStateMiniClusterTest {
         userFailure = true;
         runAndCheck(new Configuration());
         assertThat(FAILURES.get()).as("the job failed once on purpose").isEqualTo(1);
+    }
+
+    /**
+     * The same failure and restore under Flink's log-based incremental checkpoints
+     * ({@code state.changelog.enabled}): the changelog backend wraps zstate, logs every state
+     * change to its file-system log and materializes zstate's own snapshots periodically; the job
+     * restores from materialized zstate state plus the log and still counts exactly once.
+     */
+    @Test
+    void underFlinksChangelogCheckpointsAJobRestoresExactlyOnce() throws Exception {
+        userFailure = true;
+        Configuration config = new Configuration();
+        config.setString("state.changelog.enabled", "true");
+        config.setString("state.changelog.storage", "filesystem");
+        config.setString("state.changelog.dstl.dfs.base-path", spillDirectory.resolve("dstl").toUri().toString());
+        config.setString("state.changelog.periodic-materialize.interval", "300ms");
+        runAndCheck(config);
+        assertThat(FAILURES.get()).as("the job failed once on purpose").isEqualTo(1);
+        assertThat(CHANGELOG_STATES.get()).as("states served by Flink's changelog backend").isPositive();
     }
 
     /**
@@ -117,6 +139,7 @@ class ZStateMiniClusterTest {
         env.setParallelism(2);
         FAILURES.set(0);
         RESTORED.set(0);
+        CHANGELOG_STATES.set(0);
         STORE_FAILURES.set(0);
         STORE_FAILURES_SEEN.set(0);
         PROCESSED.set(0);
@@ -163,6 +186,9 @@ class ZStateMiniClusterTest {
             count = getRuntimeContext().getState(new ValueStateDescriptor<>("count", Types.LONG));
             byParity = getRuntimeContext().getMapState(
                     new MapStateDescriptor<>("by-parity", Types.BOOLEAN, Types.LONG));
+            if (count.getClass().getName().startsWith("org.apache.flink.state.changelog.")) {
+                CHANGELOG_STATES.incrementAndGet();
+            }
         }
 
         @Override
