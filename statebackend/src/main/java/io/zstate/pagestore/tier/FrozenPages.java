@@ -2,7 +2,6 @@ package io.zstate.pagestore.tier;
 
 import io.zstate.pagestore.Faults;
 import io.zstate.pagestore.layout.SameFilled;
-import java.util.HashMap;
 
 /**
  * Every live page as it was at one instant, readable by one other thread (a checkpoint's
@@ -27,7 +26,7 @@ public final class FrozenPages implements AutoCloseable {
 
     final int epoch;
     /** Pages changed since the freeze: the copies saved for this snapshot. */
-    final HashMap<Integer, SnapshotPins.Pin> saved = new HashMap<>();
+    final LongKeyMap<SnapshotPins.Pin> saved = new LongKeyMap<>();
     private final Pager pager;
     private final Object lock;
     private final int pageSize;

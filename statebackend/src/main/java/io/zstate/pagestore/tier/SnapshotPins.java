@@ -68,7 +68,7 @@ final class SnapshotPins {
     /** The epoch of the newest open snapshot; -1 if none (then no page ever needs a save). */
     private int newest = -1;
     /** POOL pins by handle: how the reaper's writeback tells a pinned object from a page's. */
-    private final HashMap<Long, Pin> inPool = new HashMap<>();
+    private final LongKeyMap<Pin> inPool = new LongKeyMap<>();
     private long pinnedPoolBytes;
     private long spilledPins;
     private long nextPinKey;
@@ -145,7 +145,7 @@ final class SnapshotPins {
         }
         newest = open.isEmpty() ? -1 : open.get(open.size() - 1).epoch;
         List<Pin> unused = new ArrayList<>();
-        for (Pin pin : snapshot.saved.values()) {
+        snapshot.saved.forEachValue(pin -> {
             if (--pin.references == 0) {
                 unused.add(pin);
                 if (pin.kind == Pin.POOL) {
@@ -155,7 +155,7 @@ final class SnapshotPins {
                     spilledPins--;
                 }
             }
-        }
+        });
         snapshot.saved.clear();
         return unused;
     }
@@ -191,9 +191,7 @@ final class SnapshotPins {
     void checkInvariants() {
         HashMap<Pin, Integer> counted = new HashMap<>();
         for (FrozenPages snapshot : open) {
-            for (Pin pin : snapshot.saved.values()) {
-                counted.merge(pin, 1, Integer::sum);
-            }
+            snapshot.saved.forEachValue(pin -> counted.merge(pin, 1, Integer::sum));
         }
         long poolBytes = 0;
         long spilled = 0;
@@ -213,8 +211,11 @@ final class SnapshotPins {
                 spilled++;
             }
         }
-        if (poolBytes != pinnedPoolBytes || spilled != spilledPins || counted.keySet().stream()
-                .filter(p -> p.kind == Pin.POOL).count() != inPool.size()) {
+        long poolPins = 0;
+        for (Pin pin : counted.keySet()) {
+            poolPins += pin.kind == Pin.POOL ? 1 : 0;
+        }
+        if (poolBytes != pinnedPoolBytes || spilled != spilledPins || poolPins != inPool.size()) {
             throw new IllegalStateException("pin accounting is off: " + inPool.size() + " pinned pool objects, "
                     + pinnedPoolBytes + " bytes, " + spilledPins + " spilled pins recorded; the snapshots hold "
                     + poolBytes + " pool bytes and " + spilled + " spilled pins");
