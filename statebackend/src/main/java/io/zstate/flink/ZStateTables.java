@@ -79,10 +79,25 @@ public final class ZStateTables {
     public static final String HASH_SEED_OPTION = "zstate.hash-seed";
 
     /**
+     * The option of a state's snapshot meta info that names the zstate format the snapshot was
+     * written in. Every format this code wrote stays readable: a test restores a checkpoint of
+     * each (test resources {@code checkpoints/format-v<N>}).
+     */
+    public static final String FORMAT_VERSION_OPTION = "zstate.format-version";
+
+    /**
+     * The format written now. 1: Flink's canonical key-group layout of full snapshots, each
+     * state's table hash seed in {@link #HASH_SEED_OPTION} (snapshots without the option, written
+     * by zstate before it had one or by another backend, read as canonical ones).
+     */
+    public static final int FORMAT_VERSION = 1;
+
+    /**
      * Registers a state found in a snapshot, or returns the one already registered by that name
      * (in a rescaled restore, the first snapshot's seed is kept: entries are placed anew).
      */
     public ZStateInfo registerRestored(RegisteredKeyValueStateBackendMetaInfo<?, ?> meta, StateMetaInfoSnapshot snapshot) {
+        checkFormatVersion(meta.getName(), snapshot.getOption(FORMAT_VERSION_OPTION));
         String seed = snapshot.getOption(HASH_SEED_OPTION);
         return kvStates.computeIfAbsent(meta.getName(), name -> {
             if (seed == null) { // written by another backend
@@ -97,11 +112,34 @@ public final class ZStateTables {
         });
     }
 
-    /** A state's snapshot meta info with its table's hash seed added ({@link #HASH_SEED_OPTION}). */
+    /** Refuses a snapshot written in a format newer than this code reads, saying what to do. */
+    private static void checkFormatVersion(String state, String version) {
+        if (version == null) {
+            return; // canonical: another backend's, or zstate's before the option
+        }
+        int v;
+        try {
+            v = Integer.parseInt(version);
+        } catch (NumberFormatException e) {
+            throw new IllegalStateException("The snapshot is corrupt: option " + FORMAT_VERSION_OPTION + " of state '"
+                    + state + "' is '" + version + "', expected a format version number.", e);
+        }
+        if (v < 1 || v > FORMAT_VERSION) {
+            throw new IllegalStateException("State '" + state + "' was written in zstate snapshot format " + v
+                    + ", but this zstate reads formats 1 to " + FORMAT_VERSION + ": restore it with the zstate"
+                    + " version that wrote it (or a newer one), or from a canonical savepoint.");
+        }
+    }
+
+    /**
+     * A state's snapshot meta info with zstate's options added: its table's hash seed ({@link
+     * #HASH_SEED_OPTION}) and the format version ({@link #FORMAT_VERSION_OPTION}).
+     */
     public StateMetaInfoSnapshot withSeed(ZStateInfo info) {
         StateMetaInfoSnapshot meta = info.meta().snapshot();
         java.util.Map<String, String> options = new java.util.HashMap<>(meta.getOptionsImmutable());
         options.put(HASH_SEED_OPTION, Integer.toString(store.tableSeed(info.table())));
+        options.put(FORMAT_VERSION_OPTION, Integer.toString(FORMAT_VERSION));
         java.util.Map<String, TypeSerializer<?>> serializers = new java.util.HashMap<>();
         for (String key : meta.getSerializerSnapshotsImmutable().keySet()) {
             TypeSerializer<?> serializer = meta.getTypeSerializer(key);

@@ -59,15 +59,18 @@ class AsyncStateMetaInfoRestoreTest {
     @ValueSource(strings = {"hashmap", "rocksdb"})
     void aSavepointWithV2MetaInfoRestoresEveryEntry(String writer) throws Exception {
         StateBackend first = writer.equals("hashmap") ? new HashMapStateBackend() : new EmbeddedRocksDBStateBackend();
-        List<StateMetaInfoSnapshot> written = new ArrayList<>();
+        RewrittenMetaInfo[] rewritten = new RewrittenMetaInfo[1]; // its written: how the savepoint described its states
         KeyedStateHandle savepoint;
         try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
             CheckpointableKeyedStateBackend<Integer> backend = KeyedBackends.create(first, env, KEY_GROUPS, List.of());
             write(backend);
-            savepoint = KeyedBackends.savepoint(backend, resources -> new WithV2MetaInfo(resources, written));
+            savepoint = KeyedBackends.savepoint(backend, resources -> rewritten[0] = new RewrittenMetaInfo(resources,
+                    meta -> meta.getBackendStateType() == BackendStateType.KEY_VALUE
+                            ? RegisteredStateMetaInfoUtils.createMetaInfoV2FromV1Snapshot(meta).snapshot()
+                            : meta));
             KeyedBackends.dispose(backend);
         }
-        assertThat(written).extracting(StateMetaInfoSnapshot::getBackendStateType)
+        assertThat(rewritten[0].written).extracting(StateMetaInfoSnapshot::getBackendStateType)
                 .as("the savepoint describes its states with V2 meta info")
                 .containsOnly(BackendStateType.KEY_VALUE_V2)
                 .hasSize(3);
@@ -138,54 +141,5 @@ class AsyncStateMetaInfoRestoreTest {
             CheckpointableKeyedStateBackend<Integer> backend, org.apache.flink.api.common.state.StateDescriptor<S, ?> d)
             throws Exception {
         return backend.getPartitionedState(VoidNamespace.INSTANCE, VoidNamespaceSerializer.INSTANCE, d);
-    }
-
-    /** Savepoint resources whose key-value states are described by V2 meta info, by Flink's conversion. */
-    private static final class WithV2MetaInfo implements FullSnapshotResources<Integer> {
-        private final FullSnapshotResources<Integer> resources;
-        private final List<StateMetaInfoSnapshot> written;
-
-        WithV2MetaInfo(FullSnapshotResources<Integer> resources, List<StateMetaInfoSnapshot> written) {
-            this.resources = resources;
-            this.written = written;
-        }
-
-        @Override
-        public List<StateMetaInfoSnapshot> getMetaInfoSnapshots() {
-            List<StateMetaInfoSnapshot> converted = new ArrayList<>();
-            for (StateMetaInfoSnapshot meta : resources.getMetaInfoSnapshots()) {
-                converted.add(meta.getBackendStateType() == BackendStateType.KEY_VALUE
-                        ? RegisteredStateMetaInfoUtils.createMetaInfoV2FromV1Snapshot(meta).snapshot()
-                        : meta);
-            }
-            written.clear();
-            written.addAll(converted);
-            return converted;
-        }
-
-        @Override
-        public KeyValueStateIterator createKVStateIterator() throws IOException {
-            return resources.createKVStateIterator();
-        }
-
-        @Override
-        public KeyGroupRange getKeyGroupRange() {
-            return resources.getKeyGroupRange();
-        }
-
-        @Override
-        public TypeSerializer<Integer> getKeySerializer() {
-            return resources.getKeySerializer();
-        }
-
-        @Override
-        public StreamCompressionDecorator getStreamCompressionDecorator() {
-            return resources.getStreamCompressionDecorator();
-        }
-
-        @Override
-        public void release() {
-            resources.release();
-        }
     }
 }
