@@ -1,6 +1,5 @@
 package io.zstate.flink;
 
-import io.zstate.allocator.MemoryBudget;
 import io.zstate.flink.ZStateTables.ZStateInfo;
 import io.zstate.flink.iterator.ZStateKeysAndNamespaces;
 import io.zstate.flink.metrics.ZStateLocalStats;
@@ -9,6 +8,7 @@ import io.zstate.flink.restore.ZStateMigration;
 import io.zstate.flink.snapshot.ZFullSnapshotResources;
 import io.zstate.flink.snapshot.ZFullSnapshotStrategy;
 import io.zstate.pagestore.PageStore;
+import io.zstate.pagestore.SlotMemory;
 import io.zstate.pagestore.PageStoreStats;
 import io.zstate.pagestore.ValueView;
 import java.nio.file.Path;
@@ -102,7 +102,7 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
     private final ZTtlPurge ttlPurge;
     private final LinkedHashMap<String, HeapPriorityQueueSnapshotRestoreWrapper<?>> pqStates;
     private final HeapPriorityQueuesManager pqManager;
-    private final OpaqueMemoryResource<MemoryBudget> sharedMemory;
+    private final OpaqueMemoryResource<SlotMemory> sharedMemory;
     private final Path spillParent;
     private boolean disposed;
 
@@ -111,7 +111,7 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
             org.apache.flink.runtime.state.StateBackend.KeyedStateBackendParameters<K> parameters,
             TypeSerializer<K> keySerializer,
             ZStateTables tables,
-            OpaqueMemoryResource<MemoryBudget> sharedMemory,
+            OpaqueMemoryResource<SlotMemory> sharedMemory,
             Path spillParent,
             LatencyTrackingStateConfig latencyTrackingStateConfig,
             SizeTrackingStateConfig sizeTrackingStateConfig) {
@@ -428,6 +428,11 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
         synchronized (store) {
             return store.stats();
         }
+    }
+
+    /** The slot's shared zstate memory this backend draws from; null with a hand-sized pool (tests). */
+    SlotMemory slotMemory() {
+        return sharedMemory == null ? null : sharedMemory.getResourceHandle();
     }
 
     @Override

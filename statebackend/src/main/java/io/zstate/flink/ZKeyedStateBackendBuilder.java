@@ -4,6 +4,7 @@ import io.zstate.allocator.MemoryBudget;
 import io.zstate.flink.restore.ZRestoreOperation;
 import io.zstate.pagestore.Faults;
 import io.zstate.pagestore.PageStore;
+import io.zstate.pagestore.SlotMemory;
 import io.zstate.pagestore.SpillDirectories;
 import io.zstate.pagestore.PageStoreConfig;
 import java.io.IOException;
@@ -32,7 +33,7 @@ final class ZKeyedStateBackendBuilder<K> implements StateBackendBuilder<ZKeyedSt
 
     private final KeyedStateBackendParameters<K> parameters;
     private PageStoreConfig pageStoreConfig;
-    private OpaqueMemoryResource<MemoryBudget> sharedMemory;
+    private OpaqueMemoryResource<SlotMemory> sharedMemory;
     private Path spillParent;
     private LatencyTrackingStateConfig latencyTrackingStateConfig;
     private SizeTrackingStateConfig sizeTrackingStateConfig;
@@ -53,7 +54,7 @@ final class ZKeyedStateBackendBuilder<K> implements StateBackendBuilder<ZKeyedSt
      * it on dispose (or the builder, if the build fails). Unset (null): the pool has a budget of
      * its own, of the configuration's pool size.
      */
-    ZKeyedStateBackendBuilder<K> setSharedMemory(OpaqueMemoryResource<MemoryBudget> sharedMemory) {
+    ZKeyedStateBackendBuilder<K> setSharedMemory(OpaqueMemoryResource<SlotMemory> sharedMemory) {
         this.sharedMemory = sharedMemory;
         return this;
     }
@@ -89,16 +90,17 @@ final class ZKeyedStateBackendBuilder<K> implements StateBackendBuilder<ZKeyedSt
     @Override
     public ZKeyedStateBackend<K> build() throws IOException {
         KeyGroupRange range = parameters.getKeyGroupRange();
-        MemoryBudget budget = sharedMemory == null ? null : sharedMemory.getResourceHandle();
+        SlotMemory slot = sharedMemory == null ? null : sharedMemory.getResourceHandle();
         PageStore store = null;
         try {
             Preconditions.checkNotNull(pageStoreConfig, "the page store's configuration");
             Preconditions.checkNotNull(spillParent, "the spill directory");
             Preconditions.checkNotNull(latencyTrackingStateConfig, "the latency tracking configuration");
             Preconditions.checkNotNull(sizeTrackingStateConfig, "the size tracking configuration");
-            store = new PageStore(
-                    pageStoreConfig, range.getStartKeyGroup(), Math.max(1, range.getNumberOfKeyGroups()), budget,
-                    faults);
+            int groups = Math.max(1, range.getNumberOfKeyGroups());
+            store = slot != null
+                    ? new PageStore(pageStoreConfig, range.getStartKeyGroup(), groups, slot, faults)
+                    : new PageStore(pageStoreConfig, range.getStartKeyGroup(), groups, (MemoryBudget) null, faults);
             ZStateTables tables = new ZStateTables(store, range, parameters.getNumberOfKeyGroups());
             TypeSerializer<K> keySerializer = new ZRestoreOperation<>(
                             tables, parameters.getKeySerializer(),

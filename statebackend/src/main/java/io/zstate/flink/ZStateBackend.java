@@ -1,9 +1,9 @@
 package io.zstate.flink;
 
-import io.zstate.allocator.MemoryBudget;
 import io.zstate.allocator.ZPools;
 import io.zstate.pagestore.Faults;
 import io.zstate.pagestore.PageStoreConfig;
+import io.zstate.pagestore.SlotMemory;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -62,6 +62,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
     private final int frameSize;
     private final double bouncerRatio;
     private final int reclaimBatchFrames;
+    private final double spillMemoryFraction;
     private final String spillDirectory; // null: the TaskManager's working directory
     private final String poolTraceDirectory; // null: no pool trace
 
@@ -74,6 +75,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
         this.frameSize = (int) ZStateOptions.FRAME_SIZE.defaultValue().getBytes();
         this.bouncerRatio = ZStateOptions.BOUNCER_RATIO.defaultValue();
         this.reclaimBatchFrames = ZStateOptions.RECLAIM_BATCH_FRAMES.defaultValue();
+        this.spillMemoryFraction = ZStateOptions.SPILL_MEMORY_FRACTION.defaultValue();
         this.spillDirectory = null;
         this.poolTraceDirectory = null;
     }
@@ -109,6 +111,12 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
                 .orElse(original.reclaimBatchFrames);
         if (reclaimBatchFrames < 1) {
             throw invalid(ZStateOptions.RECLAIM_BATCH_FRAMES.key(), String.valueOf(reclaimBatchFrames), "1 or more");
+        }
+        this.spillMemoryFraction = config.getOptional(ZStateOptions.SPILL_MEMORY_FRACTION)
+                .orElse(original.spillMemoryFraction);
+        if (!(spillMemoryFraction > 0 && spillMemoryFraction < 1)) {
+            throw invalid(ZStateOptions.SPILL_MEMORY_FRACTION.key(), String.valueOf(spillMemoryFraction),
+                    "a fraction between 0 and 1, exclusive");
         }
         this.spillDirectory = config.getOptional(ZStateOptions.SPILL_DIRECTORY).orElse(original.spillDirectory);
         this.poolTraceDirectory = config.getOptional(ZStateOptions.POOL_TRACE_DIRECTORY)
@@ -209,31 +217,35 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
         LatencyTrackingStateConfig latency =
                 latencyTrackingConfigBuilder.setMetricGroup(parameters.getMetricGroup()).build();
         SizeTrackingStateConfig size = sizeTrackingConfigBuilder.setMetricGroup(parameters.getMetricGroup()).build();
-        OpaqueMemoryResource<MemoryBudget> sharedMemory = null;
+        OpaqueMemoryResource<SlotMemory> sharedMemory = null;
         long poolBudget = poolBytes;
         if (poolBytes == -1) {
             try {
                 sharedMemory = env.getMemoryManager().getSharedMemoryResourceForManagedMemory(
-                        MANAGED_MEMORY_TYPE, MemoryBudget::new, parameters.getManagedMemoryFraction());
+                        MANAGED_MEMORY_TYPE, total -> new SlotMemory(total, spillMemoryFraction),
+                        parameters.getManagedMemoryFraction());
             } catch (Exception e) {
                 throw new IOException("Could not reserve managed memory for the zstate pool.", e);
             }
-            poolBudget = sharedMemory.getSize();
+            poolBudget = sharedMemory.getResourceHandle().pool().capacity();
             if (poolBudget < 16L * frameSize) {
                 closeQuietly(sharedMemory);
                 throw new IOException(new IllegalConfigurationException(
-                        "The zstate pool got " + poolBudget + " bytes of managed memory, less than 16 frames of "
+                        "The zstate pool got " + poolBudget + " bytes of managed memory (after the spill stores' share,"
+                                + " '" + ZStateOptions.SPILL_MEMORY_FRACTION.key() + "'), less than 16 frames of "
                                 + frameSize + " bytes. Give the TaskManager managed memory"
                                 + " (taskmanager.memory.managed.size or .fraction) or set '"
                                 + ZStateOptions.POOL_SIZE.key() + "'."));
             }
         }
+        // a hand-sized pool's spill store gets the same share of it, in addition, of its own
+        long ownSpillBytes = Math.max(SlotMemory.MIN_SPILL_BYTES, (long) (Math.max(poolBytes, 0) * spillMemoryFraction));
         Path spillParent;
         PageStoreConfig config;
         try {
             spillParent = spillParent(env, parameters.getJobID().toString(), parameters.getOperatorIdentifier());
             config = new PageStoreConfig(pageSize, pageCacheBytes, poolBudget, frameSize, allocator,
-                    bouncerRatio, reclaimBatchFrames, spillParent, 8L << 20, 4L << 20,
+                    bouncerRatio, reclaimBatchFrames, spillParent, ownSpillBytes / 2, ownSpillBytes / 2,
                     poolTraceDirectory == null ? null : Path.of(poolTraceDirectory));
         } catch (RuntimeException e) {
             if (sharedMemory != null) {

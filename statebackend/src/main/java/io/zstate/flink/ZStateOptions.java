@@ -76,6 +76,17 @@ public final class ZStateOptions {
                     .defaultValue(16)
                     .withDescription("Frames the reaper frees each time the pool is full.");
 
+    public static final ConfigOption<Double> SPILL_MEMORY_FRACTION =
+            key("state.backend.zstate.spill-memory-fraction")
+                    .doubleType()
+                    .defaultValue(0.1)
+                    .withDescription(
+                            "The share of the slot's managed memory for zstate given to the RocksDB spill stores:"
+                                    + " one block cache per slot, which their memtables are charged to, as Flink's"
+                                    + " RocksDB backend shares its memory; at least 4mb. The pool gets the rest. With"
+                                    + " pool-size set, each spill store gets this share of pool-size in addition, of"
+                                    + " its own. Between 0 and 1, exclusive.");
+
     public static final ConfigOption<String> POOL_TRACE_DIRECTORY =
             key("state.backend.zstate.debug.pool-trace-directory")
                     .stringType()

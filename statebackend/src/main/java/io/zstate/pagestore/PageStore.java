@@ -65,11 +65,25 @@ public final class PageStore implements AutoCloseable {
     /** A store whose contacts with the outside fail when {@code faults} says (tests). */
     public PageStore(PageStoreConfig config, int firstKeyGroup, int numberOfKeyGroups, MemoryBudget shared,
             Faults faults) {
+        this(firstKeyGroup, numberOfKeyGroups, new Pager(config, shared, faults));
+    }
+
+    /**
+     * A store of a Flink slot: its pool draws from the slot's pool share, its spill store uses the
+     * slot's shared RocksDB cache and write-buffer manager ({@link SlotMemory}).
+     */
+    public PageStore(PageStoreConfig config, int firstKeyGroup, int numberOfKeyGroups, SlotMemory slot,
+            Faults faults) {
+        this(firstKeyGroup, numberOfKeyGroups, new Pager(config, slot, faults));
+    }
+
+    private PageStore(int firstKeyGroup, int numberOfKeyGroups, Pager pager) {
         if (numberOfKeyGroups < 1) {
+            pager.close();
             throw new IllegalArgumentException("a page store needs at least one key-group");
         }
         this.firstKeyGroup = firstKeyGroup;
-        this.pager = new Pager(config, shared, faults);
+        this.pager = pager;
         this.index = new BucketIndex(pager, firstKeyGroup, numberOfKeyGroups);
     }
 

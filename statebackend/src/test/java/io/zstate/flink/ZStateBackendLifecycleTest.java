@@ -209,6 +209,53 @@ class ZStateBackendLifecycleTest {
                         metrics, (n, v) -> {}, List.of(), new CloseableRegistry(), 1.0));
     }
 
+    /**
+     * Two keyed backends of one slot (one MemoryManager) share its zstate memory: one pool budget
+     * and one RocksDB block cache with the memtables charged to it, all inside the managed
+     * memory; both spill, the cache stays within its share, and everything is returned once both
+     * are disposed.
+     */
+    @Test
+    void theBackendsOfASlotShareOnePoolAndOneSpillCacheInsideManagedMemory() throws Exception {
+        long managed = 8L << 20;
+        try (MockEnvironment env = new MockEnvironmentBuilder().setManagedMemorySize(managed).build()) {
+            CheckpointableKeyedStateBackend<Integer> a = leakChecked(env, new UnregisteredMetricsGroup());
+            CheckpointableKeyedStateBackend<Integer> b = leakChecked(env, new UnregisteredMetricsGroup());
+            for (CheckpointableKeyedStateBackend<Integer> keyed : List.of(a, b)) {
+                ValueState<String> state = keyed.getPartitionedState(VoidNamespace.INSTANCE,
+                        VoidNamespaceSerializer.INSTANCE, new ValueStateDescriptor<>("s", String.class));
+                java.util.Random random = new java.util.Random(1);
+                for (int key = 0; key < 60_000; key++) {
+                    keyed.setCurrentKey(key);
+                    byte[] noise = new byte[60];
+                    random.nextBytes(noise);
+                    state.update(java.util.HexFormat.of().formatHex(noise)); // compresses only 2:1
+                }
+            }
+            io.zstate.pagestore.PageStoreStats sa = ((ZKeyedStateBackend<Integer>) a).pageStoreStats();
+            io.zstate.pagestore.PageStoreStats sb = ((ZKeyedStateBackend<Integer>) b).pageStoreStats();
+            assertThat(sa.spilledPages()).as("the first backend spilled").isPositive();
+            assertThat(sb.spilledPages()).as("the second backend spilled").isPositive();
+            long spillShare = Math.max(io.zstate.pagestore.SlotMemory.MIN_SPILL_BYTES,
+                    (long) (managed * ZStateOptions.SPILL_MEMORY_FRACTION.defaultValue()));
+            assertThat(sa.poolBytesHeld() + sb.poolBytesHeld()).as("both pools together")
+                    .isLessThanOrEqualTo(managed - spillShare);
+            io.zstate.pagestore.SlotMemory slot = ((ZKeyedStateBackend<Integer>) a).slotMemory();
+            assertThat(((ZKeyedStateBackend<Integer>) b).slotMemory()).as("one slot memory for both").isSameAs(slot);
+            assertThat(slot.spillBytes()).isEqualTo(spillShare);
+            // one cache for the slot, memtables charged to it: its use stays within its capacity
+            assertThat(slot.spillUsage()).isPositive().isLessThanOrEqualTo(spillShare + (1L << 20));
+            assertThat(sa.spillMemoryBytes()).isPositive();
+            assertThat(env.getMemoryManager().verifyEmpty()).isFalse();
+            for (CheckpointableKeyedStateBackend<Integer> keyed : List.of(a, b)) {
+                keyed.close();
+                keyed.dispose();
+            }
+            assertThat(env.getMemoryManager().verifyEmpty()).as("managed memory returned").isTrue();
+            assertThat(files(spill)).as("spill files after dispose").isEmpty();
+        }
+    }
+
     /** 20,000 keys of a value state: far more than the 8 KiB page cache holds. */
     private static ValueState<String> fill(CheckpointableKeyedStateBackend<Integer> keyed) throws Exception {
         ValueState<String> state = keyed.getPartitionedState(

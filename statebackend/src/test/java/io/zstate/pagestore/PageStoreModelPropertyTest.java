@@ -215,7 +215,7 @@ class PageStoreModelPropertyTest {
         Path dir = Files.createTempDirectory("zstate-pagestore-faults");
         PageStoreConfig config = tiny(dir, allocator, cachePages);
         RandomFaults faults = new RandomFaults(seed);
-        PageStore store = new PageStore(config, FIRST_KEY_GROUP, KEY_GROUPS, null, faults);
+        PageStore store = new PageStore(config, FIRST_KEY_GROUP, KEY_GROUPS, (io.zstate.allocator.MemoryBudget) null, faults);
         Path spillDir = store.spillDirectory();
         OpenSnapshots snapshots = new OpenSnapshots(false); // read unarmed, below
         String outcome = "completed";

@@ -34,6 +34,7 @@ public final class ZStateMetrics {
         longGauge(group, "hotBytes", stats, PageStoreStats::hotBytes);
         longGauge(group, "poolFrameBytes", stats, PageStoreStats::poolBytesHeld);
         longGauge(group, "poolPayloadBytes", stats, PageStoreStats::poolPayloadBytes);
+        longGauge(group, "spillMemoryBytes", stats, PageStoreStats::spillMemoryBytes);
         longGauge(group, "spillDiskBytes", stats, PageStoreStats::spillDiskBytes);
         longGauge(group, "swapIns", stats, PageStoreStats::swapIns);
         longGauge(group, "writebacks", stats, PageStoreStats::writebacks);

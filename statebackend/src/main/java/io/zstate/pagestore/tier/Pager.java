@@ -128,6 +128,18 @@ public final class Pager implements AutoCloseable {
      * budget of a Flink slot's backends) unless it is {@code null}.
      */
     public Pager(PageStoreConfig config, MemoryBudget shared, Faults faults) {
+        this(config, shared, null, faults);
+    }
+
+    /**
+     * A pager whose pool draws from the pool share of {@code slot} and whose spill store uses
+     * the slot's shared RocksDB memory (a Flink slot's zstate backends share both).
+     */
+    public Pager(PageStoreConfig config, io.zstate.pagestore.SlotMemory slot, Faults faults) {
+        this(config, slot.pool(), slot, faults);
+    }
+
+    private Pager(PageStoreConfig config, MemoryBudget shared, io.zstate.pagestore.SlotMemory slot, Faults faults) {
         this.pageSize = config.pageSize();
         this.bouncerMinRatio = config.bouncerMinRatio();
         this.reclaimBatchFrames = config.reclaimBatchFrames();
@@ -150,7 +162,7 @@ public final class Pager implements AutoCloseable {
         this.writeback = new Writeback();
         try {
             this.spill = new SpillStore(config.spillDirectory(), config.spillBlockCacheBytes(),
-                    config.spillWriteBufferBytes(), faults);
+                    config.spillWriteBufferBytes(), slot, faults);
         } catch (RuntimeException e) {
             pool.close();
             frames.close();

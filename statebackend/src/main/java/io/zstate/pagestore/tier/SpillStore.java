@@ -46,7 +46,10 @@ final class SpillStore implements AutoCloseable {
     }
 
     private final Path directory;
-    private final LRUCache blockCache;
+    /** The block cache: the slot's shared one, or one of this store's own. */
+    private final org.rocksdb.Cache blockCache;
+    /** Whether {@link #blockCache} is this store's to close. */
+    private final boolean ownsCache;
     private final Options options;
     private final WriteOptions writeOptions;
     private final ReadOptions readOptions;
@@ -58,12 +61,15 @@ final class SpillStore implements AutoCloseable {
     private boolean closed;
 
     /**
-     * Opens an empty store in a new directory under {@code parent}.
+     * Opens an empty store in a new directory under {@code parent}, its memory from {@code slot}
+     * (the slot's shared block cache and write-buffer manager) or, if that is null, a block cache
+     * and memtables of its own.
      *
-     * @param blockCacheBytes RocksDB block cache for spilled pages
-     * @param writeBufferBytes RocksDB memtable size
+     * @param blockCacheBytes RocksDB block cache for spilled pages (without a slot)
+     * @param writeBufferBytes RocksDB memtable size (with a slot, at most a quarter of its share)
      */
-    SpillStore(Path parent, long blockCacheBytes, long writeBufferBytes, Faults faults) {
+    SpillStore(Path parent, long blockCacheBytes, long writeBufferBytes, io.zstate.pagestore.SlotMemory slot,
+            Faults faults) {
         this.faults = faults;
         try {
             Files.createDirectories(parent);
@@ -72,14 +78,24 @@ final class SpillStore implements AutoCloseable {
             throw new UncheckedIOException(
                     "cannot create the spill directory under " + parent + ": check the path and its permissions", e);
         }
-        this.blockCache = new LRUCache(blockCacheBytes);
+        this.ownsCache = slot == null;
+        this.blockCache = slot == null ? new LRUCache(blockCacheBytes) : slot.spillCache();
         BlockBasedTableConfig table = new BlockBasedTableConfig().setBlockCache(blockCache);
         this.options = new Options()
                 .setCreateIfMissing(true)
                 .setCompressionType(CompressionType.NO_COMPRESSION)
-                .setWriteBufferSize(writeBufferBytes)
                 .setMaxWriteBufferNumber(2)
                 .setTableFormatConfig(table);
+        if (slot == null) {
+            options.setWriteBufferSize(writeBufferBytes);
+        } else {
+            // as Flink's RocksDB backend: memtables charged to the slot's cache, index and filter
+            // blocks in it too, so that the slot's spill stores stay within their share
+            table.setCacheIndexAndFilterBlocks(true).setPinL0FilterAndIndexBlocksInCache(true);
+            options.setWriteBufferManager(slot.spillWriteBuffers())
+                    .setWriteBufferSize(Math.max(1L << 20, Math.min(writeBufferBytes, slot.spillBytes() / 4)))
+                    .setTableFormatConfig(table);
+        }
         this.writeOptions = new WriteOptions().setDisableWAL(true);
         this.readOptions = new ReadOptions();
         try {
@@ -215,7 +231,10 @@ final class SpillStore implements AutoCloseable {
         return directory;
     }
 
-    /** Memtables and block cache in use; 0 once closed (RocksDB must not be asked then). */
+    /**
+     * Memtables and block cache in use (with a slot's shared cache: the whole slot's use of it);
+     * 0 once closed (RocksDB must not be asked then).
+     */
     synchronized long memoryBytes() {
         return closed ? 0 : property("rocksdb.cur-size-all-mem-tables") + blockCache.getUsage();
     }
@@ -340,7 +359,11 @@ final class SpillStore implements AutoCloseable {
             if (db != null) {
                 db.close();
             }
-        }, readOptions, writeOptions, options, blockCache, () -> deleteRecursively(directory));
+        }, readOptions, writeOptions, options, () -> {
+            if (ownsCache) {
+                blockCache.close();
+            }
+        }, () -> deleteRecursively(directory));
     }
 
     static void deleteRecursively(Path dir) {

@@ -1,0 +1,87 @@
+package io.zstate.pagestore;
+
+import io.zstate.allocator.MemoryBudget;
+import org.rocksdb.Cache;
+import org.rocksdb.LRUCache;
+import org.rocksdb.RocksDB;
+import org.rocksdb.WriteBufferManager;
+
+/**
+ * The memory of one Flink slot that every zstate keyed backend in it shares: the slot's managed
+ * memory for zstate, split in two.
+ *
+ * <pre>
+ *   managed memory of the slot (for zstate)
+ *   +------------------------------------------------+------------------------+
+ *   | pool: MemoryBudget the page stores' frame      | spill: one RocksDB     |
+ *   | sources draw their arenas from                 | block cache, which the |
+ *   | (1 - spill fraction)                           | write-buffer manager   |
+ *   |                                                | charges memtables to   |
+ *   +------------------------------------------------+------------------------+
+ * </pre>
+ *
+ * As Flink's RocksDB backend shares its memory across a slot's RocksDB instances, the slot's
+ * spill stores share one LRU cache and one write-buffer manager that counts their memtables in
+ * that cache, so the spill stores of a slot stay within their share whatever the number of
+ * stateful operators. Thread-safe (the pool's budget is atomic; RocksDB's cache and manager are
+ * thread-safe). Closed by the last backend of the slot to let go (Flink's shared resource), after
+ * every spill store using it has closed.
+ */
+public final class SlotMemory implements AutoCloseable {
+
+    static {
+        RocksDB.loadLibrary();
+    }
+
+    /** The smallest spill share: RocksDB needs a few memtables' worth to work at all. */
+    public static final long MIN_SPILL_BYTES = 4L << 20;
+
+    private final MemoryBudget pool;
+    private final long spillBytes;
+    private final LRUCache cache;
+    private final WriteBufferManager writeBuffers;
+
+    /** {@code total} bytes, of which {@code spillFraction} (at least {@link #MIN_SPILL_BYTES}) go to the spill stores. */
+    public SlotMemory(long total, double spillFraction) {
+        if (spillFraction <= 0 || spillFraction >= 1) {
+            throw new IllegalArgumentException("the spill stores' share of the memory must be between 0 and 1 (exclusive),"
+                    + " not " + spillFraction);
+        }
+        this.spillBytes = Math.max(MIN_SPILL_BYTES, (long) (total * spillFraction));
+        this.pool = new MemoryBudget(Math.max(0, total - spillBytes));
+        this.cache = new LRUCache(spillBytes);
+        // memtables get half the share at most, charged to the cache (Flink's RocksDB default ratio)
+        this.writeBuffers = new WriteBufferManager(spillBytes / 2, cache);
+    }
+
+    /** The pool's share, which the page stores' frame sources draw from. */
+    public MemoryBudget pool() {
+        return pool;
+    }
+
+    /** The spill stores' share: their block cache's capacity, memtables included. */
+    public long spillBytes() {
+        return spillBytes;
+    }
+
+    /** The block cache every spill store of the slot reads through. */
+    public Cache spillCache() {
+        return cache;
+    }
+
+    /** The write-buffer manager every spill store of the slot writes through. */
+    public WriteBufferManager spillWriteBuffers() {
+        return writeBuffers;
+    }
+
+    /** Bytes the spill stores of the slot hold in the cache now (blocks and memtables). */
+    public long spillUsage() {
+        return cache.getUsage();
+    }
+
+    @Override
+    public void close() {
+        writeBuffers.close();
+        cache.close();
+    }
+}
