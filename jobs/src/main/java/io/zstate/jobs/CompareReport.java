@@ -74,7 +74,7 @@ final class CompareReport {
                 return "off";
             }
             return c.failed() == 0 ? String.format(Locale.ROOT, "%,d", c.completed())
-                    : String.format(Locale.ROOT, "%,d (+%,d failed)", c.completed(), c.failed());
+                    : String.format(Locale.ROOT, "%,d (+%,d failed)", c.completed(), c.failed()); // declines left out
         })));
         rows.add(new Row("checkpoint avg", result(r -> Units.millis(r.checkpoints().avgMillis()))));
         rows.add(new Row("checkpoint max", result(r -> Units.millis(r.checkpoints().maxMillis()))));

@@ -51,7 +51,10 @@ public record RunResult(
      *
      * @param intervalMillis configured interval, 0 for checkpointing off
      * @param completed completed checkpoints
-     * @param failed failed checkpoints
+     * @param failed failed checkpoints, but for those {@code declined}
+     * @param declined checkpoints the tasks declined because they were starting or finishing (a
+     *     bounded source's end races the last checkpoints): Flink counts them as failed, but
+     *     nothing went wrong
      * @param minMillis shortest end-to-end duration of a completed checkpoint
      * @param avgMillis average end-to-end duration
      * @param maxMillis longest end-to-end duration
@@ -60,12 +63,13 @@ public record RunResult(
      *     size for incremental checkpoints)
      * @param maxStateBytes largest full state size of a completed checkpoint
      * @param maxCheckpointedBytes largest checkpointed size
-     * @param lastFailure why the last failed checkpoint failed, null if none failed
+     * @param lastFailure why the last failed checkpoint failed (declines not counted), null if none failed
      */
     public record Checkpoints(
             long intervalMillis,
             long completed,
             long failed,
+            long declined,
             long minMillis,
             long avgMillis,
             long maxMillis,

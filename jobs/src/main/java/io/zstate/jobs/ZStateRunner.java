@@ -217,24 +217,59 @@ public final class ZStateRunner extends JobRunOptions implements Callable<Intege
 
     static RunResult.Checkpoints checkpointFacts(Duration interval, CheckpointStatsSnapshot snapshot) {
         CheckpointStatsCounts counts = snapshot == null ? null : snapshot.getCounts();
+        long declined = declined(snapshot);
+        long failed = counts == null ? 0 : Math.max(0, counts.getNumberOfFailedCheckpoints() - declined);
         if (counts == null || counts.getNumberOfCompletedCheckpoints() == 0) {
-            return new RunResult.Checkpoints(interval.toMillis(), 0,
-                    counts == null ? 0 : counts.getNumberOfFailedCheckpoints(), -1, -1, -1, -1, -1, -1, -1,
+            return new RunResult.Checkpoints(interval.toMillis(), 0, failed, declined, -1, -1, -1, -1, -1, -1, -1,
                     lastFailure(snapshot));
         }
         CompletedCheckpointStatsSummarySnapshot summary = snapshot.getSummaryStats();
         StatsSummarySnapshot duration = summary.getEndToEndDurationStats();
         CompletedCheckpointStats last = snapshot.getHistory().getLatestCompletedCheckpoint();
-        return new RunResult.Checkpoints(interval.toMillis(), counts.getNumberOfCompletedCheckpoints(),
-                counts.getNumberOfFailedCheckpoints(), duration.getMinimum(), duration.getAverage(),
-                duration.getMaximum(), last == null ? -1 : last.getStateSize(),
-                last == null ? -1 : last.getCheckpointedSize(), summary.getStateSizeStats().getMaximum(),
-                summary.getCheckpointedSize().getMaximum(), lastFailure(snapshot));
+        return new RunResult.Checkpoints(interval.toMillis(), counts.getNumberOfCompletedCheckpoints(), failed,
+                declined, duration.getMinimum(), duration.getAverage(), duration.getMaximum(),
+                last == null ? -1 : last.getStateSize(), last == null ? -1 : last.getCheckpointedSize(),
+                summary.getStateSizeStats().getMaximum(), summary.getCheckpointedSize().getMaximum(),
+                lastFailure(snapshot));
     }
 
+    /**
+     * Whether a failed checkpoint was only declined by tasks that were starting or finishing
+     * (Flink's reasons for a bounded job's first and last checkpoints), not a failure.
+     */
+    static boolean isStartOrEndDecline(String failureMessage) {
+        return failureMessage != null && (failureMessage.contains("tasks not ready")
+                || failureMessage.contains("task is closing") || failureMessage.contains("Coordinator is suspending")
+                || failureMessage.contains("tasks finished") || failureMessage.contains("task has finished")
+                || failureMessage.contains("checkpoint request for unknown task")); // the task just finished
+    }
+
+    /** Failed checkpoints in the (bounded) history that were start-or-end declines. */
+    private static long declined(CheckpointStatsSnapshot snapshot) {
+        if (snapshot == null) {
+            return 0;
+        }
+        long declined = 0;
+        for (org.apache.flink.runtime.checkpoint.AbstractCheckpointStats stats : snapshot.getHistory().getCheckpoints()) {
+            if (stats instanceof FailedCheckpointStats f && isStartOrEndDecline(f.getFailureMessage())) {
+                declined++;
+            }
+        }
+        return declined;
+    }
+
+    /** Why the latest real failure happened (declines at start or end are not failures). */
     private static String lastFailure(CheckpointStatsSnapshot snapshot) {
-        FailedCheckpointStats failed = snapshot == null ? null : snapshot.getHistory().getLatestFailedCheckpoint();
-        return failed == null ? null : failed.getFailureMessage();
+        if (snapshot == null) {
+            return null;
+        }
+        for (org.apache.flink.runtime.checkpoint.AbstractCheckpointStats stats : snapshot.getHistory().getCheckpoints()) {
+            // the history lists the newest first
+            if (stats instanceof FailedCheckpointStats f && !isStartOrEndDecline(f.getFailureMessage())) {
+                return f.getFailureMessage();
+            }
+        }
+        return null;
     }
 
     private static void printCheckpoints(RunResult.Checkpoints c) {
@@ -244,14 +279,16 @@ public final class ZStateRunner extends JobRunOptions implements Callable<Intege
             return;
         }
         if (c.completed() == 0) {
-            System.out.printf("checkpoints       none completed (every %s), %,d failed%n",
-                    Units.millis(c.intervalMillis()), c.failed());
+            System.out.printf("checkpoints       none completed (every %s), %,d failed, %,d declined as tasks started"
+                    + " or finished%n", Units.millis(c.intervalMillis()), c.failed(), c.declined());
             printLastFailure(c);
             System.out.printf("state size        n/a (no checkpoint completed)%n");
             return;
         }
-        System.out.printf("checkpoints       %,d completed, %,d failed (every %s); end-to-end min %s, avg %s, max %s%n",
-                c.completed(), c.failed(), Units.millis(c.intervalMillis()), Units.millis(c.minMillis()),
+        System.out.printf("checkpoints       %,d completed, %,d failed%s (every %s); end-to-end min %s, avg %s,"
+                        + " max %s%n", c.completed(), c.failed(), c.declined() == 0 ? ""
+                        : String.format(Locale.ROOT, ", %,d declined as tasks started or finished (not failures)",
+                                c.declined()), Units.millis(c.intervalMillis()), Units.millis(c.minMillis()),
                 Units.millis(c.avgMillis()), Units.millis(c.maxMillis()));
         printLastFailure(c);
         System.out.printf("state size        %s (last completed checkpoint)%n", Units.bytes(c.lastStateBytes()));
