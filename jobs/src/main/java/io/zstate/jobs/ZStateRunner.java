@@ -105,6 +105,8 @@ public final class ZStateRunner extends JobRunOptions implements Callable<Intege
             config.set(CheckpointingOptions.CHECKPOINTING_INTERVAL, interval);
             // on files: the JobManager's in-memory storage refuses snapshots over 5 MB
             config.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, checkpoints.toUri().toString());
+            // every checkpoint in the history, so the summary can tell declines from failures
+            config.set(org.apache.flink.configuration.WebOptions.CHECKPOINTS_HISTORY_SIZE, 100_000);
         } else {
             // off means off, whatever the configuration file says
             config.removeConfig(CheckpointingOptions.CHECKPOINTING_INTERVAL);
@@ -217,8 +219,12 @@ public final class ZStateRunner extends JobRunOptions implements Callable<Intege
 
     static RunResult.Checkpoints checkpointFacts(Duration interval, CheckpointStatsSnapshot snapshot) {
         CheckpointStatsCounts counts = snapshot == null ? null : snapshot.getCounts();
-        long declined = declined(snapshot);
-        long failed = counts == null ? 0 : Math.max(0, counts.getNumberOfFailedCheckpoints() - declined);
+        // real failures are those in the history (the runner keeps it whole) that are not start
+        // or end declines; the rest of Flink's failed count are declines, recorded or not (a
+        // checkpoint that failed before it was under way, "not all required tasks are currently
+        // running", leaves no history entry)
+        long failed = realFailures(snapshot);
+        long declined = counts == null ? 0 : Math.max(0, counts.getNumberOfFailedCheckpoints() - failed);
         if (counts == null || counts.getNumberOfCompletedCheckpoints() == 0) {
             return new RunResult.Checkpoints(interval.toMillis(), 0, failed, declined, -1, -1, -1, -1, -1, -1, -1,
                     lastFailure(snapshot));
@@ -235,33 +241,39 @@ public final class ZStateRunner extends JobRunOptions implements Callable<Intege
 
     /**
      * Whether a failed checkpoint was only declined by tasks that were starting or finishing
-     * (Flink's reasons for a bounded job's first and last checkpoints), not a failure.
+     * (Flink's reasons for a bounded job's first and last checkpoints), not a failure. The
+     * runner's jobs do not restart, so a job that fails ends the run and says so itself.
      */
     static boolean isStartOrEndDecline(String failureMessage) {
         return failureMessage != null && (failureMessage.contains("tasks not ready")
                 || failureMessage.contains("task is closing") || failureMessage.contains("Coordinator is suspending")
                 || failureMessage.contains("tasks finished") || failureMessage.contains("task has finished")
+                || failureMessage.contains("Not all required tasks are currently running")
                 || failureMessage.contains("checkpoint request for unknown task")); // the task just finished
     }
 
-    /** Failed checkpoints in the (bounded) history that were start-or-end declines. */
-    private static long declined(CheckpointStatsSnapshot snapshot) {
+    /** Failed checkpoints in the history that are not start-or-end declines. */
+    private static long realFailures(CheckpointStatsSnapshot snapshot) {
         if (snapshot == null) {
             return 0;
         }
-        long declined = 0;
+        long failed = 0;
         for (org.apache.flink.runtime.checkpoint.AbstractCheckpointStats stats : snapshot.getHistory().getCheckpoints()) {
-            if (stats instanceof FailedCheckpointStats f && isStartOrEndDecline(f.getFailureMessage())) {
-                declined++;
+            if (stats instanceof FailedCheckpointStats f && !isStartOrEndDecline(f.getFailureMessage())) {
+                failed++;
             }
         }
-        return declined;
+        return failed;
     }
 
     /** Why the latest real failure happened (declines at start or end are not failures). */
     private static String lastFailure(CheckpointStatsSnapshot snapshot) {
         if (snapshot == null) {
             return null;
+        }
+        FailedCheckpointStats latest = snapshot.getHistory().getLatestFailedCheckpoint();
+        if (latest != null && !isStartOrEndDecline(latest.getFailureMessage())) {
+            return latest.getFailureMessage();
         }
         for (org.apache.flink.runtime.checkpoint.AbstractCheckpointStats stats : snapshot.getHistory().getCheckpoints()) {
             // the history lists the newest first

@@ -16,6 +16,7 @@ class CheckpointDeclinesTest {
                 "Checkpoint was declined (tasks not ready)",
                 "Checkpoint was declined (task is closing)",
                 "Checkpoint Coordinator is suspending.",
+                "Not all required tasks are currently running.",
                 "TaskManager received a checkpoint request for unknown task abc_0. Failure reason: Task local"
                         + " checkpoint failure."}) {
             assertThat(ZStateRunner.isStartOrEndDecline(decline)).as(decline).isTrue();

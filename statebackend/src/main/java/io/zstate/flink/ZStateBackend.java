@@ -239,7 +239,8 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
             }
         }
         // a hand-sized pool's spill store gets the same share of it, in addition, of its own
-        long ownSpillBytes = Math.max(SlotMemory.MIN_SPILL_BYTES, (long) (Math.max(poolBytes, 0) * spillMemoryFraction));
+        long ownSpillBytes = Math.max(SlotMemory.MIN_SPILL_CACHE_BYTES,
+                (long) (Math.max(poolBytes, 0) * spillMemoryFraction));
         Path spillParent;
         PageStoreConfig config;
         try {

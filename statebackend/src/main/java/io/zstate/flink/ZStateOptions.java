@@ -83,9 +83,9 @@ public final class ZStateOptions {
                     .withDescription(
                             "The share of the slot's managed memory for zstate given to the RocksDB spill stores:"
                                     + " one block cache per slot, which their memtables are charged to, as Flink's"
-                                    + " RocksDB backend shares its memory; at least 4mb. The pool gets the rest. With"
-                                    + " pool-size set, each spill store gets this share of pool-size in addition, of"
-                                    + " its own. Between 0 and 1, exclusive.");
+                                    + " RocksDB backend shares its memory (a cache of at least 1mb, even in a smaller"
+                                    + " slot). The pool gets the rest. With pool-size set, each spill store gets this"
+                                    + " share of pool-size in addition, of its own. Between 0 and 1, exclusive.");
 
     public static final ConfigOption<String> POOL_TRACE_DIRECTORY =
             key("state.backend.zstate.debug.pool-trace-directory")

@@ -33,22 +33,30 @@ public final class SlotMemory implements AutoCloseable {
         RocksDB.loadLibrary();
     }
 
-    /** The smallest spill share: RocksDB needs a few memtables' worth to work at all. */
-    public static final long MIN_SPILL_BYTES = 4L << 20;
+    /**
+     * The smallest block cache the spill stores get, even when their share is smaller (a slot of
+     * a few MiB): RocksDB needs a memtable's worth to work at all. Only then does zstate hold more
+     * than its managed memory, by less than this.
+     */
+    public static final long MIN_SPILL_CACHE_BYTES = 1L << 20;
 
     private final MemoryBudget pool;
     private final long spillBytes;
     private final LRUCache cache;
     private final WriteBufferManager writeBuffers;
 
-    /** {@code total} bytes, of which {@code spillFraction} (at least {@link #MIN_SPILL_BYTES}) go to the spill stores. */
+    /**
+     * {@code total} bytes, of which {@code spillFraction} go to the spill stores (their cache at
+     * least {@link #MIN_SPILL_CACHE_BYTES}) and the rest to the pool.
+     */
     public SlotMemory(long total, double spillFraction) {
         if (spillFraction <= 0 || spillFraction >= 1) {
             throw new IllegalArgumentException("the spill stores' share of the memory must be between 0 and 1 (exclusive),"
                     + " not " + spillFraction);
         }
-        this.spillBytes = Math.max(MIN_SPILL_BYTES, (long) (total * spillFraction));
-        this.pool = new MemoryBudget(Math.max(0, total - spillBytes));
+        long share = (long) (total * spillFraction);
+        this.pool = new MemoryBudget(Math.max(0, total - share));
+        this.spillBytes = Math.max(MIN_SPILL_CACHE_BYTES, share);
         this.cache = new LRUCache(spillBytes);
         // memtables get half the share at most, charged to the cache (Flink's RocksDB default ratio)
         this.writeBuffers = new WriteBufferManager(spillBytes / 2, cache);

@@ -236,15 +236,15 @@ class ZStateBackendLifecycleTest {
             io.zstate.pagestore.PageStoreStats sb = ((ZKeyedStateBackend<Integer>) b).pageStoreStats();
             assertThat(sa.spilledPages()).as("the first backend spilled").isPositive();
             assertThat(sb.spilledPages()).as("the second backend spilled").isPositive();
-            long spillShare = Math.max(io.zstate.pagestore.SlotMemory.MIN_SPILL_BYTES,
-                    (long) (managed * ZStateOptions.SPILL_MEMORY_FRACTION.defaultValue()));
+            long spillShare = (long) (managed * ZStateOptions.SPILL_MEMORY_FRACTION.defaultValue());
             assertThat(sa.poolBytesHeld() + sb.poolBytesHeld()).as("both pools together")
                     .isLessThanOrEqualTo(managed - spillShare);
             io.zstate.pagestore.SlotMemory slot = ((ZKeyedStateBackend<Integer>) a).slotMemory();
             assertThat(((ZKeyedStateBackend<Integer>) b).slotMemory()).as("one slot memory for both").isSameAs(slot);
-            assertThat(slot.spillBytes()).isEqualTo(spillShare);
+            long cache = Math.max(io.zstate.pagestore.SlotMemory.MIN_SPILL_CACHE_BYTES, spillShare);
+            assertThat(slot.spillBytes()).isEqualTo(cache);
             // one cache for the slot, memtables charged to it: its use stays within its capacity
-            assertThat(slot.spillUsage()).isPositive().isLessThanOrEqualTo(spillShare + (1L << 20));
+            assertThat(slot.spillUsage()).isPositive().isLessThanOrEqualTo(cache + (1L << 20));
             assertThat(sa.spillMemoryBytes()).isPositive();
             assertThat(env.getMemoryManager().verifyEmpty()).isFalse();
             for (CheckpointableKeyedStateBackend<Integer> keyed : List.of(a, b)) {

@@ -93,7 +93,7 @@ final class SpillStore implements AutoCloseable {
             // blocks in it too, so that the slot's spill stores stay within their share
             table.setCacheIndexAndFilterBlocks(true).setPinL0FilterAndIndexBlocksInCache(true);
             options.setWriteBufferManager(slot.spillWriteBuffers())
-                    .setWriteBufferSize(Math.max(1L << 20, Math.min(writeBufferBytes, slot.spillBytes() / 4)))
+                    .setWriteBufferSize(Math.max(256L << 10, Math.min(writeBufferBytes, slot.spillBytes() / 4)))
                     .setTableFormatConfig(table);
         }
         this.writeOptions = new WriteOptions().setDisableWAL(true);
