@@ -84,7 +84,12 @@ public final class PageStore implements AutoCloseable {
         }
         this.firstKeyGroup = firstKeyGroup;
         this.pager = pager;
-        this.index = new BucketIndex(pager, firstKeyGroup, numberOfKeyGroups);
+        try {
+            this.index = new BucketIndex(pager, firstKeyGroup, numberOfKeyGroups);
+        } catch (RuntimeException | Error e) {
+            pager.close(); // its arenas and RocksDB are not left behind
+            throw e;
+        }
     }
 
     /** Creates a table and returns its id; its hash seed is drawn at random. */

@@ -15,7 +15,11 @@ import java.util.Arrays;
  *   at most MAX_PER_LENGTH arrays per length: what it holds is bounded by a batch of entries
  * </pre>
  *
- * <p>Not thread-safe: one per walk, on the snapshot's thread.
+ * <p>Contract: an array goes back only when nobody holds it any more: Flink's writer keeps one
+ * pair back (ZFrozenStatesIterator recycles a batch's last pair one batch later), TTL notes take
+ * copies of their own, and a snapshot transformer returns its input, null or a fresh array,
+ * never one it keeps (Flink's TTL transformers do so). Not thread-safe: one per walk, on the
+ * snapshot's thread.
  */
 final class ArrayRecycler {
 

@@ -80,11 +80,12 @@ import net.jpountz.lz4.LZ4Exception;
  *   (copyFrozen: a copy of the page's stored bytes from the cache, a pin or the pool, or a
  *   reference to where it is in RocksDB: a view or a pin's own key, which stay until the
  *   snapshot lets go of them; it reads RocksDB and decodes after releasing the lock, and takes
- *   lock 1 again to drop a view it took for the read) and to release its snapshot (release: pins freed; if
- *   the store was closed meanwhile, the last release frees its memory and runs the backend's
- *   whenReleased actions, which return the managed memory to Flink's MemoryManager);
- *   it touches nothing else of the pager, and reads nothing without the lock, so it never sees
- *   an object half-moved by compaction or a page half-written. A background reaper (a later
+ *   lock 1 again to drop a view it took for the read) and to release its snapshot (release:
+ *   pins freed; if the store was closed meanwhile, the last release frees its memory and runs
+ *   the backend's whenReleased actions, which return the managed memory to Flink's
+ *   MemoryManager). It touches nothing else of the pager; without the lock it reads only
+ *   RocksDB records that nothing changes while it holds them (a view's snapshot, a pin's own
+ *   key), so it never sees an object half-moved by compaction or a page half-written. A background reaper (a later
  *   issue) will take lock 1 per batch of frames and may do anything the task's direct reclaim
  *   does, pinned objects included. Never take 1 while holding 2.
  *
@@ -562,7 +563,14 @@ public final class Pager implements AutoCloseable {
             throw new IllegalStateException("page " + pageId + " has no copy in any tier: the page store is corrupt");
         }
         pin.depth = table.depth(pageId);
-        pins.attach(pageId, table.version(pageId), pin);
+        try {
+            pins.attach(pageId, table.version(pageId), pin);
+        } catch (RuntimeException e) {
+            if (pin.view != null) {
+                pin.view.close(); // a corrupt store fails; the view is not left open behind it
+            }
+            throw e;
+        }
         table.version(pageId, pins.epoch());
     }
 

@@ -55,7 +55,7 @@ final class SpillStore implements AutoCloseable {
     private final ReadOptions readOptions;
     private final RocksDB db;
     private final byte[] key = new byte[8];
-    private final org.rocksdb.WriteBatch batch = new org.rocksdb.WriteBatch();
+    private final org.rocksdb.WriteBatch batch;
     private final Faults faults;
     private boolean batching;
     private boolean closed;
@@ -78,6 +78,7 @@ final class SpillStore implements AutoCloseable {
             throw new UncheckedIOException(
                     "cannot create the spill directory under " + parent + ": check the path and its permissions", e);
         }
+        this.batch = new org.rocksdb.WriteBatch(); // after the directory: nothing native leaks if that fails
         this.ownsCache = slot == null;
         this.blockCache = slot == null ? new LRUCache(blockCacheBytes) : slot.spillCache();
         BlockBasedTableConfig table = new BlockBasedTableConfig().setBlockCache(blockCache);
