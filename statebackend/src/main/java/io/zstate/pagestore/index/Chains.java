@@ -186,6 +186,29 @@ final class Chains {
         split(head, sibling, (page, copy, index) -> (BucketPage.slotPrefixHash(copy, index) & bit) != 0);
     }
 
+    /**
+     * Page buffers a split copies its chain into, reused from split to split (a split never
+     * runs inside another): splits while a state loads allocated a page per chain page before.
+     */
+    private byte[][] splitCopies = new byte[4][];
+
+    /** Copies the chain at {@code head} into {@link #splitCopies} (head first); returns its length. */
+    private int copyForSplit(int head) {
+        int n = 0;
+        for (int pageId = head; pageId != Pages.NO_PAGE; n++) {
+            byte[] page = pager.page(pager.load(pageId));
+            if (n == splitCopies.length) {
+                splitCopies = java.util.Arrays.copyOf(splitCopies, n * 2);
+            }
+            if (splitCopies[n] == null) {
+                splitCopies[n] = new byte[page.length];
+            }
+            System.arraycopy(page, 0, splitCopies[n], 0, page.length);
+            pageId = Pages.next(page);
+        }
+        return n;
+    }
+
     /** The pages of the chain at {@code head}, copied (head first). */
     List<byte[]> copy(int head) {
         List<byte[]> copies = new ArrayList<>();
@@ -203,20 +226,21 @@ final class Chains {
      * compactly (the chain is copied aside first, its overflow pages freed).
      */
     void split(int head, int sibling, Side side) {
-        List<byte[]> copies = copy(head);
+        int pages = copyForSplit(head);
+        byte[][] copies = splitCopies;
         int headSlot = pager.load(head);
         pager.pin(headSlot);
         int siblingSlot = pager.load(sibling);
         pager.pin(siblingSlot);
         try {
-            int overflow = Pages.next(copies.get(0));
+            int overflow = Pages.next(copies[0]);
             if (overflow != Pages.NO_PAGE) {
                 free(overflow, false, null);
             }
             pager.markDirty(headSlot);
             BucketPage.init(pager.page(headSlot));
-            for (int p = 0; p < copies.size(); p++) {
-                byte[] copy = copies.get(p);
+            for (int p = 0; p < pages; p++) {
+                byte[] copy = copies[p];
                 int count = BucketPage.count(copy);
                 for (int i = 0; i < count; i++) {
                     reinsert(side.toSibling(p, copy, i) ? sibling : head, copy, i);
