@@ -81,10 +81,11 @@ public final class ZStateOptions {
                     .doubleType()
                     .defaultValue(0.1)
                     .withDescription(
-                            "The share of the slot's managed memory for zstate given to the RocksDB spill stores:"
-                                    + " one block cache per slot, which their memtables are charged to, as Flink's"
-                                    + " RocksDB backend shares its memory (a cache of at least 1mb, even in a smaller"
-                                    + " slot). The pool gets the rest. With pool-size set, each spill store gets this"
+                            "The share of the slot's managed memory for zstate given to the RocksDB spill stores'"
+                                    + " memtables, counted for the whole slot by one write-buffer manager as Flink's"
+                                    + " RocksDB backend shares its memory (at least 1mb, even in a smaller slot); they"
+                                    + " read without a block cache, the pool holding the pages worth keeping. The pool"
+                                    + " gets the rest. With pool-size set, each spill store gets this"
                                     + " share of pool-size in addition, of its own. Between 0 and 1, exclusive.");
 
     public static final ConfigOption<String> POOL_TRACE_DIRECTORY =

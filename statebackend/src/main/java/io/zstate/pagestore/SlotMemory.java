@@ -13,17 +13,21 @@ import org.rocksdb.WriteBufferManager;
  * <pre>
  *   managed memory of the slot (for zstate)
  *   +------------------------------------------------+------------------------+
- *   | pool: MemoryBudget the page stores' frame      | spill: one RocksDB     |
- *   | sources draw their arenas from                 | block cache, which the |
- *   | (1 - spill fraction)                           | write-buffer manager   |
- *   |                                                | charges memtables to   |
+ *   | pool: MemoryBudget the page stores' frame      | spill: the memtables   |
+ *   | sources draw their arenas from                 | of every spill store,  |
+ *   | (1 - spill fraction)                           | counted by one write-  |
+ *   |                                                | buffer manager         |
  *   +------------------------------------------------+------------------------+
  * </pre>
  *
  * As Flink's RocksDB backend shares its memory across a slot's RocksDB instances, the slot's
- * spill stores share one LRU cache and one write-buffer manager that counts their memtables in
- * that cache, so the spill stores of a slot stay within their share whatever the number of
- * stateful operators. Thread-safe (the pool's budget is atomic; RocksDB's cache and manager are
+ * spill stores share one write-buffer manager that counts their memtables in one cache, so they
+ * stay within their share whatever the number of stateful operators. The spill stores read
+ * without a block cache (a page read back goes into the page cache, and the pool already keeps
+ * the compressed pages worth keeping); the cache holds only the memtables' accounting. Measured
+ * against a block cache holding half the share: design.md, Memory.
+ *
+ * <p>Thread-safe (the pool's budget is atomic; RocksDB's cache and manager are
  * thread-safe). Closed by the last backend of the slot to let go (Flink's shared resource), after
  * every spill store using it has closed.
  */
@@ -34,7 +38,7 @@ public final class SlotMemory implements AutoCloseable {
     }
 
     /**
-     * The smallest block cache the spill stores get, even when their share is smaller (a slot of
+     * The smallest memtable budget the spill stores get, even when their share is smaller (a slot of
      * a few MiB): RocksDB needs a memtable's worth to work at all. Only then does zstate hold more
      * than its managed memory, by less than this.
      */
@@ -58,8 +62,9 @@ public final class SlotMemory implements AutoCloseable {
         this.pool = new MemoryBudget(Math.max(0, total - share));
         this.spillBytes = Math.max(MIN_SPILL_CACHE_BYTES, share);
         this.cache = new LRUCache(spillBytes);
-        // memtables get half the share at most, charged to the cache (Flink's RocksDB default ratio)
-        this.writeBuffers = new WriteBufferManager(spillBytes / 2, cache);
+        // the share is the spill stores' memtables, charged to the cache, which holds no blocks:
+        // the pool keeps the compressed pages worth keeping (measured: design.md, Memory)
+        this.writeBuffers = new WriteBufferManager(spillBytes, cache);
     }
 
     /** The pool's share, which the page stores' frame sources draw from. */
@@ -67,12 +72,12 @@ public final class SlotMemory implements AutoCloseable {
         return pool;
     }
 
-    /** The spill stores' share: their block cache's capacity, memtables included. */
+    /** The spill stores' share: what their memtables may hold together. */
     public long spillBytes() {
         return spillBytes;
     }
 
-    /** The block cache every spill store of the slot reads through. */
+    /** The cache the slot's memtables are counted in (it holds no blocks). */
     public Cache spillCache() {
         return cache;
     }
@@ -82,7 +87,7 @@ public final class SlotMemory implements AutoCloseable {
         return writeBuffers;
     }
 
-    /** Bytes the spill stores of the slot hold in the cache now (blocks and memtables). */
+    /** Bytes the spill stores of the slot hold in memtables now, as the cache counts them. */
     public long spillUsage() {
         return cache.getUsage();
     }

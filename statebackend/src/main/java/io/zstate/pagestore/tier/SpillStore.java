@@ -46,7 +46,7 @@ final class SpillStore implements AutoCloseable {
     }
 
     private final Path directory;
-    /** The block cache: the slot's shared one, or one of this store's own. */
+    /** The block cache of a store of its own, or the slot's cache its memtables are counted in. */
     private final org.rocksdb.Cache blockCache;
     /** Whether {@link #blockCache} is this store's to close. */
     private final boolean ownsCache;
@@ -62,11 +62,11 @@ final class SpillStore implements AutoCloseable {
 
     /**
      * Opens an empty store in a new directory under {@code parent}, its memory from {@code slot}
-     * (the slot's shared block cache and write-buffer manager) or, if that is null, a block cache
-     * and memtables of its own.
+     * (memtables counted by the slot's write-buffer manager, no block cache) or, if that is null,
+     * a block cache and memtables of its own.
      *
      * @param blockCacheBytes RocksDB block cache for spilled pages (without a slot)
-     * @param writeBufferBytes RocksDB memtable size (with a slot, at most a quarter of its share)
+     * @param writeBufferBytes RocksDB memtable size (with a slot, at most half its share)
      */
     SpillStore(Path parent, long blockCacheBytes, long writeBufferBytes, io.zstate.pagestore.SlotMemory slot,
             Faults faults) {
@@ -90,11 +90,13 @@ final class SpillStore implements AutoCloseable {
         if (slot == null) {
             options.setWriteBufferSize(writeBufferBytes);
         } else {
-            // as Flink's RocksDB backend: memtables charged to the slot's cache, index and filter
-            // blocks in it too, so that the slot's spill stores stay within their share
-            table.setCacheIndexAndFilterBlocks(true).setPinL0FilterAndIndexBlocksInCache(true);
+            // the slot's share goes to memtables (charged to the slot's accounting cache by the
+            // write-buffer manager), not to a block cache: a page read from here goes into the
+            // page cache, and its compressed copy was the pool's to keep; measured in the state
+            // suite's spill regime, writes gained and reads held (design.md, Memory)
+            table.setNoBlockCache(true);
             options.setWriteBufferManager(slot.spillWriteBuffers())
-                    .setWriteBufferSize(Math.max(256L << 10, Math.min(writeBufferBytes, slot.spillBytes() / 4)))
+                    .setWriteBufferSize(Math.max(256L << 10, Math.min(writeBufferBytes, slot.spillBytes() / 2)))
                     .setTableFormatConfig(table);
         }
         this.writeOptions = new WriteOptions().setDisableWAL(true);
@@ -233,11 +235,12 @@ final class SpillStore implements AutoCloseable {
     }
 
     /**
-     * Memtables and block cache in use (with a slot's shared cache: the whole slot's use of it);
-     * 0 once closed (RocksDB must not be asked then).
+     * Memtables, table readers (index blocks) and block cache in use (with a slot's memory: the
+     * whole slot's memtable accounting); 0 once closed (RocksDB must not be asked then).
      */
     synchronized long memoryBytes() {
-        return closed ? 0 : property("rocksdb.cur-size-all-mem-tables") + blockCache.getUsage();
+        return closed ? 0 : property("rocksdb.cur-size-all-mem-tables") + property("rocksdb.estimate-table-readers-mem")
+                + blockCache.getUsage();
     }
 
     /** SST files on disk; 0 once closed. */
