@@ -64,11 +64,6 @@ final class Z3foldPool extends BuddyPool {
         return "z3fold";
     }
 
-    /** The largest object of a z3fold frame: the frame less its header chunk and one chunk of rounding. */
-    static int maxObjectSize(int frameSize) {
-        return BuddyPool.maxObjectSize(frameSize);
-    }
-
     @Override
     protected long allocate(int size) {
         int chunks = (size + chunkSize - 1) >>> chunkShift;

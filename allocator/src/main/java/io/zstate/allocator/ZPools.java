@@ -86,9 +86,8 @@ public final class ZPools {
             case "zsmalloc":
                 return ZsmallocPool.maxObjectSize(frameSize);
             case "zbud":
-                return ZbudPool.maxObjectSize(frameSize);
             case "z3fold":
-                return Z3foldPool.maxObjectSize(frameSize);
+                return BuddyPool.maxObjectSize(frameSize); // both: the frame less a header and a rounding chunk
             case "zlog":
                 return ZlogPool.maxObjectSize(frameSize);
             default:

@@ -49,11 +49,6 @@ final class ZbudPool extends BuddyPool {
         return "zbud";
     }
 
-    /** The largest object of a zbud frame: the frame less its header chunk and one chunk of rounding. */
-    static int maxObjectSize(int frameSize) {
-        return BuddyPool.maxObjectSize(frameSize);
-    }
-
     @Override
     protected long allocate(int size) {
         int chunks = (size + chunkSize - 1) >>> chunkShift;
