@@ -590,7 +590,7 @@ public final class Pager implements AutoCloseable {
         snapshot.readPin = -1;
         ZPools.snapshotReads(pool, true); // a pool trace tells a checkpoint's reads from page faults
         try {
-            SnapshotPins.Pin pin = snapshot.saved.isEmpty() ? null : snapshot.saved.get(pageId);
+            SnapshotPins.Pin pin = snapshot.saved.get(pageId);
             if (pin != null) {
                 switch (pin.kind) {
                     case SnapshotPins.Pin.POOL -> copyStored(snapshot, pool.read(pin.value, snapshot.copy, 0),
@@ -650,7 +650,7 @@ public final class Pager implements AutoCloseable {
 
     /** Under the store's lock: a bucket page's depth as {@code snapshot} froze it. */
     int frozenDepth(FrozenPages snapshot, int pageId) {
-        SnapshotPins.Pin pin = snapshot.saved.isEmpty() ? null : snapshot.saved.get(pageId);
+        SnapshotPins.Pin pin = snapshot.saved.get(pageId);
         return pin != null ? pin.depth : table.depth(pageId);
     }
 

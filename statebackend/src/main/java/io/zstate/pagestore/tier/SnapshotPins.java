@@ -118,7 +118,7 @@ final class SnapshotPins {
 
     /** The POOL pin owning a pool object, or null (the object is a page's). */
     Pin pinnedObject(long handle) {
-        return inPool.isEmpty() ? null : inPool.get(handle);
+        return inPool.get(handle);
     }
 
     /** A key no pinned copy in RocksDB has. */

@@ -114,7 +114,7 @@ final class SpillStore implements AutoCloseable {
      * them the codec byte.
      */
     void put(int pageId, byte[] value, int offset, int length) {
-        put(key(pageId), 4, value, offset, length, "page " + pageId);
+        put(key(pageId), 4, value, offset, length);
     }
 
     /**
@@ -122,10 +122,10 @@ final class SpillStore implements AutoCloseable {
      * from every page's 4-byte key: it is never overwritten, and is deleted when released.
      */
     void putPin(long pin, byte[] value, int offset, int length) {
-        put(pinKey(pin), 8, value, offset, length, "pinned copy " + pin);
+        put(pinKey(pin), 8, value, offset, length);
     }
 
-    private void put(byte[] key, int keyLength, byte[] value, int offset, int length, String what) {
+    private void put(byte[] key, int keyLength, byte[] value, int offset, int length) {
         StoredPage.codec(value, offset);
         current = null; // a view taken before this write does not see it
         try {
@@ -138,7 +138,8 @@ final class SpillStore implements AutoCloseable {
                 db.put(writeOptions, key, 0, keyLength, value, offset, length);
             }
         } catch (RocksDBException e) {
-            throw new IllegalStateException("Error while writing " + what + " to the RocksDB spill store.", e);
+            throw new IllegalStateException("Error while writing " + describe(key, keyLength, false)
+                    + " to the RocksDB spill store.", e);
         }
     }
 
@@ -181,7 +182,7 @@ final class SpillStore implements AutoCloseable {
      * @return the value's length, or -1 if there is none
      */
     int get(int pageId, byte[] dst) {
-        return get(readOptions, key(pageId), 4, dst, "page " + pageId);
+        return get(readOptions, key(pageId), 4, dst, false);
     }
 
     /**
@@ -191,10 +192,10 @@ final class SpillStore implements AutoCloseable {
      */
     int getPin(long pin, byte[] keyScratch, byte[] dst) {
         writePinKey(keyScratch, pin);
-        return get(readOptions, keyScratch, 8, dst, "pinned copy " + pin);
+        return get(readOptions, keyScratch, 8, dst, false);
     }
 
-    private int get(ReadOptions read, byte[] key, int keyLength, byte[] dst, String what) {
+    private int get(ReadOptions read, byte[] key, int keyLength, byte[] dst, boolean asSnapshotHoldsIt) {
         try {
             if (faults.fail(Faults.Seam.SPILL_READ)) {
                 throw new RocksDBException("injected read failure");
@@ -202,23 +203,25 @@ final class SpillStore implements AutoCloseable {
             int n = db.get(read, key, 0, keyLength, dst, 0, dst.length);
             if (n > dst.length) {
                 throw new IllegalStateException(
-                        "spilled " + what + " is " + n + " bytes, larger than any page this store writes");
+                        "spilled " + describe(key, keyLength, asSnapshotHoldsIt) + " is " + n
+                                + " bytes, larger than any page this store writes");
             }
             return n == RocksDB.NOT_FOUND ? -1 : n;
         } catch (RocksDBException e) {
-            throw new IllegalStateException("Error while reading " + what + " from the RocksDB spill store.", e);
+            throw new IllegalStateException("Error while reading " + describe(key, keyLength, asSnapshotHoldsIt)
+                    + " from the RocksDB spill store.", e);
         }
     }
 
     void delete(int pageId) {
-        delete(key(pageId), 4, "page " + pageId);
+        delete(key(pageId), 4);
     }
 
     void deletePin(long pin) {
-        delete(pinKey(pin), 8, "pinned copy " + pin);
+        delete(pinKey(pin), 8);
     }
 
-    private void delete(byte[] key, int keyLength, String what) {
+    private void delete(byte[] key, int keyLength) {
         current = null;
         try {
             if (faults.fail(Faults.Seam.SPILL_WRITE)) {
@@ -226,7 +229,8 @@ final class SpillStore implements AutoCloseable {
             }
             db.delete(writeOptions, java.util.Arrays.copyOf(key, keyLength));
         } catch (RocksDBException e) {
-            throw new IllegalStateException("Error while deleting " + what + " from the RocksDB spill store.", e);
+            throw new IllegalStateException("Error while deleting " + describe(key, keyLength, false)
+                    + " from the RocksDB spill store.", e);
         }
     }
 
@@ -266,6 +270,21 @@ final class SpillStore implements AutoCloseable {
         return key;
     }
 
+    /**
+     * What a key names, for an error message (built only then: the put, get and delete paths
+     * allocate nothing for it): "page N" for a 4-byte key, "pinned copy N" for an 8-byte one.
+     */
+    private static String describe(byte[] key, int keyLength, boolean asSnapshotHoldsIt) {
+        if (keyLength == 4) {
+            return "page " + StoredPage.pageId(key) + (asSnapshotHoldsIt ? " (as a snapshot holds it)" : "");
+        }
+        long pin = 0;
+        for (int i = 0; i < 8; i++) {
+            pin = pin << 8 | (key[i] & 0xff);
+        }
+        return "pinned copy " + pin;
+    }
+
     private static void writePinKey(byte[] key, long pin) {
         for (int i = 0; i < 8; i++) {
             key[i] = (byte) (pin >>> (56 - 8 * i));
@@ -294,7 +313,7 @@ final class SpillStore implements AutoCloseable {
          */
         int get(int pageId, byte[] keyScratch, byte[] dst) {
             StoredPage.writePageId(keyScratch, 0, pageId);
-            return SpillStore.this.get(options, keyScratch, 4, dst, "page " + pageId + " (as a snapshot holds it)");
+            return SpillStore.this.get(options, keyScratch, 4, dst, true);
         }
 
         /** Drops one reference; the last releases the RocksDB snapshot (and a closed store). */
