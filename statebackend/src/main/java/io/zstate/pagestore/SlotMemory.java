@@ -77,6 +77,15 @@ public final class SlotMemory implements AutoCloseable {
         return spillBytes;
     }
 
+    /**
+     * The memtable size of each spill store in the slot: half the share (two memtables, the
+     * second filling while the first flushes), at least 256 KiB, at most RocksDB's own default of
+     * 64 MiB. The write-buffer manager keeps them all within the share, however many stores.
+     */
+    public long memtableBytes() {
+        return Math.min(64L << 20, Math.max(256L << 10, spillBytes / 2));
+    }
+
     /** The cache the slot's memtables are counted in (it holds no blocks). */
     public Cache spillCache() {
         return cache;

@@ -66,7 +66,7 @@ final class SpillStore implements AutoCloseable {
      * a block cache and memtables of its own.
      *
      * @param blockCacheBytes RocksDB block cache for spilled pages (without a slot)
-     * @param writeBufferBytes RocksDB memtable size (with a slot, at most half its share)
+     * @param writeBufferBytes RocksDB memtable size (without a slot; with one, the slot sizes them)
      */
     SpillStore(Path parent, long blockCacheBytes, long writeBufferBytes, io.zstate.pagestore.SlotMemory slot,
             Faults faults) {
@@ -96,7 +96,7 @@ final class SpillStore implements AutoCloseable {
             // suite's spill regime, writes gained and reads held (design.md, Memory)
             table.setNoBlockCache(true);
             options.setWriteBufferManager(slot.spillWriteBuffers())
-                    .setWriteBufferSize(Math.max(256L << 10, Math.min(writeBufferBytes, slot.spillBytes() / 2)))
+                    .setWriteBufferSize(slot.memtableBytes())
                     .setTableFormatConfig(table);
         }
         this.writeOptions = new WriteOptions().setDisableWAL(true);
@@ -236,6 +236,11 @@ final class SpillStore implements AutoCloseable {
 
     Path directory() {
         return directory;
+    }
+
+    /** The size of each of this store's memtables. */
+    long memtableBytes() {
+        return options.writeBufferSize();
     }
 
     /**
