@@ -9,14 +9,14 @@ package io.zstate.pagestore.index;
  * every entry, so this only keeps placement stable, but a restore that places pages as they are
  * (incremental checkpoints) needs it to find them.
  */
-final class Hashing {
+public final class Hashing {
 
     private static final int C1 = 0xcc9e2d51;
     private static final int C2 = 0x1b873593;
 
     private Hashing() {}
 
-    static int hash(byte[] data, int offset, int length, int seed) {
+    public static int hash(byte[] data, int offset, int length, int seed) {
         int h = seed;
         int end = offset + (length & ~3);
         for (int i = offset; i < end; i += 4) {

@@ -1,0 +1,378 @@
+package io.zstate.pagestore.delta;
+
+import io.zstate.pagestore.index.Hashing;
+import java.util.Arrays;
+
+/**
+ * The entries written since the last freeze, as an ordered log of the store's five writes with
+ * each key's older records dropped where the newer one decides the key alone: what an
+ * incremental checkpoint writes instead of the whole state, and what its restore replays in
+ * order onto the base.
+ *
+ * <pre>
+ * record (in one growing heap array, in the order written):
+ *   op(1) table(4) keyGroup(4) keyLength(4) prefixLength(4) valueLength(4) key value
+ *   op: PUT, APPEND, DELETE (keyed), DELETE_PREFIX, CLEAR (barriers), DEAD (dropped, skipped)
+ *
+ * index: open addressing from (table, key-group, key) to the newest keyed record of that key.
+ *
+ *   put / delete  the older record of the key is dropped (DEAD); the new one is appended
+ *   append        if the key's record comes after the last barrier, the two merge into one
+ *                 record (PUT+x = PUT, APPEND+x = APPEND, DELETE+x = PUT of x); otherwise a
+ *                 plain APPEND record follows (replayed after the barrier, it is exact)
+ *   barrier       appended; earlier records stay (replay order makes them harmless)
+ * </pre>
+ *
+ * Invariants: replaying the records in order onto the state at the last freeze gives the state
+ * now (the property test checks it against a model); every live keyed record but a pre-barrier
+ * one is the one the index names; dead bytes are at most half the log once it is past 1 MiB
+ * (compaction copies the live records, in order). Bounded: past {@code limitBytes} the log gives
+ * up, drops everything and stays <em>incomplete</em> until the next freeze (the checkpoint after
+ * must be a full one). A log that fails to grow (heap exhausted) does the same: a write the store
+ * made is never silently missing from a delta.
+ *
+ * <p>Not thread-safe: written by the task thread under the store's lock; {@link #freeze} hands
+ * the records to a {@link FrozenDeltas}, immutable, which another thread may then read.
+ */
+public final class DeltaLog {
+
+    public static final byte DEAD = 0;
+    public static final byte PUT = 1;
+    public static final byte APPEND = 2;
+    public static final byte DELETE = 3;
+    public static final byte DELETE_PREFIX = 4;
+    public static final byte CLEAR = 5;
+
+    static final int HEADER = 21;
+    private static final int INITIAL = 4096;
+    private final long limitBytes;
+    private final int compactFrom;
+    private byte[] log = new byte[INITIAL];
+    private final int initial;
+    private int size;
+    private int deadBytes;
+    private int lastBarrierEnd; // records starting before this come before the newest barrier
+    private int[] slots = new int[256]; // record offset + 1, 0 empty
+    private int[] hashes = new int[256];
+    private int keyed; // index entries in use
+    private boolean incomplete;
+    private int compactions;
+
+    /** A log that gives up (incomplete) once its records pass {@code limitBytes}. */
+    public DeltaLog(long limitBytes) {
+        this(limitBytes, 1 << 20, INITIAL);
+    }
+
+    /** A log that compacts from {@code compactFrom} bytes and starts at {@code initial} (tests). */
+    DeltaLog(long limitBytes, int compactFrom, int initial) {
+        this.limitBytes = limitBytes;
+        this.compactFrom = compactFrom;
+        this.initial = initial;
+        this.log = new byte[initial];
+    }
+
+    // ==== recording ==============================================================================
+
+    public void put(int table, int keyGroup, byte[] key, int keyOffset, int keyLength, int prefixLength,
+            byte[] value, int valueOffset, int valueLength) {
+        keyed(PUT, table, keyGroup, key, keyOffset, keyLength, prefixLength, value, valueOffset, valueLength);
+    }
+
+    public void delete(int table, int keyGroup, byte[] key, int keyOffset, int keyLength, int prefixLength) {
+        keyed(DELETE, table, keyGroup, key, keyOffset, keyLength, prefixLength, key, 0, 0);
+    }
+
+    public void append(int table, int keyGroup, byte[] key, int keyOffset, int keyLength, int prefixLength,
+            byte[] value, int valueOffset, int valueLength) {
+        if (incomplete) {
+            return;
+        }
+        int hash = hash(table, keyGroup, key, keyOffset, keyLength);
+        int slot = find(hash, table, keyGroup, key, keyOffset, keyLength);
+        int old = slots[slot] - 1;
+        if (old >= lastBarrierEnd) { // merge: the old record decides the key alone since the barrier
+            byte oldOp = log[old];
+            int oldValueLength = intAt(old + 17);
+            int at = reserve(HEADER + keyLength + oldValueLength + valueLength);
+            if (at < 0) {
+                return;
+            }
+            slot = find(hash, table, keyGroup, key, keyOffset, keyLength); // (a compaction in reserve moves records)
+            old = slots[slot] - 1;
+            int oldValueAt = old + HEADER + intAt(old + 9);
+            writeHeader(at, oldOp == DELETE ? PUT : oldOp, table, keyGroup, keyLength, prefixLength,
+                    oldValueLength + valueLength);
+            System.arraycopy(key, keyOffset, log, at + HEADER, keyLength);
+            System.arraycopy(log, oldValueAt, log, at + HEADER + keyLength, oldValueLength);
+            System.arraycopy(value, valueOffset, log, at + HEADER + keyLength + oldValueLength, valueLength);
+            kill(old);
+            slots[slot] = at + 1;
+            return;
+        }
+        keyed(APPEND, table, keyGroup, key, keyOffset, keyLength, prefixLength, value, valueOffset, valueLength);
+    }
+
+    /** Every key of {@code table} in {@code keyGroup} starting with {@code prefix} was removed. */
+    public void deletePrefix(int table, int keyGroup, byte[] prefix, int prefixOffset, int prefixLength) {
+        barrier(DELETE_PREFIX, table, keyGroup, prefix, prefixOffset, prefixLength);
+    }
+
+    /** Every entry of {@code table} was removed. */
+    public void clear(int table) {
+        barrier(CLEAR, table, 0, log, 0, 0);
+    }
+
+    /**
+     * Gives up: what the store did since the last freeze may be missing from this log (a write
+     * that failed half way), so the next checkpoint must be a full one.
+     */
+    public void giveUp() {
+        incomplete = true;
+        size = 0;
+        deadBytes = 0;
+        lastBarrierEnd = 0;
+        log = new byte[initial];
+        slots = new int[256];
+        hashes = new int[256];
+        keyed = 0;
+    }
+
+    // ==== freezing ===============================================================================
+
+    /**
+     * The records so far, handed over (immutable from now on), and an empty log from here: the
+     * delta between the previous freeze and this one.
+     */
+    public FrozenDeltas freeze() {
+        FrozenDeltas frozen = new FrozenDeltas(incomplete ? new byte[0] : log, incomplete ? 0 : size,
+                incomplete ? 0 : size - deadBytes, !incomplete);
+        log = new byte[initial];
+        size = 0;
+        deadBytes = 0;
+        lastBarrierEnd = 0;
+        slots = new int[256];
+        hashes = new int[256];
+        keyed = 0;
+        incomplete = false;
+        return frozen;
+    }
+
+    /** Whether the log gave up since the last freeze. */
+    public boolean isIncomplete() {
+        return incomplete;
+    }
+
+    /** Heap bytes held (log and index). */
+    public long heapBytes() {
+        return log.length + 8L * slots.length;
+    }
+
+    /** Bytes of live records. */
+    public long liveBytes() {
+        return size - deadBytes;
+    }
+
+    /** How many times the log compacted (tests). */
+    int compactions() {
+        return compactions;
+    }
+
+    /** Checks the invariants (tests): every index entry names a live keyed record of its key. */
+    public void checkInvariants() {
+        int entries = 0;
+        for (int i = 0; i < slots.length; i++) {
+            if (slots[i] == 0) {
+                continue;
+            }
+            entries++;
+            int at = slots[i] - 1;
+            byte op = log[at];
+            if (op != PUT && op != APPEND && op != DELETE) {
+                throw new IllegalStateException("index names a record of op " + op + " at " + at);
+            }
+            int expected = hash(intAt(at + 1), intAt(at + 5), log, at + HEADER, intAt(at + 9));
+            if (hashes[i] != expected) {
+                throw new IllegalStateException("index hash differs from its record's at " + at);
+            }
+        }
+        if (entries != keyed) {
+            throw new IllegalStateException(entries + " index entries, counted " + keyed);
+        }
+        int dead = 0;
+        for (int at = 0; at < size; at = next(log, at)) {
+            if (log[at] == DEAD) {
+                dead += next(log, at) - at;
+            }
+        }
+        if (dead != deadBytes) {
+            throw new IllegalStateException(dead + " dead bytes, counted " + deadBytes);
+        }
+    }
+
+    // ==== internals ==============================================================================
+
+    private void keyed(byte op, int table, int keyGroup, byte[] key, int keyOffset, int keyLength, int prefixLength,
+            byte[] value, int valueOffset, int valueLength) {
+        if (incomplete) {
+            return;
+        }
+        int at = reserve(HEADER + keyLength + valueLength);
+        if (at < 0) {
+            return;
+        }
+        writeHeader(at, op, table, keyGroup, keyLength, prefixLength, valueLength);
+        System.arraycopy(key, keyOffset, log, at + HEADER, keyLength);
+        System.arraycopy(value, valueOffset, log, at + HEADER + keyLength, valueLength);
+        int hash = hash(table, keyGroup, key, keyOffset, keyLength);
+        int slot = find(hash, table, keyGroup, key, keyOffset, keyLength);
+        int old = slots[slot] - 1;
+        if (old >= 0 && op != APPEND) {
+            kill(old);
+        }
+        if (old < 0) {
+            keyed++;
+            hashes[slot] = hash;
+        }
+        slots[slot] = at + 1;
+        if (keyed * 2 > slots.length) {
+            rehash(slots.length * 2);
+        }
+    }
+
+    private void barrier(byte op, int table, int keyGroup, byte[] prefix, int prefixOffset, int prefixLength) {
+        if (incomplete) {
+            return;
+        }
+        int at = reserve(HEADER + prefixLength);
+        if (at < 0) {
+            return;
+        }
+        writeHeader(at, op, table, keyGroup, prefixLength, prefixLength, 0);
+        System.arraycopy(prefix, prefixOffset, log, at + HEADER, prefixLength);
+        lastBarrierEnd = size;
+    }
+
+    /** Room for a record at the end (compacting or growing); its offset, or -1 if the log gave up. */
+    private int reserve(int bytes) {
+        if ((long) size - deadBytes + bytes > limitBytes) {
+            giveUp();
+            return -1;
+        }
+        if (size + bytes > log.length) {
+            if (deadBytes > (size >> 1) && size > compactFrom) {
+                compact();
+            }
+            if (size + bytes > log.length) {
+                try {
+                    log = Arrays.copyOf(log, (int) Math.min(Integer.MAX_VALUE - 8,
+                            Math.max((long) size + bytes, 2L * log.length)));
+                } catch (OutOfMemoryError e) {
+                    giveUp();
+                    return -1;
+                }
+            }
+        }
+        int at = size;
+        size += bytes;
+        return at;
+    }
+
+    /** Copies the live records to the front, in order, and rebuilds the index. */
+    private void compact() {
+        compactions++;
+        int to = 0;
+        int newBarrierEnd = 0;
+        for (int at = 0; at < size; ) {
+            int end = next(log, at);
+            if (log[at] != DEAD) {
+                System.arraycopy(log, at, log, to, end - at);
+                to += end - at;
+            }
+            if (at < lastBarrierEnd) {
+                newBarrierEnd = to;
+            }
+            at = end;
+        }
+        size = to;
+        deadBytes = 0;
+        lastBarrierEnd = newBarrierEnd;
+        rehash(slots.length);
+    }
+
+    /** Rebuilds the index over the live records (the newest keyed record of each key wins). */
+    private void rehash(int capacity) {
+        slots = new int[capacity];
+        hashes = new int[capacity];
+        keyed = 0;
+        for (int at = 0; at < size; at = next(log, at)) {
+            byte op = log[at];
+            if (op != PUT && op != APPEND && op != DELETE) {
+                continue;
+            }
+            int table = intAt(at + 1);
+            int keyGroup = intAt(at + 5);
+            int keyLength = intAt(at + 9);
+            int hash = hash(table, keyGroup, log, at + HEADER, keyLength);
+            int slot = find(hash, table, keyGroup, log, at + HEADER, keyLength);
+            if (slots[slot] == 0) {
+                keyed++;
+                hashes[slot] = hash;
+            }
+            slots[slot] = at + 1;
+        }
+    }
+
+    private void kill(int at) {
+        deadBytes += next(log, at) - at;
+        log[at] = DEAD;
+    }
+
+    /** The slot of the key's index entry, or the empty slot where it would go. */
+    private int find(int hash, int table, int keyGroup, byte[] key, int keyOffset, int keyLength) {
+        int mask = slots.length - 1;
+        for (int i = hash & mask; ; i = (i + 1) & mask) {
+            int entry = slots[i];
+            if (entry == 0) {
+                return i;
+            }
+            int at = entry - 1;
+            if (hashes[i] == hash && intAt(at + 1) == table && intAt(at + 5) == keyGroup && intAt(at + 9) == keyLength
+                    && Arrays.equals(log, at + HEADER, at + HEADER + keyLength, key, keyOffset, keyOffset + keyLength)) {
+                return i;
+            }
+        }
+    }
+
+    private void writeHeader(int at, byte op, int table, int keyGroup, int keyLength, int prefixLength,
+            int valueLength) {
+        log[at] = op;
+        putInt(at + 1, table);
+        putInt(at + 5, keyGroup);
+        putInt(at + 9, keyLength);
+        putInt(at + 13, prefixLength);
+        putInt(at + 17, valueLength);
+    }
+
+    private static int hash(int table, int keyGroup, byte[] key, int offset, int length) {
+        return Hashing.hash(key, offset, length, table * 0x9e3779b9 + keyGroup);
+    }
+
+    static int next(byte[] log, int at) {
+        return at + HEADER + intAt(log, at + 9) + intAt(log, at + 17);
+    }
+
+    private int intAt(int at) {
+        return intAt(log, at);
+    }
+
+    static int intAt(byte[] b, int at) {
+        return (b[at] & 0xff) << 24 | (b[at + 1] & 0xff) << 16 | (b[at + 2] & 0xff) << 8 | (b[at + 3] & 0xff);
+    }
+
+    private void putInt(int at, int v) {
+        log[at] = (byte) (v >>> 24);
+        log[at + 1] = (byte) (v >>> 16);
+        log[at + 2] = (byte) (v >>> 8);
+        log[at + 3] = (byte) v;
+    }
+}

@@ -1,0 +1,61 @@
+package io.zstate.pagestore.delta;
+
+/**
+ * The records of a {@link DeltaLog} between two freezes, immutable: what one incremental
+ * checkpoint writes (and what a later one writes again while this one is not yet confirmed).
+ * Safe to read from any thread once handed over.
+ */
+public final class FrozenDeltas {
+
+    /** What a walk over the records meets, in the order they were written. */
+    @FunctionalInterface
+    public interface RecordVisitor {
+        /**
+         * One record; {@code bytes} holds the key (for a barrier, the prefix; none for CLEAR) at
+         * {@code keyOffset} and the value at {@code valueOffset}. Valid only during the call.
+         */
+        void record(byte op, int table, int keyGroup, byte[] bytes, int keyOffset, int keyLength, int prefixLength,
+                int valueOffset, int valueLength) throws java.io.IOException;
+    }
+
+    private final byte[] log;
+    private final int size;
+    private final long liveBytes;
+    private final boolean complete;
+
+    FrozenDeltas(byte[] log, int size, long liveBytes, boolean complete) {
+        this.log = log;
+        this.size = size;
+        this.liveBytes = liveBytes;
+        this.complete = complete;
+    }
+
+    /** Whether every change between the two freezes is here (false: the log gave up). */
+    public boolean isComplete() {
+        return complete;
+    }
+
+    /** Bytes of the live records (heap held is about this, plus dead records). */
+    public long liveBytes() {
+        return liveBytes;
+    }
+
+    /** Heap bytes this holds. */
+    public long heapBytes() {
+        return log.length;
+    }
+
+    /** Visits the live records in order. */
+    public void forEach(RecordVisitor visitor) throws java.io.IOException {
+        for (int at = 0; at < size; at = DeltaLog.next(log, at)) {
+            byte op = log[at];
+            if (op == DeltaLog.DEAD) {
+                continue;
+            }
+            int keyLength = DeltaLog.intAt(log, at + 9);
+            visitor.record(op, DeltaLog.intAt(log, at + 1), DeltaLog.intAt(log, at + 5), log, at + DeltaLog.HEADER,
+                    keyLength, DeltaLog.intAt(log, at + 13), at + DeltaLog.HEADER + keyLength,
+                    DeltaLog.intAt(log, at + 17));
+        }
+    }
+}
