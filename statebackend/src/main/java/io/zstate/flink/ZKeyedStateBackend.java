@@ -7,6 +7,7 @@ import io.zstate.flink.metrics.ZStateMetrics;
 import io.zstate.flink.restore.ZStateMigration;
 import io.zstate.flink.snapshot.ZFullSnapshotResources;
 import io.zstate.flink.snapshot.ZFullSnapshotStrategy;
+import io.zstate.flink.snapshot.ZIncrementalSnapshotStrategy;
 import io.zstate.pagestore.PageStore;
 import io.zstate.pagestore.SlotMemory;
 import io.zstate.pagestore.PageStoreStats;
@@ -100,6 +101,8 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
     private final Map<String, AbstractZState<K, ?, ?>> createdStates = new HashMap<>();
     /** TTL cleanup in the background: what checkpoints find expired, removed when they complete. */
     private final ZTtlPurge ttlPurge;
+    /** Incremental checkpoints, or null: full ones. */
+    private final ZIncrementalSnapshotStrategy<K> incremental;
     private final LinkedHashMap<String, HeapPriorityQueueSnapshotRestoreWrapper<?>> pqStates;
     private final HeapPriorityQueuesManager pqManager;
     private final OpaqueMemoryResource<SlotMemory> sharedMemory;
@@ -114,7 +117,8 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
             OpaqueMemoryResource<SlotMemory> sharedMemory,
             Path spillParent,
             LatencyTrackingStateConfig latencyTrackingStateConfig,
-            SizeTrackingStateConfig sizeTrackingStateConfig) {
+            SizeTrackingStateConfig sizeTrackingStateConfig,
+            IncrementalSettings incremental) {
         super(
                 parameters.getKvStateRegistry(),
                 keySerializer,
@@ -138,6 +142,11 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
         this.keyBuilder = new CompositeKeyBuffer<>(keySerializer, keyGroupPrefixBytes);
         this.pqManager = new HeapPriorityQueuesManager(pqStates, tables.pqFactory, keyGroupRange, numberOfKeyGroups);
         this.ttlPurge = new ZTtlPurge(ttlTimeProvider);
+        // after the restore: what it put is in the base the first checkpoint writes
+        this.incremental = incremental.enabled()
+                ? new ZIncrementalSnapshotStrategy<>(tables, keySerializer, keyGroupCompressionDecorator,
+                        ttlPurge::startNoting, incremental.deltaMemoryBytes(), incremental.consolidateRatio())
+                : null;
         registerMetrics(parameters.getMetricGroup());
     }
 
@@ -334,6 +343,12 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
             @Nonnull CheckpointStreamFactory streamFactory,
             @Nonnull CheckpointOptions checkpointOptions)
             throws Exception {
+        if (incremental != null && !checkpointOptions.getCheckpointType().isSavepoint()) {
+            return new SnapshotStrategyRunner<>(
+                            "zstate incremental snapshot", incremental, cancelStreamRegistry,
+                            SnapshotExecutionType.ASYNCHRONOUS)
+                    .snapshot(checkpointId, timestamp, streamFactory, checkpointOptions);
+        }
         return new SnapshotStrategyRunner<>(
                         "zstate full snapshot",
                         new ZFullSnapshotStrategy<>(tables, keySerializer, keyGroupCompressionDecorator,
@@ -352,8 +367,9 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
     }
 
     /**
-     * Full snapshots hold nothing past their own completion; the entries a checkpoint found
-     * expired are cleaned now (TTL background cleanup, {@link ZTtlPurge}).
+     * The entries a checkpoint found expired are cleaned now (TTL background cleanup, {@link
+     * ZTtlPurge}: full snapshots and incremental bases walk the state); with incremental
+     * checkpoints, later deltas build on this checkpoint's files.
      */
     @Override
     public void notifyCheckpointComplete(long checkpointId) {
@@ -362,12 +378,19 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
             byTable.put(state.info.table(), state);
         }
         ttlPurge.checkpointComplete(checkpointId, byTable);
+        if (incremental != null) {
+            incremental.checkpointComplete(checkpointId);
+        }
     }
 
     @Override
     public void notifyCheckpointAborted(long checkpointId) {
         ttlPurge.checkpointAborted(checkpointId);
+        if (incremental != null) {
+            incremental.checkpointAborted(checkpointId);
+        }
     }
+
 
     @Override
     public String getBackendTypeIdentifier() {

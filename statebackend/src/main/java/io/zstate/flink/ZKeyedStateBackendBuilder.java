@@ -38,6 +38,7 @@ final class ZKeyedStateBackendBuilder<K> implements StateBackendBuilder<ZKeyedSt
     private LatencyTrackingStateConfig latencyTrackingStateConfig;
     private SizeTrackingStateConfig sizeTrackingStateConfig;
     private Faults faults = Faults.NONE;
+    private IncrementalSettings incremental = IncrementalSettings.OFF;
 
     ZKeyedStateBackendBuilder(KeyedStateBackendParameters<K> parameters) {
         this.parameters = Preconditions.checkNotNull(parameters);
@@ -78,6 +79,12 @@ final class ZKeyedStateBackendBuilder<K> implements StateBackendBuilder<ZKeyedSt
     }
 
     /** Failures the page store injects where it meets the outside (tests; default: none). */
+    /** Incremental checkpoints, or not (the default). */
+    ZKeyedStateBackendBuilder<K> setIncremental(IncrementalSettings incremental) {
+        this.incremental = incremental;
+        return this;
+    }
+
     ZKeyedStateBackendBuilder<K> setFaults(Faults faults) {
         this.faults = Preconditions.checkNotNull(faults);
         return this;
@@ -107,7 +114,7 @@ final class ZKeyedStateBackendBuilder<K> implements StateBackendBuilder<ZKeyedSt
                             parameters.getEnv().getUserCodeClassLoader().asClassLoader())
                     .restore(parameters.getStateHandles());
             return new ZKeyedStateBackend<>(parameters, keySerializer, tables, sharedMemory, spillParent,
-                    latencyTrackingStateConfig, sizeTrackingStateConfig);
+                    latencyTrackingStateConfig, sizeTrackingStateConfig, incremental);
         } catch (Throwable e) {
             if (store != null) {
                 try {

@@ -13,6 +13,7 @@ import java.util.UUID;
 import org.apache.flink.annotation.VisibleForTesting;
 import org.apache.flink.configuration.IllegalConfigurationException;
 import org.apache.flink.configuration.MemorySize;
+import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.configuration.TaskManagerOptions;
 import org.apache.flink.runtime.execution.Environment;
@@ -65,6 +66,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
     private final double spillMemoryFraction;
     private final String spillDirectory; // null: the TaskManager's working directory
     private final String poolTraceDirectory; // null: no pool trace
+    private final IncrementalSettings incremental;
 
     /** A backend with every option at its default. */
     public ZStateBackend() {
@@ -78,6 +80,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
         this.spillMemoryFraction = ZStateOptions.SPILL_MEMORY_FRACTION.defaultValue();
         this.spillDirectory = null;
         this.poolTraceDirectory = null;
+        this.incremental = IncrementalSettings.OFF;
     }
 
     private ZStateBackend(ZStateBackend original, ReadableConfig config) {
@@ -121,6 +124,19 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
         this.spillDirectory = config.getOptional(ZStateOptions.SPILL_DIRECTORY).orElse(original.spillDirectory);
         this.poolTraceDirectory = config.getOptional(ZStateOptions.POOL_TRACE_DIRECTORY)
                 .filter(dir -> !dir.isBlank()).orElse(original.poolTraceDirectory);
+        double consolidateRatio = config.getOptional(ZStateOptions.CONSOLIDATE_RATIO)
+                .orElse(original.incremental.consolidateRatio());
+        if (!(consolidateRatio > 0)) {
+            throw invalid(ZStateOptions.CONSOLIDATE_RATIO.key(), String.valueOf(consolidateRatio), "a number above 0");
+        }
+        long deltaMemory = config.getOptional(ZStateOptions.DELTA_MEMORY).map(MemorySize::getBytes)
+                .orElse(original.incremental.deltaMemoryBytes());
+        if (deltaMemory < (1L << 20) || deltaMemory > Integer.MAX_VALUE - 8) {
+            throw invalid(ZStateOptions.DELTA_MEMORY.key(), deltaMemory + " bytes", "1mb to 2047mb");
+        }
+        this.incremental = new IncrementalSettings(
+                config.getOptional(CheckpointingOptions.INCREMENTAL_CHECKPOINTS).orElse(original.incremental.enabled()),
+                deltaMemory, consolidateRatio);
         checkPagesFitThePool(pageSize, frameSize, allocator, bouncerRatio);
         int slots = Math.max(1, config.get(TaskManagerOptions.NUM_TASK_SLOTS));
         config.getOptional(TaskManagerOptions.MANAGED_MEMORY_SIZE).ifPresent(
@@ -261,6 +277,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
                 .setSpillParent(spillParent)
                 .setLatencyTrackingStateConfig(latency)
                 .setSizeTrackingStateConfig(size)
+                .setIncremental(incremental)
                 .setFaults(faultsForTests)
                 .build();
     }

@@ -88,6 +88,25 @@ public final class ZStateOptions {
                                     + " gets the rest. With pool-size set, each spill store gets this"
                                     + " share of pool-size in addition, of its own. Between 0 and 1, exclusive.");
 
+    public static final ConfigOption<MemorySize> DELTA_MEMORY =
+            key("state.backend.zstate.incremental.delta-memory")
+                    .memoryType()
+                    .defaultValue(MemorySize.parse("64mb"))
+                    .withDescription(
+                            "With incremental checkpoints ('execution.checkpointing.incremental'), the task heap"
+                                    + " per keyed backend that holds the entries written since the last completed"
+                                    + " checkpoint (each key once, its newest value): what the next checkpoint"
+                                    + " writes. When they outgrow it, the next checkpoint is a full one.");
+
+    public static final ConfigOption<Double> CONSOLIDATE_RATIO =
+            key("state.backend.zstate.incremental.consolidate-ratio")
+                    .doubleType()
+                    .defaultValue(0.5)
+                    .withDescription(
+                            "With incremental checkpoints, a checkpoint writes a new full base instead of"
+                                    + " another delta once the deltas since the base add up to this share of the"
+                                    + " base's size, so a restore replays a short chain. Above 0.");
+
     public static final ConfigOption<String> POOL_TRACE_DIRECTORY =
             key("state.backend.zstate.debug.pool-trace-directory")
                     .stringType()

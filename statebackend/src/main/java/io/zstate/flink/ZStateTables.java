@@ -88,9 +88,11 @@ public final class ZStateTables {
     /**
      * The format written now. 1: Flink's canonical key-group layout of full snapshots, each
      * state's table hash seed in {@link #HASH_SEED_OPTION} (snapshots without the option, written
-     * by zstate before it had one or by another backend, read as canonical ones).
+     * by zstate before it had one or by another backend, read as canonical ones). 2: incremental
+     * checkpoints (a base in format 1's layout, deltas, a meta file:
+     * {@code io.zstate.flink.snapshot.IncrementalFormat}); full snapshots as in 1.
      */
-    public static final int FORMAT_VERSION = 1;
+    public static final int FORMAT_VERSION = 2;
 
     /**
      * Registers a state found in a snapshot, or returns the one already registered by that name

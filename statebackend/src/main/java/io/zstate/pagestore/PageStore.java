@@ -48,6 +48,7 @@ public final class PageStore implements AutoCloseable {
     private boolean closed;
     private PageStoreFailedException failure;
     private PageStoreStats finalStats; // the counters at close, which stats() answers afterwards
+    private io.zstate.pagestore.delta.DeltaLog deltas; // what changed since the last checkpoint, or null
 
     /** A store for the key-groups {@code firstKeyGroup .. firstKeyGroup + numberOfKeyGroups - 1}. */
     public PageStore(PageStoreConfig config, int firstKeyGroup, int numberOfKeyGroups) {
@@ -146,6 +147,9 @@ public final class PageStore implements AutoCloseable {
         } catch (RuntimeException | Error e) {
             throw fail(e, "writing a key of table " + index.tableName(table));
         }
+        if (deltas != null) {
+            deltas.put(table, keyGroup, key, keyOffset, keyLength, prefixLength, value, valueOffset, valueLength);
+        }
     }
 
     /**
@@ -162,17 +166,25 @@ public final class PageStore implements AutoCloseable {
         } catch (RuntimeException | Error e) {
             throw fail(e, "appending to a key of table " + index.tableName(table));
         }
+        if (deltas != null) {
+            deltas.append(table, keyGroup, key, keyOffset, keyLength, prefixLength, value, valueOffset, valueLength);
+        }
     }
 
     /** Removes a key; returns whether it existed. */
     public boolean delete(int table, int keyGroup, byte[] key, int keyOffset, int keyLength, int prefixLength) {
         checkMutable(table, keyGroup);
         checkKey(key, keyOffset, keyLength, prefixLength);
+        boolean existed;
         try {
-            return index.delete(table, keyGroup, key, keyOffset, keyLength, prefixLength);
+            existed = index.delete(table, keyGroup, key, keyOffset, keyLength, prefixLength);
         } catch (RuntimeException | Error e) {
             throw fail(e, "deleting a key of table " + index.tableName(table));
         }
+        if (existed && deltas != null) {
+            deltas.delete(table, keyGroup, key, keyOffset, keyLength, prefixLength);
+        }
+        return existed;
     }
 
     // ==== iteration and clearing ===================================================================
@@ -234,6 +246,9 @@ public final class PageStore implements AutoCloseable {
         } catch (RuntimeException | Error e) {
             throw fail(e, "deleting a prefix of table " + index.tableName(table));
         }
+        if (deltas != null) {
+            deltas.deletePrefix(table, keyGroup, prefix, prefixOffset, prefixLength);
+        }
     }
 
     /**
@@ -265,6 +280,18 @@ public final class PageStore implements AutoCloseable {
         } catch (RuntimeException | Error e) {
             throw fail(e, "clearing table " + index.tableName(table));
         }
+        if (deltas != null) {
+            deltas.giveUp(); // a whole table is no entry-level delta: the next checkpoint is full
+        }
+    }
+
+    /**
+     * Records every write from now on in {@code log} (null: stop): the entries an incremental
+     * checkpoint writes. Writes that fail are not recorded (the store fails: nothing is written
+     * from it any more).
+     */
+    public void recordChangesIn(io.zstate.pagestore.delta.DeltaLog log) {
+        this.deltas = log;
     }
 
     /** A walk of the index that hands entries to a visitor. */

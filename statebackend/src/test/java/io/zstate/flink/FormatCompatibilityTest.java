@@ -58,7 +58,7 @@ class FormatCompatibilityTest {
     private static final ListStateDescriptor<Long> LIST = new ListStateDescriptor<>("list", Long.class);
 
     @ParameterizedTest(name = "format {0}")
-    @ValueSource(ints = {1})
+    @ValueSource(ints = {1, 2})
     void restoresACheckpointOfEveryFormatVersionWholeAndRescaled(int version) throws Exception {
         KeyedStateHandle checkpoint = read("/checkpoints/format-v" + version + ".bin");
         try (MockEnvironment env = new MockEnvironmentBuilder().build()) {

@@ -55,14 +55,29 @@ class ZKeyedStateBackendBuilderTest {
     void aHandleOfAnotherKindFailsTheBuildWithTheReasonAndLeavesNothingHeld() throws Exception {
         KeyedStateHandle incremental = new IncrementalRemoteKeyedStateHandle(UUID.randomUUID(), RANGE, 1L,
                 List.of(), List.of(), new ByteStreamStateHandle("meta", new byte[0]));
+        KeyedStateHandle other = new org.apache.flink.runtime.state.IncrementalLocalKeyedStateHandle(
+                UUID.randomUUID(), 1L, new org.apache.flink.runtime.state.DirectoryStateHandle(spill, 0), RANGE,
+                new ByteStreamStateHandle("meta", new byte[0]), List.of());
         try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
-            assertThatThrownBy(() -> create(env, incremental))
+            assertThatThrownBy(() -> create(env, other))
                     .isInstanceOf(IOException.class)
                     .hasMessage("Could not create the zstate keyed backend.")
                     .hasCauseInstanceOf(StateMigrationException.class)
-                    .hasRootCauseMessage("zstate restores full snapshots and canonical savepoints only, but got a"
-                            + " IncrementalRemoteKeyedStateHandle. Take a canonical savepoint with the previous"
-                            + " backend (the default savepoint format) and restore from it.");
+                    .hasRootCauseMessage("zstate restores its own checkpoints (full and incremental) and canonical"
+                            + " savepoints, but got a IncrementalLocalKeyedStateHandle. Take a canonical savepoint with the"
+                            + " previous backend (the default savepoint format) and restore from it.");
+            assertThat(env.getMemoryManager().verifyEmpty()).as("managed memory returned").isTrue();
+            assertThat(files(spill)).as("spill files after a failed build").isEmpty();
+            // an incremental checkpoint of another backend (RocksDB's meta file is no zstate meta file)
+            KeyedStateHandle rocks = new IncrementalRemoteKeyedStateHandle(UUID.randomUUID(), RANGE, 1L,
+                    List.of(), List.of(), new ByteStreamStateHandle("meta", new byte[] {0, 0, 0, 6, 1, 2, 3, 4}));
+            assertThatThrownBy(() -> create(env, rocks))
+                    .isInstanceOf(IOException.class)
+                    .hasStackTraceContaining("is not a zstate incremental checkpoint's")
+                    .hasStackTraceContaining("written by another state backend");
+            assertThatThrownBy(() -> create(env, incremental))
+                    .isInstanceOf(IOException.class)
+                    .hasStackTraceContaining("is truncated");
             assertThat(env.getMemoryManager().verifyEmpty()).as("managed memory returned").isTrue();
             assertThat(files(spill)).as("spill files after a failed build").isEmpty();
         }

@@ -1,6 +1,7 @@
 package io.zstate.flink;
 
 import java.util.List;
+import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.MemorySize;
 import org.apache.flink.runtime.state.CheckpointStorage;
@@ -15,7 +16,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
 /**
  * Flink's own conformance suite for keyed state backends, run on zstate: with the defaults
  * (zsmalloc), and with zbud and a pool and page cache so small that pages are stored, written
- * back to RocksDB and swapped in during the tests.
+ * back to RocksDB and swapped in during the tests; and both again with incremental checkpoints
+ * (execution.checkpointing.incremental: a base, then deltas once a checkpoint completes).
  */
 @ExtendWith(ParameterizedTestExtension.class)
 public class ZStateBackendTest extends StateBackendTestBase<ZStateBackend> {
@@ -26,15 +28,19 @@ public class ZStateBackendTest extends StateBackendTestBase<ZStateBackend> {
     @Parameters(name = "{0}")
     public static List<Object[]> setups() {
         return List.of(new Object[] {"zsmalloc"}, new Object[] {"zbud-tiny-pool"}, new Object[] {"z3fold-tiny-pool"},
-                new Object[] {"zlog-tiny-pool"});
+                new Object[] {"zlog-tiny-pool"}, new Object[] {"zsmalloc-incremental"},
+                new Object[] {"zbud-tiny-pool-incremental"});
     }
 
     static ZStateBackend backend(String setup) {
         Configuration config = new Configuration();
-        if (setup.endsWith("-tiny-pool")) {
+        if (setup.contains("-tiny-pool")) {
             config.set(ZStateOptions.ALLOCATOR, setup.substring(0, setup.indexOf('-')));
             config.set(ZStateOptions.POOL_SIZE, MemorySize.parse("64kb"));
             config.set(ZStateOptions.PAGE_CACHE_SIZE, MemorySize.parse("8kb"));
+        }
+        if (setup.endsWith("-incremental")) {
+            config.set(CheckpointingOptions.INCREMENTAL_CHECKPOINTS, true);
         }
         return new ZStateBackend().configure(config, ZStateBackendTest.class.getClassLoader());
     }

@@ -57,15 +57,23 @@ public final class BenchmarkBackend implements AutoCloseable {
 
     /**
      * As {@link #create(String, long, long, long)}; {@code incremental} sets Flink's {@code
-     * execution.checkpointing.incremental} for the backend (RocksDB's incremental checkpoints).
+     * execution.checkpointing.incremental} for the backend (RocksDB's and zstate's incremental
+     * checkpoints).
      */
     public static BenchmarkBackend create(String backend, long managedMemory, long pageCache, long pageSize,
             boolean incremental) throws Exception {
+        return create(backend, managedMemory, pageCache, pageSize, incremental, List.of());
+    }
+
+    /** As {@link #create(String, long, long, long, boolean)}, restored from {@code restoreFrom}. */
+    public static BenchmarkBackend create(String backend, long managedMemory, long pageCache, long pageSize,
+            boolean incremental, List<org.apache.flink.runtime.state.KeyedStateHandle> restoreFrom) throws Exception {
         AbstractStateBackend stateBackend = switch (backend) {
             case "zstate" -> {
                 Configuration config = new Configuration();
                 config.set(ZStateOptions.PAGE_CACHE_SIZE, new MemorySize(pageCache));
                 config.set(ZStateOptions.PAGE_SIZE, new MemorySize(pageSize));
+                config.set(org.apache.flink.configuration.CheckpointingOptions.INCREMENTAL_CHECKPOINTS, incremental);
                 yield new ZStateBackend().configure(config, BenchmarkBackend.class.getClassLoader());
             }
             case "rocksdb" -> new EmbeddedRocksDBStateBackend(incremental);
@@ -86,7 +94,7 @@ public final class BenchmarkBackend implements AutoCloseable {
                     new KeyedStateBackendParametersImpl<>(environment, new JobID(), "state-benchmark",
                             LongSerializer.INSTANCE, KEY_GROUPS, new KeyGroupRange(0, KEY_GROUPS - 1),
                             environment.getTaskKvStateRegistry(), TtlTimeProvider.DEFAULT,
-                            new UnregisteredMetricsGroup(), (name, value) -> {}, List.of(),
+                            new UnregisteredMetricsGroup(), (name, value) -> {}, restoreFrom,
                             new CloseableRegistry(), 1.0));
             return new BenchmarkBackend(environment, keyed);
         } catch (Exception | Error e) {

@@ -71,7 +71,11 @@ public final class CheckpointPauseBench implements Callable<Integer> {
     int rounds = 5;
 
     @Option(names = "--backends", split = ",", description = "default: ${DEFAULT-VALUE}")
-    String[] backends = {"zstate", "rocksdb-incremental", "hashmap"};
+    String[] backends = {"zstate", "zstate-incremental", "rocksdb-incremental", "hashmap"};
+
+    @Option(names = "--restore", negatable = true, description = "after the rounds, restore the last checkpoint"
+            + " into a fresh backend and read every key once, timed (default: ${DEFAULT-VALUE})")
+    boolean restore = true;
 
     @Option(names = "--managed-memory", description = "the slot's managed memory, MiB (default: ${DEFAULT-VALUE})")
     long managedMiB = 1024;
@@ -106,7 +110,7 @@ public final class CheckpointPauseBench implements Callable<Integer> {
     }
 
     record Round(double pauseMs, long heapHeld, long nativeGrowth, long nativePeakGrowth, long rssGrowth,
-            long rssPeakGrowth, long checkpointBytes) {}
+            long rssPeakGrowth, long checkpointBytes, KeyedStateHandle handle) {}
 
     public static void main(String[] args) {
         System.exit(new CommandLine(new CheckpointPauseBench()).execute(args));
@@ -119,7 +123,7 @@ public final class CheckpointPauseBench implements Callable<Integer> {
                 Arrays.toString(keys), changes, rounds, managedMiB, pageCacheMiB, System.getProperty("java.vm.version"),
                 Runtime.getRuntime().availableProcessors(), Runtime.getRuntime().maxMemory() >> 20);
         System.out.printf(Locale.ROOT, "%-20s %10s %10s %10s %12s %12s %12s %12s %12s %14s%n", "backend", "keys",
-                "pause med", "pause max", "heap held", "native +", "native peak", "RSS +", "RSS peak", "checkpoint");
+                "pause med", "pause max", "heap held", "native +", "native peak", "RSS +", "RSS peak", "written (max)");
         for (long n : keys) {
             for (String backend : backends) {
                 measure(backend, n);
@@ -130,10 +134,11 @@ public final class CheckpointPauseBench implements Callable<Integer> {
 
     private void measure(String backend, long n) throws Exception {
         Path dir = Files.createTempDirectory("zstate-checkpoint-pause");
-        String kind = backend.equals("rocksdb-incremental") ? "rocksdb" : backend;
-        try (BenchmarkBackend b = BenchmarkBackend.create(kind, managedMiB << 20, pageCacheMiB << 20,
-                io.zstate.flink.ZStateOptions.PAGE_SIZE.defaultValue().getBytes(),
-                backend.equals("rocksdb-incremental"))) {
+        boolean incremental = backend.endsWith("-incremental");
+        String kind = incremental ? backend.substring(0, backend.length() - "-incremental".length()) : backend;
+        long pageSize = io.zstate.flink.ZStateOptions.PAGE_SIZE.defaultValue().getBytes();
+        try (BenchmarkBackend b = BenchmarkBackend.create(kind, managedMiB << 20, pageCacheMiB << 20, pageSize,
+                incremental)) {
             ValueState<Object> state = valueState(b);
             byte[] value = new byte[valueBytes];
             Random values = new Random(7);
@@ -162,12 +167,16 @@ public final class CheckpointPauseBench implements Callable<Integer> {
             changes.run();
             for (int round = 0; round < rounds + 2; round++) {
                 // the next round's changes run meanwhile
-                Round r = checkpoint(b, streams, round + 1, changes, backend.equals("rocksdb-incremental"));
+                boolean last = round == rounds + 1;
+                Round r = checkpoint(b, streams, round + 1, changes, incremental || (last && restore));
                 if (round >= 2) {
                     measured.add(r);
                 }
             }
             report(backend, n, measured, b);
+            if (restore) {
+                restoreAndRead(kind, incremental, pageSize, n, measured.get(measured.size() - 1).handle());
+            }
         } finally {
             FileUtils.deleteDirectory(dir.toFile());
         }
@@ -229,7 +238,34 @@ public final class CheckpointPauseBench implements Callable<Integer> {
         long nativeAfter = nativeCommitted();
         long rssAfter = rss();
         return new Round(pauseMs, heapHeld, nativeAfter - nativeBefore, Math.max(peakNative.get(), nativeAfter)
-                - nativeBefore, rssAfter - rssBefore, Math.max(peakRss.get(), rssAfter) - rssBefore, bytes);
+                - nativeBefore, rssAfter - rssBefore, Math.max(peakRss.get(), rssAfter) - rssBefore, bytes,
+                result.getJobManagerOwnedSnapshot());
+    }
+
+    /** Restores a checkpoint into a fresh backend, then reads every key once: both timed. */
+    private void restoreAndRead(String kind, boolean incremental, long pageSize, long n, KeyedStateHandle handle)
+            throws Exception {
+        long t0 = System.nanoTime();
+        try (BenchmarkBackend b = BenchmarkBackend.create(kind, managedMiB << 20, pageCacheMiB << 20, pageSize,
+                incremental, handle == null ? List.of() : List.of(handle))) {
+            double restoreMs = (System.nanoTime() - t0) / 1e6;
+            ValueState<Object> state = valueState(b);
+            long found = 0;
+            long t1 = System.nanoTime();
+            for (long k = 0; k < n; k++) {
+                b.keyed.setCurrentKey(k);
+                if (state.value() != null) {
+                    found++;
+                }
+            }
+            double readMs = (System.nanoTime() - t1) / 1e6;
+            System.out.printf(Locale.ROOT, "%-20s restore of the last checkpoint %.0f ms, then a read of every key"
+                    + " %.0f ms (together %.0f ms); %,d of %,d keys found%n", "", restoreMs, readMs,
+                    restoreMs + readMs, found, n);
+            if (found != n) {
+                throw new IllegalStateException("the restored state lost keys: " + found + " of " + n);
+            }
+        }
     }
 
     private static void report(String backend, long n, List<Round> rounds, BenchmarkBackend b) {
@@ -239,9 +275,18 @@ public final class CheckpointPauseBench implements Callable<Integer> {
         long nativePeak = rounds.stream().mapToLong(Round::nativePeakGrowth).max().orElse(0);
         long rssGrowth = rounds.stream().mapToLong(Round::rssGrowth).max().orElse(0);
         long rssPeak = rounds.stream().mapToLong(Round::rssPeakGrowth).max().orElse(0);
+        long maxWritten = rounds.stream().mapToLong(Round::checkpointBytes).max().orElse(0);
         System.out.printf(Locale.ROOT, "%-20s %,10d %8.2f ms %7.2f ms %12s %12s %12s %12s %12s %14s%n", backend, n,
                 pauses[pauses.length / 2], pauses[pauses.length - 1], mib(heapHeld), mib(nativeGrowth),
-                mib(nativePeak), mib(rssGrowth), mib(rssPeak), mib(rounds.get(rounds.size() - 1).checkpointBytes()));
+                mib(nativePeak), mib(rssGrowth), mib(rssPeak),
+                mib(rounds.get(rounds.size() - 1).checkpointBytes()) + " (" + mib(maxWritten) + ")");
+        StringBuilder written = new StringBuilder();
+        for (Round r : rounds) {
+            written.append(written.length() == 0 ? "" : ", ").append(r.checkpointBytes() >> 10);
+        }
+        KeyedStateHandle last = rounds.get(rounds.size() - 1).handle();
+        System.out.printf(Locale.ROOT, "%-20s written per measured checkpoint, KiB: %s; the last refers to %s%n", "",
+                written, last == null ? "-" : mib(last.getStateSize()));
         if (b.keyed instanceof ZKeyedStateBackend<?> z) {
             PageStoreStats s = z.pageStoreStats();
             System.out.printf(Locale.ROOT, "%-20s pool payload %s in %s of frames; pinned copies saved %,d "

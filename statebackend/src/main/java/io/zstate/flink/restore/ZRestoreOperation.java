@@ -7,6 +7,7 @@ import java.util.Collection;
 import java.util.List;
 import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.core.memory.DataInputDeserializer;
+import org.apache.flink.runtime.state.IncrementalRemoteKeyedStateHandle;
 import org.apache.flink.runtime.state.KeyGroupsStateHandle;
 import org.apache.flink.runtime.state.KeyedStateHandle;
 import org.apache.flink.runtime.state.RegisteredKeyValueStateBackendMetaInfo;
@@ -22,8 +23,9 @@ import org.apache.flink.runtime.state.restore.ThrowingIterator;
 import org.apache.flink.util.StateMigrationException;
 
 /**
- * Restores a keyed backend from full snapshots in the canonical layout: zstate's own checkpoints
- * and canonical savepoints of any backend (their key and value bytes are the layout zstate
+ * Restores a keyed backend from full snapshots in the canonical layout (zstate's own full
+ * checkpoints and canonical savepoints of any backend) and from zstate's incremental checkpoints
+ * (a base in that layout and deltas replayed onto it: {@link ZIncrementalRestore}) (their key and value bytes are the layout zstate
  * stores, so each entry is one put). Several handles (scaling in) and key-group ranges other than
  * the snapshot's (scaling) are handled by Flink's reader, which yields only this backend's
  * key-groups.
@@ -56,19 +58,40 @@ public final class ZRestoreOperation<K> {
      */
     public TypeSerializer<K> restore(Collection<KeyedStateHandle> stateHandles) throws Exception {
         List<KeyedStateHandle> handles = new ArrayList<>();
+        List<IncrementalRemoteKeyedStateHandle> incremental = new ArrayList<>();
         for (KeyedStateHandle handle : stateHandles) {
             if (handle == null) {
                 continue;
             }
+            if (handle instanceof IncrementalRemoteKeyedStateHandle remote) {
+                incremental.add(remote);
+                continue;
+            }
             if (!(handle instanceof KeyGroupsStateHandle)) {
-                throw new StateMigrationException("zstate restores full snapshots and canonical savepoints only, but"
-                        + " got a " + handle.getClass().getSimpleName() + ". Take a canonical savepoint with the"
-                        + " previous backend (the default savepoint format) and restore from it.");
+                throw new StateMigrationException("zstate restores its own checkpoints (full and incremental) and"
+                        + " canonical savepoints, but got a " + handle.getClass().getSimpleName() + ". Take a canonical"
+                        + " savepoint with the previous backend (the default savepoint format) and restore from it.");
             }
             handles.add(handle);
         }
+        ZIncrementalRestore incrementalRestore = new ZIncrementalRestore(tables, userClassLoader);
+        List<ZIncrementalRestore.Plan> plans = new ArrayList<>();
+        for (IncrementalRemoteKeyedStateHandle handle : incremental) {
+            ZIncrementalRestore.Plan plan = incrementalRestore.plan(handle);
+            plans.add(plan);
+            handles.addAll(plan.fullSnapshots());
+        }
+        restoreFull(handles); // one reader for every base: it settles the key serializer once
+        for (ZIncrementalRestore.Plan plan : plans) {
+            plan.replayDeltas();
+        }
+        return keySerializer.currentSchemaSerializer();
+    }
+
+    /** Restores full snapshots in the canonical layout (an incremental checkpoint's base is one). */
+    private void restoreFull(List<KeyedStateHandle> handles) throws Exception {
         if (handles.isEmpty()) {
-            return keySerializer.currentSchemaSerializer();
+            return;
         }
         FullSnapshotRestoreOperation<K> operation =
                 new FullSnapshotRestoreOperation<>(tables.keyGroupRange(), userClassLoader, handles, keySerializer);
@@ -77,7 +100,6 @@ public final class ZRestoreOperation<K> {
                 restore(results.next());
             }
         }
-        return keySerializer.currentSchemaSerializer();
     }
 
     private void restore(SavepointRestoreResult result) throws Exception {

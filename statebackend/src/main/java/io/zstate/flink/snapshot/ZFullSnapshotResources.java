@@ -78,10 +78,21 @@ public final class ZFullSnapshotResources<K> implements FullSnapshotResources<K>
      */
     public static <K> ZFullSnapshotResources<K> create(ZStateTables tables, TypeSerializer<K> keySerializer,
             StreamCompressionDecorator compression, ExpiredEntries expired) {
+        return create(tables, keySerializer, compression, expired, true, true);
+    }
+
+    /**
+     * As {@link #create(ZStateTables, TypeSerializer, StreamCompressionDecorator, ExpiredEntries)},
+     * with the key-value states only, or the timer queues only (an incremental checkpoint writes
+     * its base or delta, and the timers whole in a file of their own). Without key-value states
+     * the store is not frozen.
+     */
+    public static <K> ZFullSnapshotResources<K> create(ZStateTables tables, TypeSerializer<K> keySerializer,
+            StreamCompressionDecorator compression, ExpiredEntries expired, boolean keyValues, boolean timers) {
         PageStore store = tables.store();
         synchronized (store) {
             List<StateMetaInfoSnapshot> metas = new ArrayList<>();
-            List<ZStateInfo> states = new ArrayList<>(tables.states());
+            List<ZStateInfo> states = keyValues ? new ArrayList<>(tables.states()) : List.of();
             int[] tableIds = new int[states.size()];
             List<StateSnapshotTransformer<byte[]>> transformers = new ArrayList<>();
             for (int i = 0; i < states.size(); i++) {
@@ -92,13 +103,15 @@ public final class ZFullSnapshotResources<K> implements FullSnapshotResources<K>
                         info.meta().getStateSnapshotTransformFactory().createForSerializedState().orElse(null));
             }
             List<HeapPriorityQueueStateSnapshot<?>> queues = new ArrayList<>();
-            for (HeapPriorityQueueSnapshotRestoreWrapper<?> wrapper : tables.queues()) {
+            for (HeapPriorityQueueSnapshotRestoreWrapper<?> wrapper : timers ? tables.queues()
+                    : List.<HeapPriorityQueueSnapshotRestoreWrapper<?>>of()) {
                 HeapPriorityQueueStateSnapshot<?> snapshot = wrapper.stateSnapshot();
                 queues.add(snapshot);
                 metas.add(snapshot.getMetaInfoSnapshot());
             }
             return new ZFullSnapshotResources<>(metas, tables.keyGroupRange(), keySerializer, compression,
-                    tables.keyGroupPrefixBytes(), tableIds, transformers, queues, store.freeze(), expired);
+                    tables.keyGroupPrefixBytes(), tableIds, transformers, queues, keyValues ? store.freeze() : null,
+                    expired);
         }
     }
 
@@ -130,6 +143,8 @@ public final class ZFullSnapshotResources<K> implements FullSnapshotResources<K>
 
     @Override
     public void release() {
-        frozen.close();
+        if (frozen != null) {
+            frozen.close();
+        }
     }
 }

@@ -4,7 +4,7 @@ import io.zstate.pagestore.index.Hashing;
 import java.util.Arrays;
 
 /**
- * The entries written since the last freeze, as an ordered log of the store's five writes with
+ * The entries written since the last freeze, as an ordered log of the store's writes with
  * each key's older records dropped where the newer one decides the key alone: what an
  * incremental checkpoint writes instead of the whole state, and what its restore replays in
  * order onto the base.
@@ -12,7 +12,7 @@ import java.util.Arrays;
  * <pre>
  * record (in one growing heap array, in the order written):
  *   op(1) table(4) keyGroup(4) keyLength(4) prefixLength(4) valueLength(4) key value
- *   op: PUT, APPEND, DELETE (keyed), DELETE_PREFIX, CLEAR (barriers), DEAD (dropped, skipped)
+ *   op: PUT, APPEND, DELETE (keyed), DELETE_PREFIX (a barrier), DEAD (dropped, skipped)
  *
  * index: open addressing from (table, key-group, key) to the newest keyed record of that key.
  *
@@ -41,7 +41,6 @@ public final class DeltaLog {
     public static final byte APPEND = 2;
     public static final byte DELETE = 3;
     public static final byte DELETE_PREFIX = 4;
-    public static final byte CLEAR = 5;
 
     static final int HEADER = 21;
     private static final int INITIAL = 4096;
@@ -117,14 +116,10 @@ public final class DeltaLog {
         barrier(DELETE_PREFIX, table, keyGroup, prefix, prefixOffset, prefixLength);
     }
 
-    /** Every entry of {@code table} was removed. */
-    public void clear(int table) {
-        barrier(CLEAR, table, 0, log, 0, 0);
-    }
-
     /**
-     * Gives up: what the store did since the last freeze may be missing from this log (a write
-     * that failed half way), so the next checkpoint must be a full one.
+     * Gives up: what the store did since the last freeze is not all in this log (a table cleared
+     * whole, which a key-group range of a rescaled restore could not replay), so the next
+     * checkpoint must be a full one.
      */
     public void giveUp() {
         incomplete = true;

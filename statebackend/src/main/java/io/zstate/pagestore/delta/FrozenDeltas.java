@@ -11,7 +11,7 @@ public final class FrozenDeltas {
     @FunctionalInterface
     public interface RecordVisitor {
         /**
-         * One record; {@code bytes} holds the key (for a barrier, the prefix; none for CLEAR) at
+         * One record; {@code bytes} holds the key (for a barrier, the prefix) at
          * {@code keyOffset} and the value at {@code valueOffset}. Valid only during the call.
          */
         void record(byte op, int table, int keyGroup, byte[] bytes, int keyOffset, int keyLength, int prefixLength,

@@ -74,8 +74,8 @@ class DeltaLogPropertyTest {
                     log.deletePrefix(op.table(), op.keyGroup(), prefix, 0, 1);
                 }
                 case 9 -> {
-                    model.keySet().removeIf(m -> m.table() == op.table());
-                    log.clear(op.table());
+                    model.keySet().removeIf(m -> m.table() == op.table()); // a table cleared whole:
+                    log.giveUp(); // (what PageStore.clear does: the next checkpoint is a full one)
                 }
                 default -> {
                     FrozenDeltas frozen = log.freeze();
@@ -120,7 +120,6 @@ class DeltaLogPropertyTest {
                 case DeltaLog.DELETE -> state.remove(k);
                 case DeltaLog.DELETE_PREFIX -> state.keySet().removeIf(m -> m.table() == table
                         && m.keyGroup() == keyGroup && startsWith(m.key(), key));
-                case DeltaLog.CLEAR -> state.keySet().removeIf(m -> m.table() == table);
                 default -> throw new AssertionError("op " + op);
             }
         });

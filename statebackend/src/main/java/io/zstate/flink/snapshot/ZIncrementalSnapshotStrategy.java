@@ -1,0 +1,396 @@
+package io.zstate.flink.snapshot;
+
+import io.zstate.flink.ZStateTables;
+import io.zstate.flink.ZStateTables.ZStateInfo;
+import io.zstate.flink.iterator.ExpiredEntries;
+import io.zstate.flink.snapshot.IncrementalFormat.FileRef;
+import io.zstate.pagestore.PageStore;
+import io.zstate.pagestore.delta.DeltaLog;
+import io.zstate.pagestore.delta.FrozenDeltas;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.function.LongFunction;
+import javax.annotation.Nonnull;
+import org.apache.flink.api.common.typeutils.TypeSerializer;
+import org.apache.flink.core.fs.CloseableRegistry;
+import org.apache.flink.core.memory.DataOutputViewStreamWrapper;
+import org.apache.flink.runtime.checkpoint.CheckpointOptions;
+import org.apache.flink.runtime.checkpoint.SnapshotType;
+import org.apache.flink.runtime.state.CheckpointStateOutputStream;
+import org.apache.flink.runtime.state.CheckpointStreamFactory;
+import org.apache.flink.runtime.state.CheckpointStreamWithResultProvider;
+import org.apache.flink.runtime.state.CheckpointedStateScope;
+import org.apache.flink.runtime.state.FullSnapshotAsyncWriter;
+import org.apache.flink.runtime.state.IncrementalKeyedStateHandle.HandleAndLocalPath;
+import org.apache.flink.runtime.state.IncrementalRemoteKeyedStateHandle;
+import org.apache.flink.runtime.state.KeyGroupRangeOffsets;
+import org.apache.flink.runtime.state.KeyGroupsStateHandle;
+import org.apache.flink.runtime.state.KeyedBackendSerializationProxy;
+import org.apache.flink.runtime.state.KeyedStateHandle;
+import org.apache.flink.runtime.state.SnapshotResources;
+import org.apache.flink.runtime.state.SnapshotResult;
+import org.apache.flink.runtime.state.SnapshotStrategy;
+import org.apache.flink.runtime.state.StateUtil;
+import org.apache.flink.runtime.state.StreamCompressionDecorator;
+import org.apache.flink.runtime.state.StreamStateHandle;
+import org.apache.flink.runtime.state.metainfo.StateMetaInfoSnapshot;
+
+/**
+ * Incremental checkpoints ({@code execution.checkpointing.incremental: true}): a full base now
+ * and then, and in between a delta of the entries written since the last <em>completed</em>
+ * checkpoint, both as shared files of Flink's {@link IncrementalRemoteKeyedStateHandle} (the
+ * layouts: {@link IncrementalFormat}).
+ *
+ * <pre>
+ * Recording: the page store records every write in a DeltaLog (each key once, its newest value).
+ *
+ * Synchronous part (task thread, store lock): the log is frozen (its records become checkpoint
+ * N's) and kept until a checkpoint at or after N completes; the store is frozen too (cheap: no
+ * copy), in case this checkpoint writes a base.
+ *
+ * Which kind (asyncSnapshot, task thread):
+ *   delta  if a completed checkpoint C is known, every log since C is kept (none gave up, none
+ *          dropped for memory), the deltas since C's base are under consolidate-ratio of it, and
+ *          Flink lets this checkpoint share files backward (FORWARD_BACKWARD);
+ *          writes one new file: the logs of C+1 .. N in order (a log of a checkpoint that did
+ *          not complete is written again), and refers to C's files for the rest
+ *   base   otherwise: the frozen store in the canonical layout (without timers), one new file
+ *
+ * notifyCheckpointComplete(N): N's files become the chain later deltas build on; the logs up to
+ * N are dropped. notifyCheckpointAborted(N): N's files are never referred to.
+ * </pre>
+ *
+ * Timers: the heap timer queues are written whole in every checkpoint, a private file in the
+ * canonical layout (as a full snapshot holds them; RocksDB with heap timers has Flink write them
+ * to raw keyed state, every checkpoint too). Savepoints are not taken here: they are canonical
+ * full snapshots.
+ *
+ * <p>Threads: the log, the kept logs and the choice of kind are the task thread's, under the
+ * store's lock; the chains (written by the asynchronous part, read by the task thread) are
+ * guarded by this object. Lock order: store, then this. Files of a failed asynchronous part are
+ * discarded before it throws.
+ */
+public final class ZIncrementalSnapshotStrategy<K>
+        implements SnapshotStrategy<KeyedStateHandle, ZIncrementalSnapshotStrategy.Resources<K>> {
+
+    private final ZStateTables tables;
+    private final TypeSerializer<K> keySerializer;
+    private final StreamCompressionDecorator compression;
+    private final LongFunction<ExpiredEntries> expired;
+    private final double consolidateRatio;
+    private final long deltaMemoryBytes;
+    private final UUID backendId = UUID.randomUUID();
+
+    // task thread, under the store's lock
+    private final DeltaLog log;
+    private final TreeMap<Long, FrozenDeltas> keptLogs = new TreeMap<>();
+    /** Logs of checkpoints from this id on are all kept (the logs before were dropped or gave up). */
+    private long logsFrom;
+
+    // guarded by this
+    private Chain completed;
+    private final TreeMap<Long, Chain> written = new TreeMap<>();
+
+    /**
+     * The files one checkpoint refers to, in order (base first), with the base's key-group offsets
+     * and sizes: what a later delta builds on.
+     */
+    record Chain(long checkpointId, List<HandleAndLocalPath> files, List<FileRef> refs,
+            KeyGroupRangeOffsets baseOffsets, long baseBytes, long deltaBytes) {}
+
+    /**
+     * Starts recording the store's writes. Internal: for {@code io.zstate.flink.ZKeyedStateBackend}.
+     *
+     * @param deltaMemoryBytes heap for the logs kept (past it, the next checkpoint is a base)
+     * @param consolidateRatio deltas since the base, as a share of it, past which a base is written
+     */
+    public ZIncrementalSnapshotStrategy(ZStateTables tables, TypeSerializer<K> keySerializer,
+            StreamCompressionDecorator compression, LongFunction<ExpiredEntries> expired, long deltaMemoryBytes,
+            double consolidateRatio) {
+        this.tables = tables;
+        this.keySerializer = keySerializer;
+        this.compression = compression;
+        this.expired = expired;
+        this.deltaMemoryBytes = deltaMemoryBytes;
+        this.consolidateRatio = consolidateRatio;
+        this.log = new DeltaLog(deltaMemoryBytes);
+        synchronized (tables.store()) {
+            tables.store().recordChangesIn(log);
+        }
+    }
+
+    @Override
+    public Resources<K> syncPrepareResources(long checkpointId) {
+        PageStore store = tables.store();
+        synchronized (store) {
+            keep(checkpointId, log.freeze());
+            ZFullSnapshotResources<K> full = ZFullSnapshotResources.create(
+                    tables, keySerializer, compression, expired.apply(checkpointId), true, false);
+            ZFullSnapshotResources<K> timers = tables.queues().isEmpty() ? null
+                    : ZFullSnapshotResources.create(tables, keySerializer, compression, null, false, true);
+            Chain base;
+            synchronized (this) {
+                base = completed;
+            }
+            List<FrozenDeltas> since = null;
+            if (base != null && base.checkpointId() + 1 >= logsFrom
+                    && base.deltaBytes() < consolidateRatio * base.baseBytes()) {
+                since = new ArrayList<>(keptLogs.subMap(base.checkpointId(), false, checkpointId, true).values());
+            }
+            List<ZStateInfo> states = new ArrayList<>(tables.states());
+            int tablesCount = 0;
+            for (ZStateInfo info : states) {
+                tablesCount = Math.max(tablesCount, info.table() + 1);
+            }
+            int[] stateOfTable = new int[tablesCount];
+            java.util.Arrays.fill(stateOfTable, -1);
+            for (int i = 0; i < states.size(); i++) {
+                stateOfTable[states.get(i).table()] = i;
+            }
+            return new Resources<>(full, timers, base, since, stateOfTable);
+        }
+    }
+
+    /** Keeps a frozen log until a checkpoint that includes it completes (or gives up on deltas). */
+    private void keep(long checkpointId, FrozenDeltas frozen) {
+        long held = frozen.heapBytes();
+        for (FrozenDeltas kept : keptLogs.values()) {
+            held += kept.heapBytes();
+        }
+        if (!frozen.isComplete() || held > deltaMemoryBytes) {
+            keptLogs.clear(); // no delta can be built across this checkpoint: the next must be a base
+            logsFrom = checkpointId + 1;
+            return;
+        }
+        keptLogs.put(checkpointId, frozen);
+    }
+
+    @Override
+    public SnapshotResultSupplier<KeyedStateHandle> asyncSnapshot(
+            Resources<K> resources,
+            long checkpointId,
+            long timestamp,
+            @Nonnull CheckpointStreamFactory streamFactory,
+            @Nonnull CheckpointOptions checkpointOptions) {
+        if (resources.full.getMetaInfoSnapshots().isEmpty() && resources.timers == null) {
+            resources.release();
+            return registry -> SnapshotResult.empty();
+        }
+        SnapshotType.SharingFilesStrategy sharing = checkpointOptions.getCheckpointType().getSharingFilesStrategy();
+        CheckpointedStateScope scope = sharing == SnapshotType.SharingFilesStrategy.NO_SHARING
+                ? CheckpointedStateScope.EXCLUSIVE : CheckpointedStateScope.SHARED;
+        boolean delta = resources.since != null && sharing == SnapshotType.SharingFilesStrategy.FORWARD_BACKWARD;
+        if (delta) {
+            for (HandleAndLocalPath file : resources.base.files()) {
+                delta &= streamFactory.couldReuseStateHandle(file.getHandle());
+            }
+        }
+        boolean remember = sharing != SnapshotType.SharingFilesStrategy.NO_SHARING;
+        if (delta) {
+            resources.releaseFrozenStore(); // a delta reads only the logs
+            return registry -> writeDelta(resources, checkpointId, checkpointOptions, streamFactory, registry);
+        }
+        return registry -> writeBase(resources, checkpointId, checkpointOptions, scope, streamFactory, registry,
+                remember);
+    }
+
+    private SnapshotResult<KeyedStateHandle> writeBase(Resources<K> resources, long checkpointId,
+            CheckpointOptions options, CheckpointedStateScope scope, CheckpointStreamFactory streamFactory,
+            CloseableRegistry registry, boolean remember) throws Exception {
+        SnapshotResult<KeyedStateHandle> full = new FullSnapshotAsyncWriter<>(options.getCheckpointType(),
+                () -> CheckpointStreamWithResultProvider.createSimpleStream(scope, streamFactory), resources.full)
+                .get(registry);
+        KeyGroupsStateHandle written = (KeyGroupsStateHandle) full.getJobManagerOwnedSnapshot();
+        if (written == null) {
+            return SnapshotResult.empty();
+        }
+        StreamStateHandle base = written.getDelegateStateHandle();
+        try {
+            String name = "zstate-base-" + checkpointId + "-" + UUID.randomUUID();
+            List<HandleAndLocalPath> files = List.of(HandleAndLocalPath.of(base, name));
+            List<FileRef> refs = List.of(new FileRef(name, IncrementalFormat.BASE));
+            Chain chain = new Chain(checkpointId, files, refs, written.getGroupRangeOffsets(), base.getStateSize(), 0);
+            return finish(chain, resources, checkpointId, base.getStateSize(), options, streamFactory, registry,
+                    remember, List.of());
+        } catch (Exception | Error e) {
+            StateUtil.discardStateObjectQuietly(base);
+            throw e;
+        }
+    }
+
+    private SnapshotResult<KeyedStateHandle> writeDelta(Resources<K> resources, long checkpointId,
+            CheckpointOptions options, CheckpointStreamFactory streamFactory, CloseableRegistry registry)
+            throws Exception {
+        Chain base = resources.base;
+        StreamStateHandle delta = writeStream(streamFactory, CheckpointedStateScope.SHARED, registry, out -> {
+            IncrementalFormat.writeDeltaHeader(out);
+            List<StateMetaInfoSnapshot> metas = resources.full.getMetaInfoSnapshots();
+            new KeyedBackendSerializationProxy<>(keySerializer, metas, false).write(out);
+            int[] stateOfTable = resources.stateOfTable;
+            for (FrozenDeltas frozen : resources.since) {
+                frozen.forEach((op, table, keyGroup, bytes, keyOffset, keyLength, prefixLength, valueOffset,
+                        valueLength) -> IncrementalFormat.writeRecord(out, op, stateOfTable[table], keyGroup, bytes,
+                        keyOffset, keyLength, prefixLength, valueOffset, valueLength));
+            }
+            IncrementalFormat.writeEnd(out);
+        });
+        try {
+            String name = "zstate-delta-" + checkpointId + "-" + UUID.randomUUID();
+            List<HandleAndLocalPath> files = new ArrayList<>(base.files());
+            files.add(HandleAndLocalPath.of(delta, name));
+            List<FileRef> refs = new ArrayList<>(base.refs());
+            refs.add(new FileRef(name, IncrementalFormat.DELTA));
+            Chain chain = new Chain(checkpointId, List.copyOf(files), List.copyOf(refs), base.baseOffsets(),
+                    base.baseBytes(), base.deltaBytes() + delta.getStateSize());
+            List<StreamStateHandle> reused = new ArrayList<>();
+            for (HandleAndLocalPath file : base.files()) {
+                reused.add(file.getHandle());
+            }
+            return finish(chain, resources, checkpointId, delta.getStateSize(), options, streamFactory, registry, true,
+                    reused);
+        } catch (Exception | Error e) {
+            StateUtil.discardStateObjectQuietly(delta);
+            throw e;
+        }
+    }
+
+    /**
+     * Writes the timers (if any) and the meta file, and the handle; remembers the chain for later
+     * deltas.
+     */
+    private SnapshotResult<KeyedStateHandle> finish(Chain chain, Resources<K> resources, long checkpointId,
+            long newBytes, CheckpointOptions options, CheckpointStreamFactory streamFactory,
+            CloseableRegistry registry, boolean remember, List<StreamStateHandle> reused) throws Exception {
+        KeyGroupsStateHandle timers = null;
+        if (resources.timers != null) {
+            timers = (KeyGroupsStateHandle) new FullSnapshotAsyncWriter<>(options.getCheckpointType(),
+                    () -> CheckpointStreamWithResultProvider.createSimpleStream(CheckpointedStateScope.EXCLUSIVE,
+                            streamFactory), resources.timers).get(registry).getJobManagerOwnedSnapshot();
+        }
+        KeyGroupsStateHandle writtenTimers = timers;
+        StreamStateHandle meta;
+        try {
+            meta = writeStream(streamFactory, CheckpointedStateScope.EXCLUSIVE, registry,
+                    out -> IncrementalFormat.writeMeta(out, chain.refs(), chain.baseOffsets(),
+                            writtenTimers == null ? null : writtenTimers.getGroupRangeOffsets()));
+        } catch (Exception | Error e) {
+            if (timers != null) {
+                StateUtil.discardStateObjectQuietly(timers);
+            }
+            throw e;
+        }
+        List<HandleAndLocalPath> shared = new ArrayList<>();
+        for (HandleAndLocalPath file : chain.files()) {
+            shared.add(HandleAndLocalPath.of(file.getHandle(), file.getLocalPath()));
+        }
+        List<HandleAndLocalPath> privateFiles = timers == null ? List.of()
+                : List.of(HandleAndLocalPath.of(timers.getDelegateStateHandle(), IncrementalFormat.TIMERS));
+        long timerBytes = timers == null ? 0 : timers.getStateSize();
+        IncrementalRemoteKeyedStateHandle handle = new IncrementalRemoteKeyedStateHandle(backendId,
+                tables.keyGroupRange(), checkpointId, shared, privateFiles, meta,
+                newBytes + timerBytes + meta.getStateSize());
+        if (remember) {
+            synchronized (this) {
+                written.put(checkpointId, chain);
+            }
+        }
+        streamFactory.reusePreviousStateHandle(reused);
+        return SnapshotResult.of(handle);
+    }
+
+    /** What a file's writer does with the stream. */
+    @FunctionalInterface
+    private interface Writer {
+        void write(DataOutputViewStreamWrapper out) throws Exception;
+    }
+
+    private static StreamStateHandle writeStream(CheckpointStreamFactory streamFactory, CheckpointedStateScope scope,
+            CloseableRegistry registry, Writer writer) throws Exception {
+        CheckpointStateOutputStream stream = streamFactory.createCheckpointStateOutputStream(scope);
+        registry.registerCloseable(stream);
+        try {
+            writer.write(new DataOutputViewStreamWrapper(stream));
+        } catch (Exception | Error e) {
+            if (registry.unregisterCloseable(stream)) {
+                org.apache.flink.util.IOUtils.closeQuietly(stream); // deletes what was written
+            }
+            throw e;
+        }
+        if (!registry.unregisterCloseable(stream)) {
+            throw new java.io.IOException("the checkpoint was cancelled while its file was written");
+        }
+        StreamStateHandle handle = stream.closeAndGetHandle();
+        if (handle == null) {
+            throw new java.io.IOException("the checkpoint stream returned no handle for a file it wrote");
+        }
+        return handle;
+    }
+
+    /** Checkpoint {@code checkpointId} completed: later deltas build on its files. */
+    public void checkpointComplete(long checkpointId) {
+        synchronized (tables.store()) {
+            synchronized (this) {
+                Chain chain = written.get(checkpointId);
+                if (chain == null || (completed != null && completed.checkpointId() >= checkpointId)) {
+                    return; // a savepoint, a checkpoint that wrote nothing, or news already superseded
+                }
+                completed = chain;
+                written.headMap(checkpointId, true).clear();
+            }
+            keptLogs.headMap(checkpointId, true).clear();
+        }
+    }
+
+    /** Checkpoint {@code checkpointId} was aborted: its files are never referred to. */
+    public synchronized void checkpointAborted(long checkpointId) {
+        written.remove(checkpointId);
+    }
+
+    /** Heap the kept logs and the live one hold (for the metrics). */
+    public long heapBytes() {
+        synchronized (tables.store()) {
+            long bytes = log.heapBytes();
+            for (FrozenDeltas kept : keptLogs.values()) {
+                bytes += kept.heapBytes();
+            }
+            return bytes;
+        }
+    }
+
+    /**
+     * What one checkpoint holds between its parts: the frozen store (released at once if the
+     * checkpoint is a delta) and, for a delta, the logs to write and the chain it builds on.
+     */
+    public static final class Resources<K> implements SnapshotResources {
+        final ZFullSnapshotResources<K> full;
+        final ZFullSnapshotResources<K> timers; // null: no timer queues
+        final Chain base;
+        final Collection<FrozenDeltas> since; // null: no delta possible
+        final int[] stateOfTable;
+        private boolean storeReleased;
+
+        Resources(ZFullSnapshotResources<K> full, ZFullSnapshotResources<K> timers, Chain base,
+                Collection<FrozenDeltas> since, int[] stateOfTable) {
+            this.full = full;
+            this.timers = timers;
+            this.base = base;
+            this.since = since;
+            this.stateOfTable = stateOfTable;
+        }
+
+        synchronized void releaseFrozenStore() {
+            if (!storeReleased) {
+                storeReleased = true;
+                full.release();
+            }
+        }
+
+        @Override
+        public void release() {
+            releaseFrozenStore();
+        }
+    }
+}

@@ -1,0 +1,354 @@
+package io.zstate.flink;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
+import org.apache.flink.api.common.state.ListState;
+import org.apache.flink.api.common.state.ListStateDescriptor;
+import org.apache.flink.api.common.state.MapState;
+import org.apache.flink.api.common.state.MapStateDescriptor;
+import org.apache.flink.api.common.state.State;
+import org.apache.flink.api.common.state.StateDescriptor;
+import org.apache.flink.api.common.state.ValueState;
+import org.apache.flink.api.common.state.ValueStateDescriptor;
+import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.MemorySize;
+import org.apache.flink.runtime.checkpoint.CheckpointOptions;
+import org.apache.flink.runtime.operators.testutils.MockEnvironment;
+import org.apache.flink.runtime.operators.testutils.MockEnvironmentBuilder;
+import org.apache.flink.runtime.state.CheckpointableKeyedStateBackend;
+import org.apache.flink.runtime.state.IncrementalKeyedStateHandle.HandleAndLocalPath;
+import org.apache.flink.runtime.state.IncrementalRemoteKeyedStateHandle;
+import org.apache.flink.runtime.state.KeyGroupRange;
+import org.apache.flink.runtime.state.KeyGroupRangeAssignment;
+import org.apache.flink.runtime.state.KeyedStateHandle;
+import org.apache.flink.runtime.state.SharedStateRegistryImpl;
+import org.apache.flink.runtime.state.StateBackendTestBase;
+import org.apache.flink.runtime.state.VoidNamespace;
+import org.apache.flink.runtime.state.VoidNamespaceSerializer;
+import org.apache.flink.runtime.state.hashmap.HashMapStateBackend;
+import org.apache.flink.runtime.state.memory.MemCheckpointStreamFactory;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Incremental checkpoints against Flink's HashMap backend as the oracle: random rounds of value,
+ * map and list writes (map clears, list appends, removals) go to both; after each round zstate
+ * takes a checkpoint that completes, is aborted or is left unconfirmed, and each checkpoint is
+ * restored into a fresh backend, whole and in two halves (rescaling), which must hold what the
+ * oracle held at that checkpoint. The handles are Flink's incremental ones: a base first, then
+ * deltas that refer to the base's file and write far less.
+ */
+class IncrementalCheckpointTest {
+
+    private static final int KEY_GROUPS = 16;
+    private static final int KEYS = 600;
+    private static final ValueStateDescriptor<String> VALUE = new ValueStateDescriptor<>("value", String.class);
+    private static final MapStateDescriptor<Integer, String> MAP =
+            new MapStateDescriptor<>("map", Integer.class, String.class);
+    private static final ListStateDescriptor<Long> LIST = new ListStateDescriptor<>("list", Long.class);
+
+    static ZStateBackend incremental(String deltaMemory) {
+        Configuration config = new Configuration();
+        config.set(CheckpointingOptions.INCREMENTAL_CHECKPOINTS, true);
+        config.set(ZStateOptions.DELTA_MEMORY, MemorySize.parse(deltaMemory));
+        return new ZStateBackend().configure(config, IncrementalCheckpointTest.class.getClassLoader());
+    }
+
+    @ParameterizedTest(name = "seed {0}")
+    @ValueSource(longs = {1, 2, 3})
+    void everyCheckpointRestoresToWhatTheOracleHeldThen(long seed) throws Exception {
+        Random random = new Random(seed);
+        SharedStateRegistryImpl registry = new SharedStateRegistryImpl();
+        MemCheckpointStreamFactory streams = new MemCheckpointStreamFactory(64 << 20);
+        try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
+            CheckpointableKeyedStateBackend<Integer> zstate =
+                    KeyedBackends.create(incremental("64mb"), env, KEY_GROUPS, List.of());
+            CheckpointableKeyedStateBackend<Integer> oracle =
+                    KeyedBackends.create(new HashMapStateBackend(), env, KEY_GROUPS, List.of());
+            try {
+                List<KeyedStateHandle> checkpoints = new ArrayList<>();
+                List<Map<Integer, String>> expected = new ArrayList<>();
+                int deltas = 0;
+                for (long id = 1; id <= 12; id++) {
+                    int writes = id == 1 ? 3000 : 40 + random.nextInt(200);
+                    for (int i = 0; i < writes; i++) {
+                        int key = random.nextInt(KEYS);
+                        int what = random.nextInt(100);
+                        long salt = random.nextLong();
+                        write(zstate, key, what, salt);
+                        write(oracle, key, what, salt);
+                    }
+                    KeyedStateHandle handle = StateBackendTestBase.runSnapshot(
+                            zstate.snapshot(id, id, streams, CheckpointOptions.forCheckpointWithDefaultLocation()),
+                            registry);
+                    assertThat(handle).isInstanceOf(IncrementalRemoteKeyedStateHandle.class);
+                    IncrementalRemoteKeyedStateHandle incremental = (IncrementalRemoteKeyedStateHandle) handle;
+                    if (incremental.getSharedState().size() > 1) {
+                        deltas++;
+                        assertThat(incremental.getCheckpointedSize()).as("a delta writes less than the state")
+                                .isLessThan(incremental.getStateSize() / 2);
+                    }
+                    checkpoints.add(handle);
+                    expected.add(dump(oracle));
+                    int fate = random.nextInt(4);
+                    if (fate < 2) {
+                        complete(zstate, id);
+                    } else if (fate == 2) {
+                        ((org.apache.flink.api.common.state.CheckpointListener) zstate).notifyCheckpointAborted(id);
+                    }
+                }
+                assertThat(deltas).as("checkpoints that were deltas").isGreaterThan(3);
+                for (int i = 0; i < checkpoints.size(); i++) {
+                    assertRestores(env, checkpoints.get(i), expected.get(i), "checkpoint " + (i + 1));
+                }
+            } finally {
+                KeyedBackends.dispose(zstate);
+                KeyedBackends.dispose(oracle);
+            }
+        }
+    }
+
+    @org.junit.jupiter.api.Test
+    void aCheckpointAfterTheLogOutgrewItsMemoryIsAFullBaseAgain() throws Exception {
+        SharedStateRegistryImpl registry = new SharedStateRegistryImpl();
+        MemCheckpointStreamFactory streams = new MemCheckpointStreamFactory(64 << 20);
+        try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
+            CheckpointableKeyedStateBackend<Integer> zstate =
+                    KeyedBackends.create(incremental("1mb"), env, KEY_GROUPS, List.of());
+            try {
+                ValueState<String> value = state(zstate, VALUE);
+                write(zstate, value, 0, 2000, "a");
+                assertThat(files(checkpoint(zstate, 1, streams, registry))).isEqualTo(1);
+                complete(zstate, 1);
+                write(zstate, value, 0, 50, "b");
+                assertThat(files(checkpoint(zstate, 2, streams, registry))).as("a delta").isEqualTo(2);
+                complete(zstate, 2);
+                String big = "x".repeat(1000);
+                write(zstate, value, 0, 2000, big); // ~2 MB of changes: more than the log may hold
+                KeyedStateHandle third = checkpoint(zstate, 3, streams, registry);
+                assertThat(files(third)).as("a base again").isEqualTo(1);
+                Map<Integer, String> expected = new TreeMap<>();
+                for (int key = 0; key < 2000; key++) {
+                    expected.put(key, "value=" + big);
+                }
+                assertRestoresValues(env, third, expected);
+            } finally {
+                KeyedBackends.dispose(zstate);
+            }
+        }
+    }
+
+    @org.junit.jupiter.api.Test
+    void timersAreInEveryCheckpointWholeBesideTheDeltas() throws Exception {
+        SharedStateRegistryImpl registry = new SharedStateRegistryImpl();
+        MemCheckpointStreamFactory streams = new MemCheckpointStreamFactory(64 << 20);
+        org.apache.flink.streaming.api.operators.TimerSerializer<Integer, VoidNamespace> timerSerializer =
+                new org.apache.flink.streaming.api.operators.TimerSerializer<>(
+                        org.apache.flink.api.common.typeutils.base.IntSerializer.INSTANCE,
+                        VoidNamespaceSerializer.INSTANCE);
+        try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
+            CheckpointableKeyedStateBackend<Integer> zstate =
+                    KeyedBackends.create(incremental("64mb"), env, KEY_GROUPS, List.of());
+            KeyedStateHandle second;
+            try {
+                var timers = zstate.create("timers", timerSerializer);
+                ValueState<String> value = state(zstate, VALUE);
+                write(zstate, value, 0, 100, "a");
+                for (int key = 0; key < 50; key++) {
+                    timers.add(new org.apache.flink.streaming.api.operators.TimerHeapInternalTimer<>(
+                            1000 + key, key, VoidNamespace.INSTANCE));
+                }
+                checkpoint(zstate, 1, streams, registry);
+                complete(zstate, 1);
+                write(zstate, value, 0, 10, "b");
+                timers.poll(); // the earliest fires
+                second = checkpoint(zstate, 2, streams, registry);
+                assertThat(files(second)).as("a delta").isEqualTo(2);
+                assertThat(((IncrementalRemoteKeyedStateHandle) second).getPrivateState()).hasSize(1);
+            } finally {
+                KeyedBackends.dispose(zstate);
+            }
+            CheckpointableKeyedStateBackend<Integer> restored =
+                    KeyedBackends.create(incremental("64mb"), env, KEY_GROUPS, List.of(second));
+            try {
+                var timers = restored.create("timers", timerSerializer);
+                assertThat(timers.size()).isEqualTo(49);
+                assertThat(timers.peek().getTimestamp()).isEqualTo(1001);
+                ValueState<String> value = state(restored, VALUE);
+                restored.setCurrentKey(5);
+                assertThat(value.value()).isEqualTo("value=b");
+                restored.setCurrentKey(50);
+                assertThat(value.value()).isEqualTo("value=a");
+            } finally {
+                KeyedBackends.dispose(restored);
+            }
+        }
+    }
+
+    @org.junit.jupiter.api.Test
+    void aMissingSharedFileFailsTheRestoreNamingIt() throws Exception {
+        SharedStateRegistryImpl registry = new SharedStateRegistryImpl();
+        MemCheckpointStreamFactory streams = new MemCheckpointStreamFactory(64 << 20);
+        try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
+            CheckpointableKeyedStateBackend<Integer> zstate =
+                    KeyedBackends.create(incremental("64mb"), env, KEY_GROUPS, List.of());
+            IncrementalRemoteKeyedStateHandle second;
+            try {
+                ValueState<String> value = state(zstate, VALUE);
+                write(zstate, value, 0, 100, "a");
+                checkpoint(zstate, 1, streams, registry);
+                complete(zstate, 1);
+                write(zstate, value, 0, 10, "b");
+                second = (IncrementalRemoteKeyedStateHandle) checkpoint(zstate, 2, streams, registry);
+            } finally {
+                KeyedBackends.dispose(zstate);
+            }
+            List<HandleAndLocalPath> withoutDelta = new ArrayList<>(second.getSharedState().subList(0, 1));
+            IncrementalRemoteKeyedStateHandle broken = new IncrementalRemoteKeyedStateHandle(
+                    second.getBackendIdentifier(), second.getKeyGroupRange(), 2, withoutDelta, List.of(),
+                    second.getMetaDataStateHandle(), 0);
+            String missing = second.getSharedState().get(1).getLocalPath();
+            assertThatThrownBy(() -> KeyedBackends.create(incremental("64mb"), env, KEY_GROUPS, List.of(broken)))
+                    .hasStackTraceContaining(missing)
+                    .hasStackTraceContaining("the checkpoint is incomplete");
+        }
+    }
+
+    // ---- the workload and the checks ---------------------------------------------------------
+
+    private static void write(CheckpointableKeyedStateBackend<Integer> backend, int key, int what, long salt)
+            throws Exception {
+        backend.setCurrentKey(key);
+        ValueState<String> value = state(backend, VALUE);
+        MapState<Integer, String> map = state(backend, MAP);
+        ListState<Long> list = state(backend, LIST);
+        int user = (int) (salt & 15);
+        if (what < 30) {
+            value.update("v" + salt);
+        } else if (what < 35) {
+            value.clear();
+        } else if (what < 60) {
+            map.put(user, "m" + salt);
+        } else if (what < 68) {
+            map.remove(user);
+        } else if (what < 71) {
+            map.clear();
+        } else if (what < 90) {
+            list.add(salt);
+        } else if (what < 95) {
+            list.update(List.of(salt, salt + 1));
+        } else {
+            list.clear();
+        }
+    }
+
+    private static void write(CheckpointableKeyedStateBackend<Integer> backend, ValueState<String> value, int from,
+            int to, String text) throws Exception {
+        for (int key = from; key < to; key++) {
+            backend.setCurrentKey(key);
+            value.update("value=" + text);
+        }
+    }
+
+    /** Every key's value, map entries and list, as one string each (absent keys left out). */
+    private static Map<Integer, String> dump(CheckpointableKeyedStateBackend<Integer> backend) throws Exception {
+        return dump(backend, new KeyGroupRange(0, KEY_GROUPS - 1));
+    }
+
+    private static Map<Integer, String> dump(CheckpointableKeyedStateBackend<Integer> backend, KeyGroupRange range)
+            throws Exception {
+        Map<Integer, String> out = new TreeMap<>();
+        ValueState<String> value = state(backend, VALUE);
+        MapState<Integer, String> map = state(backend, MAP);
+        ListState<Long> list = state(backend, LIST);
+        for (int key = 0; key < KEYS; key++) {
+            if (!range.contains(KeyGroupRangeAssignment.assignToKeyGroup(key, KEY_GROUPS))) {
+                continue;
+            }
+            backend.setCurrentKey(key);
+            Map<Integer, String> entries = new TreeMap<>();
+            for (Map.Entry<Integer, String> e : map.entries()) {
+                entries.put(e.getKey(), e.getValue());
+            }
+            List<Long> elements = new ArrayList<>();
+            Iterable<Long> got = list.get();
+            if (got != null) {
+                got.forEach(elements::add);
+            }
+            String v = value.value();
+            if (v != null || !entries.isEmpty() || !elements.isEmpty()) {
+                out.put(key, v + " " + entries + " " + elements);
+            }
+        }
+        return out;
+    }
+
+    private static void assertRestores(MockEnvironment env, KeyedStateHandle checkpoint, Map<Integer, String> expected,
+            String what) throws Exception {
+        CheckpointableKeyedStateBackend<Integer> whole =
+                KeyedBackends.create(incremental("64mb"), env, KEY_GROUPS, List.of(checkpoint));
+        try {
+            assertThat(dump(whole)).as(what + ", whole").isEqualTo(expected);
+        } finally {
+            KeyedBackends.dispose(whole);
+        }
+        for (KeyGroupRange half : List.of(new KeyGroupRange(0, 6), new KeyGroupRange(7, KEY_GROUPS - 1))) {
+            CheckpointableKeyedStateBackend<Integer> part = KeyedBackends.create(incremental("64mb"), env,
+                    KEY_GROUPS, half, List.of(checkpoint.getIntersection(half)));
+            try {
+                Map<Integer, String> inHalf = new HashMap<>();
+                expected.forEach((k, v) -> {
+                    if (half.contains(KeyGroupRangeAssignment.assignToKeyGroup(k, KEY_GROUPS))) {
+                        inHalf.put(k, v);
+                    }
+                });
+                assertThat(dump(part, half)).as(what + ", key-groups " + half).isEqualTo(inHalf);
+            } finally {
+                KeyedBackends.dispose(part);
+            }
+        }
+    }
+
+    private static void assertRestoresValues(MockEnvironment env, KeyedStateHandle checkpoint,
+            Map<Integer, String> expected) throws Exception {
+        CheckpointableKeyedStateBackend<Integer> restored =
+                KeyedBackends.create(incremental("64mb"), env, KEY_GROUPS, List.of(checkpoint));
+        try {
+            ValueState<String> value = state(restored, VALUE);
+            for (Map.Entry<Integer, String> e : expected.entrySet()) {
+                restored.setCurrentKey(e.getKey());
+                assertThat(value.value()).isEqualTo(e.getValue());
+            }
+        } finally {
+            KeyedBackends.dispose(restored);
+        }
+    }
+
+    private static KeyedStateHandle checkpoint(CheckpointableKeyedStateBackend<Integer> backend, long id,
+            MemCheckpointStreamFactory streams, SharedStateRegistryImpl registry) throws Exception {
+        KeyedStateHandle handle = StateBackendTestBase.runSnapshot(
+                backend.snapshot(id, id, streams, CheckpointOptions.forCheckpointWithDefaultLocation()), registry);
+        return handle; // (runSnapshot registered its shared files, as the JobManager does)
+    }
+
+    private static void complete(CheckpointableKeyedStateBackend<Integer> backend, long id) throws Exception {
+        ((org.apache.flink.api.common.state.CheckpointListener) backend).notifyCheckpointComplete(id);
+    }
+
+    private static int files(KeyedStateHandle handle) {
+        return ((IncrementalRemoteKeyedStateHandle) handle).getSharedState().size();
+    }
+
+    static <S extends State> S state(CheckpointableKeyedStateBackend<Integer> backend, StateDescriptor<S, ?> d)
+            throws Exception {
+        return backend.getPartitionedState(VoidNamespace.INSTANCE, VoidNamespaceSerializer.INSTANCE, d);
+    }
+}
