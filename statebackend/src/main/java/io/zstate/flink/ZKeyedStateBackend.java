@@ -144,8 +144,7 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
         this.ttlPurge = new ZTtlPurge(ttlTimeProvider);
         // after the restore: what it put is in the base the first checkpoint writes
         this.incremental = incremental.enabled()
-                ? new ZIncrementalSnapshotStrategy<>(tables, keySerializer, keyGroupCompressionDecorator,
-                        ttlPurge::startNoting, incremental.deltaMemoryBytes(), incremental.consolidateRatio())
+                ? new ZIncrementalSnapshotStrategy<>(tables, keySerializer, ttlPurge::startNoting, incremental.deltaMemoryBytes(), incremental.consolidateRatio())
                 : null;
         registerMetrics(parameters.getMetricGroup());
     }

@@ -56,9 +56,14 @@ class IncrementalCheckpointTest {
     private static final ListStateDescriptor<Long> LIST = new ListStateDescriptor<>("list", Long.class);
 
     static ZStateBackend incremental(String deltaMemory) {
+        return incremental(deltaMemory, ZStateOptions.CONSOLIDATE_RATIO.defaultValue());
+    }
+
+    static ZStateBackend incremental(String deltaMemory, double consolidateRatio) {
         Configuration config = new Configuration();
         config.set(CheckpointingOptions.INCREMENTAL_CHECKPOINTS, true);
         config.set(ZStateOptions.DELTA_MEMORY, MemorySize.parse(deltaMemory));
+        config.set(ZStateOptions.CONSOLIDATE_RATIO, consolidateRatio);
         return new ZStateBackend().configure(config, IncrementalCheckpointTest.class.getClassLoader());
     }
 
@@ -140,6 +145,38 @@ class IncrementalCheckpointTest {
                     expected.put(key, "value=" + big);
                 }
                 assertRestoresValues(env, third, expected);
+            } finally {
+                KeyedBackends.dispose(zstate);
+            }
+        }
+    }
+
+    @org.junit.jupiter.api.Test
+    void aNewBaseOnceTheDeltasPassTheConsolidateRatio() throws Exception {
+        SharedStateRegistryImpl registry = new SharedStateRegistryImpl();
+        MemCheckpointStreamFactory streams = new MemCheckpointStreamFactory(64 << 20);
+        try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
+            // deltas of 100 of 2,000 keys each: about 5% of the base; a ratio of 12% allows two
+            CheckpointableKeyedStateBackend<Integer> zstate =
+                    KeyedBackends.create(incremental("64mb", 0.12), env, KEY_GROUPS, List.of());
+            try {
+                ValueState<String> value = state(zstate, VALUE);
+                write(zstate, value, 0, 2000, "base");
+                List<Integer> files = new ArrayList<>();
+                KeyedStateHandle last = null;
+                for (long id = 1; id <= 6; id++) {
+                    write(zstate, value, (int) (id * 100), (int) (id * 100) + 100, "round " + id);
+                    last = checkpoint(zstate, id, streams, registry);
+                    files.add(files(last));
+                    complete(zstate, id);
+                }
+                assertThat(files).as("shared files per checkpoint").containsExactly(1, 2, 3, 1, 2, 3);
+                Map<Integer, String> expected = new TreeMap<>();
+                for (int key = 0; key < 2000; key++) {
+                    int round = key / 100;
+                    expected.put(key, "value=" + (round >= 1 && round <= 6 ? "round " + round : "base"));
+                }
+                assertRestoresValues(env, last, expected);
             } finally {
                 KeyedBackends.dispose(zstate);
             }

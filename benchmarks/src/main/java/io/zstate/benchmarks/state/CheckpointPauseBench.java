@@ -50,8 +50,13 @@ import picocli.CommandLine.Option;
  *              excluded) and RSS (VmRSS; the heap is fixed and pre-touched, so RSS growth is
  *              growth outside it) across the whole checkpoint, and their peak sampled during
  *              the asynchronous part
- *   backends   zstate (pool from the managed memory), rocksdb-incremental, rocksdb (full),
- *              hashmap, created as a TaskManager creates them (BenchmarkBackend)
+ *   backends   zstate (pool from the managed memory), zstate-incremental, rocksdb-incremental,
+ *              rocksdb (full), hashmap, created as a TaskManager creates them (BenchmarkBackend);
+ *              shared files registered as the JobManager registers them
+ *   written    what each measured checkpoint wrote (getCheckpointedSize), and the state the last
+ *              refers to (getStateSize)
+ *   restore    (--no-restore to skip) the last checkpoint restored into a fresh backend, then
+ *              every key read once: both timed
  * </pre>
  *
  * Absolute times vary from run to run on a shared machine; compare backends and sizes within
@@ -153,6 +158,9 @@ public final class CheckpointPauseBench implements Callable<Integer> {
             Files.createDirectories(dir.resolve("shared"));
             Random random = new Random(n);
             List<Round> measured = new ArrayList<>();
+            // as the JobManager does: shared files registered (RocksDB's reused files are placeholders until then)
+            org.apache.flink.runtime.state.SharedStateRegistryImpl registry =
+                    new org.apache.flink.runtime.state.SharedStateRegistryImpl();
             Runnable changes = () -> {
                 for (int i = 0; i < this.changes; i++) {
                     long k = (random.nextLong() & Long.MAX_VALUE) % n;
@@ -168,7 +176,7 @@ public final class CheckpointPauseBench implements Callable<Integer> {
             for (int round = 0; round < rounds + 2; round++) {
                 // the next round's changes run meanwhile
                 boolean last = round == rounds + 1;
-                Round r = checkpoint(b, streams, round + 1, changes, incremental || (last && restore));
+                Round r = checkpoint(b, streams, round + 1, changes, incremental || (last && restore), registry);
                 if (round >= 2) {
                     measured.add(r);
                 }
@@ -188,7 +196,8 @@ public final class CheckpointPauseBench implements Callable<Integer> {
      * meanwhile.
      */
     private static Round checkpoint(BenchmarkBackend b, FsCheckpointStreamFactory streams, long id,
-            Runnable changes, boolean incremental) throws Exception {
+            Runnable changes, boolean incremental, org.apache.flink.runtime.state.SharedStateRegistry registry)
+            throws Exception {
         System.gc();
         long heapBefore = MEMORY.getHeapMemoryUsage().getUsed();
         long nativeBefore = nativeCommitted();
@@ -230,6 +239,9 @@ public final class CheckpointPauseBench implements Callable<Integer> {
             asyncPart.join();
             sampler.interrupt();
             sampler.join();
+        }
+        if (result.getJobManagerOwnedSnapshot() != null) {
+            result.getJobManagerOwnedSnapshot().registerSharedStates(registry, id);
         }
         ((org.apache.flink.api.common.state.CheckpointListener) b.keyed).notifyCheckpointComplete(id);
         if (!incremental && result.getJobManagerOwnedSnapshot() != null) {

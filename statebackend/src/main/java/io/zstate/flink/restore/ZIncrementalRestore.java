@@ -142,6 +142,11 @@ final class ZIncrementalRestore {
                 StateMetaInfoSnapshot meta = metas.get(i);
                 states[i] = tables.registerRestored(ZRestoreOperation.keyValueMetaInfo(meta), meta);
             }
+            java.io.InputStream records = proxy.isUsingKeyGroupCompression()
+                    ? org.apache.flink.runtime.state.SnappyStreamCompressionDecorator.INSTANCE
+                            .decorateWithCompression(stream)
+                    : stream;
+            in = new DataInputViewStreamWrapper(records);
             IncrementalFormat.Record record = new IncrementalFormat.Record();
             while (record.read(in, where)) {
                 if (record.state < 0 || record.state >= states.length) {

@@ -15,7 +15,8 @@ import org.apache.flink.runtime.state.KeyGroupRangeOffsets;
  *
  * <pre>
  * An incremental checkpoint is Flink's IncrementalRemoteKeyedStateHandle:
- *   shared files   base    a full snapshot in the canonical key-group layout (format 1's)
+ *   shared files   base    a full snapshot in the canonical key-group layout (format 1's),
+ *                          Snappy-compressed per key-group as Flink's snapshot compression does
  *                  deltas  the entries written since the checkpoint before, oldest first
  *   private file   timers  the heap timers, whole, in the canonical layout (if there are any)
  *   meta file      (the handle's metaStateHandle, exclusive to the checkpoint)
@@ -27,7 +28,8 @@ import org.apache.flink.runtime.state.KeyGroupRangeOffsets;
  * offsets:     int firstKeyGroup, int keyGroups, keyGroups x long
  * delta file:  int DELTA_MAGIC, int version,
  *              Flink's KeyedBackendSerializationProxy (key serializer, every key-value state's meta
- *              info with its seed; records name states by their index in it),
+ *              info with its seed; records name states by their index in it; its compression flag
+ *              says whether the records are Snappy-compressed, as zstate writes them),
  *              records: byte op (PUT, APPEND, DELETE, DELETE_PREFIX; 0 ends), varint state,
  *              varint key-group, varint key length, key, varint prefix length,
  *              and for PUT and APPEND: varint value length, value

@@ -78,11 +78,16 @@ public final class ZIncrementalSnapshotStrategy<K>
 
     private final ZStateTables tables;
     private final TypeSerializer<K> keySerializer;
-    private final StreamCompressionDecorator compression;
     private final LongFunction<ExpiredEntries> expired;
     private final double consolidateRatio;
     private final long deltaMemoryBytes;
     private final UUID backendId = UUID.randomUUID();
+    /**
+     * Bases, timers and deltas are Snappy-compressed whatever {@code execution.snapshot-compression}
+     * says, as RocksDB compresses the SST files of its incremental checkpoints.
+     */
+    private static final StreamCompressionDecorator COMPRESSION =
+            org.apache.flink.runtime.state.SnappyStreamCompressionDecorator.INSTANCE;
 
     // task thread, under the store's lock
     private final DeltaLog log;
@@ -108,11 +113,10 @@ public final class ZIncrementalSnapshotStrategy<K>
      * @param consolidateRatio deltas since the base, as a share of it, past which a base is written
      */
     public ZIncrementalSnapshotStrategy(ZStateTables tables, TypeSerializer<K> keySerializer,
-            StreamCompressionDecorator compression, LongFunction<ExpiredEntries> expired, long deltaMemoryBytes,
+            LongFunction<ExpiredEntries> expired, long deltaMemoryBytes,
             double consolidateRatio) {
         this.tables = tables;
         this.keySerializer = keySerializer;
-        this.compression = compression;
         this.expired = expired;
         this.deltaMemoryBytes = deltaMemoryBytes;
         this.consolidateRatio = consolidateRatio;
@@ -128,9 +132,9 @@ public final class ZIncrementalSnapshotStrategy<K>
         synchronized (store) {
             keep(checkpointId, log.freeze());
             ZFullSnapshotResources<K> full = ZFullSnapshotResources.create(
-                    tables, keySerializer, compression, expired.apply(checkpointId), true, false);
+                    tables, keySerializer, COMPRESSION, expired.apply(checkpointId), true, false);
             ZFullSnapshotResources<K> timers = tables.queues().isEmpty() ? null
-                    : ZFullSnapshotResources.create(tables, keySerializer, compression, null, false, true);
+                    : ZFullSnapshotResources.create(tables, keySerializer, COMPRESSION, null, false, true);
             Chain base;
             synchronized (this) {
                 base = completed;
@@ -225,17 +229,21 @@ public final class ZIncrementalSnapshotStrategy<K>
             CheckpointOptions options, CheckpointStreamFactory streamFactory, CloseableRegistry registry)
             throws Exception {
         Chain base = resources.base;
-        StreamStateHandle delta = writeStream(streamFactory, CheckpointedStateScope.SHARED, registry, out -> {
-            IncrementalFormat.writeDeltaHeader(out);
+        StreamStateHandle delta = writeStream(streamFactory, CheckpointedStateScope.SHARED, registry, stream -> {
+            DataOutputViewStreamWrapper header = new DataOutputViewStreamWrapper(stream);
+            IncrementalFormat.writeDeltaHeader(header);
             List<StateMetaInfoSnapshot> metas = resources.full.getMetaInfoSnapshots();
-            new KeyedBackendSerializationProxy<>(keySerializer, metas, false).write(out);
-            int[] stateOfTable = resources.stateOfTable;
-            for (FrozenDeltas frozen : resources.since) {
-                frozen.forEach((op, table, keyGroup, bytes, keyOffset, keyLength, prefixLength, valueOffset,
-                        valueLength) -> IncrementalFormat.writeRecord(out, op, stateOfTable[table], keyGroup, bytes,
-                        keyOffset, keyLength, prefixLength, valueOffset, valueLength));
+            new KeyedBackendSerializationProxy<>(keySerializer, metas, true).write(header);
+            try (java.io.OutputStream compressed = COMPRESSION.decorateWithCompression(stream)) {
+                DataOutputViewStreamWrapper out = new DataOutputViewStreamWrapper(compressed);
+                int[] stateOfTable = resources.stateOfTable;
+                for (FrozenDeltas frozen : resources.since) {
+                    frozen.forEach((op, table, keyGroup, bytes, keyOffset, keyLength, prefixLength, valueOffset,
+                            valueLength) -> IncrementalFormat.writeRecord(out, op, stateOfTable[table], keyGroup,
+                            bytes, keyOffset, keyLength, prefixLength, valueOffset, valueLength));
+                }
+                IncrementalFormat.writeEnd(out);
             }
-            IncrementalFormat.writeEnd(out);
         });
         try {
             String name = "zstate-delta-" + checkpointId + "-" + UUID.randomUUID();
@@ -274,7 +282,8 @@ public final class ZIncrementalSnapshotStrategy<K>
         StreamStateHandle meta;
         try {
             meta = writeStream(streamFactory, CheckpointedStateScope.EXCLUSIVE, registry,
-                    out -> IncrementalFormat.writeMeta(out, chain.refs(), chain.baseOffsets(),
+                    stream -> IncrementalFormat.writeMeta(new DataOutputViewStreamWrapper(stream), chain.refs(),
+                            chain.baseOffsets(),
                             writtenTimers == null ? null : writtenTimers.getGroupRangeOffsets()));
         } catch (Exception | Error e) {
             if (timers != null) {
@@ -304,7 +313,7 @@ public final class ZIncrementalSnapshotStrategy<K>
     /** What a file's writer does with the stream. */
     @FunctionalInterface
     private interface Writer {
-        void write(DataOutputViewStreamWrapper out) throws Exception;
+        void write(java.io.OutputStream stream) throws Exception;
     }
 
     private static StreamStateHandle writeStream(CheckpointStreamFactory streamFactory, CheckpointedStateScope scope,
@@ -312,7 +321,7 @@ public final class ZIncrementalSnapshotStrategy<K>
         CheckpointStateOutputStream stream = streamFactory.createCheckpointStateOutputStream(scope);
         registry.registerCloseable(stream);
         try {
-            writer.write(new DataOutputViewStreamWrapper(stream));
+            writer.write(stream);
         } catch (Exception | Error e) {
             if (registry.unregisterCloseable(stream)) {
                 org.apache.flink.util.IOUtils.closeQuietly(stream); // deletes what was written
