@@ -44,9 +44,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * End to end on a Flink MiniCluster, zstate selected only through {@code state.backend.type}: a
- * keyed job with exactly-once checkpoints fails on purpose after a checkpoint (in the function, or
- * in the page store), restarts from it, and must end with exactly the expected counts; afterwards
- * no spill file remains.
+ * keyed job with exactly-once checkpoints (full, zstate's incremental, Flink's changelog) fails on
+ * purpose after a checkpoint (in the function, or in the page store), restarts from it, and must
+ * end with exactly the expected counts; afterwards no spill file remains.
  */
 class ZStateMiniClusterTest {
 
@@ -103,6 +103,54 @@ class ZStateMiniClusterTest {
         runAndCheck(config);
         assertThat(FAILURES.get()).as("the job failed once on purpose").isEqualTo(1);
         assertThat(CHANGELOG_STATES.get()).as("states served by Flink's changelog backend").isPositive();
+    }
+
+    /**
+     * The same failure and restore with zstate's own incremental checkpoints
+     * ({@code execution.checkpointing.incremental}) to a file-system checkpoint directory that
+     * keeps one checkpoint: the job restores from a base and its deltas and counts exactly once,
+     * and the JobManager deletes the shared files no retained checkpoint needs (counted at each
+     * completed checkpoint from the 20th on; without that deletion they would grow by two
+     * subtasks' files per checkpoint).
+     */
+    @Test
+    void withIncrementalCheckpointsAJobRestoresExactlyOnceAndKeepsOnlyTheFilesItNeeds() throws Exception {
+        userFailure = true;
+        Path checkpoints = spillDirectory.getParent().resolve("zstate-incremental-" + System.nanoTime());
+        Configuration config = new Configuration();
+        config.set(CheckpointingOptions.INCREMENTAL_CHECKPOINTS, true);
+        config.set(CheckpointingOptions.CHECKPOINT_STORAGE, "filesystem");
+        config.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, checkpoints.toUri().toString());
+        config.set(CheckpointingOptions.MAX_RETAINED_CHECKPOINTS, 1);
+        config.set(CheckpointingOptions.FS_SMALL_FILE_THRESHOLD, MemorySize.ZERO); // files, not inlined bytes
+        checkpointRoot = checkpoints;
+        MOST_SHARED_FILES.set(0);
+        LATE_CHECKPOINTS.set(0);
+        try {
+            runAndCheck(config);
+        } finally {
+            checkpointRoot = null;
+            org.apache.flink.util.FileUtils.deleteDirectory(checkpoints.toFile());
+        }
+        assertThat(FAILURES.get()).as("the job failed once on purpose").isEqualTo(1);
+        assertThat(LATE_CHECKPOINTS.get()).as("checkpoints completed from the 20th on").isPositive();
+        assertThat(MOST_SHARED_FILES.get()).as("shared files at a completed checkpoint (20th on)")
+                .isPositive().isLessThanOrEqualTo(16);
+    }
+
+    /** Where the incremental test's checkpoints go (null: another test), and what was seen there. */
+    static volatile Path checkpointRoot;
+    static final AtomicInteger MOST_SHARED_FILES = new AtomicInteger();
+    static final AtomicInteger LATE_CHECKPOINTS = new AtomicInteger();
+
+    /** Files under the checkpoint directory's shared folders now. */
+    static int sharedFiles(Path root) {
+        try (Stream<Path> all = Files.walk(root)) {
+            return (int) all.filter(p -> Files.isRegularFile(p) && p.getParent().getFileName().toString().equals("shared"))
+                    .count();
+        } catch (java.io.IOException | java.io.UncheckedIOException e) {
+            return 0; // a file deleted while walked: the next checkpoint counts again
+        }
     }
 
     /**
@@ -226,6 +274,11 @@ class ZStateMiniClusterTest {
         public void notifyCheckpointComplete(long checkpointId) {
             checkpointed = true;
             anyCheckpointCompleted = true;
+            Path root = checkpointRoot;
+            if (root != null && checkpointId >= 20) {
+                LATE_CHECKPOINTS.incrementAndGet();
+                MOST_SHARED_FILES.accumulateAndGet(sharedFiles(root), Math::max);
+            }
         }
 
         @Override
