@@ -422,6 +422,11 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
         }
         MetricGroup group = parent.addGroup("zstate");
         ZStateMetrics.register(group, this::stats);
+        if (incremental != null) {
+            group.gauge("checkpointBases", (org.apache.flink.metrics.Gauge<Long>) incremental::basesWritten);
+            group.gauge("checkpointDeltas", (org.apache.flink.metrics.Gauge<Long>) incremental::deltasWritten);
+            group.gauge("deltaLogHeapBytes", (org.apache.flink.metrics.Gauge<Long>) incremental::heapBytes);
+        }
     }
 
     private PageStoreStats statsCache;

@@ -121,6 +121,130 @@ class IncrementalCheckpointTest {
         }
     }
 
+    /**
+     * Rescaling 2 -> 3 -> 2 through incremental checkpoints: each step restores from delta
+     * checkpoints of the step before (every new subtask gets the intersection of each old handle
+     * with its key-groups, as Flink assigns them), writes more, and checkpoints a base and a delta.
+     */
+    @org.junit.jupiter.api.Test
+    void rescalesFromTwoToThreeAndBackThroughDeltas() throws Exception {
+        Random random = new Random(11);
+        SharedStateRegistryImpl registry = new SharedStateRegistryImpl();
+        MemCheckpointStreamFactory streams = new MemCheckpointStreamFactory(64 << 20);
+        List<KeyGroupRange> halves = List.of(new KeyGroupRange(0, 7), new KeyGroupRange(8, KEY_GROUPS - 1));
+        List<KeyGroupRange> thirds = List.of(new KeyGroupRange(0, 4), new KeyGroupRange(5, 10),
+                new KeyGroupRange(11, KEY_GROUPS - 1));
+        try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
+            CheckpointableKeyedStateBackend<Integer> oracle =
+                    KeyedBackends.create(new HashMapStateBackend(), env, KEY_GROUPS, List.of());
+            try {
+                List<KeyedStateHandle> handles = List.of();
+                long id = 1;
+                for (List<KeyGroupRange> step : List.of(halves, thirds, halves)) {
+                    List<CheckpointableKeyedStateBackend<Integer>> parts = new ArrayList<>();
+                    for (KeyGroupRange range : step) {
+                        List<KeyedStateHandle> mine = new ArrayList<>();
+                        for (KeyedStateHandle handle : handles) {
+                            KeyedStateHandle cut = handle.getIntersection(range);
+                            if (cut != null) {
+                                mine.add(cut);
+                            }
+                        }
+                        parts.add(KeyedBackends.create(incremental("64mb"), env, KEY_GROUPS, range, mine));
+                    }
+                    try {
+                        if (!handles.isEmpty()) {
+                            assertThat(dumpParts(parts, step)).as("restored into " + step).isEqualTo(dump(oracle));
+                        }
+                        List<KeyedStateHandle> next = new ArrayList<>();
+                        for (int round = 0; round < 2; round++, id++) {
+                            for (int i = 0; i < (round == 0 && handles.isEmpty() ? 2000 : 300); i++) {
+                                int key = random.nextInt(KEYS);
+                                int what = random.nextInt(100);
+                                long salt = random.nextLong();
+                                write(owner(parts, step, key), key, what, salt);
+                                write(oracle, key, what, salt);
+                            }
+                            next.clear();
+                            for (CheckpointableKeyedStateBackend<Integer> part : parts) {
+                                KeyedStateHandle handle = checkpoint(part, id, streams, registry);
+                                assertThat(files(handle)).as(round == 0 ? "a base" : "a delta").isEqualTo(round + 1);
+                                next.add(handle);
+                                complete(part, id);
+                            }
+                        }
+                        handles = List.copyOf(next);
+                    } finally {
+                        for (CheckpointableKeyedStateBackend<Integer> part : parts) {
+                            KeyedBackends.dispose(part);
+                        }
+                    }
+                }
+            } finally {
+                KeyedBackends.dispose(oracle);
+            }
+        }
+    }
+
+    /**
+     * After a restore the first checkpoint is a base that refers to no file of the restored
+     * checkpoint (Flink's NO_CLAIM mode): the restored checkpoint's files can be deleted, and the
+     * new checkpoint still restores.
+     */
+    @org.junit.jupiter.api.Test
+    void theFirstCheckpointAfterARestoreReferencesNoRestoredFile(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        SharedStateRegistryImpl registry = new SharedStateRegistryImpl();
+        java.nio.file.Files.createDirectories(dir.resolve("chk"));
+        java.nio.file.Files.createDirectories(dir.resolve("shared"));
+        org.apache.flink.runtime.state.filesystem.FsCheckpointStreamFactory files =
+                new org.apache.flink.runtime.state.filesystem.FsCheckpointStreamFactory(
+                        org.apache.flink.core.fs.local.LocalFileSystem.getSharedInstance(),
+                        new org.apache.flink.core.fs.Path(dir.resolve("chk").toUri()),
+                        new org.apache.flink.core.fs.Path(dir.resolve("shared").toUri()), 0, 4096);
+        try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
+            CheckpointableKeyedStateBackend<Integer> first =
+                    KeyedBackends.create(incremental("64mb"), env, KEY_GROUPS, List.of());
+            IncrementalRemoteKeyedStateHandle original;
+            try {
+                ValueState<String> value = state(first, VALUE);
+                write(first, value, 0, 500, "a");
+                checkpoint(first, 1, files, registry);
+                complete(first, 1);
+                write(first, value, 0, 50, "b");
+                original = (IncrementalRemoteKeyedStateHandle) checkpoint(first, 2, files, registry);
+                assertThat(files(original)).isEqualTo(2);
+            } finally {
+                KeyedBackends.dispose(first);
+            }
+            CheckpointableKeyedStateBackend<Integer> second =
+                    KeyedBackends.create(incremental("64mb"), env, KEY_GROUPS, List.of(original));
+            IncrementalRemoteKeyedStateHandle next;
+            try {
+                ValueState<String> value = state(second, VALUE);
+                write(second, value, 400, 450, "c");
+                next = (IncrementalRemoteKeyedStateHandle) checkpoint(second, 3, files, registry);
+            } finally {
+                KeyedBackends.dispose(second);
+            }
+            assertThat(files(next)).as("a base").isEqualTo(1);
+            for (HandleAndLocalPath file : original.getSharedState()) {
+                for (HandleAndLocalPath mine : next.getSharedState()) {
+                    assertThat(mine.getHandle()).isNotEqualTo(file.getHandle());
+                }
+            }
+            original.discardState(); // as NO_CLAIM lets the user delete the restored checkpoint
+            for (HandleAndLocalPath file : original.getSharedState()) {
+                file.getHandle().discardState();
+            }
+            Map<Integer, String> expected = new TreeMap<>();
+            for (int key = 0; key < 500; key++) {
+                expected.put(key, "value=" + (key < 50 ? "b" : key >= 400 && key < 450 ? "c" : "a"));
+            }
+            assertRestoresValues(env, next, expected);
+        }
+    }
+
     @org.junit.jupiter.api.Test
     void aCheckpointAfterTheLogOutgrewItsMemoryIsAFullBaseAgain() throws Exception {
         SharedStateRegistryImpl registry = new SharedStateRegistryImpl();
@@ -369,8 +493,29 @@ class IncrementalCheckpointTest {
         }
     }
 
+    private static CheckpointableKeyedStateBackend<Integer> owner(List<CheckpointableKeyedStateBackend<Integer>> parts,
+            List<KeyGroupRange> ranges, int key) {
+        int group = KeyGroupRangeAssignment.assignToKeyGroup(key, KEY_GROUPS);
+        for (int i = 0; i < ranges.size(); i++) {
+            if (ranges.get(i).contains(group)) {
+                return parts.get(i);
+            }
+        }
+        throw new AssertionError("no part owns key-group " + group);
+    }
+
+    private static Map<Integer, String> dumpParts(List<CheckpointableKeyedStateBackend<Integer>> parts,
+            List<KeyGroupRange> ranges) throws Exception {
+        Map<Integer, String> all = new TreeMap<>();
+        for (int i = 0; i < parts.size(); i++) {
+            all.putAll(dump(parts.get(i), ranges.get(i)));
+        }
+        return all;
+    }
+
     private static KeyedStateHandle checkpoint(CheckpointableKeyedStateBackend<Integer> backend, long id,
-            MemCheckpointStreamFactory streams, SharedStateRegistryImpl registry) throws Exception {
+            org.apache.flink.runtime.state.CheckpointStreamFactory streams, SharedStateRegistryImpl registry)
+            throws Exception {
         KeyedStateHandle handle = StateBackendTestBase.runSnapshot(
                 backend.snapshot(id, id, streams, CheckpointOptions.forCheckpointWithDefaultLocation()), registry);
         return handle; // (runSnapshot registered its shared files, as the JobManager does)

@@ -70,6 +70,14 @@ public final class ClusterDemo implements Callable<Integer> {
             description = "Checkpoint interval (default ${DEFAULT-VALUE}).")
     String checkpointInterval;
 
+    @Option(names = "--incremental", description = "Incremental checkpoints (execution.checkpointing.incremental:"
+            + " zstate writes a base, then deltas of what changed).")
+    boolean incremental;
+
+    @Option(names = "-D", paramLabel = "key=value",
+            description = "A Flink configuration key for the cluster, over the demo's own settings (as flink run -D).")
+    java.util.Map<String, String> properties = new java.util.LinkedHashMap<>();
+
     @Option(names = "--kill-after-checkpoints", defaultValue = "1",
             description = "Completed checkpoints to wait for before the kill; 0 runs without a kill (default ${DEFAULT-VALUE}).")
     int killAfterCheckpoints;
@@ -134,6 +142,8 @@ public final class ClusterDemo implements Callable<Integer> {
         ExampleJob<Long> job = new EventCounterJob();
         say("zstate cluster demo: %s, %,.0f events/s", job.describe(size), rate);
         say("configuration: %s, adapted for this machine -> %s", base, runDir.resolve("conf/config.yaml"));
+        say("checkpoints: %s, every %s", incremental ? "incremental (execution.checkpointing.incremental)" : "full",
+                checkpointInterval);
         boolean ok = false;
         LocalCluster cluster = new LocalCluster(runDir, config, lib);
         try {
@@ -224,9 +234,9 @@ public final class ClusterDemo implements Callable<Integer> {
                 victim = taskManagerOf(cluster, details);
                 if (victim != null) {
                     killedAfter = latest.path("id").asLong();
-                    say("checkpoint %d completed (%s); killing %s (pid %d) with SIGKILL",
-                            latest.path("id").asLong(), bytes(latest.path("state_size").asLong()), victim,
-                            cluster.process(victim).pid());
+                    say("checkpoint %d completed (%s, of which it wrote %s); killing %s (pid %d) with SIGKILL",
+                            latest.path("id").asLong(), bytes(latest.path("state_size").asLong()),
+                            bytes(latest.path("checkpointed_size").asLong()), victim, cluster.process(victim).pid());
                     cluster.kill(victim);
                     say("%s killed; the JobManager still lists TaskManagers %s", victim, cluster.registeredTaskManagers());
                 }
@@ -364,6 +374,9 @@ public final class ClusterDemo implements Callable<Integer> {
         // spread the job's slots over both TaskManagers, so killing one hits the job
         config.setString("taskmanager.load-balance.mode", "SLOTS");
         config.setString("execution.checkpointing.interval", checkpointInterval);
+        if (incremental) {
+            config.setString("execution.checkpointing.incremental", "true");
+        }
         config.setString("restart-strategy.type", "fixed-delay");
         config.setString("restart-strategy.fixed-delay.attempts", "10");
         config.setString("restart-strategy.fixed-delay.delay", "2s");
@@ -373,6 +386,7 @@ public final class ClusterDemo implements Callable<Integer> {
         // fresher job details and metrics in the REST API (defaults: 3 s and 10 s)
         config.setString("web.refresh-interval", "500ms");
         config.setString("metrics.fetcher.update-interval", "2s");
+        properties.forEach(config::setString);
         return config;
     }
 

@@ -20,6 +20,28 @@ class ClusterDemoTest {
 
     @Test
     void theJobRecoversFromACheckpointAfterATaskManagerIsKilled(@TempDir Path tmp) throws Exception {
+        run(tmp, 2000, "--kill-after-checkpoints", "1");
+    }
+
+    /**
+     * The same with incremental checkpoints, killed after three; consolidation is put off (a
+     * ratio of 100), so every checkpoint after the first is a delta and the restore reads a base
+     * and deltas (the checkpoint restored from wrote less than the state it refers to).
+     */
+    @Test
+    void theJobRecoversFromAnIncrementalCheckpointAfterATaskManagerIsKilled(@TempDir Path tmp) throws Exception {
+        String out = run(tmp, 20000, "--incremental", "--kill-after-checkpoints", "3",
+                "-Dstate.backend.zstate.incremental.consolidate-ratio=100");
+        assertThat(out).contains("checkpoints: incremental");
+        java.util.regex.Matcher kill = java.util.regex.Pattern
+                .compile("checkpoint \\d+ completed \\(([0-9.,]+ [KMG]?i?B), of which it wrote ([0-9.,]+ [KMG]?i?B)\\)")
+                .matcher(out);
+        assertThat(kill.find()).as(out).isTrue();
+        assertThat(kill.group(2)).as("what the restored checkpoint wrote, against the state it refers to")
+                .isNotEqualTo(kill.group(1));
+    }
+
+    private static String run(Path tmp, int keys, String... extra) throws Exception {
         Path runDir = tmp.resolve("run");
         ClusterDemo demo = new ClusterDemo();
         PrintStream original = System.out;
@@ -28,9 +50,11 @@ class ClusterDemoTest {
         List<ProcessHandle> leftover;
         System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
         try {
-            exit = new CommandLine(demo).execute(
-                    "--keys", "2000", "--events", "60000", "--rate", "5000", "--checkpoint-interval", "1s",
-                    "--run-dir", runDir.toString(), "--keep", "--timeout", "120s");
+            List<String> args = new java.util.ArrayList<>(List.of(
+                    "--keys", Integer.toString(keys), "--events", "60000", "--rate", "5000", "--checkpoint-interval", "1s",
+                    "--run-dir", runDir.toString(), "--keep", "--timeout", "120s"));
+            args.addAll(List.of(extra));
+            exit = new CommandLine(demo).execute(args.toArray(String[]::new));
             leftover = clusterProcesses(runDir);
         } finally {
             System.setOut(original);
@@ -50,8 +74,9 @@ class ClusterDemoTest {
         assertThat(outcome.verdict().correct()).as(outcome.verdict().summary()).isTrue();
         assertThat(out).contains("state backend     zstate")
                 .contains("restored from checkpoint " + outcome.restoredCheckpoint())
-                .contains("2,000 of 2,000 keys counted exactly: correct");
+                .contains(String.format(java.util.Locale.ROOT, "%,d of %,d keys counted exactly: correct", keys, keys));
         assertThat(leftover).as("cluster processes alive after the demo").isEmpty();
+        return out;
     }
 
     /** Processes started for this run directory (their command line names its conf/). */

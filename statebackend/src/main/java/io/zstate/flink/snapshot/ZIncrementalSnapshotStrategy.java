@@ -95,6 +95,9 @@ public final class ZIncrementalSnapshotStrategy<K>
     /** Logs of checkpoints from this id on are all kept (the logs before were dropped or gave up). */
     private long logsFrom;
 
+    private final java.util.concurrent.atomic.AtomicLong basesWritten = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong deltasWritten = new java.util.concurrent.atomic.AtomicLong();
+
     // guarded by this
     private Chain completed;
     private final TreeMap<Long, Chain> written = new TreeMap<>();
@@ -217,6 +220,7 @@ public final class ZIncrementalSnapshotStrategy<K>
             List<HandleAndLocalPath> files = List.of(HandleAndLocalPath.of(base, name));
             List<FileRef> refs = List.of(new FileRef(name, IncrementalFormat.BASE));
             Chain chain = new Chain(checkpointId, files, refs, written.getGroupRangeOffsets(), base.getStateSize(), 0);
+            basesWritten.incrementAndGet();
             return finish(chain, resources, checkpointId, base.getStateSize(), options, streamFactory, registry,
                     remember, List.of());
         } catch (Exception | Error e) {
@@ -253,6 +257,7 @@ public final class ZIncrementalSnapshotStrategy<K>
             refs.add(new FileRef(name, IncrementalFormat.DELTA));
             Chain chain = new Chain(checkpointId, List.copyOf(files), List.copyOf(refs), base.baseOffsets(),
                     base.baseBytes(), base.deltaBytes() + delta.getStateSize());
+            deltasWritten.incrementAndGet();
             List<StreamStateHandle> reused = new ArrayList<>();
             for (HandleAndLocalPath file : base.files()) {
                 reused.add(file.getHandle());
@@ -356,6 +361,16 @@ public final class ZIncrementalSnapshotStrategy<K>
     /** Checkpoint {@code checkpointId} was aborted: its files are never referred to. */
     public synchronized void checkpointAborted(long checkpointId) {
         written.remove(checkpointId);
+    }
+
+    /** Bases written so far (full ones: the first, after consolidation or overflow). */
+    public long basesWritten() {
+        return basesWritten.get();
+    }
+
+    /** Deltas written so far. */
+    public long deltasWritten() {
+        return deltasWritten.get();
     }
 
     /** Heap the kept logs and the live one hold (for the metrics). */

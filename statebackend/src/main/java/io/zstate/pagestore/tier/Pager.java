@@ -76,6 +76,8 @@ import net.jpountz.lz4.LZ4Exception;
  *      index, the pool and the frame source are touched only under it
  *   2. SpillStore's monitor: view creation and release, close, and the gauges' RocksDB
  *      properties, which a metrics thread may take alone
+ *   2'. the incremental snapshot strategy's monitor (its chains of checkpoint files): taken
+ *      under 1 by the task thread, alone by a checkpoint's asynchronous part; never with 2
  *   The snapshot thread (a checkpoint's asynchronous part) takes lock 1 for each page it reads
  *   (copyFrozen: a copy of the page's stored bytes from the cache, a pin or the pool, or a
  *   reference to where it is in RocksDB: a view or a pin's own key, which stay until the
