@@ -245,6 +245,85 @@ class IncrementalCheckpointTest {
         }
     }
 
+    /**
+     * A delta checkpoint whose asynchronous part fails after its delta file is written (the meta
+     * file cannot be created) leaves no file behind, and the next checkpoint writes its changes
+     * again: they are not lost.
+     */
+    @org.junit.jupiter.api.Test
+    void aFailedCheckpointLeavesNoFileAndLosesNoChange(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        SharedStateRegistryImpl registry = new SharedStateRegistryImpl();
+        java.nio.file.Path shared = java.nio.file.Files.createDirectories(dir.resolve("shared"));
+        java.nio.file.Path exclusive = java.nio.file.Files.createDirectories(dir.resolve("chk"));
+        org.apache.flink.runtime.state.filesystem.FsCheckpointStreamFactory files =
+                new org.apache.flink.runtime.state.filesystem.FsCheckpointStreamFactory(
+                        org.apache.flink.core.fs.local.LocalFileSystem.getSharedInstance(),
+                        new org.apache.flink.core.fs.Path(exclusive.toUri()),
+                        new org.apache.flink.core.fs.Path(shared.toUri()), 0, 4096);
+        java.util.concurrent.atomic.AtomicBoolean failExclusive = new java.util.concurrent.atomic.AtomicBoolean();
+        org.apache.flink.runtime.state.CheckpointStreamFactory failing =
+                new org.apache.flink.runtime.state.CheckpointStreamFactory() {
+                    @Override
+                    public org.apache.flink.runtime.state.CheckpointStateOutputStream createCheckpointStateOutputStream(
+                            org.apache.flink.runtime.state.CheckpointedStateScope scope) throws java.io.IOException {
+                        if (scope == org.apache.flink.runtime.state.CheckpointedStateScope.EXCLUSIVE
+                                && failExclusive.get()) {
+                            throw new java.io.IOException("injected: the checkpoint storage refuses the meta file");
+                        }
+                        return files.createCheckpointStateOutputStream(scope);
+                    }
+
+                    @Override
+                    public boolean canFastDuplicate(org.apache.flink.runtime.state.StreamStateHandle handle,
+                            org.apache.flink.runtime.state.CheckpointedStateScope scope) {
+                        return false;
+                    }
+
+                    @Override
+                    public List<org.apache.flink.runtime.state.StreamStateHandle> duplicate(
+                            List<org.apache.flink.runtime.state.StreamStateHandle> handles,
+                            org.apache.flink.runtime.state.CheckpointedStateScope scope) {
+                        throw new UnsupportedOperationException();
+                    }
+                };
+        try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
+            CheckpointableKeyedStateBackend<Integer> zstate =
+                    KeyedBackends.create(incremental("64mb"), env, KEY_GROUPS, List.of());
+            KeyedStateHandle third;
+            try {
+                ValueState<String> value = state(zstate, VALUE);
+                write(zstate, value, 0, 500, "a");
+                checkpoint(zstate, 1, failing, registry);
+                complete(zstate, 1);
+                List<java.nio.file.Path> before = listFiles(dir);
+                write(zstate, value, 0, 50, "b");
+                failExclusive.set(true);
+                assertThatThrownBy(() -> checkpoint(zstate, 2, failing, registry))
+                        .hasStackTraceContaining("injected");
+                assertThat(listFiles(dir)).as("files after the failed checkpoint").isEqualTo(before);
+                ((org.apache.flink.api.common.state.CheckpointListener) zstate).notifyCheckpointAborted(2);
+                failExclusive.set(false);
+                write(zstate, value, 450, 500, "c");
+                third = checkpoint(zstate, 3, failing, registry);
+                assertThat(files(third)).as("a delta").isEqualTo(2);
+            } finally {
+                KeyedBackends.dispose(zstate);
+            }
+            Map<Integer, String> expected = new TreeMap<>();
+            for (int key = 0; key < 500; key++) {
+                expected.put(key, "value=" + (key < 50 ? "b" : key >= 450 ? "c" : "a"));
+            }
+            assertRestoresValues(env, third, expected);
+        }
+    }
+
+    private static List<java.nio.file.Path> listFiles(java.nio.file.Path dir) throws java.io.IOException {
+        try (java.util.stream.Stream<java.nio.file.Path> all = java.nio.file.Files.walk(dir)) {
+            return all.filter(java.nio.file.Files::isRegularFile).sorted().toList();
+        }
+    }
+
     @org.junit.jupiter.api.Test
     void aCheckpointAfterTheLogOutgrewItsMemoryIsAFullBaseAgain() throws Exception {
         SharedStateRegistryImpl registry = new SharedStateRegistryImpl();
