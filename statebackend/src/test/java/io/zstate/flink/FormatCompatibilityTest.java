@@ -40,10 +40,12 @@ import org.junit.jupiter.params.provider.ValueSource;
  * checkpoints/format-v<N>.bin} hold a checkpoint written by the code of format N (the key-group
  * offsets and the stream's bytes, not a Java-serialized handle, so that a Flink upgrade cannot
  * strand them); each is restored, whole and rescaled, and must hold exactly the state it was
- * written with. A checkpoint of a format newer than the code reads is refused with a message that
- * says so. When the format changes, write the new version's resource with {@code mvn test -pl
- * statebackend -Dtest=FormatCompatibilityTest -Dzstate.write-format-resource=<dir>} and add its
- * version to the list below.
+ * written with; from format 2 on, {@code checkpoints/incremental-v<N>.bin} holds an incremental
+ * checkpoint too (a base and two deltas: the meta file and every file's bytes). A checkpoint of a
+ * format newer than the code reads is refused with a message that says so. When the format
+ * changes, write the new version's resources with {@code mvn test -pl statebackend
+ * -Dtest=FormatCompatibilityTest -Dzstate.write-format-resource=<dir>} and add its version to the
+ * lists below.
  */
 class FormatCompatibilityTest {
 
@@ -70,6 +72,32 @@ class FormatCompatibilityTest {
                 CheckpointableKeyedStateBackend<Integer> part = KeyedBackends.create(
                         ZStateBackendTest.backend("zsmalloc"), env, KEY_GROUPS, half,
                         List.of(checkpoint.getIntersection(half))); // as Flink assigns a rescaled restore
+                assertHolds(part, half);
+                KeyedBackends.dispose(part);
+            }
+        }
+    }
+
+    /**
+     * An incremental checkpoint of every format that has them (2 on): a base and two deltas
+     * that clear and rewrite a quarter of the keys each (so the state is again what {@link
+     * #write} wrote), restored whole and rescaled.
+     */
+    @ParameterizedTest(name = "format {0}")
+    @ValueSource(ints = {2})
+    void restoresAnIncrementalCheckpointOfEveryFormatVersionWholeAndRescaled(int version) throws Exception {
+        KeyedStateHandle checkpoint = readIncremental("/checkpoints/incremental-v" + version + ".bin");
+        assertThat(((org.apache.flink.runtime.state.IncrementalRemoteKeyedStateHandle) checkpoint).getSharedState())
+                .as("a base and two deltas").hasSize(3);
+        try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
+            CheckpointableKeyedStateBackend<Integer> whole = KeyedBackends.create(
+                    IncrementalCheckpointTest.incremental("64mb"), env, KEY_GROUPS, List.of(checkpoint));
+            assertHolds(whole, new KeyGroupRange(0, KEY_GROUPS - 1));
+            KeyedBackends.dispose(whole);
+            for (KeyGroupRange half : List.of(new KeyGroupRange(0, 3), new KeyGroupRange(4, 7))) {
+                CheckpointableKeyedStateBackend<Integer> part = KeyedBackends.create(
+                        IncrementalCheckpointTest.incremental("64mb"), env, KEY_GROUPS, half,
+                        List.of(checkpoint.getIntersection(half)));
                 assertHolds(part, half);
                 KeyedBackends.dispose(part);
             }
@@ -124,6 +152,111 @@ class FormatCompatibilityTest {
                 out.writeInt(data.length);
                 out.write(data);
             }
+            writeIncrementalResource(env, dir);
+        }
+    }
+
+    /**
+     * The incremental resource: checkpoint 1 a base of {@link #write}'s state, checkpoints 2 and 3
+     * deltas that clear a quarter of the keys each and write them again as they were.
+     */
+    private static void writeIncrementalResource(MockEnvironment env, Path dir) throws Exception {
+        CheckpointableKeyedStateBackend<Integer> backend =
+                KeyedBackends.create(IncrementalCheckpointTest.incremental("64mb"), env, KEY_GROUPS, List.of());
+        org.apache.flink.runtime.state.memory.MemCheckpointStreamFactory streams =
+                new org.apache.flink.runtime.state.memory.MemCheckpointStreamFactory(64 << 20);
+        org.apache.flink.runtime.state.SharedStateRegistryImpl registry =
+                new org.apache.flink.runtime.state.SharedStateRegistryImpl();
+        org.apache.flink.runtime.state.IncrementalRemoteKeyedStateHandle last = null;
+        try {
+            write(backend);
+            for (long id = 1; id <= 3; id++) {
+                if (id > 1) {
+                    rewriteQuarter(backend, (int) id - 2);
+                }
+                last = (org.apache.flink.runtime.state.IncrementalRemoteKeyedStateHandle)
+                        org.apache.flink.runtime.state.StateBackendTestBase.runSnapshot(backend.snapshot(id, id,
+                                streams, org.apache.flink.runtime.checkpoint.CheckpointOptions
+                                        .forCheckpointWithDefaultLocation()), registry);
+                ((org.apache.flink.api.common.state.CheckpointListener) backend).notifyCheckpointComplete(id);
+            }
+        } finally {
+            KeyedBackends.dispose(backend);
+        }
+        try (DataOutputStream out = new DataOutputStream(
+                Files.newOutputStream(dir.resolve("incremental-v" + ZStateTables.FORMAT_VERSION + ".bin")))) {
+            out.writeInt(last.getKeyGroupRange().getStartKeyGroup());
+            out.writeInt(last.getKeyGroupRange().getEndKeyGroup());
+            out.writeLong(last.getCheckpointId());
+            writeBytes(out, ((ByteStreamStateHandle) last.getMetaDataStateHandle()).getData());
+            for (List<org.apache.flink.runtime.state.IncrementalKeyedStateHandle.HandleAndLocalPath> files :
+                    List.of(last.getSharedState(), last.getPrivateState())) {
+                out.writeInt(files.size());
+                for (var file : files) {
+                    out.writeUTF(file.getLocalPath());
+                    writeBytes(out, ((ByteStreamStateHandle) file.getHandle()).getData());
+                }
+            }
+        }
+    }
+
+    /** Clears every state of the keys {@code k % 4 == quarter} and writes them again as {@link #write} did. */
+    private static void rewriteQuarter(CheckpointableKeyedStateBackend<Integer> backend, int quarter)
+            throws Exception {
+        ValueState<String> value = state(backend, VALUE);
+        MapState<Integer, String> map = state(backend, MAP);
+        ListState<Long> list = state(backend, LIST);
+        for (int key = quarter; key < KEYS; key += 4) {
+            backend.setCurrentKey(key);
+            value.clear();
+            map.clear();
+            list.clear();
+            value.update("value of " + key);
+            for (int u = 0; u < (key == BIG_MAP_KEY ? BIG_MAP_ENTRIES : 3); u++) {
+                map.put(u, "entry " + u + " of " + key);
+            }
+            if (key % 3 != 0) {
+                list.add((long) key);
+                list.addAll(List.of(key + 1L, key + 2L));
+            }
+        }
+    }
+
+    private static void writeBytes(DataOutputStream out, byte[] bytes) throws IOException {
+        out.writeInt(bytes.length);
+        out.write(bytes);
+    }
+
+    private static byte[] readBytes(DataInputStream in) throws IOException {
+        byte[] bytes = new byte[in.readInt()];
+        in.readFully(bytes);
+        return bytes;
+    }
+
+    /** An incremental checkpoint resource: range, id, the meta file, the shared and private files. */
+    private static KeyedStateHandle readIncremental(String resource) throws IOException {
+        try (InputStream in = FormatCompatibilityTest.class.getResourceAsStream(resource)) {
+            assertThat(in).as("test resource %s", resource).isNotNull();
+            DataInputStream data = new DataInputStream(in);
+            KeyGroupRange range = new KeyGroupRange(data.readInt(), data.readInt());
+            long id = data.readLong();
+            ByteStreamStateHandle meta = new ByteStreamStateHandle(resource + "/meta", readBytes(data));
+            List<List<org.apache.flink.runtime.state.IncrementalKeyedStateHandle.HandleAndLocalPath>> both =
+                    new java.util.ArrayList<>();
+            for (int kind = 0; kind < 2; kind++) {
+                List<org.apache.flink.runtime.state.IncrementalKeyedStateHandle.HandleAndLocalPath> files =
+                        new java.util.ArrayList<>();
+                int count = data.readInt();
+                for (int i = 0; i < count; i++) {
+                    String name = data.readUTF();
+                    files.add(org.apache.flink.runtime.state.IncrementalKeyedStateHandle.HandleAndLocalPath.of(
+                            new ByteStreamStateHandle(resource + "/" + name, readBytes(data)), name));
+                }
+                both.add(files);
+            }
+            return new org.apache.flink.runtime.state.IncrementalRemoteKeyedStateHandle(
+                    java.util.UUID.nameUUIDFromBytes(resource.getBytes(java.nio.charset.StandardCharsets.UTF_8)),
+                    range, id, both.get(0), both.get(1), meta);
         }
     }
 
