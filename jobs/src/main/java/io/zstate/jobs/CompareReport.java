@@ -80,6 +80,9 @@ final class CompareReport {
         rows.add(new Row("checkpoint max", result(r -> Units.millis(r.checkpoints().maxMillis()))));
         rows.add(new Row("state size (last cp)", result(r -> Units.bytes(r.checkpoints().lastStateBytes()))));
         rows.add(new Row("largest checkpoint", result(r -> Units.bytes(r.checkpoints().maxCheckpointedBytes()))));
+        rows.add(new Row("written per checkpoint", result(r -> r.checkpoints().history().isEmpty() ? "-"
+                : "avg " + Units.bytes(r.checkpoints().avgCheckpointedBytes()) + ", last "
+                        + Units.bytes(r.checkpoints().lastCheckpointedBytes()))));
         rows.add(new Row("peak RSS", result(r -> Units.bytes(r.memory().peakRssBytes()))));
         rows.add(new Row("peak heap", result(r -> Units.bytes(r.memory().peakHeapBytes()))));
         rows.add(new Row("peak direct", result(r -> Units.bytes(r.memory().peakDirectBytes()))));

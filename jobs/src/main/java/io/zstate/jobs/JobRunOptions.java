@@ -39,6 +39,11 @@ abstract class JobRunOptions {
             description = "Checkpoint interval, or 0 for none (default ${DEFAULT-VALUE}).")
     String checkpointInterval;
 
+    @Option(names = "--incremental",
+            description = "Incremental checkpoints (execution.checkpointing.incremental: zstate's deltas, RocksDB's"
+                    + " shared SST files; HashMap has none and writes full ones).")
+    boolean incremental;
+
     @Option(names = "--rate", defaultValue = "0",
             description = "Source rate in events/s over all subtasks, 0 for as fast as it goes (default ${DEFAULT-VALUE}).")
     double rate;

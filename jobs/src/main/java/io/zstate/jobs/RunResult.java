@@ -1,5 +1,7 @@
 package io.zstate.jobs;
 
+import java.util.List;
+
 import io.zstate.pagestore.PageStoreStats;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -64,6 +66,7 @@ public record RunResult(
      * @param maxStateBytes largest full state size of a completed checkpoint
      * @param maxCheckpointedBytes largest checkpointed size
      * @param lastFailure why the last failed checkpoint failed (declines not counted), null if none failed
+     * @param history every completed checkpoint, oldest first (what each wrote, of how much state)
      */
     public record Checkpoints(
             long intervalMillis,
@@ -77,7 +80,22 @@ public record RunResult(
             long lastCheckpointedBytes,
             long maxStateBytes,
             long maxCheckpointedBytes,
-            String lastFailure) {}
+            String lastFailure,
+            List<Completed> history) {
+
+        public Checkpoints {
+            history = history == null ? List.of() : List.copyOf(history);
+        }
+
+        /** Bytes written per completed checkpoint, on average; -1 with none. */
+        public long avgCheckpointedBytes() {
+            return history.isEmpty() ? -1
+                    : (long) history.stream().mapToLong(Completed::checkpointedBytes).average().orElse(-1);
+        }
+    }
+
+    /** One completed checkpoint: its id, end-to-end duration, the state it refers to and what it wrote. */
+    public record Completed(long id, long durationMillis, long stateBytes, long checkpointedBytes) {}
 
     /**
      * Peaks sampled while the job ran (in-process runs share these with whatever else the JVM

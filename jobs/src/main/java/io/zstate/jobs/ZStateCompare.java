@@ -123,6 +123,9 @@ public final class ZStateCompare extends JobRunOptions implements Callable<Integ
                 "--checkpoint-interval", checkpointInterval,
                 "--rate", Double.toString(rate),
                 "--json", json.toString()));
+        if (incremental) {
+            command.add("--incremental");
+        }
         Path file = configFile();
         if (file != null) {
             // the same file for every backend, wherever the child starts

@@ -103,6 +103,9 @@ public final class ZStateRunner extends JobRunOptions implements Callable<Intege
         Path checkpoints = Files.createTempDirectory("zstate-run-checkpoints");
         if (!interval.isZero()) {
             config.set(CheckpointingOptions.CHECKPOINTING_INTERVAL, interval);
+            if (incremental) {
+                config.set(CheckpointingOptions.INCREMENTAL_CHECKPOINTS, true);
+            }
             // on files: the JobManager's in-memory storage refuses snapshots over 5 MB
             config.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, checkpoints.toUri().toString());
             // every checkpoint in the history, so the summary can tell declines from failures
@@ -227,7 +230,14 @@ public final class ZStateRunner extends JobRunOptions implements Callable<Intege
         long declined = counts == null ? 0 : Math.max(0, counts.getNumberOfFailedCheckpoints() - failed);
         if (counts == null || counts.getNumberOfCompletedCheckpoints() == 0) {
             return new RunResult.Checkpoints(interval.toMillis(), 0, failed, declined, -1, -1, -1, -1, -1, -1, -1,
-                    lastFailure(snapshot));
+                    lastFailure(snapshot), List.of());
+        }
+        List<RunResult.Completed> history = new ArrayList<>();
+        for (org.apache.flink.runtime.checkpoint.AbstractCheckpointStats stats : snapshot.getHistory().getCheckpoints()) {
+            if (stats instanceof CompletedCheckpointStats done) {
+                history.add(0, new RunResult.Completed(done.getCheckpointId(), done.getEndToEndDuration(),
+                        done.getStateSize(), done.getCheckpointedSize()));
+            }
         }
         CompletedCheckpointStatsSummarySnapshot summary = snapshot.getSummaryStats();
         StatsSummarySnapshot duration = summary.getEndToEndDurationStats();
@@ -236,7 +246,7 @@ public final class ZStateRunner extends JobRunOptions implements Callable<Intege
                 declined, duration.getMinimum(), duration.getAverage(), duration.getMaximum(),
                 last == null ? -1 : last.getStateSize(), last == null ? -1 : last.getCheckpointedSize(),
                 summary.getStateSizeStats().getMaximum(), summary.getCheckpointedSize().getMaximum(),
-                lastFailure(snapshot));
+                lastFailure(snapshot), history);
     }
 
     /**
@@ -307,7 +317,21 @@ public final class ZStateRunner extends JobRunOptions implements Callable<Intege
         System.out.printf("checkpoint size   last %s checkpointed of %s state; max %s checkpointed of %s state%n",
                 Units.bytes(c.lastCheckpointedBytes()), Units.bytes(c.lastStateBytes()),
                 Units.bytes(c.maxCheckpointedBytes()), Units.bytes(c.maxStateBytes()));
+        List<RunResult.Completed> history = c.history();
+        if (!history.isEmpty()) {
+            int from = Math.max(0, history.size() - PER_CHECKPOINT_LINES);
+            System.out.printf("per checkpoint    written of state, end to end%s%n",
+                    from == 0 ? "" : String.format(Locale.ROOT, " (the last %d of %,d)", PER_CHECKPOINT_LINES,
+                            history.size()));
+            for (RunResult.Completed done : history.subList(from, history.size())) {
+                System.out.printf("  #%-14d %s of %s, %s%n", done.id(), Units.bytes(done.checkpointedBytes()),
+                        Units.bytes(done.stateBytes()), Units.millis(done.durationMillis()));
+            }
+        }
     }
+
+    /** Completed checkpoints listed one per line in the summary (the latest ones). */
+    static final int PER_CHECKPOINT_LINES = 12;
 
     private static void printLastFailure(RunResult.Checkpoints c) {
         if (c.failed() > 0) {

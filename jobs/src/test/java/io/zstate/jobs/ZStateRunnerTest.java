@@ -68,11 +68,31 @@ class ZStateRunnerTest {
             assertThat(result.memory().peakRssBytes()).isGreaterThan(result.memory().peakHeapBytes() / 2);
         }
         assertThat(out).contains(String.format("%,d completed", result.checkpoints().completed()));
+        assertThat(result.checkpoints().history()).as("every completed checkpoint")
+                .hasSize((int) result.checkpoints().completed());
+        assertThat(out).contains("per checkpoint    written of state, end to end")
+                .containsPattern("  #[0-9]+ +[0-9.]+ [KM]?i?B of [0-9.]+ [KM]?i?B, [0-9.]+ m?s");
 
         // and back: what was read writes the same record again
         Path again = dir.resolve("again.json");
         result.write(again);
         assertThat(RunResult.read(again)).isEqualTo(result);
+    }
+
+    /**
+     * With --incremental, zstate writes deltas: some checkpoint wrote less than the state it
+     * refers to (2,000 keys, 600 events between checkpoints: a delta holds at most those keys).
+     */
+    @Test
+    void withIncrementalCheckpointsSomeCheckpointWritesLessThanItsState(@TempDir Path dir) throws Exception {
+        Path json = dir.resolve("run.json");
+        String out = run("--backend", "zstate", "--keys", "2000", "--events", "20000", "--rate", "2000",
+                "--checkpoint-interval", "300ms", "--managed-memory", "64mb", "--incremental",
+                "--json", json.toString());
+        RunResult result = RunResult.read(json);
+        assertThat(result.correct()).as(out).isTrue();
+        assertThat(result.checkpoints().history()).as(out)
+                .anyMatch(c -> c.checkpointedBytes() > 0 && c.checkpointedBytes() < c.stateBytes() / 2);
     }
 
     @Test
