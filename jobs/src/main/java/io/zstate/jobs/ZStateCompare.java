@@ -27,7 +27,7 @@ import picocli.CommandLine.Spec;
                 + "memory settings, prints a table side by side and writes an HTML chart.")
 public final class ZStateCompare extends JobRunOptions implements Callable<Integer> {
 
-    static final List<String> BACKENDS = List.of("zstate", "rocksdb", "hashmap");
+    static final List<String> BACKENDS = List.of("zstate", "rocksdb", "rocksdb-tuned", "forst", "hashmap");
 
     @Option(names = "--backends", defaultValue = "zstate,rocksdb,hashmap", split = ",",
             description = "Backends to run, in this order (default ${DEFAULT-VALUE}).")
@@ -60,7 +60,7 @@ public final class ZStateCompare extends JobRunOptions implements Callable<Integ
             String name = backend.trim().toLowerCase(Locale.ROOT);
             if (!BACKENDS.contains(name) || chosen.contains(name)) {
                 throw new CommandLine.ParameterException(spec.commandLine(),
-                        "--backends '" + backend + "' is not known or twice: use zstate, rocksdb and hashmap");
+                        "--backends '" + backend + "' is not known or twice: use zstate, rocksdb, rocksdb-tuned, forst and hashmap");
             }
             chosen.add(name);
         }

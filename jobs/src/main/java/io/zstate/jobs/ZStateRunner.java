@@ -47,7 +47,8 @@ import picocli.CommandLine.Option;
 public final class ZStateRunner extends JobRunOptions implements Callable<Integer> {
 
     @Option(names = "--backend", defaultValue = "zstate",
-            description = "State backend: zstate, rocksdb or hashmap (default ${DEFAULT-VALUE}).")
+            description = "State backend: zstate, rocksdb, rocksdb-tuned (partitioned index and filter blocks, for"
+                    + " state larger than memory), forst (Flink 2.x's ForSt) or hashmap (default ${DEFAULT-VALUE}).")
     String backend;
 
     @Option(names = "--json", paramLabel = "<file>",
@@ -82,9 +83,10 @@ public final class ZStateRunner extends JobRunOptions implements Callable<Intege
     public Integer call() throws Exception {
         String backendType = switch (backend.toLowerCase(Locale.ROOT)) {
             case "zstate" -> ZStateBackendFactory.class.getName();
-            case "rocksdb", "hashmap" -> backend.toLowerCase(Locale.ROOT);
+            case "rocksdb", "hashmap", "forst" -> backend.toLowerCase(Locale.ROOT);
+            case "rocksdb-tuned" -> "rocksdb";
             default -> throw new CommandLine.ParameterException(new CommandLine(this),
-                    "--backend '" + backend + "' is not known: use zstate, rocksdb or hashmap");
+                    "--backend '" + backend + "' is not known: use zstate, rocksdb, rocksdb-tuned, forst or hashmap");
         };
         resolveKeys();
         if (keys < 1 || events < keys || parallelism < 1 || rate < 0) {
@@ -95,6 +97,10 @@ public final class ZStateRunner extends JobRunOptions implements Callable<Intege
         Path file = configFile();
         Configuration config = file != null ? FlinkConfigFiles.load(file) : new Configuration();
         config.set(StateBackendOptions.STATE_BACKEND, backendType);
+        if (backend.equalsIgnoreCase("rocksdb-tuned")) {
+            // RocksDB as a user tunes it for state larger than memory
+            config.setString("state.backend.rocksdb.memory.partitioned-index-filters", "true");
+        }
         config.set(TaskManagerOptions.MANAGED_MEMORY_SIZE, MemorySize.parse(managedMemory));
         config.set(TaskManagerOptions.NUM_TASK_SLOTS, parallelism);
         // a failing run should stop and say why, not restart forever

@@ -15,7 +15,7 @@ class ZStateRunnerTest {
 
     @Test
     void countsEveryEventExactlyOnceOnEachBackend() {
-        for (String backend : new String[] {"zstate", "rocksdb", "hashmap"}) {
+        for (String backend : new String[] {"zstate", "rocksdb", "rocksdb-tuned", "forst", "hashmap"}) {
             PrintStream original = System.out;
             ByteArrayOutputStream captured = new ByteArrayOutputStream();
             System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));

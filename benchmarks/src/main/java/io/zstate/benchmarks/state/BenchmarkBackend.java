@@ -41,7 +41,7 @@ public final class BenchmarkBackend implements AutoCloseable {
 
     /**
      * @param backend zstate, rocksdb, rocksdb-partitioned (with partitioned index and filter
-     *     blocks) or hashmap
+     *     blocks), forst (Flink 2.x's ForSt, through its synchronous keyed backend) or hashmap
      * @param managedMemory managed memory of the slot, bytes
      * @param pageCache zstate's page cache, bytes
      */
@@ -82,9 +82,15 @@ public final class BenchmarkBackend implements AutoCloseable {
                 config.set(org.apache.flink.state.rocksdb.RocksDBOptions.USE_PARTITIONED_INDEX_FILTERS, true);
                 yield new EmbeddedRocksDBStateBackend().configure(config, BenchmarkBackend.class.getClassLoader());
             }
+            case "forst" -> { // Flink 2.x's disaggregated backend, its working state on local disk here
+                Configuration config = new Configuration();
+                config.set(org.apache.flink.configuration.CheckpointingOptions.INCREMENTAL_CHECKPOINTS, incremental);
+                yield new org.apache.flink.state.forst.ForStStateBackend()
+                        .configure(config, BenchmarkBackend.class.getClassLoader());
+            }
             case "hashmap" -> new HashMapStateBackend();
-            default -> throw new IllegalArgumentException(
-                    "backend '" + backend + "' is not known: use zstate, rocksdb, rocksdb-partitioned or hashmap");
+            default -> throw new IllegalArgumentException("backend '" + backend
+                    + "' is not known: use zstate, rocksdb, rocksdb-partitioned, forst or hashmap");
         };
         MockEnvironment environment = new MockEnvironmentBuilder()
                 .setManagedMemorySize(Math.max(managedMemory, 1 << 20))

@@ -62,6 +62,12 @@ public final class StateSuite implements Callable<Integer> {
     @Option(names = "--ops", split = ",", description = "Only these operations (e.g. valueGet,mapGet); default all.")
     List<String> onlyOps;
 
+    @Option(names = "--backends", split = ",", defaultValue = "zstate,rocksdb,hashmap",
+            description = "Backends: zstate, rocksdb, rocksdb-partitioned (partitioned index and filter blocks, as for"
+                    + " state larger than memory), forst (Flink 2.x's ForSt), hashmap; HashMap sits out the spill"
+                    + " regime (default ${DEFAULT-VALUE}).")
+    List<String> backends;
+
     public static void main(String[] args) {
         System.exit(new CommandLine(new StateSuite()).setCaseInsensitiveEnumValuesAllowed(true).execute(args));
     }
@@ -142,9 +148,9 @@ public final class StateSuite implements Callable<Integer> {
 
     private List<SuiteResult> run(StateSize.Kind kind, String[] ops, MemoryRegime regime, StateSize.Sizes sizes)
             throws Exception {
-        String[] backends = regime == MemoryRegime.spill
-                ? new String[] {"zstate", "rocksdb"}
-                : new String[] {"zstate", "rocksdb", "hashmap"};
+        String[] backends = this.backends.stream()
+                .filter(b -> regime != MemoryRegime.spill || !b.equals("hashmap"))
+                .toArray(String[]::new);
         ChainedOptionsBuilder options = new OptionsBuilder()
                 .include("^" + benchmarkClass(kind).getName().replace(".", "\\.") + "\\.(" + String.join("|", ops) + ")$")
                 .param("backend", backends)

@@ -40,12 +40,22 @@ final class SuiteReport {
                     mib(MemoryRegime.pool.managedMemoryBytes(s)), mib(MemoryRegime.spill.managedMemoryBytes(s))));
         }
         md.append('\n');
+        // backends beyond the three of every run (rocksdb-partitioned, forst): a value and a ratio column each
+        List<String> others = new java.util.ArrayList<>();
+        for (SuiteResult r : results) {
+            if (!List.of("zstate", "rocksdb", "hashmap").contains(r.backend()) && !others.contains(r.backend())) {
+                others.add(r.backend());
+            }
+        }
         for (StateSize.Kind kind : sizes.keySet()) {
             boolean any = false;
             StringBuilder table = new StringBuilder();
             table.append(String.format("#### %s state (ops/ms)%n%n", kind));
-            table.append("| operation | regime | zstate | RocksDB | HashMap | zstate / RocksDB | zstate / HashMap |\n");
-            table.append("|---|---|---:|---:|---:|---:|---:|\n");
+            table.append("| operation | regime | zstate | RocksDB | HashMap | zstate / RocksDB | zstate / HashMap |");
+            for (String other : others) {
+                table.append(' ').append(other).append(" | zstate / ").append(other).append(" |");
+            }
+            table.append("\n|---|---|---:|---:|---:|---:|---:|").append("---:|---:|".repeat(others.size())).append('\n');
             for (String op : StateSuite.operations(kind)) {
                 for (MemoryRegime regime : MemoryRegime.values()) {
                     SuiteResult z = find(results, kind, op, regime, "zstate");
@@ -55,9 +65,15 @@ final class SuiteReport {
                     any = true;
                     SuiteResult r = find(results, kind, op, regime, "rocksdb");
                     SuiteResult h = find(results, kind, op, regime, "hashmap");
-                    table.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s |%n", op, regime,
+                    table.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s |", op, regime,
                             z.formatted(), r == null ? "" : r.formatted(), h == null ? "" : h.formatted(),
                             ratio(z, r), ratio(z, h)));
+                    for (String other : others) {
+                        SuiteResult o = find(results, kind, op, regime, other);
+                        table.append(' ').append(o == null ? "" : o.formatted()).append(" | ").append(ratio(z, o))
+                                .append(" |");
+                    }
+                    table.append('\n');
                 }
             }
             if (any) {
