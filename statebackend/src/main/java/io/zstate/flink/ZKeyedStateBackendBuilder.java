@@ -78,13 +78,13 @@ final class ZKeyedStateBackendBuilder<K> implements StateBackendBuilder<ZKeyedSt
         return this;
     }
 
-    /** Failures the page store injects where it meets the outside (tests; default: none). */
     /** Incremental checkpoints, or not (the default). */
     ZKeyedStateBackendBuilder<K> setIncremental(IncrementalSettings incremental) {
         this.incremental = incremental;
         return this;
     }
 
+    /** Failures the page store injects where it meets the outside (tests; default: none). */
     ZKeyedStateBackendBuilder<K> setFaults(Faults faults) {
         this.faults = Preconditions.checkNotNull(faults);
         return this;

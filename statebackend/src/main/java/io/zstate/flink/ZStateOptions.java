@@ -96,7 +96,9 @@ public final class ZStateOptions {
                             "With incremental checkpoints ('execution.checkpointing.incremental'), the task heap"
                                     + " per keyed backend that holds the entries written since the last completed"
                                     + " checkpoint (each key once, its newest value): what the next checkpoint"
-                                    + " writes. When they outgrow it, the next checkpoint is a full one.");
+                                    + " writes. When they outgrow it, the next checkpoint is a full one. The log"
+                                    + " being written and those kept for unconfirmed checkpoints are bounded by it"
+                                    + " each; their arrays can hold up to twice their live records.");
 
     public static final ConfigOption<Double> CONSOLIDATE_RATIO =
             key("state.backend.zstate.incremental.consolidate-ratio")

@@ -246,6 +246,92 @@ class IncrementalCheckpointTest {
     }
 
     /**
+     * As the JobManager handles shared files, with real deletion: a checkpoint acknowledged and
+     * then aborted is discarded whole (the files it reuses must survive that), and with two
+     * checkpoints in flight a later one completing first subsumes the chain an earlier delta was
+     * built on (a delta must not be built on files that may go). Every completed checkpoint must
+     * restore.
+     */
+    @org.junit.jupiter.api.Test
+    void checkpointsSurviveTheJobManagersDeletionsWhenCheckpointsAbortOrOverlap(
+            @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        JobManagerLike jm = new JobManagerLike(dir);
+        try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
+            CheckpointableKeyedStateBackend<Integer> zstate =
+                    KeyedBackends.create(incremental("64mb"), env, KEY_GROUPS, List.of());
+            Map<Integer, String> expected = new TreeMap<>();
+            try {
+                ValueState<String> value = state(zstate, VALUE);
+                write(zstate, value, 0, 300, "a");
+                jm.complete(zstate, 1, jm.take(zstate, 1));
+                // acknowledged, then aborted: discarded whole, its reused files as placeholders only
+                write(zstate, value, 0, 10, "b");
+                jm.abort(zstate, 2, jm.take(zstate, 2));
+                // 3 and 4 in flight, both deltas on 1; 3 completes; 5 is taken while 4 is in flight;
+                // then 4 completes and subsumes 3 (what only 3 refers to is deleted), then 5
+                write(zstate, value, 10, 20, "c");
+                KeyedStateHandle third = jm.take(zstate, 3);
+                write(zstate, value, 20, 30, "d");
+                KeyedStateHandle fourth = jm.take(zstate, 4);
+                jm.complete(zstate, 3, third);
+                write(zstate, value, 30, 40, "e");
+                KeyedStateHandle fifth = jm.take(zstate, 5);
+                jm.complete(zstate, 4, fourth);
+                jm.complete(zstate, 5, fifth);
+                for (int key = 0; key < 300; key++) {
+                    expected.put(key, "value=" + (key < 10 ? "b" : key < 20 ? "c" : key < 30 ? "d" : key < 40 ? "e"
+                            : "a"));
+                }
+                assertRestoresValues(env, fifth, expected);
+            } finally {
+                KeyedBackends.dispose(zstate);
+            }
+        }
+    }
+
+    /** The JobManager's part in shared files: register at completion, delete what no retained checkpoint uses. */
+    private static final class JobManagerLike {
+        final SharedStateRegistryImpl registry = new SharedStateRegistryImpl();
+        final org.apache.flink.runtime.state.filesystem.FsCheckpointStreamFactory files;
+        KeyedStateHandle retained;
+
+        JobManagerLike(java.nio.file.Path dir) throws java.io.IOException {
+            java.nio.file.Path shared = java.nio.file.Files.createDirectories(dir.resolve("shared"));
+            java.nio.file.Path exclusive = java.nio.file.Files.createDirectories(dir.resolve("chk"));
+            files = new org.apache.flink.runtime.state.filesystem.FsCheckpointStreamFactory(
+                    org.apache.flink.core.fs.local.LocalFileSystem.getSharedInstance(),
+                    new org.apache.flink.core.fs.Path(exclusive.toUri()),
+                    new org.apache.flink.core.fs.Path(shared.toUri()), 0, 4096);
+        }
+
+        KeyedStateHandle take(CheckpointableKeyedStateBackend<Integer> backend, long id) throws Exception {
+            java.util.concurrent.RunnableFuture<org.apache.flink.runtime.state.SnapshotResult<KeyedStateHandle>> future =
+                    backend.snapshot(id, id, files, CheckpointOptions.forCheckpointWithDefaultLocation());
+            future.run();
+            return future.get().getJobManagerOwnedSnapshot();
+        }
+
+        /** Completes it with one retained checkpoint: registered, the one before subsumed. */
+        void complete(CheckpointableKeyedStateBackend<Integer> backend, long id, KeyedStateHandle handle)
+                throws Exception {
+            handle.registerSharedStates(registry, id);
+            registry.checkpointCompleted(id);
+            if (retained != null) {
+                retained.discardState(); // its private files; its shared ones through the registry
+            }
+            retained = handle;
+            registry.unregisterUnusedState(id);
+            ((org.apache.flink.api.common.state.CheckpointListener) backend).notifyCheckpointComplete(id);
+        }
+
+        void abort(CheckpointableKeyedStateBackend<Integer> backend, long id, KeyedStateHandle handle)
+                throws Exception {
+            handle.discardState(); // never registered: Flink takes all its files for its own
+            ((org.apache.flink.api.common.state.CheckpointListener) backend).notifyCheckpointAborted(id);
+        }
+    }
+
+    /**
      * A delta checkpoint whose asynchronous part fails after its delta file is written (the meta
      * file cannot be created) leaves no file behind, and the next checkpoint writes its changes
      * again: they are not lost.

@@ -74,7 +74,7 @@ class ZKeyedStateBackendBuilderTest {
             assertThatThrownBy(() -> create(env, rocks))
                     .isInstanceOf(IOException.class)
                     .hasStackTraceContaining("is not a zstate incremental checkpoint's")
-                    .hasStackTraceContaining("written by another state backend");
+                    .hasStackTraceContaining("another state backend (RocksDB, ForSt) wrote");
             assertThatThrownBy(() -> create(env, incremental))
                     .isInstanceOf(IOException.class)
                     .hasStackTraceContaining("is truncated");

@@ -131,7 +131,14 @@ final class ZIncrementalRestore {
     /** Replays one delta file's records in order, those of {@code range}'s key-groups. */
     private void replay(StreamStateHandle file, KeyGroupRange range, String where) throws Exception {
         PageStore store = tables.store();
-        try (FSDataInputStream stream = file.openInputStream()) {
+        FSDataInputStream opened;
+        try {
+            opened = file.openInputStream();
+        } catch (IOException e) {
+            throw new IOException("The delta file " + where + " of a zstate incremental checkpoint cannot be read: "
+                    + e.getMessage() + ". The checkpoint refers to it; was it deleted?", e);
+        }
+        try (FSDataInputStream stream = opened) {
             DataInputViewStreamWrapper in = new DataInputViewStreamWrapper(stream);
             IncrementalFormat.readDeltaHeader(in, where);
             KeyedBackendSerializationProxy<?> proxy = new KeyedBackendSerializationProxy<>(userClassLoader);

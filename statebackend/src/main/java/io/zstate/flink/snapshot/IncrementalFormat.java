@@ -115,8 +115,9 @@ public final class IncrementalFormat {
         if (magic != META_MAGIC) {
             throw new IOException("The checkpoint's meta file " + where + " is not a zstate incremental checkpoint's"
                     + " (it starts with 0x" + Integer.toHexString(magic) + ", expected 0x"
-                    + Integer.toHexString(META_MAGIC) + "): it was written by another state backend (RocksDB, ForSt)."
-                    + " Take a canonical savepoint with that backend and restore zstate from it.");
+                    + Integer.toHexString(META_MAGIC) + "): either another state backend (RocksDB, ForSt) wrote"
+                    + " this checkpoint, and then take a canonical savepoint with that backend and restore zstate from"
+                    + " it, or the file is corrupt.");
         }
         checkVersion(in.readInt(), where);
         int count = in.readInt();
@@ -148,7 +149,11 @@ public final class IncrementalFormat {
     }
 
     private static void checkVersion(int version, String where) throws IOException {
-        if (version < 2 || version > ZStateTables.FORMAT_VERSION) {
+        if (version < 2) {
+            throw new IOException("The incremental checkpoint file " + where + " is corrupt: it says format " + version
+                    + ", but zstate wrote incremental checkpoints from format 2 on");
+        }
+        if (version > ZStateTables.FORMAT_VERSION) {
             throw new IOException("The incremental checkpoint file " + where + " is in zstate format " + version
                     + ", but this zstate reads incremental checkpoints of formats 2 to " + ZStateTables.FORMAT_VERSION
                     + ": restore it with the zstate version that wrote it (or a newer one), or from a canonical savepoint.");
@@ -195,17 +200,17 @@ public final class IncrementalFormat {
                 throw new IOException("The delta file " + where + " is corrupt: a record of op " + op
                         + ", expected 1 to 4 (put, append, delete, delete-prefix) or 0 (end)");
             }
-            state = readVarint(in);
-            keyGroup = readVarint(in);
-            keyLength = readVarint(in);
+            state = readVarint(in, where);
+            keyGroup = readVarint(in, where);
+            keyLength = readVarint(in, where);
             if (key.length < keyLength) {
                 key = new byte[Math.max(keyLength, key.length * 2)];
             }
             in.readFully(key, 0, keyLength);
-            prefixLength = readVarint(in);
+            prefixLength = readVarint(in, where);
             valueLength = 0;
             if (op == DeltaLog.PUT || op == DeltaLog.APPEND) {
-                valueLength = readVarint(in);
+                valueLength = readVarint(in, where);
                 if (value.length < valueLength) {
                     value = new byte[Math.max(valueLength, value.length * 2)];
                 }
@@ -227,7 +232,7 @@ public final class IncrementalFormat {
         out.writeByte(value);
     }
 
-    static int readVarint(DataInputView in) throws IOException {
+    static int readVarint(DataInputView in, String where) throws IOException {
         int value = 0;
         for (int shift = 0; shift < 35; shift += 7) {
             int b = in.readUnsignedByte();
@@ -236,6 +241,6 @@ public final class IncrementalFormat {
                 return value;
             }
         }
-        throw new IOException("a varint longer than 5 bytes: the delta file is corrupt");
+        throw new IOException("The delta file " + where + " is corrupt: a varint longer than 5 bytes");
     }
 }

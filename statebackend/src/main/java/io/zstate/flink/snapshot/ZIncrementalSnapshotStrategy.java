@@ -10,6 +10,7 @@ import io.zstate.pagestore.delta.FrozenDeltas;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.UUID;
 import java.util.function.LongFunction;
@@ -59,6 +60,10 @@ import org.apache.flink.runtime.state.metainfo.StateMetaInfoSnapshot;
  *          not complete is written again), and refers to C's files for the rest
  *   base   otherwise: the frozen store in the canonical layout (without timers), one new file
  *
+ * A delta on C is written only if every checkpoint in flight after C is a delta on C too (one
+ * that completes first subsumes C, and the JobManager deletes C's files that it does not refer
+ * to); the files of C go to Flink as placeholders, as RocksDB sends its reused SST files.
+ *
  * notifyCheckpointComplete(N): N's files become the chain later deltas build on; the logs up to
  * N are dropped. notifyCheckpointAborted(N): N's files are never referred to.
  * </pre>
@@ -101,6 +106,14 @@ public final class ZIncrementalSnapshotStrategy<K>
     // guarded by this
     private Chain completed;
     private final TreeMap<Long, Chain> written = new TreeMap<>();
+    /**
+     * Checkpoints decided and not yet completed, aborted or subsumed: the completed checkpoint
+     * each delta builds on, or {@link #BASE} for a base. A delta may build on C only if every one
+     * of these after C builds on C too: one that completes first subsumes C, and the JobManager
+     * deletes the files of C that it does not refer to.
+     */
+    private final TreeMap<Long, Long> inFlight = new TreeMap<>();
+    private static final long BASE = -1;
 
     /**
      * The files one checkpoint refers to, in order (base first), with the base's key-group offsets
@@ -136,36 +149,45 @@ public final class ZIncrementalSnapshotStrategy<K>
             keep(checkpointId, log.freeze());
             ZFullSnapshotResources<K> full = ZFullSnapshotResources.create(
                     tables, keySerializer, COMPRESSION, expired.apply(checkpointId), true, false);
-            ZFullSnapshotResources<K> timers = tables.queues().isEmpty() ? null
-                    : ZFullSnapshotResources.create(tables, keySerializer, COMPRESSION, null, false, true);
-            Chain base;
-            synchronized (this) {
-                base = completed;
+            try {
+                return prepare(checkpointId, full);
+            } catch (RuntimeException | Error e) {
+                full.release(); // an epoch nobody owns would pin every later write
+                throw e;
             }
-            List<FrozenDeltas> since = null;
-            if (base != null && base.checkpointId() + 1 >= logsFrom
-                    && base.deltaBytes() < consolidateRatio * base.baseBytes()) {
-                since = new ArrayList<>(keptLogs.subMap(base.checkpointId(), false, checkpointId, true).values());
-            }
-            List<ZStateInfo> states = new ArrayList<>(tables.states());
-            int tablesCount = 0;
-            for (ZStateInfo info : states) {
-                tablesCount = Math.max(tablesCount, info.table() + 1);
-            }
-            int[] stateOfTable = new int[tablesCount];
-            java.util.Arrays.fill(stateOfTable, -1);
-            for (int i = 0; i < states.size(); i++) {
-                stateOfTable[states.get(i).table()] = i;
-            }
-            return new Resources<>(full, timers, base, since, stateOfTable);
         }
+    }
+
+    private Resources<K> prepare(long checkpointId, ZFullSnapshotResources<K> full) {
+        ZFullSnapshotResources<K> timers = tables.queues().isEmpty() ? null
+                : ZFullSnapshotResources.create(tables, keySerializer, COMPRESSION, null, false, true);
+        Chain base;
+        synchronized (this) {
+            base = completed;
+        }
+        List<FrozenDeltas> since = null;
+        if (base != null && base.checkpointId() + 1 >= logsFrom
+                && base.deltaBytes() < consolidateRatio * base.baseBytes()) {
+            since = new ArrayList<>(keptLogs.subMap(base.checkpointId(), false, checkpointId, true).values());
+        }
+        List<ZStateInfo> states = new ArrayList<>(tables.states());
+        int tablesCount = 0;
+        for (ZStateInfo info : states) {
+            tablesCount = Math.max(tablesCount, info.table() + 1);
+        }
+        int[] stateOfTable = new int[tablesCount];
+        java.util.Arrays.fill(stateOfTable, -1);
+        for (int i = 0; i < states.size(); i++) {
+            stateOfTable[states.get(i).table()] = i;
+        }
+        return new Resources<>(full, timers, base, since, stateOfTable);
     }
 
     /** Keeps a frozen log until a checkpoint that includes it completes (or gives up on deltas). */
     private void keep(long checkpointId, FrozenDeltas frozen) {
-        long held = frozen.heapBytes();
+        long held = frozen.liveBytes();
         for (FrozenDeltas kept : keptLogs.values()) {
-            held += kept.heapBytes();
+            held += kept.liveBytes();
         }
         if (!frozen.isComplete() || held > deltaMemoryBytes) {
             keptLogs.clear(); // no delta can be built across this checkpoint: the next must be a base
@@ -196,6 +218,17 @@ public final class ZIncrementalSnapshotStrategy<K>
             }
         }
         boolean remember = sharing != SnapshotType.SharingFilesStrategy.NO_SHARING;
+        synchronized (this) {
+            if (delta) {
+                long on = resources.base.checkpointId();
+                for (long parent : inFlight.subMap(on, false, checkpointId, false).values()) {
+                    delta &= parent == on; // else one of them may complete first and C's files go
+                }
+            }
+            if (remember) {
+                inFlight.put(checkpointId, delta ? resources.base.checkpointId() : BASE);
+            }
+        }
         if (delta) {
             resources.releaseFrozenStore(); // a delta reads only the logs
             return registry -> writeDelta(resources, checkpointId, checkpointOptions, streamFactory, registry);
@@ -220,9 +253,10 @@ public final class ZIncrementalSnapshotStrategy<K>
             List<HandleAndLocalPath> files = List.of(HandleAndLocalPath.of(base, name));
             List<FileRef> refs = List.of(new FileRef(name, IncrementalFormat.BASE));
             Chain chain = new Chain(checkpointId, files, refs, written.getGroupRangeOffsets(), base.getStateSize(), 0);
+            SnapshotResult<KeyedStateHandle> result = finish(chain, resources, checkpointId, base.getStateSize(),
+                    options, streamFactory, registry, remember, Set.of());
             basesWritten.incrementAndGet();
-            return finish(chain, resources, checkpointId, base.getStateSize(), options, streamFactory, registry,
-                    remember, List.of());
+            return result;
         } catch (Exception | Error e) {
             StateUtil.discardStateObjectQuietly(base);
             throw e;
@@ -257,13 +291,14 @@ public final class ZIncrementalSnapshotStrategy<K>
             refs.add(new FileRef(name, IncrementalFormat.DELTA));
             Chain chain = new Chain(checkpointId, List.copyOf(files), List.copyOf(refs), base.baseOffsets(),
                     base.baseBytes(), base.deltaBytes() + delta.getStateSize());
-            deltasWritten.incrementAndGet();
-            List<StreamStateHandle> reused = new ArrayList<>();
+            java.util.Set<String> reused = new java.util.HashSet<>();
             for (HandleAndLocalPath file : base.files()) {
-                reused.add(file.getHandle());
+                reused.add(file.getLocalPath());
             }
-            return finish(chain, resources, checkpointId, delta.getStateSize(), options, streamFactory, registry, true,
-                    reused);
+            SnapshotResult<KeyedStateHandle> result = finish(chain, resources, checkpointId, delta.getStateSize(),
+                    options, streamFactory, registry, true, reused);
+            deltasWritten.incrementAndGet();
+            return result;
         } catch (Exception | Error e) {
             StateUtil.discardStateObjectQuietly(delta);
             throw e;
@@ -276,7 +311,7 @@ public final class ZIncrementalSnapshotStrategy<K>
      */
     private SnapshotResult<KeyedStateHandle> finish(Chain chain, Resources<K> resources, long checkpointId,
             long newBytes, CheckpointOptions options, CheckpointStreamFactory streamFactory,
-            CloseableRegistry registry, boolean remember, List<StreamStateHandle> reused) throws Exception {
+            CloseableRegistry registry, boolean remember, java.util.Set<String> reused) throws Exception {
         KeyGroupsStateHandle timers = null;
         if (resources.timers != null) {
             timers = (KeyGroupsStateHandle) new FullSnapshotAsyncWriter<>(options.getCheckpointType(),
@@ -296,9 +331,22 @@ public final class ZIncrementalSnapshotStrategy<K>
             }
             throw e;
         }
+        // files of earlier checkpoints go as placeholders, as RocksDB sends its reused SST files:
+        // the JobManager puts its registered handle in their place, never takes them for this
+        // checkpoint's own (a discarded, never completed checkpoint deletes only its own files),
+        // and fails the checkpoint loudly if one is no longer registered
         List<HandleAndLocalPath> shared = new ArrayList<>();
+        List<StreamStateHandle> reusedHandles = new ArrayList<>();
         for (HandleAndLocalPath file : chain.files()) {
-            shared.add(HandleAndLocalPath.of(file.getHandle(), file.getLocalPath()));
+            StreamStateHandle handle = file.getHandle();
+            if (reused.contains(file.getLocalPath())) {
+                reusedHandles.add(handle);
+                handle = new org.apache.flink.runtime.state.PlaceholderStreamStateHandle(
+                        handle.getStreamStateHandleID(), handle.getStateSize(),
+                        org.apache.flink.runtime.checkpoint.filemerging.FileMergingSnapshotManager
+                                .isFileMergingHandle(handle));
+            }
+            shared.add(HandleAndLocalPath.of(handle, file.getLocalPath()));
         }
         List<HandleAndLocalPath> privateFiles = timers == null ? List.of()
                 : List.of(HandleAndLocalPath.of(timers.getDelegateStateHandle(), IncrementalFormat.TIMERS));
@@ -308,10 +356,12 @@ public final class ZIncrementalSnapshotStrategy<K>
                 newBytes + timerBytes + meta.getStateSize());
         if (remember) {
             synchronized (this) {
-                written.put(checkpointId, chain);
+                if (inFlight.containsKey(checkpointId)) { // not aborted or subsumed meanwhile
+                    written.put(checkpointId, chain);
+                }
             }
         }
-        streamFactory.reusePreviousStateHandle(reused);
+        streamFactory.reusePreviousStateHandle(reusedHandles);
         return SnapshotResult.of(handle);
     }
 
@@ -347,6 +397,7 @@ public final class ZIncrementalSnapshotStrategy<K>
     public void checkpointComplete(long checkpointId) {
         synchronized (tables.store()) {
             synchronized (this) {
+                inFlight.headMap(checkpointId, true).clear(); // it subsumes every one before it
                 Chain chain = written.get(checkpointId);
                 if (chain == null || (completed != null && completed.checkpointId() >= checkpointId)) {
                     return; // a savepoint, a checkpoint that wrote nothing, or news already superseded
@@ -361,6 +412,7 @@ public final class ZIncrementalSnapshotStrategy<K>
     /** Checkpoint {@code checkpointId} was aborted: its files are never referred to. */
     public synchronized void checkpointAborted(long checkpointId) {
         written.remove(checkpointId);
+        inFlight.remove(checkpointId);
     }
 
     /** Bases written so far (full ones: the first, after consolidation or overflow). */

@@ -17,9 +17,10 @@ import java.util.Arrays;
  * index: open addressing from (table, key-group, key) to the newest keyed record of that key.
  *
  *   put / delete  the older record of the key is dropped (DEAD); the new one is appended
- *   append        if the key's record comes after the last barrier, the two merge into one
- *                 record (PUT+x = PUT, APPEND+x = APPEND, DELETE+x = PUT of x); otherwise a
- *                 plain APPEND record follows (replayed after the barrier, it is exact)
+ *   append        if the key's record comes after the last barrier and the two values are
+ *                 small (MERGE_LIMIT), they merge into one record (PUT+x = PUT, APPEND+x =
+ *                 APPEND, DELETE+x = PUT of x); otherwise a plain APPEND record follows and the
+ *                 older one stays (replayed in order, it is exact)
  *   barrier       appended; earlier records stay (replay order makes them harmless)
  * </pre>
  *
@@ -43,9 +44,14 @@ public final class DeltaLog {
     public static final byte DELETE_PREFIX = 4;
 
     static final int HEADER = 21;
+    /** Appends merge into the key's record up to this many value bytes; past it they follow it. */
+    static final int MERGE_LIMIT = 4096;
+    /** The largest array the JVM allocates. */
+    private static final int MAX_ARRAY = Integer.MAX_VALUE - 8;
     private static final int INITIAL = 4096;
     private final long limitBytes;
     private final int compactFrom;
+    private final int mergeLimit;
     private byte[] log = new byte[INITIAL];
     private final int initial;
     private int size;
@@ -59,12 +65,16 @@ public final class DeltaLog {
 
     /** A log that gives up (incomplete) once its records pass {@code limitBytes}. */
     public DeltaLog(long limitBytes) {
-        this(limitBytes, 1 << 20, INITIAL);
+        this(limitBytes, 1 << 20, INITIAL, MERGE_LIMIT);
     }
 
-    /** A log that compacts from {@code compactFrom} bytes and starts at {@code initial} (tests). */
-    DeltaLog(long limitBytes, int compactFrom, int initial) {
+    /**
+     * A log that compacts from {@code compactFrom} bytes, starts at {@code initial} and merges
+     * appends up to {@code mergeLimit} value bytes (tests).
+     */
+    DeltaLog(long limitBytes, int compactFrom, int initial, int mergeLimit) {
         this.limitBytes = limitBytes;
+        this.mergeLimit = mergeLimit;
         this.compactFrom = compactFrom;
         this.initial = initial;
         this.log = new byte[initial];
@@ -89,7 +99,9 @@ public final class DeltaLog {
         int hash = hash(table, keyGroup, key, keyOffset, keyLength);
         int slot = find(hash, table, keyGroup, key, keyOffset, keyLength);
         int old = slots[slot] - 1;
-        if (old >= lastBarrierEnd) { // merge: the old record decides the key alone since the barrier
+        if (old >= lastBarrierEnd && intAt(old + 17) + valueLength <= mergeLimit) {
+            // merge: the old record decides the key alone since the barrier (small values only:
+            // merging copies the value, and a long list would be copied at every append)
             byte oldOp = log[old];
             int oldValueLength = intAt(old + 17);
             int at = reserve(HEADER + keyLength + oldValueLength + valueLength);
@@ -253,13 +265,17 @@ public final class DeltaLog {
             giveUp();
             return -1;
         }
-        if (size + bytes > log.length) {
-            if (deadBytes > (size >> 1) && size > compactFrom) {
+        if ((long) size + bytes > log.length) {
+            if ((deadBytes > (size >> 1) && size > compactFrom) || (long) size + bytes > MAX_ARRAY) {
                 compact();
+            }
+            if ((long) size + bytes > MAX_ARRAY) {
+                giveUp(); // the records would not fit the largest array
+                return -1;
             }
             if (size + bytes > log.length) {
                 try {
-                    log = Arrays.copyOf(log, (int) Math.min(Integer.MAX_VALUE - 8,
+                    log = Arrays.copyOf(log, (int) Math.min(MAX_ARRAY,
                             Math.max((long) size + bytes, 2L * log.length)));
                 } catch (OutOfMemoryError e) {
                     giveUp();
