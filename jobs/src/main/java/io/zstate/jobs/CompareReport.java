@@ -19,11 +19,12 @@ final class CompareReport {
 
     /** What every run of one comparison shared. */
     record Settings(String job, long keys, long events, int parallelism, String managedMemory,
-            String checkpointInterval, double rate, String heap, String directMemory) {
+            String checkpointInterval, double rate, String heap, String directMemory, String preset) {
 
         String describe() {
-            return String.format(Locale.ROOT, "job %s, %,d events over %,d keys, parallelism %d, managed memory %s, "
-                            + "checkpoints every %s%s", job, events, keys, parallelism, managedMemory, checkpointInterval,
+            return String.format(Locale.ROOT, "%sjob %s, %,d events over %,d keys, parallelism %d, managed memory %s, "
+                            + "checkpoints every %s%s", preset == null ? "" : "preset " + preset + ": ", job, events,
+                    keys, parallelism, managedMemory, checkpointInterval,
                     rate > 0 ? String.format(Locale.ROOT, ", source rate %,.0f/s", rate) : "");
         }
 
@@ -38,8 +39,13 @@ final class CompareReport {
      * @param backend the backend
      * @param exitCode the runner JVM's exit code
      * @param result what the runner wrote, null if it wrote nothing (it failed)
+     * @param failure why it failed, as far as its output says (out of memory), or null
      */
-    record Run(String backend, int exitCode, RunResult result) {
+    record Run(String backend, int exitCode, RunResult result, String failure) {
+
+        Run(String backend, int exitCode, RunResult result) {
+            this(backend, exitCode, result, null);
+        }
 
         boolean succeeded() {
             return exitCode == 0 && result != null && result.correct();
@@ -47,7 +53,7 @@ final class CompareReport {
 
         String outcome() {
             if (result == null) {
-                return "FAILED (exit " + exitCode + ")";
+                return failure != null ? "FAILED: " + failure : "FAILED (exit " + exitCode + ")";
             }
             return result.correct() ? (exitCode == 0 ? "correct" : "exit " + exitCode) : "WRONG";
         }
@@ -85,6 +91,8 @@ final class CompareReport {
                         + Units.bytes(r.checkpoints().lastCheckpointedBytes()))));
         rows.add(new Row("peak RSS", result(r -> Units.bytes(r.memory().peakRssBytes()))));
         rows.add(new Row("peak heap", result(r -> Units.bytes(r.memory().peakHeapBytes()))));
+        rows.add(new Row("peak RSS per key", result(r -> r.memory().peakRssBytes() < 0 || r.keys() <= 0 ? "-"
+                : String.format(Locale.ROOT, "%.0f B", r.memory().peakRssBytes() / (double) r.keys()))));
         rows.add(new Row("peak direct", result(r -> Units.bytes(r.memory().peakDirectBytes()))));
         rows.add(new Row("zstate cache hits", zstateCell(s -> String.format(Locale.ROOT, "%.3f", s.cacheHitRate()))));
         rows.add(new Row("zstate pool hits", zstateCell(s -> String.format(Locale.ROOT, "%.3f", s.poolHitRate()))));
@@ -179,7 +187,7 @@ final class CompareReport {
         html.append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
                 .append("<title>zstate compare: ").append(escape(settings.job())).append("</title>\n")
                 .append("<style>\n").append(STYLE).append("</style>\n</head>\n<body>\n")
-                .append("<h1>zstate, RocksDB and HashMap on the ").append(escape(settings.job())).append(" job</h1>\n")
+                .append("<h1>State backends side by side on the ").append(escape(settings.job())).append(" job</h1>\n")
                 .append("<p class=\"settings\">").append(escape(settings.describe()))
                 .append(". Each backend ran in a JVM of its own with <code>").append(escape(settings.jvm()))
                 .append("</code>.</p>\n<div class=\"charts\">\n");
@@ -204,6 +212,12 @@ final class CompareReport {
                 "RSS: the JVM process's peak resident set (VmHWM), native memory such as RocksDB's included. "
                         + "Heap and direct: peaks sampled four times a second. Managed memory (zstate's pool, "
                         + "RocksDB's caches) is neither heap nor direct: it shows in RSS."));
+        html.append(figure(chart("Memory per state entry (peak RSS / keys, lower is better)", runs,
+                        List.of(new Series("RSS per key", r -> r.memory().peakRssBytes() < 0 || r.keys() <= 0 ? -1
+                                : r.memory().peakRssBytes() / r.keys())),
+                        bytes -> bytes + " B"),
+                "The whole process's peak resident set divided by the job's keys: an upper bound on the memory "
+                        + "each entry costs (the JVM, Flink and the job's other memory are in it too)."));
         html.append("</div>\n<h2>All figures</h2>\n").append(htmlTable(runs));
         html.append("<p class=\"note\">One run per backend, not a benchmark. Written by ZStateCompare on ")
                 .append(escape(ZonedDateTime.now().format(DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm z"))))

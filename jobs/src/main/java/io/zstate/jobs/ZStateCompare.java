@@ -33,6 +33,22 @@ public final class ZStateCompare extends JobRunOptions implements Callable<Integ
             description = "Backends to run, in this order (default ${DEFAULT-VALUE}).")
     List<String> backends;
 
+    @Option(names = "--preset", paramLabel = "<preset>",
+            description = "Sizes where memory matters, for the options not given: 'fits' (the counter's 500k keys, 3M"
+                    + " events: all fits in the heap), 'heap-pressure' (4M keys, 12M events, checkpoints every 10s),"
+                    + " 'larger-than-memory' (16M keys and events, 64mb managed memory: zstate's and RocksDB's state"
+                    + " is several times their memory; HashMap must hold it all in the 2g heap). Heap 2g,"
+                    + " managed memory 256mb unless said.")
+    String preset;
+
+    /** A preset: sizes for the options not given on the command line. */
+    record Preset(long keys, long events, String managedMemory, String checkpointInterval) {}
+
+    static final java.util.Map<String, Preset> PRESETS = java.util.Map.of(
+            "fits", new Preset(500_000, 3_000_000, "256mb", "2s"),
+            "heap-pressure", new Preset(4_000_000, 12_000_000, "256mb", "10s"),
+            "larger-than-memory", new Preset(16_000_000, 16_000_000, "64mb", "10s"));
+
     @Option(names = "--heap", defaultValue = "2g",
             description = "Maximum heap (-Xmx) of each backend's JVM, the same for all (default ${DEFAULT-VALUE}).")
     String heap;
@@ -54,6 +70,26 @@ public final class ZStateCompare extends JobRunOptions implements Callable<Integ
 
     @Override
     public Integer call() throws Exception {
+        if (preset != null) {
+            Preset p = PRESETS.get(preset.toLowerCase(Locale.ROOT));
+            if (p == null) {
+                throw new CommandLine.ParameterException(spec.commandLine(),
+                        "--preset '" + preset + "' is not known: use one of " + new java.util.TreeSet<>(PRESETS.keySet()));
+            }
+            CommandLine.ParseResult given = spec.commandLine().getParseResult();
+            if (!given.hasMatchedOption("--keys")) {
+                keysOption = p.keys();
+            }
+            if (!given.hasMatchedOption("--events")) {
+                eventsOption = p.events();
+            }
+            if (!given.hasMatchedOption("--managed-memory")) {
+                managedMemory = p.managedMemory();
+            }
+            if (!given.hasMatchedOption("--checkpoint-interval")) {
+                checkpointInterval = p.checkpointInterval();
+            }
+        }
         resolveKeys();
         List<String> chosen = new ArrayList<>();
         for (String backend : backends) {
@@ -69,7 +105,7 @@ public final class ZStateCompare extends JobRunOptions implements Callable<Integ
                     "--heap and --direct-memory take a JVM size such as 2g or 512m");
         }
         CompareReport.Settings settings = new CompareReport.Settings(job.name(), keys, events, parallelism,
-                managedMemory, checkpointInterval, rate, heap, directMemory);
+                managedMemory, checkpointInterval, rate, heap, directMemory, preset);
         System.out.printf("zstate compare: job %s, %,d events over %,d keys, parallelism %d, managed memory %s, "
                         + "checkpoints every %s; each backend in a JVM of its own with -Xmx%s -XX:MaxDirectMemorySize=%s%n",
                 job, events, keys, parallelism, managedMemory, checkpointInterval, heap, directMemory);
@@ -133,12 +169,17 @@ public final class ZStateCompare extends JobRunOptions implements Callable<Integ
             command.add(file.toAbsolutePath().toString());
         }
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String failure = null;
         String prefix = String.format("[%-7s] ", backend);
         try (BufferedReader lines = new BufferedReader(
                 new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
             String line;
             while ((line = lines.readLine()) != null) {
                 System.out.println(prefix + line);
+                if (failure == null && line.contains("java.lang.OutOfMemoryError")) {
+                    failure = "out of memory (" + line.substring(line.indexOf("java.lang.OutOfMemoryError")
+                            + "java.lang.OutOfMemoryError".length()).replaceFirst("^: ", "") + ", -Xmx" + heap + ")";
+                }
             }
         }
         int exit = process.waitFor();
@@ -150,6 +191,6 @@ public final class ZStateCompare extends JobRunOptions implements Callable<Integ
                 System.out.println(prefix + "could not read its results: " + e);
             }
         }
-        return new CompareReport.Run(backend, exit, result);
+        return new CompareReport.Run(backend, exit, result, failure);
     }
 }

@@ -37,8 +37,10 @@ class ZStateCompareTest {
     void runsEachBackendInItsOwnJvmAndWritesTableAndCharts(@TempDir Path dir) throws Exception {
         Path html = dir.resolve("compare.html");
         // rate-limited to about 1.5 s a run so that checkpoints every 200 ms complete
-        Outcome run = compare("--keys", "1000", "--events", "6000", "--rate", "4000", "--checkpoint-interval", "200ms",
-                "--managed-memory", "64mb", "--heap", "384m", "--direct-memory", "256m", "--out", html.toString());
+        // a preset fills only the options not given: here every one is given
+        Outcome run = compare("--preset", "larger-than-memory", "--keys", "1000", "--events", "6000", "--rate", "4000",
+                "--checkpoint-interval", "200ms", "--managed-memory", "64mb", "--heap", "384m", "--direct-memory", "256m",
+                "--out", html.toString());
         String out = run.out();
         assertThat(run.exit()).as(out).isZero();
 
@@ -49,8 +51,10 @@ class ZStateCompareTest {
                 .containsPattern("\\n +zstate +rocksdb +hashmap\\n")
                 .containsPattern("\\nresult +correct +correct +correct\\n")
                 .containsPattern("\\nvs zstate +1\\.00x +[0-9.]+x +[0-9.]+x\\n");
+        assertThat(out).contains("== compare: preset larger-than-memory: job counter, 6,000 events over 1,000 keys");
         for (String row : List.of("records/s", "wall time", "checkpoints", "checkpoint avg", "checkpoint max",
-                "state size (last cp)", "peak RSS", "peak heap", "peak direct", "zstate compression")) {
+                "state size (last cp)", "written per checkpoint", "peak RSS", "peak heap", "peak RSS per key",
+                "peak direct", "zstate compression")) {
             assertThat(out).containsPattern("\\n" + Pattern.quote(row) + " {2,}");
         }
         List<String> recordsPerSecond = cells(out, "records/s");
@@ -61,8 +65,9 @@ class ZStateCompareTest {
         // the page: a chart per figure, with every backend's numbers
         assertThat(out).contains("chart: " + html.toAbsolutePath());
         String page = Files.readString(html);
-        assertThat(Pattern.compile("<svg ").matcher(page).results().count()).isEqualTo(4);
-        assertThat(page).contains("Throughput", "Checkpoint duration", "Checkpoint size", "Peak memory")
+        assertThat(Pattern.compile("<svg ").matcher(page).results().count()).isEqualTo(5);
+        assertThat(page).contains("Throughput", "Checkpoint duration", "Checkpoint size", "Peak memory",
+                        "Memory per state entry")
                 .contains(recordsPerSecond)
                 .contains(stateSizes)
                 .contains(">zstate<", ">rocksdb<", ">hashmap<")
@@ -93,5 +98,15 @@ class ZStateCompareTest {
         Matcher row = Pattern.compile("\\n" + Pattern.quote(label) + " {2,}(.*)\\n").matcher(out);
         assertThat(row.find()).as(out).isTrue();
         return Arrays.asList(row.group(1).trim().split(" {2,}"));
+    }
+
+    @Test
+    void anUnknownPresetNamesTheKnownOnesAndAnOutOfMemoryRunIsAResult() {
+        Outcome run = compare("--preset", "huge");
+        assertThat(run.exit()).isEqualTo(2);
+        CompareReport.Run oom = new CompareReport.Run("hashmap", 1, null,
+                "out of memory (Java heap space, -Xmx2g)");
+        assertThat(oom.outcome()).isEqualTo("FAILED: out of memory (Java heap space, -Xmx2g)");
+        assertThat(oom.succeeded()).isFalse();
     }
 }
