@@ -237,10 +237,8 @@ class IncrementalCheckpointTest {
             for (HandleAndLocalPath file : original.getSharedState()) {
                 file.getHandle().discardState();
             }
-            Map<Integer, String> expected = new TreeMap<>();
-            for (int key = 0; key < 500; key++) {
-                expected.put(key, "value=" + (key < 50 ? "b" : key >= 400 && key < 450 ? "c" : "a"));
-            }
+            Map<Integer, String> expected =
+                    values(500, key -> "value=" + (key < 50 ? "b" : key >= 400 && key < 450 ? "c" : "a"));
             assertRestoresValues(env, next, expected);
         }
     }
@@ -396,10 +394,7 @@ class IncrementalCheckpointTest {
             } finally {
                 KeyedBackends.dispose(zstate);
             }
-            Map<Integer, String> expected = new TreeMap<>();
-            for (int key = 0; key < 500; key++) {
-                expected.put(key, "value=" + (key < 50 ? "b" : key >= 450 ? "c" : "a"));
-            }
+            Map<Integer, String> expected = values(500, key -> "value=" + (key < 50 ? "b" : key >= 450 ? "c" : "a"));
             assertRestoresValues(env, third, expected);
         }
     }
@@ -429,10 +424,7 @@ class IncrementalCheckpointTest {
                 write(zstate, value, 0, 2000, big); // ~2 MB of changes: more than the log may hold
                 KeyedStateHandle third = checkpoint(zstate, 3, streams, registry);
                 assertThat(files(third)).as("a base again").isEqualTo(1);
-                Map<Integer, String> expected = new TreeMap<>();
-                for (int key = 0; key < 2000; key++) {
-                    expected.put(key, "value=" + big);
-                }
+                Map<Integer, String> expected = values(2000, key -> "value=" + big);
                 assertRestoresValues(env, third, expected);
             } finally {
                 KeyedBackends.dispose(zstate);
@@ -460,11 +452,8 @@ class IncrementalCheckpointTest {
                     complete(zstate, id);
                 }
                 assertThat(files).as("shared files per checkpoint").containsExactly(1, 2, 3, 1, 2, 3);
-                Map<Integer, String> expected = new TreeMap<>();
-                for (int key = 0; key < 2000; key++) {
-                    int round = key / 100;
-                    expected.put(key, "value=" + (round >= 1 && round <= 6 ? "round " + round : "base"));
-                }
+                Map<Integer, String> expected = values(2000,
+                        key -> "value=" + (key / 100 >= 1 && key / 100 <= 6 ? "round " + key / 100 : "base"));
                 assertRestoresValues(env, last, expected);
             } finally {
                 KeyedBackends.dispose(zstate);
@@ -676,6 +665,15 @@ class IncrementalCheckpointTest {
             all.putAll(dump(parts.get(i), ranges.get(i)));
         }
         return all;
+    }
+
+    /** Keys 0 .. {@code keys - 1} with the value {@code value} gives each. */
+    private static Map<Integer, String> values(int keys, java.util.function.IntFunction<String> value) {
+        Map<Integer, String> out = new TreeMap<>();
+        for (int key = 0; key < keys; key++) {
+            out.put(key, value.apply(key));
+        }
+        return out;
     }
 
     private static KeyedStateHandle checkpoint(CheckpointableKeyedStateBackend<Integer> backend, long id,

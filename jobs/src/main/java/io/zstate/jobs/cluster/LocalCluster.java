@@ -23,6 +23,7 @@ import java.util.jar.JarFile;
 import java.util.jar.Manifest;
 import org.apache.flink.configuration.ConfigurationUtils;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.CoreOptions;
 import org.apache.flink.configuration.GlobalConfiguration;
 import org.apache.flink.runtime.clusterframework.TaskExecutorProcessSpec;
 import org.apache.flink.runtime.clusterframework.TaskExecutorProcessUtils;
@@ -165,10 +166,13 @@ public final class LocalCluster implements AutoCloseable {
     /** Starts a TaskManager whose resource id (its name in the web UI and REST API) is {@code name}. */
     public Process startTaskManager(String name) throws IOException {
         TaskExecutorProcessSpec spec = TaskExecutorProcessUtils.processSpecFromConfig(config);
-        List<String> jvm = split(ProcessMemoryUtils.generateJvmParametersStr(spec));
+        List<String> jvm = new ArrayList<>(split(ProcessMemoryUtils.generateJvmParametersStr(spec)));
         List<String> dynamic = new ArrayList<>(split(TaskExecutorProcessUtils.generateDynamicConfigsStr(spec)));
         dynamic.add("-D");
         dynamic.add("taskmanager.resource-id=" + name);
+        // as flink's taskmanager.sh adds them: env.java.opts.all, then env.java.opts.taskmanager
+        jvm.addAll(split(config.get(CoreOptions.FLINK_JVM_OPTIONS)));
+        jvm.addAll(split(config.get(CoreOptions.FLINK_TM_JVM_OPTIONS)));
         return start(name, jvm, TASK_MANAGER_CLASS, dynamic);
     }
 
