@@ -112,6 +112,23 @@ final class CompareReport {
     }
 
     /** The runs side by side as text, a column per backend. */
+    /** Whether zstate used its swap device (RocksDB) in the run, in one line; empty without a zstate run. */
+    static String swapDevice(List<Run> runs) {
+        for (Run run : runs) {
+            if (run.result() == null || run.result().zstate() == null) {
+                continue;
+            }
+            io.zstate.pagestore.PageStoreStats s = run.result().zstate();
+            return s.writebacks() > 0 || s.spilledPages() > 0
+                    ? String.format(Locale.ROOT, "zstate's swap device (RocksDB) was used: %,d pages written back, %,d"
+                            + " swapped in, %,d spilled at the end; the pool held %s%n", s.writebacks(), s.swapIns(),
+                            s.spilledPages(), Units.bytes(s.poolBytesHeld()))
+                    : String.format(Locale.ROOT, "zstate's swap device (RocksDB) was not used: the state fit the pool"
+                            + " (%s held)%n", Units.bytes(s.poolBytesHeld()));
+        }
+        return "";
+    }
+
     static String table(Settings settings, List<Run> runs) {
         List<Row> rows = rows(runs);
         int labelWidth = rows.stream().mapToInt(row -> row.label().length()).max().orElse(0) + 2;

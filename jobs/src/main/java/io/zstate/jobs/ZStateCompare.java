@@ -41,6 +41,12 @@ public final class ZStateCompare extends JobRunOptions implements Callable<Integ
                     + " managed memory 256mb unless said.")
     String preset;
 
+    /**
+     * The compare's managed memory when neither {@code --preset} nor {@code --managed-memory} is
+     * given: less than the default job's state takes in zstate's pool, so its swap device works.
+     */
+    static final String DEFAULT_MANAGED_MEMORY = "16mb";
+
     /** A preset: sizes for the options not given on the command line. */
     record Preset(long keys, long events, String managedMemory, String checkpointInterval) {}
 
@@ -90,6 +96,11 @@ public final class ZStateCompare extends JobRunOptions implements Callable<Integ
                 checkpointInterval = p.checkpointInterval();
             }
         }
+        if (preset == null && !spec.commandLine().getParseResult().hasMatchedOption("--managed-memory")) {
+            // the default run shows what zstate is for: a pool smaller than the state, the rest on
+            // the swap device (RocksDB); every backend gets the same managed memory
+            managedMemory = DEFAULT_MANAGED_MEMORY;
+        }
         resolveKeys();
         List<String> chosen = new ArrayList<>();
         for (String backend : backends) {
@@ -127,6 +138,7 @@ public final class ZStateCompare extends JobRunOptions implements Callable<Integ
 
         System.out.println();
         System.out.print(CompareReport.table(settings, runs));
+        System.out.print(CompareReport.swapDevice(runs));
         Path html = out.toAbsolutePath();
         if (html.getParent() != null) {
             Files.createDirectories(html.getParent());

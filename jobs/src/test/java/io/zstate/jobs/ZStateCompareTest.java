@@ -51,7 +51,8 @@ class ZStateCompareTest {
                 .containsPattern("\\n +zstate +rocksdb +hashmap\\n")
                 .containsPattern("\\nresult +correct +correct +correct\\n")
                 .containsPattern("\\nvs zstate +1\\.00x +[0-9.]+x +[0-9.]+x\\n");
-        assertThat(out).contains("== compare: preset larger-than-memory: job counter, 6,000 events over 1,000 keys");
+        assertThat(out).contains("== compare: preset larger-than-memory: job counter, 6,000 events over 1,000 keys")
+                .containsPattern("zstate's swap device \\(RocksDB\\) was (not )?used");
         for (String row : List.of("records/s", "wall time", "checkpoints", "checkpoint avg", "checkpoint max",
                 "state size (last cp)", "written per checkpoint", "peak RSS", "peak heap", "peak RSS per key",
                 "peak direct", "zstate compression")) {
