@@ -62,20 +62,8 @@ class FormatCompatibilityTest {
     @ParameterizedTest(name = "format {0}")
     @ValueSource(ints = {1, 2})
     void restoresACheckpointOfEveryFormatVersionWholeAndRescaled(int version) throws Exception {
-        KeyedStateHandle checkpoint = read("/checkpoints/format-v" + version + ".bin");
-        try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
-            CheckpointableKeyedStateBackend<Integer> whole = KeyedBackends.create(
-                    ZStateBackendTest.backend("zsmalloc"), env, KEY_GROUPS, List.of(checkpoint));
-            assertHolds(whole, new KeyGroupRange(0, KEY_GROUPS - 1));
-            KeyedBackends.dispose(whole);
-            for (KeyGroupRange half : List.of(new KeyGroupRange(0, 3), new KeyGroupRange(4, 7))) {
-                CheckpointableKeyedStateBackend<Integer> part = KeyedBackends.create(
-                        ZStateBackendTest.backend("zsmalloc"), env, KEY_GROUPS, half,
-                        List.of(checkpoint.getIntersection(half))); // as Flink assigns a rescaled restore
-                assertHolds(part, half);
-                KeyedBackends.dispose(part);
-            }
-        }
+        assertRestoresWholeAndInHalves(ZStateBackendTest.backend("zsmalloc"),
+                read("/checkpoints/format-v" + version + ".bin"));
     }
 
     /**
@@ -89,15 +77,20 @@ class FormatCompatibilityTest {
         KeyedStateHandle checkpoint = readIncremental("/checkpoints/incremental-v" + version + ".bin");
         assertThat(((org.apache.flink.runtime.state.IncrementalRemoteKeyedStateHandle) checkpoint).getSharedState())
                 .as("a base and two deltas").hasSize(3);
+        assertRestoresWholeAndInHalves(IncrementalCheckpointTest.incremental("64mb"), checkpoint);
+    }
+
+    /** {@code checkpoint} restored into {@code backend} whole and in two halves holds what {@link #write} wrote. */
+    private static void assertRestoresWholeAndInHalves(
+            org.apache.flink.runtime.state.StateBackend backend, KeyedStateHandle checkpoint) throws Exception {
         try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
-            CheckpointableKeyedStateBackend<Integer> whole = KeyedBackends.create(
-                    IncrementalCheckpointTest.incremental("64mb"), env, KEY_GROUPS, List.of(checkpoint));
+            CheckpointableKeyedStateBackend<Integer> whole =
+                    KeyedBackends.create(backend, env, KEY_GROUPS, List.of(checkpoint));
             assertHolds(whole, new KeyGroupRange(0, KEY_GROUPS - 1));
             KeyedBackends.dispose(whole);
             for (KeyGroupRange half : List.of(new KeyGroupRange(0, 3), new KeyGroupRange(4, 7))) {
-                CheckpointableKeyedStateBackend<Integer> part = KeyedBackends.create(
-                        IncrementalCheckpointTest.incremental("64mb"), env, KEY_GROUPS, half,
-                        List.of(checkpoint.getIntersection(half)));
+                CheckpointableKeyedStateBackend<Integer> part = KeyedBackends.create(backend, env, KEY_GROUPS, half,
+                        List.of(checkpoint.getIntersection(half))); // as Flink assigns a rescaled restore
                 assertHolds(part, half);
                 KeyedBackends.dispose(part);
             }
@@ -211,14 +204,7 @@ class FormatCompatibilityTest {
             value.clear();
             map.clear();
             list.clear();
-            value.update("value of " + key);
-            for (int u = 0; u < (key == BIG_MAP_KEY ? BIG_MAP_ENTRIES : 3); u++) {
-                map.put(u, "entry " + u + " of " + key);
-            }
-            if (key % 3 != 0) {
-                list.add((long) key);
-                list.addAll(List.of(key + 1L, key + 2L));
-            }
+            writeKey(value, map, list, key, true);
         }
     }
 
@@ -284,11 +270,25 @@ class FormatCompatibilityTest {
         ListState<Long> list = state(backend, LIST);
         for (int key = 0; key < KEYS; key++) {
             backend.setCurrentKey(key);
-            value.update("value of " + key);
-            for (int u = 0; u < (key == BIG_MAP_KEY ? BIG_MAP_ENTRIES : 3); u++) {
-                map.put(u, "entry " + u + " of " + key);
-            }
-            if (key % 3 != 0) {
+            writeKey(value, map, list, key, false);
+        }
+    }
+
+    /**
+     * What {@link #write} writes for the current key {@code key}; the list in one update, or
+     * element by element ({@code appending}: an incremental checkpoint records appends).
+     */
+    private static void writeKey(ValueState<String> value, MapState<Integer, String> map, ListState<Long> list,
+            int key, boolean appending) throws Exception {
+        value.update("value of " + key);
+        for (int u = 0; u < (key == BIG_MAP_KEY ? BIG_MAP_ENTRIES : 3); u++) {
+            map.put(u, "entry " + u + " of " + key);
+        }
+        if (key % 3 != 0) {
+            if (appending) {
+                list.add((long) key);
+                list.addAll(List.of(key + 1L, key + 2L));
+            } else {
                 list.update(List.of((long) key, key + 1L, key + 2L));
             }
         }

@@ -75,7 +75,7 @@ class IncrementalRescaleJobTest {
         Path checkpoints = dir.resolve("checkpoints");
         Path first = runUntilCheckpointsThenCancel(2, null, checkpoints.resolve("p2"));
         // two retained checkpoints of bases only would keep at most 2 x 2 shared files; deltas on a base keep more
-        assertThat(sharedFiles(checkpoints.resolve("p2"))).as("shared files: a base and deltas per subtask")
+        assertThat(TestClusters.sharedFiles(checkpoints.resolve("p2"))).as("shared files: a base and deltas per subtask")
                 .isGreaterThan(4);
         Path second = runUntilCheckpointsThenCancel(3, first, checkpoints.resolve("p3"));
         Map<Long, Long> counts = new HashMap<>();
@@ -85,13 +85,6 @@ class IncrementalRescaleJobTest {
         }
         assertThat(counts).hasSize(KEYS);
         assertThat(counts.values()).as("every key counted every event exactly once").containsOnly((long) EVENTS / KEYS);
-    }
-
-    private static long sharedFiles(Path root) throws java.io.IOException {
-        try (Stream<Path> all = Files.walk(root)) {
-            return all.filter(p -> Files.isRegularFile(p) && p.getParent().getFileName().toString().equals("shared"))
-                    .count();
-        }
     }
 
     /** Runs the job until its subtasks saw 8 checkpoints complete, cancels it; its latest checkpoint. */

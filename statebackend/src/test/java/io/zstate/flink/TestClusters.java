@@ -20,4 +20,17 @@ final class TestClusters {
                 .setConfiguration(config)
                 .build());
     }
+
+    /**
+     * Files under the shared folders of a checkpoint directory now (where incremental checkpoints
+     * keep what later ones refer to); 0 if a file went while it was walked (ask again later).
+     */
+    static long sharedFiles(java.nio.file.Path root) {
+        try (java.util.stream.Stream<java.nio.file.Path> all = java.nio.file.Files.walk(root)) {
+            return all.filter(p -> java.nio.file.Files.isRegularFile(p)
+                    && p.getParent().getFileName().toString().equals("shared")).count();
+        } catch (java.io.IOException | java.io.UncheckedIOException e) {
+            return 0;
+        }
+    }
 }

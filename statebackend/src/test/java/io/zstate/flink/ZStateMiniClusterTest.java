@@ -143,15 +143,6 @@ class ZStateMiniClusterTest {
     static final AtomicInteger MOST_SHARED_FILES = new AtomicInteger();
     static final AtomicInteger LATE_CHECKPOINTS = new AtomicInteger();
 
-    /** Files under the checkpoint directory's shared folders now. */
-    static int sharedFiles(Path root) {
-        try (Stream<Path> all = Files.walk(root)) {
-            return (int) all.filter(p -> Files.isRegularFile(p) && p.getParent().getFileName().toString().equals("shared"))
-                    .count();
-        } catch (java.io.IOException | java.io.UncheckedIOException e) {
-            return 0; // a file deleted while walked: the next checkpoint counts again
-        }
-    }
 
     /**
      * The page store fails under the job (a RocksDB write of the spill store, injected once after
@@ -277,7 +268,7 @@ class ZStateMiniClusterTest {
             Path root = checkpointRoot;
             if (root != null && checkpointId >= 20) {
                 LATE_CHECKPOINTS.incrementAndGet();
-                MOST_SHARED_FILES.accumulateAndGet(sharedFiles(root), Math::max);
+                MOST_SHARED_FILES.accumulateAndGet((int) TestClusters.sharedFiles(root), Math::max);
             }
         }
 

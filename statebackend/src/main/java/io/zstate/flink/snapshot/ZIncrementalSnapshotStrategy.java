@@ -108,12 +108,12 @@ public final class ZIncrementalSnapshotStrategy<K>
     private final TreeMap<Long, Chain> written = new TreeMap<>();
     /**
      * Checkpoints decided and not yet completed, aborted or subsumed: the completed checkpoint
-     * each delta builds on, or {@link #BASE} for a base. A delta may build on C only if every one
+     * each delta builds on, or {@link #NO_PARENT} for a base. A delta may build on C only if every one
      * of these after C builds on C too: one that completes first subsumes C, and the JobManager
      * deletes the files of C that it does not refer to.
      */
     private final TreeMap<Long, Long> inFlight = new TreeMap<>();
-    private static final long BASE = -1;
+    private static final long NO_PARENT = -1;
 
     /**
      * The files one checkpoint refers to, in order (base first), with the base's key-group offsets
@@ -226,7 +226,7 @@ public final class ZIncrementalSnapshotStrategy<K>
                 }
             }
             if (remember) {
-                inFlight.put(checkpointId, delta ? resources.base.checkpointId() : BASE);
+                inFlight.put(checkpointId, delta ? resources.base.checkpointId() : NO_PARENT);
             }
         }
         if (delta) {

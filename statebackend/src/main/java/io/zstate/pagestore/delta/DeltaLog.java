@@ -52,13 +52,13 @@ public final class DeltaLog {
     private final long limitBytes;
     private final int compactFrom;
     private final int mergeLimit;
-    private byte[] log = new byte[INITIAL];
+    private byte[] log;
     private final int initial;
     private int size;
     private int deadBytes;
     private int lastBarrierEnd; // records starting before this come before the newest barrier
-    private int[] slots = new int[256]; // record offset + 1, 0 empty
-    private int[] hashes = new int[256];
+    private int[] slots; // record offset + 1, 0 empty
+    private int[] hashes;
     private int keyed; // index entries in use
     private boolean incomplete;
     private int compactions;
@@ -77,7 +77,7 @@ public final class DeltaLog {
         this.mergeLimit = mergeLimit;
         this.compactFrom = compactFrom;
         this.initial = initial;
-        this.log = new byte[initial];
+        empty();
     }
 
     // ==== recording ==============================================================================
@@ -134,11 +134,16 @@ public final class DeltaLog {
      * checkpoint must be a full one.
      */
     public void giveUp() {
+        empty();
         incomplete = true;
+    }
+
+    /** No records and an empty index (fresh arrays: a frozen log keeps the old ones). */
+    private void empty() {
+        log = new byte[initial];
         size = 0;
         deadBytes = 0;
         lastBarrierEnd = 0;
-        log = new byte[initial];
         slots = new int[256];
         hashes = new int[256];
         keyed = 0;
@@ -153,13 +158,7 @@ public final class DeltaLog {
     public FrozenDeltas freeze() {
         FrozenDeltas frozen = new FrozenDeltas(incomplete ? new byte[0] : log, incomplete ? 0 : size,
                 incomplete ? 0 : size - deadBytes, !incomplete);
-        log = new byte[initial];
-        size = 0;
-        deadBytes = 0;
-        lastBarrierEnd = 0;
-        slots = new int[256];
-        hashes = new int[256];
-        keyed = 0;
+        empty();
         incomplete = false;
         return frozen;
     }
