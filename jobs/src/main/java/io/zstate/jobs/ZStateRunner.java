@@ -241,10 +241,11 @@ public final class ZStateRunner extends JobRunOptions implements Callable<Intege
         List<RunResult.Completed> history = new ArrayList<>();
         for (org.apache.flink.runtime.checkpoint.AbstractCheckpointStats stats : snapshot.getHistory().getCheckpoints()) {
             if (stats instanceof CompletedCheckpointStats done) {
-                history.add(0, new RunResult.Completed(done.getCheckpointId(), done.getEndToEndDuration(),
+                history.add(new RunResult.Completed(done.getCheckpointId(), done.getEndToEndDuration(),
                         done.getStateSize(), done.getCheckpointedSize()));
             }
         }
+        java.util.Collections.reverse(history); // the history lists the newest first
         CompletedCheckpointStatsSummarySnapshot summary = snapshot.getSummaryStats();
         StatsSummarySnapshot duration = summary.getEndToEndDurationStats();
         CompletedCheckpointStats last = snapshot.getHistory().getLatestCompletedCheckpoint();

@@ -150,7 +150,7 @@ public final class ClusterDemo implements Callable<Integer> {
             say("starting a JobManager and two TaskManagers (%d slots each, %s each) as separate JVMs; logs in %s%s",
                     slots, taskManagerMemory, cluster.logDir(), cluster.logging() ? "" : " (stdout/stderr only: no log4j jars)");
             cluster.startJobManager();
-            awaitRest(cluster, Duration.ofSeconds(90));
+            cluster.awaitRest(Duration.ofSeconds(90));
             say("JobManager up: REST API and web UI at http://localhost:%d (pid %d)",
                     cluster.restPort(), cluster.process("jobmanager").pid());
             cluster.startTaskManager("tm-1");
@@ -397,17 +397,6 @@ public final class ClusterDemo implements Callable<Integer> {
                     + Path.of("").toAbsolutePath() + "; pass --config");
         }
         return found;
-    }
-
-    private static void awaitRest(LocalCluster cluster, Duration timeout) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (cluster.get("/overview") == null) {
-            cluster.checkAlive();
-            if (System.nanoTime() > deadline) {
-                throw new IllegalStateException("the JobManager's REST API did not answer within " + timeout.toSeconds() + " s");
-            }
-            Thread.sleep(250);
-        }
     }
 
     private double seconds() {

@@ -245,6 +245,18 @@ public final class LocalCluster implements AutoCloseable {
         return names;
     }
 
+    /** Waits until the JobManager's REST API answers; throws if it does not within {@code timeout} or a process died. */
+    public void awaitRest(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (get("/overview") == null) {
+            checkAlive();
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("the JobManager's REST API did not answer within " + timeout.toSeconds() + " s");
+            }
+            Thread.sleep(250);
+        }
+    }
+
     /** Waits until exactly {@code count} TaskManagers are registered; fails if a process died. */
     public void awaitTaskManagers(int count, Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();

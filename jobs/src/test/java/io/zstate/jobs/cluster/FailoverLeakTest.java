@@ -56,7 +56,7 @@ class FailoverLeakTest {
         boolean ok = false;
         try {
             cluster.startJobManager();
-            awaitRest(cluster);
+            cluster.awaitRest(Duration.ofSeconds(90));
             cluster.startTaskManager("survivor");
             cluster.startTaskManager("tm-0");
             cluster.awaitTaskManagers(2, Duration.ofSeconds(90));
@@ -137,12 +137,6 @@ class FailoverLeakTest {
         public String toString() {
             return String.format("native (NMT, heap excluded) %d MiB, of it Other %d MiB; RSS %d MiB",
                     committed >> 20, other >> 20, rss >> 20);
-        }
-    }
-
-    private static void awaitRest(LocalCluster cluster) throws InterruptedException {
-        for (int i = 0; i < 450 && cluster.get("/overview") == null; i++) {
-            Thread.sleep(200);
         }
     }
 
