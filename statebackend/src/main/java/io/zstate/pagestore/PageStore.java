@@ -384,6 +384,60 @@ public final class PageStore implements AutoCloseable {
     }
 
     /**
+     * Places one key-group of a table from a checkpoint's {@link
+     * io.zstate.pagestore.snapshot.PageImage}: its stored pages go into the pool as they are (or
+     * RocksDB when the pool is full), under the ids they refer to each other by, and its directory
+     * is installed; no entry is decoded or re-put. Only into a store that allocated no page yet
+     * (a restore's first base), with the page size and the table's hash seed the image was
+     * written with; call {@link #finishPlacing} before any other write.
+     *
+     * @throws java.io.IOException if the image is corrupt (the store then fails)
+     */
+    public void placePages(int table, int keyGroup, java.io.DataInput in, String where) throws java.io.IOException {
+        checkMutable(table, keyGroup);
+        try {
+            io.zstate.pagestore.snapshot.PageImage.read(in, new io.zstate.pagestore.snapshot.PageImage.Placement() {
+                @Override
+                public void page(int pageId, int depth, byte[] stored, int offset, int length) {
+                    pager.place(pageId, depth, stored, offset, length);
+                }
+
+                @Override
+                public void same(int pageId, int depth, long word) {
+                    pager.placeSame(pageId, depth, word);
+                }
+
+                @Override
+                public void directory(int[] heads, long mapIndexes) {
+                    index.placeDirectory(table, keyGroup, heads, mapIndexes);
+                }
+            }, where);
+        } catch (java.io.IOException e) {
+            fail(e, "placing pages from " + where);
+            throw e;
+        } catch (RuntimeException | Error e) {
+            throw fail(e, "placing pages from " + where);
+        }
+    }
+
+    /** Placing pages is done ({@link #placePages}): the ids between them are free for new pages. */
+    public void finishPlacing() {
+        checkUsable();
+        pager.finishPlacing();
+    }
+
+    /** Whether pages from a checkpoint can be placed into this store: it never allocated one. */
+    public boolean canPlacePages() {
+        checkUsable();
+        return pager.canPlace();
+    }
+
+    /** The store's page size (a page image places only into a store of the same). */
+    public int pageSize() {
+        return pager.pageSize();
+    }
+
+    /**
      * Moves the pool's objects into fewer frames (pinned copies included) and releases the frames
      * emptied; returns how many.
      */

@@ -41,6 +41,7 @@ package io.zstate.pagestore;
  *     object pinned, a RocksDB record kept by a view, a dirty page copied, a word kept)
  * @param pinCopies of which dirty pages copied (compressed into the pool, or into RocksDB)
  * @param pinWritebacks pinned pool objects the reaper wrote back to RocksDB
+ * @param pagesPlaced pages a restore placed as a checkpoint stored them (no entry re-put)
  */
 public record PageStoreStats(
         long hotPages,
@@ -78,7 +79,8 @@ public record PageStoreStats(
         long pinnedSpilled,
         long pinSaves,
         long pinCopies,
-        long pinWritebacks) {
+        long pinWritebacks,
+        long pagesPlaced) {
 
     /** These counters with the number of map indexes (the index layer's, added by the store). */
     public PageStoreStats withMapIndexes(long count) {
@@ -87,7 +89,7 @@ public record PageStoreStats(
                 cacheHits, cacheMisses, poolHits, swapIns, sameFilledHits, stores, cleanDrops, sameFilledStores,
                 bounced, compressFailures, directSpills, writebacks, framesReclaimed, uncompressedBytesStored,
                 compressedBytesStored, arenaRefusals, count, openSnapshots, pinnedPoolObjects, pinnedPoolBytes,
-                pinnedSpilled, pinSaves, pinCopies, pinWritebacks);
+                pinnedSpilled, pinSaves, pinCopies, pinWritebacks, pagesPlaced);
     }
 
     /** The counters of two stores added up (for totals over the backends of a job). */
@@ -128,7 +130,8 @@ public record PageStoreStats(
                 pinnedSpilled + o.pinnedSpilled,
                 pinSaves + o.pinSaves,
                 pinCopies + o.pinCopies,
-                pinWritebacks + o.pinWritebacks);
+                pinWritebacks + o.pinWritebacks,
+                pagesPlaced + o.pagesPlaced);
     }
 
     /** Uncompressed / compressed bytes over all stores; 0 before the first. */

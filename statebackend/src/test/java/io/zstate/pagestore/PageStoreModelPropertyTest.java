@@ -321,7 +321,7 @@ class PageStoreModelPropertyTest {
     }
 
     /** 1 KiB pages, a cache of {@code cachePages}, a 16-frame pool reclaimed two frames at a time. */
-    private static PageStoreConfig tiny(Path dir, String allocator, int cachePages) {
+    static PageStoreConfig tiny(Path dir, String allocator, int cachePages) {
         return PageStoreConfig.defaults(dir)
                 .withPageSize(1024)
                 .withPageCacheBytes(cachePages * 1024L)
@@ -330,7 +330,7 @@ class PageStoreModelPropertyTest {
                 .withReclaimBatchFrames(2);
     }
 
-    private static void step(PageStore store, TreeMap<String, byte[]> model, ValueView view, Op op,
+    static void step(PageStore store, TreeMap<String, byte[]> model, ValueView view, Op op,
             OpenSnapshots snapshots) {
         Random random = new Random(op.seed());
         byte[] valueKey = valueKey(op.keyId());
@@ -430,7 +430,7 @@ class PageStoreModelPropertyTest {
     }
 
     /** The two tables every sequence writes to: 0 (values and maps) and 1. */
-    private static void createTables(PageStore store) {
+    static void createTables(PageStore store) {
         store.createTable("values-and-maps");
         store.createTable("other");
     }
@@ -557,7 +557,7 @@ class PageStoreModelPropertyTest {
         }
     }
 
-    private static void verifyAll(PageStore store, TreeMap<String, byte[]> model, ValueView view) {
+    static void verifyAll(PageStore store, TreeMap<String, byte[]> model, ValueView view) {
         for (Map.Entry<String, byte[]> e : model.entrySet()) {
             String[] parts = e.getKey().split("/");
             byte[] key = HexFormat.of().parseHex(parts[2]);

@@ -2,6 +2,7 @@ package io.zstate.flink.snapshot;
 
 import io.zstate.flink.ZStateTables;
 import io.zstate.pagestore.delta.DeltaLog;
+import io.zstate.pagestore.layout.Varints;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -164,13 +165,13 @@ public final class IncrementalFormat {
     static void writeRecord(DataOutputView out, byte op, int state, int keyGroup, byte[] bytes, int keyOffset,
             int keyLength, int prefixLength, int valueOffset, int valueLength) throws IOException {
         out.writeByte(op);
-        writeVarint(out, state);
-        writeVarint(out, keyGroup);
-        writeVarint(out, keyLength);
+        Varints.write(out, state);
+        Varints.write(out, keyGroup);
+        Varints.write(out, keyLength);
         out.write(bytes, keyOffset, keyLength);
-        writeVarint(out, prefixLength);
+        Varints.write(out, prefixLength);
         if (op == DeltaLog.PUT || op == DeltaLog.APPEND) {
-            writeVarint(out, valueLength);
+            Varints.write(out, valueLength);
             out.write(bytes, valueOffset, valueLength);
         }
     }
@@ -200,17 +201,17 @@ public final class IncrementalFormat {
                 throw new IOException("The delta file " + where + " is corrupt: a record of op " + op
                         + ", expected 1 to 4 (put, append, delete, delete-prefix) or 0 (end)");
             }
-            state = readVarint(in, where);
-            keyGroup = readVarint(in, where);
-            keyLength = readVarint(in, where);
+            state = Varints.read(in, where);
+            keyGroup = Varints.read(in, where);
+            keyLength = Varints.read(in, where);
             if (key.length < keyLength) {
                 key = new byte[Math.max(keyLength, key.length * 2)];
             }
             in.readFully(key, 0, keyLength);
-            prefixLength = readVarint(in, where);
+            prefixLength = Varints.read(in, where);
             valueLength = 0;
             if (op == DeltaLog.PUT || op == DeltaLog.APPEND) {
-                valueLength = readVarint(in, where);
+                valueLength = Varints.read(in, where);
                 if (value.length < valueLength) {
                     value = new byte[Math.max(valueLength, value.length * 2)];
                 }
@@ -222,25 +223,5 @@ public final class IncrementalFormat {
             }
             return true;
         }
-    }
-
-    static void writeVarint(DataOutputView out, int value) throws IOException {
-        while ((value & ~0x7f) != 0) {
-            out.writeByte((value & 0x7f) | 0x80);
-            value >>>= 7;
-        }
-        out.writeByte(value);
-    }
-
-    static int readVarint(DataInputView in, String where) throws IOException {
-        int value = 0;
-        for (int shift = 0; shift < 35; shift += 7) {
-            int b = in.readUnsignedByte();
-            value |= (b & 0x7f) << shift;
-            if ((b & 0x80) == 0) {
-                return value;
-            }
-        }
-        throw new IOException("The delta file " + where + " is corrupt: a varint longer than 5 bytes");
     }
 }

@@ -380,6 +380,33 @@ public final class BucketIndex {
         }
     }
 
+    /**
+     * Installs the directory of a table and key-group whose pages were placed from a checkpoint
+     * (Pager.place), with the number of map indexes among them.
+     *
+     * @throws IllegalStateException if the key-group has a directory already or a head is not a
+     *     placed page (the checkpoint is corrupt)
+     */
+    public void placeDirectory(int table, int keyGroup, int[] heads, long mapIndexesAmong) {
+        tables.check(table, keyGroup);
+        if (tables.directory(table, keyGroup) != null) {
+            throw new IllegalStateException("table " + tables.name(table) + ", key-group " + keyGroup
+                    + " has entries already: pages can be placed only into an empty key-group");
+        }
+        if (heads.length == 0 || Integer.bitCount(heads.length) != 1 || heads.length > 1 << Directory.MAX_DEPTH) {
+            throw new IllegalStateException("a directory of " + heads.length + " heads: not a power of two up to 2^"
+                    + Directory.MAX_DEPTH);
+        }
+        for (int head : heads) {
+            if (!pager.isLive(head)) {
+                throw new IllegalStateException("the directory of table " + tables.name(table) + ", key-group "
+                        + keyGroup + " points at page " + head + ", which the checkpoint does not hold");
+            }
+        }
+        tables.directory(table, keyGroup, Directory.placed(heads, tables.seed(table), pager::depth));
+        mapIndexes += mapIndexesAmong;
+    }
+
     /** Removes every entry of a table and frees its pages. */
     public void clear(int table) {
         Directory[] groups = tables.directories(table);

@@ -28,6 +28,8 @@ public final class ChainWalker {
     private byte[] key;
     /** Map roots met on the page being walked: top page and height each. */
     private int[][] rootStash = new int[4][];
+    /** Map roots met by walks of entries (a checkpoint's page image counts the map indexes). */
+    private long mapRootsMet;
 
     public ChainWalker(PageSource pages, int pageSize) {
         this.pages = pages;
@@ -99,6 +101,7 @@ public final class ChainWalker {
                     if (BucketPage.isMapRoot(page, entry) && !keysOnly) {
                         int at = BucketPage.entryValueOffset(page, entry);
                         roots = noteRoot(roots, MapRoot.top(page, at), MapRoot.height(page, at));
+                        mapRootsMet++;
                         continue;
                     }
                     if (keysOnly) {
@@ -174,6 +177,11 @@ public final class ChainWalker {
             forEachMapLeaf(child, height - 1, visitor);
         }
         visitor.node(top);
+    }
+
+    /** Map roots this walker met so far in walks of entries (not of keys only). */
+    public long mapRootsMet() {
+        return mapRootsMet;
     }
 
     /** Whether directory index {@code i} is the first of its bucket chain (each chain is walked once). */

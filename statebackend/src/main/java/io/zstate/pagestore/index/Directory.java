@@ -46,6 +46,23 @@ final class Directory {
         this.seed = seed;
     }
 
+    /**
+     * A directory placed from a checkpoint: its heads as they were, the depth their count says,
+     * the bucket chains counted by their first indexes ({@code depthOf} a head's local depth).
+     */
+    static Directory placed(int[] heads, int seed, java.util.function.IntUnaryOperator depthOf) {
+        Directory d = new Directory(heads[0], seed);
+        d.pages = heads;
+        d.depth = Integer.numberOfTrailingZeros(heads.length);
+        d.buckets = 0;
+        for (int i = 0; i < heads.length; i++) {
+            if (isFirstIndex(i, depthOf.applyAsInt(heads[i]))) {
+                d.buckets++;
+            }
+        }
+        return d;
+    }
+
     /** The head of the bucket chain a prefix hash falls in. */
     int head(int hash) {
         return pages[hash & ((1 << depth) - 1)];

@@ -35,6 +35,16 @@ public interface FrozenView extends AutoCloseable {
      */
     Batches batches(int table, int keyGroup);
 
+    /**
+     * Writes the pages of one key-group of a table as the store held them when frozen, as a
+     * {@link PageImage} (the stored bytes as they are); returns false and writes nothing if the
+     * table had no entries there.
+     */
+    boolean writePages(int table, int keyGroup, java.io.DataOutput out) throws java.io.IOException;
+
+    /** The page size of the frozen store (a page image places only into a store of the same). */
+    int pageSize();
+
     /** Releases what the view holds (its pins: pool objects, RocksDB copies and views). */
     @Override
     void close();

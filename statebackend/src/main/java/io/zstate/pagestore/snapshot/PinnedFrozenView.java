@@ -19,6 +19,7 @@ public final class PinnedFrozenView implements FrozenView {
     private final int[][][] directories;
     private final FrozenPages pages;
     private final ChainWalker walker;
+    private PageImage.Writer imageWriter;
 
     public PinnedFrozenView(int firstKeyGroup, int[][][] directories, FrozenPages pages) {
         this.firstKeyGroup = firstKeyGroup;
@@ -63,6 +64,24 @@ public final class PinnedFrozenView implements FrozenView {
                 return false;
             }
         };
+    }
+
+    @Override
+    public boolean writePages(int table, int keyGroup, java.io.DataOutput out) throws java.io.IOException {
+        int[] directory = table < directories.length ? directories[table][keyGroup - firstKeyGroup] : null;
+        if (directory == null) {
+            return false;
+        }
+        if (imageWriter == null) {
+            imageWriter = new PageImage.Writer(pages);
+        }
+        imageWriter.write(directory, out);
+        return true;
+    }
+
+    @Override
+    public int pageSize() {
+        return pages.pageSize();
     }
 
     @Override

@@ -20,12 +20,17 @@ import net.jpountz.lz4.LZ4SafeDecompressor;
  * back into a page: the one place a stored page is read, for the live store and frozen views.
  * A frozen view, read by another thread, makes its own codec.
  */
-final class PageCodec {
+public final class PageCodec {
 
     private final LZ4Compressor compressor;
     private final LZ4SafeDecompressor decompressor;
     private final int pageSize;
     private final Faults faults;
+
+    /** A codec that only decodes (a restore reading a checkpoint's stored pages). */
+    public static PageCodec forReading(int pageSize) {
+        return new PageCodec(pageSize, Faults.NONE);
+    }
 
     PageCodec(int pageSize, Faults faults) {
         LZ4Factory factory = LZ4Factory.fastestInstance();
@@ -58,7 +63,7 @@ final class PageCodec {
      *
      * @throws IllegalStateException if the bytes are not a page
      */
-    void decode(byte[] src, int offset, int length, byte[] page) {
+    public void decode(byte[] src, int offset, int length, byte[] page) {
         if (StoredPage.codec(src, offset) == StoredPage.RAW) {
             if (length - 1 != pageSize) {
                 throw new IllegalStateException("a raw stored page of " + (length - 1) + " bytes, expected the page"

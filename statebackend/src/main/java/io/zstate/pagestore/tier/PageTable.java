@@ -41,30 +41,88 @@ final class PageTable {
     private int freeCount;
     private int idsUsed;
     private int live;
+    /**
+     * Whether pages are being placed at ids of their own ({@link #place}); {@link #allocate}
+     * refuses until {@link #finishPlacing} lists the ids left between them as free.
+     */
+    private boolean placing;
 
     /** A new live page, changed in {@code epoch}. */
     int allocate(int epoch) {
+        if (placing) {
+            throw new IllegalStateException("pages are being placed from a checkpoint: finish placing first");
+        }
         int id;
         if (freeCount > 0) {
             id = freeIds[--freeCount];
         } else {
             id = idsUsed++;
-            if (id == flags.length) {
-                int grown = id + (id >> 1);
-                word = Arrays.copyOf(word, grown);
-                cacheSlot = Arrays.copyOf(cacheSlot, grown);
-                flags = Arrays.copyOf(flags, grown);
-                depth = Arrays.copyOf(depth, grown);
-                version = Arrays.copyOf(version, grown);
+            grow(id);
+        }
+        occupy(id, epoch);
+        return id;
+    }
+
+    private void grow(int id) {
+        if (id >= flags.length) {
+            int grown = Math.max(id + 1, flags.length + (flags.length >> 1));
+            word = Arrays.copyOf(word, grown);
+            cacheSlot = Arrays.copyOf(cacheSlot, grown);
+            flags = Arrays.copyOf(flags, grown);
+            depth = Arrays.copyOf(depth, grown);
+            version = Arrays.copyOf(version, grown);
+        }
+    }
+
+    /**
+     * Makes page {@code id} live (a page placed from a checkpoint keeps the id its pages refer to
+     * it by). Only before this table allocated anything, or between placements.
+     *
+     * @throws IllegalStateException if the id is live already
+     */
+    void place(int id, int epoch) {
+        if (!canPlace()) {
+            throw new IllegalStateException("pages can be placed only into an empty page table");
+        }
+        placing = true;
+        if (id < 0) {
+            throw new IllegalStateException("page id " + id + " is not a page id");
+        }
+        if (id < idsUsed && isLive(id)) {
+            throw new IllegalStateException("page " + id + " was placed twice");
+        }
+        grow(id);
+        idsUsed = Math.max(idsUsed, id + 1);
+        occupy(id, epoch);
+    }
+
+    boolean canPlace() {
+        return placing || (idsUsed == 0 && freeCount == 0);
+    }
+
+    /** The placing is done: every id below the highest placed that is not live is free. */
+    void finishPlacing() {
+        if (!placing) {
+            return;
+        }
+        placing = false;
+        for (int id = idsUsed - 1; id >= 0; id--) { // the lowest ids are handed out first
+            if (!isLive(id)) {
+                if (freeCount == freeIds.length) {
+                    freeIds = Arrays.copyOf(freeIds, freeCount * 2);
+                }
+                freeIds[freeCount++] = id;
             }
         }
+    }
+
+    private void occupy(int id, int epoch) {
         word[id] = 0;
         cacheSlot[id] = NOT_CACHED;
         flags[id] = LIVE;
         depth[id] = 0;
         version[id] = epoch;
         live++;
-        return id;
     }
 
     void release(int id) {

@@ -338,6 +338,55 @@ public final class Pager implements AutoCloseable {
         table.depth(pageId, depth);
     }
 
+    // ==== placing pages from a checkpoint ==========================================================
+
+    /**
+     * Places a page restored from a checkpoint as it was stored there ({@code length} bytes of
+     * {@code stored} from {@code offset}, the codec byte first: {@link StoredPage}'s spill
+     * record), under the id its pages refer to it by: into the pool as it is (no decode, no
+     * re-encode), or RocksDB when the pool has no room (reclaim first, as the store path does).
+     * Only into a pager that allocated no page yet, until {@link #finishPlacing}.
+     *
+     * @throws IllegalStateException if the bytes are not a stored page or the id is taken
+     */
+    public void place(int pageId, int depth, byte[] stored, int offset, int length) {
+        byte codec = StoredPage.codec(stored, offset);
+        int pageBytes = length - 1;
+        if (pageBytes < 1 || StoredPage.HEADER + pageBytes > storeScratch.length
+                || (codec == StoredPage.RAW && pageBytes != pageSize)) {
+            throw new IllegalStateException("a stored page of " + length + " bytes (codec " + codec
+                    + ") cannot be a page of " + pageSize + " bytes: the checkpoint is corrupt");
+        }
+        table.place(pageId, pins.epoch()); // before the copy is kept: a failure leaves the id live, the store failed
+        table.depth(pageId, depth);
+        StoredPage.writeHeader(storeScratch, pageId, codec);
+        System.arraycopy(stored, offset + 1, storeScratch, StoredPage.HEADER, pageBytes);
+        counters.pagesPlaced++;
+        if (keepStored(pageId, -1, codec, pageBytes) == IN_SPILL) {
+            table.spilled(pageId, true);
+        } else {
+            table.poolHandle(pageId, this.stored);
+        }
+    }
+
+    /** Places a page of one repeated word (see {@link #place}). */
+    public void placeSame(int pageId, int depth, long word) {
+        table.place(pageId, pins.epoch());
+        table.depth(pageId, depth);
+        table.same(pageId, word);
+        counters.pagesPlaced++;
+    }
+
+    /** Whether pages can be placed: this pager allocated none yet (or is placing). */
+    public boolean canPlace() {
+        return table.canPlace();
+    }
+
+    /** Placing is done: the ids between placed pages become free, and pages can be allocated again. */
+    public void finishPlacing() {
+        table.finishPlacing();
+    }
+
     // ==== eviction and the store path ==============================================================
 
     /** A free cache slot, evicting the CLOCK victim if the cache is full. */
@@ -403,11 +452,23 @@ public final class Pager implements AutoCloseable {
         if (length == Integer.MAX_VALUE || length * bouncerMinRatio > pageSize) {
             StoredPage.writeHeader(storeScratch, pageId, StoredPage.RAW);
             System.arraycopy(page, 0, storeScratch, StoredPage.HEADER, pageSize);
-            spillPut(pageId, pinKey, pageSize + 1);
+            return keepStored(pageId, pinKey, StoredPage.RAW, pageSize);
+        }
+        StoredPage.writeHeader(storeScratch, pageId, StoredPage.LZ4);
+        return keepStored(pageId, pinKey, StoredPage.LZ4, length);
+    }
+
+    /**
+     * The stored page in {@link #storeScratch} (header written, {@code length} page bytes after
+     * it) goes where it costs least: RocksDB if raw or compressed worse than the bouncer allows,
+     * else a pool object (reclaiming if the pool is full), else RocksDB.
+     */
+    private int keepStored(int pageId, long pinKey, byte codec, int length) {
+        if (codec == StoredPage.RAW || length * bouncerMinRatio > pageSize) {
+            spillPut(pageId, pinKey, StoredPage.HEADER - StoredPage.PAGE_ID + length);
             counters.bounced++;
             return IN_SPILL;
         }
-        StoredPage.writeHeader(storeScratch, pageId, StoredPage.LZ4);
         int objectSize = StoredPage.HEADER + length;
         long handle = objectSize <= pool.maxObjectSize() ? pool.malloc(objectSize) : ZPool.NO_SPACE;
         if (handle == ZPool.NO_SPACE && objectSize <= pool.maxObjectSize()) {

@@ -43,6 +43,8 @@ public final class TierCounters {
     long uncompressedBytesStored;
     /** The compressed bytes they became. */
     long compressedBytesStored;
+    /** Pages a restore placed from a checkpoint. */
+    long pagesPlaced;
 
     TierCounters() {}
 
@@ -85,7 +87,8 @@ public final class TierCounters {
                 pins.spilled(),
                 pins.saves(),
                 pinCopies,
-                pinWritebacks);
+                pinWritebacks,
+                pagesPlaced);
     }
 
     /** How many pages are in each place. */

@@ -1,0 +1,305 @@
+package io.zstate.pagestore.snapshot;
+
+import io.zstate.pagestore.EntryVisitor;
+import io.zstate.pagestore.index.ChainWalker;
+import io.zstate.pagestore.index.PageSource;
+import io.zstate.pagestore.layout.SameFilled;
+import io.zstate.pagestore.layout.Varints;
+import io.zstate.pagestore.tier.FrozenPages;
+import io.zstate.pagestore.tier.PageCodec;
+import java.io.DataInput;
+import java.io.DataOutput;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.Arrays;
+import java.util.BitSet;
+
+/**
+ * The pages of one table and key-group as a checkpoint holds them, written from a frozen view
+ * and read back either by placing them (the stored bytes into the pool as they are: no decode,
+ * no re-encode, no entry re-put) or, where pages cannot be placed, entry by entry. The one place
+ * this byte layout is written and read.
+ *
+ * <pre>
+ * image:   varint heads, heads x varint page id     (the directory: a power of two of chain heads)
+ *          pages, varint 0                           (every page the key-group's entries reach)
+ *          varint map indexes                        (map roots among them)
+ * page:    varint page id + 1, varint depth, byte SAME, long word
+ *                                           | byte STORED, varint length, length bytes
+ *          (STORED bytes are StoredPage's spill record: codec byte, then the page as the pool
+ *          held it, LZ4 or raw)
+ * </pre>
+ *
+ * The pages written are those a walk over the key-group's entries touches (bucket chains with
+ * their overflow pages, map indexes' nodes and leaves, blob chains), each once: exactly what the
+ * entries need, so a key-group's image stands alone. Page ids are the store's own; pages refer
+ * to each other by them, so a placed image keeps them (placing needs a store without pages).
+ */
+public final class PageImage {
+
+    static final byte SAME = 0;
+    static final byte STORED = 1;
+
+    private PageImage() {}
+
+    /**
+     * Writes the image of one directory of a frozen view (see the class comment). Reuse one per
+     * snapshot: it holds a walker and its buffers.
+     */
+    public static final class Writer {
+        private final FrozenPages pages;
+        private final Recorder source;
+        private final ChainWalker walker;
+        private static final EntryVisitor IGNORE = (k, ko, kl, v, vo, vl) -> { };
+
+        Writer(FrozenPages pages) {
+            this.pages = pages;
+            this.source = new Recorder(pages);
+            this.walker = new ChainWalker(source, pages.pageSize());
+        }
+
+        void write(int[] directory, DataOutput out) throws IOException {
+            Varints.write(out, directory.length);
+            for (int head : directory) {
+                Varints.write(out, head);
+            }
+            long roots = walker.mapRootsMet();
+            source.begin(out);
+            try {
+                walker.forEachInDirectory(directory, IGNORE);
+            } catch (UncheckedIOException e) {
+                throw e.getCause();
+            } finally {
+                source.end();
+            }
+            Varints.write(out, 0);
+            Varints.write(out, (int) (walker.mapRootsMet() - roots));
+        }
+
+        int pageSize() {
+            return pages.pageSize();
+        }
+    }
+
+    /** Frozen pages as a page source that writes each page the first time a walk acquires it. */
+    private static final class Recorder implements PageSource {
+        private final FrozenPages pages;
+        private byte[][] buffers = new byte[2][];
+        private int held;
+        private final BitSet seen = new BitSet();
+        private int[] seenIds = new int[64];
+        private int seenCount;
+        private DataOutput out;
+
+        Recorder(FrozenPages pages) {
+            this.pages = pages;
+        }
+
+        void begin(DataOutput out) {
+            this.out = out;
+        }
+
+        void end() {
+            for (int i = 0; i < seenCount; i++) {
+                seen.clear(seenIds[i]);
+            }
+            seenCount = 0;
+            held = 0;
+            out = null;
+        }
+
+        @Override
+        public byte[] acquire(int pageId) {
+            if (held == buffers.length) {
+                buffers = Arrays.copyOf(buffers, held * 2);
+            }
+            if (buffers[held] == null) {
+                buffers[held] = new byte[pages.pageSize()];
+            }
+            byte[] page;
+            if (seen.get(pageId)) {
+                page = pages.read(pageId, buffers[held]);
+            } else {
+                page = pages.readStored(pageId, buffers[held]);
+                try {
+                    writePage(pageId);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+                seen.set(pageId);
+                if (seenCount == seenIds.length) {
+                    seenIds = Arrays.copyOf(seenIds, seenCount * 2);
+                }
+                seenIds[seenCount++] = pageId;
+            }
+            held++;
+            return page;
+        }
+
+        private void writePage(int pageId) throws IOException {
+            Varints.write(out, pageId + 1);
+            Varints.write(out, pages.depth(pageId));
+            if (pages.isSame()) {
+                out.writeByte(SAME);
+                out.writeLong(pages.sameWord());
+            } else {
+                out.writeByte(STORED);
+                Varints.write(out, pages.storedLength());
+                out.write(pages.stored(), pages.storedOffset(), pages.storedLength());
+            }
+        }
+
+        @Override
+        public void release(int pageId) {
+            held--;
+        }
+
+        @Override
+        public int depth(int pageId) {
+            return pages.depth(pageId);
+        }
+    }
+
+    /** Where an image's pages and directory go as they are read. */
+    public interface Placement {
+        void page(int pageId, int depth, byte[] stored, int offset, int length);
+
+        void same(int pageId, int depth, long word);
+
+        void directory(int[] heads, long mapIndexes);
+    }
+
+    /**
+     * Reads one image into {@code placement}; {@code where} names the file and key-group in
+     * errors.
+     *
+     * @throws IOException if the bytes are not an image (truncated, corrupt)
+     */
+    public static void read(DataInput in, Placement placement, String where) throws IOException {
+        int count = Varints.read(in, where);
+        if (count < 1 || Integer.bitCount(count) != 1 || count > 1 << 24) {
+            throw new IOException("The page image " + where + " is corrupt: a directory of " + count
+                    + " heads, expected a power of two up to 2^24");
+        }
+        int[] heads = new int[count];
+        for (int i = 0; i < count; i++) {
+            heads[i] = Varints.read(in, where);
+        }
+        byte[] stored = new byte[256];
+        for (int id = Varints.read(in, where); id != 0; id = Varints.read(in, where)) {
+            int depth = Varints.read(in, where);
+            byte kind = in.readByte();
+            if (kind == SAME) {
+                placement.same(id - 1, depth, in.readLong());
+            } else if (kind == STORED) {
+                int length = Varints.read(in, where);
+                if (length < 2 || length > 1 << 24) {
+                    throw new IOException("The page image " + where + " is corrupt: page " + (id - 1) + " of "
+                            + length + " stored bytes");
+                }
+                if (stored.length < length) {
+                    stored = new byte[Math.max(length, stored.length * 2)];
+                }
+                in.readFully(stored, 0, length);
+                placement.page(id - 1, depth, stored, 0, length);
+            } else {
+                throw new IOException("The page image " + where + " is corrupt: page " + (id - 1) + " of kind "
+                        + kind + ", expected 0 (one word) or 1 (stored)");
+            }
+        }
+        placement.directory(heads, Varints.read(in, where));
+    }
+
+    /**
+     * Reads one image and visits its entries (where pages cannot be placed: another page size or
+     * hash seed, or a store that holds pages already). The image's pages stay compressed on the
+     * heap while its entries are walked: about a key-group's share of the checkpoint.
+     */
+    public static void forEachEntry(DataInput in, int pageSize, EntryVisitor visitor, String where)
+            throws IOException {
+        HeapPages pages = new HeapPages(pageSize);
+        int[][] heads = new int[1][];
+        read(in, new Placement() {
+            @Override
+            public void page(int pageId, int depth, byte[] stored, int offset, int length) {
+                pages.put(pageId, depth, Arrays.copyOfRange(stored, offset, offset + length), 0);
+            }
+
+            @Override
+            public void same(int pageId, int depth, long word) {
+                pages.put(pageId, depth, null, word);
+            }
+
+            @Override
+            public void directory(int[] directory, long mapIndexes) {
+                heads[0] = directory;
+            }
+        }, where);
+        try {
+            new ChainWalker(pages, pageSize).forEachInDirectory(heads[0], visitor);
+        } catch (RuntimeException e) {
+            throw new IOException("The page image " + where + " is corrupt: its pages cannot be walked ("
+                    + e.getMessage() + ")", e);
+        }
+    }
+
+    /** An image's pages on the heap, stored as the checkpoint holds them, decoded when acquired. */
+    private static final class HeapPages implements PageSource {
+        private final java.util.HashMap<Integer, byte[]> stored = new java.util.HashMap<>();
+        private final java.util.HashMap<Integer, long[]> words = new java.util.HashMap<>(); // depth, word
+        private final java.util.HashMap<Integer, Integer> depths = new java.util.HashMap<>();
+        private final PageCodec codec;
+        private final int pageSize;
+        private byte[][] buffers = new byte[2][];
+        private int held;
+
+        HeapPages(int pageSize) {
+            this.pageSize = pageSize;
+            this.codec = PageCodec.forReading(pageSize);
+        }
+
+        void put(int pageId, int depth, byte[] bytes, long word) {
+            depths.put(pageId, depth);
+            if (bytes != null) {
+                stored.put(pageId, bytes);
+            } else {
+                words.put(pageId, new long[] {word});
+            }
+        }
+
+        @Override
+        public byte[] acquire(int pageId) {
+            if (held == buffers.length) {
+                buffers = Arrays.copyOf(buffers, held * 2);
+            }
+            if (buffers[held] == null) {
+                buffers[held] = new byte[pageSize];
+            }
+            byte[] page = buffers[held];
+            byte[] bytes = stored.get(pageId);
+            if (bytes != null) {
+                codec.decode(bytes, 0, bytes.length, page);
+            } else if (words.containsKey(pageId)) {
+                SameFilled.fill(page, words.get(pageId)[0]);
+            } else {
+                throw new IllegalStateException("an entry refers to page " + pageId + ", which the image lacks");
+            }
+            held++;
+            return page;
+        }
+
+        @Override
+        public void release(int pageId) {
+            held--;
+        }
+
+        @Override
+        public int depth(int pageId) {
+            Integer depth = depths.get(pageId);
+            if (depth == null) {
+                throw new IllegalStateException("the directory refers to page " + pageId + ", which the image lacks");
+            }
+            return depth;
+        }
+    }
+}
