@@ -90,9 +90,11 @@ public final class ZStateTables {
      * state's table hash seed in {@link #HASH_SEED_OPTION} (snapshots without the option, written
      * by zstate before it had one or by another backend, read as canonical ones). 2: incremental
      * checkpoints (a base in format 1's layout, deltas, a meta file:
-     * {@code io.zstate.flink.snapshot.IncrementalFormat}); full snapshots as in 1.
+     * {@code io.zstate.flink.snapshot.IncrementalFormat}); full snapshots as in 1. 3: an
+     * incremental checkpoint's base is the store's pages as they are stored (page images, placed
+     * into the pool on restore); format-2 bases stay readable; full snapshots as in 1.
      */
-    public static final int FORMAT_VERSION = 2;
+    public static final int FORMAT_VERSION = 3;
 
     /**
      * Registers a state found in a snapshot, or returns the one already registered by that name
@@ -112,6 +114,15 @@ public final class ZStateTables {
                         + name + "' is '" + seed + "', expected a 32-bit integer.", e);
             }
         });
+    }
+
+    /**
+     * Whether a restored state's table places keys with the hash seed the snapshot's pages were
+     * written with (then they can be placed as they are; else their entries are put anew).
+     */
+    public boolean placesLike(ZStateInfo info, StateMetaInfoSnapshot snapshot) {
+        String seed = snapshot.getOption(HASH_SEED_OPTION);
+        return seed != null && seed.equals(Integer.toString(store.tableSeed(info.table())));
     }
 
     /** Refuses a snapshot written in a format newer than this code reads, saying what to do. */

@@ -420,6 +420,17 @@ public final class PageStore implements AutoCloseable {
         }
     }
 
+    /**
+     * Visits the entries of a checkpoint's page image (where its pages cannot be placed: see
+     * {@link #placePages}), decoding its pages on the heap; {@code where} names it in errors.
+     *
+     * @throws java.io.IOException if the image is corrupt
+     */
+    public static void forEachEntryInImage(java.io.DataInput in, int pageSize, EntryVisitor visitor, String where)
+            throws java.io.IOException {
+        io.zstate.pagestore.snapshot.PageImage.forEachEntry(in, pageSize, visitor, where);
+    }
+
     /** Placing pages is done ({@link #placePages}): the ids between them are free for new pages. */
     public void finishPlacing() {
         checkUsable();

@@ -41,7 +41,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  * offsets and the stream's bytes, not a Java-serialized handle, so that a Flink upgrade cannot
  * strand them); each is restored, whole and rescaled, and must hold exactly the state it was
  * written with; from format 2 on, {@code checkpoints/incremental-v<N>.bin} holds an incremental
- * checkpoint too (a base and two deltas: the meta file and every file's bytes). A checkpoint of a
+ * checkpoint too (a base and two deltas: the meta file and every file's bytes; format 3's base is
+ * pages, placed into the pool). A checkpoint of a
  * format newer than the code reads is refused with a message that says so. When the format
  * changes, write the new version's resources with {@code mvn test -pl statebackend
  * -Dtest=FormatCompatibilityTest -Dzstate.write-format-resource=<dir>} and add its version to the
@@ -60,7 +61,7 @@ class FormatCompatibilityTest {
     private static final ListStateDescriptor<Long> LIST = new ListStateDescriptor<>("list", Long.class);
 
     @ParameterizedTest(name = "format {0}")
-    @ValueSource(ints = {1, 2})
+    @ValueSource(ints = {1, 2, 3})
     void restoresACheckpointOfEveryFormatVersionWholeAndRescaled(int version) throws Exception {
         assertRestoresWholeAndInHalves(ZStateBackendTest.backend("zsmalloc"),
                 read("/checkpoints/format-v" + version + ".bin"));
@@ -72,7 +73,7 @@ class FormatCompatibilityTest {
      * #write} wrote), restored whole and rescaled.
      */
     @ParameterizedTest(name = "format {0}")
-    @ValueSource(ints = {2})
+    @ValueSource(ints = {2, 3})
     void restoresAnIncrementalCheckpointOfEveryFormatVersionWholeAndRescaled(int version) throws Exception {
         KeyedStateHandle checkpoint = readIncremental("/checkpoints/incremental-v" + version + ".bin");
         assertThat(((org.apache.flink.runtime.state.IncrementalRemoteKeyedStateHandle) checkpoint).getSharedState())

@@ -151,6 +151,15 @@ class IncrementalCheckpointTest {
                             }
                         }
                         parts.add(KeyedBackends.create(incremental("64mb"), env, KEY_GROUPS, range, mine));
+                        if (!mine.isEmpty()) { // the first base's pages are placed; another's entries put
+                            io.zstate.pagestore.PageStoreStats stats =
+                                    ((ZKeyedStateBackend<?>) parts.get(parts.size() - 1)).pageStoreStats();
+                            assertThat(stats.pagesPlaced()).as("pages placed restoring " + range).isPositive();
+                            if (mine.size() > 1) {
+                                assertThat(stats.livePages()).as("pages beside the placed ones, from entries put")
+                                        .isGreaterThan(stats.pagesPlaced());
+                            }
+                        }
                     }
                     try {
                         if (!handles.isEmpty()) {
@@ -437,9 +446,9 @@ class IncrementalCheckpointTest {
         SharedStateRegistryImpl registry = new SharedStateRegistryImpl();
         MemCheckpointStreamFactory streams = new MemCheckpointStreamFactory(64 << 20);
         try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
-            // deltas of 100 of 2,000 keys each: about 5% of the base; a ratio of 12% allows two
+            // deltas of 100 of 2,000 keys each: about 7% of the base (pages, zstd); a ratio of 10% allows two
             CheckpointableKeyedStateBackend<Integer> zstate =
-                    KeyedBackends.create(incremental("64mb", 0.12), env, KEY_GROUPS, List.of());
+                    KeyedBackends.create(incremental("64mb", 0.10), env, KEY_GROUPS, List.of());
             try {
                 ValueState<String> value = state(zstate, VALUE);
                 write(zstate, value, 0, 2000, "base");
@@ -505,6 +514,43 @@ class IncrementalCheckpointTest {
             } finally {
                 KeyedBackends.dispose(restored);
             }
+        }
+    }
+
+    /**
+     * A base whose bytes were damaged fails the restore with the file and the key-group, and the
+     * half-restored backend gives back all its memory (the environment checks its managed memory
+     * on close).
+     */
+    @org.junit.jupiter.api.Test
+    void aCorruptBaseFailsTheRestoreNamingTheFileAndKeyGroup() throws Exception {
+        SharedStateRegistryImpl registry = new SharedStateRegistryImpl();
+        MemCheckpointStreamFactory streams = new MemCheckpointStreamFactory(64 << 20);
+        try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
+            CheckpointableKeyedStateBackend<Integer> zstate =
+                    KeyedBackends.create(incremental("64mb"), env, KEY_GROUPS, List.of());
+            IncrementalRemoteKeyedStateHandle first;
+            try {
+                ValueState<String> value = state(zstate, VALUE);
+                write(zstate, value, 0, 2000, "a");
+                first = (IncrementalRemoteKeyedStateHandle) checkpoint(zstate, 1, streams, registry);
+            } finally {
+                KeyedBackends.dispose(zstate);
+            }
+            HandleAndLocalPath base = first.getSharedState().get(0);
+            byte[] bytes = ((org.apache.flink.runtime.state.memory.ByteStreamStateHandle) base.getHandle()).getData()
+                    .clone();
+            for (int i = bytes.length / 2; i < bytes.length / 2 + 64; i++) {
+                bytes[i] ^= 0x5a;
+            }
+            IncrementalRemoteKeyedStateHandle broken = new IncrementalRemoteKeyedStateHandle(
+                    first.getBackendIdentifier(), first.getKeyGroupRange(), 1,
+                    List.of(HandleAndLocalPath.of(new org.apache.flink.runtime.state.memory.ByteStreamStateHandle(
+                            "damaged", bytes), base.getLocalPath())),
+                    first.getPrivateState(), first.getMetaDataStateHandle(), 0);
+            assertThatThrownBy(() -> KeyedBackends.create(incremental("64mb"), env, KEY_GROUPS, List.of(broken)))
+                    .hasStackTraceContaining(base.getLocalPath())
+                    .hasStackTraceContaining("key-group");
         }
     }
 

@@ -24,9 +24,10 @@ import org.apache.flink.util.StateMigrationException;
 
 /**
  * Restores a keyed backend from full snapshots in the canonical layout (zstate's own full
- * checkpoints and canonical savepoints of any backend) and from zstate's incremental checkpoints
- * (a base in that layout and deltas replayed onto it: {@link ZIncrementalRestore}) (their key and value bytes are the layout zstate
- * stores, so each entry is one put). Several handles (scaling in) and key-group ranges other than
+ * checkpoints and canonical savepoints of any backend; their key and value bytes are the layout
+ * zstate stores, so each entry is one put) and from zstate's incremental checkpoints (a base of
+ * pages placed as they were stored, or in the canonical layout before format 3, and deltas
+ * replayed onto it: {@link ZIncrementalRestore}). Several handles (scaling in) and key-group ranges other than
  * the snapshot's (scaling) are handled by Flink's reader, which yields only this backend's
  * key-groups.
  *
@@ -81,11 +82,44 @@ public final class ZRestoreOperation<K> {
             plans.add(plan);
             handles.addAll(plan.fullSnapshots());
         }
-        restoreFull(handles); // one reader for every base: it settles the key serializer once
+        // one reader for every canonical file (timers put no page: a page base can still be placed)
+        restoreFull(handles);
+        keySerializerChecked |= !handles.isEmpty(); // Flink's reader settled it
+        for (ZIncrementalRestore.Plan plan : plans) {
+            if (plan.hasPageBase()) {
+                incrementalRestore.restorePageBase(plan, this::checkKeySerializer,
+                        keySerializer.currentSchemaSerializer());
+            }
+        }
         for (ZIncrementalRestore.Plan plan : plans) {
             plan.replayDeltas();
         }
         return keySerializer.currentSchemaSerializer();
+    }
+
+    /** Whether the key serializer was checked against a snapshot's (once per restore). */
+    private boolean keySerializerChecked;
+
+    /**
+     * Checks the job's key serializer against the one a snapshot was written with (as Flink's
+     * full-snapshot reader does for canonical files), once.
+     */
+    private void checkKeySerializer(org.apache.flink.runtime.state.KeyedBackendSerializationProxy<?> proxy)
+            throws StateMigrationException {
+        if (keySerializerChecked) {
+            return;
+        }
+        TypeSerializer<K> current = keySerializer.currentSchemaSerializer();
+        @SuppressWarnings("unchecked")
+        org.apache.flink.api.common.typeutils.TypeSerializerSnapshot<K> previous =
+                (org.apache.flink.api.common.typeutils.TypeSerializerSnapshot<K>) proxy.getKeySerializerSnapshot();
+        org.apache.flink.api.common.typeutils.TypeSerializerSchemaCompatibility<K> compatibility =
+                keySerializer.setPreviousSerializerSnapshotForRestoredState(previous);
+        if (compatibility.isCompatibleAfterMigration() || compatibility.isIncompatible()) {
+            throw new StateMigrationException("The new key serializer (" + current + ") must be compatible with the"
+                    + " previous key serializer (" + keySerializer.previousSchemaSerializer() + ").");
+        }
+        keySerializerChecked = true;
     }
 
     /** Restores full snapshots in the canonical layout (an incremental checkpoint's base is one). */

@@ -2,7 +2,7 @@ package io.zstate.flink.snapshot;
 
 import io.zstate.flink.ZStateTables;
 import io.zstate.pagestore.delta.DeltaLog;
-import io.zstate.pagestore.layout.Varints;
+import io.zstate.pagestore.Varints;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -12,11 +12,12 @@ import org.apache.flink.runtime.state.KeyGroupRange;
 import org.apache.flink.runtime.state.KeyGroupRangeOffsets;
 
 /**
- * The byte layouts of zstate's incremental checkpoints (format 2), written and read here only.
+ * The byte layouts of zstate's incremental checkpoints (formats 2 and 3), written and read here only.
  *
  * <pre>
  * An incremental checkpoint is Flink's IncrementalRemoteKeyedStateHandle:
- *   shared files   base    a full snapshot in the canonical key-group layout (format 1's),
+ *   shared files   base    format 3: the store's pages as they are stored (PAGE_BASE, below);
+ *                          format 2: a full snapshot in the canonical key-group layout (BASE),
  *                          Snappy-compressed per key-group as Flink's snapshot compression does
  *                  deltas  the entries written since the checkpoint before, oldest first
  *   private file   timers  the heap timers, whole, in the canonical layout (if there are any)
@@ -34,6 +35,11 @@ import org.apache.flink.runtime.state.KeyGroupRangeOffsets;
  *              records: byte op (PUT, APPEND, DELETE, DELETE_PREFIX; 0 ends), varint state,
  *              varint key-group, varint key length, key, varint prefix length,
  *              and for PUT and APPEND: varint value length, value
+ * page base:   int PAGES_MAGIC, int version, int page size,
+ *              Flink's KeyedBackendSerializationProxy (as in a delta; its compression flag says
+ *              whether each key-group is a zstd frame of its own, as zstate writes them),
+ *              per key-group (at the offset the meta file gives): per state with entries there
+ *              varint state + 1 and the state's PageImage; varint 0 ends the key-group
  * </pre>
  *
  * A restore replays a delta's records in order onto the base (filtered to its key-groups):
@@ -45,6 +51,8 @@ public final class IncrementalFormat {
     static final int DELTA_MAGIC = 0x7A535444; // "zSTD"
     public static final byte BASE = 1;
     public static final byte DELTA = 2;
+    public static final byte PAGE_BASE = 3;
+    static final int PAGES_MAGIC = 0x7A535450; // "zSTP"
     static final byte END = 0;
 
     private IncrementalFormat() {}
@@ -159,6 +167,42 @@ public final class IncrementalFormat {
                     + ", but this zstate reads incremental checkpoints of formats 2 to " + ZStateTables.FORMAT_VERSION
                     + ": restore it with the zstate version that wrote it (or a newer one), or from a canonical savepoint.");
         }
+    }
+
+    static void writePageBaseHeader(DataOutputView out, int pageSize) throws IOException {
+        out.writeInt(PAGES_MAGIC);
+        out.writeInt(ZStateTables.FORMAT_VERSION);
+        out.writeInt(pageSize);
+    }
+
+    /** Reads a page base's header (its serialization proxy follows); returns its page size. */
+    public static int readPageBaseHeader(DataInputView in, String where) throws IOException {
+        int magic = in.readInt();
+        if (magic != PAGES_MAGIC) {
+            throw new IOException("The base file " + where + " of a zstate incremental checkpoint is corrupt: it"
+                    + " starts with 0x" + Integer.toHexString(magic) + ", expected 0x" + Integer.toHexString(PAGES_MAGIC));
+        }
+        checkVersion(in.readInt(), where);
+        int pageSize = in.readInt();
+        if (pageSize < 1 || Integer.bitCount(pageSize) != 1) {
+            throw new IOException("The base file " + where + " is corrupt: a page size of " + pageSize);
+        }
+        return pageSize;
+    }
+
+    /** Starts a state's page image in a page base's key-group. */
+    static void writeImageOf(DataOutputView out, int state) throws IOException {
+        Varints.write(out, state + 1);
+    }
+
+    /** Ends a page base's key-group. */
+    static void writeKeyGroupEnd(DataOutputView out) throws IOException {
+        Varints.write(out, 0);
+    }
+
+    /** The state whose page image follows in a page base's key-group, or -1 at its end. */
+    public static int readImageOf(DataInputView in, String where) throws IOException {
+        return Varints.read(in, where) - 1;
     }
 
     /** Writes one record (see the class comment). */

@@ -126,6 +126,16 @@ public final class ZFullSnapshotResources<K> implements FullSnapshotResources<K>
                 expired);
     }
 
+    /** The frozen store (null for a snapshot of the timers only): an incremental base writes its pages. */
+    FrozenView frozenView() {
+        return frozen;
+    }
+
+    /** The table of each key-value state, in the order of {@link #getMetaInfoSnapshots()}. */
+    int[] tableIds() {
+        return tables;
+    }
+
     @Override
     public KeyGroupRange getKeyGroupRange() {
         return keyGroupRange;

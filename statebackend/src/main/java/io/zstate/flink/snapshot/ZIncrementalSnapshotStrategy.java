@@ -7,6 +7,7 @@ import io.zstate.flink.snapshot.IncrementalFormat.FileRef;
 import io.zstate.pagestore.PageStore;
 import io.zstate.pagestore.delta.DeltaLog;
 import io.zstate.pagestore.delta.FrozenDeltas;
+import io.zstate.pagestore.snapshot.FrozenView;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -27,6 +28,7 @@ import org.apache.flink.runtime.state.CheckpointedStateScope;
 import org.apache.flink.runtime.state.FullSnapshotAsyncWriter;
 import org.apache.flink.runtime.state.IncrementalKeyedStateHandle.HandleAndLocalPath;
 import org.apache.flink.runtime.state.IncrementalRemoteKeyedStateHandle;
+import org.apache.flink.runtime.state.KeyGroupRange;
 import org.apache.flink.runtime.state.KeyGroupRangeOffsets;
 import org.apache.flink.runtime.state.KeyGroupsStateHandle;
 import org.apache.flink.runtime.state.KeyedBackendSerializationProxy;
@@ -58,7 +60,8 @@ import org.apache.flink.runtime.state.metainfo.StateMetaInfoSnapshot;
  *          Flink lets this checkpoint share files backward (FORWARD_BACKWARD);
  *          writes one new file: the logs of C+1 .. N in order (a log of a checkpoint that did
  *          not complete is written again), and refers to C's files for the rest
- *   base   otherwise: the frozen store in the canonical layout (without timers), one new file
+ *   base   otherwise: the frozen store's pages as they are stored, per key-group and state
+ *          (page images, without timers: placed into the pool on restore), one new file
  *
  * A delta on C is written only if every checkpoint in flight after C is a delta on C too (one
  * that completes first subsumes C, and the JobManager deletes C's files that it does not refer
@@ -88,8 +91,9 @@ public final class ZIncrementalSnapshotStrategy<K>
     private final long deltaMemoryBytes;
     private final UUID backendId = UUID.randomUUID();
     /**
-     * Bases, timers and deltas are Snappy-compressed whatever {@code execution.snapshot-compression}
-     * says, as RocksDB compresses the SST files of its incremental checkpoints.
+     * Timers and deltas are Snappy-compressed, bases zstd-compressed, whatever {@code
+     * execution.snapshot-compression} says, as RocksDB compresses the SST files of its incremental
+     * checkpoints.
      */
     private static final StreamCompressionDecorator COMPRESSION =
             org.apache.flink.runtime.state.SnappyStreamCompressionDecorator.INSTANCE;
@@ -240,19 +244,34 @@ public final class ZIncrementalSnapshotStrategy<K>
     private SnapshotResult<KeyedStateHandle> writeBase(Resources<K> resources, long checkpointId,
             CheckpointOptions options, CheckpointedStateScope scope, CheckpointStreamFactory streamFactory,
             CloseableRegistry registry, boolean remember) throws Exception {
-        SnapshotResult<KeyedStateHandle> full = new FullSnapshotAsyncWriter<>(options.getCheckpointType(),
-                () -> CheckpointStreamWithResultProvider.createSimpleStream(scope, streamFactory), resources.full)
-                .get(registry);
-        KeyGroupsStateHandle written = (KeyGroupsStateHandle) full.getJobManagerOwnedSnapshot();
-        if (written == null) {
-            return SnapshotResult.empty();
-        }
-        StreamStateHandle base = written.getDelegateStateHandle();
+        KeyGroupRange range = tables.keyGroupRange();
+        long[] offsets = new long[range.getNumberOfKeyGroups()];
+        StreamStateHandle base = writeStream(streamFactory, scope, registry, stream -> {
+            FrozenView frozen = resources.full.frozenView();
+            int[] tableIds = resources.full.tableIds();
+            DataOutputViewStreamWrapper out = new DataOutputViewStreamWrapper(stream);
+            IncrementalFormat.writePageBaseHeader(out, frozen.pageSize());
+            new KeyedBackendSerializationProxy<>(keySerializer, resources.full.getMetaInfoSnapshots(), true).write(out);
+            for (int kg = range.getStartKeyGroup(); kg <= range.getEndKeyGroup(); kg++) {
+                offsets[kg - range.getStartKeyGroup()] = stream.getPos();
+                try (java.io.OutputStream compressed = ZstdStreamCompressionDecorator.INSTANCE.decorateWithCompression(stream)) {
+                    DataOutputViewStreamWrapper images = new DataOutputViewStreamWrapper(compressed);
+                    for (int state = 0; state < tableIds.length; state++) {
+                        if (frozen.hasPages(tableIds[state], kg)) {
+                            IncrementalFormat.writeImageOf(images, state);
+                            frozen.writePages(tableIds[state], kg, images);
+                        }
+                    }
+                    IncrementalFormat.writeKeyGroupEnd(images);
+                }
+            }
+        });
         try {
             String name = "zstate-base-" + checkpointId + "-" + UUID.randomUUID();
             List<HandleAndLocalPath> files = List.of(HandleAndLocalPath.of(base, name));
-            List<FileRef> refs = List.of(new FileRef(name, IncrementalFormat.BASE));
-            Chain chain = new Chain(checkpointId, files, refs, written.getGroupRangeOffsets(), base.getStateSize(), 0);
+            List<FileRef> refs = List.of(new FileRef(name, IncrementalFormat.PAGE_BASE));
+            Chain chain = new Chain(checkpointId, files, refs, new KeyGroupRangeOffsets(range, offsets),
+                    base.getStateSize(), 0);
             SnapshotResult<KeyedStateHandle> result = finish(chain, resources, checkpointId, base.getStateSize(),
                     options, streamFactory, registry, remember, Set.of());
             basesWritten.incrementAndGet();
@@ -368,7 +387,7 @@ public final class ZIncrementalSnapshotStrategy<K>
     /** What a file's writer does with the stream. */
     @FunctionalInterface
     private interface Writer {
-        void write(java.io.OutputStream stream) throws Exception;
+        void write(CheckpointStateOutputStream stream) throws Exception;
     }
 
     private static StreamStateHandle writeStream(CheckpointStreamFactory streamFactory, CheckpointedStateScope scope,

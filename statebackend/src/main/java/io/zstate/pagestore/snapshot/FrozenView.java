@@ -35,6 +35,9 @@ public interface FrozenView extends AutoCloseable {
      */
     Batches batches(int table, int keyGroup);
 
+    /** Whether a table had entries (a directory) in a key-group when frozen. */
+    boolean hasPages(int table, int keyGroup);
+
     /**
      * Writes the pages of one key-group of a table as the store held them when frozen, as a
      * {@link PageImage} (the stored bytes as they are); returns false and writes nothing if the

@@ -4,7 +4,8 @@ import io.zstate.pagestore.EntryVisitor;
 import io.zstate.pagestore.index.ChainWalker;
 import io.zstate.pagestore.index.PageSource;
 import io.zstate.pagestore.layout.SameFilled;
-import io.zstate.pagestore.layout.Varints;
+import io.zstate.pagestore.layout.StoredPage;
+import io.zstate.pagestore.Varints;
 import io.zstate.pagestore.tier.FrozenPages;
 import io.zstate.pagestore.tier.PageCodec;
 import java.io.DataInput;
@@ -16,9 +17,9 @@ import java.util.BitSet;
 
 /**
  * The pages of one table and key-group as a checkpoint holds them, written from a frozen view
- * and read back either by placing them (the stored bytes into the pool as they are: no decode,
- * no re-encode, no entry re-put) or, where pages cannot be placed, entry by entry. The one place
- * this byte layout is written and read.
+ * and read back either by placing them (each page stored as the store path stores any page, under
+ * the id the others refer to it by: no entry is decoded, hashed or re-inserted) or, where pages
+ * cannot be placed, entry by entry. The one place this byte layout is written and read.
  *
  * <pre>
  * image:   varint heads, heads x varint page id     (the directory: a power of two of chain heads)
@@ -26,9 +27,15 @@ import java.util.BitSet;
  *          varint map indexes                        (map roots among them)
  * page:    varint page id + 1, varint depth, byte SAME, long word
  *                                           | byte STORED, varint length, length bytes
- *          (STORED bytes are StoredPage's spill record: codec byte, then the page as the pool
- *          held it, LZ4 or raw)
+ *          (STORED bytes are StoredPage's spill record: codec byte, then the page; written RAW,
+ *          the whole page, for the file's stream compression; LZ4 is read as well)
  * </pre>
+ *
+ * Why raw pages and not the pool's LZ4 objects as they sit: LZ4 over one page leaves the
+ * entries' keys, hashes and values barely compressed, and no stream compressor shrinks LZ4 output
+ * again; raw pages through a zstd stream are about half the size (measured in {@code
+ * docs/design.md}, incremental checkpoints), and compressing them into the pool again on restore
+ * costs less than putting their entries anew.
  *
  * The pages written are those a walk over the key-group's entries touches (bucket chains with
  * their overflow pages, map indexes' nodes and leaves, blob chains), each once: exactly what the
@@ -116,13 +123,10 @@ public final class PageImage {
             if (buffers[held] == null) {
                 buffers[held] = new byte[pages.pageSize()];
             }
-            byte[] page;
-            if (seen.get(pageId)) {
-                page = pages.read(pageId, buffers[held]);
-            } else {
-                page = pages.readStored(pageId, buffers[held]);
+            byte[] page = pages.read(pageId, buffers[held]);
+            if (!seen.get(pageId)) {
                 try {
-                    writePage(pageId);
+                    writePage(pageId, page);
                 } catch (IOException e) {
                     throw new UncheckedIOException(e);
                 }
@@ -136,16 +140,17 @@ public final class PageImage {
             return page;
         }
 
-        private void writePage(int pageId) throws IOException {
+        private void writePage(int pageId, byte[] page) throws IOException {
             Varints.write(out, pageId + 1);
             Varints.write(out, pages.depth(pageId));
-            if (pages.isSame()) {
+            if (SameFilled.is(page)) {
                 out.writeByte(SAME);
-                out.writeLong(pages.sameWord());
+                out.writeLong(SameFilled.word(page));
             } else {
                 out.writeByte(STORED);
-                Varints.write(out, pages.storedLength());
-                out.write(pages.stored(), pages.storedOffset(), pages.storedLength());
+                Varints.write(out, 1 + page.length);
+                out.writeByte(StoredPage.RAW);
+                out.write(page);
             }
         }
 

@@ -30,8 +30,7 @@ public final class PinnedFrozenView implements FrozenView {
 
     @Override
     public Batches batches(int table, int keyGroup) {
-        // (a table created after the freeze has no directory here)
-        int[] directory = table < directories.length ? directories[table][keyGroup - firstKeyGroup] : null;
+        int[] directory = directory(table, keyGroup);
         if (directory == null) {
             return visitor -> false;
         }
@@ -67,8 +66,18 @@ public final class PinnedFrozenView implements FrozenView {
     }
 
     @Override
+    public boolean hasPages(int table, int keyGroup) {
+        return directory(table, keyGroup) != null;
+    }
+
+    /** A table's directory in a key-group as frozen, or null (none, or a table created after the freeze). */
+    private int[] directory(int table, int keyGroup) {
+        return table < directories.length ? directories[table][keyGroup - firstKeyGroup] : null;
+    }
+
+    @Override
     public boolean writePages(int table, int keyGroup, java.io.DataOutput out) throws java.io.IOException {
-        int[] directory = table < directories.length ? directories[table][keyGroup - firstKeyGroup] : null;
+        int[] directory = directory(table, keyGroup);
         if (directory == null) {
             return false;
         }

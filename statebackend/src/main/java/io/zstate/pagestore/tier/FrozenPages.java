@@ -2,7 +2,6 @@ package io.zstate.pagestore.tier;
 
 import io.zstate.pagestore.Faults;
 import io.zstate.pagestore.layout.SameFilled;
-import io.zstate.pagestore.layout.StoredPage;
 
 /**
  * Every live page as it was at one instant, readable by one other thread (a checkpoint's
@@ -84,57 +83,6 @@ public final class FrozenPages implements AutoCloseable {
             default:
                 throw new IllegalStateException("frozen page " + pageId + " has no copy");
         }
-    }
-
-    /**
-     * As {@link #read}, and keeps the page as the pager stores it for {@link #isSame}, {@link
-     * #sameWord} and {@link #stored}: the stored bytes as they sit in the pool or RocksDB (no
-     * re-encode), a page from the page cache compressed here, on the caller's thread.
-     */
-    public byte[] readStored(int pageId, byte[] into) {
-        read(pageId, into);
-        if (copyKind == RAW) {
-            int length;
-            try {
-                length = codec.compress(into, copy, 1);
-            } catch (net.jpountz.lz4.LZ4Exception e) {
-                length = Integer.MAX_VALUE;
-            }
-            if (length < pageSize) {
-                copy[0] = StoredPage.LZ4;
-            } else {
-                copy[0] = StoredPage.RAW;
-                System.arraycopy(into, 0, copy, 1, pageSize);
-                length = pageSize;
-            }
-            copyKind = STORED;
-            copyOffset = 0;
-            copyLength = 1 + length;
-        }
-        return into;
-    }
-
-    /** Whether the page {@link #readStored} read last is one repeated word. */
-    public boolean isSame() {
-        return copyKind == SAME;
-    }
-
-    /** That word. */
-    public long sameWord() {
-        return copyWord;
-    }
-
-    /** The stored bytes {@link #readStored} read last: from {@link #storedOffset}, codec byte first. */
-    public byte[] stored() {
-        return copy;
-    }
-
-    public int storedOffset() {
-        return copyOffset;
-    }
-
-    public int storedLength() {
-        return copyLength;
     }
 
     /** Copies what the snapshot holds of a page into the scratch (or {@code into}), reading RocksDB unlocked. */

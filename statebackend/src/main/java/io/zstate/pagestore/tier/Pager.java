@@ -341,11 +341,12 @@ public final class Pager implements AutoCloseable {
     // ==== placing pages from a checkpoint ==========================================================
 
     /**
-     * Places a page restored from a checkpoint as it was stored there ({@code length} bytes of
-     * {@code stored} from {@code offset}, the codec byte first: {@link StoredPage}'s spill
-     * record), under the id its pages refer to it by: into the pool as it is (no decode, no
-     * re-encode), or RocksDB when the pool has no room (reclaim first, as the store path does).
-     * Only into a pager that allocated no page yet, until {@link #finishPlacing}.
+     * Places a page restored from a checkpoint ({@code length} bytes of {@code stored} from
+     * {@code offset}, the codec byte first: {@link StoredPage}'s spill record) under the id its
+     * pages refer to it by, where the store path would keep it: a raw page is stored as any
+     * evicted page is (same-filled word, compressed into the pool, RocksDB when the pool has no
+     * room after reclaim, or bounced); an LZ4 page goes into the pool as it is. Not into the page
+     * cache. Only into a pager that allocated no page yet, until {@link #finishPlacing}.
      *
      * @throws IllegalStateException if the bytes are not a stored page or the id is taken
      */
@@ -359,15 +360,26 @@ public final class Pager implements AutoCloseable {
         }
         table.place(pageId, pins.epoch()); // before the copy is kept: a failure leaves the id live, the store failed
         table.depth(pageId, depth);
+        counters.pagesPlaced++;
+        if (codec == StoredPage.RAW) {
+            if (placeScratch == null) {
+                placeScratch = new byte[pageSize];
+            }
+            System.arraycopy(stored, offset + 1, placeScratch, 0, pageSize);
+            store(pageId, placeScratch);
+            return;
+        }
         StoredPage.writeHeader(storeScratch, pageId, codec);
         System.arraycopy(stored, offset + 1, storeScratch, StoredPage.HEADER, pageBytes);
-        counters.pagesPlaced++;
         if (keepStored(pageId, -1, codec, pageBytes) == IN_SPILL) {
             table.spilled(pageId, true);
         } else {
             table.poolHandle(pageId, this.stored);
         }
     }
+
+    /** A raw page being placed (allocated by the first placement). */
+    private byte[] placeScratch;
 
     /** Places a page of one repeated word (see {@link #place}). */
     public void placeSame(int pageId, int depth, long word) {

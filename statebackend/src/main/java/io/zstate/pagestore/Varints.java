@@ -1,4 +1,4 @@
-package io.zstate.pagestore.layout;
+package io.zstate.pagestore;
 
 import java.io.DataInput;
 import java.io.DataOutput;
