@@ -186,7 +186,8 @@ final class CompareReport {
             """;
 
     /** Backend colours, the same in every chart. */
-    private static String colour(String backend) {
+    /** The colour of a backend in every chart (compare page, soak). */
+    public static String colour(String backend) {
         return switch (backend) {
             case "zstate" -> "#2a9d8f";
             case "rocksdb" -> "#e76f51";
@@ -334,7 +335,7 @@ final class CompareReport {
         return svg.append("</svg>\n").toString();
     }
 
-    static String escape(String text) {
+    public static String escape(String text) {
         return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\"", "&quot;");
     }
 }

@@ -2,13 +2,13 @@ package io.zstate.jobs;
 
 import java.util.Locale;
 
-/** How the runner and the compare command write sizes, durations and rates. */
-final class Units {
+/** How the runner, the compare command and the soak write sizes, durations and rates. */
+public final class Units {
 
     private Units() {}
 
     /** Bytes in binary units with three significant digits ("45.2 MiB"); "n/a" if negative. */
-    static String bytes(long bytes) {
+    public static String bytes(long bytes) {
         if (bytes < 0) {
             return "n/a";
         }

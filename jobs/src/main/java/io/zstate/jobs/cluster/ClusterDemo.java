@@ -114,6 +114,17 @@ public final class ClusterDemo implements Callable<Integer> {
     private volatile Outcome outcome;
     private long startNanos;
 
+    /** Sees what the demo sees of the job (the soak samples through it); null: nobody. */
+    interface Observer {
+        /** One look of the demo's loop (about every 200 ms): the job's details and checkpoints, either may be null. */
+        void look(LocalCluster cluster, JobID job, JsonNode details, JsonNode checkpoints) throws Exception;
+
+        /** The job finished and its result was judged; the cluster is still up. */
+        void finished(LocalCluster cluster, JobID job) throws Exception;
+    }
+
+    Observer observer;
+
     public static void main(String[] args) {
         System.exit(new CommandLine(new ClusterDemo()).execute(args));
     }
@@ -259,6 +270,9 @@ public final class ClusterDemo implements Callable<Integer> {
                     say("the JobManager restarted the job: %s", rootCause(cluster, jobId));
                 }
             }
+            if (observer != null) {
+                observer.look(cluster, jobId, details, checkpoints);
+            }
             cluster.checkAlive();
             Thread.sleep(200);
         }
@@ -292,6 +306,9 @@ public final class ClusterDemo implements Callable<Integer> {
         }
         ExampleJob.Verdict verdict = job.check(output, size);
         restarts = Math.max(restarts, restarts(cluster, jobId));
+        if (observer != null) {
+            observer.finished(cluster, jobId);
+        }
 
         System.out.printf("%n== summary ==%n");
         System.out.printf("cluster           1 JobManager + 2 TaskManagers, separate JVMs, REST port %d%n", cluster.restPort());

@@ -91,8 +91,7 @@ public final class PageImage {
     /** Frozen pages as a page source that writes each page the first time a walk acquires it. */
     private static final class Recorder implements PageSource {
         private final FrozenPages pages;
-        private byte[][] buffers = new byte[2][];
-        private int held;
+        private final HeldPages held;
         private final BitSet seen = new BitSet();
         private int[] seenIds = new int[64];
         private int seenCount;
@@ -100,6 +99,7 @@ public final class PageImage {
 
         Recorder(FrozenPages pages) {
             this.pages = pages;
+            this.held = new HeldPages(pages.pageSize());
         }
 
         void begin(DataOutput out) {
@@ -111,19 +111,13 @@ public final class PageImage {
                 seen.clear(seenIds[i]);
             }
             seenCount = 0;
-            held = 0;
+            held.clear();
             out = null;
         }
 
         @Override
         public byte[] acquire(int pageId) {
-            if (held == buffers.length) {
-                buffers = Arrays.copyOf(buffers, held * 2);
-            }
-            if (buffers[held] == null) {
-                buffers[held] = new byte[pages.pageSize()];
-            }
-            byte[] page = pages.read(pageId, buffers[held]);
+            byte[] page = pages.read(pageId, held.next());
             if (!seen.get(pageId)) {
                 try {
                     writePage(pageId, page);
@@ -136,7 +130,7 @@ public final class PageImage {
                 }
                 seenIds[seenCount++] = pageId;
             }
-            held++;
+            held.hold();
             return page;
         }
 
@@ -156,7 +150,7 @@ public final class PageImage {
 
         @Override
         public void release(int pageId) {
-            held--;
+            held.release();
         }
 
         @Override
@@ -254,12 +248,10 @@ public final class PageImage {
         private final java.util.HashMap<Integer, long[]> words = new java.util.HashMap<>(); // depth, word
         private final java.util.HashMap<Integer, Integer> depths = new java.util.HashMap<>();
         private final PageCodec codec;
-        private final int pageSize;
-        private byte[][] buffers = new byte[2][];
-        private int held;
+        private final HeldPages held;
 
         HeapPages(int pageSize) {
-            this.pageSize = pageSize;
+            this.held = new HeldPages(pageSize);
             this.codec = PageCodec.forReading(pageSize);
         }
 
@@ -274,13 +266,7 @@ public final class PageImage {
 
         @Override
         public byte[] acquire(int pageId) {
-            if (held == buffers.length) {
-                buffers = Arrays.copyOf(buffers, held * 2);
-            }
-            if (buffers[held] == null) {
-                buffers[held] = new byte[pageSize];
-            }
-            byte[] page = buffers[held];
+            byte[] page = held.next();
             byte[] bytes = stored.get(pageId);
             if (bytes != null) {
                 codec.decode(bytes, 0, bytes.length, page);
@@ -289,13 +275,13 @@ public final class PageImage {
             } else {
                 throw new IllegalStateException("an entry refers to page " + pageId + ", which the image lacks");
             }
-            held++;
+            held.hold();
             return page;
         }
 
         @Override
         public void release(int pageId) {
-            held--;
+            held.release();
         }
 
         @Override

@@ -101,29 +101,23 @@ public final class PinnedFrozenView implements FrozenView {
     /** Frozen pages as a page source: each held page decoded into a buffer of its own. */
     private static final class Source implements PageSource {
         private final FrozenPages pages;
-        private byte[][] buffers = new byte[2][];
-        private int held;
+        private final HeldPages held;
 
         Source(FrozenPages pages) {
             this.pages = pages;
+            this.held = new HeldPages(pages.pageSize());
         }
 
         @Override
         public byte[] acquire(int pageId) {
-            if (held == buffers.length) {
-                buffers = Arrays.copyOf(buffers, held * 2);
-            }
-            if (buffers[held] == null) {
-                buffers[held] = new byte[pages.pageSize()];
-            }
-            byte[] page = pages.read(pageId, buffers[held]);
-            held++; // only once the page was read: a failed read holds nothing
+            byte[] page = pages.read(pageId, held.next());
+            held.hold();
             return page;
         }
 
         @Override
         public void release(int pageId) {
-            held--;
+            held.release();
         }
 
         @Override
