@@ -25,7 +25,8 @@ import picocli.CommandLine.Option;
  * checkpoints and a TaskManager managed memory a tenth (or less) of the job's state, kills a
  * TaskManager mid-run, and judges the result (every key counted exactly once). Every second it
  * samples the records the keyed operator has read, each TaskManager's resident memory (from
- * {@code /proc}) and the latest checkpoint; at the end it reads the checkpoint history. Writes
+ * {@code /proc}) and its heap, direct and managed memory in use (Flink's metrics), and keeps the
+ * JobManager's checkpoint history. Writes
  * {@code soak-<backend>.csv}, {@code soak-checkpoints-<backend>.csv} and {@code soak.html} (a
  * table and charts over time) into {@code --out}.
  *
@@ -85,8 +86,25 @@ public final class Soak implements Callable<Integer> {
     @Option(names = "-D", paramLabel = "key=value", description = "More Flink configuration for the cluster.")
     Map<String, String> properties = new LinkedHashMap<>();
 
-    /** One sample: seconds since the job started, records read, RSS of tm-1 and tm-2 (0 when down). */
-    record Sample(double seconds, long records, long rss1, long rss2) {}
+    /**
+     * One TaskManager's memory at a sample (0 where down or not yet reported): resident set (from
+     * {@code /proc}), and from Flink's metrics (refreshed every 2 s) heap used, direct buffers
+     * used, and managed memory used (zstate's pool and spill memtables, RocksDB's memory).
+     */
+    record Memory(long rss, long heap, long direct, long managed) {
+        static final Memory DOWN = new Memory(0, 0, 0, 0);
+    }
+
+    /** One sample: seconds since the job started, records read, tm-1's and tm-2's memory. */
+    record Sample(double seconds, long records, Memory tm1, Memory tm2) {
+        long rss1() {
+            return tm1.rss();
+        }
+
+        long rss2() {
+            return tm2.rss();
+        }
+    }
 
     /** One checkpoint from the JobManager's history. */
     record Checkpoint(long id, String status, long stateSize, long checkpointedSize, long durationMs) {}
@@ -109,9 +127,14 @@ public final class Soak implements Callable<Integer> {
         }
 
         long peakRss() {
+            return peak(Memory::rss);
+        }
+
+        /** The highest of a memory figure over both TaskManagers and the run. */
+        long peak(java.util.function.ToLongFunction<Memory> figure) {
             long peak = 0;
             for (Sample s : samples) {
-                peak = Math.max(peak, Math.max(s.rss1(), s.rss2()));
+                peak = Math.max(peak, Math.max(figure.applyAsLong(s.tm1()), figure.applyAsLong(s.tm2())));
             }
             return peak;
         }
@@ -236,7 +259,8 @@ public final class Soak implements Callable<Integer> {
                 return;
             }
             last = now;
-            samples.add(new Sample((now - start) / 1e9, recordsIn(details), rss(cluster, "tm-1"), rss(cluster, "tm-2")));
+            samples.add(new Sample((now - start) / 1e9, recordsIn(details), memory(cluster, "tm-1"),
+                    memory(cluster, "tm-2")));
         }
 
         @Override
@@ -271,6 +295,33 @@ public final class Soak implements Callable<Integer> {
             return 0;
         }
 
+        private static final String MEMORY_METRICS = "Status.JVM.Memory.Heap.Used,Status.JVM.Memory.Direct.MemoryUsed,"
+                + "Status.Flink.Memory.Managed.Used";
+
+        /** A TaskManager's memory now, or {@link Memory#DOWN}. */
+        private static Memory memory(LocalCluster cluster, String name) {
+            long rss = rss(cluster, name);
+            if (rss == 0) {
+                return Memory.DOWN;
+            }
+            JsonNode metrics = cluster.get("/taskmanagers/" + name + "/metrics?get=" + MEMORY_METRICS);
+            long heap = 0;
+            long direct = 0;
+            long managed = 0;
+            if (metrics != null) {
+                for (JsonNode metric : metrics) {
+                    long value = metric.path("value").asLong();
+                    switch (metric.path("id").asText()) {
+                        case "Status.JVM.Memory.Heap.Used" -> heap = value;
+                        case "Status.JVM.Memory.Direct.MemoryUsed" -> direct = value;
+                        case "Status.Flink.Memory.Managed.Used" -> managed = value;
+                        default -> { }
+                    }
+                }
+            }
+            return new Memory(rss, heap, direct, managed);
+        }
+
         /** A TaskManager's resident memory (VmRSS), or 0 if it is not running. */
         private static long rss(LocalCluster cluster, String name) {
             Process process = cluster.process(name);
@@ -292,9 +343,12 @@ public final class Soak implements Callable<Integer> {
 
     private void writeCsv(Run run) throws IOException {
         try (PrintWriter w = new PrintWriter(Files.newBufferedWriter(out.resolve("soak-" + run.backend() + ".csv")))) {
-            w.println("seconds,records,rss_tm1_bytes,rss_tm2_bytes");
+            w.println("seconds,records,tm1_rss,tm1_heap_used,tm1_direct_used,tm1_managed_used,"
+                    + "tm2_rss,tm2_heap_used,tm2_direct_used,tm2_managed_used");
             for (Sample s : run.samples()) {
-                w.printf(Locale.ROOT, "%.1f,%d,%d,%d%n", s.seconds(), s.records(), s.rss1(), s.rss2());
+                w.printf(Locale.ROOT, "%.1f,%d,%d,%d,%d,%d,%d,%d,%d,%d%n", s.seconds(), s.records(), s.tm1().rss(),
+                        s.tm1().heap(), s.tm1().direct(), s.tm1().managed(), s.tm2().rss(), s.tm2().heap(),
+                        s.tm2().direct(), s.tm2().managed());
             }
         }
         try (PrintWriter w = new PrintWriter(
@@ -318,18 +372,23 @@ public final class Soak implements Callable<Integer> {
                 keys, events, rate == 0 ? "as fast as the job goes" : String.format(Locale.ROOT, "%,.0f events/s", rate),
                 taskManagerMemory, managedMemory, checkpointInterval, killAfterCheckpoints));
         html.append("<table><tr><th></th><th>result</th><th>restored</th><th>records/s</th><th>peak TM RSS</th>"
+                + "<th>peak heap used</th><th>peak direct</th><th>peak managed used</th>"
                 + "<th>last checkpoint</th><th>x managed</th><th>largest written</th><th>checkpoints completed</th></tr>\n");
         for (Run r : runs) {
             html.append(String.format(Locale.ROOT, "<tr><th>%s</th><td%s>%s</td><td>%s</td><td>%,.0f</td><td>%s</td>"
+                            + "<td>%s</td><td>%s</td><td>%s</td>"
                             + "<td>%s</td><td%s>%.1f</td><td>%s</td><td>%d</td></tr>%n", r.backend(),
                     r.passed() ? "" : " class=\"bad\"", escape(r.verdict()), r.restored() ? "yes" : "no",
-                    r.recordsPerSecond(), Units.bytes(r.peakRss()), Units.bytes(r.lastStateSize()),
+                    r.recordsPerSecond(), Units.bytes(r.peakRss()), Units.bytes(r.peak(Memory::heap)),
+                    Units.bytes(r.peak(Memory::direct)), Units.bytes(r.peak(Memory::managed)),
+                    Units.bytes(r.lastStateSize()),
                     r.ratio() >= minRatio ? "" : " class=\"bad\"", r.ratio(), Units.bytes(r.maxWritten()),
                     r.completed()));
         }
         html.append("</table>\n");
         List<LineChart.Series> records = new ArrayList<>();
         List<LineChart.Series> rss = new ArrayList<>();
+        List<LineChart.Series> heap = new ArrayList<>();
         List<LineChart.Series> sizes = new ArrayList<>();
         for (Run r : runs) {
             List<double[]> rate = new ArrayList<>();
@@ -345,6 +404,13 @@ public final class Soak implements Callable<Integer> {
                 tm2.add(new double[] {s.seconds(), s.rss2()});
                 previous = s;
             }
+            boolean firstSurvived = !r.samples().isEmpty() && r.samples().get(r.samples().size() - 1).rss1() > 0;
+            List<double[]> survivor = new ArrayList<>();
+            for (Sample s : r.samples()) {
+                survivor.add(new double[] {s.seconds(), (firstSurvived ? s.tm1() : s.tm2()).heap()});
+            }
+            heap.add(new LineChart.Series(r.backend() + (firstSurvived ? " tm-1" : " tm-2") + " heap used", r.backend(),
+                    false, survivor));
             records.add(new LineChart.Series(r.backend() + " (REST metric, updated every 2 s)", r.backend(), false, rate));
             rss.add(new LineChart.Series(r.backend() + " tm-1", r.backend(), false, tm1));
             rss.add(new LineChart.Series(r.backend() + " tm-2", r.backend(), true, tm2));
@@ -363,6 +429,8 @@ public final class Soak implements Callable<Integer> {
                 records, x -> String.format(Locale.ROOT, "%.0f s", x), y -> String.format(Locale.ROOT, "%,.0f/s", y)));
         html.append(LineChart.svg("TaskManager resident memory (the killed one drops to 0)", "seconds since the job"
                 + " started", rss, x -> String.format(Locale.ROOT, "%.0f s", x), y -> Units.bytes((long) y)));
+        html.append(LineChart.svg("Heap used on the TaskManager that survived the kill", "seconds since the job started",
+                heap, x -> String.format(Locale.ROOT, "%.0f s", x), y -> Units.bytes((long) y)));
         html.append(LineChart.svg("Checkpoint sizes", "checkpoint id", sizes,
                 x -> String.format(Locale.ROOT, "%.0f", x), y -> Units.bytes((long) y)));
         html.append("<p>Data: soak-&lt;backend&gt;.csv (samples) and soak-checkpoints-&lt;backend&gt;.csv.</p>\n");
