@@ -518,6 +518,43 @@ class IncrementalCheckpointTest {
     }
 
     /**
+     * A base written with 1 KiB pages restores into a backend of 4 KiB pages entry by entry (its
+     * pages cannot be placed there): values, maps and lists as they were.
+     */
+    @org.junit.jupiter.api.Test
+    void aBaseOfAnotherPageSizeIsPutEntryByEntry() throws Exception {
+        Random random = new Random(5);
+        SharedStateRegistryImpl registry = new SharedStateRegistryImpl();
+        MemCheckpointStreamFactory streams = new MemCheckpointStreamFactory(64 << 20);
+        try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
+            CheckpointableKeyedStateBackend<Integer> zstate =
+                    KeyedBackends.create(incremental("64mb"), env, KEY_GROUPS, List.of());
+            KeyedStateHandle base;
+            Map<Integer, String> expected;
+            try {
+                for (int i = 0; i < 3000; i++) {
+                    write(zstate, random.nextInt(KEYS), random.nextInt(100), random.nextLong());
+                }
+                expected = dump(zstate);
+                base = checkpoint(zstate, 1, streams, registry);
+            } finally {
+                KeyedBackends.dispose(zstate);
+            }
+            Configuration config = new Configuration();
+            config.set(CheckpointingOptions.INCREMENTAL_CHECKPOINTS, true);
+            config.set(ZStateOptions.PAGE_SIZE, MemorySize.parse("4kb"));
+            CheckpointableKeyedStateBackend<Integer> bigger = KeyedBackends.create(
+                    new ZStateBackend().configure(config, getClass().getClassLoader()), env, KEY_GROUPS, List.of(base));
+            try {
+                assertThat(((ZKeyedStateBackend<?>) bigger).pageStoreStats().pagesPlaced()).as("pages placed").isZero();
+                assertThat(dump(bigger)).isEqualTo(expected);
+            } finally {
+                KeyedBackends.dispose(bigger);
+            }
+        }
+    }
+
+    /**
      * A base whose bytes were damaged fails the restore with the file and the key-group, and the
      * half-restored backend gives back all its memory (the environment checks its managed memory
      * on close).
