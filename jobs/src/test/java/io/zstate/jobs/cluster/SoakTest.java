@@ -30,10 +30,11 @@ class SoakTest {
         assertThat(html.split("<svg", -1)).hasSize(5);
         List<String> samples = Files.readAllLines(out.resolve("soak-zstate.csv"));
         assertThat(samples.size()).as("samples, one a second, over a run of about 12 s").isGreaterThan(5);
-        assertThat(samples.get(samples.size() - 1).split(",")[1]).as("the last sample saw records").isNotEqualTo("0");
         List<long[]> rows = samples.stream().skip(1)
                 .map(line -> java.util.Arrays.stream(line.split(",")).skip(1).mapToLong(Long::parseLong).toArray())
                 .toList();
+        // the metric starts again at 0 after the restart and lags 2 s: some samples, not all, see records
+        assertThat(rows).as("a sample that saw records").anyMatch(r -> r[0] > 0);
         assertThat(rows).as("a sample with the killed TaskManager's RSS at 0, the other's above")
                 .anyMatch(r -> (r[1] == 0) != (r[5] == 0));
         assertThat(rows).as("a sample with a TaskManager's heap and managed memory in use reported")

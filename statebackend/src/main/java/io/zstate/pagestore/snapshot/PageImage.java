@@ -54,13 +54,11 @@ public final class PageImage {
      * snapshot: it holds a walker and its buffers.
      */
     public static final class Writer {
-        private final FrozenPages pages;
         private final Recorder source;
         private final ChainWalker walker;
         private static final EntryVisitor IGNORE = (k, ko, kl, v, vo, vl) -> { };
 
         Writer(FrozenPages pages) {
-            this.pages = pages;
             this.source = new Recorder(pages);
             this.walker = new ChainWalker(source, pages.pageSize());
         }
@@ -81,10 +79,6 @@ public final class PageImage {
             }
             Varints.write(out, 0);
             Varints.write(out, (int) (walker.mapRootsMet() - roots));
-        }
-
-        int pageSize() {
-            return pages.pageSize();
         }
     }
 

@@ -45,6 +45,8 @@ import net.jpountz.lz4.LZ4Exception;
  *   any state --freePage--> gone (every copy released: cache slot, pool object, RocksDB record;
  *                           an open snapshot's copy is saved first, as a pin)
  *
+ *   place     a restore's page from a checkpoint, under the id it had, goes where the store path
+ *             keeps an evicted page (pool, RocksDB, a word), never into the cache (place)
  *   fault-in  a page not in the cache is decoded from its copy; the copy stays current until the
  *             page is first modified (zswap's non-exclusive load), so re-evicting it costs nothing
  *   reclaim   the pool is full: it hands the objects of its coldest frames to the writeback; they
