@@ -369,7 +369,8 @@ public final class ClusterDemo implements Callable<Integer> {
         return firstLine + where;
     }
 
-    private static long recordsIn(JsonNode details, String vertexName) {
+    /** Records the job's vertex named like {@code vertexName} has read (REST metric), 0 while not known. */
+    static long recordsIn(JsonNode details, String vertexName) {
         if (details == null) {
             return 0;
         }

@@ -202,6 +202,16 @@ public final class LocalCluster implements AutoCloseable {
         return process;
     }
 
+    /** A process's resident set (VmRSS in {@code /proc/<pid>/status}), bytes; -1 if it has none. */
+    public static long residentBytes(long pid) throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+            if (line.startsWith("VmRSS:")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", "")) << 10;
+            }
+        }
+        return -1;
+    }
+
     /** The process started under {@code name}, or null. */
     public Process process(String name) {
         synchronized (processes) {

@@ -259,7 +259,7 @@ public final class Soak implements Callable<Integer> {
                 return;
             }
             last = now;
-            samples.add(new Sample((now - start) / 1e9, recordsIn(details), memory(cluster, "tm-1"),
+            samples.add(new Sample((now - start) / 1e9, ClusterDemo.recordsIn(details, "count-events"), memory(cluster, "tm-1"),
                     memory(cluster, "tm-2")));
         }
 
@@ -284,15 +284,6 @@ public final class Soak implements Callable<Integer> {
             }
             found.sort(java.util.Comparator.comparingLong(Checkpoint::id));
             return found;
-        }
-
-        private static long recordsIn(JsonNode details) {
-            for (JsonNode vertex : details.path("vertices")) {
-                if (vertex.path("name").asText().contains("count-events")) {
-                    return vertex.path("metrics").path("read-records").asLong();
-                }
-            }
-            return 0;
         }
 
         private static final String MEMORY_METRICS = "Status.JVM.Memory.Heap.Used,Status.JVM.Memory.Direct.MemoryUsed,"
@@ -329,15 +320,10 @@ public final class Soak implements Callable<Integer> {
                 return 0;
             }
             try {
-                for (String line : Files.readAllLines(Path.of("/proc/" + process.pid() + "/status"))) {
-                    if (line.startsWith("VmRSS:")) {
-                        return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
-                    }
-                }
+                return Math.max(0, LocalCluster.residentBytes(process.pid()));
             } catch (IOException | NumberFormatException e) {
                 return 0; // it just exited
             }
-            return 0;
         }
     }
 

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.zstate.jobs.EventCounterJob;
 import io.zstate.jobs.FlinkConfigFiles;
 import io.zstate.jobs.JobSize;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -116,13 +115,7 @@ class FailoverLeakTest {
             long total = kib(out, "Total: reserved=\\d+KB, committed=(\\d+)KB");
             long heap = kib(out, "Java Heap \\(reserved=\\d+KB, committed=(\\d+)KB\\)");
             long other = kib(out, "Other \\(reserved=\\d+KB, committed=(\\d+)KB\\)");
-            long rss = -1;
-            for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
-                if (line.startsWith("VmRSS:")) {
-                    rss = Long.parseLong(line.replaceAll("[^0-9]", "")) << 10;
-                }
-            }
-            return new Memory(total - heap, other, rss);
+            return new Memory(total - heap, other, LocalCluster.residentBytes(pid));
         }
 
         private static long kib(String out, String pattern) {

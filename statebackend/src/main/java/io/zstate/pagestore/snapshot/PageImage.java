@@ -238,9 +238,10 @@ public final class PageImage {
 
     /** An image's pages on the heap, stored as the checkpoint holds them, decoded when acquired. */
     private static final class HeapPages implements PageSource {
-        private final java.util.HashMap<Integer, byte[]> stored = new java.util.HashMap<>();
-        private final java.util.HashMap<Integer, long[]> words = new java.util.HashMap<>(); // depth, word
-        private final java.util.HashMap<Integer, Integer> depths = new java.util.HashMap<>();
+        /** One page of the image: its stored bytes (codec byte first), or null and its word. */
+        private record Page(int depth, byte[] stored, long word) {}
+
+        private final java.util.HashMap<Integer, Page> pages = new java.util.HashMap<>();
         private final PageCodec codec;
         private final HeldPages held;
 
@@ -250,24 +251,25 @@ public final class PageImage {
         }
 
         void put(int pageId, int depth, byte[] bytes, long word) {
-            depths.put(pageId, depth);
-            if (bytes != null) {
-                stored.put(pageId, bytes);
-            } else {
-                words.put(pageId, new long[] {word});
+            pages.put(pageId, new Page(depth, bytes, word));
+        }
+
+        private Page page(int pageId, String refers) {
+            Page page = pages.get(pageId);
+            if (page == null) {
+                throw new IllegalStateException(refers + " refers to page " + pageId + ", which the image lacks");
             }
+            return page;
         }
 
         @Override
         public byte[] acquire(int pageId) {
+            Page stored = page(pageId, "an entry");
             byte[] page = held.next();
-            byte[] bytes = stored.get(pageId);
-            if (bytes != null) {
-                codec.decode(bytes, 0, bytes.length, page);
-            } else if (words.containsKey(pageId)) {
-                SameFilled.fill(page, words.get(pageId)[0]);
+            if (stored.stored() != null) {
+                codec.decode(stored.stored(), 0, stored.stored().length, page);
             } else {
-                throw new IllegalStateException("an entry refers to page " + pageId + ", which the image lacks");
+                SameFilled.fill(page, stored.word());
             }
             held.hold();
             return page;
@@ -280,11 +282,7 @@ public final class PageImage {
 
         @Override
         public int depth(int pageId) {
-            Integer depth = depths.get(pageId);
-            if (depth == null) {
-                throw new IllegalStateException("the directory refers to page " + pageId + ", which the image lacks");
-            }
-            return depth;
+            return page(pageId, "the directory").depth();
         }
     }
 }

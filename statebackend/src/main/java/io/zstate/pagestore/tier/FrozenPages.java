@@ -70,23 +70,6 @@ public final class FrozenPages implements AutoCloseable {
 
     /** The bytes of a page as frozen, in {@code into} (a page-sized buffer of the caller's). */
     public byte[] read(int pageId, byte[] into) {
-        fetch(pageId, into);
-        switch (copyKind) {
-            case RAW:
-                return into; // copied straight from the page cache
-            case STORED:
-                codec.decode(copy, copyOffset, copyLength, into);
-                return into;
-            case SAME:
-                SameFilled.fill(into, copyWord);
-                return into;
-            default:
-                throw new IllegalStateException("frozen page " + pageId + " has no copy");
-        }
-    }
-
-    /** Copies what the snapshot holds of a page into the scratch (or {@code into}), reading RocksDB unlocked. */
-    private void fetch(int pageId, byte[] into) {
         synchronized (lock) {
             if (closed) {
                 throw new IllegalStateException("this snapshot of the page store was released");
@@ -110,6 +93,18 @@ public final class FrozenPages implements AutoCloseable {
                     }
                 }
             }
+        }
+        switch (copyKind) {
+            case RAW:
+                return into; // copied straight from the page cache
+            case STORED:
+                codec.decode(copy, copyOffset, copyLength, into);
+                return into;
+            case SAME:
+                SameFilled.fill(into, copyWord);
+                return into;
+            default:
+                throw new IllegalStateException("frozen page " + pageId + " has no copy");
         }
     }
 
