@@ -14,8 +14,11 @@ import org.apache.flink.runtime.util.NonClosingOutputStreamDecorator;
  * checkpoint's base: on raw pages it writes about half of what Snappy writes (whose literals are
  * not entropy-coded: a page's hashes and small numbers cost it a byte each), at a few hundred MB/s
  * either way. Closing a decorated stream leaves the checkpoint's stream open (each key-group is a
- * zstd frame of its own, so a restore reads only its key-groups). Its native buffers live while a
- * key-group is written or read.
+ * zstd frame of its own, so a restore reads only its key-groups). Each frame carries zstd's
+ * content checksum (4 bytes): a page image damaged inside a literal run would otherwise decode into
+ * wrong pages without an error; the decoder checks it as it reaches the frame's end (frames written
+ * before the checksum, without its flag, still read). Its native buffers live while a key-group is
+ * written or read.
  */
 public final class ZstdStreamCompressionDecorator extends StreamCompressionDecorator {
 
@@ -27,7 +30,7 @@ public final class ZstdStreamCompressionDecorator extends StreamCompressionDecor
 
     @Override
     protected OutputStream decorateWithCompression(NonClosingOutputStreamDecorator stream) throws IOException {
-        return new ZstdOutputStream(stream, LEVEL);
+        return new ZstdOutputStream(stream, LEVEL).setChecksum(true);
     }
 
     @Override
