@@ -10,8 +10,9 @@ import java.util.Arrays;
  * order onto the base.
  *
  * <pre>
- * record (in one growing heap array, in the order written):
- *   op(1) table(4) keyGroup(4) keyLength(4) prefixLength(4) valueLength(4) key value
+ * record (in one growing heap array, in the order written; the header's fields are varints,
+ * {@link RecordHeader}):
+ *   op(1) table keyGroup keyLength prefixLength valueLength key value
  *   op: PUT, APPEND, DELETE (keyed), DELETE_PREFIX (a barrier), DEAD (dropped, skipped)
  *
  * index: open addressing from (table, key-group, key) to the newest keyed record of that key.
@@ -27,7 +28,8 @@ import java.util.Arrays;
  * Invariants: replaying the records in order onto the state at the last freeze gives the state
  * now (the property test checks it against a model); every live keyed record but a pre-barrier
  * one is the one the index names; dead bytes are at most half the log once it is past 1 MiB
- * (compaction copies the live records, in order). Bounded: past {@code limitBytes} the log gives
+ * (compaction copies the live records, in order); the index is at most half full; the array
+ * grows by half. Bounded: past {@code limitBytes} the log gives
  * up, drops everything and stays <em>incomplete</em> until the next freeze (the checkpoint after
  * must be a full one). A log that fails to grow (heap exhausted) does the same: a write the store
  * made is never silently missing from a delta.
@@ -43,7 +45,6 @@ public final class DeltaLog {
     public static final byte DELETE = 3;
     public static final byte DELETE_PREFIX = 4;
 
-    static final int HEADER = 21;
     /** Appends merge into the key's record up to this many value bytes; past it they follow it. */
     static final int MERGE_LIMIT = 4096;
     /** The largest array the JVM allocates. */
@@ -62,6 +63,7 @@ public final class DeltaLog {
     private int keyed; // index entries in use
     private boolean incomplete;
     private int compactions;
+    private final RecordHeader header = new RecordHeader(); // decodes a record in place
 
     /** A log that gives up (incomplete) once its records pass {@code limitBytes}. */
     public DeltaLog(long limitBytes) {
@@ -99,23 +101,25 @@ public final class DeltaLog {
         int hash = hash(table, keyGroup, key, keyOffset, keyLength);
         int slot = find(hash, table, keyGroup, key, keyOffset, keyLength);
         int old = slots[slot] - 1;
-        if (old >= lastBarrierEnd && intAt(old + 17) + valueLength <= mergeLimit) {
+        if (old >= lastBarrierEnd && valueLengthAt(old) + valueLength <= mergeLimit) {
             // merge: the old record decides the key alone since the barrier (small values only:
             // merging copies the value, and a long list would be copied at every append)
             byte oldOp = log[old];
-            int oldValueLength = intAt(old + 17);
-            int at = reserve(HEADER + keyLength + oldValueLength + valueLength);
+            int oldValueLength = header.valueLength;
+            int merged = oldValueLength + valueLength;
+            int at = reserve(RecordHeader.size(table, keyGroup, keyLength, prefixLength, merged) + keyLength + merged);
             if (at < 0) {
                 return;
             }
             slot = find(hash, table, keyGroup, key, keyOffset, keyLength); // (a compaction in reserve moves records)
             old = slots[slot] - 1;
-            int oldValueAt = old + HEADER + intAt(old + 9);
-            writeHeader(at, oldOp == DELETE ? PUT : oldOp, table, keyGroup, keyLength, prefixLength,
-                    oldValueLength + valueLength);
-            System.arraycopy(key, keyOffset, log, at + HEADER, keyLength);
-            System.arraycopy(log, oldValueAt, log, at + HEADER + keyLength, oldValueLength);
-            System.arraycopy(value, valueOffset, log, at + HEADER + keyLength + oldValueLength, valueLength);
+            header.decode(log, old);
+            int oldValueAt = header.valueAt();
+            int keyAt = RecordHeader.write(log, at, oldOp == DELETE ? PUT : oldOp, table, keyGroup, keyLength,
+                    prefixLength, merged);
+            System.arraycopy(key, keyOffset, log, keyAt, keyLength);
+            System.arraycopy(log, oldValueAt, log, keyAt + keyLength, oldValueLength);
+            System.arraycopy(value, valueOffset, log, keyAt + keyLength + oldValueLength, valueLength);
             kill(old);
             slots[slot] = at + 1;
             return;
@@ -192,11 +196,12 @@ public final class DeltaLog {
             }
             entries++;
             int at = slots[i] - 1;
-            byte op = log[at];
+            header.decode(log, at);
+            byte op = header.op;
             if (op != PUT && op != APPEND && op != DELETE) {
                 throw new IllegalStateException("index names a record of op " + op + " at " + at);
             }
-            int expected = hash(intAt(at + 1), intAt(at + 5), log, at + HEADER, intAt(at + 9));
+            int expected = hash(header.table, header.keyGroup, log, header.keyAt, header.keyLength);
             if (hashes[i] != expected) {
                 throw new IllegalStateException("index hash differs from its record's at " + at);
             }
@@ -205,10 +210,12 @@ public final class DeltaLog {
             throw new IllegalStateException(entries + " index entries, counted " + keyed);
         }
         int dead = 0;
-        for (int at = 0; at < size; at = next(log, at)) {
+        for (int at = 0; at < size; ) {
+            int end = header.decode(log, at);
             if (log[at] == DEAD) {
-                dead += next(log, at) - at;
+                dead += end - at;
             }
+            at = end;
         }
         if (dead != deadBytes) {
             throw new IllegalStateException(dead + " dead bytes, counted " + deadBytes);
@@ -222,13 +229,14 @@ public final class DeltaLog {
         if (incomplete) {
             return;
         }
-        int at = reserve(HEADER + keyLength + valueLength);
+        int at = reserve(RecordHeader.size(table, keyGroup, keyLength, prefixLength, valueLength) + keyLength
+                + valueLength);
         if (at < 0) {
             return;
         }
-        writeHeader(at, op, table, keyGroup, keyLength, prefixLength, valueLength);
-        System.arraycopy(key, keyOffset, log, at + HEADER, keyLength);
-        System.arraycopy(value, valueOffset, log, at + HEADER + keyLength, valueLength);
+        int keyAt = RecordHeader.write(log, at, op, table, keyGroup, keyLength, prefixLength, valueLength);
+        System.arraycopy(key, keyOffset, log, keyAt, keyLength);
+        System.arraycopy(value, valueOffset, log, keyAt + keyLength, valueLength);
         int hash = hash(table, keyGroup, key, keyOffset, keyLength);
         int slot = find(hash, table, keyGroup, key, keyOffset, keyLength);
         int old = slots[slot] - 1;
@@ -249,12 +257,12 @@ public final class DeltaLog {
         if (incomplete) {
             return;
         }
-        int at = reserve(HEADER + prefixLength);
+        int at = reserve(RecordHeader.size(table, keyGroup, prefixLength, prefixLength, 0) + prefixLength);
         if (at < 0) {
             return;
         }
-        writeHeader(at, op, table, keyGroup, prefixLength, prefixLength, 0);
-        System.arraycopy(prefix, prefixOffset, log, at + HEADER, prefixLength);
+        int keyAt = RecordHeader.write(log, at, op, table, keyGroup, prefixLength, prefixLength, 0);
+        System.arraycopy(prefix, prefixOffset, log, keyAt, prefixLength);
         lastBarrierEnd = size;
     }
 
@@ -275,7 +283,7 @@ public final class DeltaLog {
             if (size + bytes > log.length) {
                 try {
                     log = Arrays.copyOf(log, (int) Math.min(MAX_ARRAY,
-                            Math.max((long) size + bytes, 2L * log.length)));
+                            Math.max((long) size + bytes, log.length + (log.length >> 1))));
                 } catch (OutOfMemoryError e) {
                     giveUp();
                     return -1;
@@ -293,7 +301,7 @@ public final class DeltaLog {
         int to = 0;
         int newBarrierEnd = 0;
         for (int at = 0; at < size; ) {
-            int end = next(log, at);
+            int end = header.decode(log, at);
             if (log[at] != DEAD) {
                 System.arraycopy(log, at, log, to, end - at);
                 to += end - at;
@@ -314,27 +322,37 @@ public final class DeltaLog {
         slots = new int[capacity];
         hashes = new int[capacity];
         keyed = 0;
-        for (int at = 0; at < size; at = next(log, at)) {
-            byte op = log[at];
+        for (int at = 0; at < size; ) {
+            int end = header.decode(log, at);
+            byte op = header.op;
             if (op != PUT && op != APPEND && op != DELETE) {
+                at = end;
                 continue;
             }
-            int table = intAt(at + 1);
-            int keyGroup = intAt(at + 5);
-            int keyLength = intAt(at + 9);
-            int hash = hash(table, keyGroup, log, at + HEADER, keyLength);
-            int slot = find(hash, table, keyGroup, log, at + HEADER, keyLength);
+            int table = header.table;
+            int keyGroup = header.keyGroup;
+            int keyLength = header.keyLength;
+            int keyAt = header.keyAt;
+            int hash = hash(table, keyGroup, log, keyAt, keyLength);
+            int slot = find(hash, table, keyGroup, log, keyAt, keyLength);
             if (slots[slot] == 0) {
                 keyed++;
                 hashes[slot] = hash;
             }
             slots[slot] = at + 1;
+            at = end;
         }
     }
 
     private void kill(int at) {
-        deadBytes += next(log, at) - at;
+        deadBytes += header.decode(log, at) - at;
         log[at] = DEAD;
+    }
+
+    /** The value length of the record at {@code at} (and its header in {@link #header}). */
+    private int valueLengthAt(int at) {
+        header.decode(log, at);
+        return header.valueLength;
     }
 
     /** The slot of the key's index entry, or the empty slot where it would go. */
@@ -345,44 +363,19 @@ public final class DeltaLog {
             if (entry == 0) {
                 return i;
             }
-            int at = entry - 1;
-            if (hashes[i] == hash && intAt(at + 1) == table && intAt(at + 5) == keyGroup && intAt(at + 9) == keyLength
-                    && Arrays.equals(log, at + HEADER, at + HEADER + keyLength, key, keyOffset, keyOffset + keyLength)) {
+            if (hashes[i] != hash) {
+                continue;
+            }
+            header.decode(log, entry - 1);
+            if (header.table == table && header.keyGroup == keyGroup && header.keyLength == keyLength
+                    && Arrays.equals(log, header.keyAt, header.keyAt + keyLength, key, keyOffset,
+                            keyOffset + keyLength)) {
                 return i;
             }
         }
     }
 
-    private void writeHeader(int at, byte op, int table, int keyGroup, int keyLength, int prefixLength,
-            int valueLength) {
-        log[at] = op;
-        putInt(at + 1, table);
-        putInt(at + 5, keyGroup);
-        putInt(at + 9, keyLength);
-        putInt(at + 13, prefixLength);
-        putInt(at + 17, valueLength);
-    }
-
     private static int hash(int table, int keyGroup, byte[] key, int offset, int length) {
         return Hashing.hash(key, offset, length, table * 0x9e3779b9 + keyGroup);
-    }
-
-    static int next(byte[] log, int at) {
-        return at + HEADER + intAt(log, at + 9) + intAt(log, at + 17);
-    }
-
-    private int intAt(int at) {
-        return intAt(log, at);
-    }
-
-    static int intAt(byte[] b, int at) {
-        return (b[at] & 0xff) << 24 | (b[at + 1] & 0xff) << 16 | (b[at + 2] & 0xff) << 8 | (b[at + 3] & 0xff);
-    }
-
-    private void putInt(int at, int v) {
-        log[at] = (byte) (v >>> 24);
-        log[at + 1] = (byte) (v >>> 16);
-        log[at + 2] = (byte) (v >>> 8);
-        log[at + 3] = (byte) v;
     }
 }

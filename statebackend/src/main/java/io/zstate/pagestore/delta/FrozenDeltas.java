@@ -47,15 +47,14 @@ public final class FrozenDeltas {
 
     /** Visits the live records in order. */
     public void forEach(RecordVisitor visitor) throws java.io.IOException {
-        for (int at = 0; at < size; at = DeltaLog.next(log, at)) {
-            byte op = log[at];
-            if (op == DeltaLog.DEAD) {
-                continue;
+        RecordHeader header = new RecordHeader();
+        for (int at = 0; at < size; ) {
+            int end = header.decode(log, at);
+            if (header.op != DeltaLog.DEAD) {
+                visitor.record(header.op, header.table, header.keyGroup, log, header.keyAt, header.keyLength,
+                        header.prefixLength, header.valueAt(), header.valueLength);
             }
-            int keyLength = DeltaLog.intAt(log, at + 9);
-            visitor.record(op, DeltaLog.intAt(log, at + 1), DeltaLog.intAt(log, at + 5), log, at + DeltaLog.HEADER,
-                    keyLength, DeltaLog.intAt(log, at + 13), at + DeltaLog.HEADER + keyLength,
-                    DeltaLog.intAt(log, at + 17));
+            at = end;
         }
     }
 }

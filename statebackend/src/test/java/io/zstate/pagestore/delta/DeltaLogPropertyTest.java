@@ -26,6 +26,8 @@ class DeltaLogPropertyTest {
 
     record Op(int kind, int table, int keyGroup, int key, int value) {}
 
+    private static final int[] KEY_GROUPS = {0, 130, 20_000};
+
     /** A model key: table, key-group and key bytes. */
     record Key(int table, int keyGroup, List<Byte> key) {}
 
@@ -33,7 +35,10 @@ class DeltaLogPropertyTest {
     Arbitrary<List<Op>> ops() {
         return Combinators.combine(Arbitraries.integers().between(0, 12), Arbitraries.integers().between(0, 1),
                 Arbitraries.integers().between(0, 2), Arbitraries.integers().between(0, 11),
-                Arbitraries.integers().between(0, 255)).as(Op::new).list().ofMaxSize(800)
+                Arbitraries.integers().between(0, 255))
+                // tables and key-groups whose varints take one, two and three bytes
+                .as((kind, table, keyGroup, key, value) -> new Op(kind, table * 200, KEY_GROUPS[keyGroup], key, value))
+                .list().ofMaxSize(800)
                 .withSizeDistribution(net.jqwik.api.RandomDistribution.uniform());
     }
 
@@ -51,7 +56,9 @@ class DeltaLogPropertyTest {
             Op op = compactEarly ? new Op(given.kind(), 0, 0, given.key(), given.value()) : given;
             byte[] key = key(op.key());
             Key k = new Key(op.table(), op.keyGroup(), boxed(key));
-            byte[] value = {(byte) op.value(), (byte) (op.value() * 7)};
+            // now and then a value whose length takes a two-byte varint
+            byte[] value = op.value() % 37 == 0 ? filled(150, op.value())
+                    : new byte[] {(byte) op.value(), (byte) (op.value() * 7)};
             int kind = op.kind() >= 10 && op.value() >= 4 ? 0 : op.kind(); // freezes: about 1 in 300 ops
             switch (kind) {
                 case 0, 1, 2 -> {
@@ -99,6 +106,14 @@ class DeltaLogPropertyTest {
     @Provide
     Arbitrary<Long> limits() {
         return Arbitraries.of(200L, 2_000L, 1L << 30);
+    }
+
+    private static byte[] filled(int length, int seed) {
+        byte[] bytes = new byte[length];
+        for (int i = 0; i < length; i++) {
+            bytes[i] = (byte) (seed + i);
+        }
+        return bytes;
     }
 
     /** Keys 0..11: three prefixes (first byte) of four keys each, two or three bytes long. */
