@@ -96,6 +96,10 @@ public final class BenchmarkBackend implements AutoCloseable {
                 .setManagedMemorySize(Math.max(managedMemory, 1 << 20))
                 .build();
         try {
+            // a task always has checkpoint storage; ForSt's backend asks for it (and MockEnvironment
+            // throws when none was set). The JobManager's storage: nothing is written anywhere
+            environment.setCheckpointStorageAccess(new org.apache.flink.runtime.state.storage.JobManagerCheckpointStorage()
+                    .createCheckpointStorage(environment.getJobID()));
             CheckpointableKeyedStateBackend<Long> keyed = stateBackend.createKeyedStateBackend(
                     new KeyedStateBackendParametersImpl<>(environment, new JobID(), "state-benchmark",
                             LongSerializer.INSTANCE, KEY_GROUPS, new KeyGroupRange(0, KEY_GROUPS - 1),
@@ -104,7 +108,11 @@ public final class BenchmarkBackend implements AutoCloseable {
                             new CloseableRegistry(), 1.0));
             return new BenchmarkBackend(environment, keyed);
         } catch (Exception | Error e) {
-            environment.close();
+            try {
+                environment.close();
+            } catch (Exception | Error closing) {
+                e.addSuppressed(closing); // (a backend failing half-built may leave memory leased: the cause first)
+            }
             throw e;
         }
     }

@@ -10,15 +10,27 @@ import org.apache.flink.runtime.state.KeyedStateBackend;
  * backend retains (used heap after a full GC, minus before) plus its off-heap memory. For zstate
  * that is the page cache and the page table and directories on the heap, plus the pool frames
  * it holds off-heap (unsafe memory, like Flink's managed memory, so no JVM counter sees it:
- * {@code poolBytesHeld} of its page-store counters); for HashMap the retained object graph.
- * Measured in the running JVM, so keep other live objects steady around it.
+ * {@code poolBytesHeld} of its page-store counters); for HashMap the retained object graph; for
+ * RocksDB and ForSt their native memory as RocksDB reports it (memtables and table readers
+ * summed over the column families, the shared block cache once) and, apart, their SST files on
+ * disk: state still in a memtable counts as memory, not disk. Measured in the running JVM, so
+ * keep other live objects steady around it.
  */
 public final class MemoryFootprint {
 
-    /** One measurement: heap and direct bytes retained, and the entries they hold. */
-    public record Footprint(String backend, StateSize.Kind kind, long entries, long heapBytes, long offHeapBytes) {
+    /**
+     * One measurement: heap and off-heap bytes retained, bytes on local disk (RocksDB's and
+     * ForSt's SST files; 0 for the others), and the entries they hold.
+     */
+    public record Footprint(String backend, StateSize.Kind kind, long entries, long heapBytes, long offHeapBytes,
+            long diskBytes) {
+        /** Memory (heap and off-heap) per entry. */
         public double bytesPerEntry() {
             return (double) (heapBytes + offHeapBytes) / entries;
+        }
+
+        public double diskBytesPerEntry() {
+            return (double) diskBytes / entries;
         }
     }
 
@@ -48,8 +60,47 @@ public final class MemoryFootprint {
             };
             long heap = settledHeap() - heapBefore;
             PageStoreStats stats = ZStateLocalStats.of(keyed);
-            long offHeap = stats == null ? 0 : stats.poolBytesHeld();
-            return new Footprint(backend, kind, entries, heap, offHeap);
+            if (stats != null) {
+                return new Footprint(backend, kind, entries, heap, stats.poolBytesHeld(), 0);
+            }
+            NativeDb db = NativeDb.of(keyed);
+            if (db != null) {
+                return new Footprint(backend, kind, entries, heap, db.aggregated("rocksdb.cur-size-all-mem-tables")
+                        + db.aggregated("rocksdb.estimate-table-readers-mem") + db.property("rocksdb.block-cache-usage"),
+                        db.aggregated("rocksdb.total-sst-files-size"));
+            }
+            return new Footprint(backend, kind, entries, heap, 0, 0);
+        }
+    }
+
+    /**
+     * The RocksDB instance of a RocksDB or ForSt keyed backend (their protected {@code db} field;
+     * {@code org.rocksdb.RocksDB} and {@code org.forstdb.RocksDB} share the property calls), read
+     * by reflection: neither backend exposes it.
+     */
+    private record NativeDb(Object db) {
+
+        static NativeDb of(Object keyed) throws ReflectiveOperationException {
+            for (Class<?> c = keyed.getClass(); c != null; c = c.getSuperclass()) {
+                try {
+                    java.lang.reflect.Field field = c.getDeclaredField("db");
+                    field.setAccessible(true);
+                    return new NativeDb(field.get(keyed));
+                } catch (NoSuchFieldException e) {
+                    // up the hierarchy
+                }
+            }
+            return null;
+        }
+
+        /** A property summed over the column families. */
+        long aggregated(String property) throws ReflectiveOperationException {
+            return (long) db.getClass().getMethod("getAggregatedLongProperty", String.class).invoke(db, property);
+        }
+
+        /** A property of the default column family (the block cache is shared: once, not per family). */
+        long property(String property) throws ReflectiveOperationException {
+            return (long) db.getClass().getMethod("getLongProperty", String.class).invoke(db, property);
         }
     }
 

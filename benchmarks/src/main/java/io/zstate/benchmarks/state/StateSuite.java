@@ -29,7 +29,7 @@ import picocli.CommandLine.Option;
  *   1. measure S and C of each state kind (StateSize)
  *   2. per kind and regime, one JMH run over its operations and backends (a fork per trial);
  *      HashMap sits out the spill regime, where it would repeat the uniform run
- *   3. footprint of value and map state on zstate and HashMap (MemoryFootprint)
+ *   3. footprint of value and map state on every backend of the run (MemoryFootprint)
  *   4. report: the console and --report (Markdown)
  * </pre>
  */
@@ -99,7 +99,7 @@ public final class StateSuite implements Callable<Integer> {
             if (kind == StateSize.Kind.list) {
                 continue;
             }
-            for (String backend : new String[] {"zstate", "hashmap"}) {
+            for (String backend : backends) {
                 footprints.add(MemoryFootprint.measure(backend, kind, sizes.get(kind)));
             }
         }

@@ -101,11 +101,16 @@ final class SuiteReport {
         }
         md.append('\n');
         if (!footprints.isEmpty()) {
-            md.append("#### Memory per entry (pool regime sizes; heap retained after full GC + zstate's pool frames)\n\n");
-            md.append("| state | backend | entries | heap | off-heap | bytes / entry |\n|---|---|---:|---:|---:|---:|\n");
+            md.append("#### Memory per entry (pool regime sizes, after loading; heap retained after full GC, plus"
+                    + " off-heap: zstate's pool frames, RocksDB's and ForSt's memtables, table readers and block"
+                    + " cache; their SST files apart, on disk)\n\n");
+            md.append("| state | backend | entries | heap | off-heap | bytes / entry in memory | disk | bytes / entry on"
+                    + " disk |\n|---|---|---:|---:|---:|---:|---:|---:|\n");
             for (MemoryFootprint.Footprint f : footprints) {
-                md.append(String.format(Locale.ROOT, "| %s | %s | %,d | %s | %s | %.1f |%n", f.kind(), f.backend(),
-                        f.entries(), mib(f.heapBytes()), mib(f.offHeapBytes()), f.bytesPerEntry()));
+                md.append(String.format(Locale.ROOT, "| %s | %s | %,d | %s | %s | %.1f | %s | %s |%n", f.kind(),
+                        f.backend(), f.entries(), mib(f.heapBytes()), mib(f.offHeapBytes()), f.bytesPerEntry(),
+                        f.diskBytes() == 0 ? "-" : mib(f.diskBytes()),
+                        f.diskBytes() == 0 ? "-" : String.format(Locale.ROOT, "%.1f", f.diskBytesPerEntry())));
             }
             md.append('\n');
             for (MemoryFootprint.Footprint z : footprints) {

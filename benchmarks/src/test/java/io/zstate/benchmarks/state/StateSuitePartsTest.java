@@ -25,7 +25,7 @@ class StateSuitePartsTest {
 
     @Test
     void everyBackendHoldsTheLoadedStateAndReturnsItsMemory() throws Exception {
-        for (String backend : new String[] {"zstate", "rocksdb", "hashmap"}) {
+        for (String backend : new String[] {"zstate", "rocksdb", "rocksdb-partitioned", "forst", "hashmap"}) {
             try (BenchmarkBackend b = BenchmarkBackend.create(backend, 16L << 20, 1L << 20)) {
                 ValueState<Long> state = ValueStateBenchmark.load(b.keyed);
                 b.keyed.setCurrentKey(123_456L);
@@ -33,6 +33,20 @@ class StateSuitePartsTest {
                 b.keyed.setCurrentKey(StateConstants.NEW_KEY_OBJECTS[0]);
                 assertThat(state.value()).as(backend).isNull();
             }
+        }
+    }
+
+    @Test
+    void footprintsCountEachBackendsOwnMemory() throws Exception {
+        StateSize.Sizes sizes = new StateSize.Sizes(64L << 20, 24L << 20);
+        MemoryFootprint.Footprint zstate = MemoryFootprint.measure("zstate", StateSize.Kind.value, sizes);
+        assertThat(zstate.offHeapBytes()).as("zstate's pool frames").isPositive();
+        assertThat(zstate.diskBytes()).isZero();
+        for (String backend : new String[] {"rocksdb", "forst"}) {
+            MemoryFootprint.Footprint f = MemoryFootprint.measure(backend, StateSize.Kind.value, sizes);
+            // 500k entries of 8-byte keys and values: whatever is not in a memtable is in SST files
+            assertThat(f.offHeapBytes() + f.diskBytes()).as(backend).isGreaterThan(4L << 20);
+            assertThat(f.offHeapBytes()).as(backend + "'s memtables, readers and cache").isPositive();
         }
     }
 
@@ -45,8 +59,8 @@ class StateSuitePartsTest {
                 new SuiteResult(StateSize.Kind.value, "valueGet", MemoryRegime.spill, "zstate", 300, 10),
                 new SuiteResult(StateSize.Kind.value, "valueGet", MemoryRegime.spill, "rocksdb", 200, 10));
         List<MemoryFootprint.Footprint> footprints = List.of(
-                new MemoryFootprint.Footprint("zstate", StateSize.Kind.value, 1000, 20_000, 10_000),
-                new MemoryFootprint.Footprint("hashmap", StateSize.Kind.value, 1000, 100_000, 0));
+                new MemoryFootprint.Footprint("zstate", StateSize.Kind.value, 1000, 20_000, 10_000, 0),
+                new MemoryFootprint.Footprint("hashmap", StateSize.Kind.value, 1000, 100_000, 0, 0));
         String md = SuiteReport.markdown(results, footprints, Map.of(StateSize.Kind.value, SIZES), 1, 3, 10,
                 LocalDate.of(2026, 11, 23));
         assertThat(md).contains("| valueGet | hot | 1000 ± 10 | 400 ± 10 | 1200 ± 10 | 2.50 | 0.83 |");
