@@ -53,10 +53,35 @@ final class CompareReport {
 
         String outcome() {
             if (result == null) {
+                if (failure != null && failure.startsWith(STOPPED)) {
+                    return failure; // not a failure of the backend: the run's time limit
+                }
                 return failure != null ? "FAILED: " + failure : "FAILED (exit " + exitCode + ")";
             }
             return result.correct() ? (exitCode == 0 ? "correct" : "exit " + exitCode) : "WRONG";
         }
+    }
+
+    static final String STOPPED = "stopped at ";
+
+    /**
+     * The outcome of a run stopped at its time limit: how far its last progress line (the
+     * runner's "T s: N events processed (R/s)") says it got.
+     */
+    static String stoppedAt(java.time.Duration limit, String lastProgress) {
+        String when = STOPPED + org.apache.flink.util.TimeUtils.formatWithHighestUnit(limit);
+        if (lastProgress == null) {
+            return when + ", before its first progress line";
+        }
+        java.util.regex.Matcher m = java.util.regex.Pattern
+                .compile("([0-9.]+) s: ([0-9,]+) events processed").matcher(lastProgress);
+        if (!m.find()) {
+            return when;
+        }
+        double seconds = Double.parseDouble(m.group(1));
+        long events = Long.parseLong(m.group(2).replace(",", ""));
+        return String.format(Locale.ROOT, "%s: %,d events in %.0f s, %s records/s", when, events, seconds,
+                Units.count(seconds > 0 ? events / seconds : 0));
     }
 
     /** A line of the table: its label and how a run's cell reads. */

@@ -36,7 +36,7 @@ public final class ZStateCompare extends JobRunOptions implements Callable<Integ
     @Option(names = "--preset", paramLabel = "<preset>",
             description = "Sizes where memory matters, for the options not given: 'fits' (the counter's 500k keys, 3M"
                     + " events: all fits in the heap), 'heap-pressure' (4M keys, 12M events, checkpoints every 10s),"
-                    + " 'larger-than-memory' (16M keys and events, 64mb managed memory: zstate's and RocksDB's state"
+                    + " 'larger-than-memory' (8M keys and events, 32mb managed memory: zstate's and RocksDB's state"
                     + " is several times their memory; HashMap must hold it all in the 2g heap). Heap 2g,"
                     + " managed memory 256mb unless said.")
     String preset;
@@ -48,12 +48,12 @@ public final class ZStateCompare extends JobRunOptions implements Callable<Integ
     static final String DEFAULT_MANAGED_MEMORY = "16mb";
 
     /** A preset: sizes for the options not given on the command line. */
-    record Preset(long keys, long events, String managedMemory, String checkpointInterval) {}
+    record Preset(long keys, long events, String managedMemory, String checkpointInterval, String timeout) {}
 
     static final java.util.Map<String, Preset> PRESETS = java.util.Map.of(
-            "fits", new Preset(500_000, 3_000_000, "256mb", "2s"),
-            "heap-pressure", new Preset(4_000_000, 12_000_000, "256mb", "10s"),
-            "larger-than-memory", new Preset(16_000_000, 16_000_000, "64mb", "10s"));
+            "fits", new Preset(500_000, 3_000_000, "256mb", "2s", null),
+            "heap-pressure", new Preset(4_000_000, 12_000_000, "256mb", "10s", null),
+            "larger-than-memory", new Preset(8_000_000, 8_000_000, "32mb", "10s", "15min"));
 
     @Option(names = "--heap", defaultValue = "2g",
             description = "Maximum heap (-Xmx) of each backend's JVM, the same for all (default ${DEFAULT-VALUE}).")
@@ -62,6 +62,11 @@ public final class ZStateCompare extends JobRunOptions implements Callable<Integ
     @Option(names = "--direct-memory", defaultValue = "2g",
             description = "-XX:MaxDirectMemorySize of each backend's JVM (default ${DEFAULT-VALUE}).")
     String directMemory;
+
+    @Option(names = "--timeout", paramLabel = "<duration>",
+            description = "Stop a backend's run after this long (e.g. 20min) and report how far it got; the"
+                    + " 'larger-than-memory' preset sets 15min, otherwise no limit.")
+    String timeout;
 
     @Option(names = "--out", defaultValue = "target/zstate-compare.html", paramLabel = "<file>",
             description = "HTML page with the table and the charts (default ${DEFAULT-VALUE}).")
@@ -95,6 +100,9 @@ public final class ZStateCompare extends JobRunOptions implements Callable<Integ
             if (!given.hasMatchedOption("--checkpoint-interval")) {
                 checkpointInterval = p.checkpointInterval();
             }
+            if (!given.hasMatchedOption("--timeout")) {
+                timeout = p.timeout();
+            }
         }
         if (preset == null && !spec.commandLine().getParseResult().hasMatchedOption("--managed-memory")) {
             // the default run shows what zstate is for: a pool smaller than the state, the rest on
@@ -110,6 +118,15 @@ public final class ZStateCompare extends JobRunOptions implements Callable<Integ
                         "--backends '" + backend + "' is not known or twice: use zstate, rocksdb, rocksdb-tuned, forst and hashmap");
             }
             chosen.add(name);
+        }
+        java.time.Duration limit = null;
+        if (timeout != null) {
+            try {
+                limit = org.apache.flink.util.TimeUtils.parseDuration(timeout);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.ParameterException(spec.commandLine(),
+                        "--timeout '" + timeout + "' is not a duration: use e.g. 20min, 90s or 1h");
+            }
         }
         if (!heap.matches("[0-9]+[kKmMgG]?") || !directMemory.matches("[0-9]+[kKmMgG]?")) {
             throw new CommandLine.ParameterException(spec.commandLine(),
@@ -127,7 +144,7 @@ public final class ZStateCompare extends JobRunOptions implements Callable<Integ
             for (int i = 0; i < chosen.size(); i++) {
                 String backend = chosen.get(i);
                 System.out.printf("%n-- %s (%d of %d) --%n", backend, i + 1, chosen.size());
-                runs.add(runChild(backend, results.resolve(backend + ".json")));
+                runs.add(runChild(backend, results.resolve(backend + ".json"), limit));
             }
         } finally {
             try (var files = Files.list(results)) {
@@ -154,8 +171,13 @@ public final class ZStateCompare extends JobRunOptions implements Callable<Integ
         return allGood ? 0 : 1;
     }
 
-    /** Runs the runner for {@code backend} in a new JVM, streaming its lines, and reads its JSON. */
-    private CompareReport.Run runChild(String backend, Path json) throws IOException, InterruptedException {
+    /**
+     * Runs the runner for {@code backend} in a new JVM, streaming its lines, and reads its JSON;
+     * past {@code limit} (null: none) the JVM is killed and the run reported as stopped, with the
+     * events its last progress line counted.
+     */
+    private CompareReport.Run runChild(String backend, Path json, java.time.Duration limit)
+            throws IOException, InterruptedException {
         List<String> command = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx" + heap,
@@ -181,7 +203,25 @@ public final class ZStateCompare extends JobRunOptions implements Callable<Integ
             command.add(file.toAbsolutePath().toString());
         }
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        java.util.concurrent.atomic.AtomicBoolean stopped = new java.util.concurrent.atomic.AtomicBoolean();
+        Thread watchdog = null;
+        if (limit != null) {
+            watchdog = new Thread(() -> {
+                try {
+                    if (!process.waitFor(limit.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
+                        stopped.set(true);
+                        process.descendants().forEach(ProcessHandle::destroyForcibly);
+                        process.destroyForcibly();
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }, "compare-timeout-" + backend);
+            watchdog.setDaemon(true);
+            watchdog.start();
+        }
         String failure = null;
+        String lastProgress = null;
         String prefix = String.format("[%-7s] ", backend);
         try (BufferedReader lines = new BufferedReader(
                 new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
@@ -192,9 +232,18 @@ public final class ZStateCompare extends JobRunOptions implements Callable<Integ
                     failure = "out of memory (" + line.substring(line.indexOf("java.lang.OutOfMemoryError")
                             + "java.lang.OutOfMemoryError".length()).replaceFirst("^: ", "") + ", -Xmx" + heap + ")";
                 }
+                if (line.contains(" events processed (")) {
+                    lastProgress = line.trim();
+                }
             }
         }
         int exit = process.waitFor();
+        if (watchdog != null) {
+            watchdog.interrupt();
+        }
+        if (stopped.get() && failure == null) {
+            return new CompareReport.Run(backend, exit, null, CompareReport.stoppedAt(limit, lastProgress));
+        }
         RunResult result = null;
         if (Files.exists(json)) {
             try {

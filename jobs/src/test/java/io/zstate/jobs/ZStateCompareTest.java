@@ -102,6 +102,23 @@ class ZStateCompareTest {
     }
 
     @Test
+    void aRunPastTheTimeoutIsStoppedAndReportedWithHowFarItGot(@TempDir Path dir) throws Exception {
+        Path html = dir.resolve("compare.html");
+        // 100,000 events at 500 a second would take minutes
+        long started = System.nanoTime();
+        Outcome run = compare("--backends", "hashmap", "--keys", "1000", "--events", "100000", "--rate", "500",
+                "--timeout", "12s", "--heap", "256m", "--out", html.toString());
+        assertThat(System.nanoTime() - started).as("stopped, not run to the end").isLessThan(60_000_000_000L);
+        assertThat(run.exit()).as(run.out()).isNotZero();
+        assertThat(run.out()).containsPattern(
+                "\\nresult +stopped at 12 s: [0-9,]+ events in [0-9]+ s, [0-9,]+ records/s\\n");
+        assertThat(CompareReport.stoppedAt(java.time.Duration.ofMinutes(20), "  42.0 s: 84,000 events processed (2,000/s)"))
+                .isEqualTo("stopped at 20 min: 84,000 events in 42 s, 2,000 records/s");
+        assertThat(CompareReport.stoppedAt(java.time.Duration.ofMinutes(20), null))
+                .isEqualTo("stopped at 20 min, before its first progress line");
+    }
+
+    @Test
     void anUnknownPresetNamesTheKnownOnesAndAnOutOfMemoryRunIsAResult() {
         Outcome run = compare("--preset", "huge");
         assertThat(run.exit()).isEqualTo(2);
