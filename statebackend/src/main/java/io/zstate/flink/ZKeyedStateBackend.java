@@ -422,6 +422,11 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
         }
         MetricGroup group = parent.addGroup("zstate");
         ZStateMetrics.register(group, this::stats);
+        SlotMemory slot = slotMemory();
+        if (slot != null) { // the slot's reaper thread, shared by the slot's backends
+            group.gauge("reaperCpuNanos", (org.apache.flink.metrics.Gauge<Long>) slot.reaper()::cpuNanos);
+            group.gauge("reaperPagesCompressed", (org.apache.flink.metrics.Gauge<Long>) slot.reaper()::pagesCompressed);
+        }
         if (incremental != null) {
             group.gauge("checkpointBases", (org.apache.flink.metrics.Gauge<Long>) incremental::basesWritten);
             group.gauge("checkpointDeltas", (org.apache.flink.metrics.Gauge<Long>) incremental::deltasWritten);

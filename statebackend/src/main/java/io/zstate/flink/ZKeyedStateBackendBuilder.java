@@ -4,6 +4,7 @@ import io.zstate.allocator.MemoryBudget;
 import io.zstate.flink.restore.ZRestoreOperation;
 import io.zstate.pagestore.Faults;
 import io.zstate.pagestore.PageStore;
+import io.zstate.pagestore.Reaper;
 import io.zstate.pagestore.SlotMemory;
 import io.zstate.pagestore.SpillDirectories;
 import io.zstate.pagestore.PageStoreConfig;
@@ -39,6 +40,7 @@ final class ZKeyedStateBackendBuilder<K> implements StateBackendBuilder<ZKeyedSt
     private SizeTrackingStateConfig sizeTrackingStateConfig;
     private Faults faults = Faults.NONE;
     private IncrementalSettings incremental = IncrementalSettings.OFF;
+    private boolean backgroundReaper;
 
     ZKeyedStateBackendBuilder(KeyedStateBackendParameters<K> parameters) {
         this.parameters = Preconditions.checkNotNull(parameters);
@@ -84,6 +86,15 @@ final class ZKeyedStateBackendBuilder<K> implements StateBackendBuilder<ZKeyedSt
         return this;
     }
 
+    /**
+     * Whether the page store is cleaned by a background reaper: the slot's (one thread for the
+     * slot's backends), or the backend's own when the pool is sized by hand (default: off).
+     */
+    ZKeyedStateBackendBuilder<K> setBackgroundReaper(boolean backgroundReaper) {
+        this.backgroundReaper = backgroundReaper;
+        return this;
+    }
+
     /** Failures the page store injects where it meets the outside (tests; default: none). */
     ZKeyedStateBackendBuilder<K> setFaults(Faults faults) {
         this.faults = Preconditions.checkNotNull(faults);
@@ -108,6 +119,15 @@ final class ZKeyedStateBackendBuilder<K> implements StateBackendBuilder<ZKeyedSt
             store = slot != null
                     ? new PageStore(pageStoreConfig, range.getStartKeyGroup(), groups, slot, faults)
                     : new PageStore(pageStoreConfig, range.getStartKeyGroup(), groups, (MemoryBudget) null, faults);
+            if (backgroundReaper) {
+                if (slot != null) {
+                    slot.reaper().register(store);
+                } else {
+                    Reaper own = new Reaper(parameters.getOperatorIdentifier());
+                    own.register(store);
+                    store.whenReleased(own::close);
+                }
+            }
             ZStateTables tables = new ZStateTables(store, range, parameters.getNumberOfKeyGroups());
             TypeSerializer<K> keySerializer = new ZRestoreOperation<>(
                             tables, parameters.getKeySerializer(),

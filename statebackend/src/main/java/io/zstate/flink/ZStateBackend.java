@@ -63,6 +63,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
     private final int frameSize;
     private final double bouncerRatio;
     private final int reclaimBatchFrames;
+    private final boolean backgroundReaper;
     private final double spillMemoryFraction;
     private final String spillDirectory; // null: the TaskManager's working directory
     private final String poolTraceDirectory; // null: no pool trace
@@ -77,6 +78,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
         this.frameSize = (int) ZStateOptions.FRAME_SIZE.defaultValue().getBytes();
         this.bouncerRatio = ZStateOptions.BOUNCER_RATIO.defaultValue();
         this.reclaimBatchFrames = ZStateOptions.RECLAIM_BATCH_FRAMES.defaultValue();
+        this.backgroundReaper = ZStateOptions.BACKGROUND_REAPER.defaultValue();
         this.spillMemoryFraction = ZStateOptions.SPILL_MEMORY_FRACTION.defaultValue();
         this.spillDirectory = null;
         this.poolTraceDirectory = null;
@@ -115,6 +117,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
         if (reclaimBatchFrames < 1) {
             throw invalid(ZStateOptions.RECLAIM_BATCH_FRAMES.key(), String.valueOf(reclaimBatchFrames), "1 or more");
         }
+        this.backgroundReaper = config.getOptional(ZStateOptions.BACKGROUND_REAPER).orElse(original.backgroundReaper);
         this.spillMemoryFraction = config.getOptional(ZStateOptions.SPILL_MEMORY_FRACTION)
                 .orElse(original.spillMemoryFraction);
         if (!(spillMemoryFraction > 0 && spillMemoryFraction < 1)) {
@@ -278,6 +281,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
                 .setLatencyTrackingStateConfig(latency)
                 .setSizeTrackingStateConfig(size)
                 .setIncremental(incremental)
+                .setBackgroundReaper(backgroundReaper)
                 .setFaults(faultsForTests)
                 .build();
     }
@@ -338,6 +342,6 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
     public String toString() {
         return "ZStateBackend{allocator=" + allocator + ", pageSize=" + pageSize + ", pageCache=" + pageCacheBytes
                 + ", pool=" + (poolBytes == -1 ? "managed" : String.valueOf(poolBytes)) + ", frameSize=" + frameSize
-                + ", bouncerRatio=" + bouncerRatio + '}';
+                + ", bouncerRatio=" + bouncerRatio + ", backgroundReaper=" + backgroundReaper + '}';
     }
 }

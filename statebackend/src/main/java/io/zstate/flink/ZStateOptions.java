@@ -76,6 +76,17 @@ public final class ZStateOptions {
                     .defaultValue(16)
                     .withDescription("Frames the reaper frees each time the pool is full.");
 
+    public static final ConfigOption<Boolean> BACKGROUND_REAPER =
+            key("state.backend.zstate.background-reaper")
+                    .booleanType()
+                    .defaultValue(true)
+                    .withDescription(
+                            "A thread per slot (kswapd's part) that compresses dirty pages of the page cache"
+                                    + " ahead of their eviction and stores them in the pool, reclaiming pool frames"
+                                    + " to RocksDB when the pool is full, so that the task's evictions only drop"
+                                    + " clean pages. The task still stores a dirty page itself when the reaper"
+                                    + " falls behind. Off: every store and reclaim runs on the task's thread.");
+
     public static final ConfigOption<Double> SPILL_MEMORY_FRACTION =
             key("state.backend.zstate.spill-memory-fraction")
                     .doubleType()

@@ -461,6 +461,53 @@ public final class PageStore implements AutoCloseable {
         }
     }
 
+    // ==== background cleaning (the reaper's thread compresses) ======================================
+
+    /**
+     * Hands compression to a background reaper: {@code wanted} is called, under this store's lock,
+     * when evictions submitted pages to the returned ring, which the reaper compresses without
+     * the lock ({@link Reaper}).
+     */
+    public io.zstate.pagestore.tier.CleaningRing cleanInBackground(Runnable wanted) {
+        checkUsable();
+        return pager.cleanInBackground(wanted);
+    }
+
+    /**
+     * What an eviction does with a reaper, as a step of its own (tests): copies the next dirty
+     * victims of the page cache into the ring; returns how many (0 when closed or failed).
+     */
+    public int submitForCleaning() {
+        if (closed || failure != null) {
+            return 0;
+        }
+        try {
+            return pager.submitForCleaning();
+        } catch (RuntimeException | Error e) {
+            throw fail(e, "submitting dirty pages to the background reaper");
+        }
+    }
+
+    /** What the reaper's thread does, as a step of its own (tests): compresses what was submitted. */
+    public int compressForCleaning() {
+        return closed ? 0 : pager.cleaningRing().compressSubmitted();
+    }
+
+    /**
+     * What an eviction does with a reaper, as a step of its own (tests): stores the compressed
+     * pages that did not change meanwhile and marks their cache slots clean; returns how many.
+     */
+    public int installCleaned() {
+        if (closed || failure != null) {
+            return 0;
+        }
+        try {
+            return pager.installCleaned();
+        } catch (RuntimeException | Error e) {
+            throw fail(e, "storing pages compressed by the background reaper");
+        }
+    }
+
     // ==== failure ==================================================================================
 
     /** Whether an earlier failure left the store unusable. */

@@ -20,7 +20,7 @@ package io.zstate.pagestore;
  * @param poolHits faults served from the pool (decompress)
  * @param swapIns faults served from RocksDB
  * @param sameFilledHits faults served from a same-filled tag
- * @param stores dirty pages that left the page cache
+ * @param stores dirty pages that left the page cache, stored on the task's thread
  * @param cleanDrops clean pages dropped from the page cache without a write
  * @param sameFilledStores stores kept as a tag
  * @param bounced stores sent to RocksDB uncompressed: they compressed worse than the bouncer ratio,
@@ -42,6 +42,10 @@ package io.zstate.pagestore;
  * @param pinCopies of which dirty pages copied (compressed into the pool, or into RocksDB)
  * @param pinWritebacks pinned pool objects the reaper wrote back to RocksDB
  * @param pagesPlaced pages a restore placed as a checkpoint stored them (no entry re-put)
+ * @param backgroundCleans dirty pages stored before their eviction from a copy the background
+ *     reaper compressed off the task's thread (their eviction then only drops them)
+ * @param cleaningRaces pages handed to the reaper but not stored: changed or evicted before their
+ *     compressed copy came back
  */
 public record PageStoreStats(
         long hotPages,
@@ -80,7 +84,9 @@ public record PageStoreStats(
         long pinSaves,
         long pinCopies,
         long pinWritebacks,
-        long pagesPlaced) {
+        long pagesPlaced,
+        long backgroundCleans,
+        long cleaningRaces) {
 
     /** These counters with the number of map indexes (the index layer's, added by the store). */
     public PageStoreStats withMapIndexes(long count) {
@@ -89,7 +95,7 @@ public record PageStoreStats(
                 cacheHits, cacheMisses, poolHits, swapIns, sameFilledHits, stores, cleanDrops, sameFilledStores,
                 bounced, compressFailures, directSpills, writebacks, framesReclaimed, uncompressedBytesStored,
                 compressedBytesStored, arenaRefusals, count, openSnapshots, pinnedPoolObjects, pinnedPoolBytes,
-                pinnedSpilled, pinSaves, pinCopies, pinWritebacks, pagesPlaced);
+                pinnedSpilled, pinSaves, pinCopies, pinWritebacks, pagesPlaced, backgroundCleans, cleaningRaces);
     }
 
     /** The counters of two stores added up (for totals over the backends of a job). */
@@ -131,7 +137,9 @@ public record PageStoreStats(
                 pinSaves + o.pinSaves,
                 pinCopies + o.pinCopies,
                 pinWritebacks + o.pinWritebacks,
-                pagesPlaced + o.pagesPlaced);
+                pagesPlaced + o.pagesPlaced,
+                backgroundCleans + o.backgroundCleans,
+                cleaningRaces + o.cleaningRaces);
     }
 
     /** Uncompressed / compressed bytes over all stores; 0 before the first. */

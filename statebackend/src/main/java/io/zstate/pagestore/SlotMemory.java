@@ -48,6 +48,8 @@ public final class SlotMemory implements AutoCloseable {
     private final long spillBytes;
     private final LRUCache cache;
     private final WriteBufferManager writeBuffers;
+    /** The slot's background reaper (its thread starts with the first store registered). */
+    private final Reaper reaper = new Reaper("slot");
 
     /**
      * {@code total} bytes, of which {@code spillFraction} go to the spill stores (their cache at
@@ -101,8 +103,14 @@ public final class SlotMemory implements AutoCloseable {
         return cache.getUsage();
     }
 
+    /** The background reaper of the slot's page stores. */
+    public Reaper reaper() {
+        return reaper;
+    }
+
     @Override
     public void close() {
+        reaper.close();
         writeBuffers.close();
         cache.close();
     }

@@ -247,11 +247,37 @@ class ZStateBackendLifecycleTest {
             assertThat(slot.spillUsage()).isPositive().isLessThanOrEqualTo(cache + (1L << 20));
             assertThat(sa.spillMemoryBytes()).isPositive();
             assertThat(env.getMemoryManager().verifyEmpty()).isFalse();
+            // one reaper thread for the slot compressed pages of both (it runs beside the task:
+            // wait for it, then evictions install what it compressed)
+            io.zstate.pagestore.Reaper reaper = slot.reaper();
+            assertThat(reaper.isRunning()).isTrue();
+            long deadline = System.nanoTime() + 20_000_000_000L;
+            long cleansA = 0;
+            long cleansB = 0;
+            for (int round = 0; (cleansA == 0 || cleansB == 0) && System.nanoTime() < deadline; round++) {
+                for (CheckpointableKeyedStateBackend<Integer> keyed : List.of(a, b)) {
+                    ValueState<String> state = keyed.getPartitionedState(VoidNamespace.INSTANCE,
+                            VoidNamespaceSerializer.INSTANCE, new ValueStateDescriptor<>("s", String.class));
+                    for (int key = round * 500; key < round * 500 + 500; key++) {
+                        keyed.setCurrentKey(key % 60_000);
+                        state.update("rewritten " + key);
+                    }
+                }
+                cleansA = ((ZKeyedStateBackend<Integer>) a).pageStoreStats().backgroundCleans();
+                cleansB = ((ZKeyedStateBackend<Integer>) b).pageStoreStats().backgroundCleans();
+            }
+            assertThat(cleansA).as("pages of the first backend cleaned by the slot's reaper").isPositive();
+            assertThat(cleansB).as("pages of the second backend cleaned by the slot's reaper").isPositive();
+            assertThat(reaper.pagesCompressed()).isGreaterThanOrEqualTo(cleansA + cleansB);
             for (CheckpointableKeyedStateBackend<Integer> keyed : List.of(a, b)) {
                 keyed.close();
                 keyed.dispose();
             }
             assertThat(env.getMemoryManager().verifyEmpty()).as("managed memory returned").isTrue();
+            for (long until = System.nanoTime() + 10_000_000_000L; reaper.isRunning() && System.nanoTime() < until; ) {
+                Thread.sleep(10);
+            }
+            assertThat(reaper.isRunning()).as("the slot's reaper thread ends with the slot's memory").isFalse();
             assertThat(files(spill)).as("spill files after dispose").isEmpty();
         }
     }

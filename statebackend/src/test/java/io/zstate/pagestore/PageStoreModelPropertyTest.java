@@ -34,14 +34,19 @@ import net.jqwik.api.statistics.Statistics;
  * indexes; for zsmalloc, zbud, z3fold and zlog. Snapshots are frozen among the steps, several
  * open at once, read while the store goes on (with reclaim, writeback and compaction of their
  * pinned copies) against the model as of their freeze, and released in any order, one of them
- * after the store closed. The store's page-location checker (pins included) and the pool's
+ * after the store closed. The background reaper's steps (collect dirty victims, compress them
+ * outside the lock, install what did not change meanwhile) run among the operations. The store's page-location checker (pins included) and the pool's
  * invariant checker run after every step.
  */
 class PageStoreModelPropertyTest {
 
     enum Kind {
         PUT, MAP_PUT, GET, MAP_GET, DELETE, MAP_DELETE, APPEND, ITER_PREFIX, ITER_GROUP, CLEAR, DELETE_GROUP,
-        MAP_BULK_PUT, MAP_CLEAR, MAP_EMPTY, MAP_ITER_BATCHES, FREEZE, CHECK_SNAPSHOT, RELEASE_SNAPSHOT, COMPACT
+        MAP_BULK_PUT, MAP_CLEAR, MAP_EMPTY, MAP_ITER_BATCHES, FREEZE, CHECK_SNAPSHOT, RELEASE_SNAPSHOT, COMPACT,
+        // the background reaper's three steps, interleaved with the task's operations as its thread may
+        CLEAN_COLLECT, CLEAN_COMPRESS, CLEAN_INSTALL,
+        // the three back to back: a batch the task did not touch meanwhile
+        CLEAN_CYCLE
     }
 
     record Op(Kind kind, int table, int keyGroup, int keyId, int userKey, int valueSize, int seed) {}
@@ -70,7 +75,11 @@ class PageStoreModelPropertyTest {
                 Tuple.of(3, Kind.FREEZE),
                 Tuple.of(3, Kind.CHECK_SNAPSHOT),
                 Tuple.of(2, Kind.RELEASE_SNAPSHOT),
-                Tuple.of(2, Kind.COMPACT));
+                Tuple.of(2, Kind.COMPACT),
+                Tuple.of(3, Kind.CLEAN_COLLECT),
+                Tuple.of(3, Kind.CLEAN_COMPRESS),
+                Tuple.of(3, Kind.CLEAN_INSTALL),
+                Tuple.of(3, Kind.CLEAN_CYCLE));
         Arbitrary<Integer> valueSizes = Arbitraries.frequencyOf(
                 Tuple.of(6, Arbitraries.integers().between(1, 24)),
                 Tuple.of(3, Arbitraries.integers().between(25, 240)),
@@ -105,11 +114,16 @@ class PageStoreModelPropertyTest {
             @ForAll("ops") List<Op> ops,
             @ForAll("allocators") String allocator,
             @ForAll("bouncerRatios") double bouncerRatio,
-            @ForAll @IntRange(min = 8, max = 24) int cachePages)
+            @ForAll @IntRange(min = 8, max = 24) int cachePages,
+            @ForAll boolean evictionsCleanAhead)
             throws IOException {
         Path dir = Files.createTempDirectory("zstate-pagestore-test");
         PageStoreConfig config = tiny(dir, allocator, cachePages).withBouncerMinRatio(bouncerRatio);
         PageStore store = new PageStore(config, FIRST_KEY_GROUP, KEY_GROUPS);
+        if (evictionsCleanAhead) {
+            // as with a reaper registered: evictions install and submit; the CLEAN_* steps compress
+            store.cleanInBackground(() -> {});
+        }
         Path spillDir = store.spillDirectory();
         OpenSnapshots snapshots = new OpenSnapshots(true);
         try {
@@ -138,6 +152,8 @@ class PageStoreModelPropertyTest {
                 }
                 Statistics.label("pool stores").collect(stats.poolPages() > 0 || stats.poolHits() > 0);
                 Statistics.label("writebacks").collect(stats.writebacks() > 0);
+                Statistics.label("background cleans").collect(stats.backgroundCleans() > 0);
+                Statistics.label("cleaning races").collect(stats.cleaningRaces() > 0); // rare here; PageStoreTest has one
                 Statistics.label("swap-ins").collect(stats.swapIns() > 0);
                 Statistics.label("clean drops").collect(stats.cleanDrops() > 0);
                 Statistics.label("bounced").collect(stats.bounced() > 0);
@@ -160,7 +176,7 @@ class PageStoreModelPropertyTest {
         Files.deleteIfExists(dir);
         for (String label : List.of("pool stores", "writebacks", "swap-ins", "clean drops", "bounced",
                 "same-filled", "pool hits", "long keys", "map indexes", "pin copies", "pin writebacks",
-                "snapshots checked")) {
+                "snapshots checked", "background cleans")) {
             Statistics.label(label).coverage(c -> c.check(true).count(n -> n > 0));
         }
     }
@@ -330,6 +346,16 @@ class PageStoreModelPropertyTest {
                 .withReclaimBatchFrames(2);
     }
 
+    /** A few puts near {@code op}'s key, so the page cache holds dirty pages for the reaper's steps. */
+    private static void writeAFew(PageStore store, TreeMap<String, byte[]> model, ValueView view, Op op,
+            OpenSnapshots snapshots) {
+        for (int i = 0; i < 4; i++) {
+            step(store, model, view, new Op(i % 2 == 0 ? Kind.PUT : Kind.MAP_PUT, op.table(), op.keyGroup(),
+                    (op.keyId() + 37 * i) % 151, (op.userKey() + i) % 256, 1 + (op.valueSize() + i) % 200,
+                    op.seed() + i), snapshots);
+        }
+    }
+
     static void step(PageStore store, TreeMap<String, byte[]> model, ValueView view, Op op,
             OpenSnapshots snapshots) {
         Random random = new Random(op.seed());
@@ -417,6 +443,22 @@ class PageStoreModelPropertyTest {
             case CHECK_SNAPSHOT -> snapshots.check(op.seed());
             case RELEASE_SNAPSHOT -> snapshots.release(op.seed());
             case COMPACT -> store.compactPool();
+            case CLEAN_COLLECT -> {
+                writeAFew(store, model, view, op, snapshots); // dirty pages (the invariant check's walk left clean ones)
+                store.submitForCleaning();
+            }
+            case CLEAN_COMPRESS -> store.compressForCleaning();
+            case CLEAN_INSTALL -> {
+                writeAFew(store, model, view, op, snapshots); // may change or evict what was collected
+                store.compressForCleaning(); // (the reaper's thread compresses while the task goes on)
+                store.installCleaned();
+            }
+            case CLEAN_CYCLE -> {
+                writeAFew(store, model, view, op, snapshots);
+                store.submitForCleaning();
+                store.compressForCleaning();
+                store.installCleaned();
+            }
             case DELETE_GROUP -> {
                 // delete every value key of the key-group one by one: buckets empty out
                 String from = op.table() + "/" + op.keyGroup() + "/";

@@ -40,6 +40,9 @@ public final class ZStateMetrics {
         longGauge(group, "writebacks", stats, PageStoreStats::writebacks);
         longGauge(group, "bouncedPages", stats, PageStoreStats::bounced);
         longGauge(group, "cleanDrops", stats, PageStoreStats::cleanDrops);
+        longGauge(group, "directStores", stats, PageStoreStats::stores);
+        longGauge(group, "backgroundCleans", stats, PageStoreStats::backgroundCleans);
+        longGauge(group, "cleaningRaces", stats, PageStoreStats::cleaningRaces);
         longGauge(group, "framesReclaimed", stats, PageStoreStats::framesReclaimed);
         longGauge(group, "compressFailures", stats, PageStoreStats::compressFailures);
         longGauge(group, "arenaRefusals", stats, PageStoreStats::arenaRefusals);

@@ -6,10 +6,15 @@ import java.util.Arrays;
  * The hot tier: decompressed pages on the heap, a fixed number of slots, CLOCK replacement.
  *
  * <pre>
- *   slot -> page bytes, page id, referenced bit, dirty bit, pin count
+ *   slot -> page bytes, page id, referenced bit, dirty bit, pin count, write stamp
  *
  *   victim(): the hand sweeps the slots; a referenced slot loses its bit and is passed over,
  *   a pinned one is passed over; the first unreferenced, unpinned slot is the victim.
+ *   cleaning candidates (the background reaper): the dirty, unreferenced, unpinned slots in a
+ *   window ahead of the hand, the next victims; a second hand (cleanLead slots ahead of the
+ *   first) scans a few slots per eviction.
+ *   write stamp: a number that changes whenever a slot's bytes may have changed (a write, a new
+ *   occupant), so a copy taken of a page can be told still current later.
  * </pre>
  *
  * The cache does not know what a victim's eviction means; the pager decides (store a dirty
@@ -27,6 +32,12 @@ final class PageCache {
     private final boolean[] referenced;
     private final boolean[] dirty;
     private final int[] pins;
+    private final long[] stamps;
+    private long writeClock;
+    /** The stamp at which the cleaner last took each slot. */
+    private final long[] cleaningStamps;
+    /** How many slots from the hand the cleaner has scanned. */
+    private int cleanLead;
     private final int[] freeSlots;
     private int freeCount;
     private int hand;
@@ -44,6 +55,8 @@ final class PageCache {
         referenced = new boolean[slots];
         dirty = new boolean[slots];
         pins = new int[slots];
+        stamps = new long[slots];
+        cleaningStamps = new long[slots];
         freeSlots = new int[slots];
         for (int i = 0; i < slots; i++) {
             freeSlots[i] = slots - 1 - i;
@@ -84,6 +97,41 @@ final class PageCache {
         dirty[slot] = value;
     }
 
+    /** The slot's bytes may change now (a write follows, or a new page moves in). */
+    void stamp(int slot) {
+        stamps[slot] = ++writeClock;
+    }
+
+    long stampOf(int slot) {
+        return stamps[slot];
+    }
+
+    /**
+     * The slots a background cleaner should take now: dirty, unreferenced, unpinned slots ahead of
+     * the hand (the next victims) that it has not taken at their current stamp, up to {@code max},
+     * into {@code out}. The scan goes on from where the last one stopped, looks at most {@code
+     * scan} slots, and stays within {@code window} slots of the hand: a few slots per eviction keep
+     * it ahead, since the hand moves about two slots per victim.
+     */
+    int cleaningCandidates(int window, int scan, int max, int[] out) {
+        int limit = Math.min(window, pages.length);
+        int found = 0;
+        int slot = hand + cleanLead;
+        if (slot >= pages.length) {
+            slot -= pages.length;
+        }
+        for (int i = 0; i < scan && cleanLead < limit && found < max; i++) {
+            if (pageIds[slot] != FREE && dirty[slot] && !referenced[slot] && pins[slot] == 0
+                    && cleaningStamps[slot] != stamps[slot]) {
+                cleaningStamps[slot] = stamps[slot];
+                out[found++] = slot;
+            }
+            cleanLead++;
+            slot = slot + 1 == pages.length ? 0 : slot + 1;
+        }
+        return found;
+    }
+
     void pin(int slot) {
         pins[slot]++;
     }
@@ -107,6 +155,9 @@ final class PageCache {
         for (int sweep = 0; sweep < 2 * pages.length + 1; sweep++) {
             int slot = hand;
             hand = hand + 1 == pages.length ? 0 : hand + 1;
+            if (cleanLead > 0) {
+                cleanLead--;
+            }
             if (pageIds[slot] == FREE || pins[slot] > 0) {
                 continue;
             }
@@ -131,6 +182,7 @@ final class PageCache {
         pageIds[slot] = pageId;
         referenced[slot] = true;
         dirty[slot] = isDirty;
+        stamps[slot] = ++writeClock;
         used++;
     }
 
@@ -145,6 +197,6 @@ final class PageCache {
 
     /** Heap bytes of the page arrays allocated so far and the per-slot bookkeeping. */
     long heapBytes() {
-        return (long) allocated * (pageSize + 16) + (long) pages.length * (8 + 4 + 1 + 1 + 4 + 4);
+        return (long) allocated * (pageSize + 16) + (long) pages.length * (8 + 4 + 1 + 1 + 4 + 4 + 8 + 8);
     }
 }

@@ -47,6 +47,9 @@ import net.jpountz.lz4.LZ4Exception;
  *
  *   place     a restore's page from a checkpoint, under the id it had, goes where the store path
  *             keeps an evicted page (pool, RocksDB, a word), never into the cache (place)
+ *   clean     with a background reaper: a dirty page ahead of the CLOCK hand is copied out, the
+ *             reaper compresses the copy, and at a later eviction the task keeps it as the store
+ *             path would (HOT DIRTY -> HOT CLEAN(x)) if the page did not change meanwhile
  *   fault-in  a page not in the cache is decoded from its copy; the copy stays current until the
  *             page is first modified (zswap's non-exclusive load), so re-evicting it costs nothing
  *   reclaim   the pool is full: it hands the objects of its coldest frames to the writeback; they
@@ -89,9 +92,13 @@ import net.jpountz.lz4.LZ4Exception;
  *   the backend's whenReleased actions, which return the managed memory to Flink's
  *   MemoryManager). It touches nothing else of the pager; without the lock it reads only
  *   RocksDB records that nothing changes while it holds them (a view's snapshot, a pin's own
- *   key), so it never sees an object half-moved by compaction or a page half-written. A background reaper (a later
- *   issue) will take lock 1 per batch of frames and may do anything the task's direct reclaim
- *   does, pinned objects included. Never take 1 while holding 2.
+ *   key), so it never sees an object half-moved by compaction or a page half-written.
+ *   The background reaper's thread (Reaper) takes no lock of the store: at each eviction the task
+ *   (holding 1) installs what the reaper compressed and submits copies of the next dirty victims
+ *   to a CleaningRing, which the reaper compresses; volatile indices hand each entry over. An
+ *   installed copy counts only if the slot still holds the page at the write stamp it was copied
+ *   at (markDirty and occupy stamp a slot); the pool and reclaim stay the task's. Never take 1
+ *   while holding 2.
  *
  * Touches: the page cache, page table, codec, pool, frame source and spill store. Knows no keys,
  * tables or buckets.
@@ -123,6 +130,7 @@ public final class Pager implements AutoCloseable {
     private boolean released;
     private final java.util.List<Runnable> onRelease = new java.util.ArrayList<>();
     private final int maxStored;
+    private final Faults faults;
     /** A stored page on its way to the pool or RocksDB: StoredPage layout. */
     private final byte[] storeScratch;
     /** A stored page on its way in from the pool or RocksDB. */
@@ -149,6 +157,7 @@ public final class Pager implements AutoCloseable {
         this.bouncerMinRatio = config.bouncerMinRatio();
         this.reclaimBatchFrames = config.reclaimBatchFrames();
         this.codec = new PageCodec(pageSize, faults);
+        this.faults = faults;
         this.cache = new PageCache((int) Math.min(Integer.MAX_VALUE, config.pageCacheBytes() / pageSize), pageSize);
         this.arenaMemory = new UnsafeArenaMemory();
         ArenaMemory memory = faults == Faults.NONE ? arenaMemory : new FaultyArenaMemory(arenaMemory, faults);
@@ -282,6 +291,7 @@ public final class Pager implements AutoCloseable {
         if (pins.needsSave(table.version(pageId))) {
             save(pageId);
         }
+        cache.stamp(slot); // a copy the background reaper took of this page is stale from now
         if (cache.isDirty(slot)) {
             return;
         }
@@ -338,6 +348,121 @@ public final class Pager implements AutoCloseable {
             markDirty(load(pageId));
         }
         table.depth(pageId, depth);
+    }
+
+    // ==== background cleaning (the reaper's thread compresses) ======================================
+
+    /** Pages in flight between the task and the reaper. */
+    private static final int CLEANING_RING = 64;
+    /** How far ahead of the CLOCK hand pages are cleaned, in slots. */
+    private static final int CLEANING_WINDOW = 256;
+    /** Slots the cleaner's hand looks at per eviction. */
+    private static final int CLEANING_SCAN = 8;
+
+    /** Pages on their way to and from the reaper (made when first asked for). */
+    private CleaningRing cleaning;
+    /** A reaper compresses this pager's submissions: evictions submit and install. */
+    private Runnable cleaningWanted;
+    private final int[] cleaningCandidates = new int[CLEANING_SCAN];
+
+    /**
+     * Hands compression to a background reaper: from now on each eviction also installs the
+     * pages the reaper compressed and submits the next dirty victims ahead of the CLOCK hand,
+     * calling {@code wanted} (under the store's lock; it must only wake the reaper) when it did.
+     * Returns the ring the reaper compresses from.
+     */
+    public CleaningRing cleanInBackground(Runnable wanted) {
+        this.cleaningWanted = wanted;
+        return cleaningRing();
+    }
+
+    /** The ring between this pager and a reaper (made when first asked for). */
+    public CleaningRing cleaningRing() {
+        if (cleaning == null) {
+            cleaning = new CleaningRing(CLEANING_RING, pageSize, maxStored, bouncerMinRatio,
+                    new PageCodec(pageSize, faults));
+        }
+        return cleaning;
+    }
+
+    /**
+     * Under the store's lock: copies the next dirty victims ahead of the CLOCK hand (dirty,
+     * unreferenced, unpinned, not taken at their current stamp) into the ring, as many as it has
+     * room for among the slots the cleaner's hand scans now; returns how many.
+     */
+    public int submitForCleaning() {
+        CleaningRing ring = cleaningRing();
+        int n = 0;
+        while (ring.hasRoom()) {
+            int found = cache.cleaningCandidates(CLEANING_WINDOW, CLEANING_SCAN, 1, cleaningCandidates);
+            if (found == 0) {
+                break;
+            }
+            int slot = cleaningCandidates[0];
+            ring.submit(slot, cache.pageId(slot), cache.stampOf(slot), cache.page(slot));
+            n++;
+        }
+        return n;
+    }
+
+    /**
+     * Under the store's lock: each page the reaper compressed whose slot still holds it unchanged
+     * (same write stamp, still dirty, not pinned) gets the stored copy the store path would have
+     * made (reclaiming if the pool is full), and its slot becomes clean: its eviction then costs
+     * nothing. Pages changed or evicted meanwhile are dropped from the ring (counted as races).
+     * Returns how many pages were cleaned.
+     */
+    public int installCleaned() {
+        if (cleaning == null) {
+            return 0;
+        }
+        int cleaned = 0;
+        for (int n = cleaning.readyToInstall(); n > 0; n--) {
+            int i = cleaning.next();
+            int slot = cleaning.slot(i);
+            int pageId = cleaning.pageId(i);
+            try {
+                // the stamp says whether markDirty ran since the copy; the bytes are compared too, so a
+                // write that no markDirty announced (inside an operation) can never be lost
+                if (cache.pageId(slot) != pageId || !cache.isDirty(slot) || cache.isPinned(slot)
+                        || cache.stampOf(slot) != cleaning.stamp(i) || !cleaning.sameAsCopy(i, cache.page(slot))) {
+                    counters.cleaningRaces++;
+                } else {
+                    installOne(i, pageId); // throws only with the store failing
+                    cache.dirty(slot, false);
+                    counters.backgroundCleans++;
+                    cleaned++;
+                }
+            } finally {
+                cleaning.installedOne();
+            }
+        }
+        return cleaned;
+    }
+
+    /** Keeps entry {@code i} of the ring as the store path would; the table changes last. */
+    private void installOne(int i, int pageId) {
+        byte codecByte = cleaning.codec(i);
+        if (codecByte == CleaningRing.SAME) {
+            table.same(pageId, cleaning.word(i));
+            counters.sameFilledStores++;
+            return;
+        }
+        int length = cleaning.length(i);
+        if (length < 0) {
+            counters.compressFailures++;
+            length = -length;
+        } else if (codecByte == StoredPage.LZ4) {
+            counters.uncompressedBytesStored += pageSize;
+            counters.compressedBytesStored += length;
+        }
+        StoredPage.writeHeader(storeScratch, pageId, codecByte);
+        System.arraycopy(cleaning.stored(i), StoredPage.HEADER, storeScratch, StoredPage.HEADER, length);
+        if (keepStored(pageId, -1, codecByte, length) == IN_SPILL) {
+            table.spilled(pageId, true);
+        } else {
+            table.poolHandle(pageId, stored);
+        }
     }
 
     // ==== placing pages from a checkpoint ==========================================================
@@ -409,6 +534,9 @@ public final class Pager implements AutoCloseable {
         if (slot != PageCache.FREE) {
             return slot;
         }
+        if (cleaningWanted != null) {
+            installCleaned(); // first: a victim the reaper compressed is then clean, and dropped
+        }
         slot = cache.victim();
         int pageId = cache.pageId(slot);
         if (cache.isDirty(slot)) {
@@ -418,6 +546,9 @@ public final class Pager implements AutoCloseable {
         }
         table.cacheSlot(pageId, PageTable.NOT_CACHED);
         cache.vacate(slot);
+        if (cleaningWanted != null && submitForCleaning() > 0) {
+            cleaningWanted.run(); // wakes the reaper
+        }
         return slot;
     }
 
@@ -819,7 +950,8 @@ public final class Pager implements AutoCloseable {
 
     /** Heap bytes of the page cache, page table, pool metadata and frame bookkeeping. */
     public long heapBytes() {
-        return cache.heapBytes() + table.metadataBytes() + pool.stats().metadataBytes() + frames.metadataBytes();
+        return cache.heapBytes() + table.metadataBytes() + pool.stats().metadataBytes() + frames.metadataBytes()
+                + (cleaning == null ? 0 : cleaning.heapBytes());
     }
 
     /** Off-heap bytes the pool's frames hold. */
@@ -931,6 +1063,9 @@ public final class Pager implements AutoCloseable {
 
     private void releaseAll() {
         released = true;
+        if (cleaning != null) {
+            cleaning.close(); // the reaper forgets it
+        }
         try {
             closeAll("the pager", pool, frames, spill);
         } finally {

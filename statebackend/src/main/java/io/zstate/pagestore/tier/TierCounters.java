@@ -19,7 +19,7 @@ public final class TierCounters {
     long swapIns;
     /** Faults served from a same-filled tag. */
     long sameFilledHits;
-    /** Dirty pages that left the page cache. */
+    /** Dirty pages that left the page cache, stored on the task's thread. */
     long stores;
     /** Clean pages dropped from the page cache without a write. */
     long cleanDrops;
@@ -45,6 +45,10 @@ public final class TierCounters {
     long compressedBytesStored;
     /** Pages a restore placed from a checkpoint. */
     long pagesPlaced;
+    /** Dirty pages the background reaper stored ahead of their eviction (their slot made clean). */
+    long backgroundCleans;
+    /** Pages the reaper copied but did not store: the task changed or evicted them meanwhile. */
+    long cleaningRaces;
 
     TierCounters() {}
 
@@ -88,7 +92,9 @@ public final class TierCounters {
                 pins.saves(),
                 pinCopies,
                 pinWritebacks,
-                pagesPlaced);
+                pagesPlaced,
+                backgroundCleans,
+                cleaningRaces);
     }
 
     /** How many pages are in each place. */

@@ -1,0 +1,160 @@
+package io.zstate.pagestore;
+
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import io.zstate.pagestore.tier.CleaningRing;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * The background reaper, kswapd's compression for the page stores of one Flink slot: a thread
+ * that compresses dirty pages ahead of their eviction, so that the task's evictions only drop
+ * clean pages. It shares no lock with the task: each store hands pages over through a ring.
+ *
+ * <pre>
+ *   task thread, at each eviction (store's lock held)       reaper thread (no store lock)
+ *     install: pages the reaper compressed whose slot
+ *       did not change since go into the pool (or
+ *       RocksDB, as the store path decides); slots clean
+ *     submit: copy the next dirty victims ahead of the
+ *       CLOCK hand into the ring; wake the reaper   ----->  compress every ring's submissions
+ *                                                           (LZ4, same-filled test), publish them
+ *                                                           park when no ring has work
+ * </pre>
+ *
+ * The task never waits for the reaper: a full ring takes no more pages, a page not yet
+ * compressed is installed at a later eviction, and an eviction that still finds a dirty victim
+ * stores it itself (direct, as without a reaper). Pool reclaim (writeback to RocksDB) stays on
+ * the task's thread. Locks: none of the stores'; its own monitor only to start the thread (the
+ * innermost lock, taken under a store's lock by the wake-up). A ring whose store closed is
+ * forgotten; an error compressing one (none is expected: a failing compressor makes a raw
+ * entry) is logged and the ring forgotten, its pages then stored by the task.
+ *
+ * <p>Lifecycle: the thread starts with the first store registered and ends at {@link #close()},
+ * which does not wait for it. Memory: each store's ring (64 pages and their compressed forms,
+ * about 130 KiB for 1 KiB pages) is heap, counted in the store's heap bytes.
+ */
+public final class Reaper implements AutoCloseable {
+
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Reaper.class);
+    private static final AtomicInteger THREADS = new AtomicInteger();
+
+    private final java.util.concurrent.CopyOnWriteArrayList<CleaningRing> rings =
+            new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final String name;
+    private Thread thread;
+    private volatile boolean closed;
+    /** The thread is parked or about to: a submission must unpark it. */
+    private volatile boolean idle;
+    private volatile long pagesCompressed;
+
+    /** A reaper whose thread, once started, is named {@code zstate-reaper-<n> (<owner>)}. */
+    public Reaper(String owner) {
+        this.name = "zstate-reaper-" + THREADS.incrementAndGet() + " (" + owner + ")";
+    }
+
+    /**
+     * Compresses {@code store}'s dirty victims from now on. Call under the store's lock, or before
+     * the store is shared with other threads.
+     */
+    public void register(PageStore store) {
+        Thread t = thread();
+        rings.add(store.cleanInBackground(() -> {
+            if (idle) {
+                LockSupport.unpark(t);
+            }
+        }));
+    }
+
+    private synchronized Thread thread() {
+        if (thread == null) {
+            thread = new Thread(this::run, name);
+            thread.setDaemon(true);
+            thread.start();
+        }
+        return thread;
+    }
+
+    private void run() {
+        while (!closed) {
+            if (compressAll() > 0) {
+                continue;
+            }
+            idle = true;
+            if (!anyWork()) { // a submission after this check sees idle and unparks
+                LockSupport.park(this);
+            }
+            idle = false;
+        }
+    }
+
+    /** One pass over the rings; returns the pages compressed. */
+    private int compressAll() {
+        int n = 0;
+        for (CleaningRing ring : rings) {
+            if (ring.isClosed()) {
+                rings.remove(ring);
+                continue;
+            }
+            try {
+                n += ring.compressSubmitted();
+            } catch (RuntimeException | Error e) {
+                rings.remove(ring);
+                LOG.warn("The background reaper could not compress a page store's pages; that store's task stores"
+                        + " its pages itself from now on.", e);
+            }
+        }
+        pagesCompressed += n;
+        return n;
+    }
+
+    private boolean anyWork() {
+        for (CleaningRing ring : rings) {
+            if (ring.hasWork() || ring.isClosed()) {
+                return true;
+            }
+        }
+        return closed;
+    }
+
+    /** Pages the thread compressed so far. */
+    public long pagesCompressed() {
+        return pagesCompressed;
+    }
+
+    /** CPU time of the reaper's thread so far, in nanoseconds; 0 before it starts or if the JVM cannot tell. */
+    public long cpuNanos() {
+        Thread t;
+        synchronized (this) {
+            t = thread;
+        }
+        if (t == null || !t.isAlive()) {
+            return 0;
+        }
+        ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+        try {
+            return Math.max(0, threads.getThreadCpuTime(t.getId()));
+        } catch (UnsupportedOperationException e) {
+            return 0;
+        }
+    }
+
+    /** Whether the thread is running (it stops soon after {@link #close()}). */
+    public synchronized boolean isRunning() {
+        return thread != null && thread.isAlive();
+    }
+
+    /** Stops the thread without waiting for it; stores registered are not cleaned any more. */
+    @Override
+    public void close() {
+        closed = true;
+        Thread t;
+        synchronized (this) {
+            t = thread;
+        }
+        if (t != null) {
+            LockSupport.unpark(t);
+        }
+        rings.clear();
+    }
+}
