@@ -125,9 +125,11 @@ public abstract class StateBenchmarkBase {
             return "";
         }
         return String.format("; zstate pages %,d hot / %,d pool / %,d spilled, cache hit %.3f, pool hit %.3f, "
-                        + "compression %.2fx, pool frames %,d bytes",
+                        + "compression %.2fx, pool frames %,d bytes; stores %,d on the task, %,d from the reaper"
+                        + " (%,d races), %,d clean drops",
                 s.hotPages(), s.poolPages(), s.spilledPages(), s.cacheHitRate(), s.poolHitRate(),
-                s.compressionRatio(), s.poolBytesHeld());
+                s.compressionRatio(), s.poolBytesHeld(), s.stores(), s.backgroundCleans(), s.cleaningRaces(),
+                s.cleanDrops());
     }
 
     /** The next setup key in the regime's distribution. */
