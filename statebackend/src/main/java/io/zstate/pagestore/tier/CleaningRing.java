@@ -2,7 +2,6 @@ package io.zstate.pagestore.tier;
 
 import io.zstate.pagestore.layout.SameFilled;
 import io.zstate.pagestore.layout.StoredPage;
-import net.jpountz.lz4.LZ4Exception;
 
 /**
  * Copies of dirty pages on their way from the page cache to the pool, compressed by the
@@ -182,16 +181,11 @@ public final class CleaningRing {
             words[i] = SameFilled.word(page);
             return;
         }
-        int length;
-        try {
-            length = codec.compress(page, stored[i], StoredPage.HEADER);
-        } catch (LZ4Exception e) {
-            length = Integer.MAX_VALUE;
-        }
-        if (length == Integer.MAX_VALUE || length * bouncerMinRatio > pageSize) {
+        int length = codec.compressOrFail(page, stored[i], StoredPage.HEADER);
+        if (PageCodec.bounces(length, bouncerMinRatio, pageSize)) {
             System.arraycopy(page, 0, stored[i], StoredPage.HEADER, pageSize);
             codecs[i] = StoredPage.RAW;
-            lengths[i] = length == Integer.MAX_VALUE ? -pageSize : pageSize;
+            lengths[i] = length == PageCodec.FAILED ? -pageSize : pageSize;
         } else {
             codecs[i] = StoredPage.LZ4;
             lengths[i] = length;

@@ -40,6 +40,29 @@ public final class PageCodec {
         this.faults = faults;
     }
 
+    /** What {@link #compressOrFail} answers when the compressor failed. */
+    static final int FAILED = Integer.MAX_VALUE;
+
+    /**
+     * Compresses a page as {@link #compress} does, answering {@link #FAILED} instead of throwing
+     * when the compressor fails (the page is then stored as it is, like one that does not compress).
+     */
+    int compressOrFail(byte[] page, byte[] dst, int dstOffset) {
+        try {
+            return compress(page, dst, dstOffset);
+        } catch (LZ4Exception e) {
+            return FAILED;
+        }
+    }
+
+    /**
+     * The bouncer: whether a page that compressed to {@code length} bytes (or {@link #FAILED})
+     * is kept raw in RocksDB rather than compressed in the pool. The one place of the rule.
+     */
+    static boolean bounces(int length, double bouncerMinRatio, int pageSize) {
+        return length == FAILED || length * bouncerMinRatio > pageSize;
+    }
+
     /** The most bytes {@link #compress} may write. */
     int maxCompressedLength() {
         return compressor.maxCompressedLength(pageSize);

@@ -13,7 +13,6 @@ import io.zstate.pagestore.layout.SameFilled;
 import io.zstate.pagestore.layout.StoredPage;
 import java.nio.ByteBuffer;
 import org.apache.flink.util.IOUtils;
-import net.jpountz.lz4.LZ4Exception;
 
 /**
  * The pager: where every page is, and the paths that move it between the tiers. The index above
@@ -583,18 +582,14 @@ public final class Pager implements AutoCloseable {
             stored = SameFilled.word(page);
             return SAME_FILLED;
         }
-        int length;
-        try {
-            length = codec.compress(page, storeScratch, StoredPage.HEADER);
-        } catch (LZ4Exception e) {
-            length = Integer.MAX_VALUE; // stored as it is, like a page that does not compress
+        int length = codec.compressOrFail(page, storeScratch, StoredPage.HEADER);
+        if (length == PageCodec.FAILED) {
             counters.compressFailures++;
-        }
-        if (length != Integer.MAX_VALUE) {
+        } else {
             counters.uncompressedBytesStored += pageSize;
             counters.compressedBytesStored += length;
         }
-        if (length == Integer.MAX_VALUE || length * bouncerMinRatio > pageSize) {
+        if (PageCodec.bounces(length, bouncerMinRatio, pageSize)) {
             StoredPage.writeHeader(storeScratch, pageId, StoredPage.RAW);
             System.arraycopy(page, 0, storeScratch, StoredPage.HEADER, pageSize);
             return keepStored(pageId, pinKey, StoredPage.RAW, pageSize);
@@ -609,7 +604,7 @@ public final class Pager implements AutoCloseable {
      * else a pool object (reclaiming if the pool is full), else RocksDB.
      */
     private int keepStored(int pageId, long pinKey, byte codec, int length) {
-        if (codec == StoredPage.RAW || length * bouncerMinRatio > pageSize) {
+        if (codec == StoredPage.RAW || PageCodec.bounces(length, bouncerMinRatio, pageSize)) {
             spillPut(pageId, pinKey, StoredPage.HEADER - StoredPage.PAGE_ID + length);
             counters.bounced++;
             return IN_SPILL;
