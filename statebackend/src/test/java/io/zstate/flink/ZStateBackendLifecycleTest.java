@@ -202,6 +202,7 @@ class ZStateBackendLifecycleTest {
         Configuration config = new Configuration();
         config.set(ZStateOptions.SPILL_DIRECTORY, spill.toString());
         config.set(ZStateOptions.PAGE_CACHE_SIZE, MemorySize.parse("8kb"));
+        config.set(ZStateOptions.BACKGROUND_REAPER, true); // (off by default): its thread is part of the leak check
         ZStateBackend backend = new ZStateBackend().configure(config, getClass().getClassLoader());
         return backend.createKeyedStateBackend(
                 new KeyedStateBackendParametersImpl<>(env, new JobID(), "leak check", IntSerializer.INSTANCE, 10,

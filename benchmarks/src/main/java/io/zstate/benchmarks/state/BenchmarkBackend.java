@@ -40,7 +40,7 @@ public final class BenchmarkBackend implements AutoCloseable {
     }
 
     /**
-     * @param backend zstate, zstate-direct (its background reaper off), rocksdb, rocksdb-partitioned (with partitioned index and filter
+     * @param backend zstate, zstate-reaper (its background reaper on), rocksdb, rocksdb-partitioned (with partitioned index and filter
      *     blocks), forst (Flink 2.x's ForSt, through its synchronous keyed backend) or hashmap
      * @param managedMemory managed memory of the slot, bytes
      * @param pageCache zstate's page cache, bytes
@@ -69,9 +69,9 @@ public final class BenchmarkBackend implements AutoCloseable {
     public static BenchmarkBackend create(String backend, long managedMemory, long pageCache, long pageSize,
             boolean incremental, List<org.apache.flink.runtime.state.KeyedStateHandle> restoreFrom) throws Exception {
         AbstractStateBackend stateBackend = switch (backend) {
-            case "zstate", "zstate-direct" -> { // zstate-direct: no background reaper, every store on the task
+            case "zstate", "zstate-reaper" -> { // zstate-reaper: the background reaper on (off by default)
                 Configuration config = new Configuration();
-                config.set(ZStateOptions.BACKGROUND_REAPER, backend.equals("zstate"));
+                config.set(ZStateOptions.BACKGROUND_REAPER, backend.equals("zstate-reaper"));
                 config.set(ZStateOptions.PAGE_CACHE_SIZE, new MemorySize(pageCache));
                 config.set(ZStateOptions.PAGE_SIZE, new MemorySize(pageSize));
                 config.set(org.apache.flink.configuration.CheckpointingOptions.INCREMENTAL_CHECKPOINTS, incremental);
@@ -91,7 +91,7 @@ public final class BenchmarkBackend implements AutoCloseable {
             }
             case "hashmap" -> new HashMapStateBackend();
             default -> throw new IllegalArgumentException("backend '" + backend
-                    + "' is not known: use zstate, zstate-direct, rocksdb, rocksdb-partitioned, forst or hashmap");
+                    + "' is not known: use zstate, zstate-reaper, rocksdb, rocksdb-partitioned, forst or hashmap");
         };
         MockEnvironment environment = new MockEnvironmentBuilder()
                 .setManagedMemorySize(Math.max(managedMemory, 1 << 20))
