@@ -25,10 +25,10 @@ import java.util.concurrent.locks.LockSupport;
  * The task never waits for the reaper: a full ring takes no more pages, a page not yet
  * compressed is installed at a later eviction, and an eviction that still finds a dirty victim
  * stores it itself (direct, as without a reaper). Pool reclaim (writeback to RocksDB) stays on
- * the task's thread. Locks: none of the stores'; its own monitor only to start the thread (the
- * innermost lock, taken under a store's lock by the wake-up). A ring whose store closed is
- * forgotten; an error compressing one (none is expected: a failing compressor makes a raw
- * entry) is logged and the ring forgotten, its pages then stored by the task.
+ * the task's thread. Locks: none of the stores'; its own monitor only to start the thread at
+ * the first registration (the wake-up takes none: a volatile flag and an unpark). A ring whose
+ * store closed is forgotten; an error compressing one (none is expected: a failing compressor
+ * makes a raw entry) is logged and the ring forgotten, its pages then stored by the task.
  *
  * <p>Lifecycle: the thread starts with the first store registered and ends at {@link #close()},
  * which does not wait for it. Memory: each store's ring (64 pages and their compressed forms,
