@@ -130,7 +130,7 @@ public final class CleaningRing {
         return codecs[i];
     }
 
-    /** LZ4 or raw page bytes of entry {@code i}; negative when the compressor failed (raw). */
+    /** What the compressor answered for entry {@code i} (PageCodec.encode's result). */
     int length(int i) {
         return lengths[i];
     }
@@ -181,14 +181,7 @@ public final class CleaningRing {
             words[i] = SameFilled.word(page);
             return;
         }
-        int length = codec.compressOrFail(page, stored[i], StoredPage.HEADER);
-        if (PageCodec.bounces(length, bouncerMinRatio, pageSize)) {
-            System.arraycopy(page, 0, stored[i], StoredPage.HEADER, pageSize);
-            codecs[i] = StoredPage.RAW;
-            lengths[i] = length == PageCodec.FAILED ? -pageSize : pageSize;
-        } else {
-            codecs[i] = StoredPage.LZ4;
-            lengths[i] = length;
-        }
+        lengths[i] = codec.encode(page, stored[i], StoredPage.HEADER, bouncerMinRatio);
+        codecs[i] = PageCodec.storedCodec(lengths[i], bouncerMinRatio, pageSize);
     }
 }

@@ -107,29 +107,29 @@ final class PageCache {
     }
 
     /**
-     * The slots a background cleaner should take now: dirty, unreferenced, unpinned slots ahead of
-     * the hand (the next victims) that it has not taken at their current stamp, up to {@code max},
-     * into {@code out}. The scan goes on from where the last one stopped, looks at most {@code
-     * scan} slots, and stays within {@code window} slots of the hand: a few slots per eviction keep
-     * it ahead, since the hand moves about two slots per victim.
+     * The next slot a background cleaner should take, or FREE: a dirty, unreferenced, unpinned
+     * slot ahead of the hand (a next victim) that it has not taken at its current stamp. The scan
+     * goes on from where the last one stopped, looks at most {@code scan} slots, and stays within
+     * {@code window} slots of the hand: a few slots per eviction keep it ahead, since the hand
+     * moves about two slots per victim.
      */
-    int cleaningCandidates(int window, int scan, int max, int[] out) {
+    int nextToClean(int window, int scan) {
         int limit = Math.min(window, pages.length);
-        int found = 0;
         int slot = hand + cleanLead;
         if (slot >= pages.length) {
             slot -= pages.length;
         }
-        for (int i = 0; i < scan && cleanLead < limit && found < max; i++) {
-            if (pageIds[slot] != FREE && dirty[slot] && !referenced[slot] && pins[slot] == 0
-                    && cleaningStamps[slot] != stamps[slot]) {
-                cleaningStamps[slot] = stamps[slot];
-                out[found++] = slot;
-            }
+        for (int i = 0; i < scan && cleanLead < limit; i++) {
+            int candidate = slot;
             cleanLead++;
             slot = slot + 1 == pages.length ? 0 : slot + 1;
+            if (pageIds[candidate] != FREE && dirty[candidate] && !referenced[candidate] && pins[candidate] == 0
+                    && cleaningStamps[candidate] != stamps[candidate]) {
+                cleaningStamps[candidate] = stamps[candidate];
+                return candidate;
+            }
         }
-        return found;
+        return FREE;
     }
 
     void pin(int slot) {

@@ -47,12 +47,32 @@ public final class PageCodec {
      * Compresses a page as {@link #compress} does, answering {@link #FAILED} instead of throwing
      * when the compressor fails (the page is then stored as it is, like one that does not compress).
      */
-    int compressOrFail(byte[] page, byte[] dst, int dstOffset) {
+    private int compressOrFail(byte[] page, byte[] dst, int dstOffset) {
         try {
             return compress(page, dst, dstOffset);
         } catch (LZ4Exception e) {
             return FAILED;
         }
+    }
+
+    /**
+     * A page's stored bytes at {@code dstOffset} of {@code dst}: LZ4, or the page as it is when it
+     * bounces ({@link #bounces}: it compresses worse than the ratio, or the compressor failed).
+     * Returns what the compressor answered (a length, or {@link #FAILED}); {@link #storedCodec}
+     * of it says which of the two was written. The one encoding of the store path, on the task's
+     * thread or the reaper's.
+     */
+    int encode(byte[] page, byte[] dst, int dstOffset, double bouncerMinRatio) {
+        int length = compressOrFail(page, dst, dstOffset);
+        if (bounces(length, bouncerMinRatio, pageSize)) {
+            System.arraycopy(page, 0, dst, dstOffset, pageSize);
+        }
+        return length;
+    }
+
+    /** The codec {@link #encode} wrote for a compressor's answer {@code length}. */
+    static byte storedCodec(int length, double bouncerMinRatio, int pageSize) {
+        return bounces(length, bouncerMinRatio, pageSize) ? StoredPage.RAW : StoredPage.LZ4;
     }
 
     /**

@@ -362,7 +362,6 @@ public final class Pager implements AutoCloseable {
     private CleaningRing cleaning;
     /** A reaper compresses this pager's submissions: evictions submit and install. */
     private Runnable cleaningWanted;
-    private final int[] cleaningCandidates = new int[CLEANING_SCAN];
 
     /**
      * Hands compression to a background reaper: from now on each eviction also installs the
@@ -393,11 +392,10 @@ public final class Pager implements AutoCloseable {
         CleaningRing ring = cleaningRing();
         int n = 0;
         while (ring.hasRoom()) {
-            int found = cache.cleaningCandidates(CLEANING_WINDOW, CLEANING_SCAN, 1, cleaningCandidates);
-            if (found == 0) {
+            int slot = cache.nextToClean(CLEANING_WINDOW, CLEANING_SCAN);
+            if (slot == PageCache.FREE) {
                 break;
             }
-            int slot = cleaningCandidates[0];
             ring.submit(slot, cache.pageId(slot), cache.stampOf(slot), cache.page(slot));
             n++;
         }
@@ -441,27 +439,15 @@ public final class Pager implements AutoCloseable {
 
     /** Keeps entry {@code i} of the ring as the store path would; the table changes last. */
     private void installOne(int i, int pageId) {
-        byte codecByte = cleaning.codec(i);
-        if (codecByte == CleaningRing.SAME) {
-            table.same(pageId, cleaning.word(i));
-            counters.sameFilledStores++;
+        if (cleaning.codec(i) == CleaningRing.SAME) {
+            stored = cleaning.word(i);
+            keptAt(pageId, SAME_FILLED);
             return;
         }
         int length = cleaning.length(i);
-        if (length < 0) {
-            counters.compressFailures++;
-            length = -length;
-        } else if (codecByte == StoredPage.LZ4) {
-            counters.uncompressedBytesStored += pageSize;
-            counters.compressedBytesStored += length;
-        }
-        StoredPage.writeHeader(storeScratch, pageId, codecByte);
-        System.arraycopy(cleaning.stored(i), StoredPage.HEADER, storeScratch, StoredPage.HEADER, length);
-        if (keepStored(pageId, -1, codecByte, length) == IN_SPILL) {
-            table.spilled(pageId, true);
-        } else {
-            table.poolHandle(pageId, stored);
-        }
+        int bytes = cleaning.codec(i) == StoredPage.RAW ? pageSize : length;
+        System.arraycopy(cleaning.stored(i), StoredPage.HEADER, storeScratch, StoredPage.HEADER, bytes);
+        keptAt(pageId, keepEncoded(pageId, -1, length));
     }
 
     // ==== placing pages from a checkpoint ==========================================================
@@ -497,11 +483,7 @@ public final class Pager implements AutoCloseable {
         }
         StoredPage.writeHeader(storeScratch, pageId, codec);
         System.arraycopy(stored, offset + 1, storeScratch, StoredPage.HEADER, pageBytes);
-        if (keepStored(pageId, -1, codec, pageBytes) == IN_SPILL) {
-            table.spilled(pageId, true);
-        } else {
-            table.poolHandle(pageId, this.stored);
-        }
+        keptAt(pageId, keepStored(pageId, -1, codec, pageBytes));
     }
 
     /** A raw page being placed (allocated by the first placement). */
@@ -554,14 +536,7 @@ public final class Pager implements AutoCloseable {
     /** The store path: a dirty page leaves the cache. Changes the page table only once done. */
     private void store(int pageId, byte[] page) {
         counters.stores++;
-        switch (storeCopy(pageId, page, -1)) {
-            case SAME_FILLED -> {
-                table.same(pageId, stored);
-                counters.sameFilledStores++;
-            }
-            case IN_SPILL -> table.spilled(pageId, true);
-            default -> table.poolHandle(pageId, stored);
-        }
+        keptAt(pageId, storeCopy(pageId, page, -1));
     }
 
     private static final int IN_POOL = 0;
@@ -582,20 +557,35 @@ public final class Pager implements AutoCloseable {
             stored = SameFilled.word(page);
             return SAME_FILLED;
         }
-        int length = codec.compressOrFail(page, storeScratch, StoredPage.HEADER);
+        return keepEncoded(pageId, pinKey, codec.encode(page, storeScratch, StoredPage.HEADER, bouncerMinRatio));
+    }
+
+    /**
+     * The page bytes {@link PageCodec#encode} wrote into {@link #storeScratch} after the header
+     * room ({@code length}: what the compressor answered) are counted and kept ({@link #keepStored}).
+     */
+    private int keepEncoded(int pageId, long pinKey, int length) {
         if (length == PageCodec.FAILED) {
             counters.compressFailures++;
         } else {
             counters.uncompressedBytesStored += pageSize;
             counters.compressedBytesStored += length;
         }
-        if (PageCodec.bounces(length, bouncerMinRatio, pageSize)) {
-            StoredPage.writeHeader(storeScratch, pageId, StoredPage.RAW);
-            System.arraycopy(page, 0, storeScratch, StoredPage.HEADER, pageSize);
-            return keepStored(pageId, pinKey, StoredPage.RAW, pageSize);
+        byte storedCodec = PageCodec.storedCodec(length, bouncerMinRatio, pageSize);
+        StoredPage.writeHeader(storeScratch, pageId, storedCodec);
+        return keepStored(pageId, pinKey, storedCodec, storedCodec == StoredPage.RAW ? pageSize : length);
+    }
+
+    /** Points the page table at the copy {@link #storeCopy} or {@link #keepStored} made ({@code where}). */
+    private void keptAt(int pageId, int where) {
+        switch (where) {
+            case SAME_FILLED -> {
+                table.same(pageId, stored);
+                counters.sameFilledStores++;
+            }
+            case IN_SPILL -> table.spilled(pageId, true);
+            default -> table.poolHandle(pageId, stored);
         }
-        StoredPage.writeHeader(storeScratch, pageId, StoredPage.LZ4);
-        return keepStored(pageId, pinKey, StoredPage.LZ4, length);
     }
 
     /**
