@@ -25,6 +25,8 @@ import org.junit.jupiter.api.Test;
  *                                   (PageStore, its config, stats, ValueView, EntryVisitor, ...)
  *                                   and pagestore.snapshot.FrozenView (with its Batches)
  *   io.zstate.pagestore (facade)    may use every pagestore layer; never Flink's state API
+ *   pagestore.entry                 may use layout and index.Hashing (one hash): the entry cache
+ *                                   knows no tier and no snapshot
  *   pagestore.snapshot              may use index (the walker), tier (frozen pages), layout
  *   pagestore.index                 may use tier (the pager) and layout
  *   pagestore.tier                  may use layout and the allocator
@@ -80,6 +82,17 @@ class LayeringTest {
         noClasses().that().resideInAPackage("io.zstate.pagestore.tier..")
                 .should().dependOnClassesThat().resideInAnyPackage(
                         "io.zstate.pagestore.index..", "io.zstate.pagestore.snapshot..", "io.zstate.flink..")
+                .check(classes);
+    }
+
+    @Test
+    void entryCacheKnowsNoTierNorSnapshotAndNoIndexButItsHash() {
+        noClasses().that().resideInAPackage("io.zstate.pagestore.entry..")
+                .should().dependOnClassesThat(resideInAnyPackage(
+                                "io.zstate.pagestore.tier..", "io.zstate.pagestore.snapshot..", "io.zstate.flink..",
+                                "io.zstate.pagestore.index..")
+                        .and(not(com.tngtech.archunit.core.domain.JavaClass.Predicates.equivalentTo(
+                                io.zstate.pagestore.index.Hashing.class))))
                 .check(classes);
     }
 

@@ -59,6 +59,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
     private final String allocator;
     private final int pageSize;
     private final long pageCacheBytes;
+    private final double entryCacheFraction;
     private final long poolBytes; // -1: managed memory
     private final int frameSize;
     private final double bouncerRatio;
@@ -74,6 +75,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
         this.allocator = ZStateOptions.ALLOCATOR.defaultValue();
         this.pageSize = (int) ZStateOptions.PAGE_SIZE.defaultValue().getBytes();
         this.pageCacheBytes = ZStateOptions.PAGE_CACHE_SIZE.defaultValue().getBytes();
+        this.entryCacheFraction = ZStateOptions.ENTRY_CACHE_FRACTION.defaultValue();
         this.poolBytes = -1;
         this.frameSize = (int) ZStateOptions.FRAME_SIZE.defaultValue().getBytes();
         this.bouncerRatio = ZStateOptions.BOUNCER_RATIO.defaultValue();
@@ -101,6 +103,17 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
         if (pageCacheBytes / pageSize < 8) {
             throw invalid(ZStateOptions.PAGE_CACHE_SIZE.key(), pageCacheBytes + " bytes",
                     "at least 8 pages (" + 8L * pageSize + " bytes at page size " + pageSize + ")");
+        }
+        this.entryCacheFraction = config.getOptional(ZStateOptions.ENTRY_CACHE_FRACTION)
+                .orElse(original.entryCacheFraction);
+        if (!(entryCacheFraction >= 0 && entryCacheFraction <= 0.9)) {
+            throw invalid(ZStateOptions.ENTRY_CACHE_FRACTION.key(), String.valueOf(entryCacheFraction),
+                    "a fraction from 0 (no entry cache) to 0.9");
+        }
+        if ((pageCacheBytes - entryCacheBytes(pageCacheBytes, entryCacheFraction)) / pageSize < 8) {
+            throw invalid(ZStateOptions.ENTRY_CACHE_FRACTION.key(), String.valueOf(entryCacheFraction),
+                    "a fraction that leaves the pages of '" + ZStateOptions.PAGE_CACHE_SIZE.key() + "' ("
+                            + pageCacheBytes + " bytes) at least 8 pages (" + 8L * pageSize + " bytes)");
         }
         this.poolBytes = config.getOptional(ZStateOptions.POOL_SIZE).map(MemorySize::getBytes)
                 .orElse(original.poolBytes);
@@ -149,6 +162,12 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
         config.getOptional(TaskManagerOptions.TASK_HEAP_MEMORY).ifPresent(
                 heap -> checkPageCacheAgainstHeap(pageCacheBytes, heap.getBytes(),
                         "'" + TaskManagerOptions.TASK_HEAP_MEMORY.key() + "'"));
+    }
+
+    /** The entry cache's share of the page cache's heap; 0 when that is below the smallest entry cache. */
+    static long entryCacheBytes(long pageCacheBytes, double fraction) {
+        long bytes = (long) (pageCacheBytes * fraction);
+        return bytes < PageStoreConfig.MIN_ENTRY_CACHE_BYTES ? 0 : bytes;
     }
 
     /** The most of the task heap one keyed backend's page cache may take. */
@@ -264,9 +283,10 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
         PageStoreConfig config;
         try {
             spillParent = spillParent(env, parameters.getJobID().toString(), parameters.getOperatorIdentifier());
+            long entryBytes = entryCacheBytes(pageCacheBytes, entryCacheFraction);
             config = new PageStoreConfig(pageSize, pageCacheBytes, poolBudget, frameSize, allocator,
                     bouncerRatio, reclaimBatchFrames, spillParent, ownSpillBytes / 2, ownSpillBytes / 2,
-                    poolTraceDirectory == null ? null : Path.of(poolTraceDirectory));
+                    poolTraceDirectory == null ? null : Path.of(poolTraceDirectory), entryBytes);
         } catch (RuntimeException e) {
             if (sharedMemory != null) {
                 closeQuietly(sharedMemory);

@@ -46,6 +46,19 @@ public final class ZStateOptions {
                                     + " eight pages, at most a quarter of the TaskManager's task heap"
                                     + " (taskmanager.memory.task.heap.size, or the JVM heap where that is unset).");
 
+    public static final ConfigOption<Double> ENTRY_CACHE_FRACTION =
+            key("state.backend.zstate.entry-cache-fraction")
+                    .doubleType()
+                    .defaultValue(0.25)
+                    .withDescription(
+                            "The share of the page cache's heap (page-cache-size) that keeps hot entries rather"
+                                    + " than hot pages: serialized key and value, one record each, in front of the"
+                                    + " pages, so a hot key stops paying for its cold neighbours and a write to a"
+                                    + " cached key reads no page (it is written into its page when it leaves the"
+                                    + " cache). Point accesses of value, list, reducing and aggregating states use"
+                                    + " it; map entries go to the pages directly. 0 turns it off; at most 0.9, and"
+                                    + " the pages keep at least eight pages.");
+
     public static final ConfigOption<MemorySize> POOL_SIZE =
             key("state.backend.zstate.pool-size")
                     .memoryType()

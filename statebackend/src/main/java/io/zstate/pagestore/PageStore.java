@@ -1,6 +1,7 @@
 package io.zstate.pagestore;
 
 import io.zstate.allocator.MemoryBudget;
+import io.zstate.pagestore.entry.EntryCache;
 import io.zstate.pagestore.index.BucketIndex;
 import io.zstate.pagestore.snapshot.FrozenView;
 import io.zstate.pagestore.snapshot.PinnedFrozenView;
@@ -42,6 +43,8 @@ public final class PageStore implements AutoCloseable {
 
     private final Pager pager;
     private final BucketIndex index;
+    private EntryCache entries; // hot entries in front of the pages, or null (none yet, or none configured)
+    private final long entryCacheBytes; // what the entry cache takes of the page cache's heap when first used
     private final int firstKeyGroup;
     private final GuardedVisitor guarded = new GuardedVisitor();
     private boolean visiting;
@@ -52,7 +55,7 @@ public final class PageStore implements AutoCloseable {
 
     /** A store for the key-groups {@code firstKeyGroup .. firstKeyGroup + numberOfKeyGroups - 1}. */
     public PageStore(PageStoreConfig config, int firstKeyGroup, int numberOfKeyGroups) {
-        this(config, firstKeyGroup, numberOfKeyGroups, null);
+        this(config, firstKeyGroup, numberOfKeyGroups, (MemoryBudget) null);
     }
 
     /**
@@ -66,7 +69,7 @@ public final class PageStore implements AutoCloseable {
     /** A store whose contacts with the outside fail when {@code faults} says (tests). */
     public PageStore(PageStoreConfig config, int firstKeyGroup, int numberOfKeyGroups, MemoryBudget shared,
             Faults faults) {
-        this(firstKeyGroup, numberOfKeyGroups, new Pager(config, shared, faults));
+        this(config, firstKeyGroup, numberOfKeyGroups, new Pager(config, shared, faults));
     }
 
     /**
@@ -75,16 +78,17 @@ public final class PageStore implements AutoCloseable {
      */
     public PageStore(PageStoreConfig config, int firstKeyGroup, int numberOfKeyGroups, SlotMemory slot,
             Faults faults) {
-        this(firstKeyGroup, numberOfKeyGroups, new Pager(config, slot, faults));
+        this(config, firstKeyGroup, numberOfKeyGroups, new Pager(config, slot, faults));
     }
 
-    private PageStore(int firstKeyGroup, int numberOfKeyGroups, Pager pager) {
+    private PageStore(PageStoreConfig config, int firstKeyGroup, int numberOfKeyGroups, Pager pager) {
         if (numberOfKeyGroups < 1) {
             pager.close();
             throw new IllegalArgumentException("a page store needs at least one key-group");
         }
         this.firstKeyGroup = firstKeyGroup;
         this.pager = pager;
+        this.entryCacheBytes = config.entryCacheBytes();
         try {
             this.index = new BucketIndex(pager, firstKeyGroup, numberOfKeyGroups);
         } catch (RuntimeException | Error e) {
@@ -130,7 +134,17 @@ public final class PageStore implements AutoCloseable {
         index.check(table, keyGroup);
         checkKey(key, keyOffset, keyLength, prefixLength);
         try {
-            return index.get(table, keyGroup, key, keyOffset, keyLength, prefixLength, out);
+            if (prefixLength != keyLength || !entryCache()) {
+                return index.get(table, keyGroup, key, keyOffset, keyLength, prefixLength, out);
+            }
+            if (entries.get(table, keyGroup, key, keyOffset, keyLength, out)) {
+                return true;
+            }
+            boolean found = index.get(table, keyGroup, key, keyOffset, keyLength, prefixLength, out);
+            if (found && !visiting) { // admitting may write entries back: never inside a walk over the pages
+                entries.admit(table, keyGroup, key, keyOffset, keyLength, out);
+            }
+            return found;
         } catch (RuntimeException | Error e) {
             throw fail(e, "reading a key of table " + index.tableName(table));
         }
@@ -143,7 +157,10 @@ public final class PageStore implements AutoCloseable {
         checkKey(key, keyOffset, keyLength, prefixLength);
         Objects.checkFromIndexSize(valueOffset, valueLength, value.length);
         try {
-            index.put(table, keyGroup, key, keyOffset, keyLength, prefixLength, value, valueOffset, valueLength);
+            if (prefixLength != keyLength || !entryCache()
+                    || !entries.put(table, keyGroup, key, keyOffset, keyLength, value, valueOffset, valueLength)) {
+                index.put(table, keyGroup, key, keyOffset, keyLength, prefixLength, value, valueOffset, valueLength);
+            }
         } catch (RuntimeException | Error e) {
             throw fail(e, "writing a key of table " + index.tableName(table));
         }
@@ -162,6 +179,9 @@ public final class PageStore implements AutoCloseable {
         checkKey(key, keyOffset, keyLength, prefixLength);
         Objects.checkFromIndexSize(valueOffset, valueLength, value.length);
         try {
+            if (prefixLength == keyLength && entries != null) {
+                entries.evict(table, keyGroup, key, keyOffset, keyLength); // the merge happens in the pages
+            }
             index.append(table, keyGroup, key, keyOffset, keyLength, prefixLength, value, valueOffset, valueLength);
         } catch (RuntimeException | Error e) {
             throw fail(e, "appending to a key of table " + index.tableName(table));
@@ -177,7 +197,9 @@ public final class PageStore implements AutoCloseable {
         checkKey(key, keyOffset, keyLength, prefixLength);
         boolean existed;
         try {
-            existed = index.delete(table, keyGroup, key, keyOffset, keyLength, prefixLength);
+            boolean cached = entries != null && prefixLength == keyLength
+                    && entries.remove(table, keyGroup, key, keyOffset, keyLength) >= 0;
+            existed = index.delete(table, keyGroup, key, keyOffset, keyLength, prefixLength) || cached;
         } catch (RuntimeException | Error e) {
             throw fail(e, "deleting a key of table " + index.tableName(table));
         }
@@ -195,6 +217,7 @@ public final class PageStore implements AutoCloseable {
         checkUsable();
         index.check(table, keyGroup);
         Objects.checkFromIndexSize(prefixOffset, prefixLength, prefix.length);
+        flushEntries(table);
         walk(table, "iterating over a prefix of table ", visitor, v -> {
             index.forEachWithPrefix(table, keyGroup, prefix, prefixOffset, prefixLength, v);
         });
@@ -216,6 +239,7 @@ public final class PageStore implements AutoCloseable {
         Objects.checkFromIndexSize(prefixOffset, prefixLength, prefix.length);
         Objects.requireNonNull(from, "from");
         byte[][] next = new byte[1][];
+        flushEntries(table);
         walk(table, "iterating over a prefix of table ", visitor, v -> {
             next[0] = index.forEachWithPrefix(table, keyGroup, prefix, prefixOffset, prefixLength, from, v);
         });
@@ -228,6 +252,9 @@ public final class PageStore implements AutoCloseable {
         index.check(table, keyGroup);
         Objects.checkFromIndexSize(prefixOffset, prefixLength, prefix.length);
         try {
+            if (entries != null && !visiting) {
+                entries.flush(table);
+            }
             return index.hasPrefix(table, keyGroup, prefix, prefixOffset, prefixLength);
         } catch (RuntimeException | Error e) {
             throw fail(e, "reading a prefix of table " + index.tableName(table));
@@ -242,6 +269,9 @@ public final class PageStore implements AutoCloseable {
         checkMutable(table, keyGroup);
         Objects.checkFromIndexSize(prefixOffset, prefixLength, prefix.length);
         try {
+            if (entries != null) {
+                entries.drop(table, keyGroup, prefix, prefixOffset, prefixLength);
+            }
             index.deletePrefix(table, keyGroup, prefix, prefixOffset, prefixLength);
         } catch (RuntimeException | Error e) {
             throw fail(e, "deleting a prefix of table " + index.tableName(table));
@@ -258,6 +288,7 @@ public final class PageStore implements AutoCloseable {
     public void forEachKeyInKeyGroup(int table, int keyGroup, EntryVisitor visitor) {
         checkUsable();
         index.check(table, keyGroup);
+        flushEntries(table);
         walk(table, "iterating over key-group " + keyGroup + " of table ", visitor, v -> {
             index.forEachKeyInKeyGroup(table, keyGroup, v);
         });
@@ -267,6 +298,7 @@ public final class PageStore implements AutoCloseable {
     public void forEachInKeyGroup(int table, int keyGroup, EntryVisitor visitor) {
         checkUsable();
         index.check(table, keyGroup);
+        flushEntries(table);
         walk(table, "iterating over key-group " + keyGroup + " of table ", visitor, v -> {
             index.forEachInKeyGroup(table, keyGroup, v);
         });
@@ -276,6 +308,9 @@ public final class PageStore implements AutoCloseable {
     public void clear(int table) {
         checkMutable(table, firstKeyGroup);
         try {
+            if (entries != null) {
+                entries.drop(table, 0, null, 0, 0);
+            }
             index.clear(table);
         } catch (RuntimeException | Error e) {
             throw fail(e, "clearing table " + index.tableName(table));
@@ -292,6 +327,45 @@ public final class PageStore implements AutoCloseable {
      */
     public void recordChangesIn(io.zstate.pagestore.delta.DeltaLog log) {
         this.deltas = log;
+    }
+
+    /**
+     * Writes a table's dirty cached entries into the pages before a walk reads them (failing the
+     * store if that fails); a walk from inside a walk is refused by the walk itself.
+     */
+    private void flushEntries(int table) {
+        if (entries == null || visiting || entries.dirtyEntries(table) == 0) {
+            return;
+        }
+        try {
+            entries.flush(table);
+        } catch (RuntimeException | Error e) {
+            throw fail(e, "writing cached entries into the pages of table " + index.tableName(table));
+        }
+    }
+
+    /** Where the entry cache writes a dirty entry back: the pages (the change was logged when it was made). */
+    private void writeBack(int table, int keyGroup, byte[] key, int keyOffset, int keyLength, byte[] value,
+            int valueOffset, int valueLength) {
+        index.put(table, keyGroup, key, keyOffset, keyLength, keyLength, value, valueOffset, valueLength);
+    }
+
+    /**
+     * Whether point accesses go through the entry cache; creates it at the first such access
+     * (a store of map entries only never has one), taking its heap from the page cache: the pages
+     * then keep what is left of the page cache's heap.
+     */
+    private boolean entryCache() {
+        if (entries != null) {
+            return true;
+        }
+        if (entryCacheBytes == 0 || visiting) {
+            return false;
+        }
+        int slots = pager.cacheLimit() - (int) ((entryCacheBytes + pager.pageSize() - 1) / pager.pageSize());
+        pager.limitCache(slots);
+        entries = new EntryCache(entryCacheBytes, this::writeBack);
+        return true;
     }
 
     /** A walk of the index that hands entries to a visitor. */
@@ -370,6 +444,9 @@ public final class PageStore implements AutoCloseable {
     public FrozenView freeze() {
         checkUsable();
         try {
+            if (entries != null) {
+                entries.flush(-1); // the snapshot reads the pages: every write is in them first
+            }
             int[][][] directories = index.freezeDirectories();
             io.zstate.pagestore.tier.FrozenPages pages = pager.freeze(this);
             try {
@@ -440,7 +517,7 @@ public final class PageStore implements AutoCloseable {
     /** Whether pages from a checkpoint can be placed into this store: it never allocated one. */
     public boolean canPlacePages() {
         checkUsable();
-        return pager.canPlace();
+        return pager.canPlace() && (entries == null || entries.cachedEntries() == 0);
     }
 
     /** The store's page size (a page image places only into a store of the same). */
@@ -561,7 +638,12 @@ public final class PageStore implements AutoCloseable {
             // asking it a property on a closed handle crashes the JVM (it did, in a TaskManager)
             return finalStats;
         }
-        return pager.stats(true).withMapIndexes(index.mapIndexes());
+        return withEntryCache(pager.stats(true).withMapIndexes(index.mapIndexes()));
+    }
+
+    private PageStoreStats withEntryCache(PageStoreStats stats) {
+        return entries == null ? stats
+                : stats.withEntryCache(entries.hits(), entries.misses(), entries.writeBacks(), entries.cachedEntries());
     }
 
     /**
@@ -569,7 +651,7 @@ public final class PageStore implements AutoCloseable {
      * metadata: what the store costs on heap.
      */
     public long heapBytes() {
-        return pager.heapBytes() + index.heapBytes();
+        return pager.heapBytes() + index.heapBytes() + (entries == null ? 0 : entries.heapBytes());
     }
 
     /** Maps large enough to live in a map index of their own. */
@@ -599,6 +681,9 @@ public final class PageStore implements AutoCloseable {
     public void checkInvariants() {
         pager.checkInvariants();
         index.checkInvariants();
+        if (entries != null) {
+            entries.checkInvariants();
+        }
     }
 
     /**
@@ -613,7 +698,7 @@ public final class PageStore implements AutoCloseable {
         }
         closed = true;
         try {
-            finalStats = pager.stats(failure == null).withMapIndexes(index.mapIndexes());
+            finalStats = withEntryCache(pager.stats(failure == null).withMapIndexes(index.mapIndexes()));
         } catch (RuntimeException e) {
             finalStats = pager.stats(false).withMapIndexes(index.mapIndexes()); // RocksDB would not answer: its sizes read 0
         } finally {

@@ -12,7 +12,8 @@ import java.util.Objects;
  * its allowed values.
  *
  * @param pageSize bytes per page: a power of two from 1 KiB to 32 KiB
- * @param pageCacheBytes heap bytes of decompressed hot pages (at least 8 pages)
+ * @param pageCacheBytes heap bytes of decompressed hot pages and, once it is used, the entry cache
+ *     (at least 8 pages)
  * @param poolBytes off-heap budget of the compressed pool
  * @param frameSize pool frame size: a power of two from 4 KiB to 64 KiB
  * @param allocator one of {@code ZPools.TYPES}: {@code zsmalloc}, {@code zbud}, {@code z3fold}, {@code zlog}
@@ -25,6 +26,11 @@ import java.util.Objects;
  * @param spillWriteBufferBytes RocksDB memtable size of the spill store
  * @param poolTraceDirectory where the pool records its requests ({@code PoolTrace}, a file per
  *     store) for the allocator replay; null (the default) for no trace
+ * @param entryCacheBytes the part of {@code pageCacheBytes} the entry cache takes, which keeps hot
+ *     entries (serialized, one record each) in front of the pages, once the first point access
+ *     of a whole-prefix key (a value, list, reducing or aggregating state's) comes; 0 for none
+ *     (the default of {@link #defaults}), else at least {@link #MIN_ENTRY_CACHE_BYTES}, leaving
+ *     the pages at least 8 pages
  */
 public record PageStoreConfig(
         int pageSize,
@@ -37,10 +43,13 @@ public record PageStoreConfig(
         Path spillDirectory,
         long spillBlockCacheBytes,
         long spillWriteBufferBytes,
-        Path poolTraceDirectory) {
+        Path poolTraceDirectory,
+        long entryCacheBytes) {
 
     public static final int MIN_PAGE_SIZE = 1024;
     public static final int MAX_PAGE_SIZE = 32 * 1024;
+    /** The smallest entry cache: a few records of the largest size it keeps. */
+    public static final long MIN_ENTRY_CACHE_BYTES = 4096;
 
     public PageStoreConfig {
         Objects.requireNonNull(spillDirectory, "spillDirectory");
@@ -71,6 +80,15 @@ public record PageStoreConfig(
         if (!(bouncerMinRatio >= 1.0)) {
             throw new IllegalArgumentException(
                     "bouncer ratio " + bouncerMinRatio + " is not allowed: use 1.0 (off) or more");
+        }
+        if (entryCacheBytes != 0 && entryCacheBytes < MIN_ENTRY_CACHE_BYTES) {
+            throw new IllegalArgumentException("entry cache of " + entryCacheBytes + " bytes is too small: use 0 (none)"
+                    + " or at least " + MIN_ENTRY_CACHE_BYTES + " bytes");
+        }
+        if (entryCacheBytes != 0 && (pageCacheBytes - entryCacheBytes) / pageSize < 8) {
+            throw new IllegalArgumentException("entry cache of " + entryCacheBytes + " bytes leaves the page cache of "
+                    + pageCacheBytes + " bytes fewer than 8 pages of " + pageSize + " bytes: give it at most "
+                    + (pageCacheBytes - 8L * pageSize));
         }
         if (reclaimBatchFrames < 1) {
             throw new IllegalArgumentException("reclaim batch of " + reclaimBatchFrames + " frames: use 1 or more");
@@ -113,42 +131,47 @@ public record PageStoreConfig(
      */
     public static PageStoreConfig defaults(Path spillDirectory) {
         return new PageStoreConfig(
-                1024, 16L << 20, 64L << 20, 4096, "zsmalloc", 1.2, 16, spillDirectory, 8L << 20, 4L << 20, null);
+                1024, 16L << 20, 64L << 20, 4096, "zsmalloc", 1.2, 16, spillDirectory, 8L << 20, 4L << 20, null, 0);
     }
 
     /** The same settings, the pool recording its requests into a file in {@code directory}. */
     public PageStoreConfig withPoolTraceDirectory(Path directory) {
         return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, directory);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, directory, entryCacheBytes);
     }
 
     public PageStoreConfig withPageSize(int value) {
         return new PageStoreConfig(value, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes);
     }
 
     public PageStoreConfig withPageCacheBytes(long value) {
         return new PageStoreConfig(pageSize, value, poolBytes, frameSize, allocator, bouncerMinRatio,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes);
     }
 
     public PageStoreConfig withPoolBytes(long value) {
         return new PageStoreConfig(pageSize, pageCacheBytes, value, frameSize, allocator, bouncerMinRatio,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes);
     }
 
     public PageStoreConfig withAllocator(String value) {
         return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, value, bouncerMinRatio,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes);
     }
 
     public PageStoreConfig withBouncerMinRatio(double value) {
         return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, value,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes);
     }
 
     public PageStoreConfig withReclaimBatchFrames(int value) {
         return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
-                value, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory);
+                value, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes);
+    }
+
+    public PageStoreConfig withEntryCacheBytes(long value) {
+        return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, value);
     }
 }

@@ -46,6 +46,11 @@ package io.zstate.pagestore;
  *     reaper compressed off the task's thread (their eviction then only drops them)
  * @param cleaningRaces pages handed to the reaper but not stored: changed or evicted before their
  *     compressed copy came back
+ * @param entryHits point reads and writes the entry cache answered without a page
+ * @param entryMisses point reads the entry cache missed (the pages answered)
+ * @param entryWriteBacks dirty cached entries written into the pages (when they left the cache, or
+ *     before an iteration or snapshot)
+ * @param cachedEntries entries in the entry cache now
  */
 public record PageStoreStats(
         long hotPages,
@@ -86,7 +91,11 @@ public record PageStoreStats(
         long pinWritebacks,
         long pagesPlaced,
         long backgroundCleans,
-        long cleaningRaces) {
+        long cleaningRaces,
+        long entryHits,
+        long entryMisses,
+        long entryWriteBacks,
+        long cachedEntries) {
 
     /** These counters with the number of map indexes (the index layer's, added by the store). */
     public PageStoreStats withMapIndexes(long count) {
@@ -95,7 +104,19 @@ public record PageStoreStats(
                 cacheHits, cacheMisses, poolHits, swapIns, sameFilledHits, stores, cleanDrops, sameFilledStores,
                 bounced, compressFailures, directSpills, writebacks, framesReclaimed, uncompressedBytesStored,
                 compressedBytesStored, arenaRefusals, count, openSnapshots, pinnedPoolObjects, pinnedPoolBytes,
-                pinnedSpilled, pinSaves, pinCopies, pinWritebacks, pagesPlaced, backgroundCleans, cleaningRaces);
+                pinnedSpilled, pinSaves, pinCopies, pinWritebacks, pagesPlaced, backgroundCleans, cleaningRaces,
+                entryHits, entryMisses, entryWriteBacks, cachedEntries);
+    }
+
+    /** These counters with the entry cache's (the facade's, added by the store). */
+    public PageStoreStats withEntryCache(long hits, long misses, long writeBacks, long entries) {
+        return new PageStoreStats(hotPages, dirtyPages, poolPages, spilledPages, sameFilledPages, livePages,
+                poolFramesHeld, poolBytesHeld, poolPayloadBytes, hotBytes, spillMemoryBytes, spillDiskBytes,
+                cacheHits, cacheMisses, poolHits, swapIns, sameFilledHits, stores, cleanDrops, sameFilledStores,
+                bounced, compressFailures, directSpills, writebacks, framesReclaimed, uncompressedBytesStored,
+                compressedBytesStored, arenaRefusals, mapIndexes, openSnapshots, pinnedPoolObjects, pinnedPoolBytes,
+                pinnedSpilled, pinSaves, pinCopies, pinWritebacks, pagesPlaced, backgroundCleans, cleaningRaces,
+                hits, misses, writeBacks, entries);
     }
 
     /** The counters of two stores added up (for totals over the backends of a job). */
@@ -139,7 +160,11 @@ public record PageStoreStats(
                 pinWritebacks + o.pinWritebacks,
                 pagesPlaced + o.pagesPlaced,
                 backgroundCleans + o.backgroundCleans,
-                cleaningRaces + o.cleaningRaces);
+                cleaningRaces + o.cleaningRaces,
+                entryHits + o.entryHits,
+                entryMisses + o.entryMisses,
+                entryWriteBacks + o.entryWriteBacks,
+                cachedEntries + o.cachedEntries);
     }
 
     /** Uncompressed / compressed bytes over all stores; 0 before the first. */

@@ -104,6 +104,14 @@ class PageStoreModelPropertyTest {
         return Arbitraries.of("zsmalloc", "zbud", "z3fold", "zlog");
     }
 
+    /** No entry cache, or a small one (4-16 KiB: records leave it often, so write-backs are many). */
+    @Provide
+    Arbitrary<Long> entryCaches() {
+        return Arbitraries.frequencyOf(
+                Tuple.of(1, Arbitraries.just(0L)),
+                Tuple.of(2, Arbitraries.longs().between(4096, 16384)));
+    }
+
     @Provide
     Arbitrary<Double> bouncerRatios() {
         return Arbitraries.of(1.0, 1.2, 2.5);
@@ -115,10 +123,12 @@ class PageStoreModelPropertyTest {
             @ForAll("allocators") String allocator,
             @ForAll("bouncerRatios") double bouncerRatio,
             @ForAll @IntRange(min = 8, max = 24) int cachePages,
-            @ForAll boolean evictionsCleanAhead)
+            @ForAll boolean evictionsCleanAhead,
+            @ForAll("entryCaches") long entryCacheBytes)
             throws IOException {
         Path dir = Files.createTempDirectory("zstate-pagestore-test");
-        PageStoreConfig config = tiny(dir, allocator, cachePages).withBouncerMinRatio(bouncerRatio);
+        PageStoreConfig config = tiny(dir, allocator, cachePages).withBouncerMinRatio(bouncerRatio)
+                .withPageCacheBytes(cachePages * 1024L + entryCacheBytes).withEntryCacheBytes(entryCacheBytes);
         PageStore store = new PageStore(config, FIRST_KEY_GROUP, KEY_GROUPS);
         if (evictionsCleanAhead) {
             // as with a reaper registered: evictions install and submit; the CLEAN_* steps compress
@@ -161,6 +171,8 @@ class PageStoreModelPropertyTest {
                 Statistics.label("pool hits").collect(stats.poolHits() > 0);
                 Statistics.label("long keys").collect(model.keySet().stream().anyMatch(k -> k.length() > 1200));
                 Statistics.label("map indexes").collect(store.mapIndexes() > 0);
+                Statistics.label("entry hits").collect(stats.entryHits() > 0);
+                Statistics.label("entry write-backs").collect(stats.entryWriteBacks() > 0);
             }
         } finally {
             store.close();
@@ -176,7 +188,7 @@ class PageStoreModelPropertyTest {
         Files.deleteIfExists(dir);
         for (String label : List.of("pool stores", "writebacks", "swap-ins", "clean drops", "bounced",
                 "same-filled", "pool hits", "long keys", "map indexes", "pin copies", "pin writebacks",
-                "snapshots checked", "background cleans", "cleaning races")) {
+                "snapshots checked", "background cleans", "cleaning races", "entry hits", "entry write-backs")) {
             Statistics.label(label).coverage(c -> c.check(true).count(n -> n > 0));
         }
     }
@@ -226,10 +238,12 @@ class PageStoreModelPropertyTest {
             @ForAll("ops") List<Op> ops,
             @ForAll("allocators") String allocator,
             @ForAll @IntRange(min = 8, max = 24) int cachePages,
-            @ForAll long seed)
+            @ForAll long seed,
+            @ForAll("entryCaches") long entryCacheBytes)
             throws IOException {
         Path dir = Files.createTempDirectory("zstate-pagestore-faults");
-        PageStoreConfig config = tiny(dir, allocator, cachePages);
+        PageStoreConfig config = tiny(dir, allocator, cachePages)
+                .withPageCacheBytes(cachePages * 1024L + entryCacheBytes).withEntryCacheBytes(entryCacheBytes);
         RandomFaults faults = new RandomFaults(seed);
         PageStore store = new PageStore(config, FIRST_KEY_GROUP, KEY_GROUPS, (io.zstate.allocator.MemoryBudget) null, faults);
         Path spillDir = store.spillDirectory();

@@ -741,4 +741,71 @@ class PageStoreTest {
         }
         assertThat(Files.list(dir)).isEmpty();
     }
+
+    /**
+     * The entry cache: a hot key's reads and writes touch no page once it is cached (the page
+     * cache misses stay where they were while cold keys stream through the pages), its newest
+     * value reaches the pages when a snapshot freezes them, and a delete of a key only the cache
+     * had says it existed.
+     */
+    @Test
+    void hotEntriesAreServedAndWrittenWithoutTheirPages() throws Exception {
+        // the page cache's heap: 8 pages and, from the first value access, a 16 KiB entry cache
+        PageStoreConfig config = tiny("zsmalloc").withPageCacheBytes(24 * 1024).withEntryCacheBytes(16 * 1024);
+        try (PageStore store = new PageStore(config, 0, 1)) {
+            int maps = store.createTable("maps");
+            for (int userKey = 0; userKey < 3000; userKey++) { // map entries only: the pages keep all 24 pages
+                byte[] key = mapKeyOf(userKey % 50, userKey);
+                store.put(maps, 0, key, 0, key.length, 6, key, 0, key.length);
+            }
+            assertThat(store.stats().hotPages()).as("pages cached before any value access").isEqualTo(24);
+            int table = store.createTable("values");
+            ValueView view = new ValueView();
+            for (int k = 0; k < 5000; k++) { // far more than the 8-page cache holds
+                byte[] key = valueKey(k);
+                store.put(table, 0, key, 0, key.length, key.length, longBytes(k), 0, 8);
+            }
+            byte[] hot = valueKey(17);
+            assertThat(store.get(table, 0, hot, 0, hot.length, hot.length, view)).isTrue(); // a ghost
+            assertThat(store.get(table, 0, hot, 0, hot.length, hot.length, view)).isTrue(); // admitted
+            for (int round = 0; round < 50; round++) {
+                long missesBefore = store.stats().cacheMisses();
+                for (int i = 0; i < 20; i++) {
+                    assertThat(store.get(table, 0, hot, 0, hot.length, hot.length, view)).isTrue();
+                    store.put(table, 0, hot, 0, hot.length, hot.length, longBytes(round * 100 + i), 0, 8);
+                }
+                assertThat(store.stats().cacheMisses()).as("page faults of a cached key's reads and writes, round %d",
+                        round).isEqualTo(missesBefore);
+                for (int k = 1000 + round * 40; k < 1040 + round * 40; k++) { // cold reads pass through
+                    byte[] key = valueKey(k);
+                    assertThat(store.get(table, 0, key, 0, key.length, key.length, view)).isTrue();
+                    assertThat(view.toByteArray()).isEqualTo(longBytes(k));
+                }
+            }
+            store.checkInvariants();
+            assertThat(store.stats().hotPages()).as("pages cached once the entry cache took its heap").isEqualTo(8);
+            assertThat(store.stats().entryHits()).isGreaterThanOrEqualTo(50 * 40);
+            // the snapshot sees the hot key's newest value, which so far only the cache held
+            try (io.zstate.pagestore.snapshot.FrozenView frozen = store.freeze()) {
+                byte[][] seen = new byte[1][];
+                frozen.forEachInKeyGroup(table, 0, (k, ko, kl, v, vo, vl) -> {
+                    if (Arrays.equals(k, ko, ko + kl, hot, 0, hot.length)) {
+                        seen[0] = Arrays.copyOfRange(v, vo, vo + vl);
+                    }
+                });
+                assertThat(seen[0]).isEqualTo(longBytes(49 * 100 + 19));
+            }
+            // a key written only into the cache, then deleted: it existed
+            byte[] fresh = valueKey(900_000);
+            store.put(table, 0, fresh, 0, fresh.length, fresh.length, longBytes(1), 0, 8);
+            assertThat(store.delete(table, 0, fresh, 0, fresh.length, fresh.length)).isTrue();
+            assertThat(store.get(table, 0, fresh, 0, fresh.length, fresh.length, view)).isFalse();
+            assertThat(store.delete(table, 0, fresh, 0, fresh.length, fresh.length)).isFalse();
+            store.checkInvariants();
+        }
+    }
+
+    private static byte[] longBytes(long value) {
+        return java.nio.ByteBuffer.allocate(8).putLong(value).array();
+    }
 }

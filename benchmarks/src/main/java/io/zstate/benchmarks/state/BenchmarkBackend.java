@@ -40,7 +40,8 @@ public final class BenchmarkBackend implements AutoCloseable {
     }
 
     /**
-     * @param backend zstate, zstate-reaper (its background reaper on), rocksdb, rocksdb-partitioned (with partitioned index and filter
+     * @param backend zstate, zstate-reaper (its background reaper on), zstate-pages (its entry cache off),
+     *     zstate-entriesNN (NN% of the page cache's heap for entries), rocksdb, rocksdb-partitioned (with partitioned index and filter
      *     blocks), forst (Flink 2.x's ForSt, through its synchronous keyed backend) or hashmap
      * @param managedMemory managed memory of the slot, bytes
      * @param pageCache zstate's page cache, bytes
@@ -68,10 +69,18 @@ public final class BenchmarkBackend implements AutoCloseable {
     /** As {@link #create(String, long, long, long, boolean)}, restored from {@code restoreFrom}. */
     public static BenchmarkBackend create(String backend, long managedMemory, long pageCache, long pageSize,
             boolean incremental, List<org.apache.flink.runtime.state.KeyedStateHandle> restoreFrom) throws Exception {
-        AbstractStateBackend stateBackend = switch (backend) {
-            case "zstate", "zstate-reaper" -> { // zstate-reaper: the background reaper on (off by default)
+        String variant = backend;
+        double entryFraction = ZStateOptions.ENTRY_CACHE_FRACTION.defaultValue();
+        if (backend.startsWith("zstate-entries")) { // zstate-entriesNN: NN% of the page cache's heap for entries
+            entryFraction = Integer.parseInt(backend.substring("zstate-entries".length())) / 100.0;
+            variant = "zstate";
+        }
+        AbstractStateBackend stateBackend = switch (variant) {
+            case "zstate", "zstate-reaper", "zstate-pages" -> {
+                // zstate-reaper: the background reaper on (off by default); zstate-pages: no entry cache
                 Configuration config = new Configuration();
                 config.set(ZStateOptions.BACKGROUND_REAPER, backend.equals("zstate-reaper"));
+                config.set(ZStateOptions.ENTRY_CACHE_FRACTION, backend.equals("zstate-pages") ? 0.0 : entryFraction);
                 config.set(ZStateOptions.PAGE_CACHE_SIZE, new MemorySize(pageCache));
                 config.set(ZStateOptions.PAGE_SIZE, new MemorySize(pageSize));
                 config.set(org.apache.flink.configuration.CheckpointingOptions.INCREMENTAL_CHECKPOINTS, incremental);
@@ -91,7 +100,7 @@ public final class BenchmarkBackend implements AutoCloseable {
             }
             case "hashmap" -> new HashMapStateBackend();
             default -> throw new IllegalArgumentException("backend '" + backend
-                    + "' is not known: use zstate, zstate-reaper, rocksdb, rocksdb-partitioned, forst or hashmap");
+                    + "' is not known: use zstate, zstate-reaper, zstate-pages, zstate-entriesNN, rocksdb, rocksdb-partitioned, forst or hashmap");
         };
         MockEnvironment environment = new MockEnvironmentBuilder()
                 .setManagedMemorySize(Math.max(managedMemory, 1 << 20))

@@ -63,7 +63,8 @@ public final class StateSuite implements Callable<Integer> {
     List<String> onlyOps;
 
     @Option(names = "--backends", split = ",", defaultValue = "zstate,rocksdb,hashmap",
-            description = "Backends: zstate, zstate-reaper (zstate with its background reaper), rocksdb,"
+            description = "Backends: zstate, zstate-reaper (zstate with its background reaper), zstate-pages (zstate"
+                    + " without its entry cache), rocksdb,"
                     + " rocksdb-partitioned (partitioned index and filter blocks, as for"
                     + " state larger than memory), forst (Flink 2.x's ForSt), hashmap; HashMap sits out the spill"
                     + " regime (default ${DEFAULT-VALUE}).")

@@ -43,6 +43,10 @@ public final class ZStateMetrics {
         longGauge(group, "directStores", stats, PageStoreStats::stores);
         longGauge(group, "backgroundCleans", stats, PageStoreStats::backgroundCleans);
         longGauge(group, "cleaningRaces", stats, PageStoreStats::cleaningRaces);
+        longGauge(group, "entryCacheHits", stats, PageStoreStats::entryHits);
+        longGauge(group, "entryCacheMisses", stats, PageStoreStats::entryMisses);
+        longGauge(group, "entryCacheWriteBacks", stats, PageStoreStats::entryWriteBacks);
+        longGauge(group, "cachedEntries", stats, PageStoreStats::cachedEntries);
         longGauge(group, "framesReclaimed", stats, PageStoreStats::framesReclaimed);
         longGauge(group, "compressFailures", stats, PageStoreStats::compressFailures);
         longGauge(group, "arenaRefusals", stats, PageStoreStats::arenaRefusals);

@@ -42,6 +42,8 @@ final class PageCache {
     private int freeCount;
     private int hand;
     private int used;
+    /** How many slots may hold pages: all of them, until {@link #limit} gives some up. */
+    private int limit;
 
     PageCache(int slots, int pageSize) {
         if (slots < 4) {
@@ -62,6 +64,7 @@ final class PageCache {
             freeSlots[i] = slots - 1 - i;
         }
         freeCount = slots;
+        limit = slots;
     }
 
     int slots() {
@@ -145,9 +148,38 @@ final class PageCache {
         return pins[slot] > 0;
     }
 
-    /** A free slot, or FREE when every slot holds a page. */
+    /** A free slot, or FREE when every slot the limit allows holds a page. */
     int freeSlot() {
-        return freeCount == 0 ? FREE : freeSlots[freeCount - 1];
+        return freeCount == 0 || used >= limit ? FREE : freeSlots[freeCount - 1];
+    }
+
+    /**
+     * Lets at most {@code slots} slots hold pages from now on (at least 4); the caller evicts
+     * until {@link #used} is within it ({@link #overLimit}) and {@link #release}s the arrays.
+     */
+    void limit(int slots) {
+        if (slots < 4 || slots > pages.length) {
+            throw new IllegalArgumentException("a page cache limit of " + slots + " pages: use 4 to " + pages.length);
+        }
+        limit = slots;
+    }
+
+    int limit() {
+        return limit;
+    }
+
+    /** Whether more slots hold pages than the limit allows. */
+    boolean overLimit() {
+        return used > limit;
+    }
+
+    /** Frees a vacated slot's page array (the memory a smaller limit gives back). */
+    void release(int slot) {
+        assert pageIds[slot] == FREE;
+        if (pages[slot] != null) {
+            pages[slot] = null;
+            allocated--;
+        }
     }
 
     /** The next CLOCK victim among the occupied, unpinned slots. */

@@ -533,6 +533,43 @@ public final class Pager implements AutoCloseable {
         return slot;
     }
 
+    /**
+     * Gives up page-cache slots so that at most {@code slots} hold pages (their heap goes to the
+     * entry cache): the excess pages leave as at any eviction (dirty ones stored, clean ones
+     * dropped) and their arrays are freed.
+     */
+    public void limitCache(int slots) {
+        cache.limit(slots);
+        while (cache.overLimit()) {
+            int slot = cache.victim();
+            int pageId = cache.pageId(slot);
+            if (cache.isDirty(slot)) {
+                store(pageId, cache.page(slot));
+            } else {
+                counters.cleanDrops++;
+            }
+            table.cacheSlot(pageId, PageTable.NOT_CACHED);
+            cache.vacate(slot);
+            cache.release(slot);
+        }
+        // arrays of free slots beyond the limit's need go too: only `slots` arrays are ever in use again
+        int keep = slots - cache.used();
+        for (int s = 0; s < cache.slots(); s++) {
+            if (cache.pageId(s) == PageCache.FREE) {
+                if (keep > 0) {
+                    keep--;
+                } else {
+                    cache.release(s);
+                }
+            }
+        }
+    }
+
+    /** Page-cache slots that may hold pages. */
+    public int cacheLimit() {
+        return cache.limit();
+    }
+
     /** The store path: a dirty page leaves the cache. Changes the page table only once done. */
     private void store(int pageId, byte[] page) {
         counters.stores++;

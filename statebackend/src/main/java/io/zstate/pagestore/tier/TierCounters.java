@@ -94,7 +94,11 @@ public final class TierCounters {
                 pinWritebacks,
                 pagesPlaced,
                 backgroundCleans,
-                cleaningRaces);
+                cleaningRaces,
+                0, // the entry cache's four: the facade's, added by the store
+                0,
+                0,
+                0);
     }
 
     /** How many pages are in each place. */

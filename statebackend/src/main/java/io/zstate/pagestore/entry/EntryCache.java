@@ -1,0 +1,593 @@
+package io.zstate.pagestore.entry;
+
+import io.zstate.pagestore.PageStoreConfig;
+import io.zstate.pagestore.ValueView;
+import io.zstate.pagestore.index.Hashing;
+import io.zstate.pagestore.layout.EntryRecord;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * Hot entries at heap speed: a record-level cache in front of the pages, so a hot key stops
+ * paying for its cold neighbours (a page cache can only keep whole pages, and hot keys are
+ * hashed over nearly all of them). FASTER's HybridLog in small: entries are records in a
+ * circular log, found through an open-addressing index; a write changes a record in place (same
+ * length) or appends a new one, and is written into the pages only when its record leaves the
+ * log (write-back), so a blind write to a cached key reads no page.
+ *
+ * <pre>
+ *   slots (long[], linear probing, at most 3/4 full): hash << 32 | record position + 1, 0 = empty;
+ *         the hash in the slot keeps a probe (and a deletion's shift) out of the log
+ *       |
+ *       v
+ *   log:  ... free ... | head: oldest record ... newest record | tail: free ...   (wraps around)
+ *                        |
+ *                        +- leaves when room is needed: dead (replaced, removed) -> skipped;
+ *                           REFERENCED since the head last passed -> moved to the tail, bit
+ *                           cleared (a second chance); else DIRTY -> written back into the pages
+ *                           (WriteBack), then unindexed
+ * </pre>
+ *
+ * Algorithm: a read hit sets REFERENCED and points the view at the record; a write to a cached key
+ * of the same value length overwrites the value in place, any other write to a cached key appends
+ * a record (DIRTY) and unindexes the old one. A key that is not cached is admitted on its second
+ * miss (a read the pages answered: a clean record; a write: a dirty one): the first miss only
+ * leaves the key's hash in a ghost table (S3-FIFO's ghost queue, 2Q's A1out), a direct-mapped
+ * array of as many hashes as the cache holds records. Under uniform access a key rarely misses
+ * twice before its ghost is overwritten, so the cache does not churn (each admission would cost
+ * an eviction, and a write-back for nothing); a hot key is admitted at its second access. A
+ * write that is not admitted, and a record that does not fit (over an eighth of the log, or a
+ * key-group or table id over 16 bits), is written through by the caller.
+ *
+ * <p>Invariants ({@link #checkInvariants}): every LIVE record is indexed exactly once and every
+ * index slot points at a LIVE record reachable by probing from its hash; no two LIVE records have
+ * the same (table, key-group, key); {@code used} is the bytes of every record and filler between
+ * head and tail; the per-table counts of cached and dirty records are exact.
+ *
+ * <p>What it touches: only its own arrays and, on write-back, the {@link WriteBack} its owner
+ * gave it (the page index). The owner must never have a write-back call into this cache. It
+ * knows nothing of tiers, pages or snapshots: the page store flushes it before anything reads the
+ * pages as a whole (iterations, snapshots) and drops what a range delete removes. Not
+ * thread-safe: used under the page store's lock.
+ */
+public final class EntryCache {
+
+    /** Where a dirty entry goes when it leaves the cache: the page index. */
+    public interface WriteBack {
+        void write(int table, int keyGroup, byte[] key, int keyOffset, int keyLength, byte[] value,
+                int valueOffset, int valueLength);
+    }
+
+    /** The smallest cache: a few records of the largest size. */
+    public static final long MIN_BYTES = PageStoreConfig.MIN_ENTRY_CACHE_BYTES;
+
+    private static final int LIVE = EntryRecord.LIVE;
+    private static final int DIRTY = EntryRecord.DIRTY;
+    private static final int REFERENCED = EntryRecord.REFERENCED;
+
+    private final byte[] log;
+    private final int capacity;
+    private final long[] slots;
+    private final int[] ghosts; // hashes of keys that missed once, direct-mapped
+    private final int ghostShift;
+    private final int maxRecords;
+    private final int maxRecordLength;
+    private final int seed;
+    private final WriteBack writeBack;
+
+    private int head;
+    private int tail;
+    private int used;
+    private int records;
+    private int dirty;
+    private int foundSlot;
+    private int[] cachedPerTable = new int[8];
+    private int[] dirtyPerTable = new int[8];
+    private byte[] scratch = new byte[64];
+
+    private long hits;
+    private long misses;
+    private long writeBacks;
+
+    /**
+     * A cache of about {@code bytes} bytes (at most 1 GiB): a quarter for the index, the rest for
+     * the log. The log binds for records of 32 bytes and more, the index (3/4 full) below that.
+     */
+    public EntryCache(long bytes, WriteBack writeBack) {
+        if (bytes < MIN_BYTES) {
+            throw new IllegalArgumentException("an entry cache of " + bytes + " bytes is too small: give it at least "
+                    + MIN_BYTES);
+        }
+        long bounded = Math.min(bytes, 1L << 30);
+        int slotCount = (int) (bounded / 32);
+        this.slots = new long[slotCount];
+        this.maxRecords = slotCount / 4 * 3;
+        int ghostCount = Integer.highestOneBit(maxRecords);
+        this.ghosts = new int[ghostCount];
+        this.ghostShift = 32 - Integer.numberOfTrailingZeros(ghostCount);
+        this.capacity = (int) (bounded - 8L * slotCount - 4L * ghostCount) & ~3;
+        this.log = new byte[capacity];
+        this.maxRecordLength = Math.min(EntryRecord.MAX_LENGTH, capacity / 8) & ~3;
+        this.seed = ThreadLocalRandom.current().nextInt();
+        this.writeBack = writeBack;
+    }
+
+    // ==== point operations =========================================================================
+
+    /** Looks a key up; on a hit {@code out} points at the cached value (valid until the next call). */
+    public boolean get(int table, int keyGroup, byte[] key, int keyOffset, int keyLength, ValueView out) {
+        int at = find(hash(table, key, keyOffset, keyLength), table, keyGroup, key, keyOffset, keyLength);
+        if (at < 0) {
+            misses++;
+            return false;
+        }
+        hits++;
+        EntryRecord.flags(log, at, EntryRecord.flags(log, at) | REFERENCED);
+        out.set(log, EntryRecord.valueOffset(log, at), EntryRecord.valueLength(log, at));
+        return true;
+    }
+
+    /**
+     * Caches what the pages answered for a key the cache missed ({@code found}: a view into a page,
+     * which this may move): a clean record; {@code found} then points at the cached copy. Call
+     * right after the miss, with no other call on this cache in between.
+     */
+    public void admit(int table, int keyGroup, byte[] key, int keyOffset, int keyLength, ValueView found) {
+        int valueLength = found.length();
+        int length = EntryRecord.lengthFor(keyLength, valueLength);
+        if (!fits(table, keyGroup, length)) {
+            return;
+        }
+        int hash = hash(table, key, keyOffset, keyLength);
+        if (!secondMiss(hash)) {
+            return;
+        }
+        // copy first: making room writes other entries back, which may move the page found points into
+        if (scratch.length < valueLength) {
+            scratch = new byte[Math.max(valueLength, scratch.length * 2)];
+        }
+        System.arraycopy(found.array(), found.offset(), scratch, 0, valueLength);
+        int at = insert(hash, length, LIVE, table, keyGroup, key, keyOffset, keyLength, scratch, 0, valueLength);
+        found.set(log, EntryRecord.valueOffset(log, at), valueLength);
+    }
+
+    /**
+     * Writes a key's value into the cache (a dirty record, written into the pages when it leaves).
+     *
+     * @return false if the entry is not cached (too large, or a key not cached whose first miss
+     *     this is): the caller writes it into the pages; any cached copy of the key is gone then
+     */
+    public boolean put(int table, int keyGroup, byte[] key, int keyOffset, int keyLength, byte[] value,
+            int valueOffset, int valueLength) {
+        int hash = hash(table, key, keyOffset, keyLength);
+        int at = find(hash, table, keyGroup, key, keyOffset, keyLength);
+        if (at >= 0) {
+            hits++;
+            int flags = EntryRecord.flags(log, at);
+            if (EntryRecord.valueLength(log, at) == valueLength) {
+                System.arraycopy(value, valueOffset, log, EntryRecord.valueOffset(log, at), valueLength);
+                if ((flags & DIRTY) == 0) {
+                    dirty++;
+                    dirtyPerTable[table]++;
+                }
+                EntryRecord.flags(log, at, flags | DIRTY | REFERENCED);
+                return true;
+            }
+            unindex(foundSlot, at); // the new value replaces it, dirty or not
+        }
+        int length = EntryRecord.lengthFor(keyLength, valueLength);
+        if (!fits(table, keyGroup, length) || at < 0 && !secondMiss(hash)) {
+            return false;
+        }
+        insert(hash, length, LIVE | DIRTY, table, keyGroup, key, keyOffset, keyLength, value,
+                valueOffset, valueLength);
+        return true;
+    }
+
+    /**
+     * Forgets a key without writing it back (it is being deleted, or the caller writes the pages).
+     *
+     * @return -1 if it was not cached, 0 if its record was clean, 1 if dirty
+     */
+    public int remove(int table, int keyGroup, byte[] key, int keyOffset, int keyLength) {
+        int at = find(hash(table, key, keyOffset, keyLength), table, keyGroup, key, keyOffset, keyLength);
+        if (at < 0) {
+            return -1;
+        }
+        int wasDirty = (EntryRecord.flags(log, at) & DIRTY) != 0 ? 1 : 0;
+        unindex(foundSlot, at);
+        return wasDirty;
+    }
+
+    /** Writes a key back into the pages if its record is dirty, and forgets it (before a merge in the pages). */
+    public void evict(int table, int keyGroup, byte[] key, int keyOffset, int keyLength) {
+        int at = find(hash(table, key, keyOffset, keyLength), table, keyGroup, key, keyOffset, keyLength);
+        if (at < 0) {
+            return;
+        }
+        int slot = foundSlot;
+        if ((EntryRecord.flags(log, at) & DIRTY) != 0) {
+            writeBack(at);
+        }
+        unindex(slot, at);
+    }
+
+    // ==== whole tables =============================================================================
+
+    /** Dirty records of a table: a walk over its pages must write them back first ({@link #flush}). */
+    public int dirtyEntries(int table) {
+        return table < dirtyPerTable.length ? dirtyPerTable[table] : 0;
+    }
+
+    /** Cached records of a table. */
+    public int cachedEntries(int table) {
+        return table < cachedPerTable.length ? cachedPerTable[table] : 0;
+    }
+
+    /** All dirty records. */
+    public int dirtyEntries() {
+        return dirty;
+    }
+
+    /** All cached records. */
+    public int cachedEntries() {
+        return records;
+    }
+
+    /** Writes every dirty record of {@code table} (-1: of every table) into the pages; they stay cached, clean. */
+    public void flush(int table) {
+        if (table < 0 ? dirty == 0 : dirtyEntries(table) == 0) {
+            return;
+        }
+        for (int at = head, left = used; left > 0; ) {
+            int length = EntryRecord.length(log, at);
+            if (length == 0) { // filler
+                left -= capacity - at;
+                at = 0;
+                continue;
+            }
+            int flags = EntryRecord.flags(log, at);
+            if ((flags & (LIVE | DIRTY)) == (LIVE | DIRTY) && (table < 0 || EntryRecord.table(log, at) == table)) {
+                writeBack(at);
+                EntryRecord.flags(log, at, flags & ~DIRTY);
+                dirty--;
+                dirtyPerTable[EntryRecord.table(log, at)]--;
+            }
+            left -= length;
+            at = at + length == capacity ? 0 : at + length;
+        }
+    }
+
+    /**
+     * Forgets, without writing back, every record of {@code table} (of one key-group whose key
+     * starts with {@code prefix}, or all of them when {@code prefix} is null): what a range delete
+     * removes from the pages.
+     */
+    public void drop(int table, int keyGroup, byte[] prefix, int prefixOffset, int prefixLength) {
+        if (cachedEntries(table) == 0) {
+            return;
+        }
+        for (int at = head, left = used; left > 0; ) {
+            int length = EntryRecord.length(log, at);
+            if (length == 0) {
+                left -= capacity - at;
+                at = 0;
+                continue;
+            }
+            if ((EntryRecord.flags(log, at) & LIVE) != 0 && EntryRecord.table(log, at) == table
+                    && (prefix == null || startsWith(at, keyGroup, prefix, prefixOffset, prefixLength))) {
+                unindex(slotOf(at), at);
+            }
+            left -= length;
+            at = at + length == capacity ? 0 : at + length;
+        }
+    }
+
+    private boolean startsWith(int at, int keyGroup, byte[] prefix, int offset, int length) {
+        int key = EntryRecord.keyOffset(at);
+        return EntryRecord.keyGroup(log, at) == keyGroup && EntryRecord.keyLength(log, at) >= length
+                && java.util.Arrays.equals(log, key, key + length, prefix, offset, offset + length);
+    }
+
+    // ==== statistics ===============================================================================
+
+    /** Reads and writes that found their key cached. */
+    public long hits() {
+        return hits;
+    }
+
+    /** Reads that did not find their key cached. */
+    public long misses() {
+        return misses;
+    }
+
+    /** Dirty records written into the pages (when they left, or at a flush). */
+    public long writeBacks() {
+        return writeBacks;
+    }
+
+    /** Heap bytes the cache holds: its log and its index, allocated once. */
+    public long heapBytes() {
+        return (long) log.length + 8L * slots.length + 4L * ghosts.length + scratch.length;
+    }
+
+    /** Bytes of live and dead records and fillers in the log. */
+    public int usedBytes() {
+        return used;
+    }
+
+    // ==== the log ==================================================================================
+
+    /**
+     * Whether a key not cached missed before, recently enough that its ghost is still there;
+     * if not, its ghost is left now (replacing whatever had the slot).
+     */
+    private boolean secondMiss(int hash) {
+        int slot = (hash * 0x9e3779b9) >>> ghostShift;
+        if (ghosts[slot] == hash) {
+            ghosts[slot] = 0;
+            return true;
+        }
+        ghosts[slot] = hash;
+        return false;
+    }
+
+    private boolean fits(int table, int keyGroup, int length) {
+        return length <= maxRecordLength && table <= 0xffff && keyGroup <= 0xffff;
+    }
+
+    private int hash(int table, byte[] key, int offset, int length) {
+        return Hashing.hash(key, offset, length, seed ^ table * 0x9e3779b9);
+    }
+
+    /** Appends a record (room made first) and indexes it; the key must not be cached. */
+    private int insert(int hash, int length, int flags, int table, int keyGroup, byte[] key, int keyOffset,
+            int keyLength, byte[] value, int valueOffset, int valueLength) {
+        int at = allocate(length);
+        EntryRecord.write(log, at, flags, table, keyGroup, hash, key, keyOffset, keyLength, value, valueOffset,
+                valueLength);
+        // found after making room: write-backs and unindexing moved slots
+        if (find(hash, table, keyGroup, key, keyOffset, keyLength) >= 0) {
+            throw new IllegalStateException("entry cache: a key inserted twice");
+        }
+        slots[foundSlot] = slotEntry(hash, at);
+        records++;
+        growCounts(table);
+        cachedPerTable[table]++;
+        if ((flags & DIRTY) != 0) {
+            dirty++;
+            dirtyPerTable[table]++;
+        }
+        return at;
+    }
+
+    /** Room for a record of {@code length} bytes at the tail, evicting from the head as needed. */
+    private int allocate(int length) {
+        while (true) {
+            if (records < maxRecords) {
+                int at = reserve(length);
+                if (at >= 0) {
+                    return at;
+                }
+            }
+            evictHead();
+        }
+    }
+
+    /**
+     * Takes {@code length} contiguous free bytes at the tail (a filler closes the arena's end when
+     * they only fit at its start), or returns -1 without changing anything.
+     */
+    private int reserve(int length) {
+        if (used == 0) {
+            head = 0;
+            tail = 0;
+        }
+        int at;
+        if (tail > head || used == 0) { // free: [tail, capacity) and [0, head)
+            if (capacity - tail >= length) {
+                at = tail;
+            } else if (head >= length) {
+                EntryRecord.writeFiller(log, tail);
+                used += capacity - tail;
+                at = 0;
+            } else {
+                return -1;
+            }
+        } else if (tail < head && head - tail >= length) { // free: [tail, head)
+            at = tail;
+        } else {
+            return -1; // tail == head with used > 0: full
+        }
+        used += length;
+        tail = at + length == capacity ? 0 : at + length;
+        return at;
+    }
+
+    /**
+     * Frees the head record: skipped if dead or a filler; moved to the tail with its REFERENCED bit
+     * cleared if it has one and the tail has room; else written back if dirty and unindexed.
+     */
+    private void evictHead() {
+        int at = head;
+        int length = EntryRecord.length(log, at);
+        if (length == 0) {
+            used -= capacity - at;
+            head = 0;
+            return;
+        }
+        int flags = EntryRecord.flags(log, at);
+        int slot = -1;
+        if ((flags & LIVE) != 0) {
+            slot = slotOf(at);
+            if ((flags & REFERENCED) == 0 && (flags & DIRTY) != 0) {
+                writeBack(at); // first: if it throws, nothing here changed (the store fails)
+            }
+        }
+        used -= length;
+        head = at + length == capacity ? 0 : at + length;
+        if ((flags & LIVE) == 0) {
+            return;
+        }
+        if ((flags & REFERENCED) != 0) {
+            int to = reserve(length);
+            if (to >= 0) {
+                System.arraycopy(log, at, log, to, length); // regions may overlap: arraycopy copies as if through a buffer
+                EntryRecord.flags(log, to, flags & ~REFERENCED);
+                slots[slot] = slotEntry(EntryRecord.hash(log, to), to);
+                return;
+            }
+            if ((flags & DIRTY) != 0) {
+                writeBack(at); // the bytes at `at` are free but not yet overwritten
+            }
+        }
+        unindex(slot, at);
+    }
+
+    private void writeBack(int at) {
+        int keyLength = EntryRecord.keyLength(log, at);
+        writeBack.write(EntryRecord.table(log, at), EntryRecord.keyGroup(log, at), log, EntryRecord.keyOffset(at),
+                keyLength, log, EntryRecord.valueOffset(log, at), EntryRecord.valueLength(log, at));
+        writeBacks++;
+    }
+
+    /** Marks a record dead and removes its index slot. */
+    private void unindex(int slot, int at) {
+        int flags = EntryRecord.flags(log, at);
+        int table = EntryRecord.table(log, at);
+        EntryRecord.flags(log, at, 0);
+        records--;
+        cachedPerTable[table]--;
+        if ((flags & DIRTY) != 0) {
+            dirty--;
+            dirtyPerTable[table]--;
+        }
+        deleteSlot(slot);
+    }
+
+    // ==== the index ================================================================================
+
+    /** The record of a key, or -1; {@link #foundSlot} is its slot, or the empty slot that ended the probe. */
+    private int find(int hash, int table, int keyGroup, byte[] key, int keyOffset, int keyLength) {
+        for (int i = home(hash); ; i = next(i)) {
+            long entry = slots[i];
+            if (entry == 0) {
+                foundSlot = i;
+                return -1;
+            }
+            if ((int) (entry >>> 32) == hash
+                    && EntryRecord.matches(log, (int) entry - 1, hash, table, keyGroup, key, keyOffset, keyLength)) {
+                foundSlot = i;
+                return (int) entry - 1;
+            }
+        }
+    }
+
+    /** The index slot of the record at {@code at}, found without reading any other record. */
+    private int slotOf(int at) {
+        for (int i = home(EntryRecord.hash(log, at)); ; i = next(i)) {
+            long entry = slots[i];
+            if ((int) entry == at + 1) {
+                return i;
+            }
+            if (entry == 0) {
+                throw new IllegalStateException("entry cache: a live record at " + at + " is not indexed");
+            }
+        }
+    }
+
+    /** A hash's first slot: the high bits of hash * slots (a range reduction without a division). */
+    private int home(int hash) {
+        return (int) (((hash & 0xffffffffL) * slots.length) >>> 32);
+    }
+
+    private int next(int slot) {
+        return slot + 1 == slots.length ? 0 : slot + 1;
+    }
+
+    private static long slotEntry(int hash, int at) {
+        return (long) hash << 32 | (at + 1);
+    }
+
+    /** Linear probing's deletion: later entries of the probe run shift back over the hole. */
+    private void deleteSlot(int hole) {
+        for (int j = next(hole); slots[j] != 0; j = next(j)) {
+            int home = home((int) (slots[j] >>> 32));
+            // slots[j] may fill the hole unless its home lies cyclically in (hole, j]
+            boolean homeBetween = hole <= j ? home > hole && home <= j : home > hole || home <= j;
+            if (!homeBetween) {
+                slots[hole] = slots[j];
+                hole = j;
+            }
+        }
+        slots[hole] = 0;
+    }
+
+    private void growCounts(int table) {
+        if (table >= cachedPerTable.length) {
+            int size = Math.max(table + 1, cachedPerTable.length * 2);
+            cachedPerTable = java.util.Arrays.copyOf(cachedPerTable, size);
+            dirtyPerTable = java.util.Arrays.copyOf(dirtyPerTable, size);
+        }
+    }
+
+    // ==== invariants ===============================================================================
+
+    /** Checks the invariants in the header; throws IllegalStateException naming the first broken one. */
+    public void checkInvariants() {
+        int live = 0;
+        int liveDirty = 0;
+        int bytes = 0;
+        int[] perTable = new int[cachedPerTable.length];
+        int[] dirtyTable = new int[cachedPerTable.length];
+        for (int at = head, left = used; left > 0; ) {
+            int length = EntryRecord.length(log, at);
+            if (length == 0) {
+                bytes += capacity - at;
+                left -= capacity - at;
+                at = 0;
+                continue;
+            }
+            if (length < EntryRecord.HEADER || (length & 3) != 0 || at + length > capacity) {
+                throw new IllegalStateException("entry cache: a record of " + length + " bytes at " + at);
+            }
+            int flags = EntryRecord.flags(log, at);
+            if ((flags & LIVE) != 0) {
+                live++;
+                int table = EntryRecord.table(log, at);
+                perTable[table]++;
+                if ((flags & DIRTY) != 0) {
+                    liveDirty++;
+                    dirtyTable[table]++;
+                }
+                slotOf(at); // throws if not indexed
+                int keyLength = EntryRecord.keyLength(log, at);
+                int other = find(EntryRecord.hash(log, at), table, EntryRecord.keyGroup(log, at), log,
+                        EntryRecord.keyOffset(at), keyLength);
+                if (other != at) {
+                    throw new IllegalStateException("entry cache: the key of the record at " + at
+                            + " finds the record at " + other);
+                }
+            }
+            bytes += length;
+            left -= length;
+            at = at + length == capacity ? 0 : at + length;
+        }
+        int indexed = 0;
+        for (long slot : slots) {
+            if (slot != 0) {
+                indexed++;
+                int at = (int) slot - 1;
+                if ((EntryRecord.flags(log, at) & LIVE) == 0 || EntryRecord.hash(log, at) != (int) (slot >>> 32)) {
+                    throw new IllegalStateException("entry cache: a slot points at a dead record, or with another"
+                            + " hash, at " + at);
+                }
+            }
+        }
+        if (bytes != used || live != records || indexed != records || liveDirty != dirty
+                || !java.util.Arrays.equals(perTable, cachedPerTable) || !java.util.Arrays.equals(dirtyTable, dirtyPerTable)) {
+            throw new IllegalStateException("entry cache: counted " + bytes + " bytes, " + live + " live records ("
+                    + liveDirty + " dirty), " + indexed + " slots; kept " + used + " bytes, " + records + " records ("
+                    + dirty + " dirty)");
+        }
+    }
+}

@@ -1,0 +1,218 @@
+package io.zstate.pagestore.entry;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.zstate.pagestore.ValueView;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Combinators;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+import net.jqwik.api.statistics.Statistics;
+import net.jqwik.api.Tuple;
+import net.jqwik.api.constraints.LongRange;
+
+/**
+ * The entry cache against a model: "pages" (a map the write-back fills) behind the cache must
+ * answer, together with it, exactly what a plain map of every write answers, whatever leaves
+ * the cache when; after a flush the pages alone do. Invariants are checked after every step.
+ */
+class EntryCachePropertyTest {
+
+    enum Kind { GET, PUT, REMOVE, EVICT, FLUSH_TABLE, FLUSH_ALL, DROP_TABLE, DROP_PREFIX }
+
+    record Op(Kind kind, int table, int keyGroup, int key, int valueSize, int seed) {}
+
+    @Provide
+    Arbitrary<List<Op>> ops() {
+        Arbitrary<Kind> kinds = Arbitraries.frequency(
+                Tuple.of(30, Kind.GET),
+                Tuple.of(40, Kind.PUT),
+                Tuple.of(6, Kind.REMOVE),
+                Tuple.of(4, Kind.EVICT),
+                Tuple.of(2, Kind.FLUSH_TABLE),
+                Tuple.of(1, Kind.FLUSH_ALL),
+                Tuple.of(1, Kind.DROP_TABLE),
+                Tuple.of(2, Kind.DROP_PREFIX));
+        Arbitrary<Integer> valueSizes = Arbitraries.frequencyOf(
+                Tuple.of(8, Arbitraries.integers().between(0, 16)),
+                Tuple.of(3, Arbitraries.integers().between(17, 300)),
+                Tuple.of(1, Arbitraries.integers().between(301, 3000))); // some too large to cache
+        return Combinators.combine(kinds, Arbitraries.integers().between(0, 1), Arbitraries.integers().between(0, 1),
+                        Arbitraries.integers().between(0, 30), valueSizes, Arbitraries.integers())
+                .as(Op::new)
+                .list().ofMinSize(50).ofMaxSize(1000);
+    }
+
+    @Property(tries = 200)
+    void cacheAndPagesTogetherAnswerLikeAMap(@ForAll("ops") List<Op> ops,
+            @ForAll @LongRange(min = 4096, max = 20000) long bytes) {
+        Map<String, byte[]> pages = new HashMap<>(); // what the cache wrote back, and what was written around it
+        Map<String, byte[]> model = new HashMap<>();
+        EntryCache cache = new EntryCache(bytes, (table, keyGroup, key, ko, kl, value, vo, vl) ->
+                pages.put(id(table, keyGroup, Arrays.copyOfRange(key, ko, ko + kl)),
+                        Arrays.copyOfRange(value, vo, vo + vl)));
+        ValueView view = new ValueView();
+        for (Op op : ops) {
+            byte[] key = key(op.key);
+            String id = id(op.table, op.keyGroup, key);
+            switch (op.kind) {
+                case GET -> {
+                    boolean hit = cache.get(op.table, op.keyGroup, key, 0, key.length, view);
+                    byte[] expected = model.get(id);
+                    if (hit) {
+                        assertThat(view.toByteArray()).as("hit on %s", id).isEqualTo(expected);
+                    } else {
+                        byte[] fromPages = pages.get(id);
+                        assertThat(fromPages).as("miss on %s: the pages answer", id).isEqualTo(expected);
+                        if (fromPages != null) {
+                            // as the store does: the view points into a page, which admitting may change
+                            byte[] page = Arrays.copyOf(fromPages, fromPages.length + 5);
+                            view.set(page, 0, fromPages.length);
+                            long writeBacks = cache.writeBacks();
+                            cache.admit(op.table, op.keyGroup, key, 0, key.length, view);
+                            if (view.array() == page) { // not admitted (too large): nothing may have moved the page
+                                assertThat(cache.writeBacks()).as("write-backs of a refused admission").isEqualTo(writeBacks);
+                            } else {
+                                Arrays.fill(page, (byte) 0x55); // a write-back reused the page: the view left it
+                            }
+                            assertThat(view.toByteArray()).isEqualTo(expected);
+                        }
+                    }
+                }
+                case PUT -> {
+                    byte[] value = value(op.valueSize, op.seed);
+                    if (!cache.put(op.table, op.keyGroup, key, 0, key.length, value, 0, value.length)) {
+                        pages.put(id, value); // written through
+                    }
+                    model.put(id, value);
+                }
+                case REMOVE -> {
+                    int was = cache.remove(op.table, op.keyGroup, key, 0, key.length);
+                    boolean existed = pages.remove(id) != null || was >= 0;
+                    assertThat(existed).as("remove of %s", id).isEqualTo(model.remove(id) != null);
+                }
+                case EVICT -> {
+                    cache.evict(op.table, op.keyGroup, key, 0, key.length);
+                    assertThat(pages.get(id)).as("evicted %s is in the pages", id).isEqualTo(model.get(id));
+                }
+                case FLUSH_TABLE -> {
+                    cache.flush(op.table);
+                    assertThat(cache.dirtyEntries(op.table)).isZero();
+                    model.forEach((k, v) -> {
+                        if (k.startsWith(op.table + "/")) {
+                            assertThat(pages.get(k)).as("flushed %s", k).isEqualTo(v);
+                        }
+                    });
+                }
+                case FLUSH_ALL -> {
+                    cache.flush(-1);
+                    assertThat(cache.dirtyEntries()).isZero();
+                    assertThat(pages).containsExactlyInAnyOrderEntriesOf(model);
+                }
+                case DROP_TABLE -> {
+                    cache.drop(op.table, 0, null, 0, 0);
+                    pages.keySet().removeIf(k -> k.startsWith(op.table + "/"));
+                    model.keySet().removeIf(k -> k.startsWith(op.table + "/"));
+                    assertThat(cache.cachedEntries(op.table)).isZero();
+                }
+                case DROP_PREFIX -> { // the keys sharing the first byte of this one
+                    byte[] prefix = {key[0]};
+                    cache.drop(op.table, op.keyGroup, prefix, 0, 1);
+                    String start = op.table + "/" + op.keyGroup + "/" + (key[0] & 0xff) + ",";
+                    pages.keySet().removeIf(k -> k.startsWith(start));
+                    model.keySet().removeIf(k -> k.startsWith(start));
+                }
+            }
+            cache.checkInvariants();
+        }
+        cache.flush(-1);
+        assertThat(pages).containsExactlyInAnyOrderEntriesOf(model);
+        cache.checkInvariants();
+        Statistics.label("write-backs").collect(cache.writeBacks() > 20);
+        Statistics.label("hits").collect(cache.hits() > 5);
+        Statistics.label("wrapped").collect(cache.writeBacks() + cache.cachedEntries() > bytes / 128);
+        Statistics.label("write-backs").coverage(c -> c.check(true).count(n -> n > 0));
+        Statistics.label("hits").coverage(c -> c.check(true).count(n -> n > 0));
+        Statistics.label("wrapped").coverage(c -> c.check(true).count(n -> n > 0));
+    }
+
+    /** Keys read or written once each, in a stream, are never admitted: the cache does not churn. */
+    @Property(tries = 20)
+    void aStreamOfKeysSeenOnceIsNotAdmitted(@ForAll @LongRange(min = 8192, max = 65536) long bytes) {
+        EntryCache cache = new EntryCache(bytes, (t, g, k, ko, kl, v, vo, vl) -> {});
+        ValueView view = new ValueView();
+        byte[] value = value(8, 1);
+        int admitted = 0;
+        for (int i = 0; i < 20_000; i++) {
+            byte[] key = intKey(1_000_000 + i);
+            assertThat(cache.get(0, 0, key, 0, key.length, view)).isFalse();
+            view.set(value, 0, value.length);
+            cache.admit(0, 0, key, 0, key.length, view);
+            admitted += view.array() == value ? 0 : 1;
+            byte[] other = intKey(2_000_000 + i);
+            admitted += cache.put(0, 0, other, 0, other.length, value, 0, value.length) ? 1 : 0;
+        }
+        assertThat(admitted).as("keys admitted on their first miss").isZero();
+        assertThat(cache.cachedEntries()).isZero();
+    }
+
+    @Property(tries = 20)
+    void aReferencedHotSetStaysWhileAColdStreamPasses(@ForAll @LongRange(min = 8192, max = 65536) long bytes) {
+        EntryCache cache = new EntryCache(bytes, (t, g, k, ko, kl, v, vo, vl) -> {});
+        ValueView view = new ValueView();
+        byte[] value = value(8, 1);
+        int hot = (int) (bytes / 64 / 4); // a quarter of what fits
+        for (int i = 0; i < hot; i++) {
+            byte[] key = key(i);
+            assertThat(cache.put(0, 0, key, 0, key.length, value, 0, value.length)).as("a first miss").isFalse();
+            assertThat(cache.put(0, 0, key, 0, key.length, value, 0, value.length)).as("a second miss").isTrue();
+        }
+        for (int round = 0; round < 20; round++) {
+            for (int i = 0; i < hot; i++) {
+                byte[] key = key(i);
+                assertThat(cache.get(0, 0, key, 0, key.length, view)).as("hot key %d, round %d", i, round).isTrue();
+            }
+            for (int i = 0; i < hot; i++) { // cold keys, each written twice (admitted) and never again
+                byte[] key = key(100_000 + round * hot + i);
+                cache.put(0, 0, key, 0, key.length, value, 0, value.length);
+                cache.put(0, 0, key, 0, key.length, value, 0, value.length);
+            }
+            cache.checkInvariants();
+        }
+    }
+
+    private static byte[] key(int key) {
+        // varied first bytes (prefix drops) and lengths (2 to 6 bytes)
+        byte[] bytes = new byte[2 + key % 5];
+        bytes[0] = (byte) (key % 7);
+        bytes[1] = (byte) key;
+        for (int i = 2; i < bytes.length; i++) {
+            bytes[i] = (byte) (key >>> (8 * (i - 1)));
+        }
+        return bytes;
+    }
+
+    private static byte[] intKey(int key) {
+        return java.nio.ByteBuffer.allocate(4).putInt(key).array();
+    }
+
+    private static byte[] value(int size, int seed) {
+        byte[] value = new byte[size];
+        new java.util.Random(seed).nextBytes(value);
+        return value;
+    }
+
+    private static String id(int table, int keyGroup, byte[] key) {
+        StringBuilder id = new StringBuilder().append(table).append('/').append(keyGroup).append('/');
+        for (byte b : key) {
+            id.append(b & 0xff).append(',');
+        }
+        return id.toString();
+    }
+}
