@@ -55,9 +55,10 @@ public final class ZStateOptions {
                                     + " than hot pages: serialized key and value, one record each, in front of the"
                                     + " pages, so a hot key stops paying for its cold neighbours and a write to a"
                                     + " cached key reads no page (it is written into its page when it leaves the"
-                                    + " cache). Point accesses of value, list, reducing and aggregating states use"
-                                    + " it; map entries go to the pages directly. 0 turns it off; at most 0.9, and"
-                                    + " the pages keep at least eight pages.");
+                                    + " cache). A key is admitted at its second miss. Point accesses of value, list,"
+                                    + " reducing and aggregating states use it; map entries go to the pages directly,"
+                                    + " and a backend with map states only keeps the whole page cache for pages. 0"
+                                    + " turns it off; at most 0.9, and the pages keep at least eight pages.");
 
     public static final ConfigOption<MemorySize> POOL_SIZE =
             key("state.backend.zstate.pool-size")
