@@ -49,7 +49,7 @@ public final class ZStateOptions {
     public static final ConfigOption<Double> ENTRY_CACHE_FRACTION =
             key("state.backend.zstate.entry-cache-fraction")
                     .doubleType()
-                    .defaultValue(0.25)
+                    .defaultValue(0.0)
                     .withDescription(
                             "The share of the page cache's heap (page-cache-size) that keeps hot entries rather"
                                     + " than hot pages: serialized key and value, one record each, in front of the"
@@ -58,7 +58,10 @@ public final class ZStateOptions {
                                     + " cache). A key is admitted at its second miss. Point accesses of value, list,"
                                     + " reducing and aggregating states use it; map entries go to the pages directly,"
                                     + " and a backend with map states only keeps the whole page cache for pages. 0"
-                                    + " turns it off; at most 0.9, and the pages keep at least eight pages.");
+                                    + " turns it off (the default: in the counter example job, whose keys recur"
+                                    + " in pairs and then not for long, admitted entries were written back into pages"
+                                    + " they had just left, 0.83x records/s; the state suite's Zipf reads gain 1.55x"
+                                    + " at 0.25); at most 0.9, and the pages keep at least eight pages.");
 
     public static final ConfigOption<MemorySize> POOL_SIZE =
             key("state.backend.zstate.pool-size")

@@ -42,6 +42,9 @@ public class ZStateBackendTest extends StateBackendTestBase<ZStateBackend> {
         if (setup.endsWith("-incremental")) {
             config.set(CheckpointingOptions.INCREMENTAL_CHECKPOINTS, true);
         }
+        if (setup.startsWith("zsmalloc")) { // the entry cache (off by default) in front of the pages
+            config.set(ZStateOptions.ENTRY_CACHE_FRACTION, 0.25);
+        }
         return new ZStateBackend().configure(config, ZStateBackendTest.class.getClassLoader());
     }
 

@@ -34,7 +34,9 @@ import java.util.concurrent.ThreadLocalRandom;
  * leaves the key's hash in a ghost table (S3-FIFO's ghost queue, 2Q's A1out), a direct-mapped
  * array of as many hashes as the cache holds records. Under uniform access a key rarely misses
  * twice before its ghost is overwritten, so the cache does not churn (each admission would cost
- * an eviction, and a write-back for nothing); a hot key is admitted at its second access. A
+ * an eviction, and a write-back for nothing); a hot key is admitted at its second access. A write
+ * right after a read miss of the same key (read-modify-write) is not a second miss: its page was
+ * just read, so it is written there, and the key's ghost waits for its next access. A
  * write that is not admitted, and a record that does not fit (over an eighth of the log, or a
  * key-group or table id over 16 bits), is written through by the caller.
  *
@@ -80,6 +82,9 @@ public final class EntryCache {
     private int records;
     private int dirty;
     private int foundSlot;
+    /** The hash of the key the last call missed reading, if that call was a read miss. */
+    private int readMissHash;
+    private boolean lastWasReadMiss;
     private int[] cachedPerTable = new int[8];
     private int[] dirtyPerTable = new int[8];
     private byte[] scratch = new byte[64];
@@ -115,11 +120,15 @@ public final class EntryCache {
 
     /** Looks a key up; on a hit {@code out} points at the cached value (valid until the next call). */
     public boolean get(int table, int keyGroup, byte[] key, int keyOffset, int keyLength, ValueView out) {
-        int at = find(hash(table, key, keyOffset, keyLength), table, keyGroup, key, keyOffset, keyLength);
+        int hash = hash(table, key, keyOffset, keyLength);
+        int at = find(hash, table, keyGroup, key, keyOffset, keyLength);
         if (at < 0) {
             misses++;
+            readMissHash = hash;
+            lastWasReadMiss = true;
             return false;
         }
+        lastWasReadMiss = false;
         hits++;
         EntryRecord.flags(log, at, EntryRecord.flags(log, at) | REFERENCED);
         out.set(log, EntryRecord.valueOffset(log, at), EntryRecord.valueLength(log, at));
@@ -159,6 +168,10 @@ public final class EntryCache {
     public boolean put(int table, int keyGroup, byte[] key, int keyOffset, int keyLength, byte[] value,
             int valueOffset, int valueLength) {
         int hash = hash(table, key, keyOffset, keyLength);
+        // a write right after a read miss of the same key (read-modify-write): its page was just
+        // read and is cached, so the write goes there; the read left the ghost, which stays
+        boolean afterReadMiss = lastWasReadMiss && readMissHash == hash;
+        lastWasReadMiss = false;
         int at = find(hash, table, keyGroup, key, keyOffset, keyLength);
         if (at >= 0) {
             hits++;
@@ -175,7 +188,7 @@ public final class EntryCache {
             unindex(foundSlot, at); // the new value replaces it, dirty or not
         }
         int length = EntryRecord.lengthFor(keyLength, valueLength);
-        if (!fits(table, keyGroup, length) || at < 0 && !secondMiss(hash)) {
+        if (!fits(table, keyGroup, length) || at < 0 && (afterReadMiss || !secondMiss(hash))) {
             return false;
         }
         insert(hash, length, LIVE | DIRTY, table, keyGroup, key, keyOffset, keyLength, value,
@@ -189,6 +202,7 @@ public final class EntryCache {
      * @return -1 if it was not cached, 0 if its record was clean, 1 if dirty
      */
     public int remove(int table, int keyGroup, byte[] key, int keyOffset, int keyLength) {
+        lastWasReadMiss = false;
         int at = find(hash(table, key, keyOffset, keyLength), table, keyGroup, key, keyOffset, keyLength);
         if (at < 0) {
             return -1;
@@ -200,6 +214,7 @@ public final class EntryCache {
 
     /** Writes a key back into the pages if its record is dirty, and forgets it (before a merge in the pages). */
     public void evict(int table, int keyGroup, byte[] key, int keyOffset, int keyLength) {
+        lastWasReadMiss = false;
         int at = find(hash(table, key, keyOffset, keyLength), table, keyGroup, key, keyOffset, keyLength);
         if (at < 0) {
             return;

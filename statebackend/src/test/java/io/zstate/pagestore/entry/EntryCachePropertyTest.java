@@ -162,6 +162,32 @@ class EntryCachePropertyTest {
         assertThat(cache.cachedEntries()).isZero();
     }
 
+    /**
+     * Read-modify-write of keys seen once (a counter under uniform keys): the write after the read
+     * miss goes to the page the read just loaded, so nothing is admitted, and nothing is written
+     * back later; the key's next access admits it.
+     */
+    @Property(tries = 10)
+    void aReadThenWriteOfAColdKeyIsNotAdmitted(@ForAll @LongRange(min = 8192, max = 65536) long bytes) {
+        EntryCache cache = new EntryCache(bytes, (t, g, k, ko, kl, v, vo, vl) -> {});
+        ValueView view = new ValueView();
+        byte[] value = value(8, 1);
+        for (int i = 0; i < 5_000; i++) {
+            byte[] key = intKey(i);
+            assertThat(cache.get(0, 0, key, 0, key.length, view)).isFalse();
+            view.set(value, 0, value.length);
+            cache.admit(0, 0, key, 0, key.length, view);
+            assertThat(cache.put(0, 0, key, 0, key.length, value, 0, value.length)).as("write after the read miss").isFalse();
+        }
+        assertThat(cache.cachedEntries()).isZero();
+        byte[] again = intKey(4_999);
+        assertThat(cache.get(0, 0, again, 0, again.length, view)).isFalse();
+        view.set(value, 0, value.length);
+        cache.admit(0, 0, again, 0, again.length, view);
+        assertThat(cache.cachedEntries()).as("admitted at its next access").isEqualTo(1);
+        assertThat(cache.put(0, 0, again, 0, again.length, value, 0, value.length)).isTrue();
+    }
+
     @Property(tries = 20)
     void aReferencedHotSetStaysWhileAColdStreamPasses(@ForAll @LongRange(min = 8192, max = 65536) long bytes) {
         EntryCache cache = new EntryCache(bytes, (t, g, k, ko, kl, v, vo, vl) -> {});
