@@ -518,15 +518,7 @@ public final class Pager implements AutoCloseable {
         if (cleaningWanted != null) {
             installCleaned(); // first: a victim the reaper compressed is then clean, and dropped
         }
-        slot = cache.victim();
-        int pageId = cache.pageId(slot);
-        if (cache.isDirty(slot)) {
-            store(pageId, cache.page(slot)); // the victim stays dirty in the cache if this throws
-        } else {
-            counters.cleanDrops++;
-        }
-        table.cacheSlot(pageId, PageTable.NOT_CACHED);
-        cache.vacate(slot);
+        slot = evictVictim();
         if (cleaningWanted != null && submitForCleaning() > 0) {
             cleaningWanted.run(); // wakes the reaper
         }
@@ -541,16 +533,7 @@ public final class Pager implements AutoCloseable {
     public void limitCache(int slots) {
         cache.limit(slots);
         while (cache.overLimit()) {
-            int slot = cache.victim();
-            int pageId = cache.pageId(slot);
-            if (cache.isDirty(slot)) {
-                store(pageId, cache.page(slot));
-            } else {
-                counters.cleanDrops++;
-            }
-            table.cacheSlot(pageId, PageTable.NOT_CACHED);
-            cache.vacate(slot);
-            cache.release(slot);
+            cache.release(evictVictim());
         }
         // arrays of free slots beyond the limit's need go too: only `slots` arrays are ever in use again
         int keep = slots - cache.used();
@@ -568,6 +551,23 @@ public final class Pager implements AutoCloseable {
     /** Page-cache slots that may hold pages. */
     public int cacheLimit() {
         return cache.limit();
+    }
+
+    /**
+     * The CLOCK victim leaves the cache (a dirty page stored, a clean one dropped); returns its
+     * slot, vacated. The victim stays dirty in the cache if the store throws.
+     */
+    private int evictVictim() {
+        int slot = cache.victim();
+        int pageId = cache.pageId(slot);
+        if (cache.isDirty(slot)) {
+            store(pageId, cache.page(slot));
+        } else {
+            counters.cleanDrops++;
+        }
+        table.cacheSlot(pageId, PageTable.NOT_CACHED);
+        cache.vacate(slot);
+        return slot;
     }
 
     /** The store path: a dirty page leaves the cache. Changes the page table only once done. */
