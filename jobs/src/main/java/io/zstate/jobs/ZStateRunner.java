@@ -169,8 +169,9 @@ public final class ZStateRunner extends JobRunOptions implements Callable<Intege
                     stats.cacheHitRate(), stats.poolHitRate(), stats.compressionRatio());
             System.out.printf("zstate paths      %,d swap-ins, %,d writebacks, %,d bounced, %,d clean drops%n",
                     stats.swapIns(), stats.writebacks(), stats.bounced(), stats.cleanDrops());
-            System.out.printf("zstate entries    %,d cached; %,d hits, %,d read misses, %,d written into pages%n",
-                    stats.cachedEntries(), stats.entryHits(), stats.entryMisses(), stats.entryWriteBacks());
+            System.out.printf("zstate entries    %,d cached; %,d hits, %,d read misses, %,d admitted, %,d written into pages%n",
+                    stats.cachedEntries(), stats.entryHits(), stats.entryMisses(), stats.entryAdmissions(),
+                    stats.entryWriteBacks());
         }
         if (json != null) {
             new RunResult(job.name(), backend.toLowerCase(Locale.ROOT), keys, events, parallelism,

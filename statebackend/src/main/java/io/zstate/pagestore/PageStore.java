@@ -643,7 +643,8 @@ public final class PageStore implements AutoCloseable {
 
     private PageStoreStats withEntryCache(PageStoreStats stats) {
         return entries == null ? stats
-                : stats.withEntryCache(entries.hits(), entries.misses(), entries.writeBacks(), entries.cachedEntries());
+                : stats.withEntryCache(entries.hits(), entries.misses(), entries.writeBacks(), entries.cachedEntries(),
+                        entries.admissions());
     }
 
     /**

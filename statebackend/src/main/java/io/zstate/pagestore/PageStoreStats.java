@@ -51,6 +51,8 @@ package io.zstate.pagestore;
  * @param entryWriteBacks dirty cached entries written into the pages (when they left the cache, or
  *     before an iteration or snapshot)
  * @param cachedEntries entries in the entry cache now
+ * @param entryAdmissions keys the entry cache admitted (at their second miss, while admissions
+ *     pay for themselves; see {@code EntryCache})
  */
 public record PageStoreStats(
         long hotPages,
@@ -95,7 +97,8 @@ public record PageStoreStats(
         long entryHits,
         long entryMisses,
         long entryWriteBacks,
-        long cachedEntries) {
+        long cachedEntries,
+        long entryAdmissions) {
 
     /** These counters with the number of map indexes (the index layer's, added by the store). */
     public PageStoreStats withMapIndexes(long count) {
@@ -105,18 +108,18 @@ public record PageStoreStats(
                 bounced, compressFailures, directSpills, writebacks, framesReclaimed, uncompressedBytesStored,
                 compressedBytesStored, arenaRefusals, count, openSnapshots, pinnedPoolObjects, pinnedPoolBytes,
                 pinnedSpilled, pinSaves, pinCopies, pinWritebacks, pagesPlaced, backgroundCleans, cleaningRaces,
-                entryHits, entryMisses, entryWriteBacks, cachedEntries);
+                entryHits, entryMisses, entryWriteBacks, cachedEntries, entryAdmissions);
     }
 
     /** These counters with the entry cache's (the facade's, added by the store). */
-    public PageStoreStats withEntryCache(long hits, long misses, long writeBacks, long entries) {
+    public PageStoreStats withEntryCache(long hits, long misses, long writeBacks, long entries, long admissions) {
         return new PageStoreStats(hotPages, dirtyPages, poolPages, spilledPages, sameFilledPages, livePages,
                 poolFramesHeld, poolBytesHeld, poolPayloadBytes, hotBytes, spillMemoryBytes, spillDiskBytes,
                 cacheHits, cacheMisses, poolHits, swapIns, sameFilledHits, stores, cleanDrops, sameFilledStores,
                 bounced, compressFailures, directSpills, writebacks, framesReclaimed, uncompressedBytesStored,
                 compressedBytesStored, arenaRefusals, mapIndexes, openSnapshots, pinnedPoolObjects, pinnedPoolBytes,
                 pinnedSpilled, pinSaves, pinCopies, pinWritebacks, pagesPlaced, backgroundCleans, cleaningRaces,
-                hits, misses, writeBacks, entries);
+                hits, misses, writeBacks, entries, admissions);
     }
 
     /** The counters of two stores added up (for totals over the backends of a job). */
@@ -164,7 +167,8 @@ public record PageStoreStats(
                 entryHits + o.entryHits,
                 entryMisses + o.entryMisses,
                 entryWriteBacks + o.entryWriteBacks,
-                cachedEntries + o.cachedEntries);
+                cachedEntries + o.cachedEntries,
+                entryAdmissions + o.entryAdmissions);
     }
 
     /** Uncompressed / compressed bytes over all stores; 0 before the first. */

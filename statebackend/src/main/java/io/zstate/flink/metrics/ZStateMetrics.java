@@ -47,6 +47,7 @@ public final class ZStateMetrics {
         longGauge(group, "entryCacheMisses", stats, PageStoreStats::entryMisses);
         longGauge(group, "entryCacheWriteBacks", stats, PageStoreStats::entryWriteBacks);
         longGauge(group, "cachedEntries", stats, PageStoreStats::cachedEntries);
+        longGauge(group, "entryCacheAdmissions", stats, PageStoreStats::entryAdmissions);
         longGauge(group, "framesReclaimed", stats, PageStoreStats::framesReclaimed);
         longGauge(group, "compressFailures", stats, PageStoreStats::compressFailures);
         longGauge(group, "arenaRefusals", stats, PageStoreStats::arenaRefusals);

@@ -31,14 +31,25 @@ import java.util.concurrent.ThreadLocalRandom;
  * of the same value length overwrites the value in place, any other write to a cached key appends
  * a record (DIRTY) and unindexes the old one. A key that is not cached is admitted on its second
  * miss (a read the pages answered: a clean record; a write: a dirty one): the first miss only
- * leaves the key's hash in a ghost table (S3-FIFO's ghost queue, 2Q's A1out), a direct-mapped
- * array of as many hashes as the cache holds records. Under uniform access a key rarely misses
- * twice before its ghost is overwritten, so the cache does not churn (each admission would cost
- * an eviction, and a write-back for nothing); a hot key is admitted at its second access. A write
+ * leaves the key in a {@link Doorkeeper} (TinyLFU's: two aging Bloom filters that remember about as
+ * many first misses as the cache holds records). Under uniform access a key rarely misses twice
+ * before it is forgotten, so the cache does not churn (each admission would cost an eviction,
+ * and a write-back for nothing); a hot key is admitted at its second access. A write
  * right after a read miss of the same key (read-modify-write) is not a second miss: its page was
- * just read, so it is written there, and the key's ghost waits for its next access. A
+ * just read, so it is written there, and the key is admitted at its next access. A
  * write that is not admitted, and a record that does not fit (over an eighth of the log, or a
  * key-group or table id over 16 bits), is written through by the caller.
+ *
+ * <p>Admission pays for itself or slows down: a second miss is admitted with probability
+ * 2<sup>-shift</sup>, and after every {@value #WINDOW} hits and second misses the window's benefit (hits,
+ * a page access saved each; a write right after its key's admission is not one) is set against
+ * its cost (a record turning dirty will cost a write-back, two page accesses: it reads a page
+ * that is likely cold and dirties it, to be stored again; charged when the record turns dirty,
+ * not when it is written back, so a snapshot's flush of every dirty record does not land in
+ * one window; and a record leaving the log costs a quarter of a page access). Below break-even the shift grows (to at most {@value
+ * #MAX_SHIFT}: one in 64 still admitted, so a workload turning hot is seen), at twice break-even
+ * it shrinks. A workload whose keys come back only after the cache has forgotten them (every
+ * admission written back unread) so stops admitting; a hot set keeps every admission.
  *
  * <p>Invariants ({@link #checkInvariants}): every LIVE record is indexed exactly once and every
  * index slot points at a LIVE record reachable by probing from its hash; no two LIVE records have
@@ -65,12 +76,19 @@ public final class EntryCache {
     private static final int LIVE = EntryRecord.LIVE;
     private static final int DIRTY = EntryRecord.DIRTY;
     private static final int REFERENCED = EntryRecord.REFERENCED;
+    /** Hits and second misses per admission window. */
+    static final int WINDOW = 4096;
+    /** The lowest admission probability: 2^-MAX_SHIFT. */
+    static final int MAX_SHIFT = 6;
+    /** What a hit saves (a page access), a write-back costs and a record leaving costs, in quarters of a page access. */
+    private static final int HIT_BENEFIT = 4;
+    private static final int WRITE_BACK_COST = 8;
+    private static final int LEAVE_COST = 1;
 
     private final byte[] log;
     private final int capacity;
     private final long[] slots;
-    private final int[] ghosts; // hashes of keys that missed once, direct-mapped
-    private final int ghostShift;
+    private final Doorkeeper doorkeeper;
     private final int maxRecords;
     private final int maxRecordLength;
     private final int seed;
@@ -85,6 +103,14 @@ public final class EntryCache {
     /** The hash of the key the last call missed reading, if that call was a read miss. */
     private int readMissHash;
     private boolean lastWasReadMiss;
+    /** The record the last call admitted, if that call was an admission; else -1. */
+    private int admittedAt = -1;
+    private int admissionShift;
+    private int random;
+    private int windowAccesses;
+    /** The window's hits and costs, in quarters of a page access. */
+    private long windowBenefit;
+    private long windowCost;
     private int[] cachedPerTable = new int[8];
     private int[] dirtyPerTable = new int[8];
     private byte[] scratch = new byte[64];
@@ -92,6 +118,7 @@ public final class EntryCache {
     private long hits;
     private long misses;
     private long writeBacks;
+    private long admissions;
 
     /**
      * A cache of about {@code bytes} bytes (at most 1 GiB): a quarter for the index, the rest for
@@ -106,13 +133,12 @@ public final class EntryCache {
         int slotCount = (int) (bounded / 32);
         this.slots = new long[slotCount];
         this.maxRecords = slotCount / 4 * 3;
-        int ghostCount = Integer.highestOneBit(maxRecords);
-        this.ghosts = new int[ghostCount];
-        this.ghostShift = 32 - Integer.numberOfTrailingZeros(ghostCount);
-        this.capacity = (int) (bounded - 8L * slotCount - 4L * ghostCount) & ~3;
+        this.doorkeeper = new Doorkeeper(maxRecords / 2);
+        this.capacity = (int) (bounded - 8L * slotCount - doorkeeper.heapBytes()) & ~3;
         this.log = new byte[capacity];
         this.maxRecordLength = Math.min(EntryRecord.MAX_LENGTH, capacity / 8) & ~3;
         this.seed = ThreadLocalRandom.current().nextInt();
+        this.random = seed | 1;
         this.writeBack = writeBack;
     }
 
@@ -122,6 +148,7 @@ public final class EntryCache {
     public boolean get(int table, int keyGroup, byte[] key, int keyOffset, int keyLength, ValueView out) {
         int hash = hash(table, key, keyOffset, keyLength);
         int at = find(hash, table, keyGroup, key, keyOffset, keyLength);
+        admittedAt = -1;
         if (at < 0) {
             misses++;
             readMissHash = hash;
@@ -129,7 +156,7 @@ public final class EntryCache {
             return false;
         }
         lastWasReadMiss = false;
-        hits++;
+        hit();
         EntryRecord.flags(log, at, EntryRecord.flags(log, at) | REFERENCED);
         out.set(log, EntryRecord.valueOffset(log, at), EntryRecord.valueLength(log, at));
         return true;
@@ -147,7 +174,7 @@ public final class EntryCache {
             return;
         }
         int hash = hash(table, key, keyOffset, keyLength);
-        if (!secondMiss(hash)) {
+        if (!admits(hash)) {
             return;
         }
         // copy first: making room writes other entries back, which may move the page found points into
@@ -157,6 +184,7 @@ public final class EntryCache {
         System.arraycopy(found.array(), found.offset(), scratch, 0, valueLength);
         int at = insert(hash, length, LIVE, table, keyGroup, key, keyOffset, keyLength, scratch, 0, valueLength);
         found.set(log, EntryRecord.valueOffset(log, at), valueLength);
+        admittedAt = at;
     }
 
     /**
@@ -169,30 +197,45 @@ public final class EntryCache {
             int valueOffset, int valueLength) {
         int hash = hash(table, key, keyOffset, keyLength);
         // a write right after a read miss of the same key (read-modify-write): its page was just
-        // read and is cached, so the write goes there; the read left the ghost, which stays
+        // read and is cached, so the write goes there; the read left the key in the doorkeeper
         boolean afterReadMiss = lastWasReadMiss && readMissHash == hash;
         lastWasReadMiss = false;
         int at = find(hash, table, keyGroup, key, keyOffset, keyLength);
+        // the write of a read-modify-write whose read admitted the key: one access, not a hit
+        boolean afterAdmission = at >= 0 && at == admittedAt;
+        admittedAt = -1;
+        boolean wasDirty = false;
         if (at >= 0) {
-            hits++;
+            int referenced = REFERENCED;
+            if (afterAdmission) {
+                referenced = 0;
+            } else {
+                hit();
+            }
             int flags = EntryRecord.flags(log, at);
+            wasDirty = (flags & DIRTY) != 0;
             if (EntryRecord.valueLength(log, at) == valueLength) {
                 System.arraycopy(value, valueOffset, log, EntryRecord.valueOffset(log, at), valueLength);
-                if ((flags & DIRTY) == 0) {
+                if (!wasDirty) {
                     dirty++;
                     dirtyPerTable[table]++;
+                    windowCost += WRITE_BACK_COST;
                 }
-                EntryRecord.flags(log, at, flags | DIRTY | REFERENCED);
+                EntryRecord.flags(log, at, flags | DIRTY | referenced);
                 return true;
             }
             unindex(foundSlot, at); // the new value replaces it, dirty or not
         }
         int length = EntryRecord.lengthFor(keyLength, valueLength);
-        if (!fits(table, keyGroup, length) || at < 0 && (afterReadMiss || !secondMiss(hash))) {
+        if (!fits(table, keyGroup, length)
+                || at < 0 && (afterReadMiss || !admits(hash))) {
             return false;
         }
         insert(hash, length, LIVE | DIRTY, table, keyGroup, key, keyOffset, keyLength, value,
                 valueOffset, valueLength);
+        if (!wasDirty) {
+            windowCost += WRITE_BACK_COST;
+        }
         return true;
     }
 
@@ -203,6 +246,7 @@ public final class EntryCache {
      */
     public int remove(int table, int keyGroup, byte[] key, int keyOffset, int keyLength) {
         lastWasReadMiss = false;
+        admittedAt = -1;
         int at = find(hash(table, key, keyOffset, keyLength), table, keyGroup, key, keyOffset, keyLength);
         if (at < 0) {
             return -1;
@@ -215,6 +259,7 @@ public final class EntryCache {
     /** Writes a key back into the pages if its record is dirty, and forgets it (before a merge in the pages). */
     public void evict(int table, int keyGroup, byte[] key, int keyOffset, int keyLength) {
         lastWasReadMiss = false;
+        admittedAt = -1;
         int at = find(hash(table, key, keyOffset, keyLength), table, keyGroup, key, keyOffset, keyLength);
         if (at < 0) {
             return;
@@ -227,6 +272,60 @@ public final class EntryCache {
     }
 
     // ==== whole tables =============================================================================
+
+    // ==== admission ================================================================================
+
+    /** Keys admitted so far (second misses that passed the admission's sampling). */
+    public long admissions() {
+        return admissions;
+    }
+
+    /** The admission probability now: 1 at first, down to 1/64 while admissions do not pay. */
+    public double admissionProbability() {
+        return 1.0 / (1 << admissionShift);
+    }
+
+    private void hit() {
+        hits++;
+        windowBenefit += HIT_BENEFIT;
+        tick();
+    }
+
+    /** Counts a hit or a second miss; every {@link #WINDOW} of them, sets the admission probability. */
+    private void tick() {
+        if (++windowAccesses == WINDOW) {
+            if (windowBenefit < windowCost) {
+                admissionShift = Math.min(MAX_SHIFT, admissionShift + 1);
+            } else if (windowBenefit > 2 * windowCost) {
+                admissionShift = Math.max(0, admissionShift - 1);
+            }
+            windowAccesses = 0;
+            windowBenefit = 0;
+            windowCost = 0;
+        }
+    }
+
+    /**
+     * Whether a key not cached is admitted now: at a miss the doorkeeper has seen before (a first
+     * one is remembered there), always at shift 0, else with probability 2^-shift (a xorshift
+     * draw; a key not drawn is still remembered, so its next miss is drawn again).
+     */
+    private boolean admits(int hash) {
+        if (!doorkeeper.seenOrRemember(hash)) {
+            return false;
+        }
+        tick();
+        if (admissionShift != 0) {
+            random ^= random << 13;
+            random ^= random >>> 17;
+            random ^= random << 5;
+            if ((random & ((1 << admissionShift) - 1)) != 0) {
+                return false;
+            }
+        }
+        admissions++;
+        return true;
+    }
 
     /** Dirty records of a table: a walk over its pages must write them back first ({@link #flush}). */
     public int dirtyEntries(int table) {
@@ -322,7 +421,7 @@ public final class EntryCache {
 
     /** Heap bytes the cache holds: its log and its index, allocated once. */
     public long heapBytes() {
-        return (long) log.length + 8L * slots.length + 4L * ghosts.length + scratch.length;
+        return (long) log.length + 8L * slots.length + doorkeeper.heapBytes() + scratch.length;
     }
 
     /** Bytes of live and dead records and fillers in the log. */
@@ -331,20 +430,6 @@ public final class EntryCache {
     }
 
     // ==== the log ==================================================================================
-
-    /**
-     * Whether a key not cached missed before, recently enough that its ghost is still there;
-     * if not, its ghost is left now (replacing whatever had the slot).
-     */
-    private boolean secondMiss(int hash) {
-        int slot = (hash * 0x9e3779b9) >>> ghostShift;
-        if (ghosts[slot] == hash) {
-            ghosts[slot] = 0;
-            return true;
-        }
-        ghosts[slot] = hash;
-        return false;
-    }
 
     private boolean fits(int table, int keyGroup, int length) {
         return length <= maxRecordLength && table <= 0xffff && keyGroup <= 0xffff;
@@ -455,6 +540,7 @@ public final class EntryCache {
                 writeBack(at); // the bytes at `at` are free but not yet overwritten
             }
         }
+        windowCost += LEAVE_COST;
         unindex(slot, at);
     }
 

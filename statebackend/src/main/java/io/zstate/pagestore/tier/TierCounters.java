@@ -95,15 +95,16 @@ public final class TierCounters {
                 pagesPlaced,
                 backgroundCleans,
                 cleaningRaces,
-                0, // the entry cache's four: the facade's, added by the store
+                0, // the entry cache's five: the facade's, added by the store
+                0,
                 0,
                 0,
                 0);
     }
 
-    /** How many pages are in each place. */
     /** What open snapshots hold: pinned pool objects (count and bytes) and pinned copies in RocksDB. */
     record Pins(long openSnapshots, long poolObjects, long poolBytes, long spilled, long saves) {}
 
+    /** How many pages are in each place. */
     record PagePlacement(long hot, long dirty, long inPool, long spilled, long sameFilled, long live) {}
 }

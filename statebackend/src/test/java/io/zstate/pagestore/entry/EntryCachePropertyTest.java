@@ -142,7 +142,10 @@ class EntryCachePropertyTest {
         Statistics.label("wrapped").coverage(c -> c.check(true).count(n -> n > 0));
     }
 
-    /** Keys read or written once each, in a stream, are never admitted: the cache does not churn. */
+    /**
+     * Keys read or written once each, in a stream, are not admitted (but for the doorkeeper's
+     * false positives): the cache does not churn.
+     */
     @Property(tries = 20)
     void aStreamOfKeysSeenOnceIsNotAdmitted(@ForAll @LongRange(min = 8192, max = 65536) long bytes) {
         EntryCache cache = new EntryCache(bytes, (t, g, k, ko, kl, v, vo, vl) -> {});
@@ -158,8 +161,8 @@ class EntryCachePropertyTest {
             byte[] other = intKey(2_000_000 + i);
             admitted += cache.put(0, 0, other, 0, other.length, value, 0, value.length) ? 1 : 0;
         }
-        assertThat(admitted).as("keys admitted on their first miss").isZero();
-        assertThat(cache.cachedEntries()).isZero();
+        // the doorkeeper's false positives: about 1% of keys never seen before pass for seen
+        assertThat(admitted).as("keys admitted on their first miss, of 40,000").isLessThan(800);
     }
 
     /**
@@ -172,19 +175,21 @@ class EntryCachePropertyTest {
         EntryCache cache = new EntryCache(bytes, (t, g, k, ko, kl, v, vo, vl) -> {});
         ValueView view = new ValueView();
         byte[] value = value(8, 1);
+        int admitted = 0;
         for (int i = 0; i < 5_000; i++) {
             byte[] key = intKey(i);
             assertThat(cache.get(0, 0, key, 0, key.length, view)).isFalse();
             view.set(value, 0, value.length);
-            cache.admit(0, 0, key, 0, key.length, view);
-            assertThat(cache.put(0, 0, key, 0, key.length, value, 0, value.length)).as("write after the read miss").isFalse();
+            cache.admit(0, 0, key, 0, key.length, view); // a false positive of the doorkeeper admits
+            admitted += cache.put(0, 0, key, 0, key.length, value, 0, value.length) ? 1 : 0;
         }
-        assertThat(cache.cachedEntries()).isZero();
+        assertThat(admitted).as("writes after their read miss cached, of 5,000").isLessThan(100);
+        assertThat(cache.cachedEntries()).isLessThanOrEqualTo(admitted);
         byte[] again = intKey(4_999);
         assertThat(cache.get(0, 0, again, 0, again.length, view)).isFalse();
         view.set(value, 0, value.length);
         cache.admit(0, 0, again, 0, again.length, view);
-        assertThat(cache.cachedEntries()).as("admitted at its next access").isEqualTo(1);
+        assertThat(view.array()).as("admitted at its next access").isNotSameAs(value);
         assertThat(cache.put(0, 0, again, 0, again.length, value, 0, value.length)).isTrue();
     }
 
@@ -211,6 +216,92 @@ class EntryCachePropertyTest {
             }
             cache.checkInvariants();
         }
+    }
+
+    /**
+     * The counter example job's keys: each read and written twice in a row (its second read is a
+     * second miss: admitted) and never again. No admission is ever read again, so every one costs
+     * a write-back: the admission probability falls to its floor (or a step above it), and the
+     * admissions with it.
+     */
+    @Property(tries = 10)
+    void admissionsThatAreNeverReadAgainStop(@ForAll @LongRange(min = 8192, max = 65536) long bytes) {
+        int[] writtenBack = new int[1];
+        EntryCache cache = new EntryCache(bytes, (t, g, k, ko, kl, v, vo, vl) -> writtenBack[0]++);
+        ValueView view = new ValueView();
+        byte[] value = value(8, 1);
+        int keys = 40 * EntryCache.WINDOW;
+        for (int i = 0; i < keys; i++) {
+            byte[] key = intKey(i);
+            for (int twice = 0; twice < 2; twice++) {
+                readAndAdmit(cache, key, value, view); // hits only after a doorkeeper's false positive
+                cache.put(0, 0, key, 0, key.length, value, 0, value.length);
+            }
+        }
+        cache.checkInvariants();
+        // the false positives' hits may hold it one step above the floor
+        assertThat(cache.admissionProbability()).isLessThanOrEqualTo(2.0 / (1 << EntryCache.MAX_SHIFT));
+        // a window at each probability from 1 down to 1/64 (2 windows' worth), then 1/64 of the rest
+        assertThat(cache.admissions()).as("admissions of %d second misses", keys)
+                .isLessThan(4L * EntryCache.WINDOW + keys / 32);
+        assertThat(writtenBack[0]).isLessThanOrEqualTo((int) cache.admissions());
+    }
+
+    /**
+     * Hot keys read three times a round, cold keys written twice each and never again: the hits
+     * pay for the cold admissions' write-backs more than twice over, so admission stays open; and
+     * a hot set arriving after admission fell to its floor is still admitted, and opens it again.
+     */
+    @Property(tries = 10)
+    void aHotSetKeepsAdmissionOpenAndReopensIt(@ForAll @LongRange(min = 8192, max = 65536) long bytes) {
+        EntryCache cache = new EntryCache(bytes, (t, g, k, ko, kl, v, vo, vl) -> {});
+        ValueView view = new ValueView();
+        byte[] value = value(8, 1);
+        int hot = (int) (bytes / 64 / 4);
+        int cold = 0;
+        for (int round = 0; round < 200; round++) {
+            for (int read = 0; read < 3; read++) {
+                for (int i = 0; i < hot; i++) {
+                    readAndAdmit(cache, key(i), value, view);
+                }
+            }
+            for (int i = 0; i < hot; i++, cold++) {
+                byte[] key = key(1_000_000 + cold);
+                cache.put(0, 0, key, 0, key.length, value, 0, value.length);
+                cache.put(0, 0, key, 0, key.length, value, 0, value.length);
+            }
+        }
+        assertThat(cache.admissionProbability()).as("with a hot set").isEqualTo(1.0);
+
+        EntryCache fresh = new EntryCache(bytes, (t, g, k, ko, kl, v, vo, vl) -> {});
+        for (int i = 0; i < 20 * EntryCache.WINDOW; i++) { // written twice, never read: to the floor
+            byte[] key = key(2_000_000 + i);
+            fresh.put(0, 0, key, 0, key.length, value, 0, value.length);
+            fresh.put(0, 0, key, 0, key.length, value, 0, value.length);
+        }
+        assertThat(fresh.admissionProbability()).isLessThanOrEqualTo(2.0 / (1 << EntryCache.MAX_SHIFT));
+        int hits = 0;
+        for (int round = 0; round < 2000; round++) {
+            for (int i = 0; i < hot; i++) {
+                hits += readAndAdmit(fresh, key(i), value, view) ? 1 : 0;
+            }
+        }
+        fresh.checkInvariants();
+        assertThat(fresh.admissionProbability()).as("after a hot set").isEqualTo(1.0);
+        for (int i = 0; i < hot; i++) {
+            byte[] key = key(i);
+            assertThat(fresh.get(0, 0, key, 0, key.length, view)).as("hot key %d of %d cached (%d cached, %d admitted, %d hits)", i, hot, fresh.cachedEntries(), fresh.admissions(), hits).isTrue();
+        }
+    }
+
+    /** A read; on a miss, what the pages would answer is offered for admission. Whether it hit. */
+    private static boolean readAndAdmit(EntryCache cache, byte[] key, byte[] value, ValueView view) {
+        if (cache.get(0, 0, key, 0, key.length, view)) {
+            return true;
+        }
+        view.set(value, 0, value.length);
+        cache.admit(0, 0, key, 0, key.length, view);
+        return false;
     }
 
     private static byte[] key(int key) {
