@@ -10,7 +10,9 @@ import java.util.Objects;
  *
  * <p>An implementation places objects and says where a payload starts ({@link
  * #payloadFrame}, {@link #payloadOffset}) and which frame it continues in ({@link
- * #continuationFrame}); this class does the copying.
+ * #continuationFrame}); this class does the copying. An allocator whose objects lie in more
+ * than two pieces (xcfmalloc's block chains) overrides the four copy methods ({@link
+ * #copyIn(int, byte[], int, int)} and the rest) instead.
  */
 abstract class AbstractZPool implements ZPool {
 
@@ -30,6 +32,10 @@ abstract class AbstractZPool implements ZPool {
     protected long evictedObjects;
     protected long compactedFrames;
     protected long movedObjects;
+    /** Reads by callers, and the contiguous copies out of frames they took (1 a piece). */
+    protected long reads;
+    protected long readCopies;
+    protected long splitReads;
 
     private final ByteBuffer evictScratch;
     private final ByteBuffer evictView;
@@ -83,6 +89,12 @@ abstract class AbstractZPool implements ZPool {
 
     protected abstract long structureMetadataBytes();
 
+    /**
+     * Bytes inside the held frames that are the pool's own bookkeeping (frame, slot, record or
+     * block headers) rather than payload, free space or rounding.
+     */
+    protected abstract long inFrameMetadataBytes();
+
     // ---- the API -----------------------------------------------------------------------------
 
     @Override
@@ -131,14 +143,7 @@ abstract class AbstractZPool implements ZPool {
         int slot = handles.slot(handle);
         Objects.checkFromIndexSize(srcOffset, length, src.length);
         checkFits(handle, slot, length);
-        int frame = payloadFrame(slot);
-        int offset = payloadOffset(slot);
-        int first = Math.min(length, frameSize - offset);
-        source.arena(frame).put(source.offset(frame) + offset, src, srcOffset, first);
-        if (first < length) {
-            int next = continuationFrame(slot);
-            source.arena(next).put(source.offset(next), src, srcOffset + first, length - first);
-        }
+        copyIn(slot, src, srcOffset, length);
     }
 
     @Override
@@ -148,14 +153,7 @@ abstract class AbstractZPool implements ZPool {
         int length = src.remaining();
         checkFits(handle, slot, length);
         int pos = src.position();
-        int frame = payloadFrame(slot);
-        int offset = payloadOffset(slot);
-        int first = Math.min(length, frameSize - offset);
-        source.arena(frame).put(source.offset(frame) + offset, src, pos, first);
-        if (first < length) {
-            int next = continuationFrame(slot);
-            source.arena(next).put(source.offset(next), src, pos + first, length - first);
-        }
+        copyIn(slot, src, pos, length);
         src.position(pos + length);
     }
 
@@ -165,14 +163,7 @@ abstract class AbstractZPool implements ZPool {
         int slot = handles.slot(handle);
         int size = sizeOf(slot);
         Objects.checkFromIndexSize(dstOffset, size, dst.length);
-        int frame = payloadFrame(slot);
-        int offset = payloadOffset(slot);
-        int first = Math.min(size, frameSize - offset);
-        source.arena(frame).get(source.offset(frame) + offset, dst, dstOffset, first);
-        if (first < size) {
-            int next = continuationFrame(slot);
-            source.arena(next).get(source.offset(next), dst, dstOffset + first, size - first);
-        }
+        countRead(copyOut(slot, size, dst, dstOffset));
         return size;
     }
 
@@ -190,7 +181,7 @@ abstract class AbstractZPool implements ZPool {
                             + " bytes but the buffer has room for "
                             + dst.remaining());
         }
-        copyPayload(slot, size, dst, dst.position());
+        countRead(copyOut(slot, size, dst, dst.position()));
         dst.position(dst.position() + size);
         return size;
     }
@@ -249,7 +240,11 @@ abstract class AbstractZPool implements ZPool {
                 reclaimedFrames,
                 evictedObjects,
                 compactedFrames,
-                movedObjects);
+                movedObjects,
+                inFrameMetadataBytes(),
+                reads,
+                readCopies,
+                splitReads);
     }
 
     /** On-heap bytes of this pool's structures, handle table included. */
@@ -281,6 +276,15 @@ abstract class AbstractZPool implements ZPool {
         return payloadFrame(handles.slot(handle));
     }
 
+    /** Every frame a live object has bytes in, first to last; for tests and checkers. */
+    int[] framesOf(long handle) {
+        int slot = handles.slot(handle);
+        int frame = payloadFrame(slot);
+        return payloadOffset(slot) + sizeOf(slot) > frameSize
+                ? new int[] {frame, continuationFrame(slot)}
+                : new int[] {frame};
+    }
+
     // ---- helpers for implementations ---------------------------------------------------------
 
     /**
@@ -292,7 +296,7 @@ abstract class AbstractZPool implements ZPool {
     protected final boolean evict(int slot, Evictor evictor) {
         int size = sizeOf(slot);
         evictScratch.clear();
-        copyPayload(slot, size, evictScratch, 0);
+        copyOut(slot, size, evictScratch, 0);
         evictView.limit(size).position(0);
         boolean taken = evictor.evict(handles.handleOf(slot), evictView);
         if (taken) {
@@ -310,8 +314,8 @@ abstract class AbstractZPool implements ZPool {
     }
 
     /**
-     * Whole-frame reclaim over one LRU list of frames (zbud, z3fold, zlog): victims from the cold
-     * end, each moved to the hot end first (a frame the evictor refused stays there; one it took
+     * Whole-frame reclaim over one LRU list of frames (zbud, z3fold, zlog, xcfmalloc): victims from
+     * the cold end, each moved to the hot end first (a frame the evictor refused stays there; one it took
      * whole is released when its objects are freed after the flush), until {@code maxFrames}
      * victims were taken whole or every frame was tried once.
      */
@@ -347,7 +351,56 @@ abstract class AbstractZPool implements ZPool {
         }
     }
 
-    private void copyPayload(int slot, int size, ByteBuffer dst, int dstPos) {
+    // ---- copies between callers' buffers and frames ----------------------------------------------
+
+    /**
+     * Copies {@code length} bytes of {@code src} to the start of the object in a live slot: its
+     * payload's first frame, then the continuation frame for what runs past that frame's end.
+     */
+    protected void copyIn(int slot, byte[] src, int srcOffset, int length) {
+        int frame = payloadFrame(slot);
+        int offset = payloadOffset(slot);
+        int first = Math.min(length, frameSize - offset);
+        source.arena(frame).put(source.offset(frame) + offset, src, srcOffset, first);
+        if (first < length) {
+            int next = continuationFrame(slot);
+            source.arena(next).put(source.offset(next), src, srcOffset + first, length - first);
+        }
+    }
+
+    /** As {@link #copyIn(int, byte[], int, int)}, from {@code src} at index {@code pos}; positions stay. */
+    protected void copyIn(int slot, ByteBuffer src, int pos, int length) {
+        int frame = payloadFrame(slot);
+        int offset = payloadOffset(slot);
+        int first = Math.min(length, frameSize - offset);
+        source.arena(frame).put(source.offset(frame) + offset, src, pos, first);
+        if (first < length) {
+            int next = continuationFrame(slot);
+            source.arena(next).put(source.offset(next), src, pos + first, length - first);
+        }
+    }
+
+    /**
+     * Copies the {@code size} bytes of the object in a live slot into {@code dst} from {@code
+     * dstOffset}.
+     *
+     * @return the contiguous copies it took (1, or 2 for an object that crosses into a second frame)
+     */
+    protected int copyOut(int slot, int size, byte[] dst, int dstOffset) {
+        int frame = payloadFrame(slot);
+        int offset = payloadOffset(slot);
+        int first = Math.min(size, frameSize - offset);
+        source.arena(frame).get(source.offset(frame) + offset, dst, dstOffset, first);
+        if (first < size) {
+            int next = continuationFrame(slot);
+            source.arena(next).get(source.offset(next), dst, dstOffset + first, size - first);
+            return 2;
+        }
+        return 1;
+    }
+
+    /** As {@link #copyOut(int, int, byte[], int)}, into {@code dst} at index {@code dstPos}; positions stay. */
+    protected int copyOut(int slot, int size, ByteBuffer dst, int dstPos) {
         int frame = payloadFrame(slot);
         int offset = payloadOffset(slot);
         int first = Math.min(size, frameSize - offset);
@@ -355,6 +408,16 @@ abstract class AbstractZPool implements ZPool {
         if (first < size) {
             int next = continuationFrame(slot);
             dst.put(dstPos + first, source.arena(next), source.offset(next), size - first);
+            return 2;
+        }
+        return 1;
+    }
+
+    private void countRead(int copies) {
+        reads++;
+        readCopies += copies;
+        if (copies > 1) {
+            splitReads++;
         }
     }
 

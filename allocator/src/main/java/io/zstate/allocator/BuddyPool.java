@@ -238,6 +238,12 @@ abstract class BuddyPool extends AbstractZPool {
         return lists.metadataBytes() + lru.metadataBytes() + frameList.length;
     }
 
+    /** The header chunk of every frame. */
+    @Override
+    protected final long inFrameMetadataBytes() {
+        return (long) chunkSize * framesHeld;
+    }
+
     /**
      * The shared checks (each held frame in use, magic, sizes match chunks, handles point back, on
      * the list its buddies call for; lists and LRU agree; the common counters), plus {@link

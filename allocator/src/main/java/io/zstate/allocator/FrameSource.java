@@ -6,8 +6,8 @@ import java.util.BitSet;
 
 /**
  * Hands out fixed-size frames of off-heap memory under a hard byte budget: the page allocator
- * underneath the compressed pools (the kernel's {@code alloc_page} for zbud, z3fold, zlog and
- * zsmalloc).
+ * underneath the compressed pools (the kernel's {@code alloc_page} for zbud, z3fold, zlog,
+ * xcfmalloc and zsmalloc).
  *
  * <pre>
  * Notation:

@@ -86,7 +86,10 @@ public interface ZPool extends AutoCloseable {
     /** The largest size {@link #malloc} accepts. */
     int maxObjectSize();
 
-    /** The allocator's name: {@code zsmalloc}, {@code zbud}, {@code z3fold} or {@code zlog}. */
+    /**
+     * The allocator's name: {@code zsmalloc}, {@code zbud}, {@code z3fold}, {@code zlog} or {@code
+     * xcfmalloc}.
+     */
     String type();
 
     /**

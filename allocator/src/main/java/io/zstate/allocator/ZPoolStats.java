@@ -16,6 +16,12 @@ package io.zstate.allocator;
  * @param evictedObjects objects handed to evictors and freed
  * @param compactedFrames frames released by {@link ZPool#compact}
  * @param movedObjects objects moved by compaction
+ * @param inFrameMetadataBytes bytes inside the held frames taken by the pool's own headers
+ *     (frame, slot, record or block headers), neither payload nor free space
+ * @param reads reads by callers so far
+ * @param readCopies contiguous copies out of frames those reads took: one per piece of an object
+ *     (an object crossing into a second frame takes two; an xcfmalloc object one per block)
+ * @param splitReads reads of objects in more than one piece
  */
 public record ZPoolStats(
         String type,
@@ -30,7 +36,11 @@ public record ZPoolStats(
         long reclaimedFrames,
         long evictedObjects,
         long compactedFrames,
-        long movedObjects) {
+        long movedObjects,
+        long inFrameMetadataBytes,
+        long reads,
+        long readCopies,
+        long splitReads) {
 
     /** Bytes of frames held. */
     public long bytesHeld() {
@@ -45,6 +55,21 @@ public record ZPoolStats(
     /** On-heap metadata bytes per live object; 0 when there is none. */
     public double metadataBytesPerObject() {
         return objects == 0 ? 0.0 : (double) metadataBytes / objects;
+    }
+
+    /** In-frame header bytes per live object; 0 when there is none. */
+    public double inFrameMetadataBytesPerObject() {
+        return objects == 0 ? 0.0 : (double) inFrameMetadataBytes / objects;
+    }
+
+    /** Contiguous copies per read (1.0 when no object is in pieces); 0 before any read. */
+    public double copiesPerRead() {
+        return reads == 0 ? 0.0 : (double) readCopies / reads;
+    }
+
+    /** The share of reads whose object is in more than one piece; 0 before any read. */
+    public double splitReadShare() {
+        return reads == 0 ? 0.0 : (double) splitReads / reads;
     }
 
     /** Objects evicted per frame released by reclaim; 0 before any reclaim. */

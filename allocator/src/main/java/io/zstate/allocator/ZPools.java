@@ -7,7 +7,7 @@ import java.util.Locale;
 public final class ZPools {
 
     /** The allocator names {@link #create} accepts. */
-    public static final List<String> TYPES = List.of("zsmalloc", "zbud", "z3fold", "zlog");
+    public static final List<String> TYPES = List.of("zsmalloc", "zbud", "z3fold", "zlog", "xcfmalloc");
 
     private ZPools() {}
 
@@ -34,6 +34,14 @@ public final class ZPools {
 
     public static ZPool zlog(FrameSource source) {
         return new ZlogPool(source);
+    }
+
+    /**
+     * An xcfmalloc pool: blocks that may span frames, a descriptor per block, no compaction
+     * (seeds/001); a comparison against zsmalloc and zlog, not a default.
+     */
+    public static ZPool xcfmalloc(FrameSource source) {
+        return new XcfmallocPool(source);
     }
 
     /**
@@ -69,6 +77,8 @@ public final class ZPools {
                 return z3fold(source);
             case "zlog":
                 return zlog(source);
+            case "xcfmalloc":
+                return xcfmalloc(source);
             default:
                 throw new IllegalArgumentException(
                         "allocator '" + type + "' is not known: use one of " + TYPES);
@@ -90,6 +100,8 @@ public final class ZPools {
                 return BuddyPool.maxObjectSize(frameSize); // both: the frame less a header and a rounding chunk
             case "zlog":
                 return ZlogPool.maxObjectSize(frameSize);
+            case "xcfmalloc":
+                return XcfmallocPool.maxObjectSize(frameSize);
             default:
                 throw new IllegalArgumentException(
                         "allocator '" + type + "' is not known: use one of " + TYPES);

@@ -301,6 +301,12 @@ final class ZlogPool extends AbstractZPool {
         return lru.metadataBytes();
     }
 
+    /** Each frame's header and each live record's; dead records are waste, not bookkeeping. */
+    @Override
+    protected long inFrameMetadataBytes() {
+        return (long) HEADER * framesHeld + (long) RECORD * handles.live();
+    }
+
     private int getInt(int frame, int at) {
         return source.arena(frame).getInt(source.offset(frame) + at);
     }

@@ -511,6 +511,12 @@ final class ZsmallocPool extends AbstractZPool {
                 + moveScratch.length;
     }
 
+    /** The 8-byte header of every live object's slot. */
+    @Override
+    protected long inFrameMetadataBytes() {
+        return (long) HEADER * handles.live();
+    }
+
     @Override
     public void checkInvariants() {
         int[] fullnessOf = fullness.checkInvariants("zsmalloc fullness");

@@ -14,6 +14,8 @@ record PoolSpec(String type, int chainSize, int frameSize) {
                 new PoolSpec("z3fold", 0, 65536),
                 new PoolSpec("zlog", 0, 4096),
                 new PoolSpec("zlog", 0, 65536),
+                new PoolSpec("xcfmalloc", 0, 4096),
+                new PoolSpec("xcfmalloc", 0, 65536),
                 new PoolSpec("zsmalloc", 4, 4096),
                 new PoolSpec("zsmalloc", 8, 4096),
                 new PoolSpec("zsmalloc", 16, 4096),
@@ -30,6 +32,7 @@ record PoolSpec(String type, int chainSize, int frameSize) {
             case "zbud" -> ZPools.zbud(source);
             case "z3fold" -> ZPools.z3fold(source);
             case "zlog" -> ZPools.zlog(source);
+            case "xcfmalloc" -> ZPools.xcfmalloc(source);
             default -> ZPools.zsmalloc(source, chainSize);
         };
     }

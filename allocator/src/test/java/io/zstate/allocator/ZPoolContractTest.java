@@ -337,19 +337,19 @@ class ZPoolContractTest {
                 handles.add(h);
             }
             List<Long> evicted = new ArrayList<>();
-            Map<Long, Integer> frameOfEvicted = new HashMap<>();
+            Map<Long, int[]> framesOfEvicted = new HashMap<>();
             while (pool.stats().objects() > 0) {
                 int framesBefore = source.framesInUse();
-                frameOfEvicted.clear();
+                framesOfEvicted.clear();
                 int released = pool.reclaim(1, (handle, data) -> {
                     evicted.add(handle);
-                    frameOfEvicted.put(handle, pool.frameOf(handle));
+                    framesOfEvicted.put(handle, pool.framesOf(handle));
                     return true;
                 });
                 assertThat(released).isPositive();
                 assertThat(source.framesInUse()).isEqualTo(framesBefore - released);
-                for (int frame : frameOfEvicted.values()) {
-                    assertThat(source.isInUse(frame)).as("frame of an evicted object is released").isFalse();
+                for (int[] frames : framesOfEvicted.values()) {
+                    assertEvictedObjectsFrameReleased(spec.type(), source, frames);
                 }
                 pool.checkInvariants();
             }
@@ -361,6 +361,20 @@ class ZPoolContractTest {
             if (spec.type().equals("z3fold")) {
                 assertThat(pool.stats().evictedObjectsPerReclaimedFrame()).isLessThanOrEqualTo(3.0);
             }
+        }
+    }
+
+    /**
+     * An evicted object's frames are released: all of them, since zsmalloc releases whole spans;
+     * for xcfmalloc, whose objects may have blocks in frames beside the victim, the victim's.
+     */
+    static void assertEvictedObjectsFrameReleased(String type, FrameSource source, int[] frames) {
+        if (type.equals("xcfmalloc")) {
+            assertThat(java.util.Arrays.stream(frames).anyMatch(f -> !source.isInUse(f)))
+                    .as("some frame of an evicted object is released").isTrue();
+        } else {
+            assertThat(java.util.Arrays.stream(frames).noneMatch(source::isInUse))
+                    .as("the frames of an evicted object are released").isTrue();
         }
     }
 

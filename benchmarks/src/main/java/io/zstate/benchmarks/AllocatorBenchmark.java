@@ -20,7 +20,7 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * Single-threaded malloc+free throughput of zbud, z3fold and zsmalloc (chain size 8) in steady state: a
+ * Single-threaded malloc+free throughput of zbud, z3fold, zlog, xcfmalloc and zsmalloc (chain size 8) in steady state: a
  * 64 MiB pool is pre-filled to half its budget with corpus-sized objects; each operation frees a
  * live handle picked by a xorshift sequence and mallocs the next corpus size into its place, so
  * the live set and its size mix stay constant. {@link #mallocWriteFree} also writes the page's
@@ -40,7 +40,7 @@ public class AllocatorBenchmark {
     static final long BUDGET_BYTES = 64L << 20;
     static final long SEED = 42;
 
-    @Param({"zbud", "z3fold", "zlog", "zsmalloc"})
+    @Param({"zbud", "z3fold", "zlog", "xcfmalloc", "zsmalloc"})
     public String allocator;
 
     /** Uncompressed bytes of a corpus page; 4096 keeps the historical figures, 1024 is the page store's. */

@@ -7,9 +7,10 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * The allocator report: zbud, z3fold and zsmalloc (chain sizes 4, 8, 16) filled with LZ4-compressed Flink
- * state pages from {@link StatePageCorpus}, measured after a fill to the budget, after freeing a
- * random half, after compaction, and while reclaiming (see {@link PoolExperiment}).
+ * The allocator report: zbud, z3fold, zlog, xcfmalloc and zsmalloc (chain sizes 4, 8, 16) filled
+ * with LZ4-compressed Flink state pages from {@link StatePageCorpus}, measured after a fill to the
+ * budget, after freeing a random half, after compaction (with a read of every survivor), and while
+ * reclaiming (see {@link PoolExperiment}).
  *
  * <p>Run it with {@code mvn -q -DskipTests -Pallocator-report verify} from the repository root;
  * {@code -Dreport.args="--budget-mib 64 --seed 7 --describe"} passes arguments ({@link
@@ -46,6 +47,7 @@ public final class AllocatorReport {
         configs.add(PoolConfig.zbud());
         configs.add(PoolConfig.z3fold());
         configs.add(PoolConfig.zlog());
+        configs.add(PoolConfig.xcfmalloc());
         for (int chain : options.chainSizes()) {
             configs.add(PoolConfig.zsmalloc(chain));
         }

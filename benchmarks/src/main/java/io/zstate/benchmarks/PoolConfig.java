@@ -4,7 +4,7 @@ import io.zstate.allocator.FrameSource;
 import io.zstate.allocator.ZPool;
 import io.zstate.allocator.ZPools;
 
-/** One allocator under test: zbud, z3fold, or zsmalloc with a chain size; creates its pools. */
+/** One allocator under test: zbud, z3fold, zlog, xcfmalloc, or zsmalloc with a chain size; creates its pools. */
 public record PoolConfig(String type, int chainSize) {
 
     public static PoolConfig zbud() {
@@ -17,6 +17,10 @@ public record PoolConfig(String type, int chainSize) {
 
     public static PoolConfig zlog() {
         return new PoolConfig("zlog", 0);
+    }
+
+    public static PoolConfig xcfmalloc() {
+        return new PoolConfig("xcfmalloc", 0);
     }
 
     public static PoolConfig zsmalloc(int chainSize) {
@@ -40,7 +44,7 @@ public record PoolConfig(String type, int chainSize) {
         }
     }
 
-    /** {@code zbud}, {@code z3fold} or {@code zsmalloc/8}. */
+    /** {@code zbud}, {@code z3fold}, {@code zlog}, {@code xcfmalloc} or {@code zsmalloc/8}. */
     public String label() {
         return isZsmalloc() ? type + "/" + chainSize : type;
     }

@@ -15,7 +15,8 @@ import java.util.SplittableRandom;
  *               page's compressed bytes into its object
  *   b  free     free a seeded random half of the objects
  *   c  compact  compact(); the frame source must lose exactly the frames it returns; every
- *               surviving object is read back and compared with its page
+ *               surviving object is read back and compared with its page (the read counters:
+ *               copies per read, reads of objects in pieces)
  *   d  reclaim  on a freshly filled pool, reclaim(1, evictor) until the pool is empty; every
  *               call must drop the frame source's frames in use by exactly its return value,
  *               and the evictor checks every object's bytes
@@ -65,6 +66,7 @@ final class PoolExperiment {
         PhaseStats filled;
         PhaseStats freed;
         PhaseStats compacted;
+        PhaseStats read;
         int released;
         long verified;
         long moved;
@@ -91,7 +93,9 @@ final class PoolExperiment {
             check(pool, source);
             compacted = PhaseStats.of(pool.stats(), millisSince(t));
             moved = pool.stats().movedObjects();
+            t = System.nanoTime();
             verified = verify(pool, fill);
+            read = PhaseStats.of(pool.stats(), millisSince(t));
             if (describe && config.isZsmalloc()) {
                 classTable = ZPools.describe(pool);
             }
@@ -102,7 +106,7 @@ final class PoolExperiment {
         }
         checkNoLeak(leaked, "compaction");
         ReclaimResult reclaim = reclaimAll();
-        return new PoolResult(config, filled, freed, compacted, released, moved, verified,
+        return new PoolResult(config, filled, freed, compacted, read, released, moved, verified,
                 Arrays.copyOf(fill.framesAfter, fill.count), reclaim, classTable);
     }
 

@@ -7,6 +7,7 @@ package io.zstate.benchmarks;
  * @param fill after malloc until NO_SPACE
  * @param afterFree after freeing a random half of the objects
  * @param afterCompact after compact()
+ * @param afterVerify after every survivor of the compaction was read once (the read counters)
  * @param compactedFrames frames compact() released
  * @param movedObjects objects compaction moved
  * @param verifiedObjects objects read back and compared after compaction
@@ -16,7 +17,7 @@ package io.zstate.benchmarks;
  * @param classTable ZPools.describe(pool) after compaction, or null when not asked for
  */
 public record PoolResult(PoolConfig config, PhaseStats fill, PhaseStats afterFree, PhaseStats afterCompact,
-        long compactedFrames, long movedObjects, long verifiedObjects, int[] framesAfterMalloc,
+        PhaseStats afterVerify, long compactedFrames, long movedObjects, long verifiedObjects, int[] framesAfterMalloc,
         ReclaimResult reclaim, String classTable) {
 
     /** Frames this pool needed for the first {@code objects} objects of the fill sequence. */

@@ -23,6 +23,7 @@ public record ReportOptions(long budgetBytes, long seed, int pages, int pageSize
             "  --page-size N    bytes of an uncompressed corpus page: 1024, 2048, 4096, 8192, 16384 or 32768",
             "                   (default 4096; the page store's default is 1024). The report stops if a page",
             "                   compresses to more than an allocator stores in a 4 KiB frame (zbud 3968 B,",
+            "                   zlog and xcfmalloc 4072 B,",
             "                   zsmalloc 4088 B), which in practice rules out 8192 and above",
             "  --chains LIST    zsmalloc chain sizes, comma-separated, 4..16 (default 4,8,16)",
             "  --describe       print the zsmalloc per-class table after compaction");

@@ -19,6 +19,16 @@ final class ReportTables {
             phaseRow(out, r, "compact", r.afterCompact());
         }
 
+        out.printf(Locale.ROOT, "%nReads of every object left after compaction, and the pool's headers in the frames%n");
+        out.printf(Locale.ROOT, "%-12s %9s %13s %15s %15s %16s%n", "allocator", "reads", "copies/read",
+                "reads in pieces", "in-frame B/obj", "on-heap B/obj");
+        for (PoolResult r : results) {
+            PhaseStats v = r.afterVerify();
+            out.printf(Locale.ROOT, "%-12s %9d %13.3f %14.2f%% %15.2f %16.2f%n", r.config().label(), v.reads(),
+                    v.copiesPerRead(), 100 * v.splitReadShare(), r.fill().inFrameMetadataBytesPerObject(),
+                    r.fill().metadataBytesPerObject());
+        }
+
         out.printf(Locale.ROOT, "%nCompaction%n");
         out.printf(Locale.ROOT, "%-12s %15s %13s %16s%n", "allocator", "frames released", "objects moved",
                 "objects verified");

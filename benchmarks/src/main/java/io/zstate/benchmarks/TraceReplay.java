@@ -53,7 +53,7 @@ public final class TraceReplay implements Callable<Integer> {
             description = "Trace files or directories of them (default: the shipped traces in src/main/traces).")
     List<Path> traces = new ArrayList<>();
 
-    @Option(names = "--allocators", split = ",", defaultValue = "zbud,z3fold,zlog,zsmalloc",
+    @Option(names = "--allocators", split = ",", defaultValue = "zbud,z3fold,zlog,xcfmalloc,zsmalloc",
             description = "Allocators (default ${DEFAULT-VALUE}).")
     List<String> allocators;
 
@@ -79,7 +79,7 @@ public final class TraceReplay implements Callable<Integer> {
     /** One allocator's replay of one trace. */
     record Result(String allocator, long events, double meanUtilization, long peakFrames, long evicted,
             long framesReleased, long swapIns, long poolHits, long directSpills, double metadataPerObject,
-            double nsPerEvent) {}
+            double inFramePerObject, double copiesPerRead, double splitReadShare, double nsPerEvent) {}
 
     @Override
     public Integer call() throws Exception {
@@ -109,15 +109,18 @@ public final class TraceReplay implements Callable<Integer> {
                     budget, budget / scan.frameSize, scan.frameSize, reclaimBatch,
                     compactFirst ? ", compacting first" : ""));
             md.append("| allocator | mean utilization | peak frames | evicted | frames released | evicted / frame"
-                    + " | swap-ins | pool hits | direct spills | metadata B / object | ns / event |\n"
-                    + "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+                    + " | swap-ins | pool hits | direct spills | metadata B / object | in-frame B / object"
+                    + " | copies / read | reads in pieces | ns / event |\n"
+                    + "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
             for (String allocator : allocators) {
                 Result r = replay(file, allocator, budget, scan);
                 System.out.println("trace-replay: " + file.getFileName() + " " + r);
-                md.append(String.format(Locale.ROOT, "| %s | %.1f%% | %,d | %,d | %,d | %.2f | %,d | %,d | %,d | %.1f | %.0f |%n",
+                md.append(String.format(Locale.ROOT, "| %s | %.1f%% | %,d | %,d | %,d | %.2f | %,d | %,d | %,d | %.1f"
+                                + " | %.1f | %.3f | %.1f%% | %.0f |%n",
                         r.allocator(), 100 * r.meanUtilization(), r.peakFrames(), r.evicted(), r.framesReleased(),
                         r.framesReleased() == 0 ? 0.0 : (double) r.evicted() / r.framesReleased(), r.swapIns(),
-                        r.poolHits(), r.directSpills(), r.metadataPerObject(), r.nsPerEvent()));
+                        r.poolHits(), r.directSpills(), r.metadataPerObject(), r.inFramePerObject(),
+                        r.copiesPerRead(), 100 * r.splitReadShare(), r.nsPerEvent()));
             }
             md.append('\n');
         }
@@ -265,7 +268,8 @@ public final class TraceReplay implements Callable<Integer> {
             peakFrames = Math.max(peakFrames, stats.framesHeld());
             double metadata = stats.objects() == 0 ? 0 : (double) stats.metadataBytes() / stats.objects();
             return new Result(allocator, events, samples == 0 ? 0 : utilizationSum / samples, peakFrames, evicted[0],
-                    framesReleased, swapIns, hits, spills, metadata, (double) nanos / Math.max(1, events));
+                    framesReleased, swapIns, hits, spills, metadata, stats.inFrameMetadataBytesPerObject(),
+                    stats.copiesPerRead(), stats.splitReadShare(), (double) nanos / Math.max(1, events));
         }
     }
 }

@@ -136,7 +136,7 @@ class AllocatorReportTest {
         ReportOptions options = ReportOptions.parse(args);
         List<PoolResult> results = AllocatorReport.run(options, new PrintStream(bytes, true, StandardCharsets.UTF_8));
 
-        assertThat(results).as("zbud, z3fold, zlog and zsmalloc with three chain sizes").hasSize(6);
+        assertThat(results).as("zbud, z3fold, zlog, xcfmalloc and zsmalloc with three chain sizes").hasSize(7);
         for (PoolResult r : results) {
             for (PhaseStats s : List.of(r.fill(), r.afterFree(), r.afterCompact())) {
                 assertThat(s.utilization()).as(r.config().label()).isGreaterThan(0.0).isLessThanOrEqualTo(1.0);
@@ -148,12 +148,14 @@ class AllocatorReportTest {
             assertThat(r.reclaim().wholeFrames()).as(r.config().label()).isTrue();
             assertThat(r.reclaim().emptied()).isTrue();
             assertThat(r.reclaim().objectsEvicted()).isEqualTo(r.fill().objects());
+            assertThat(r.afterVerify().reads()).isEqualTo(r.verifiedObjects());
+            assertThat(r.afterVerify().copiesPerRead()).as(r.config().label()).isBetween(1.0, 4.0);
             if (r.config().isZsmalloc() || r.config().type().equals("zlog")) {
                 assertThat(r.afterCompact().utilization()).isGreaterThan(r.afterFree().utilization());
             }
         }
         String text = bytes.toString(StandardCharsets.UTF_8);
-        assertThat(text).contains("whole frames", "zbud / it", "after compaction (ZPools.describe)");
+        assertThat(text).contains("whole frames", "zbud / it", "after compaction (ZPools.describe)", "copies/read");
         return text;
     }
 

@@ -22,7 +22,7 @@ class TraceReplayTest {
                 "--report", report.toString(), "src/main/traces/sql-join-30k-orders.trace.gz");
         assertThat(exit).isZero();
         List<String> lines = Files.readAllLines(report);
-        for (String allocator : List.of("zbud", "z3fold", "zlog", "zsmalloc")) {
+        for (String allocator : List.of("zbud", "z3fold", "zlog", "xcfmalloc", "zsmalloc")) {
             assertThat(lines).anyMatch(l -> l.startsWith("| " + allocator + " |"));
         }
         assertThat(lines).anyMatch(l -> l.contains("119,920 events") && l.contains("68,301 checkpoint copies"));

@@ -191,7 +191,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
                 + " bytes, but the largest object of " + allocator + " at that frame size is " + largestObject
                 + " bytes, so pages that compress too little for it would all go to RocksDB. Allowed: page-size / bouncer-ratio + "
                 + (largestPage - (int) Math.floor(pageSize / bouncerRatio)) + " bytes at most the allocator's"
-                + " largest object (frame-size - 8 for zsmalloc, frame-size * 62/64 for zbud and z3fold, frame-size - 24 for zlog)"
+                + " largest object (frame-size - 8 for zsmalloc, frame-size * 62/64 for zbud and z3fold, frame-size - 24 for zlog and xcfmalloc)"
                 + (frame > 0 ? "; here a frame-size of at least " + frame + " bytes" : "")
                 + ", or a smaller page-size.");
     }

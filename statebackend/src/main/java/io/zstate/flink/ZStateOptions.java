@@ -23,8 +23,10 @@ public final class ZStateOptions {
                     .withDescription(
                             "The compressed-memory allocator of the pool: 'zsmalloc' (size classes, dense,"
                                     + " compacts), 'zbud' (at most two pages a frame, simple), 'z3fold' (at most"
-                                    + " three pages a frame, in-frame compaction) or 'zlog' (frames filled as logs,"
-                                    + " pages stored together freed together; a log cleaner compacts).");
+                                    + " three pages a frame, in-frame compaction), 'zlog' (frames filled as logs,"
+                                    + " pages stored together freed together; a log cleaner compacts) or 'xcfmalloc'"
+                                    + " (chunk blocks that may span frames, a descriptor per block, no compaction;"
+                                    + " a comparison, pool budgets up to about 32gb).");
 
     public static final ConfigOption<MemorySize> PAGE_SIZE =
             key("state.backend.zstate.page-size")
@@ -35,7 +37,7 @@ public final class ZStateOptions {
                                     + " 1kb to 32kb. Smaller pages make page-cache misses cheaper. Every page"
                                     + " the bouncer admits must fit one pool object: page-size / bouncer-ratio"
                                     + " + 5 bytes at most frame-size - 8 (zsmalloc), frame-size * 62/64 (zbud, z3fold) or"
-                                    + " frame-size - 24 (zlog).");
+                                    + " frame-size - 24 (zlog, xcfmalloc).");
 
     public static final ConfigOption<MemorySize> PAGE_CACHE_SIZE =
             key("state.backend.zstate.page-cache-size")

@@ -16,7 +16,8 @@ import java.util.Objects;
  *     (at least 8 pages)
  * @param poolBytes off-heap budget of the compressed pool
  * @param frameSize pool frame size: a power of two from 4 KiB to 64 KiB
- * @param allocator one of {@code ZPools.TYPES}: {@code zsmalloc}, {@code zbud}, {@code z3fold}, {@code zlog}
+ * @param allocator one of {@code ZPools.TYPES}: {@code zsmalloc}, {@code zbud}, {@code z3fold}, {@code zlog},
+ *     {@code xcfmalloc}
  * @param bouncerMinRatio pages that compress worse than this ratio skip the pool and go to
  *     RocksDB uncompressed; at 1.0 only pages that do not compress at all are bounced. Every
  *     page the bouncer admits must fit one pool object ({@link #largestAdmittedObject})

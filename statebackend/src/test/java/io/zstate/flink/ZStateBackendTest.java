@@ -15,8 +15,9 @@ import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * Flink's own conformance suite for keyed state backends, run on zstate: with the defaults
- * (zsmalloc), and with zbud and a pool and page cache so small that pages are stored, written
- * back to RocksDB and swapped in during the tests; and both again with incremental checkpoints
+ * (zsmalloc), and with zbud, z3fold, zlog and xcfmalloc and a pool and page cache so small that
+ * pages are stored, written back to RocksDB and swapped in during the tests; zsmalloc and zbud
+ * again with incremental checkpoints
  * (execution.checkpointing.incremental: a base, then deltas once a checkpoint completes).
  */
 @ExtendWith(ParameterizedTestExtension.class)
@@ -28,7 +29,8 @@ public class ZStateBackendTest extends StateBackendTestBase<ZStateBackend> {
     @Parameters(name = "{0}")
     public static List<Object[]> setups() {
         return List.of(new Object[] {"zsmalloc"}, new Object[] {"zbud-tiny-pool"}, new Object[] {"z3fold-tiny-pool"},
-                new Object[] {"zlog-tiny-pool"}, new Object[] {"zsmalloc-incremental"},
+                new Object[] {"zlog-tiny-pool"}, new Object[] {"xcfmalloc-tiny-pool"},
+                new Object[] {"zsmalloc-incremental"},
                 new Object[] {"zbud-tiny-pool-incremental"});
     }
 

@@ -31,7 +31,7 @@ import net.jqwik.api.statistics.Statistics;
  * The page store against a TreeMap model, with budgets tiny enough that every path between the
  * tiers runs: store, bounce, reclaim (writeback), clean drop, swap-in, same-filled pages, large
  * values, keys longer than half a page (in blob chains), deletes and clears, large maps in map
- * indexes; for zsmalloc, zbud, z3fold and zlog. Snapshots are frozen among the steps, several
+ * indexes; for zsmalloc, zbud, z3fold, zlog and xcfmalloc. Snapshots are frozen among the steps, several
  * open at once, read while the store goes on (with reclaim, writeback and compaction of their
  * pinned copies) against the model as of their freeze, and released in any order, one of them
  * after the store closed. The background reaper's steps (collect dirty victims, compress them
@@ -101,7 +101,7 @@ class PageStoreModelPropertyTest {
 
     @Provide
     Arbitrary<String> allocators() {
-        return Arbitraries.of("zsmalloc", "zbud", "z3fold", "zlog");
+        return Arbitraries.of("zsmalloc", "zbud", "z3fold", "zlog", "xcfmalloc");
     }
 
     /** No entry cache, or a small one (4-16 KiB: records leave it often, so write-backs are many). */

@@ -23,7 +23,7 @@ import org.apache.flink.util.IOUtils;
  * Tiers:
  *   hot      PageCache: decompressed pages on the heap, CLOCK, dirty bit, pins
  *   pool     compressed pages (StoredPage: page id | codec | LZ4 bytes) in a ZPool (zsmalloc,
- *            zbud, z3fold or zlog) over a FrameSource budget of unsafe off-heap arenas
+ *            zbud, z3fold, zlog or xcfmalloc) over a FrameSource budget of unsafe off-heap arenas
  *   spilled  stored pages in RocksDB (SpillStore), the swap device
  *   same     a page of one repeated word, kept as that word in the page table
  *
