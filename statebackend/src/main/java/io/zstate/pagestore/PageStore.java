@@ -44,7 +44,8 @@ public final class PageStore implements AutoCloseable {
     private final Pager pager;
     private final BucketIndex index;
     private EntryCache entries; // hot entries in front of the pages, or null (none yet, or none configured)
-    private final long entryCacheBytes; // what the entry cache takes of the page cache's heap when first used
+    private final long entryCacheBytes; // the most the entry cache may take of the page cache's heap
+    private int pageCacheSlots; // the page cache's limit before the entry cache took any of it
     private final int firstKeyGroup;
     private final GuardedVisitor guarded = new GuardedVisitor();
     private boolean visiting;
@@ -137,6 +138,9 @@ public final class PageStore implements AutoCloseable {
             if (prefixLength != keyLength || !entryCache()) {
                 return index.get(table, keyGroup, key, keyOffset, keyLength, prefixLength, out);
             }
+            if (entries.sizeWish() != 0 && !visiting) {
+                resizeEntries();
+            }
             if (entries.get(table, keyGroup, key, keyOffset, keyLength, out)) {
                 return true;
             }
@@ -157,6 +161,9 @@ public final class PageStore implements AutoCloseable {
         checkKey(key, keyOffset, keyLength, prefixLength);
         Objects.checkFromIndexSize(valueOffset, valueLength, value.length);
         try {
+            if (prefixLength == keyLength && entries != null && entries.sizeWish() != 0 && !visiting) {
+                resizeEntries();
+            }
             if (prefixLength != keyLength || !entryCache()
                     || !entries.put(table, keyGroup, key, keyOffset, keyLength, value, valueOffset, valueLength)) {
                 index.put(table, keyGroup, key, keyOffset, keyLength, prefixLength, value, valueOffset, valueLength);
@@ -362,10 +369,44 @@ public final class PageStore implements AutoCloseable {
         if (entryCacheBytes == 0 || visiting) {
             return false;
         }
-        int slots = pager.cacheLimit() - (int) ((entryCacheBytes + pager.pageSize() - 1) / pager.pageSize());
-        pager.limitCache(slots);
-        entries = new EntryCache(entryCacheBytes, this::writeBack);
+        long bytes = entryCacheStart();
+        pageCacheSlots = pager.cacheLimit();
+        pager.limitCache(pageCacheSlots - pagesFor(bytes));
+        entries = new EntryCache(bytes, this::writeBack);
         return true;
+    }
+
+    /**
+     * Gives the entry cache twice its memory (up to {@code entryCacheBytes}) or half (down to its
+     * start) when it asks ({@link EntryCache#sizeWish}), taking the pages' share from the page
+     * cache or giving it back: the two always share the page cache's heap. Called before an
+     * access, never inside a walk.
+     */
+    private void resizeEntries() {
+        long now = entries.bytes();
+        long target = entries.sizeWish() > 0 ? Math.min(entryCacheBytes, 2 * now) : Math.max(entryCacheStart(), now / 2);
+        try {
+            if (target > now) {
+                pager.limitCache(pageCacheSlots - pagesFor(target));
+                entries.resize(target);
+            } else if (target < now) {
+                entries.resize(target);
+                pager.limitCache(pageCacheSlots - pagesFor(target));
+            } else {
+                entries.keepSize(); // at its bound
+            }
+        } catch (RuntimeException | Error e) {
+            throw fail(e, "resizing the entry cache from " + now + " to " + target + " bytes");
+        }
+    }
+
+    /** The entry cache's first and least size: a 64th of its most, at least {@link EntryCache#MIN_BYTES}. */
+    private long entryCacheStart() {
+        return Math.min(entryCacheBytes, Math.max(EntryCache.MIN_BYTES, entryCacheBytes / 64));
+    }
+
+    private int pagesFor(long bytes) {
+        return (int) ((bytes + pager.pageSize() - 1) / pager.pageSize());
     }
 
     /** A walk of the index that hands entries to a visitor. */
@@ -684,6 +725,11 @@ public final class PageStore implements AutoCloseable {
         index.checkInvariants();
         if (entries != null) {
             entries.checkInvariants();
+            if (pager.cacheLimit() + pagesFor(entries.bytes()) != pageCacheSlots) {
+                throw new IllegalStateException("the page cache's limit (" + pager.cacheLimit() + " pages) and the entry"
+                        + " cache's " + entries.bytes() + " bytes do not add up to the page cache's " + pageCacheSlots
+                        + " pages");
+            }
         }
     }
 

@@ -750,7 +750,8 @@ class PageStoreTest {
      */
     @Test
     void hotEntriesAreServedAndWrittenWithoutTheirPages() throws Exception {
-        // the page cache's heap: 8 pages and, from the first value access, a 16 KiB entry cache
+        // the page cache's heap: 24 pages, of which the entry cache may take 16 KiB; from the first
+        // value access it takes its start, 4 KiB (a 64th of its most, at least 4 KiB)
         PageStoreConfig config = tiny("zsmalloc").withPageCacheBytes(24 * 1024).withEntryCacheBytes(16 * 1024);
         try (PageStore store = new PageStore(config, 0, 1)) {
             int maps = store.createTable("maps");
@@ -765,7 +766,7 @@ class PageStoreTest {
                 byte[] key = valueKey(k);
                 store.put(table, 0, key, 0, key.length, key.length, longBytes(k), 0, 8);
             }
-            byte[] hot = valueKey(17);
+            byte[] hot = valueKey(18); // 6 bytes (a 64th of the cache takes no blob key)
             assertThat(store.get(table, 0, hot, 0, hot.length, hot.length, view)).isTrue(); // a ghost
             assertThat(store.get(table, 0, hot, 0, hot.length, hot.length, view)).isTrue(); // admitted
             for (int round = 0; round < 50; round++) {
@@ -774,8 +775,8 @@ class PageStoreTest {
                     assertThat(store.get(table, 0, hot, 0, hot.length, hot.length, view)).isTrue();
                     store.put(table, 0, hot, 0, hot.length, hot.length, longBytes(round * 100 + i), 0, 8);
                 }
-                assertThat(store.stats().cacheMisses()).as("page faults of a cached key's reads and writes, round %d",
-                        round).isEqualTo(missesBefore);
+                assertThat(store.stats().cacheMisses()).as("page faults of a cached key's reads and writes, round %d: %s",
+                        round, store.stats()).isEqualTo(missesBefore);
                 for (int k = 1000 + round * 40; k < 1040 + round * 40; k++) { // cold reads pass through
                     byte[] key = valueKey(k);
                     assertThat(store.get(table, 0, key, 0, key.length, key.length, view)).isTrue();
@@ -783,7 +784,7 @@ class PageStoreTest {
                 }
             }
             store.checkInvariants();
-            assertThat(store.stats().hotPages()).as("pages cached once the entry cache took its heap").isEqualTo(8);
+            assertThat(store.stats().hotPages()).as("pages cached once the entry cache took its start").isEqualTo(20);
             assertThat(store.stats().entryHits()).isGreaterThanOrEqualTo(50 * 40);
             // the snapshot sees the hot key's newest value, which so far only the cache held
             try (io.zstate.pagestore.snapshot.FrozenView frozen = store.freeze()) {
@@ -803,6 +804,59 @@ class PageStoreTest {
             assertThat(store.delete(table, 0, fresh, 0, fresh.length, fresh.length)).isFalse();
             store.checkInvariants();
         }
+    }
+
+    /**
+     * The entry cache's size follows what it pays: a hot set read among warm keys that churn makes
+     * it take more of the page cache's heap (up to its most), and written pairs of keys never seen
+     * again (every admission a write-back for nothing) make it give the memory back to the pages.
+     */
+    @Test
+    void theEntryCacheGrowsWhileItPaysAndGivesThePagesBackWhenNot() throws Exception {
+        // 64 pages of page cache; the entry cache starts at 4 KiB (4 pages) and may take 32 KiB
+        PageStoreConfig config = tiny("zsmalloc").withPageCacheBytes(64 * 1024).withEntryCacheBytes(32 * 1024);
+        try (PageStore store = new PageStore(config, 0, 1)) {
+            int table = store.createTable("values");
+            ValueView view = new ValueView();
+            for (int k = 0; k < 20_000; k++) {
+                byte[] key = shortKey(k);
+                store.put(table, 0, key, 0, key.length, key.length, longBytes(k), 0, 8);
+            }
+            assertThat(store.stats().hotPages()).as("pages cached at the start").isEqualTo(60);
+            int warm = 1000;
+            for (int round = 0; round < 400; round++) {
+                for (int hot = 0; hot < 50; hot++) { // a hot set, read every round
+                    byte[] key = shortKey(hot);
+                    assertThat(store.get(table, 0, key, 0, key.length, key.length, view)).isTrue();
+                }
+                for (int i = 0; i < 20; i++, warm++) { // warm keys, read twice (admitted) and again much later
+                    byte[] key = shortKey(1000 + warm % 2000);
+                    store.get(table, 0, key, 0, key.length, key.length, view);
+                    store.get(table, 0, key, 0, key.length, key.length, view);
+                }
+            }
+            store.checkInvariants(); // the page cache's limit and the entry cache's size add up
+            assertThat(store.stats().hotPages()).as("pages cached once the entry cache grew to its most").isEqualTo(32);
+            long hits = store.stats().entryHits();
+            assertThat(hits).isGreaterThan(400 * 50 / 2);
+
+            for (int k = 0; k < 200_000; k++) { // pairs of writes to keys never seen again
+                byte[] key = shortKey(100_000 + k);
+                store.put(table, 0, key, 0, key.length, key.length, longBytes(k), 0, 8);
+                store.put(table, 0, key, 0, key.length, key.length, longBytes(k + 1), 0, 8);
+            }
+            for (int k = 0; k < 20_000; k++) { // reads fill the page cache again
+                byte[] key = shortKey(k);
+                store.get(table, 0, key, 0, key.length, key.length, view);
+            }
+            store.checkInvariants();
+            assertThat(store.stats().hotPages()).as("pages cached once the entry cache shrank to its start").isEqualTo(60);
+        }
+    }
+
+    /** A value key of 6 bytes, its whole key its prefix. */
+    private static byte[] shortKey(int k) {
+        return new byte[] {1, 0, (byte) (k >>> 16), (byte) (k >>> 8), (byte) k, 7};
     }
 
     private static byte[] longBytes(long value) {

@@ -51,6 +51,11 @@ import java.util.concurrent.ThreadLocalRandom;
  * it shrinks. A workload whose keys come back only after the cache has forgotten them (every
  * admission written back unread) so stops admitting; a hot set keeps every admission.
  *
+ * <p>Its size follows the same accounts ({@link #sizeWish}): a window in which records left the
+ * log unreferenced while every admission was taken and paid twice over asks for more memory, four
+ * windows in a row at the admission's floor ask for less; the owner {@linkplain #resize resizes}
+ * it (the page store moves the memory between its page cache and this cache).
+ *
  * <p>Invariants ({@link #checkInvariants}): every LIVE record is indexed exactly once and every
  * index slot points at a LIVE record reachable by probing from its hash; no two LIVE records have
  * the same (table, key-group, key); {@code used} is the bytes of every record and filler between
@@ -84,13 +89,17 @@ public final class EntryCache {
     private static final int HIT_BENEFIT = 4;
     private static final int WRITE_BACK_COST = 8;
     private static final int LEAVE_COST = 1;
+    /** Windows in a row with admissions at their floor before the cache asks to shrink. */
+    static final int FLOOR_WINDOWS = 4;
 
-    private final byte[] log;
-    private final int capacity;
-    private final long[] slots;
-    private final Doorkeeper doorkeeper;
-    private final int maxRecords;
-    private final int maxRecordLength;
+    // the layout of the current size ({@link #layout}); replaced whole by {@link #resize}
+    private long bytes;
+    private byte[] log;
+    private int capacity;
+    private long[] slots;
+    private Doorkeeper doorkeeper;
+    private int maxRecords;
+    private int maxRecordLength;
     private final int seed;
     private final WriteBack writeBack;
 
@@ -111,6 +120,10 @@ public final class EntryCache {
     /** The window's hits and costs, in quarters of a page access. */
     private long windowBenefit;
     private long windowCost;
+    /** LIVE records that left the log's head unreferenced in this window: the pressure on its size. */
+    private int windowEvictions;
+    private int windowsAtFloor;
+    private int sizeWish;
     private int[] cachedPerTable = new int[8];
     private int[] dirtyPerTable = new int[8];
     private byte[] scratch = new byte[64];
@@ -129,17 +142,112 @@ public final class EntryCache {
             throw new IllegalArgumentException("an entry cache of " + bytes + " bytes is too small: give it at least "
                     + MIN_BYTES);
         }
+        layout(bytes);
+        this.seed = ThreadLocalRandom.current().nextInt();
+        this.random = seed | 1;
+        this.writeBack = writeBack;
+    }
+
+    /** Empty arrays for a cache of {@code bytes} (at most 1 GiB); records and counts are the caller's. */
+    private void layout(long bytes) {
         long bounded = Math.min(bytes, 1L << 30);
         int slotCount = (int) (bounded / 32);
+        this.bytes = bounded;
         this.slots = new long[slotCount];
         this.maxRecords = slotCount / 4 * 3;
         this.doorkeeper = new Doorkeeper(maxRecords / 2);
         this.capacity = (int) (bounded - 8L * slotCount - doorkeeper.heapBytes()) & ~3;
         this.log = new byte[capacity];
         this.maxRecordLength = Math.min(EntryRecord.MAX_LENGTH, capacity / 8) & ~3;
-        this.seed = ThreadLocalRandom.current().nextInt();
-        this.random = seed | 1;
-        this.writeBack = writeBack;
+        head = 0;
+        tail = 0;
+        used = 0;
+        records = 0;
+        dirty = 0;
+        java.util.Arrays.fill(cachedPerTable, 0);
+        java.util.Arrays.fill(dirtyPerTable, 0);
+    }
+
+    // ==== size =====================================================================================
+
+    /** The bytes this cache was sized for (its arrays: {@link #heapBytes}). */
+    public long bytes() {
+        return bytes;
+    }
+
+    /**
+     * What the last admission window says of this cache's size: 1 if it would pay for more memory
+     * (records left the log unreferenced, every admission was taken and the hits paid for the
+     * costs twice over), -1 if it pays for none (admissions at their floor for {@value
+     * #FLOOR_WINDOWS} windows in a row), else 0. Its owner {@linkplain #resize resizes} it, or not.
+     */
+    public int sizeWish() {
+        return sizeWish;
+    }
+
+    /** Forgets the last {@link #sizeWish} (the owner will not resize); the next window asks again. */
+    public void keepSize() {
+        sizeWish = 0;
+    }
+
+    /**
+     * Moves every record into arrays for {@code bytes}, oldest first, keeping their flags; in a
+     * smaller cache the oldest leave as at any eviction (dirty ones written back), and a record
+     * longer than the new cache takes is written back if dirty and dropped. The doorkeeper starts
+     * anew; counters and the admission's state carry over. Call between operations: a view a
+     * hit returned points into the old log, which is not changed.
+     */
+    public void resize(long bytes) {
+        if (bytes < MIN_BYTES) {
+            throw new IllegalArgumentException("an entry cache of " + bytes + " bytes is too small: give it at least "
+                    + MIN_BYTES);
+        }
+        byte[] from = log;
+        int fromHead = head;
+        int fromUsed = used;
+        int fromCapacity = capacity;
+        layout(bytes);
+        sizeWish = 0;
+        windowsAtFloor = 0;
+        admittedAt = -1;
+        lastWasReadMiss = false;
+        for (int at = fromHead, left = fromUsed; left > 0; ) {
+            int length = EntryRecord.length(from, at);
+            if (length == 0) { // filler
+                left -= fromCapacity - at;
+                at = 0;
+                continue;
+            }
+            int flags = EntryRecord.flags(from, at);
+            if ((flags & LIVE) != 0) {
+                if (length > maxRecordLength) {
+                    if ((flags & DIRTY) != 0) {
+                        writeBack(from, at);
+                    }
+                } else {
+                    place(from, at, length, flags);
+                }
+            }
+            left -= length;
+            at = at + length == fromCapacity ? 0 : at + length;
+        }
+    }
+
+    /** Copies a record of another log to the tail and indexes it (its key is not cached here). */
+    private void place(byte[] from, int at, int length, int flags) {
+        int to = allocate(length);
+        System.arraycopy(from, at, log, to, length);
+        int table = EntryRecord.table(log, to);
+        int hash = EntryRecord.hash(log, to);
+        find(hash, table, EntryRecord.keyGroup(log, to), log, EntryRecord.keyOffset(to), EntryRecord.keyLength(log, to));
+        slots[foundSlot] = slotEntry(hash, to);
+        records++;
+        growCounts(table);
+        cachedPerTable[table]++;
+        if ((flags & DIRTY) != 0) {
+            dirty++;
+            dirtyPerTable[table]++;
+        }
     }
 
     // ==== point operations =========================================================================
@@ -294,14 +402,24 @@ public final class EntryCache {
     /** Counts a hit or a second miss; every {@link #WINDOW} of them, sets the admission probability. */
     private void tick() {
         if (++windowAccesses == WINDOW) {
+            boolean paid = windowBenefit > 2 * windowCost;
             if (windowBenefit < windowCost) {
                 admissionShift = Math.min(MAX_SHIFT, admissionShift + 1);
-            } else if (windowBenefit > 2 * windowCost) {
+            } else if (paid) {
                 admissionShift = Math.max(0, admissionShift - 1);
+            }
+            windowsAtFloor = admissionShift == MAX_SHIFT ? windowsAtFloor + 1 : 0;
+            if (windowsAtFloor >= FLOOR_WINDOWS) {
+                sizeWish = -1;
+            } else if (admissionShift == 0 && paid && windowEvictions >= WINDOW / 16) {
+                sizeWish = 1;
+            } else {
+                sizeWish = 0;
             }
             windowAccesses = 0;
             windowBenefit = 0;
             windowCost = 0;
+            windowEvictions = 0;
         }
     }
 
@@ -541,13 +659,20 @@ public final class EntryCache {
             }
         }
         windowCost += LEAVE_COST;
+        if ((flags & REFERENCED) == 0) {
+            windowEvictions++;
+        }
         unindex(slot, at);
     }
 
     private void writeBack(int at) {
-        int keyLength = EntryRecord.keyLength(log, at);
-        writeBack.write(EntryRecord.table(log, at), EntryRecord.keyGroup(log, at), log, EntryRecord.keyOffset(at),
-                keyLength, log, EntryRecord.valueOffset(log, at), EntryRecord.valueLength(log, at));
+        writeBack(log, at);
+    }
+
+    private void writeBack(byte[] from, int at) {
+        int keyLength = EntryRecord.keyLength(from, at);
+        writeBack.write(EntryRecord.table(from, at), EntryRecord.keyGroup(from, at), from, EntryRecord.keyOffset(at),
+                keyLength, from, EntryRecord.valueOffset(from, at), EntryRecord.valueLength(from, at));
         writeBacks++;
     }
 

@@ -24,7 +24,7 @@ import net.jqwik.api.constraints.LongRange;
  */
 class EntryCachePropertyTest {
 
-    enum Kind { GET, PUT, REMOVE, EVICT, FLUSH_TABLE, FLUSH_ALL, DROP_TABLE, DROP_PREFIX }
+    enum Kind { GET, PUT, REMOVE, EVICT, FLUSH_TABLE, FLUSH_ALL, DROP_TABLE, DROP_PREFIX, RESIZE }
 
     record Op(Kind kind, int table, int keyGroup, int key, int valueSize, int seed) {}
 
@@ -38,7 +38,8 @@ class EntryCachePropertyTest {
                 Tuple.of(2, Kind.FLUSH_TABLE),
                 Tuple.of(1, Kind.FLUSH_ALL),
                 Tuple.of(1, Kind.DROP_TABLE),
-                Tuple.of(2, Kind.DROP_PREFIX));
+                Tuple.of(2, Kind.DROP_PREFIX),
+                Tuple.of(1, Kind.RESIZE));
         Arbitrary<Integer> valueSizes = Arbitraries.frequencyOf(
                 Tuple.of(8, Arbitraries.integers().between(0, 16)),
                 Tuple.of(3, Arbitraries.integers().between(17, 300)),
@@ -120,6 +121,14 @@ class EntryCachePropertyTest {
                     pages.keySet().removeIf(k -> k.startsWith(op.table + "/"));
                     model.keySet().removeIf(k -> k.startsWith(op.table + "/"));
                     assertThat(cache.cachedEntries(op.table)).isZero();
+                }
+                case RESIZE -> { // to 4,096 bytes and up (some records then too large), grown or shrunk
+                    int before = cache.cachedEntries();
+                    long writeBacks = cache.writeBacks();
+                    cache.resize(EntryCache.MIN_BYTES + (op.seed & 0x3fff));
+                    Statistics.label("resize kept all").collect(cache.cachedEntries() == before);
+                    assertThat(cache.cachedEntries() + cache.writeBacks() - writeBacks)
+                            .as("records kept or written back").isLessThanOrEqualTo(before);
                 }
                 case DROP_PREFIX -> { // the keys sharing the first byte of this one
                     byte[] prefix = {key[0]};
