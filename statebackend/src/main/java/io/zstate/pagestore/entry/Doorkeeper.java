@@ -4,7 +4,8 @@ import java.util.Arrays;
 
 /**
  * Which keys missed recently: the entry cache's admission filter (TinyLFU's doorkeeper), so a key
- * is admitted at its second miss and a key seen once never is.
+ * is admitted at its second miss and a key seen once never is; and which keys left the cache
+ * unreferenced recently, so a miss on one says a larger cache would have hit (ARC's ghost list).
  *
  * <pre>
  *   now:     Bloom filter, 3 bits a key, about 16 bits per key it takes   <- a first miss is remembered here
@@ -40,12 +41,26 @@ final class Doorkeeper {
 
     /** Whether a key's hash was seen in this or the last generation; if not, it is remembered now. */
     boolean seenOrRemember(int hash) {
+        if (seen(hash)) {
+            return true;
+        }
+        remember(hash);
+        return false;
+    }
+
+    /** Whether a key's hash was remembered in this or the last generation (or is a false positive). */
+    boolean seen(int hash) {
         int a = (hash * 0x9e3779b9) >>> shift;
         int b = (hash * 0x85ebca6b + 0x2545f491) >>> shift;
         int c = (Integer.rotateLeft(hash, 16) * 0xc2b2ae35) >>> shift;
-        if (has(now, a, b, c) || has(before, a, b, c)) {
-            return true;
-        }
+        return has(now, a, b, c) || has(before, a, b, c);
+    }
+
+    /** Remembers a key's hash for one to two generations. */
+    void remember(int hash) {
+        int a = (hash * 0x9e3779b9) >>> shift;
+        int b = (hash * 0x85ebca6b + 0x2545f491) >>> shift;
+        int c = (Integer.rotateLeft(hash, 16) * 0xc2b2ae35) >>> shift;
         set(now, a);
         set(now, b);
         set(now, c);
@@ -56,7 +71,6 @@ final class Doorkeeper {
             now = cleared;
             remembered = 0;
         }
-        return false;
     }
 
     long heapBytes() {

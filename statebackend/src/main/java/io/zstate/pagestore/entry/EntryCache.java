@@ -51,8 +51,9 @@ import java.util.concurrent.ThreadLocalRandom;
  * it shrinks. A workload whose keys come back only after the cache has forgotten them (every
  * admission written back unread) so stops admitting; a hot set keeps every admission.
  *
- * <p>Its size follows the same accounts ({@link #sizeWish}): a window in which records left the
- * log unreferenced while every admission was taken and paid twice over asks for more memory, four
+ * <p>Its size follows the same accounts ({@link #sizeWish}): a window in which at least one access
+ * in 64 missed a key that had left the log unreferenced not long before (a second filter
+ * remembers those: ARC's ghost list) while every admission was taken and paid twice over asks for more memory, four
  * windows in a row at the admission's floor ask for less; the owner {@linkplain #resize resizes}
  * it (the page store moves the memory between its page cache and this cache).
  *
@@ -98,6 +99,8 @@ public final class EntryCache {
     private int capacity;
     private long[] slots;
     private Doorkeeper doorkeeper;
+    /** Keys whose records left the log unreferenced: a miss on one is a hit a larger cache had had. */
+    private Doorkeeper evicted;
     private int maxRecords;
     private int maxRecordLength;
     private final int seed;
@@ -120,8 +123,8 @@ public final class EntryCache {
     /** The window's hits and costs, in quarters of a page access. */
     private long windowBenefit;
     private long windowCost;
-    /** LIVE records that left the log's head unreferenced in this window: the pressure on its size. */
-    private int windowEvictions;
+    /** Misses in this window on keys that left the log unreferenced not long ago. */
+    private int windowGhostHits;
     private int windowsAtFloor;
     private int sizeWish;
     private int[] cachedPerTable = new int[8];
@@ -132,6 +135,7 @@ public final class EntryCache {
     private long misses;
     private long writeBacks;
     private long admissions;
+    private long wraps;
 
     /**
      * A cache of about {@code bytes} bytes (at most 1 GiB): a quarter for the index, the rest for
@@ -156,7 +160,8 @@ public final class EntryCache {
         this.slots = new long[slotCount];
         this.maxRecords = slotCount / 4 * 3;
         this.doorkeeper = new Doorkeeper(maxRecords / 2);
-        this.capacity = (int) (bounded - 8L * slotCount - doorkeeper.heapBytes()) & ~3;
+        this.evicted = new Doorkeeper(maxRecords / 2);
+        this.capacity = (int) (bounded - 8L * slotCount - doorkeeper.heapBytes() - evicted.heapBytes()) & ~3;
         this.log = new byte[capacity];
         this.maxRecordLength = Math.min(EntryRecord.MAX_LENGTH, capacity / 8) & ~3;
         head = 0;
@@ -177,8 +182,8 @@ public final class EntryCache {
 
     /**
      * What the last admission window says of this cache's size: 1 if it would pay for more memory
-     * (records left the log unreferenced, every admission was taken and the hits paid for the
-     * costs twice over), -1 if it pays for none (admissions at their floor for {@value
+     * (one access in 64 missed a key that had left unreferenced not long before, every admission
+     * was taken and the hits paid for the costs twice over), -1 if it pays for none (admissions at their floor for {@value
      * #FLOOR_WINDOWS} windows in a row), else 0. Its owner {@linkplain #resize resizes} it, or not.
      */
     public int sizeWish() {
@@ -261,6 +266,9 @@ public final class EntryCache {
             misses++;
             readMissHash = hash;
             lastWasReadMiss = true;
+            if (evicted.seen(hash)) {
+                windowGhostHits++;
+            }
             return false;
         }
         lastWasReadMiss = false;
@@ -334,6 +342,9 @@ public final class EntryCache {
             }
             unindex(foundSlot, at); // the new value replaces it, dirty or not
         }
+        if (at < 0 && !afterReadMiss && evicted.seen(hash)) {
+            windowGhostHits++;
+        }
         int length = EntryRecord.lengthFor(keyLength, valueLength);
         if (!fits(table, keyGroup, length)
                 || at < 0 && (afterReadMiss || !admits(hash))) {
@@ -383,6 +394,11 @@ public final class EntryCache {
 
     // ==== admission ================================================================================
 
+    /** Times the log's tail came round to its start (for tests). */
+    long wraps() {
+        return wraps;
+    }
+
     /** Keys admitted so far (second misses that passed the admission's sampling). */
     public long admissions() {
         return admissions;
@@ -411,7 +427,7 @@ public final class EntryCache {
             windowsAtFloor = admissionShift == MAX_SHIFT ? windowsAtFloor + 1 : 0;
             if (windowsAtFloor >= FLOOR_WINDOWS) {
                 sizeWish = -1;
-            } else if (admissionShift == 0 && paid && windowEvictions >= WINDOW / 16) {
+            } else if (admissionShift == 0 && paid && windowGhostHits >= WINDOW / 64) {
                 sizeWish = 1;
             } else {
                 sizeWish = 0;
@@ -419,7 +435,7 @@ public final class EntryCache {
             windowAccesses = 0;
             windowBenefit = 0;
             windowCost = 0;
-            windowEvictions = 0;
+            windowGhostHits = 0;
         }
     }
 
@@ -539,7 +555,7 @@ public final class EntryCache {
 
     /** Heap bytes the cache holds: its log and its index, allocated once. */
     public long heapBytes() {
-        return (long) log.length + 8L * slots.length + doorkeeper.heapBytes() + scratch.length;
+        return (long) log.length + 8L * slots.length + doorkeeper.heapBytes() + evicted.heapBytes() + scratch.length;
     }
 
     /** Bytes of live and dead records and fillers in the log. */
@@ -605,6 +621,7 @@ public final class EntryCache {
             if (capacity - tail >= length) {
                 at = tail;
             } else if (head >= length) {
+                wraps++;
                 EntryRecord.writeFiller(log, tail);
                 used += capacity - tail;
                 at = 0;
@@ -618,6 +635,9 @@ public final class EntryCache {
         }
         used += length;
         tail = at + length == capacity ? 0 : at + length;
+        if (tail == 0) {
+            wraps++;
+        }
         return at;
     }
 
@@ -660,7 +680,7 @@ public final class EntryCache {
         }
         windowCost += LEAVE_COST;
         if ((flags & REFERENCED) == 0) {
-            windowEvictions++;
+            evicted.remember(EntryRecord.hash(log, at));
         }
         unindex(slot, at);
     }

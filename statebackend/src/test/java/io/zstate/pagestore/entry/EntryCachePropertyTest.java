@@ -24,7 +24,7 @@ import net.jqwik.api.constraints.LongRange;
  */
 class EntryCachePropertyTest {
 
-    enum Kind { GET, PUT, REMOVE, EVICT, FLUSH_TABLE, FLUSH_ALL, DROP_TABLE, DROP_PREFIX, RESIZE }
+    enum Kind { GET, PUT, REMOVE, EVICT, FLUSH_TABLE, FLUSH_ALL, DROP_TABLE, DROP_PREFIX }
 
     record Op(Kind kind, int table, int keyGroup, int key, int valueSize, int seed) {}
 
@@ -38,16 +38,15 @@ class EntryCachePropertyTest {
                 Tuple.of(2, Kind.FLUSH_TABLE),
                 Tuple.of(1, Kind.FLUSH_ALL),
                 Tuple.of(1, Kind.DROP_TABLE),
-                Tuple.of(2, Kind.DROP_PREFIX),
-                Tuple.of(1, Kind.RESIZE));
+                Tuple.of(2, Kind.DROP_PREFIX));
         Arbitrary<Integer> valueSizes = Arbitraries.frequencyOf(
-                Tuple.of(8, Arbitraries.integers().between(0, 16)),
-                Tuple.of(3, Arbitraries.integers().between(17, 300)),
+                Tuple.of(4, Arbitraries.integers().between(0, 16)),
+                Tuple.of(4, Arbitraries.integers().between(17, 300)), // so the log wraps round in most tries
                 Tuple.of(1, Arbitraries.integers().between(301, 3000))); // some too large to cache
         return Combinators.combine(kinds, Arbitraries.integers().between(0, 1), Arbitraries.integers().between(0, 1),
                         Arbitraries.integers().between(0, 30), valueSizes, Arbitraries.integers())
                 .as(Op::new)
-                .list().ofMinSize(50).ofMaxSize(1000);
+                .list().ofMinSize(200).ofMaxSize(1000);
     }
 
     @Property(tries = 200)
@@ -59,6 +58,7 @@ class EntryCachePropertyTest {
                 pages.put(id(table, keyGroup, Arrays.copyOfRange(key, ko, ko + kl)),
                         Arrays.copyOfRange(value, vo, vo + vl)));
         ValueView view = new ValueView();
+        int step = 0;
         for (Op op : ops) {
             byte[] key = key(op.key);
             String id = id(op.table, op.keyGroup, key);
@@ -122,14 +122,6 @@ class EntryCachePropertyTest {
                     model.keySet().removeIf(k -> k.startsWith(op.table + "/"));
                     assertThat(cache.cachedEntries(op.table)).isZero();
                 }
-                case RESIZE -> { // to 4,096 bytes and up (some records then too large), grown or shrunk
-                    int before = cache.cachedEntries();
-                    long writeBacks = cache.writeBacks();
-                    cache.resize(EntryCache.MIN_BYTES + (op.seed & 0x3fff));
-                    Statistics.label("resize kept all").collect(cache.cachedEntries() == before);
-                    assertThat(cache.cachedEntries() + cache.writeBacks() - writeBacks)
-                            .as("records kept or written back").isLessThanOrEqualTo(before);
-                }
                 case DROP_PREFIX -> { // the keys sharing the first byte of this one
                     byte[] prefix = {key[0]};
                     cache.drop(op.table, op.keyGroup, prefix, 0, 1);
@@ -138,6 +130,14 @@ class EntryCachePropertyTest {
                     model.keySet().removeIf(k -> k.startsWith(start));
                 }
             }
+            if (++step % 150 == 0) { // resized now and then: to 4,096 bytes and up, grown or shrunk
+                int before = cache.cachedEntries();
+                long writeBacks = cache.writeBacks();
+                cache.resize(EntryCache.MIN_BYTES + (op.seed & 0x3fff));
+                Statistics.label("resize kept all").collect(cache.cachedEntries() == before);
+                assertThat(cache.cachedEntries() + cache.writeBacks() - writeBacks)
+                        .as("records kept or written back").isLessThanOrEqualTo(before);
+            }
             cache.checkInvariants();
         }
         cache.flush(-1);
@@ -145,7 +145,7 @@ class EntryCachePropertyTest {
         cache.checkInvariants();
         Statistics.label("write-backs").collect(cache.writeBacks() > 20);
         Statistics.label("hits").collect(cache.hits() > 5);
-        Statistics.label("wrapped").collect(cache.writeBacks() + cache.cachedEntries() > bytes / 128);
+        Statistics.label("wrapped").collect(cache.wraps() > 0);
         Statistics.label("write-backs").coverage(c -> c.check(true).count(n -> n > 0));
         Statistics.label("hits").coverage(c -> c.check(true).count(n -> n > 0));
         Statistics.label("wrapped").coverage(c -> c.check(true).count(n -> n > 0));
@@ -185,16 +185,21 @@ class EntryCachePropertyTest {
         ValueView view = new ValueView();
         byte[] value = value(8, 1);
         int admitted = 0;
+        int notAdmitted = -1;
         for (int i = 0; i < 5_000; i++) {
             byte[] key = intKey(i);
             assertThat(cache.get(0, 0, key, 0, key.length, view)).isFalse();
             view.set(value, 0, value.length);
             cache.admit(0, 0, key, 0, key.length, view); // a false positive of the doorkeeper admits
-            admitted += cache.put(0, 0, key, 0, key.length, value, 0, value.length) ? 1 : 0;
+            if (cache.put(0, 0, key, 0, key.length, value, 0, value.length)) {
+                admitted++;
+            } else {
+                notAdmitted = i;
+            }
         }
         assertThat(admitted).as("writes after their read miss cached, of 5,000").isLessThan(100);
         assertThat(cache.cachedEntries()).isLessThanOrEqualTo(admitted);
-        byte[] again = intKey(4_999);
+        byte[] again = intKey(notAdmitted); // the last one not admitted (4,999 unless a false positive)
         assertThat(cache.get(0, 0, again, 0, again.length, view)).isFalse();
         view.set(value, 0, value.length);
         cache.admit(0, 0, again, 0, again.length, view);
