@@ -112,6 +112,9 @@ public final class TraceReplay implements Callable<Integer> {
             description = "Objects in a synthetic trace's fill (default ${DEFAULT-VALUE}).")
     int syntheticObjects;
 
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
     public static void main(String[] args) {
         System.exit(new CommandLine(new TraceReplay()).execute(args));
     }
@@ -141,20 +144,20 @@ public final class TraceReplay implements Callable<Integer> {
     public Integer call() throws Exception {
         for (int chain : chains) {
             if (chain < 4 || chain > 16) {
-                throw new CommandLine.ParameterException(new CommandLine(this),
+                throw new CommandLine.ParameterException(spec.commandLine(),
                         "--chains: chain size " + chain + " is not allowed: use 4 to 16 (the kernel's CONFIG_ZSMALLOC_CHAIN_SIZE)");
             }
         }
         for (int frameSize : frameSizes) {
             if (frameSize < FrameSource.MIN_FRAME_SIZE || frameSize > FrameSource.MAX_FRAME_SIZE
                     || Integer.bitCount(frameSize) != 1) {
-                throw new CommandLine.ParameterException(new CommandLine(this), "--frame-sizes: " + frameSize
+                throw new CommandLine.ParameterException(spec.commandLine(), "--frame-sizes: " + frameSize
                         + " is not allowed: use powers of two from " + FrameSource.MIN_FRAME_SIZE + " to "
                         + FrameSource.MAX_FRAME_SIZE);
             }
         }
         if (sampleEvery < 1) {
-            throw new CommandLine.ParameterException(new CommandLine(this), "--sample-every must be at least 1");
+            throw new CommandLine.ParameterException(spec.commandLine(), "--sample-every must be at least 1");
         }
         List<Path> files = traceFiles();
         double timerNs = timerCost();
@@ -227,7 +230,7 @@ public final class TraceReplay implements Callable<Integer> {
         for (String allocator : allocators) {
             String name = allocator.toLowerCase(Locale.ROOT);
             if (!ZPools.TYPES.contains(name)) {
-                throw new CommandLine.ParameterException(new CommandLine(this),
+                throw new CommandLine.ParameterException(spec.commandLine(),
                         "--allocators: '" + allocator + "' is not known: use some of " + ZPools.TYPES);
             }
             if (name.equals("zsmalloc")) {
