@@ -112,6 +112,14 @@ public final class TraceReplay implements Callable<Integer> {
             description = "Objects in a synthetic trace's fill (default ${DEFAULT-VALUE}).")
     int syntheticObjects;
 
+    @Option(names = "--cut", paramLabel = "<events>",
+            description = "Instead of replaying: copy the first <events> events of the one trace given to --cut-output"
+                    + " (a complete trace: the objects live at the cut stay live), to ship a long recording's start.")
+    long cut;
+
+    @Option(names = "--cut-output", paramLabel = "<file>", description = "Where --cut writes.")
+    Path cutOutput;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -158,6 +166,16 @@ public final class TraceReplay implements Callable<Integer> {
         }
         if (sampleEvery < 1) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--sample-every must be at least 1");
+        }
+        if (cut > 0) {
+            if (traces.size() != 1 || cutOutput == null) {
+                throw new CommandLine.ParameterException(spec.commandLine(),
+                        "--cut copies one trace: give one trace file and --cut-output <file>");
+            }
+            long copied = cut(traces.get(0), cutOutput, cut);
+            System.out.printf(Locale.ROOT, "trace-replay: the first %,d events of %s written to %s%n", copied,
+                    traces.get(0), cutOutput);
+            return 0;
         }
         List<Path> files = traceFiles();
         double timerNs = timerCost();
@@ -222,6 +240,31 @@ public final class TraceReplay implements Callable<Integer> {
             Files.createDirectories(parent);
         }
         Files.writeString(file, text, StandardCharsets.UTF_8);
+    }
+
+    /** Copies the first {@code events} events of {@code from} to {@code to}, with an end mark; returns how many. */
+    static long cut(Path from, Path to, long events) throws IOException {
+        Path parent = to.toAbsolutePath().getParent();
+        if (parent != null) {
+            Files.createDirectories(parent);
+        }
+        long copied = 0;
+        try (InputStream in = Files.newInputStream(from); PoolTrace.Reader r = new PoolTrace.Reader(in);
+                java.io.OutputStream out = Files.newOutputStream(to);
+                PoolTrace.Writer w = new PoolTrace.Writer(out, r.frameSize())) {
+            while (copied < events && r.next()) {
+                if (r.code() == PoolTrace.MALLOC) {
+                    w.malloc(r.id(), r.size());
+                } else {
+                    w.event(r.code(), r.id());
+                }
+                copied++;
+            }
+            if (w.failure() != null) {
+                throw w.failure();
+            }
+        }
+        return copied;
     }
 
     /** The pools to replay at one frame size: each allocator, zsmalloc once per chain size. */

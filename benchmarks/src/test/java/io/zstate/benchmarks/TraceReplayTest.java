@@ -68,6 +68,17 @@ class TraceReplayTest {
     }
 
     @Test
+    void aCutTraceHoldsTheFirstEventsAndReplays() throws Exception {
+        Path cut = dir.resolve("cut.trace.gz");
+        assertThat(new CommandLine(new TraceReplay()).execute("--cut", "5000", "--cut-output", cut.toString(),
+                "src/main/traces/sql-join-30k-orders.trace.gz")).isZero();
+        Path report = dir.resolve("cut.md");
+        assertThat(new CommandLine(new TraceReplay()).execute("--report", report.toString(), "--series",
+                dir.resolve("cut.csv").toString(), "--allocators", "zsmalloc", cut.toString())).isZero();
+        assertThat(Files.readAllLines(report)).anyMatch(l -> l.startsWith("5,000 events"));
+    }
+
+    @Test
     void badChainsAndFrameSizesAreRefusedWithTheAllowedValues() {
         for (List<String> args : List.of(List.of("--chains", "3"), List.of("--frame-sizes", "8000"),
                 List.of("--frame-sizes", "131072"), List.of("--allocators", "slab"))) {
