@@ -56,7 +56,10 @@ import picocli.CommandLine.Parameters;
  *                 evicted objects per frame released, copies per read; then one compact(): the
  *                 utilization after it and the objects it moved (plus those --compact-first moved)
  *   malloc/free   System.nanoTime() around each malloc and each free of the replay, less the
- *                 timer's own cost measured at start (one run: compare within a run only)
+ *                 timer's own cost measured at start, in the last of 1 + --warmup-replays replays
+ *                 of the pool (the earlier ones compile the code); one run: compare within it only.
+ *                 A malloc that grows the frame source's arenas pays for the new arena (16 MiB of
+ *                 direct memory) inside it: a trace that fills a large pool shows it
  * </pre>
  */
 @Command(name = "trace-replay", mixinStandardHelpOptions = true,
@@ -102,6 +105,11 @@ public final class TraceReplay implements Callable<Integer> {
     @Option(names = "--compact-first",
             description = "A full pool compacts before it reclaims (the page store does not; a policy to measure).")
     boolean compactFirst;
+
+    @Option(names = "--warmup-replays", defaultValue = "1",
+            description = "Replays of each pool before the one reported, so its malloc and free ns are of compiled"
+                    + " code (the counts are the same in every replay; default ${DEFAULT-VALUE}).")
+    int warmupReplays;
 
     @Option(names = "--synthetic", split = ",",
             description = "Also replay synthetic traces of 4 KiB pages with a published kernel size distribution:"
@@ -205,6 +213,9 @@ public final class TraceReplay implements Callable<Integer> {
             for (int frameSize : sizes) {
                 for (Setup setup : setups(frameSize)) {
                     long frames = (budget + frameSize - 1) / frameSize;
+                    for (int w = 0; w < warmupReplays; w++) {
+                        replay(file, setup, frames * frameSize, scan, timerNs);
+                    }
                     Result r = replay(file, setup, frames * frameSize, scan, timerNs);
                     results.add(r);
                     System.out.printf(Locale.ROOT, "trace-replay: %s %s %d B: utilization %.1f%%, swap-ins %,d,"
