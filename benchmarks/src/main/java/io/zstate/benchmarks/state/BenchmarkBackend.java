@@ -31,6 +31,13 @@ public final class BenchmarkBackend implements AutoCloseable {
 
     public static final int KEY_GROUPS = 128;
 
+    /**
+     * System property naming a directory where zstate backends record their pools' traces
+     * ({@code state.backend.zstate.debug.pool-trace-directory}); the state suite sets it in its
+     * forks for {@code --pool-trace-directory}.
+     */
+    public static final String POOL_TRACE_PROPERTY = "zstate.benchmark.pool-trace-directory";
+
     public final CheckpointableKeyedStateBackend<Long> keyed;
     private final MockEnvironment environment;
 
@@ -84,6 +91,10 @@ public final class BenchmarkBackend implements AutoCloseable {
                 config.set(ZStateOptions.PAGE_CACHE_SIZE, new MemorySize(pageCache));
                 config.set(ZStateOptions.PAGE_SIZE, new MemorySize(pageSize));
                 config.set(org.apache.flink.configuration.CheckpointingOptions.INCREMENTAL_CHECKPOINTS, incremental);
+                String traces = System.getProperty(POOL_TRACE_PROPERTY);
+                if (traces != null && !traces.isEmpty()) { // the suite's --pool-trace-directory, set in its forks
+                    config.set(ZStateOptions.POOL_TRACE_DIRECTORY, traces);
+                }
                 yield new ZStateBackend().configure(config, BenchmarkBackend.class.getClassLoader());
             }
             case "rocksdb" -> new EmbeddedRocksDBStateBackend(incremental);

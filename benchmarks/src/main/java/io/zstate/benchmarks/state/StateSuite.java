@@ -70,6 +70,11 @@ public final class StateSuite implements Callable<Integer> {
                     + " regime (default ${DEFAULT-VALUE}).")
     List<String> backends;
 
+    @Option(names = "--pool-trace-directory", paramLabel = "<dir>",
+            description = "Record every zstate pool's requests into this directory (one trace a backend, for the"
+                    + " replay simulator, -Ptrace-replay); the timings of a traced run are not comparable.")
+    Path poolTraceDirectory;
+
     public static void main(String[] args) {
         System.exit(new CommandLine(new StateSuite()).setCaseInsensitiveEnumValuesAllowed(true).execute(args));
     }
@@ -165,6 +170,10 @@ public final class StateSuite implements Callable<Integer> {
                 .measurementTime(TimeValue.seconds(1))
                 .forks(1)
                 .shouldFailOnError(true);
+        if (poolTraceDirectory != null) {
+            Files.createDirectories(poolTraceDirectory);
+            options.jvmArgsAppend("-D" + BenchmarkBackend.POOL_TRACE_PROPERTY + "=" + poolTraceDirectory.toAbsolutePath());
+        }
         Collection<RunResult> runs = new Runner(options.build()).run();
         List<SuiteResult> results = new ArrayList<>();
         for (RunResult run : runs) {

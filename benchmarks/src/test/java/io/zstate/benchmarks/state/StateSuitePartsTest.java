@@ -2,14 +2,20 @@ package io.zstate.benchmarks.state;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.zstate.allocator.PoolTrace;
 import io.zstate.benchmarks.state.StateSuite.SuiteResult;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.LocalDate;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 import org.apache.flink.api.common.state.ValueState;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
-/** Regime sizing, the backends the suite creates, and the report's verdicts. */
+/** Regime sizing, the backends the suite creates (and their pool traces), and the report's verdicts. */
 class StateSuitePartsTest {
 
     private static final StateSize.Sizes SIZES = new StateSize.Sizes(400L << 20, 120L << 20);
@@ -34,6 +40,28 @@ class StateSuitePartsTest {
                 assertThat(state.value()).as(backend).isNull();
             }
         }
+    }
+
+    @Test
+    void aZstateBackendRecordsItsPoolsTraceWhenTheSuiteAsks(@TempDir Path traces) throws Exception {
+        System.setProperty(BenchmarkBackend.POOL_TRACE_PROPERTY, traces.toString());
+        try (BenchmarkBackend b = BenchmarkBackend.create("zstate", 16L << 20, 1L << 20)) {
+            ValueStateBenchmark.load(b.keyed);
+        } finally {
+            System.clearProperty(BenchmarkBackend.POOL_TRACE_PROPERTY);
+        }
+        List<Path> files;
+        try (Stream<Path> list = Files.list(traces)) {
+            files = list.filter(f -> f.toString().endsWith(".trace.gz")).toList();
+        }
+        assertThat(files).hasSize(1);
+        long stores = 0;
+        try (InputStream in = Files.newInputStream(files.get(0)); PoolTrace.Reader r = new PoolTrace.Reader(in)) {
+            while (r.next()) { // to the end mark: the backend closed its trace
+                stores += r.code() == PoolTrace.MALLOC ? 1 : 0;
+            }
+        }
+        assertThat(stores).as("pages stored into the pool while 500,000 keys load into a 1 MiB page cache").isPositive();
     }
 
     @Test
