@@ -53,17 +53,18 @@ public final class ZStateOptions {
                     .doubleType()
                     .defaultValue(0.0)
                     .withDescription(
-                            "The share of the page cache's heap (page-cache-size) that keeps hot entries rather"
+                            "The most of the page cache's heap (page-cache-size) that may keep hot entries rather"
                                     + " than hot pages: serialized key and value, one record each, in front of the"
                                     + " pages, so a hot key stops paying for its cold neighbours and a write to a"
                                     + " cached key reads no page (it is written into its page when it leaves the"
-                                    + " cache). A key is admitted at its second miss. Point accesses of value, list,"
+                                    + " cache). The cache starts at a 64th of this and grows while its hits pay for"
+                                    + " it, shrinking back when they do not; a key is admitted at its second miss,"
+                                    + " less often while admissions do not pay. Point accesses of value, list,"
                                     + " reducing and aggregating states use it; map entries go to the pages directly,"
                                     + " and a backend with map states only keeps the whole page cache for pages. 0"
-                                    + " turns it off (the default: in the counter example job, whose keys recur"
-                                    + " in pairs and then not for long, admitted entries were written back into pages"
-                                    + " they had just left, 0.83x records/s; the state suite's Zipf reads gain 1.55x"
-                                    + " at 0.25); at most 0.9, and the pages keep at least eight pages.");
+                                    + " turns it off (the default: the state suite's Zipf reads and updates gain"
+                                    + " 1.3x and 1.45x at 0.25, but the counter and windows example jobs lose 8-10%"
+                                    + " to its lookups); at most 0.9, and the pages keep at least eight pages.");
 
     public static final ConfigOption<MemorySize> POOL_SIZE =
             key("state.backend.zstate.pool-size")

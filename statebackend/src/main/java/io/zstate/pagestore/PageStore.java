@@ -89,7 +89,7 @@ public final class PageStore implements AutoCloseable {
         }
         this.firstKeyGroup = firstKeyGroup;
         this.pager = pager;
-        this.entryCacheBytes = config.entryCacheBytes();
+        this.entryCacheBytes = Math.min(config.entryCacheBytes(), EntryCache.MAX_BYTES);
         try {
             this.index = new BucketIndex(pager, firstKeyGroup, numberOfKeyGroups);
         } catch (RuntimeException | Error e) {
@@ -391,7 +391,7 @@ public final class PageStore implements AutoCloseable {
                 entries.resize(target);
             } else if (target < now) {
                 entries.resize(target);
-                pager.limitCache(pageCacheSlots - pagesFor(target));
+                pager.limitCache(pageCacheSlots - pagesFor(entries.bytes()));
             } else {
                 entries.keepSize(); // at its bound
             }

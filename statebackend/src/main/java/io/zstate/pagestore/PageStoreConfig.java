@@ -27,9 +27,10 @@ import java.util.Objects;
  * @param spillWriteBufferBytes RocksDB memtable size of the spill store
  * @param poolTraceDirectory where the pool records its requests ({@code PoolTrace}, a file per
  *     store) for the allocator replay; null (the default) for no trace
- * @param entryCacheBytes the part of {@code pageCacheBytes} the entry cache takes, which keeps hot
- *     entries (serialized, one record each) in front of the pages, once the first point access
- *     of a whole-prefix key (a value, list, reducing or aggregating state's) comes; 0 for none
+ * @param entryCacheBytes the most of {@code pageCacheBytes} the entry cache may take (at most 1
+ *     GiB is used), which keeps hot entries (serialized, one record each) in front of the pages,
+ *     from the first point access of a whole-prefix key (a value, list, reducing or aggregating
+ *     state's): it starts at a 64th of this and grows while it pays (see {@code EntryCache}); 0 for none
  *     (the default of {@link #defaults}), else at least {@link #MIN_ENTRY_CACHE_BYTES}, leaving
  *     the pages at least 8 pages
  */

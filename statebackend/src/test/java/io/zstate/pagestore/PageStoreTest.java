@@ -767,7 +767,7 @@ class PageStoreTest {
                 store.put(table, 0, key, 0, key.length, key.length, longBytes(k), 0, 8);
             }
             byte[] hot = valueKey(18); // 6 bytes (a 64th of the cache takes no blob key)
-            assertThat(store.get(table, 0, hot, 0, hot.length, hot.length, view)).isTrue(); // a ghost
+            assertThat(store.get(table, 0, hot, 0, hot.length, hot.length, view)).isTrue(); // a first miss (doorkeeper)
             assertThat(store.get(table, 0, hot, 0, hot.length, hot.length, view)).isTrue(); // admitted
             for (int round = 0; round < 50; round++) {
                 long missesBefore = store.stats().cacheMisses();

@@ -8,7 +8,7 @@ import java.util.Arrays;
  * unreferenced recently, so a miss on one says a larger cache would have hit (ARC's ghost list).
  *
  * <pre>
- *   now:     Bloom filter, 3 bits a key, about 16 bits per key it takes   <- a first miss is remembered here
+ *   now:     Bloom filter, 3 bits a key, 16 to 32 bits per key it takes    <- a first miss is remembered here
  *   before:  the previous generation, read only                            <- a key is seen if either has it
  *   after `generation` remembered keys: before := now, now := cleared
  * </pre>
@@ -17,8 +17,8 @@ import java.util.Arrays;
  * a table of hashes (a ghost queue), no key can push another out, so hot keys whose hashes collide
  * are each still seen at their second miss. The price is false positives: about 1% of keys never
  * seen before are taken as seen (two filters at 16 bits a key and three bits: (1 -
- * e^(-3/16))^3 = 0.5% each). Remembering is amortized O(1): clearing a filter costs a word per
- * 4 keys it took.
+ * e^(-3/16))^3 = 0.5% each, less at up to 32 bits). Remembering is amortized O(1): clearing a
+ * filter costs a word per 2 to 4 keys it took.
  *
  * <p>Invariant: {@code remembered < generation}. Not thread-safe: its entry cache's.
  */

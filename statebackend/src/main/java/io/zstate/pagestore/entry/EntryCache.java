@@ -52,8 +52,9 @@ import java.util.concurrent.ThreadLocalRandom;
  * admission written back unread) so stops admitting; a hot set keeps every admission.
  *
  * <p>Its size follows the same accounts ({@link #sizeWish}): a window in which at least one access
- * in 64 missed a key that had left the log unreferenced not long before (a second filter
- * remembers those: ARC's ghost list) while every admission was taken and paid twice over asks for more memory, four
+ * in 64, and one miss in 16, missed a key that had left the log unreferenced not long before (a
+ * second filter remembers those: ARC's ghost list) while every admission was taken and paid twice
+ * over asks for more memory, four
  * windows in a row at the admission's floor ask for less; the owner {@linkplain #resize resizes}
  * it (the page store moves the memory between its page cache and this cache).
  *
@@ -78,6 +79,8 @@ public final class EntryCache {
 
     /** The smallest cache: a few records of the largest size. */
     public static final long MIN_BYTES = PageStoreConfig.MIN_ENTRY_CACHE_BYTES;
+    /** The largest cache: its log's positions are ints. */
+    public static final long MAX_BYTES = 1L << 30;
 
     private static final int LIVE = EntryRecord.LIVE;
     private static final int DIRTY = EntryRecord.DIRTY;
@@ -123,7 +126,8 @@ public final class EntryCache {
     /** The window's hits and costs, in quarters of a page access. */
     private long windowBenefit;
     private long windowCost;
-    /** Misses in this window on keys that left the log unreferenced not long ago. */
+    /** Misses in this window, and those on keys that left the log unreferenced not long ago. */
+    private int windowMisses;
     private int windowGhostHits;
     private int windowsAtFloor;
     private int sizeWish;
@@ -138,8 +142,9 @@ public final class EntryCache {
     private long wraps;
 
     /**
-     * A cache of about {@code bytes} bytes (at most 1 GiB): a quarter for the index, the rest for
-     * the log. The log binds for records of 32 bytes and more, the index (3/4 full) below that.
+     * A cache of about {@code bytes} bytes (at most {@link #MAX_BYTES}): a quarter for the index,
+     * 9-19% for the two filters (16-32 bits a key each, as powers of two round), the rest for the
+     * log. The log binds for records of about 25 bytes and more, the index (3/4 full) below that.
      */
     public EntryCache(long bytes, WriteBack writeBack) {
         if (bytes < MIN_BYTES) {
@@ -154,7 +159,7 @@ public final class EntryCache {
 
     /** Empty arrays for a cache of {@code bytes} (at most 1 GiB); records and counts are the caller's. */
     private void layout(long bytes) {
-        long bounded = Math.min(bytes, 1L << 30);
+        long bounded = Math.min(bytes, MAX_BYTES);
         int slotCount = (int) (bounded / 32);
         this.bytes = bounded;
         this.slots = new long[slotCount];
@@ -182,8 +187,8 @@ public final class EntryCache {
 
     /**
      * What the last admission window says of this cache's size: 1 if it would pay for more memory
-     * (one access in 64 missed a key that had left unreferenced not long before, every admission
-     * was taken and the hits paid for the costs twice over), -1 if it pays for none (admissions at their floor for {@value
+     * (one access in 64 and one miss in 16 missed a key that had left unreferenced not long before,
+     * every admission was taken and the hits paid for the costs twice over), -1 if it pays for none (admissions at their floor for {@value
      * #FLOOR_WINDOWS} windows in a row), else 0. Its owner {@linkplain #resize resizes} it, or not.
      */
     public int sizeWish() {
@@ -198,9 +203,11 @@ public final class EntryCache {
     /**
      * Moves every record into arrays for {@code bytes}, oldest first, keeping their flags; in a
      * smaller cache the oldest leave as at any eviction (dirty ones written back), and a record
-     * longer than the new cache takes is written back if dirty and dropped. The doorkeeper starts
-     * anew; counters and the admission's state carry over. Call between operations: a view a
-     * hit returned points into the old log, which is not changed.
+     * longer than the new cache takes is written back if dirty and dropped. Both filters (the
+     * doorkeeper and the evicted keys) start anew; counters and the admission's state carry over.
+     * Call between operations: a view a hit returned points into the old log, which is not
+     * changed. If a write-back throws, the records not yet moved are lost: the owner must fail
+     * (the page store does), as a half-moved cache is not its state before the call.
      */
     public void resize(long bytes) {
         if (bytes < MIN_BYTES) {
@@ -266,6 +273,7 @@ public final class EntryCache {
             misses++;
             readMissHash = hash;
             lastWasReadMiss = true;
+            windowMisses++;
             if (evicted.seen(hash)) {
                 windowGhostHits++;
             }
@@ -342,8 +350,11 @@ public final class EntryCache {
             }
             unindex(foundSlot, at); // the new value replaces it, dirty or not
         }
-        if (at < 0 && !afterReadMiss && evicted.seen(hash)) {
-            windowGhostHits++;
+        if (at < 0 && !afterReadMiss) {
+            windowMisses++;
+            if (evicted.seen(hash)) {
+                windowGhostHits++;
+            }
         }
         int length = EntryRecord.lengthFor(keyLength, valueLength);
         if (!fits(table, keyGroup, length)
@@ -415,10 +426,15 @@ public final class EntryCache {
         tick();
     }
 
+    private long windowHits() {
+        return windowBenefit / HIT_BENEFIT;
+    }
+
     /** Counts a hit or a second miss; every {@link #WINDOW} of them, sets the admission probability. */
     private void tick() {
         if (++windowAccesses == WINDOW) {
             boolean paid = windowBenefit > 2 * windowCost;
+            boolean allAdmitted = admissionShift == 0;
             if (windowBenefit < windowCost) {
                 admissionShift = Math.min(MAX_SHIFT, admissionShift + 1);
             } else if (paid) {
@@ -427,7 +443,8 @@ public final class EntryCache {
             windowsAtFloor = admissionShift == MAX_SHIFT ? windowsAtFloor + 1 : 0;
             if (windowsAtFloor >= FLOOR_WINDOWS) {
                 sizeWish = -1;
-            } else if (admissionShift == 0 && paid && windowGhostHits >= WINDOW / 64) {
+            } else if (allAdmitted && paid && 64L * windowGhostHits >= windowHits() + windowMisses
+                    && 16L * windowGhostHits >= windowMisses) { // well above the filter's false positives (~1%)
                 sizeWish = 1;
             } else {
                 sizeWish = 0;
@@ -436,6 +453,7 @@ public final class EntryCache {
             windowBenefit = 0;
             windowCost = 0;
             windowGhostHits = 0;
+            windowMisses = 0;
         }
     }
 

@@ -215,8 +215,8 @@ class EntryCachePropertyTest {
         int hot = (int) (bytes / 64 / 4); // a quarter of what fits
         for (int i = 0; i < hot; i++) {
             byte[] key = key(i);
-            assertThat(cache.put(0, 0, key, 0, key.length, value, 0, value.length)).as("a first miss").isFalse();
-            assertThat(cache.put(0, 0, key, 0, key.length, value, 0, value.length)).as("a second miss").isTrue();
+            cache.put(0, 0, key, 0, key.length, value, 0, value.length); // a first miss (cached only by a false positive)
+            assertThat(cache.put(0, 0, key, 0, key.length, value, 0, value.length)).as("a second miss, or a hit").isTrue();
         }
         for (int round = 0; round < 20; round++) {
             for (int i = 0; i < hot; i++) {
