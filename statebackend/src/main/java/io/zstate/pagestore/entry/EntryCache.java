@@ -223,25 +223,18 @@ public final class EntryCache {
         windowsAtFloor = 0;
         admittedAt = -1;
         lastWasReadMiss = false;
-        for (int at = fromHead, left = fromUsed; left > 0; ) {
-            int length = EntryRecord.length(from, at);
-            if (length == 0) { // filler
-                left -= fromCapacity - at;
-                at = 0;
+        for (int at = fromHead, left = fromUsed; left > 0;
+                left -= EntryRecord.span(from, fromCapacity, at), at = EntryRecord.next(from, fromCapacity, at)) {
+            int flags = EntryRecord.isFiller(from, at) ? 0 : EntryRecord.flags(from, at);
+            if ((flags & LIVE) == 0) {
                 continue;
             }
-            int flags = EntryRecord.flags(from, at);
-            if ((flags & LIVE) != 0) {
-                if (length > maxRecordLength) {
-                    if ((flags & DIRTY) != 0) {
-                        writeBack(from, at);
-                    }
-                } else {
-                    place(from, at, length, flags);
-                }
+            int length = EntryRecord.length(from, at);
+            if (length <= maxRecordLength) {
+                place(from, at, length, flags);
+            } else if ((flags & DIRTY) != 0) {
+                writeBack(from, at);
             }
-            left -= length;
-            at = at + length == fromCapacity ? 0 : at + length;
         }
     }
 
@@ -504,22 +497,15 @@ public final class EntryCache {
         if (table < 0 ? dirty == 0 : dirtyEntries(table) == 0) {
             return;
         }
-        for (int at = head, left = used; left > 0; ) {
-            int length = EntryRecord.length(log, at);
-            if (length == 0) { // filler
-                left -= capacity - at;
-                at = 0;
-                continue;
-            }
-            int flags = EntryRecord.flags(log, at);
+        for (int at = head, left = used; left > 0;
+                left -= EntryRecord.span(log, capacity, at), at = EntryRecord.next(log, capacity, at)) {
+            int flags = EntryRecord.isFiller(log, at) ? 0 : EntryRecord.flags(log, at);
             if ((flags & (LIVE | DIRTY)) == (LIVE | DIRTY) && (table < 0 || EntryRecord.table(log, at) == table)) {
                 writeBack(at);
                 EntryRecord.flags(log, at, flags & ~DIRTY);
                 dirty--;
                 dirtyPerTable[EntryRecord.table(log, at)]--;
             }
-            left -= length;
-            at = at + length == capacity ? 0 : at + length;
         }
     }
 
@@ -532,19 +518,13 @@ public final class EntryCache {
         if (cachedEntries(table) == 0) {
             return;
         }
-        for (int at = head, left = used; left > 0; ) {
-            int length = EntryRecord.length(log, at);
-            if (length == 0) {
-                left -= capacity - at;
-                at = 0;
-                continue;
-            }
-            if ((EntryRecord.flags(log, at) & LIVE) != 0 && EntryRecord.table(log, at) == table
+        for (int at = head, left = used; left > 0;
+                left -= EntryRecord.span(log, capacity, at), at = EntryRecord.next(log, capacity, at)) {
+            if (!EntryRecord.isFiller(log, at) && (EntryRecord.flags(log, at) & LIVE) != 0
+                    && EntryRecord.table(log, at) == table
                     && (prefix == null || startsWith(at, keyGroup, prefix, prefixOffset, prefixLength))) {
                 unindex(slotOf(at), at);
             }
-            left -= length;
-            at = at + length == capacity ? 0 : at + length;
         }
     }
 
@@ -665,12 +645,12 @@ public final class EntryCache {
      */
     private void evictHead() {
         int at = head;
-        int length = EntryRecord.length(log, at);
-        if (length == 0) {
-            used -= capacity - at;
-            head = 0;
+        if (EntryRecord.isFiller(log, at)) {
+            used -= EntryRecord.span(log, capacity, at);
+            head = EntryRecord.next(log, capacity, at);
             return;
         }
+        int length = EntryRecord.length(log, at);
         int flags = EntryRecord.flags(log, at);
         int slot = -1;
         if ((flags & LIVE) != 0) {
@@ -680,7 +660,7 @@ public final class EntryCache {
             }
         }
         used -= length;
-        head = at + length == capacity ? 0 : at + length;
+        head = EntryRecord.next(log, capacity, at);
         if ((flags & LIVE) == 0) {
             return;
         }
@@ -803,14 +783,13 @@ public final class EntryCache {
         int bytes = 0;
         int[] perTable = new int[cachedPerTable.length];
         int[] dirtyTable = new int[cachedPerTable.length];
-        for (int at = head, left = used; left > 0; ) {
-            int length = EntryRecord.length(log, at);
-            if (length == 0) {
-                bytes += capacity - at;
-                left -= capacity - at;
-                at = 0;
+        for (int at = head, left = used; left > 0;
+                left -= EntryRecord.span(log, capacity, at), at = EntryRecord.next(log, capacity, at)) {
+            bytes += EntryRecord.span(log, capacity, at);
+            if (EntryRecord.isFiller(log, at)) {
                 continue;
             }
+            int length = EntryRecord.length(log, at);
             if (length < EntryRecord.HEADER || (length & 3) != 0 || at + length > capacity) {
                 throw new IllegalStateException("entry cache: a record of " + length + " bytes at " + at);
             }
@@ -832,9 +811,6 @@ public final class EntryCache {
                             + " finds the record at " + other);
                 }
             }
-            bytes += length;
-            left -= length;
-            at = at + length == capacity ? 0 : at + length;
         }
         int indexed = 0;
         for (long slot : slots) {

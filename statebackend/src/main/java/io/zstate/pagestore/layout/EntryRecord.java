@@ -66,6 +66,27 @@ public final class EntryRecord {
         return Pages.u16(log, at);
     }
 
+    /** Whether the log's bytes from {@code at} to its arena's end are a filler, not a record. */
+    public static boolean isFiller(byte[] log, int at) {
+        return length(log, at) == 0;
+    }
+
+    /** The bytes the record or filler at {@code at} takes in a log of {@code capacity} bytes. */
+    public static int span(byte[] log, int capacity, int at) {
+        int length = length(log, at);
+        return length == 0 ? capacity - at : length;
+    }
+
+    /**
+     * Where a walk over a log of {@code capacity} bytes goes after the record or filler at {@code
+     * at}: the next record, or the arena's start after its last bytes. The one walk over the log:
+     * {@code for (at = head, left = used; left > 0; left -= span(..), at = next(..))}.
+     */
+    public static int next(byte[] log, int capacity, int at) {
+        int next = at + span(log, capacity, at);
+        return next == capacity ? 0 : next;
+    }
+
     public static int flags(byte[] log, int at) {
         return log[at + FLAGS];
     }
