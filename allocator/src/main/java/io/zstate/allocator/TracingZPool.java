@@ -25,6 +25,11 @@ final class TracingZPool implements ZPool {
         this.trace = trace;
     }
 
+    /** The pool it records the requests of. */
+    ZPool inner() {
+        return pool;
+    }
+
     @Override
     public long malloc(int size) {
         long handle = pool.malloc(size);

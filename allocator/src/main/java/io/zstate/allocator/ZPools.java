@@ -9,6 +9,12 @@ public final class ZPools {
     /** The allocator names {@link #create} accepts. */
     public static final List<String> TYPES = List.of("zsmalloc", "zbud", "z3fold", "zlog", "xcfmalloc");
 
+    /** The chain sizes {@link #zsmalloc(FrameSource, int)} accepts, and its default. */
+    public static final int MIN_ZSMALLOC_CHAIN_SIZE = SizeClasses.MIN_CHAIN_SIZE;
+
+    public static final int MAX_ZSMALLOC_CHAIN_SIZE = SizeClasses.MAX_CHAIN_SIZE;
+    public static final int DEFAULT_ZSMALLOC_CHAIN_SIZE = SizeClasses.DEFAULT_CHAIN_SIZE;
+
     private ZPools() {}
 
     /** A zsmalloc pool with the default chain size (8 frames per span at most). */
@@ -68,9 +74,20 @@ public final class ZPools {
      * @throws IllegalArgumentException naming the allowed values for an unknown allocator
      */
     public static ZPool create(String type, FrameSource source) {
+        return create(type, source, DEFAULT_ZSMALLOC_CHAIN_SIZE);
+    }
+
+    /**
+     * A pool of the named allocator over {@code source}; a zsmalloc pool's spans hold at most
+     * {@code zsmallocChainSize} frames, which the other allocators ignore.
+     *
+     * @throws IllegalArgumentException naming the allowed values for an unknown allocator, or
+     *     for a zsmalloc chain size outside 4 to 16
+     */
+    public static ZPool create(String type, FrameSource source, int zsmallocChainSize) {
         switch (type.toLowerCase(Locale.ROOT)) {
             case "zsmalloc":
-                return zsmalloc(source);
+                return zsmalloc(source, zsmallocChainSize);
             case "zbud":
                 return zbud(source);
             case "z3fold":
@@ -117,6 +134,15 @@ public final class ZPools {
             return ((ZsmallocPool) pool).classStats();
         }
         return pool.stats().toString();
+    }
+
+    /**
+     * The chain size of a zsmalloc pool (traced or not): the most frames a span holds; 0 for the
+     * other allocators, which have no spans.
+     */
+    public static int chainSize(ZPool pool) {
+        ZPool inner = pool instanceof TracingZPool tracing ? tracing.inner() : pool;
+        return inner instanceof ZsmallocPool zsmalloc ? zsmalloc.chainSize() : 0;
     }
 
     /** The zsmalloc size-class table for a frame size and chain size. */

@@ -605,6 +605,11 @@ final class ZsmallocPool extends AbstractZPool {
     }
 
     /** Per-class occupancy, one line a class in use: the kernel's zsmalloc stats file. */
+    /** The most frames a span holds (the kernel's {@code CONFIG_ZSMALLOC_CHAIN_SIZE}). */
+    int chainSize() {
+        return classes.chainSize();
+    }
+
     String classStats() {
         StringBuilder sb = new StringBuilder();
         sb.append(String.format("%5s %6s %6s %8s %8s %7s %9s%n",

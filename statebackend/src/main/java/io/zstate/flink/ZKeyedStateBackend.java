@@ -462,6 +462,13 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
         }
     }
 
+    /** The zsmalloc chain size of this backend's pool; 0 for other allocators. */
+    int poolChainSize() {
+        synchronized (store) {
+            return store.poolChainSize();
+        }
+    }
+
     /** The slot's shared zstate memory this backend draws from; null with a hand-sized pool (tests). */
     SlotMemory slotMemory() {
         return sharedMemory == null ? null : sharedMemory.getResourceHandle();

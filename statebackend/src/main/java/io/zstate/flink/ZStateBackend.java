@@ -57,6 +57,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
     static final String MANAGED_MEMORY_TYPE = "state-zstate-managed-memory";
 
     private final String allocator;
+    private final int zsmallocChainSize;
     private final int pageSize;
     private final long pageCacheBytes;
     private final double entryCacheFraction;
@@ -73,6 +74,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
     /** A backend with every option at its default. */
     public ZStateBackend() {
         this.allocator = ZStateOptions.ALLOCATOR.defaultValue();
+        this.zsmallocChainSize = ZStateOptions.ZSMALLOC_CHAIN_SIZE.defaultValue();
         this.pageSize = (int) ZStateOptions.PAGE_SIZE.defaultValue().getBytes();
         this.pageCacheBytes = ZStateOptions.PAGE_CACHE_SIZE.defaultValue().getBytes();
         this.entryCacheFraction = ZStateOptions.ENTRY_CACHE_FRACTION.defaultValue();
@@ -94,6 +96,13 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
                 .toLowerCase(Locale.ROOT);
         if (!ZPools.TYPES.contains(allocator)) {
             throw invalid(ZStateOptions.ALLOCATOR.key(), allocator, "one of " + ZPools.TYPES);
+        }
+        this.zsmallocChainSize = config.getOptional(ZStateOptions.ZSMALLOC_CHAIN_SIZE)
+                .orElse(original.zsmallocChainSize);
+        if (zsmallocChainSize < ZPools.MIN_ZSMALLOC_CHAIN_SIZE || zsmallocChainSize > ZPools.MAX_ZSMALLOC_CHAIN_SIZE) {
+            // checked whatever the allocator, so a typo does not wait for a switch to zsmalloc
+            throw invalid(ZStateOptions.ZSMALLOC_CHAIN_SIZE.key(), String.valueOf(zsmallocChainSize),
+                    ZPools.MIN_ZSMALLOC_CHAIN_SIZE + " to " + ZPools.MAX_ZSMALLOC_CHAIN_SIZE + " frames per span");
         }
         this.pageSize = powerOfTwo(config, ZStateOptions.PAGE_SIZE, original.pageSize,
                 PageStoreConfig.MIN_PAGE_SIZE, PageStoreConfig.MAX_PAGE_SIZE);
@@ -286,7 +295,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
             long entryBytes = entryCacheBytes(pageCacheBytes, entryCacheFraction);
             config = new PageStoreConfig(pageSize, pageCacheBytes, poolBudget, frameSize, allocator,
                     bouncerRatio, reclaimBatchFrames, spillParent, ownSpillBytes / 2, ownSpillBytes / 2,
-                    poolTraceDirectory == null ? null : Path.of(poolTraceDirectory), entryBytes);
+                    poolTraceDirectory == null ? null : Path.of(poolTraceDirectory), entryBytes, zsmallocChainSize);
         } catch (RuntimeException e) {
             if (sharedMemory != null) {
                 closeQuietly(sharedMemory);
@@ -360,7 +369,8 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
 
     @Override
     public String toString() {
-        return "ZStateBackend{allocator=" + allocator + ", pageSize=" + pageSize + ", pageCache=" + pageCacheBytes
+        return "ZStateBackend{allocator=" + allocator
+                + (allocator.equals("zsmalloc") ? ", zsmallocChainSize=" + zsmallocChainSize : "") + ", pageSize=" + pageSize + ", pageCache=" + pageCacheBytes
                 + ", pool=" + (poolBytes == -1 ? "managed" : String.valueOf(poolBytes)) + ", frameSize=" + frameSize
                 + ", bouncerRatio=" + bouncerRatio + ", backgroundReaper=" + backgroundReaper + '}';
     }

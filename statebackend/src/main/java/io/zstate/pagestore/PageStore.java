@@ -673,6 +673,11 @@ public final class PageStore implements AutoCloseable {
 
     // ==== observability, checks, lifecycle ========================================================
 
+    /** The pool's zsmalloc chain size (the most frames a span holds); 0 for other allocators. */
+    public int poolChainSize() {
+        return pager.poolChainSize();
+    }
+
     public PageStoreStats stats() {
         if (closed) {
             // metrics may ask after the backend is disposed; RocksDB is closed by then, and

@@ -71,6 +71,43 @@ class ZStateBackendLifecycleTest {
                 .hasMessageContaining("'state.backend.zstate.pool-size'");
         assertThatThrownBy(() -> configured(ZStateOptions.BOUNCER_RATIO.key(), "0.5"))
                 .hasMessageContaining("'state.backend.zstate.bouncer-ratio': 0.5");
+        for (String chain : List.of("3", "17")) {
+            assertThatThrownBy(() -> configured(ZStateOptions.ZSMALLOC_CHAIN_SIZE.key(), chain))
+                    .isInstanceOf(IllegalConfigurationException.class)
+                    .hasMessageContaining("'state.backend.zstate.zsmalloc-chain-size': " + chain)
+                    .hasMessageContaining("Allowed: 4 to 16 frames per span");
+        }
+        assertThatThrownBy(() -> configured(ZStateOptions.ALLOCATOR.key(), "xcfmalloc",
+                        ZStateOptions.ZSMALLOC_CHAIN_SIZE.key(), "32"))
+                .as("checked whatever the allocator")
+                .hasMessageContaining("'state.backend.zstate.zsmalloc-chain-size': 32");
+    }
+
+    @Test
+    void theZsmallocChainSizeReachesThePool() throws Exception {
+        assertThat(poolChainSizeOf(configured())).as("the default").isEqualTo(8);
+        assertThat(poolChainSizeOf(configured(ZStateOptions.ZSMALLOC_CHAIN_SIZE.key(), "4"))).isEqualTo(4);
+        assertThat(poolChainSizeOf(configured(ZStateOptions.ZSMALLOC_CHAIN_SIZE.key(), "16"))).isEqualTo(16);
+        assertThat(configured(ZStateOptions.ZSMALLOC_CHAIN_SIZE.key(), "4").toString())
+                .contains("allocator=zsmalloc, zsmallocChainSize=4");
+        assertThat(poolChainSizeOf(configured(ZStateOptions.ALLOCATOR.key(), "xcfmalloc",
+                        ZStateOptions.ZSMALLOC_CHAIN_SIZE.key(), "4")))
+                .as("other allocators ignore it: no spans").isZero();
+        assertThat(files(spill)).as("nothing left behind").isEmpty();
+    }
+
+    private int poolChainSizeOf(ZStateBackend backend) throws Exception {
+        try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
+            CheckpointableKeyedStateBackend<Integer> keyed = backend.createKeyedStateBackend(
+                    new KeyedStateBackendParametersImpl<>(env, new JobID(), "chain", IntSerializer.INSTANCE, 10,
+                            new KeyGroupRange(0, 9), env.getTaskKvStateRegistry(), TtlTimeProvider.DEFAULT,
+                            new UnregisteredMetricsGroup(), (n, v) -> {}, List.of(), new CloseableRegistry(), 1.0));
+            try {
+                return ((ZKeyedStateBackend<Integer>) keyed).poolChainSize();
+            } finally {
+                keyed.dispose();
+            }
+        }
     }
 
     @Test

@@ -695,6 +695,19 @@ class PageStoreTest {
         assertThatThrownBy(() -> base.withBouncerMinRatio(0.5)).hasMessageContaining("bouncer ratio 0.5");
         assertThatThrownBy(() -> base.withPageCacheBytes(4096)).hasMessageContaining("fewer than 8 pages");
         assertThatThrownBy(() -> base.withPoolBytes(4096)).hasMessageContaining("fewer than 16 frames");
+        assertThatThrownBy(() -> base.withZsmallocChainSize(2)).hasMessageContaining("zsmalloc chain size 2")
+                .hasMessageContaining("4 to 16");
+    }
+
+    @Test
+    void theZsmallocChainSizeReachesThePool() {
+        assertThat(PageStoreConfig.defaults(dir).zsmallocChainSize()).isEqualTo(8);
+        try (PageStore store = new PageStore(tiny("zsmalloc").withZsmallocChainSize(4), 0, 1)) {
+            assertThat(store.poolChainSize()).isEqualTo(4);
+        }
+        try (PageStore store = new PageStore(tiny("xcfmalloc").withZsmallocChainSize(4), 0, 1)) {
+            assertThat(store.poolChainSize()).as("other allocators ignore it").isZero();
+        }
     }
 
     @Test

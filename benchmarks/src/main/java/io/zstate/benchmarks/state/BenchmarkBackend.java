@@ -48,7 +48,8 @@ public final class BenchmarkBackend implements AutoCloseable {
 
     /**
      * @param backend zstate, zstate-reaper (its background reaper on), zstate-pages (its entry cache off),
-     *     zstate-entriesNN (NN% of the page cache's heap for entries), rocksdb, rocksdb-partitioned (with partitioned index and filter
+     *     zstate-entriesNN (NN% of the page cache's heap for entries), zstate-xcfmalloc, zstate-zlog (that
+     *     allocator for the pool), zstate-zsmallocN (zsmalloc with chain size N, 4 to 16), rocksdb, rocksdb-partitioned (with partitioned index and filter
      *     blocks), forst (Flink 2.x's ForSt, through its synchronous keyed backend) or hashmap
      * @param managedMemory managed memory of the slot, bytes
      * @param pageCache zstate's page cache, bytes
@@ -78,8 +79,17 @@ public final class BenchmarkBackend implements AutoCloseable {
             boolean incremental, List<org.apache.flink.runtime.state.KeyedStateHandle> restoreFrom) throws Exception {
         String variant = backend;
         double entryFraction = ZStateOptions.ENTRY_CACHE_FRACTION.defaultValue();
+        String allocator = ZStateOptions.ALLOCATOR.defaultValue();
+        int chainSize = ZStateOptions.ZSMALLOC_CHAIN_SIZE.defaultValue();
         if (backend.startsWith("zstate-entries")) { // zstate-entriesNN: NN% of the page cache's heap for entries
             entryFraction = Integer.parseInt(backend.substring("zstate-entries".length())) / 100.0;
+            variant = "zstate";
+        } else if (backend.startsWith("zstate-zsmalloc")) { // zstate-zsmallocN: zsmalloc with chain size N
+            allocator = "zsmalloc";
+            chainSize = Integer.parseInt(backend.substring("zstate-zsmalloc".length()));
+            variant = "zstate";
+        } else if (backend.equals("zstate-xcfmalloc") || backend.equals("zstate-zlog")) { // that allocator
+            allocator = backend.substring("zstate-".length());
             variant = "zstate";
         }
         AbstractStateBackend stateBackend = switch (variant) {
@@ -88,6 +98,8 @@ public final class BenchmarkBackend implements AutoCloseable {
                 Configuration config = new Configuration();
                 config.set(ZStateOptions.BACKGROUND_REAPER, backend.equals("zstate-reaper"));
                 config.set(ZStateOptions.ENTRY_CACHE_FRACTION, backend.equals("zstate-pages") ? 0.0 : entryFraction);
+                config.set(ZStateOptions.ALLOCATOR, allocator);
+                config.set(ZStateOptions.ZSMALLOC_CHAIN_SIZE, chainSize);
                 config.set(ZStateOptions.PAGE_CACHE_SIZE, new MemorySize(pageCache));
                 config.set(ZStateOptions.PAGE_SIZE, new MemorySize(pageSize));
                 config.set(org.apache.flink.configuration.CheckpointingOptions.INCREMENTAL_CHECKPOINTS, incremental);
@@ -111,7 +123,8 @@ public final class BenchmarkBackend implements AutoCloseable {
             }
             case "hashmap" -> new HashMapStateBackend();
             default -> throw new IllegalArgumentException("backend '" + backend
-                    + "' is not known: use zstate, zstate-reaper, zstate-pages, zstate-entriesNN, rocksdb, rocksdb-partitioned, forst or hashmap");
+                    + "' is not known: use zstate, zstate-reaper, zstate-pages, zstate-entriesNN, zstate-xcfmalloc, zstate-zlog,"
+                    + " zstate-zsmallocN (chain size N, 4 to 16), rocksdb, rocksdb-partitioned, forst or hashmap");
         };
         MockEnvironment environment = new MockEnvironmentBuilder()
                 .setManagedMemorySize(Math.max(managedMemory, 1 << 20))

@@ -1,6 +1,7 @@
 package io.zstate.benchmarks.state;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.zstate.allocator.PoolTrace;
 import io.zstate.benchmarks.state.StateSuite.SuiteResult;
@@ -31,7 +32,8 @@ class StateSuitePartsTest {
 
     @Test
     void everyBackendHoldsTheLoadedStateAndReturnsItsMemory() throws Exception {
-        for (String backend : new String[] {"zstate", "rocksdb", "rocksdb-partitioned", "forst", "hashmap"}) {
+        for (String backend : new String[] {"zstate", "zstate-zsmalloc4", "zstate-xcfmalloc", "zstate-zlog", "rocksdb",
+                "rocksdb-partitioned", "forst", "hashmap"}) {
             try (BenchmarkBackend b = BenchmarkBackend.create(backend, 16L << 20, 1L << 20)) {
                 ValueState<Long> state = ValueStateBenchmark.load(b.keyed);
                 b.keyed.setCurrentKey(123_456L);
@@ -40,6 +42,14 @@ class StateSuitePartsTest {
                 assertThat(state.value()).as(backend).isNull();
             }
         }
+    }
+
+    @Test
+    void outOfRangeChainSizesAndUnknownVariantsAreRefused() {
+        assertThatThrownBy(() -> BenchmarkBackend.create("zstate-zsmalloc3", 16L << 20, 1L << 20))
+                .hasMessageContaining("'state.backend.zstate.zsmalloc-chain-size': 3");
+        assertThatThrownBy(() -> BenchmarkBackend.create("zstate-slab", 16L << 20, 1L << 20))
+                .hasMessageContaining("zstate-xcfmalloc, zstate-zlog, zstate-zsmallocN");
     }
 
     @Test

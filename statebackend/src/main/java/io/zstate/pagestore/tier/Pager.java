@@ -164,7 +164,7 @@ public final class Pager implements AutoCloseable {
                 ? new FrameSource(config.poolBytes(), config.frameSize(), FrameSource.DEFAULT_ARENA_BYTES, null, memory)
                 : new FrameSource(config.poolBytes(), config.frameSize(), SHARED_ARENA_BYTES, shared, memory);
         try {
-            this.pool = traced(ZPools.create(config.allocator(), frames), config);
+            this.pool = traced(ZPools.create(config.allocator(), frames, config.zsmallocChainSize()), config);
         } catch (RuntimeException e) {
             frames.close();
             throw e;
@@ -185,6 +185,11 @@ public final class Pager implements AutoCloseable {
 
     public int pageSize() {
         return pageSize;
+    }
+
+    /** The pool's zsmalloc chain size (the most frames a span holds); 0 for other allocators. */
+    public int poolChainSize() {
+        return ZPools.chainSize(pool);
     }
 
     /**
