@@ -217,6 +217,14 @@ final class CompareReport {
             case "zstate" -> "#2a9d8f";
             case "rocksdb" -> "#e76f51";
             case "hashmap" -> "#457b9d";
+            // the allocators of the replay's charts (ReplayChart)
+            case "zsmalloc/8" -> "#2a9d8f";
+            case "zsmalloc/4" -> "#8ab17d";
+            case "zsmalloc/16" -> "#264653";
+            case "xcfmalloc" -> "#e9c46a";
+            case "zlog" -> "#e76f51";
+            case "z3fold" -> "#9b5de5";
+            case "zbud" -> "#457b9d";
             default -> "#888888";
         };
     }
