@@ -65,7 +65,9 @@ public interface ZPool extends AutoCloseable {
      * or no victim is left: every live object in a victim frame (or span) is handed to {@code
      * evictor}, which copies it out; once the evictor has {@linkplain Evictor#flush() flushed},
      * the objects it accepted are freed. Victims are released whole, so zsmalloc may release up to
-     * a span's frames (chain size) minus one more than asked. The evictor must not call back into
+     * a span's frames (chain size) minus one more than asked; xcfmalloc, whose objects may span
+     * frames, evicts every object with a block in a victim (bytes outside the victim too) and
+     * releases any other frame that empties, so it may release many more. The evictor must not call back into
      * this pool. If the evictor throws (from evict or flush), nothing is freed and the exception
      * is rethrown; the victims go back to the hot end of the LRU.
      *

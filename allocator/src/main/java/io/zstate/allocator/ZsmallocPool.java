@@ -604,12 +604,12 @@ final class ZsmallocPool extends AbstractZPool {
         checkCommonInvariants(objects, payload, frames);
     }
 
-    /** Per-class occupancy, one line a class in use: the kernel's zsmalloc stats file. */
     /** The most frames a span holds (the kernel's {@code CONFIG_ZSMALLOC_CHAIN_SIZE}). */
     int chainSize() {
         return classes.chainSize();
     }
 
+    /** Per-class occupancy, one line a class in use: the kernel's zsmalloc stats file. */
     String classStats() {
         StringBuilder sb = new StringBuilder();
         sb.append(String.format("%5s %6s %6s %8s %8s %7s %9s%n",

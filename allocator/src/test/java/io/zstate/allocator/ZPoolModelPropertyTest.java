@@ -269,7 +269,9 @@ class ZPoolModelPropertyTest {
             freed.add(handle);
         }
         if (accept == Integer.MAX_VALUE) {
-            assertThat(released).isLessThanOrEqualTo(maxFrames + 16);
+            if (!pool.type().equals("xcfmalloc")) { // its spread objects free blocks in other frames too
+                assertThat(released).isLessThanOrEqualTo(maxFrames + 16);
+            }
             for (int[] frames : evictedFrames.values()) {
                 ZPoolContractTest.assertEvictedObjectsFrameReleased(pool.type(), source, frames);
             }

@@ -38,7 +38,7 @@ import picocli.CommandLine.Option;
  * an 8-byte count, log-uniform over 1..100,000), takes every page of the table from a frozen view
  * (the checkpoint's page image, so the pages are exactly what the pool holds), and compresses them
  * every way the issue names: LZ4 a page (today), zstd a page, zstd with a dictionary trained on a
- * sample of the pages, LZ4 and zstd over units of several pages, and pages rebuilt without the
+ * sample of the pages (every tenth, left out of the measurement), LZ4 and zstd over units of several pages, and pages rebuilt without the
  * slots' hashes (what a format that recomputes them on a fault would store). It reports bytes per
  * entry for each and the time a page takes to compress and decompress (codec contexts and buffers
  * reused; the copy of each compressed page is counted in compressing, as the pool's store; the
@@ -66,8 +66,14 @@ public final class DensityReport implements Callable<Integer> {
     int dictionaryBytes;
 
     @Option(names = "--sample-pages", defaultValue = "4000",
-            description = "Pages the dictionary is trained on, the first of the table (default ${DEFAULT-VALUE}).")
+            description = "Most pages the dictionaries are trained on, every 10th of the table, left out of the"
+                    + " measurement (default ${DEFAULT-VALUE}).")
     int samplePages;
+
+    /** Every so many pages one trains the dictionaries instead of being measured. */
+    private static final int TRAIN_EVERY = 10;
+
+    private long measuredEntries;
 
     @Option(names = "--seed", defaultValue = "42", description = "Seed of the values (default ${DEFAULT-VALUE}).")
     long seed;
@@ -78,6 +84,10 @@ public final class DensityReport implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (keyGroups < 1 || keyGroups > 128) {
+            throw new CommandLine.ParameterException(new CommandLine(this), "--key-groups " + keyGroups
+                    + ": use 1 to 128 (the report writes Flink's one-byte key-group prefix)");
+        }
         Path spill = Files.createTempDirectory("zstate-density");
         PageStoreConfig config = PageStoreConfig.defaults(spill)
                 .withPageSize(pageSize)
@@ -141,21 +151,45 @@ public final class DensityReport implements Callable<Integer> {
         }, "key-group " + keyGroup);
     }
 
-    private void report(List<byte[]> pages, PageStoreStats stats, long heapBytes) {
-        double entries = keys;
+    private void report(List<byte[]> allPages, PageStoreStats stats, long heapBytes) {
         long used = 0;
-        for (byte[] page : pages) {
+        long counted = 0;
+        for (byte[] page : allPages) {
             used += page.length - BucketPage.freeBytes(page);
+            counted += BucketPage.count(page);
         }
+        if (counted != keys) {
+            throw new IllegalStateException("the table's pages hold " + counted + " entries, " + keys + " were loaded");
+        }
+        // every TRAIN_EVERY-th page trains the dictionaries; the others are measured (out of sample)
+        List<byte[]> training = new ArrayList<>();
+        List<byte[]> pages = new ArrayList<>();
+        long measuredEntries = 0;
+        for (int i = 0; i < allPages.size(); i++) {
+            if (i % TRAIN_EVERY == 0 && training.size() < samplePages) {
+                training.add(allPages.get(i));
+            } else {
+                pages.add(allPages.get(i));
+                measuredEntries += BucketPage.count(allPages.get(i));
+            }
+        }
+        this.measuredEntries = measuredEntries;
+        double entries = keys;
+        System.out.printf(Locale.ROOT, "# dictionaries trained on %,d pages (every %dth), levers measured on the other %,d"
+                + " (%,d entries)%n", training.size(), TRAIN_EVERY, pages.size(), measuredEntries);
         System.out.printf(Locale.ROOT, "# %,d ValueState<Long> entries, %,d pages of %,d bytes, %.1f%% used (%.1f B of page a entry)%n",
-                keys, pages.size(), pageSize, 100.0 * used / ((long) pages.size() * pageSize),
-                (double) pages.size() * pageSize / entries);
+                keys, allPages.size(), pageSize, 100.0 * used / ((long) allPages.size() * pageSize),
+                (double) allPages.size() * pageSize / entries);
         System.out.printf(Locale.ROOT, "# the store now: pool frames %.1f B an entry (payload %.1f B), heap %.1f B an entry"
                         + " (page table, directories, page cache of 64 pages)%n",
                 stats.poolBytesHeld() / entries, stats.poolPayloadBytes() / entries, heapBytes / entries);
         List<byte[]> withoutHashes = new ArrayList<>(pages.size());
         for (byte[] page : pages) {
             withoutHashes.add(withoutHashes(page));
+        }
+        List<byte[]> trainingWithoutHashes = new ArrayList<>(training.size());
+        for (byte[] page : training) {
+            trainingWithoutHashes.add(withoutHashes(page));
         }
         System.out.println();
         System.out.println("| lever | bytes an entry | against LZ4 a page | compress ns a page | decompress ns a page |");
@@ -168,9 +202,10 @@ public final class DensityReport implements Callable<Integer> {
         print("zstd-1 a page", zstd(pages, 1, 1, null), lz4);
         print("zstd-3 a page", zstd(pages, 1, 3, null), lz4);
         print("zstd-3, units of 16 pages", zstd(pages, 16, 3, null), lz4);
-        print("zstd-3 a page, dictionary", zstd(pages, 1, 3, train(pages)), lz4);
-        print("zstd-9 a page, dictionary", zstd(pages, 1, 9, train(pages)), lz4);
-        print("zstd-3 a page, dictionary, slots without hashes", zstd(withoutHashes, 1, 3, train(withoutHashes)), lz4);
+        byte[] dictionary = train(training);
+        print("zstd-3 a page, dictionary", zstd(pages, 1, 3, dictionary), lz4);
+        print("zstd-9 a page, dictionary", zstd(pages, 1, 9, dictionary), lz4);
+        print("zstd-3 a page, dictionary, slots without hashes", zstd(withoutHashes, 1, 3, train(trainingWithoutHashes)), lz4);
         return;
     }
 
@@ -190,10 +225,10 @@ public final class DensityReport implements Callable<Integer> {
         return copy;
     }
 
-    private byte[] train(List<byte[]> pages) {
-        ZstdDictTrainer trainer = new ZstdDictTrainer(Math.min(pages.size(), samplePages) * pageSize, dictionaryBytes);
-        for (int i = 0; i < Math.min(pages.size(), samplePages); i++) {
-            trainer.addSample(pages.get(i));
+    private byte[] train(List<byte[]> samples) {
+        ZstdDictTrainer trainer = new ZstdDictTrainer(samples.size() * pageSize, dictionaryBytes);
+        for (byte[] page : samples) {
+            trainer.addSample(page);
         }
         return trainer.trainSamples();
     }
@@ -279,7 +314,7 @@ public final class DensityReport implements Callable<Integer> {
             }
             decompressNanos = Math.min(decompressNanos, System.nanoTime() - start);
         }
-        return new Result(bytes, bytes / (double) keys, compressNanos / (double) pages.size(),
+        return new Result(bytes, bytes / (double) measuredEntries, compressNanos / (double) pages.size(),
                 decompressNanos / (double) pages.size());
     }
 }

@@ -159,9 +159,10 @@ public final class TraceReplay implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         for (int chain : chains) {
-            if (chain < 4 || chain > 16) {
-                throw new CommandLine.ParameterException(spec.commandLine(),
-                        "--chains: chain size " + chain + " is not allowed: use 4 to 16 (the kernel's CONFIG_ZSMALLOC_CHAIN_SIZE)");
+            if (chain < ZPools.MIN_ZSMALLOC_CHAIN_SIZE || chain > ZPools.MAX_ZSMALLOC_CHAIN_SIZE) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--chains: chain size " + chain
+                        + " is not allowed: use " + ZPools.MIN_ZSMALLOC_CHAIN_SIZE + " to " + ZPools.MAX_ZSMALLOC_CHAIN_SIZE
+                        + " (the kernel's CONFIG_ZSMALLOC_CHAIN_SIZE)");
             }
         }
         for (int frameSize : frameSizes) {

@@ -19,7 +19,7 @@ import java.util.Map;
  * <pre>
  *   mvn -q -DskipTests -Ptrace-replay verify -Dreplay.args="--chains 4,8,16"
  *   java -cp jobs/target/classes io.zstate.jobs.ReplayChart benchmarks/target/trace-replay-series.csv \
- *       counter-100k-keys.trace.gz 4096 docs/allocator-counter-utilization.svg
+ *       counter-100k-keys.trace.gz 4096 docs/allocator-counter-100k-keys-utilization.svg
  * </pre>
  */
 public final class ReplayChart {

@@ -31,7 +31,7 @@ public final class ZStateOptions {
     public static final ConfigOption<Integer> ZSMALLOC_CHAIN_SIZE =
             key("state.backend.zstate.zsmalloc-chain-size")
                     .intType()
-                    .defaultValue(8)
+                    .defaultValue(io.zstate.allocator.ZPools.DEFAULT_ZSMALLOC_CHAIN_SIZE)
                     .withDescription(
                             "With 'zsmalloc', the most frames one span of a size class holds (the kernel's"
                                     + " CONFIG_ZSMALLOC_CHAIN_SIZE): 4 to 16. Longer chains waste less of a frame per"
@@ -41,7 +41,7 @@ public final class ZStateOptions {
                                     + " after compaction. End to end (docs/allocator.md) chain 4 gave 1.10x records/s"
                                     + " on the counter job under heavy reclaim and 1.04-2.09x on value reads under"
                                     + " spill, but 0.65-0.76x on map reads under spill in three of five runs, hence"
-                                    + " 8. The other allocators ignore it.");
+                                    + " 8. Checked whatever the allocator; the other allocators then ignore it.");
 
     public static final ConfigOption<MemorySize> PAGE_SIZE =
             key("state.backend.zstate.page-size")
