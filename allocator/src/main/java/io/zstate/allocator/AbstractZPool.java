@@ -40,14 +40,6 @@ abstract class AbstractZPool implements ZPool {
     private final ByteBuffer evictScratch;
     private final ByteBuffer evictView;
     private boolean reclaiming;
-    /** LRU elements (frames, or zsmalloc's spans) read since reclaim last passed them. */
-    private long[] referencedBits = new long[1];
-    private boolean quietReads;
-    /** Victims reclaim passed over for their referenced mark. */
-    protected long secondChances;
-    /** The reclaim call that last offered each LRU element's objects (reclaimCall counts calls). */
-    private int[] offeredIn = new int[64];
-    private int reclaimCall;
     /** Handle slots an evictor accepted during the current reclaim, freed after its flush. */
     private int[] pending = new int[64];
     private int pendingCount;
@@ -172,7 +164,6 @@ abstract class AbstractZPool implements ZPool {
         int size = sizeOf(slot);
         Objects.checkFromIndexSize(dstOffset, size, dst.length);
         countRead(copyOut(slot, size, dst, dstOffset));
-        referenced(slot);
         return size;
     }
 
@@ -191,7 +182,6 @@ abstract class AbstractZPool implements ZPool {
                             + dst.remaining());
         }
         countRead(copyOut(slot, size, dst, dst.position()));
-        referenced(slot);
         dst.position(dst.position() + size);
         return size;
     }
@@ -206,10 +196,6 @@ abstract class AbstractZPool implements ZPool {
         long heldBefore = framesHeld;
         reclaiming = true;
         pendingCount = 0;
-        if (++reclaimCall == 0) { // wrapped: no element may look offered by an old call
-            java.util.Arrays.fill(offeredIn, 0);
-            reclaimCall = 1;
-        }
         try {
             reclaimFrames(maxFrames, evictor);
             evictor.flush();
@@ -329,23 +315,19 @@ abstract class AbstractZPool implements ZPool {
 
     /**
      * Whole-frame reclaim over one LRU list of frames (zbud, z3fold, zlog, xcfmalloc): victims from
-     * the cold end, each moved to the hot end first (a frame read since reclaim last came to it is
-     * passed over this time: {@link #secondChance}; a frame the evictor refused stays there; one it took
+     * the cold end, each moved to the hot end first (a frame the evictor refused stays there; one it took
      * whole is released when its objects are freed after the flush), until {@code maxFrames}
-     * victims were taken whole or the LRU went round twice (each frame offered once at most).
+     * victims were taken whole or every frame was tried once.
      */
     protected final void reclaimColdFrames(IntLinkedLists lru, int maxFrames, Evictor evictor, FrameObjects objects) {
         int emptied = 0;
-        for (int attempts = 2 * lru.size(0); emptied < maxFrames && attempts > 0; attempts--) {
+        for (int attempts = lru.size(0); emptied < maxFrames && attempts > 0; attempts--) {
             int frame = lru.last(0);
             if (frame == IntLinkedLists.NIL) {
                 break;
             }
             lru.remove(0, frame);
             lru.addFirst(0, frame);
-            if (secondChance(frame) || !firstOffer(frame)) {
-                continue;
-            }
             if (objects.evictAll(frame, evictor)) {
                 emptied++;
             }
@@ -429,68 +411,6 @@ abstract class AbstractZPool implements ZPool {
             return 2;
         }
         return 1;
-    }
-
-    // ---- referenced bits: a second chance at reclaim for what was read ----------------------------
-
-    /**
-     * The LRU element an object's recency is kept on: its first frame (frame-LRU pools); zsmalloc
-     * overrides it with the object's span.
-     */
-    protected int recencyUnit(int slot) {
-        return payloadFrame(slot);
-    }
-
-    /** Marks the object's LRU element read since reclaim last passed it, unless reads are quiet. */
-    private void referenced(int slot) {
-        if (quietReads) {
-            return;
-        }
-        int unit = recencyUnit(slot);
-        if (unit >>> 6 >= referencedBits.length) {
-            referencedBits = java.util.Arrays.copyOf(referencedBits, Math.max((unit >>> 6) + 1, 2 * referencedBits.length));
-        }
-        referencedBits[unit >>> 6] |= 1L << unit;
-    }
-
-    /**
-     * Whether reclaim passes over an LRU element this time (zswap's second chance, 2024): true if
-     * it was read since reclaim last came to it, and the mark is cleared. A reclaim loop that
-     * gives second chances must try each element twice, so that a cold end of only read
-     * elements still yields victims on the second pass.
-     */
-    protected final boolean secondChance(int unit) {
-        int word = unit >>> 6;
-        if (word >= referencedBits.length || (referencedBits[word] & 1L << unit) == 0) {
-            return false;
-        }
-        referencedBits[word] &= ~(1L << unit);
-        secondChances++;
-        return true;
-    }
-
-    /**
-     * Whether this reclaim call may offer an LRU element's objects to the evictor: once per call.
-     * The loops go round the LRU up to twice (second chances), and an element offered on the first
-     * round comes round again: offering its objects twice would free them twice.
-     */
-    protected final boolean firstOffer(int unit) {
-        if (unit >= offeredIn.length) {
-            offeredIn = java.util.Arrays.copyOf(offeredIn, Math.max(unit + 1, 2 * offeredIn.length));
-        }
-        if (offeredIn[unit] == reclaimCall) {
-            return false;
-        }
-        offeredIn[unit] = reclaimCall;
-        return true;
-    }
-
-    /**
-     * Reads from now on are a checkpoint's copies ({@code on}) and leave no referenced mark, or
-     * page faults (off). Through {@link ZPools#snapshotReads}.
-     */
-    final void quietReads(boolean on) {
-        quietReads = on;
     }
 
     private void countRead(int copies) {

@@ -59,18 +59,12 @@ public final class ZPools {
     }
 
     /**
-     * Marks the reads a pool sees from now on as a checkpoint's copies ({@code on}) or as page
-     * faults (off): a traced pool records them so, and a checkpoint's copies leave no referenced
-     * mark (only a fault's read earns a frame a second chance at reclaim).
+     * Marks the reads a traced pool sees from now on as a checkpoint's copies ({@code on}) or as
+     * page faults (off); does nothing for a pool that is not traced.
      */
     public static void snapshotReads(ZPool pool, boolean on) {
-        ZPool inner = pool;
         if (pool instanceof TracingZPool tracing) {
             tracing.snapshotReads(on);
-            inner = tracing.inner();
-        }
-        if (inner instanceof AbstractZPool base) {
-            base.quietReads(on); // a checkpoint's copies give no second chance at reclaim
         }
     }
 

@@ -163,11 +163,6 @@ final class ZsmallocPool extends AbstractZPool {
     }
 
     @Override
-    protected int recencyUnit(int handleSlot) {
-        return spanOf(handles.location(handleSlot)); // the LRU keeps spans
-    }
-
-    @Override
     protected int payloadFrame(int handleSlot) {
         long location = handles.location(handleSlot);
         int span = spanOf(location);
@@ -192,15 +187,12 @@ final class ZsmallocPool extends AbstractZPool {
     @Override
     protected void reclaimFrames(int maxFrames, Evictor evictor) {
         int emptied = 0;
-        for (int attempts = 2 * lru.size(0); emptied < maxFrames && attempts > 0; attempts--) {
+        for (int attempts = lru.size(0); emptied < maxFrames && attempts > 0; attempts--) {
             int span = lru.last(0);
             int clazz = spanClass[span];
             int slots = classes.objectsPerSpan(clazz);
             lru.remove(0, span);
             lru.addFirst(0, span); // the hot end; released when its objects are freed after the flush
-            if (secondChance(span) || !firstOffer(span)) { // read since reclaim last came: passed over this time
-                continue;
-            }
             boolean all = true;
             for (int slot = 0; slot < slots; slot++) {
                 int handleSlot = headerWord(span, slot);

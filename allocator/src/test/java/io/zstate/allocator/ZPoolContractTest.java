@@ -411,41 +411,6 @@ class ZPoolContractTest {
         }
     }
 
-    /**
-     * A frame (span) read since reclaim last came to it gets a second chance: reclaim passes over
-     * it once, evicting the next coldest; a checkpoint's reads (quiet) earn none; and when every
-     * frame was read, a reclaim still finds victims on its second round, each offered once.
-     */
-    @ParameterizedTest(name = "{0}")
-    @MethodSource("specs")
-    void aFrameReadSinceTheLastReclaimGetsASecondChance(PoolSpec spec) {
-        try (FrameSource source = new FrameSource(16L << 20, spec.frameSize());
-                AbstractZPool pool = spec.create(source)) {
-            int big = pool.maxObjectSize(); // a frame (span) of its own
-            long a = pool.malloc(big);
-            long b = pool.malloc(big);
-            long c = pool.malloc(big);
-            byte[] out = new byte[big];
-            pool.read(a, out, 0); // the coldest, but read
-            List<Long> evicted = new ArrayList<>();
-            Evictor recorder = (handle, data) -> evicted.add(handle);
-            assertThat(pool.reclaim(1, recorder)).isPositive();
-            assertThat(evicted).as("the read frame is passed over").containsExactly(b);
-            ZPools.snapshotReads(pool, true);
-            pool.read(c, out, 0); // a checkpoint's copy: no mark
-            ZPools.snapshotReads(pool, false);
-            pool.reclaim(1, recorder);
-            assertThat(evicted).as("a checkpoint's read earns no second chance").containsExactly(b, c);
-            long d = pool.malloc(big);
-            pool.read(a, out, 0);
-            pool.read(d, out, 0);
-            pool.reclaim(4, recorder); // every frame read: the second round evicts, each once
-            assertThat(evicted).containsExactly(b, c, a, d);
-            assertThat(source.framesInUse()).isZero();
-            pool.checkInvariants();
-        }
-    }
-
     @ParameterizedTest(name = "{0}")
     @MethodSource("specs")
     void compactionMovesObjectsIntoDenseFramesAndReleasesTheRest(PoolSpec spec) {

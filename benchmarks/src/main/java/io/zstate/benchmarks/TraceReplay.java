@@ -489,11 +489,9 @@ public final class TraceReplay implements Callable<Integer> {
                             swapIns++;
                         }
                     }
-                    default -> { // a checkpoint's copy: the pool read, no page-cache effect, no referenced mark
+                    default -> { // a checkpoint's copy: the pool read, no page-cache effect
                         if (where[id] == 1) {
-                            ZPools.snapshotReads(pool, true);
                             pool.read(handles[id], buffer, 0);
-                            ZPools.snapshotReads(pool, false);
                         }
                     }
                 }
