@@ -176,8 +176,12 @@ public final class TraceReplay implements Callable<Integer> {
         if (sampleEvery < 1) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--sample-every must be at least 1");
         }
+        if (cut < 0 || (cut == 0) != (cutOutput == null)) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--cut <events> (at least 1) and --cut-output <file> go together");
+        }
         if (cut > 0) {
-            if (traces.size() != 1 || cutOutput == null) {
+            if (traces.size() != 1) {
                 throw new CommandLine.ParameterException(spec.commandLine(),
                         "--cut copies one trace: give one trace file and --cut-output <file>");
             }

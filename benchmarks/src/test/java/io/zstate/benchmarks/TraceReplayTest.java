@@ -7,6 +7,7 @@ import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -80,8 +81,14 @@ class TraceReplayTest {
 
     @Test
     void badChainsAndFrameSizesAreRefusedWithTheAllowedValues() {
-        for (List<String> args : List.of(List.of("--chains", "3"), List.of("--frame-sizes", "8000"),
-                List.of("--frame-sizes", "131072"), List.of("--allocators", "slab"))) {
+        Map<List<String>, String> cases = new java.util.LinkedHashMap<>();
+        cases.put(List.of("--chains", "3"), "use 4 to 16");
+        cases.put(List.of("--frame-sizes", "8000"), "powers of two");
+        cases.put(List.of("--frame-sizes", "131072"), "powers of two");
+        cases.put(List.of("--allocators", "slab"), "use some of");
+        cases.put(List.of("--cut", "0", "--cut-output", dir.resolve("cut.gz").toString()), "go together");
+        cases.put(List.of("--cut", "-5"), "go together");
+        cases.forEach((args, message) -> {
             StringWriter err = new StringWriter();
             CommandLine cl = new CommandLine(new TraceReplay());
             cl.setErr(new PrintWriter(err));
@@ -89,8 +96,8 @@ class TraceReplayTest {
             all.addAll(List.of("--report", dir.resolve("bad.md").toString(), "--synthetic", "magenheimer2013",
                     "--synthetic-objects", "10"));
             assertThat(cl.execute(all.toArray(String[]::new))).as("%s", args).isNotZero();
-            assertThat(err.toString()).as("%s", args).containsAnyOf("use 4 to 16", "powers of two", "use some of");
-        }
+            assertThat(err.toString()).as("%s", args).contains(message);
+        });
     }
 
     @Test

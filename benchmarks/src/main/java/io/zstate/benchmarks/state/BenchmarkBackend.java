@@ -58,6 +58,16 @@ public final class BenchmarkBackend implements AutoCloseable {
         return create(backend, managedMemory, pageCache, ZStateOptions.PAGE_SIZE.defaultValue().getBytes());
     }
 
+    /** The number after a variant's name (zstate-entries25: 25), or an error naming the backend. */
+    private static int number(String backend, String name) {
+        try {
+            return Integer.parseInt(backend.substring(name.length()));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("backend '" + backend + "': " + name + " takes a number, as " + name
+                    + (name.endsWith("entries") ? "25 (a percentage)" : "4 (a chain size)"), e);
+        }
+    }
+
     /** As {@link #create(String, long, long)}, with zstate pages of {@code pageSize} bytes. */
     public static BenchmarkBackend create(String backend, long managedMemory, long pageCache, long pageSize)
             throws Exception {
@@ -82,11 +92,11 @@ public final class BenchmarkBackend implements AutoCloseable {
         String allocator = ZStateOptions.ALLOCATOR.defaultValue();
         int chainSize = ZStateOptions.ZSMALLOC_CHAIN_SIZE.defaultValue();
         if (backend.startsWith("zstate-entries")) { // zstate-entriesNN: NN% of the page cache's heap for entries
-            entryFraction = Integer.parseInt(backend.substring("zstate-entries".length())) / 100.0;
+            entryFraction = number(backend, "zstate-entries") / 100.0;
             variant = "zstate";
         } else if (backend.startsWith("zstate-zsmalloc")) { // zstate-zsmallocN: zsmalloc with chain size N
             allocator = "zsmalloc";
-            chainSize = Integer.parseInt(backend.substring("zstate-zsmalloc".length()));
+            chainSize = number(backend, "zstate-zsmalloc");
             variant = "zstate";
         } else if (backend.equals("zstate-xcfmalloc") || backend.equals("zstate-zlog")) { // that allocator
             allocator = backend.substring("zstate-".length());

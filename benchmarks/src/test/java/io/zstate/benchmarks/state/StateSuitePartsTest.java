@@ -50,6 +50,10 @@ class StateSuitePartsTest {
                 .hasMessageContaining("'state.backend.zstate.zsmalloc-chain-size': 3");
         assertThatThrownBy(() -> BenchmarkBackend.create("zstate-slab", 16L << 20, 1L << 20))
                 .hasMessageContaining("zstate-xcfmalloc, zstate-zlog, zstate-zsmallocN");
+        assertThatThrownBy(() -> BenchmarkBackend.create("zstate-zsmalloc", 16L << 20, 1L << 20))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("takes a number, as zstate-zsmalloc4");
+        assertThatThrownBy(() -> BenchmarkBackend.create("zstate-entriesX", 16L << 20, 1L << 20))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("zstate-entries25 (a percentage)");
     }
 
     @Test
