@@ -138,9 +138,7 @@ public final class PageStore implements AutoCloseable {
             if (prefixLength != keyLength || !entryCache()) {
                 return index.get(table, keyGroup, key, keyOffset, keyLength, prefixLength, out);
             }
-            if (entries.sizeWish() != 0 && !visiting) {
-                resizeEntries();
-            }
+            resizeEntriesIfAsked();
             if (entries.get(table, keyGroup, key, keyOffset, keyLength, out)) {
                 return true;
             }
@@ -161,8 +159,8 @@ public final class PageStore implements AutoCloseable {
         checkKey(key, keyOffset, keyLength, prefixLength);
         Objects.checkFromIndexSize(valueOffset, valueLength, value.length);
         try {
-            if (prefixLength == keyLength && entries != null && entries.sizeWish() != 0 && !visiting) {
-                resizeEntries();
+            if (prefixLength == keyLength) {
+                resizeEntriesIfAsked();
             }
             if (prefixLength != keyLength || !entryCache()
                     || !entries.put(table, keyGroup, key, keyOffset, keyLength, value, valueOffset, valueLength)) {
@@ -374,6 +372,13 @@ public final class PageStore implements AutoCloseable {
         pager.limitCache(pageCacheSlots - pagesFor(bytes));
         entries = new EntryCache(bytes, this::writeBack);
         return true;
+    }
+
+    /** Resizes the entry cache if its last window asked (never inside a walk). */
+    private void resizeEntriesIfAsked() {
+        if (entries != null && entries.sizeWish() != 0 && !visiting) {
+            resizeEntries();
+        }
     }
 
     /**

@@ -41,26 +41,43 @@ final class Doorkeeper {
 
     /** Whether a key's hash was seen in this or the last generation; if not, it is remembered now. */
     boolean seenOrRemember(int hash) {
-        if (seen(hash)) {
+        int a = first(hash);
+        int b = second(hash);
+        int c = third(hash);
+        if (has(now, a, b, c) || has(before, a, b, c)) {
             return true;
         }
-        remember(hash);
+        remember(a, b, c);
         return false;
     }
 
     /** Whether a key's hash was remembered in this or the last generation (or is a false positive). */
     boolean seen(int hash) {
-        int a = (hash * 0x9e3779b9) >>> shift;
-        int b = (hash * 0x85ebca6b + 0x2545f491) >>> shift;
-        int c = (Integer.rotateLeft(hash, 16) * 0xc2b2ae35) >>> shift;
+        int a = first(hash);
+        int b = second(hash);
+        int c = third(hash);
         return has(now, a, b, c) || has(before, a, b, c);
     }
 
     /** Remembers a key's hash for one to two generations. */
     void remember(int hash) {
-        int a = (hash * 0x9e3779b9) >>> shift;
-        int b = (hash * 0x85ebca6b + 0x2545f491) >>> shift;
-        int c = (Integer.rotateLeft(hash, 16) * 0xc2b2ae35) >>> shift;
+        remember(first(hash), second(hash), third(hash));
+    }
+
+    // the three bits of a hash: one place for their positions
+    private int first(int hash) {
+        return (hash * 0x9e3779b9) >>> shift;
+    }
+
+    private int second(int hash) {
+        return (hash * 0x85ebca6b + 0x2545f491) >>> shift;
+    }
+
+    private int third(int hash) {
+        return (Integer.rotateLeft(hash, 16) * 0xc2b2ae35) >>> shift;
+    }
+
+    private void remember(int a, int b, int c) {
         set(now, a);
         set(now, b);
         set(now, c);

@@ -290,7 +290,8 @@ public final class EntryCache {
         if (!fits(table, keyGroup, length)) {
             return;
         }
-        int hash = hash(table, key, keyOffset, keyLength);
+        // the miss this follows hashed the same key (the contract above)
+        int hash = lastWasReadMiss ? readMissHash : hash(table, key, keyOffset, keyLength);
         if (!admits(hash)) {
             return;
         }
