@@ -203,6 +203,7 @@ public final class DensityReport implements Callable<Integer> {
         print("zstd-3 a page", zstd(pages, 1, 3, null), lz4);
         print("zstd-3, units of 16 pages", zstd(pages, 16, 3, null), lz4);
         byte[] dictionary = train(training);
+        print("zstd-1 a page, dictionary", zstd(pages, 1, 1, dictionary), lz4);
         print("zstd-3 a page, dictionary", zstd(pages, 1, 3, dictionary), lz4);
         print("zstd-9 a page, dictionary", zstd(pages, 1, 9, dictionary), lz4);
         print("zstd-3 a page, dictionary, slots without hashes", zstd(withoutHashes, 1, 3, train(trainingWithoutHashes)), lz4);

@@ -469,6 +469,13 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
         }
     }
 
+    /** Whether this backend's pages move to zstd with a trained dictionary (page-compression zstd). */
+    boolean hasPageDictionary() {
+        synchronized (store) {
+            return store.dictionary() != null;
+        }
+    }
+
     /** The slot's shared zstate memory this backend draws from; null with a hand-sized pool (tests). */
     SlotMemory slotMemory() {
         return sharedMemory == null ? null : sharedMemory.getResourceHandle();

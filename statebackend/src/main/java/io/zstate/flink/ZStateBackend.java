@@ -57,6 +57,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
     static final String MANAGED_MEMORY_TYPE = "state-zstate-managed-memory";
 
     private final String allocator;
+    private final String pageCompression;
     private final int zsmallocChainSize;
     private final int pageSize;
     private final long pageCacheBytes;
@@ -74,6 +75,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
     /** A backend with every option at its default. */
     public ZStateBackend() {
         this.allocator = ZStateOptions.ALLOCATOR.defaultValue();
+        this.pageCompression = ZStateOptions.PAGE_COMPRESSION.defaultValue();
         this.zsmallocChainSize = ZStateOptions.ZSMALLOC_CHAIN_SIZE.defaultValue();
         this.pageSize = (int) ZStateOptions.PAGE_SIZE.defaultValue().getBytes();
         this.pageCacheBytes = ZStateOptions.PAGE_CACHE_SIZE.defaultValue().getBytes();
@@ -96,6 +98,12 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
                 .toLowerCase(Locale.ROOT);
         if (!ZPools.TYPES.contains(allocator)) {
             throw invalid(ZStateOptions.ALLOCATOR.key(), allocator, "one of " + ZPools.TYPES);
+        }
+        this.pageCompression = config.getOptional(ZStateOptions.PAGE_COMPRESSION).orElse(original.pageCompression)
+                .toLowerCase(Locale.ROOT);
+        if (!PageStoreConfig.PAGE_COMPRESSIONS.contains(pageCompression)) {
+            throw invalid(ZStateOptions.PAGE_COMPRESSION.key(), pageCompression, "one of "
+                    + PageStoreConfig.PAGE_COMPRESSIONS);
         }
         this.zsmallocChainSize = config.getOptional(ZStateOptions.ZSMALLOC_CHAIN_SIZE)
                 .orElse(original.zsmallocChainSize);
@@ -295,7 +303,8 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
             long entryBytes = entryCacheBytes(pageCacheBytes, entryCacheFraction);
             config = new PageStoreConfig(pageSize, pageCacheBytes, poolBudget, frameSize, allocator,
                     bouncerRatio, reclaimBatchFrames, spillParent, ownSpillBytes / 2, ownSpillBytes / 2,
-                    poolTraceDirectory == null ? null : Path.of(poolTraceDirectory), entryBytes, zsmallocChainSize);
+                    poolTraceDirectory == null ? null : Path.of(poolTraceDirectory), entryBytes, zsmallocChainSize,
+                    pageCompression, 0);
         } catch (RuntimeException e) {
             if (sharedMemory != null) {
                 closeQuietly(sharedMemory);
@@ -372,6 +381,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
         return "ZStateBackend{allocator=" + allocator
                 + (allocator.equals("zsmalloc") ? ", zsmallocChainSize=" + zsmallocChainSize : "") + ", pageSize=" + pageSize + ", pageCache=" + pageCacheBytes
                 + ", pool=" + (poolBytes == -1 ? "managed" : String.valueOf(poolBytes)) + ", frameSize=" + frameSize
-                + ", bouncerRatio=" + bouncerRatio + ", backgroundReaper=" + backgroundReaper + '}';
+                + ", bouncerRatio=" + bouncerRatio + ", pageCompression=" + pageCompression
+                + ", backgroundReaper=" + backgroundReaper + '}';
     }
 }

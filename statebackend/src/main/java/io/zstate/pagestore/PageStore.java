@@ -678,6 +678,11 @@ public final class PageStore implements AutoCloseable {
 
     // ==== observability, checks, lifecycle ========================================================
 
+    /** The store's zstd dictionary (page-compression zstd), or null: for tests and tools. */
+    public io.zstate.pagestore.tier.PageDictionary dictionary() {
+        return pager.dictionary();
+    }
+
     /** The pool's zsmalloc chain size (the most frames a span holds); 0 for other allocators. */
     public int poolChainSize() {
         return pager.poolChainSize();

@@ -35,6 +35,13 @@ import java.util.Objects;
  *     the pages at least 8 pages
  * @param zsmallocChainSize the most frames a zsmalloc span holds, 4 to 16 ({@code
  *     ZPools.zsmalloc(source, chainSize)}); 8 in {@link #defaults}. The other allocators ignore it
+ * @param pageCompression how pages are compressed in the pool and RocksDB: {@link #LZ4} (the
+ *     default) or {@link #ZSTD}, zstd with a dictionary the store trains on a sample of its own
+ *     pages ({@code PageDictionary}; LZ4 until it is trained), which takes {@code
+ *     PageCodec.ZSTD_NATIVE_RESERVE} bytes of the pool's budget for its native contexts
+ * @param dictionarySamplePages with zstd, the pages the dictionary skips and then samples: 0 for the
+ *     default (a megabyte of pages each, at least 64, trained on a thread of its own); tests set a
+ *     few, trained on the thread that encodes the last of them, so runs repeat exactly
  */
 public record PageStoreConfig(
         int pageSize,
@@ -49,7 +56,16 @@ public record PageStoreConfig(
         long spillWriteBufferBytes,
         Path poolTraceDirectory,
         long entryCacheBytes,
-        int zsmallocChainSize) {
+        int zsmallocChainSize,
+        String pageCompression,
+        int dictionarySamplePages) {
+
+    /** {@link #pageCompression}: LZ4 a page. */
+    public static final String LZ4 = "lz4";
+    /** {@link #pageCompression}: zstd with a dictionary the store trains on its own pages. */
+    public static final String ZSTD = "zstd";
+    /** The values {@link #pageCompression} takes. */
+    public static final java.util.List<String> PAGE_COMPRESSIONS = java.util.List.of(LZ4, ZSTD);
 
     public static final int MIN_PAGE_SIZE = 1024;
     public static final int MAX_PAGE_SIZE = 32 * 1024;
@@ -99,6 +115,22 @@ public record PageStoreConfig(
             throw new IllegalArgumentException("zsmalloc chain size " + zsmallocChainSize + " is not allowed: use "
                     + ZPools.MIN_ZSMALLOC_CHAIN_SIZE + " to " + ZPools.MAX_ZSMALLOC_CHAIN_SIZE + " frames per span");
         }
+        pageCompression = pageCompression.toLowerCase(Locale.ROOT);
+        if (!PAGE_COMPRESSIONS.contains(pageCompression)) {
+            throw new IllegalArgumentException("page compression '" + pageCompression + "' is not known: use one of "
+                    + PAGE_COMPRESSIONS);
+        }
+        if (dictionarySamplePages < 0 || (dictionarySamplePages > 0 && dictionarySamplePages < 16)) {
+            throw new IllegalArgumentException("dictionary sample of " + dictionarySamplePages + " pages: use 0 (the"
+                    + " default) or at least 16 (zstd trains on no fewer than about ten)");
+        }
+        if (ZSTD.equals(pageCompression) && poolBytes - io.zstate.pagestore.tier.PageCodec.ZSTD_NATIVE_RESERVE
+                < 16L * frameSize) {
+            throw new IllegalArgumentException("pool of " + poolBytes + " bytes holds fewer than 16 frames of "
+                    + frameSize + " bytes besides the " + io.zstate.pagestore.tier.PageCodec.ZSTD_NATIVE_RESERVE
+                    + " bytes of page compression zstd's contexts: give it at least "
+                    + (16L * frameSize + io.zstate.pagestore.tier.PageCodec.ZSTD_NATIVE_RESERVE));
+        }
         if (reclaimBatchFrames < 1) {
             throw new IllegalArgumentException("reclaim batch of " + reclaimBatchFrames + " frames: use 1 or more");
         }
@@ -141,53 +173,72 @@ public record PageStoreConfig(
     public static PageStoreConfig defaults(Path spillDirectory) {
         return new PageStoreConfig(
                 1024, 16L << 20, 64L << 20, 4096, "zsmalloc", 1.2, 16, spillDirectory, 8L << 20, 4L << 20, null, 0,
-                ZPools.DEFAULT_ZSMALLOC_CHAIN_SIZE);
+                ZPools.DEFAULT_ZSMALLOC_CHAIN_SIZE, LZ4, 0);
     }
 
     /** The same settings, the pool recording its requests into a file in {@code directory}. */
     public PageStoreConfig withPoolTraceDirectory(Path directory) {
         return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, directory, entryCacheBytes, zsmallocChainSize);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, directory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages);
     }
 
     public PageStoreConfig withPageSize(int value) {
         return new PageStoreConfig(value, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages);
     }
 
     public PageStoreConfig withPageCacheBytes(long value) {
         return new PageStoreConfig(pageSize, value, poolBytes, frameSize, allocator, bouncerMinRatio,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages);
     }
 
     public PageStoreConfig withPoolBytes(long value) {
         return new PageStoreConfig(pageSize, pageCacheBytes, value, frameSize, allocator, bouncerMinRatio,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages);
     }
 
     public PageStoreConfig withAllocator(String value) {
         return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, value, bouncerMinRatio,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages);
     }
 
     public PageStoreConfig withBouncerMinRatio(double value) {
         return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, value,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages);
     }
 
     public PageStoreConfig withReclaimBatchFrames(int value) {
         return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
-                value, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize);
+                value, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages);
     }
 
     public PageStoreConfig withEntryCacheBytes(long value) {
         return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, value, zsmallocChainSize);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, value, zsmallocChainSize, pageCompression, dictionarySamplePages);
     }
 
     public PageStoreConfig withZsmallocChainSize(int value) {
         return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
                 reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory,
-                entryCacheBytes, value);
+                entryCacheBytes, value, pageCompression, dictionarySamplePages);
+    }
+
+    /** The same settings with {@code compression} ({@link #PAGE_COMPRESSIONS}) and its dictionary's sample (0: default). */
+    public PageStoreConfig withPageCompression(String compression, int samplePages) {
+        return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory,
+                entryCacheBytes, zsmallocChainSize, compression, samplePages);
+    }
+
+    /** Whether pages are compressed with zstd and a trained dictionary. */
+    public boolean zstd() {
+        return ZSTD.equals(pageCompression);
+    }
+
+    /** A new dictionary for a store of these settings (with {@link #zstd()}). */
+    public io.zstate.pagestore.tier.PageDictionary newDictionary() {
+        return dictionarySamplePages == 0
+                ? io.zstate.pagestore.tier.PageDictionary.forPages(pageSize)
+                : new io.zstate.pagestore.tier.PageDictionary(pageSize, dictionarySamplePages, dictionarySamplePages, true);
     }
 }

@@ -53,6 +53,9 @@ package io.zstate.pagestore;
  * @param cachedEntries entries in the entry cache now
  * @param entryAdmissions keys the entry cache admitted (at their second miss, while admissions
  *     pay for themselves; see {@code EntryCache})
+ * @param dictionaryStores pages stored compressed with the store's zstd dictionary
+ *     (page-compression zstd, once the dictionary is trained; the other compressed stores are LZ4)
+ * @param dictionaryBytes bytes of the store's trained zstd dictionary (0 before it, or without one)
  */
 public record PageStoreStats(
         long hotPages,
@@ -98,7 +101,9 @@ public record PageStoreStats(
         long entryMisses,
         long entryWriteBacks,
         long cachedEntries,
-        long entryAdmissions) {
+        long entryAdmissions,
+        long dictionaryStores,
+        long dictionaryBytes) {
 
     /** These counters with the number of map indexes (the index layer's, added by the store). */
     public PageStoreStats withMapIndexes(long count) {
@@ -108,7 +113,8 @@ public record PageStoreStats(
                 bounced, compressFailures, directSpills, writebacks, framesReclaimed, uncompressedBytesStored,
                 compressedBytesStored, arenaRefusals, count, openSnapshots, pinnedPoolObjects, pinnedPoolBytes,
                 pinnedSpilled, pinSaves, pinCopies, pinWritebacks, pagesPlaced, backgroundCleans, cleaningRaces,
-                entryHits, entryMisses, entryWriteBacks, cachedEntries, entryAdmissions);
+                entryHits, entryMisses, entryWriteBacks, cachedEntries, entryAdmissions, dictionaryStores,
+                dictionaryBytes);
     }
 
     /** These counters with the entry cache's (the facade's, added by the store). */
@@ -119,7 +125,7 @@ public record PageStoreStats(
                 bounced, compressFailures, directSpills, writebacks, framesReclaimed, uncompressedBytesStored,
                 compressedBytesStored, arenaRefusals, mapIndexes, openSnapshots, pinnedPoolObjects, pinnedPoolBytes,
                 pinnedSpilled, pinSaves, pinCopies, pinWritebacks, pagesPlaced, backgroundCleans, cleaningRaces,
-                hits, misses, writeBacks, entries, admissions);
+                hits, misses, writeBacks, entries, admissions, dictionaryStores, dictionaryBytes);
     }
 
     /** The counters of two stores added up (for totals over the backends of a job). */
@@ -168,7 +174,9 @@ public record PageStoreStats(
                 entryMisses + o.entryMisses,
                 entryWriteBacks + o.entryWriteBacks,
                 cachedEntries + o.cachedEntries,
-                entryAdmissions + o.entryAdmissions);
+                entryAdmissions + o.entryAdmissions,
+                dictionaryStores + o.dictionaryStores,
+                dictionaryBytes + o.dictionaryBytes);
     }
 
     /** Uncompressed / compressed bytes over all stores; 0 before the first. */

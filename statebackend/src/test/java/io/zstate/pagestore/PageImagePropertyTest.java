@@ -44,9 +44,12 @@ class PageImagePropertyTest {
 
     @Property(tries = 40)
     void placedImagesHoldTheFrozenEntries(@ForAll("ops") List<Op> ops, @ForAll("ops") List<Op> after,
-            @ForAll @IntRange(min = 8, max = 24) int placeCachePages) throws IOException {
+            @ForAll @IntRange(min = 8, max = 24) int placeCachePages, @ForAll boolean zstdWritten,
+            @ForAll boolean zstdPlaced) throws IOException {
         Path dir = Files.createTempDirectory("zstate-page-image-test");
-        PageStoreConfig config = PageStoreModelPropertyTest.tiny(dir, "zsmalloc", 12);
+        // pages written from a store on either codec place into a store on either: images hold pages raw
+        PageStoreConfig config = PageStoreModelPropertyTest.compressed(
+                PageStoreModelPropertyTest.tiny(dir, "zsmalloc", 12), zstdWritten);
         TreeMap<String, byte[]> frozenModel;
         Map<String, byte[]> images = new HashMap<>();
         int[] seeds = new int[2];
@@ -61,6 +64,7 @@ class PageImagePropertyTest {
                     PageStoreModelPropertyTest.step(store, model, view, op, snapshots);
                 }
                 frozenModel = new TreeMap<>(model);
+                Statistics.label("written from zstd pages").collect(store.stats().dictionaryStores() > 0);
                 frozen = store.freeze();
                 seeds[0] = store.tableSeed(0);
                 seeds[1] = store.tableSeed(1);
@@ -81,7 +85,8 @@ class PageImagePropertyTest {
             }
         }
 
-        PageStoreConfig small = PageStoreModelPropertyTest.tiny(dir, "zbud", placeCachePages);
+        PageStoreConfig small = PageStoreModelPropertyTest.compressed(
+                PageStoreModelPropertyTest.tiny(dir, "zbud", placeCachePages), zstdPlaced);
         try (PageStore placed = new PageStore(small, FIRST_KEY_GROUP, KEY_GROUPS)) {
             placed.createTable("values-and-maps", seeds[0]); // pages are placed by the seed they were written with
             placed.createTable("other", seeds[1]);
@@ -97,6 +102,10 @@ class PageImagePropertyTest {
             PageStoreModelPropertyTest.verifyAll(placed, frozenModel, view);
             Statistics.label("spilled while placing").collect(placed.stats().spilledPages() > 0);
             Statistics.label("map indexes placed").collect(placed.mapIndexes() > 0);
+            Statistics.label("placed into zstd pages").collect(placed.stats().dictionaryStores() > 0);
+            for (String label : List.of("written from zstd pages", "placed into zstd pages")) {
+                Statistics.label(label).coverage(c -> c.check(true).count(n -> n > 0));
+            }
             assertThat(placed.stats().pagesPlaced()).isEqualTo(placed.stats().livePages());
             TreeMap<String, byte[]> model = new TreeMap<>(frozenModel); // and it takes new writes
             OpenSnapshots snapshots = new OpenSnapshots(false);

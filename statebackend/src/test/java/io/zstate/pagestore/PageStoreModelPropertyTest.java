@@ -124,11 +124,12 @@ class PageStoreModelPropertyTest {
             @ForAll("bouncerRatios") double bouncerRatio,
             @ForAll @IntRange(min = 8, max = 24) int cachePages,
             @ForAll boolean evictionsCleanAhead,
-            @ForAll("entryCaches") long entryCacheBytes)
+            @ForAll("entryCaches") long entryCacheBytes,
+            @ForAll boolean zstd)
             throws IOException {
         Path dir = Files.createTempDirectory("zstate-pagestore-test");
-        PageStoreConfig config = tiny(dir, allocator, cachePages).withBouncerMinRatio(bouncerRatio)
-                .withPageCacheBytes(cachePages * 1024L + entryCacheBytes).withEntryCacheBytes(entryCacheBytes);
+        PageStoreConfig config = compressed(tiny(dir, allocator, cachePages).withBouncerMinRatio(bouncerRatio)
+                .withPageCacheBytes(cachePages * 1024L + entryCacheBytes).withEntryCacheBytes(entryCacheBytes), zstd);
         PageStore store = new PageStore(config, FIRST_KEY_GROUP, KEY_GROUPS);
         if (evictionsCleanAhead) {
             // as with a reaper registered: evictions install and submit; the CLEAN_* steps compress
@@ -173,6 +174,7 @@ class PageStoreModelPropertyTest {
                 Statistics.label("map indexes").collect(store.mapIndexes() > 0);
                 Statistics.label("entry hits").collect(stats.entryHits() > 0);
                 Statistics.label("entry write-backs").collect(stats.entryWriteBacks() > 0);
+                Statistics.label("zstd stores").collect(stats.dictionaryStores() > 0);
             }
         } finally {
             store.close();
@@ -188,7 +190,8 @@ class PageStoreModelPropertyTest {
         Files.deleteIfExists(dir);
         for (String label : List.of("pool stores", "writebacks", "swap-ins", "clean drops", "bounced",
                 "same-filled", "pool hits", "long keys", "map indexes", "pin copies", "pin writebacks",
-                "snapshots checked", "background cleans", "cleaning races", "entry hits", "entry write-backs")) {
+                "snapshots checked", "background cleans", "cleaning races", "entry hits", "entry write-backs",
+                "zstd stores")) {
             Statistics.label(label).coverage(c -> c.check(true).count(n -> n > 0));
         }
     }
@@ -239,11 +242,12 @@ class PageStoreModelPropertyTest {
             @ForAll("allocators") String allocator,
             @ForAll @IntRange(min = 8, max = 24) int cachePages,
             @ForAll long seed,
-            @ForAll("entryCaches") long entryCacheBytes)
+            @ForAll("entryCaches") long entryCacheBytes,
+            @ForAll boolean zstd)
             throws IOException {
         Path dir = Files.createTempDirectory("zstate-pagestore-faults");
-        PageStoreConfig config = tiny(dir, allocator, cachePages)
-                .withPageCacheBytes(cachePages * 1024L + entryCacheBytes).withEntryCacheBytes(entryCacheBytes);
+        PageStoreConfig config = compressed(tiny(dir, allocator, cachePages)
+                .withPageCacheBytes(cachePages * 1024L + entryCacheBytes).withEntryCacheBytes(entryCacheBytes), zstd);
         RandomFaults faults = new RandomFaults(seed);
         PageStore store = new PageStore(config, FIRST_KEY_GROUP, KEY_GROUPS, (io.zstate.allocator.MemoryBudget) null, faults);
         Path spillDir = store.spillDirectory();
@@ -351,6 +355,15 @@ class PageStoreModelPropertyTest {
     }
 
     /** 1 KiB pages, a cache of {@code cachePages}, a 16-frame pool reclaimed two frames at a time. */
+    /**
+     * {@code config} with zstd and a dictionary trained on the 16 pages after the first 16 (on the
+     * encoding thread: runs repeat), the pool grown by the zstd contexts' reserve; or as it is.
+     */
+    static PageStoreConfig compressed(PageStoreConfig config, boolean zstd) {
+        return zstd ? config.withPoolBytes(config.poolBytes() + io.zstate.pagestore.tier.PageCodec.ZSTD_NATIVE_RESERVE)
+                .withPageCompression(PageStoreConfig.ZSTD, 16) : config;
+    }
+
     static PageStoreConfig tiny(Path dir, String allocator, int cachePages) {
         return PageStoreConfig.defaults(dir)
                 .withPageSize(1024)

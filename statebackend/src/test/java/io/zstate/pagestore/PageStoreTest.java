@@ -273,7 +273,7 @@ class PageStoreTest {
     @ParameterizedTest
     @ValueSource(strings = {"zsmalloc", "zlog"})
     void snapshotThreadsReadTheirInstantWhileTheTaskWrites(String allocator) throws Exception {
-        snapshotsReadTheirInstant(allocator, null);
+        snapshotsReadTheirInstant(tiny(allocator).withPoolBytes(32 * 4096), null);
     }
 
     /**
@@ -285,13 +285,30 @@ class PageStoreTest {
     @ValueSource(strings = {"zsmalloc", "zbud"})
     void snapshotsAndTheReaperThreadRunWhileTheTaskWrites(String allocator) throws Exception {
         try (Reaper reaper = new Reaper("test")) {
-            snapshotsReadTheirInstant(allocator, reaper);
+            snapshotsReadTheirInstant(tiny(allocator).withPoolBytes(32 * 4096), reaper);
             assertThat(reaper.pagesCompressed()).isPositive();
         }
     }
 
-    private void snapshotsReadTheirInstant(String allocator, Reaper reaper) throws Exception {
-        PageStore store = new PageStore(tiny(allocator).withPoolBytes(32 * 4096), 0, 2);
+    /**
+     * The same over zstd pages: the reaper's codec, the snapshots' own codecs and the task's
+     * compress and decompress with the store's dictionary at once, and the store's close frees
+     * the contexts of the ones it owns while the others may still be running.
+     */
+    @Test
+    void snapshotsAndTheReaperThreadRunOverZstdPages() throws Exception {
+        try (Reaper reaper = new Reaper("test")) {
+            PageStore store = snapshotsReadTheirInstant(tiny("zsmalloc")
+                    .withPoolBytes(32 * 4096 + io.zstate.pagestore.tier.PageCodec.ZSTD_NATIVE_RESERVE)
+                    .withPageCompression(PageStoreConfig.ZSTD, 16), reaper);
+            assertThat(store.stats().dictionaryStores()).as("pages stored with the dictionary").isPositive();
+            assertThat(store.stats().dictionaryBytes()).isPositive();
+            assertThat(reaper.pagesCompressed()).isPositive();
+        }
+    }
+
+    private PageStore snapshotsReadTheirInstant(PageStoreConfig config, Reaper reaper) throws Exception {
+        PageStore store = new PageStore(config, 0, 2);
         if (reaper != null) {
             reaper.register(store);
         }
@@ -358,6 +375,7 @@ class PageStoreTest {
         }
         assertThat(store.framesInUse()).isZero();
         assertThat(store.liveArenas()).isZero();
+        return store;
     }
 
     /**
@@ -685,6 +703,76 @@ class PageStoreTest {
         }
     }
 
+    /**
+     * Page compression zstd at its defaults: the store stores LZ4 while it skips and samples a
+     * megabyte of pages each, trains a dictionary off the task's thread, and from then on stores
+     * its pages in fewer bytes than an LZ4 store of the same entries; every entry reads back; the
+     * contexts' reserve comes out of a shared budget and goes back at close.
+     */
+    @Test
+    void zstdPagesTakeFewerBytesOnceTheDictionaryIsTrained() throws Exception {
+        io.zstate.allocator.MemoryBudget shared = new io.zstate.allocator.MemoryBudget(256L << 20);
+        PageStoreConfig lz4 = PageStoreConfig.defaults(dir).withPageCacheBytes(64 * 1024).withPoolBytes(128L << 20);
+        PageStoreConfig zstd = lz4.withPageCompression(PageStoreConfig.ZSTD, 0);
+        long[] payload = new long[2];
+        for (int run = 0; run < 2; run++) {
+            PageStore store = new PageStore(run == 0 ? lz4 : zstd, 0, 1, shared, Faults.NONE);
+            try (store) {
+                if (run == 1) {
+                    assertThat(shared.reserved()).as("the zstd contexts' reserve")
+                            .isEqualTo(io.zstate.pagestore.tier.PageCodec.ZSTD_NATIVE_RESERVE);
+                }
+                int table = store.createTable("v");
+                Random random = new Random(17);
+                for (int round = 0; round < 2; round++) {
+                    for (int k = 0; k < 150_000; k++) {
+                        putCount(store, table, k, random);
+                    }
+                    if (run == 1 && round == 0) { // the first round trained it: now every store may use it
+                        assertThat(store.dictionary().awaitTrained(60_000)).as("%s", store.dictionary()).isTrue();
+                    }
+                }
+                store.checkInvariants();
+                Random check = new Random(17);
+                ValueView view = new ValueView();
+                for (int k = 0; k < 150_000; k++) { // the second round's values
+                    check.nextInt(1000);
+                }
+                for (int k = 0; k < 150_000; k++) {
+                    byte[] key = countKey(k);
+                    assertThat(store.get(table, 0, key, 0, key.length, key.length, view)).isTrue();
+                    assertThat(view.toByteArray()).isEqualTo(countValue(check.nextInt(1000)));
+                }
+                PageStoreStats stats = store.stats();
+                payload[run] = stats.poolPayloadBytes();
+                if (run == 1) {
+                    assertThat(stats.dictionaryStores()).isPositive();
+                    assertThat(stats.dictionaryBytes()).isEqualTo(io.zstate.pagestore.tier.PageDictionary.DICTIONARY_BYTES);
+                }
+            }
+            assertThat(store.liveArenas()).isZero();
+        }
+        assertThat(shared.reserved()).as("every byte back after close").isZero();
+        assertThat(payload[1]).as("pool payload with zstd against LZ4 (%s)", Arrays.toString(payload))
+                .isLessThan(payload[0] * 8 / 10);
+    }
+
+    private static void putCount(PageStore store, int table, int k, Random random) {
+        byte[] key = countKey(k);
+        byte[] value = countValue(random.nextInt(1000));
+        store.put(table, 0, key, 0, key.length, key.length, value, 0, value.length);
+    }
+
+    /** A key as a ValueState<Long> of long keys writes it: key-group byte, the long, namespace byte. */
+    private static byte[] countKey(int k) {
+        return java.nio.ByteBuffer.allocate(10).put((byte) (k % 128)).putLong(k).put((byte) 0).array();
+    }
+
+    /** A count as a ValueState<Long> holds it: eight big-endian bytes. */
+    private static byte[] countValue(int count) {
+        return java.nio.ByteBuffer.allocate(8).putLong(count).array();
+    }
+
     @Test
     void rejectsBadSettingsNamingTheSettingAndItsAllowedValues() {
         PageStoreConfig base = PageStoreConfig.defaults(dir);
@@ -697,6 +785,11 @@ class PageStoreTest {
         assertThatThrownBy(() -> base.withPoolBytes(4096)).hasMessageContaining("fewer than 16 frames");
         assertThatThrownBy(() -> base.withZsmallocChainSize(2)).hasMessageContaining("zsmalloc chain size 2")
                 .hasMessageContaining("4 to 16");
+        assertThatThrownBy(() -> base.withPageCompression("snappy", 0)).hasMessageContaining("page compression 'snappy'")
+                .hasMessageContaining("[lz4, zstd]");
+        assertThatThrownBy(() -> base.withPoolBytes(16 * 4096).withPageCompression("zstd", 0))
+                .hasMessageContaining("besides the 262144 bytes of page compression zstd's contexts");
+        assertThatThrownBy(() -> base.withPageCompression("zstd", 8)).hasMessageContaining("dictionary sample of 8");
     }
 
     @Test

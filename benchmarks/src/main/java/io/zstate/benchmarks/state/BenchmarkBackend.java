@@ -91,7 +91,11 @@ public final class BenchmarkBackend implements AutoCloseable {
         double entryFraction = ZStateOptions.ENTRY_CACHE_FRACTION.defaultValue();
         String allocator = ZStateOptions.ALLOCATOR.defaultValue();
         int chainSize = ZStateOptions.ZSMALLOC_CHAIN_SIZE.defaultValue();
-        if (backend.startsWith("zstate-entries")) { // zstate-entriesNN: NN% of the page cache's heap for entries
+        String compression = ZStateOptions.PAGE_COMPRESSION.defaultValue();
+        if (backend.equals("zstate-zstd")) { // zstd with a dictionary the store trains on its pages
+            compression = "zstd";
+            variant = "zstate";
+        } else if (backend.startsWith("zstate-entries")) { // zstate-entriesNN: NN% of the page cache's heap for entries
             entryFraction = number(backend, "zstate-entries") / 100.0;
             variant = "zstate";
         } else if (backend.startsWith("zstate-zsmalloc")) { // zstate-zsmallocN: zsmalloc with chain size N
@@ -110,6 +114,7 @@ public final class BenchmarkBackend implements AutoCloseable {
                 config.set(ZStateOptions.ENTRY_CACHE_FRACTION, backend.equals("zstate-pages") ? 0.0 : entryFraction);
                 config.set(ZStateOptions.ALLOCATOR, allocator);
                 config.set(ZStateOptions.ZSMALLOC_CHAIN_SIZE, chainSize);
+                config.set(ZStateOptions.PAGE_COMPRESSION, compression);
                 config.set(ZStateOptions.PAGE_CACHE_SIZE, new MemorySize(pageCache));
                 config.set(ZStateOptions.PAGE_SIZE, new MemorySize(pageSize));
                 config.set(org.apache.flink.configuration.CheckpointingOptions.INCREMENTAL_CHECKPOINTS, incremental);
@@ -134,6 +139,7 @@ public final class BenchmarkBackend implements AutoCloseable {
             case "hashmap" -> new HashMapStateBackend();
             default -> throw new IllegalArgumentException("backend '" + backend
                     + "' is not known: use zstate, zstate-reaper, zstate-pages, zstate-entriesNN, zstate-xcfmalloc, zstate-zlog,"
+                    + " zstate-zstd,"
                     + " zstate-zsmallocN (chain size N, 4 to 16), rocksdb, rocksdb-partitioned, forst or hashmap");
         };
         MockEnvironment environment = new MockEnvironmentBuilder()

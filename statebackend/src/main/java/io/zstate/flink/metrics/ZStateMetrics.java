@@ -49,6 +49,8 @@ public final class ZStateMetrics {
         longGauge(group, "cachedEntries", stats, PageStoreStats::cachedEntries);
         longGauge(group, "entryCacheAdmissions", stats, PageStoreStats::entryAdmissions);
         longGauge(group, "framesReclaimed", stats, PageStoreStats::framesReclaimed);
+        longGauge(group, "dictionaryStores", stats, PageStoreStats::dictionaryStores);
+        longGauge(group, "dictionaryBytes", stats, PageStoreStats::dictionaryBytes);
         longGauge(group, "compressFailures", stats, PageStoreStats::compressFailures);
         longGauge(group, "arenaRefusals", stats, PageStoreStats::arenaRefusals);
         longGauge(group, "mapIndexes", stats, PageStoreStats::mapIndexes);

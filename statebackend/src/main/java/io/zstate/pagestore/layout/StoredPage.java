@@ -13,7 +13,9 @@ package io.zstate.pagestore.layout;
  *   spill record:  key = page id (4 B)   value = codec | page bytes
  *
  *   page id: big-endian (RocksDB keys then sort by page id)
- *   codec:   RAW (the page as it is: bounced, or not compressible) or LZ4
+ *   codec:   RAW (the page as it is: bounced, or not compressible), LZ4, or ZSTD (zstd with
+ *            the dictionary its store trained on its own pages: readable only by that store,
+ *            so never written into a checkpoint, which holds pages RAW)
  * </pre>
  *
  * The page id in the pool object lets the reaper find the page of an evicted object without a
@@ -23,6 +25,7 @@ public final class StoredPage {
 
     public static final byte RAW = 0;
     public static final byte LZ4 = 1;
+    public static final byte ZSTD = 2;
     /** Bytes of the page id. */
     public static final int PAGE_ID = 4;
     /** Bytes before the page bytes in a pool object: page id and codec. */
@@ -57,9 +60,9 @@ public final class StoredPage {
     /** The codec of a spill record's value. */
     public static byte codec(byte[] value, int offset) {
         byte codec = value[offset];
-        if (codec != RAW && codec != LZ4) {
-            throw new IllegalStateException("stored page has codec byte " + codec + ", expected " + RAW + " (raw) or "
-                    + LZ4 + " (LZ4): the stored bytes are corrupt");
+        if (codec != RAW && codec != LZ4 && codec != ZSTD) {
+            throw new IllegalStateException("stored page has codec byte " + codec + ", expected " + RAW + " (raw), "
+                    + LZ4 + " (LZ4) or " + ZSTD + " (zstd with the store's dictionary): the stored bytes are corrupt");
         }
         return codec;
     }

@@ -151,8 +151,10 @@ public final class CleaningRing {
         return closed;
     }
 
+    /** Closes the ring and its codec (waiting for a compression the reaper is running). */
     void close() {
         closed = true;
+        codec.close();
     }
 
     /** Whether entries wait to be compressed. */
@@ -167,9 +169,14 @@ public final class CleaningRing {
     public int compressSubmitted() {
         long from = compressed;
         long to = submitted;
-        for (long index = from; index < to; index++) {
-            compress((int) (index & mask));
-            compressed = index + 1; // publishes the entry back to the task
+        synchronized (codec) { // the pager's close frees the codec's native contexts under this monitor
+            if (closed) {
+                return 0;
+            }
+            for (long index = from; index < to; index++) {
+                compress((int) (index & mask));
+                compressed = index + 1; // publishes the entry back to the task
+            }
         }
         return (int) (to - from);
     }
@@ -182,6 +189,6 @@ public final class CleaningRing {
             return;
         }
         lengths[i] = codec.encode(page, stored[i], StoredPage.HEADER, bouncerMinRatio);
-        codecs[i] = PageCodec.storedCodec(lengths[i], bouncerMinRatio, pageSize);
+        codecs[i] = codec.encodedCodec(lengths[i], bouncerMinRatio);
     }
 }

@@ -1,6 +1,5 @@
 package io.zstate.pagestore.tier;
 
-import io.zstate.pagestore.Faults;
 import io.zstate.pagestore.layout.SameFilled;
 
 /**
@@ -49,12 +48,13 @@ public final class FrozenPages implements AutoCloseable {
     private boolean reading;
     private boolean releaseAfterRead;
 
-    FrozenPages(Pager pager, Object lock, int epoch, int pageSize, int maxStored) {
+    /** {@code codec}: this view's own (closed with it), which reads the pager's stored pages. */
+    FrozenPages(Pager pager, Object lock, int epoch, int pageSize, int maxStored, PageCodec codec) {
         this.pager = pager;
         this.lock = lock;
         this.epoch = epoch;
         this.pageSize = pageSize;
-        this.codec = new PageCodec(pageSize, Faults.NONE);
+        this.codec = codec;
         this.copy = new byte[maxStored];
     }
 
@@ -98,7 +98,9 @@ public final class FrozenPages implements AutoCloseable {
             case RAW:
                 return into; // copied straight from the page cache
             case STORED:
-                codec.decode(copy, copyOffset, copyLength, into);
+                synchronized (codec) { // a close on another thread waits for the decode
+                    codec.decode(copy, copyOffset, copyLength, into);
+                }
                 return into;
             case SAME:
                 SameFilled.fill(into, copyWord);
@@ -124,6 +126,7 @@ public final class FrozenPages implements AutoCloseable {
                 return;
             }
             closed = true;
+            codec.close(); // waits for a decode running on the snapshot's thread
             if (reading) {
                 releaseAfterRead = true;
                 return;

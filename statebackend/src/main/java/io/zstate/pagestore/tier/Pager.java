@@ -22,7 +22,7 @@ import org.apache.flink.util.IOUtils;
  * <pre>
  * Tiers:
  *   hot      PageCache: decompressed pages on the heap, CLOCK, dirty bit, pins
- *   pool     compressed pages (StoredPage: page id | codec | LZ4 bytes) in a ZPool (zsmalloc,
+ *   pool     compressed pages (StoredPage: page id | codec | LZ4 or zstd bytes) in a ZPool (zsmalloc,
  *            zbud, z3fold, zlog or xcfmalloc) over a FrameSource budget of unsafe off-heap arenas
  *   spilled  stored pages in RocksDB (SpillStore), the swap device
  *   same     a page of one repeated word, kept as that word in the page table
@@ -118,6 +118,11 @@ public final class Pager implements AutoCloseable {
     private final ZPool pool;
     private final SpillStore spill;
     private final PageCodec codec;
+    /** The store's zstd dictionary (page-compression zstd), or null for LZ4 alone. */
+    private final PageDictionary dictionary;
+    /** Native bytes taken from the shared budget for the zstd contexts (0 if none or own budget). */
+    private final long codecReserveShared;
+    private final MemoryBudget shared;
     private final PageTable table = new PageTable();
     private final PageCache cache;
     private final TierCounters counters = new TierCounters();
@@ -155,18 +160,29 @@ public final class Pager implements AutoCloseable {
         this.pageSize = config.pageSize();
         this.bouncerMinRatio = config.bouncerMinRatio();
         this.reclaimBatchFrames = config.reclaimBatchFrames();
-        this.codec = new PageCodec(pageSize, faults);
+        this.dictionary = config.zstd() ? config.newDictionary() : null;
+        this.codec = new PageCodec(pageSize, faults, dictionary);
         this.faults = faults;
+        long codecReserve = dictionary == null ? 0 : PageCodec.ZSTD_NATIVE_RESERVE;
+        if (shared != null && codecReserve > 0 && !shared.tryReserve(codecReserve)) {
+            throw new IllegalStateException("the slot's managed memory has no " + codecReserve + " bytes left for the"
+                    + " zstd contexts of page-compression 'zstd': give the TaskManager more managed memory, or use"
+                    + " page-compression 'lz4'");
+        }
+        this.shared = shared;
+        this.codecReserveShared = shared == null ? 0 : codecReserve;
         this.cache = new PageCache((int) Math.min(Integer.MAX_VALUE, config.pageCacheBytes() / pageSize), pageSize);
         this.arenaMemory = new UnsafeArenaMemory();
         ArenaMemory memory = faults == Faults.NONE ? arenaMemory : new FaultyArenaMemory(arenaMemory, faults);
-        this.frames = shared == null
-                ? new FrameSource(config.poolBytes(), config.frameSize(), FrameSource.DEFAULT_ARENA_BYTES, null, memory)
+        this.frames = shared == null // an own budget keeps the zstd contexts' bytes out of the frames'
+                ? new FrameSource(config.poolBytes() - codecReserve, config.frameSize(), FrameSource.DEFAULT_ARENA_BYTES,
+                        null, memory)
                 : new FrameSource(config.poolBytes(), config.frameSize(), SHARED_ARENA_BYTES, shared, memory);
         try {
             this.pool = traced(ZPools.create(config.allocator(), frames, config.zsmallocChainSize()), config);
         } catch (RuntimeException e) {
             frames.close();
+            releaseCodecReserve();
             throw e;
         }
         this.maxStored = Math.max(codec.maxCompressedLength(), pageSize) + StoredPage.HEADER;
@@ -179,8 +195,25 @@ public final class Pager implements AutoCloseable {
         } catch (RuntimeException e) {
             pool.close();
             frames.close();
+            releaseCodecReserve();
             throw e;
         }
+    }
+
+    private void releaseCodecReserve() {
+        if (codecReserveShared > 0) {
+            shared.release(codecReserveShared);
+        }
+    }
+
+    private long dictionaryBytes() {
+        byte[] trained = dictionary == null ? null : dictionary.dictionary();
+        return trained == null ? 0 : trained.length;
+    }
+
+    /** The store's zstd dictionary, or null without page-compression zstd. */
+    public PageDictionary dictionary() {
+        return dictionary;
     }
 
     public int pageSize() {
@@ -383,7 +416,7 @@ public final class Pager implements AutoCloseable {
     public CleaningRing cleaningRing() {
         if (cleaning == null) {
             cleaning = new CleaningRing(CLEANING_RING, pageSize, maxStored, bouncerMinRatio,
-                    new PageCodec(pageSize, faults));
+                    new PageCodec(pageSize, faults, dictionary));
         }
         return cleaning;
     }
@@ -452,7 +485,7 @@ public final class Pager implements AutoCloseable {
         int length = cleaning.length(i);
         int bytes = cleaning.codec(i) == StoredPage.RAW ? pageSize : length;
         System.arraycopy(cleaning.stored(i), StoredPage.HEADER, storeScratch, StoredPage.HEADER, bytes);
-        keptAt(pageId, keepEncoded(pageId, -1, length));
+        keptAt(pageId, keepEncoded(pageId, -1, length, cleaning.codec(i)));
     }
 
     // ==== placing pages from a checkpoint ==========================================================
@@ -471,7 +504,7 @@ public final class Pager implements AutoCloseable {
         byte codec = StoredPage.codec(stored, offset);
         int pageBytes = length - 1;
         if (pageBytes < 1 || StoredPage.HEADER + pageBytes > storeScratch.length
-                || (codec == StoredPage.RAW && pageBytes != pageSize)) {
+                || (codec == StoredPage.RAW && pageBytes != pageSize) || codec == StoredPage.ZSTD) {
             throw new IllegalStateException("a stored page of " + length + " bytes (codec " + codec
                     + ") cannot be a page of " + pageSize + " bytes: the checkpoint is corrupt");
         }
@@ -599,21 +632,25 @@ public final class Pager implements AutoCloseable {
             stored = SameFilled.word(page);
             return SAME_FILLED;
         }
-        return keepEncoded(pageId, pinKey, codec.encode(page, storeScratch, StoredPage.HEADER, bouncerMinRatio));
+        int length = codec.encode(page, storeScratch, StoredPage.HEADER, bouncerMinRatio);
+        return keepEncoded(pageId, pinKey, length, codec.encodedCodec(length, bouncerMinRatio));
     }
 
     /**
      * The page bytes {@link PageCodec#encode} wrote into {@link #storeScratch} after the header
-     * room ({@code length}: what the compressor answered) are counted and kept ({@link #keepStored}).
+     * room ({@code length}: what the compressor answered; {@code storedCodec}: what it wrote) are
+     * counted and kept ({@link #keepStored}).
      */
-    private int keepEncoded(int pageId, long pinKey, int length) {
+    private int keepEncoded(int pageId, long pinKey, int length, byte storedCodec) {
         if (length == PageCodec.FAILED) {
             counters.compressFailures++;
         } else {
             counters.uncompressedBytesStored += pageSize;
             counters.compressedBytesStored += length;
         }
-        byte storedCodec = PageCodec.storedCodec(length, bouncerMinRatio, pageSize);
+        if (storedCodec == StoredPage.ZSTD) {
+            counters.dictionaryStores++;
+        }
         StoredPage.writeHeader(storeScratch, pageId, storedCodec);
         return keepStored(pageId, pinKey, storedCodec, storedCodec == StoredPage.RAW ? pageSize : length);
     }
@@ -749,7 +786,8 @@ public final class Pager implements AutoCloseable {
      * which the snapshot's thread takes for each page it reads and to release it.
      */
     public FrozenPages freeze(Object lock) {
-        FrozenPages snapshot = new FrozenPages(this, lock, pins.epoch(), pageSize, maxStored);
+        FrozenPages snapshot = new FrozenPages(this, lock, pins.epoch(), pageSize, maxStored,
+                new PageCodec(pageSize, Faults.NONE, dictionary));
         pins.opened(snapshot);
         return snapshot;
     }
@@ -972,13 +1010,13 @@ public final class Pager implements AutoCloseable {
         TierCounters.Pins pinned = new TierCounters.Pins(pins.openSnapshots(), pins.pinnedPoolObjects(),
                 pins.pinnedPoolBytes(), pins.spilledPins(), pins.saves());
         return counters.stats(pages, pinned, pool.stats(), pageSize, spillProperties ? spill.memoryBytes() : 0,
-                spillProperties ? spill.diskBytes() : 0, frames.arenaRefusals());
+                spillProperties ? spill.diskBytes() : 0, frames.arenaRefusals(), dictionaryBytes());
     }
 
     /** Heap bytes of the page cache, page table, pool metadata and frame bookkeeping. */
     public long heapBytes() {
         return cache.heapBytes() + table.metadataBytes() + pool.stats().metadataBytes() + frames.metadataBytes()
-                + (cleaning == null ? 0 : cleaning.heapBytes());
+                + (cleaning == null ? 0 : cleaning.heapBytes()) + (dictionary == null ? 0 : dictionary.heapBytes());
     }
 
     /** Off-heap bytes the pool's frames hold. */
@@ -1094,7 +1132,7 @@ public final class Pager implements AutoCloseable {
             cleaning.close(); // the reaper forgets it
         }
         try {
-            closeAll("the pager", pool, frames, spill);
+            closeAll("the pager", pool, frames, spill, codec, dictionary, this::releaseCodecReserve);
         } finally {
             for (Runnable action : onRelease) {
                 try {

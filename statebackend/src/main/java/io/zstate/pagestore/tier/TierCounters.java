@@ -49,12 +49,14 @@ public final class TierCounters {
     long backgroundCleans;
     /** Pages the reaper copied but did not store: the task changed or evicted them meanwhile. */
     long cleaningRaces;
+    /** Stores compressed with the store's zstd dictionary. */
+    long dictionaryStores;
 
     TierCounters() {}
 
     /** The counters with where the pages are now, as the store's public statistics. */
     PageStoreStats stats(PagePlacement pages, Pins pins, ZPoolStats pool, int pageSize, long spillMemoryBytes,
-            long spillDiskBytes, long arenaRefusals) {
+            long spillDiskBytes, long arenaRefusals, long dictionaryBytes) {
         return new PageStoreStats(
                 pages.hot(),
                 pages.dirty(),
@@ -99,7 +101,9 @@ public final class TierCounters {
                 0,
                 0,
                 0,
-                0);
+                0,
+                dictionaryStores,
+                dictionaryBytes);
     }
 
     /** What open snapshots hold: pinned pool objects (count and bytes) and pinned copies in RocksDB. */
