@@ -1,0 +1,181 @@
+package io.zstate.pagestore;
+
+import static io.zstate.pagestore.PageStoreModelPropertyTest.FIRST_KEY_GROUP;
+import static io.zstate.pagestore.PageStoreModelPropertyTest.KEY_GROUPS;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.zstate.pagestore.PageStoreModelPropertyTest.Kind;
+import io.zstate.pagestore.PageStoreModelPropertyTest.Op;
+import io.zstate.pagestore.PageStoreModelPropertyTest.OpenSnapshots;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.TreeMap;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Combinators;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+import net.jqwik.api.Tuple;
+import net.jqwik.api.constraints.IntRange;
+import net.jqwik.api.statistics.Statistics;
+
+/**
+ * The page store's entry cache resizing inside the model test (issue 16): with an admission
+ * window of {@value #WINDOW} accesses instead of 4,096, runs of skewed reads over a warm set
+ * larger than the cache make it ask for more memory (taken from the page cache) and runs of
+ * written-once keys make it give the memory back (its dirty records written into the pages),
+ * while runs of the model test's mixed operations (snapshots, iterations, map operations,
+ * appends, clears) go on in between. The store agrees with a TreeMap model after every
+ * operation, its invariants (the page cache's limit and the entry cache's size add up to the
+ * page cache's heap, among the rest) hold after every step, and close returns every off-heap byte.
+ */
+class PageStoreEntryResizePropertyTest {
+
+    /** Hits and second misses per admission window: a resize can come every few dozen operations. */
+    static final int WINDOW = 8;
+
+    /** A run of operations: the model test's mix, skewed reads of a warm set, or written-once keys. */
+    enum Phase { MIXED, HOT, COLD }
+
+    record Run(Phase phase, int length, int keys, int seed, List<Op> mixed) {}
+
+    /**
+     * One or two rounds, each a run of skewed reads (the cache asks to grow) then a run of
+     * written-once keys (it asks to shrink), with runs of the model test's mix before, between
+     * and after.
+     */
+    @Provide
+    Arbitrary<List<Run>> runs() {
+        Arbitrary<Run> mixed = PageStoreModelPropertyTest.op().list().ofMinSize(0).ofMaxSize(40)
+                .map(ops -> new Run(Phase.MIXED, ops.size(), 0, 0, ops));
+        Arbitrary<Run> hot = Combinators.combine(Arbitraries.integers().between(500, 1200),
+                        Arbitraries.integers().between(150, 500), Arbitraries.integers())
+                .as((length, keys, seed) -> new Run(Phase.HOT, length, keys, seed, List.of()));
+        Arbitrary<Run> cold = Combinators.combine(Arbitraries.integers().between(300, 800), Arbitraries.integers())
+                .as((length, seed) -> new Run(Phase.COLD, length, 0, seed, List.of()));
+        return Combinators.combine(mixed, hot, mixed, cold).as(List::of).list().ofMinSize(1).ofMaxSize(2)
+                .flatMap(rounds -> mixed.map(last -> {
+                    List<Run> runs = new ArrayList<>();
+                    rounds.forEach(runs::addAll);
+                    runs.add(last);
+                    return runs;
+                }));
+    }
+
+    /**
+     * Resizes both ways within a run, the model agreeing and the invariants holding after every
+     * operation; the statistics say how many tries resized (asserted: at least half grew, at
+     * least 30% shrank, and some shrink wrote dirty records back).
+     */
+    @Property(tries = 40)
+    void theEntryCacheGrowsAndShrinksWhileTheStoreBehavesLikeASortedMap(
+            @ForAll("runs") List<Run> runs,
+            @ForAll("allocators") String allocator,
+            @ForAll @IntRange(min = 8, max = 16) int cachePages,
+            @ForAll("entryCacheMost") long entryCacheBytes)
+            throws IOException {
+        Path dir = Files.createTempDirectory("zstate-pagestore-resize");
+        PageStoreConfig config = PageStoreModelPropertyTest.tiny(dir, allocator, cachePages)
+                .withPageCacheBytes(cachePages * 1024L + entryCacheBytes).withEntryCacheBytes(entryCacheBytes);
+        PageStore store = new PageStore(config, FIRST_KEY_GROUP, KEY_GROUPS, Faults.NONE, WINDOW);
+        Path spillDir = store.spillDirectory();
+        OpenSnapshots snapshots = new OpenSnapshots(true);
+        int grew = 0;
+        int shrank = 0;
+        boolean shrankWritingBack = false;
+        try {
+            synchronized (store) { // the store's lock, which frozen views read under
+                PageStoreModelPropertyTest.createTables(store);
+                TreeMap<String, byte[]> model = new TreeMap<>();
+                ValueView view = new ValueView();
+                for (Run run : runs) {
+                    for (Op op : expand(run)) {
+                        long before = store.entryCacheBytesNow();
+                        long writeBacksBefore = store.stats().entryWriteBacks();
+                        PageStoreModelPropertyTest.step(store, model, view, op, snapshots);
+                        store.checkInvariants();
+                        long after = store.entryCacheBytesNow();
+                        if (before != 0 && after > before) {
+                            grew++;
+                        } else if (after < before) {
+                            shrank++;
+                            shrankWritingBack |= store.stats().entryWriteBacks() > writeBacksBefore;
+                        }
+                    }
+                }
+                PageStoreModelPropertyTest.verifyAll(store, model, view);
+                snapshots.checkAll();
+                snapshots.releaseAllButMaybeOne(null);
+                store.checkInvariants();
+            }
+        } finally {
+            store.close();
+        }
+        assertThat(store.framesInUse()).as("off-heap frames after close").isZero();
+        assertThat(store.liveArenas()).as("arenas after close").isZero();
+        assertThat(spillDir).doesNotExist();
+        Files.deleteIfExists(dir);
+        Statistics.label("entry cache grew").collect(grew > 0);
+        Statistics.label("entry cache shrank").collect(shrank > 0);
+        Statistics.label("resizes").collect(grew + shrank == 0 ? "0" : grew + shrank < 4 ? "1-3" : "4+");
+        Statistics.label("a shrink wrote dirty records back").collect(shrankWritingBack);
+        // measured at 40 tries: about 88% grew, 68% shrank
+        Statistics.label("entry cache grew").coverage(c -> c.check(true).percentage(p -> p >= 50));
+        Statistics.label("entry cache shrank").coverage(c -> c.check(true).percentage(p -> p >= 30));
+        Statistics.label("a shrink wrote dirty records back").coverage(c -> c.check(true).count(n -> n > 0));
+    }
+
+    @Provide
+    Arbitrary<String> allocators() {
+        return Arbitraries.of("zsmalloc", "zbud", "z3fold", "zlog", "xcfmalloc");
+    }
+
+    /** The most the entry cache may take: 16 to 64 KiB; it starts at 4 KiB, so it can double two to four times. */
+    @Provide
+    Arbitrary<Long> entryCacheMost() {
+        return Arbitraries.of(16384L, 32768L, 65536L);
+    }
+
+    /** A run's operations: the mixed ones as generated; the others drawn from the run's seed. */
+    static List<Op> expand(Run run) {
+        if (run.phase() == Phase.MIXED) {
+            return run.mixed();
+        }
+        Random random = new Random(run.seed());
+        List<Op> ops = new ArrayList<>();
+        java.util.BitSet written = new java.util.BitSet();
+        while (ops.size() < run.length()) {
+            if (run.phase() == Phase.HOT) {
+                // skewed reads of table 0's warm keys (key i at about i^(-2/3)); a key's first access
+                // in the run writes it, and one in ten after
+                double u = random.nextDouble();
+                int i = (int) (u * u * u * run.keys());
+                Kind kind = !written.get(i) || random.nextInt(10) == 0 ? Kind.PUT : Kind.GET;
+                written.set(i);
+                ops.add(new Op(kind, 0, FIRST_KEY_GROUP + i % KEY_GROUPS, shortKeyId(i), 0, 1 + i % 24,
+                        random.nextInt()));
+            } else {
+                // table 1's keys written twice and never read (a quarter of them deleted after): admissions that never pay
+                int keyId = shortKeyId(1000 + random.nextInt(8000));
+                int keyGroup = FIRST_KEY_GROUP + random.nextInt(KEY_GROUPS);
+                int size = 1 + random.nextInt(24);
+                ops.add(new Op(Kind.PUT, 1, keyGroup, keyId, 0, size, random.nextInt()));
+                ops.add(new Op(Kind.PUT, 1, keyGroup, keyId, 0, size, random.nextInt()));
+                if (random.nextInt(4) == 0) {
+                    ops.add(new Op(Kind.DELETE, 1, keyGroup, keyId, 0, size, 0));
+                }
+            }
+        }
+        return ops;
+    }
+
+    /** The i-th key id whose value key is short (every seventh is a long blob key: it never enters the entry cache). */
+    private static int shortKeyId(int i) {
+        return i / 6 * 7 + new int[] {0, 1, 2, 4, 5, 6}[i % 6];
+    }
+}
