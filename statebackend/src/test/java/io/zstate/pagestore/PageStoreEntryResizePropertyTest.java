@@ -130,6 +130,124 @@ class PageStoreEntryResizePropertyTest {
         Statistics.label("a shrink wrote dirty records back").coverage(c -> c.check(true).count(n -> n > 0));
     }
 
+    /**
+     * The same runs with failures injected only while the store resizes its entry cache: the
+     * shrink's write-backs fault pages in (a page that does not decompress, a spill read that
+     * fails) and both directions evict pages from the page cache (the arena refuses, the
+     * compressor fails, a spill write fails). After each operation either it completed and the
+     * model still matches (an arena refusal or a compressor failure is absorbed), or it threw
+     * PageStoreFailedException naming the resize, and then every later call throws it, every
+     * snapshot frozen before still reads its instant, and close returns every byte.
+     */
+    @Property(tries = 25)
+    void aFailureWhileResizingFailsTheStoreCleanly(
+            @ForAll("runs") List<Run> runs,
+            @ForAll("allocators") String allocator,
+            @ForAll @IntRange(min = 8, max = 16) int cachePages,
+            @ForAll("entryCacheMost") long entryCacheBytes,
+            @ForAll long seed)
+            throws IOException {
+        Path dir = Files.createTempDirectory("zstate-pagestore-resize-faults");
+        PageStoreConfig config = PageStoreModelPropertyTest.tiny(dir, allocator, cachePages)
+                .withPageCacheBytes(cachePages * 1024L + entryCacheBytes).withEntryCacheBytes(entryCacheBytes);
+        FaultsWhileResizing faults = new FaultsWhileResizing(seed);
+        PageStore store = new PageStore(config, FIRST_KEY_GROUP, KEY_GROUPS, faults, WINDOW);
+        Path spillDir = store.spillDirectory();
+        OpenSnapshots snapshots = new OpenSnapshots(true);
+        String outcome = "completed";
+        boolean absorbed = false;
+        try {
+            synchronized (store) {
+                PageStoreModelPropertyTest.createTables(store);
+                TreeMap<String, byte[]> model = new TreeMap<>();
+                ValueView view = new ValueView();
+                preload(store, model, view);
+                run:
+                for (Run run : runs) {
+                    for (Op op : expand(run)) {
+                        faults.injected.clear();
+                        faults.armed = true;
+                        RuntimeException thrown = null;
+                        try {
+                            PageStoreModelPropertyTest.step(store, model, view, op, snapshots);
+                        } catch (RuntimeException e) {
+                            thrown = e;
+                        } finally {
+                            faults.armed = false;
+                        }
+                        if (thrown == null) {
+                            absorbed |= !faults.injected.isEmpty();
+                            store.checkInvariants();
+                            continue;
+                        }
+                        assertThat(faults.injected).as("a failure with nothing injected: %s", thrown).isNotEmpty();
+                        Faults.Seam cause = faults.injected.get(faults.injected.size() - 1);
+                        assertThat(cause).as("the seam that failed the store").isIn(
+                                Faults.Seam.DECOMPRESS, Faults.Seam.SPILL_WRITE, Faults.Seam.SPILL_READ);
+                        assertThat(thrown).isInstanceOf(PageStoreFailedException.class)
+                                .hasMessageContaining("resizing the entry cache");
+                        assertThat(store.isFailed()).isTrue();
+                        PageStoreModelPropertyTest.assertEveryCallThrows(store, view);
+                        snapshots.checkAll(); // frozen before the failure: as of their freeze
+                        outcome = "failed: " + cause;
+                        break run;
+                    }
+                }
+                if (!store.isFailed()) {
+                    PageStoreModelPropertyTest.verifyAll(store, model, view);
+                    snapshots.checkAll();
+                }
+                snapshots.releaseAllButMaybeOne(null);
+            }
+        } finally {
+            store.close();
+        }
+        assertThat(store.framesInUse()).as("off-heap frames after close").isZero();
+        assertThat(store.liveArenas()).as("arenas after close").isZero();
+        assertThat(spillDir).doesNotExist();
+        Files.deleteIfExists(dir);
+        Statistics.label("outcome").collect(outcome);
+        Statistics.label("absorbed a failure while resizing").collect(absorbed);
+        // a fault-in inside a resize is a shrink's write-back
+        Statistics.label("a shrink's write-back failed")
+                .collect(outcome.equals("failed: DECOMPRESS") || outcome.equals("failed: SPILL_READ"));
+        Statistics.label("outcome").coverage(c -> c.check("completed").count(n -> n > 0));
+        Statistics.label("a shrink's write-back failed").coverage(c -> c.check(true).percentage(p -> p >= 15));
+    }
+
+    /** Fails a seam at random, at a rate per seam, only inside PageStore.resizeEntries (while armed). */
+    static final class FaultsWhileResizing implements Faults {
+        final Random random;
+        final double[] rates = new double[Faults.Seam.values().length];
+        final List<Faults.Seam> injected = new ArrayList<>();
+        boolean armed;
+
+        FaultsWhileResizing(long seed) {
+            random = new Random(seed);
+            rates[Faults.Seam.ARENA.ordinal()] = 0.5;
+            rates[Faults.Seam.COMPRESS.ordinal()] = 0.2;
+            // a write-back's fault-in fails often; a spill write (a grow's page evictions too) seldom,
+            // so that many runs get as far as a shrink
+            rates[Faults.Seam.DECOMPRESS.ordinal()] = 0.3 + random.nextDouble() * 0.7;
+            rates[Faults.Seam.SPILL_READ.ordinal()] = 0.3 + random.nextDouble() * 0.7;
+            rates[Faults.Seam.SPILL_WRITE.ordinal()] = random.nextDouble() * 0.05;
+        }
+
+        @Override
+        public boolean fail(Faults.Seam seam) {
+            if (armed && random.nextDouble() < rates[seam.ordinal()] && resizing()) {
+                injected.add(seam);
+                return true;
+            }
+            return false;
+        }
+
+        private static boolean resizing() {
+            return StackWalker.getInstance().walk(frames -> frames.anyMatch(
+                    f -> f.getClassName().equals(PageStore.class.getName()) && f.getMethodName().equals("resizeEntries")));
+        }
+    }
+
     @Provide
     Arbitrary<String> allocators() {
         return Arbitraries.of("zsmalloc", "zbud", "z3fold", "zlog", "xcfmalloc");
@@ -140,6 +258,19 @@ class PageStoreEntryResizePropertyTest {
     Arbitrary<Long> entryCacheMost() {
         return Arbitraries.of(16384L, 32768L, 65536L);
     }
+
+    /**
+     * Writes {@value #PRELOADED} keys of table 1 before the runs (about 50 pages): the pages
+     * outnumber the page cache's, so a dirty record's write-back often faults its page in.
+     */
+    static void preload(PageStore store, TreeMap<String, byte[]> model, ValueView view) {
+        for (int i = 0; i < PRELOADED; i++) {
+            PageStoreModelPropertyTest.step(store, model, view, new Op(Kind.PUT, 1, FIRST_KEY_GROUP + i % KEY_GROUPS,
+                    shortKeyId(1000 + i), 0, 8 + i % 32, i), null);
+        }
+    }
+
+    static final int PRELOADED = 1500;
 
     /** A run's operations: the mixed ones as generated; the others drawn from the run's seed. */
     static List<Op> expand(Run run) {

@@ -317,7 +317,7 @@ class PageStoreModelPropertyTest {
         }
     }
 
-    private static void assertEveryCallThrows(PageStore store, ValueView view) {
+    static void assertEveryCallThrows(PageStore store, ValueView view) {
         byte[] key = valueKey(1);
         for (Runnable call : List.<Runnable>of(
                 () -> store.get(0, FIRST_KEY_GROUP, key, 0, key.length, key.length, view),
