@@ -124,7 +124,7 @@ class PageStoreEntryResizePropertyTest {
         Statistics.label("entry cache shrank").collect(shrank > 0);
         Statistics.label("resizes").collect(grew + shrank == 0 ? "0" : grew + shrank < 4 ? "1-3" : "4+");
         Statistics.label("a shrink wrote dirty records back").collect(shrankWritingBack);
-        // measured at 40 tries: about 88% grew, 68% shrank
+        // measured at 400 tries: 92% grew, 82% shrank, 61% had a shrink that wrote dirty records back
         Statistics.label("entry cache grew").coverage(c -> c.check(true).percentage(p -> p >= 50));
         Statistics.label("entry cache shrank").coverage(c -> c.check(true).percentage(p -> p >= 30));
         Statistics.label("a shrink wrote dirty records back").coverage(c -> c.check(true).count(n -> n > 0));
@@ -135,7 +135,8 @@ class PageStoreEntryResizePropertyTest {
      * shrink's write-backs fault pages in (a page that does not decompress, a spill read that
      * fails) and both directions evict pages from the page cache (the arena refuses, the
      * compressor fails, a spill write fails). After each operation either it completed and the
-     * model still matches (an arena refusal or a compressor failure is absorbed), or it threw
+     * model still matches (an arena refusal or a compressor failure is absorbed; rare inside a
+     * resize, whose page evictions are mostly of clean pages), or it threw
      * PageStoreFailedException naming the resize, and then every later call throws it, every
      * snapshot frozen before still reads its instant, and close returns every byte.
      */
@@ -155,7 +156,6 @@ class PageStoreEntryResizePropertyTest {
         Path spillDir = store.spillDirectory();
         OpenSnapshots snapshots = new OpenSnapshots(true);
         String outcome = "completed";
-        boolean absorbed = false;
         try {
             synchronized (store) {
                 PageStoreModelPropertyTest.createTables(store);
@@ -176,7 +176,6 @@ class PageStoreEntryResizePropertyTest {
                             faults.armed = false;
                         }
                         if (thrown == null) {
-                            absorbed |= !faults.injected.isEmpty();
                             store.checkInvariants();
                             continue;
                         }
@@ -207,11 +206,11 @@ class PageStoreEntryResizePropertyTest {
         assertThat(spillDir).doesNotExist();
         Files.deleteIfExists(dir);
         Statistics.label("outcome").collect(outcome);
-        Statistics.label("absorbed a failure while resizing").collect(absorbed);
         // a fault-in inside a resize is a shrink's write-back
         Statistics.label("a shrink's write-back failed")
                 .collect(outcome.equals("failed: DECOMPRESS") || outcome.equals("failed: SPILL_READ"));
         Statistics.label("outcome").coverage(c -> c.check("completed").count(n -> n > 0));
+        // measured at 250 tries: 58% failed in a shrink's write-back (41% a spill read, 17% a decompression), 42% completed
         Statistics.label("a shrink's write-back failed").coverage(c -> c.check(true).percentage(p -> p >= 15));
     }
 
