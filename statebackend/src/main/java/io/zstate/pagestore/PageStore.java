@@ -46,6 +46,7 @@ public final class PageStore implements AutoCloseable {
     private EntryCache entries; // hot entries in front of the pages, or null (none yet, or none configured)
     private final long entryCacheBytes; // the most the entry cache may take of the page cache's heap
     private int pageCacheSlots; // the page cache's limit before the entry cache took any of it
+    private final int entryCacheWindow; // the entry cache's admission window (smaller in tests)
     private final int firstKeyGroup;
     private final GuardedVisitor guarded = new GuardedVisitor();
     private boolean visiting;
@@ -70,7 +71,16 @@ public final class PageStore implements AutoCloseable {
     /** A store whose contacts with the outside fail when {@code faults} says (tests). */
     public PageStore(PageStoreConfig config, int firstKeyGroup, int numberOfKeyGroups, MemoryBudget shared,
             Faults faults) {
-        this(config, firstKeyGroup, numberOfKeyGroups, new Pager(config, shared, faults));
+        this(config, firstKeyGroup, numberOfKeyGroups, new Pager(config, shared, faults), EntryCache.WINDOW);
+    }
+
+    /**
+     * A store whose entry cache weighs its admission and asks to resize every {@code
+     * entryCacheWindow} hits and second misses instead of every 4,096 (tests: resizes within a
+     * few hundred operations).
+     */
+    PageStore(PageStoreConfig config, int firstKeyGroup, int numberOfKeyGroups, Faults faults, int entryCacheWindow) {
+        this(config, firstKeyGroup, numberOfKeyGroups, new Pager(config, (MemoryBudget) null, faults), entryCacheWindow);
     }
 
     /**
@@ -79,16 +89,18 @@ public final class PageStore implements AutoCloseable {
      */
     public PageStore(PageStoreConfig config, int firstKeyGroup, int numberOfKeyGroups, SlotMemory slot,
             Faults faults) {
-        this(config, firstKeyGroup, numberOfKeyGroups, new Pager(config, slot, faults));
+        this(config, firstKeyGroup, numberOfKeyGroups, new Pager(config, slot, faults), EntryCache.WINDOW);
     }
 
-    private PageStore(PageStoreConfig config, int firstKeyGroup, int numberOfKeyGroups, Pager pager) {
+    private PageStore(PageStoreConfig config, int firstKeyGroup, int numberOfKeyGroups, Pager pager,
+            int entryCacheWindow) {
         if (numberOfKeyGroups < 1) {
             pager.close();
             throw new IllegalArgumentException("a page store needs at least one key-group");
         }
         this.firstKeyGroup = firstKeyGroup;
         this.pager = pager;
+        this.entryCacheWindow = entryCacheWindow;
         this.entryCacheBytes = Math.min(config.entryCacheBytes(), EntryCache.MAX_BYTES);
         try {
             this.index = new BucketIndex(pager, firstKeyGroup, numberOfKeyGroups);
@@ -370,7 +382,7 @@ public final class PageStore implements AutoCloseable {
         long bytes = entryCacheStart();
         pageCacheSlots = pager.cacheLimit();
         pager.limitCache(pageCacheSlots - pagesFor(bytes));
-        entries = new EntryCache(bytes, this::writeBack);
+        entries = new EntryCache(bytes, this::writeBack, entryCacheWindow);
         return true;
     }
 
@@ -714,6 +726,11 @@ public final class PageStore implements AutoCloseable {
     /** Maps large enough to live in a map index of their own. */
     public long mapIndexes() {
         return index.mapIndexes();
+    }
+
+    /** The entry cache's size now (it {@linkplain #resizeEntries resizes}); 0 if there is none (yet). */
+    long entryCacheBytesNow() {
+        return entries == null ? 0 : entries.bytes();
     }
 
     /** Off-heap bytes the pool's frames hold. */

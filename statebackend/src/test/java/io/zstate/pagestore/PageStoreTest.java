@@ -953,6 +953,134 @@ class PageStoreTest {
         }
     }
 
+    /**
+     * A write-back failing while the entry cache shrinks (issue 16): the shrink moves the records
+     * into a smaller log and writes the dirty ones that no longer fit into the pages, faulting
+     * their pages in; when such a fault-in fails (a page that does not decompress, a spill read
+     * that fails), the access that asked for the shrink throws PageStoreFailedException, the
+     * store is failed (every later call throws it too, nothing half-moved is served), a snapshot
+     * frozen before still reads its instant, and close returns every off-heap byte. Pages in the
+     * pool (a decompression fails) or spilled (a RocksDB read fails).
+     */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.EnumSource(value = Faults.Seam.class, names = {"DECOMPRESS", "SPILL_READ"})
+    void aWriteBackFailingWhileTheEntryCacheShrinksFailsTheStoreAndLeaksNothing(Faults.Seam seam) {
+        // 64 pages of page cache; the entry cache starts at 4 KiB and may take 32 KiB; it weighs
+        // its size every 8 hits and second misses (not 4,096). A pool that holds every page, or 16 frames
+        PageStoreConfig config = tiny("zsmalloc").withPageCacheBytes(64 * 1024).withEntryCacheBytes(32 * 1024)
+                .withPoolBytes(seam == Faults.Seam.DECOMPRESS ? 4 << 20 : 16 * 4096);
+        FailingInsideResize faults = new FailingInsideResize(seam);
+        PageStore store = new PageStore(config, 0, 1, faults, 8);
+        Path spill = store.spillDirectory();
+        io.zstate.pagestore.snapshot.FrozenView frozen = null;
+        try {
+            synchronized (store) { // a frozen view will be open: every call holds the store's lock
+                int table = store.createTable("values");
+                ValueView view = new ValueView();
+                Map<Integer, Long> model = new HashMap<>();
+                for (int k = 0; k < 20_000; k++) { // ~850 pages: nearly all in the pool or spilled
+                    put(store, table, k, k);
+                    model.put(k, (long) k);
+                }
+                // skewed read-modify-writes (key k at about k^(-2/3)): the cache grows, full of dirty records
+                Random random = new Random(42);
+                for (int i = 0; i < 50_000 && store.entryCacheBytesNow() < 16 * 1024; i++) {
+                    rmw(store, table, view, model, random);
+                }
+                assertThat(store.entryCacheBytesNow()).as("the entry cache grew").isGreaterThanOrEqualTo(16 * 1024);
+                frozen = store.freeze(); // writes every dirty record into the pages
+                Map<Integer, Long> atFreeze = new HashMap<>(model);
+                for (int i = 0; i < 2000; i++) { // dirty again
+                    rmw(store, table, view, model, random);
+                }
+                long before = store.entryCacheBytesNow();
+                faults.armed = true;
+                RuntimeException thrown = null;
+                try {
+                    for (int k = 0; k < 20_000; k++) { // keys written twice and never read: it asks to shrink
+                        put(store, table, 100_000 + k, k);
+                        put(store, table, 100_000 + k, k + 1);
+                    }
+                } catch (RuntimeException e) {
+                    thrown = e;
+                }
+                faults.armed = false;
+                assertThat(faults.injected).as("fault-ins failed inside the shrink's write-backs").isPositive();
+                assertThat(thrown).as("the write that asked for the shrink").isInstanceOf(PageStoreFailedException.class)
+                        .hasMessageContaining("resizing the entry cache from");
+                assertThat(store.isFailed()).isTrue();
+                assertThat(store.entryCacheBytesNow()).as("a shrink happened").isLessThanOrEqualTo(before);
+                byte[] key = shortKey(1);
+                for (Runnable call : List.<Runnable>of(
+                        () -> store.get(table, 0, key, 0, key.length, key.length, view),
+                        () -> put(store, table, 1, 7),
+                        () -> store.delete(table, 0, key, 0, key.length, key.length),
+                        () -> store.forEachInKeyGroup(table, 0, (k, ko, kl, v, vo, vl) -> {}),
+                        store::freeze)) {
+                    assertThatThrownBy(call::run).isInstanceOf(PageStoreFailedException.class)
+                            .hasMessageContaining("resizing the entry cache");
+                }
+                // the snapshot frozen before the failure still reads its instant, whole
+                Map<Integer, Long> seen = new HashMap<>();
+                frozen.forEachInKeyGroup(table, 0, (k, ko, kl, v, vo, vl) -> {
+                    int id = (k[ko + 2] & 0xff) << 16 | (k[ko + 3] & 0xff) << 8 | k[ko + 4] & 0xff;
+                    assertThat(seen.put(id, java.nio.ByteBuffer.wrap(v, vo, vl).getLong())).isNull();
+                });
+                assertThat(seen).isEqualTo(atFreeze);
+            }
+        } finally {
+            synchronized (store) {
+                store.close();
+                if (frozen != null) {
+                    frozen.close(); // the last view: the store's memory goes now
+                }
+            }
+        }
+        assertThat(store.framesInUse()).as("frames after close").isZero();
+        assertThat(store.liveArenas()).as("arenas after close").isZero();
+        assertThat(spill).doesNotExist();
+    }
+
+    private static void put(PageStore store, int table, int k, long value) {
+        byte[] key = shortKey(k);
+        store.put(table, 0, key, 0, key.length, key.length, longBytes(value), 0, 8);
+    }
+
+    /** Reads a key of 2,000 at about k^(-2/3) and writes it a new value. */
+    private static void rmw(PageStore store, int table, ValueView view, Map<Integer, Long> model, Random random) {
+        double u = random.nextDouble();
+        int k = (int) (u * u * u * 2000);
+        byte[] key = shortKey(k);
+        assertThat(store.get(table, 0, key, 0, key.length, key.length, view)).isTrue();
+        assertThat(view.toByteArray()).isEqualTo(longBytes(model.get(k)));
+        long value = random.nextLong();
+        put(store, table, k, value);
+        model.put(k, value);
+    }
+
+    /** Fails every step at one seam inside EntryCache.resize (a write-back's fault-in) while armed. */
+    private static final class FailingInsideResize implements Faults {
+        final Seam failing;
+        boolean armed;
+        int injected;
+
+        FailingInsideResize(Seam failing) {
+            this.failing = failing;
+        }
+
+        @Override
+        public boolean fail(Seam seam) {
+            if (armed && seam == failing
+                    && StackWalker.getInstance().walk(frames -> frames.anyMatch(
+                            f -> f.getClassName().equals("io.zstate.pagestore.entry.EntryCache")
+                                    && f.getMethodName().equals("resize")))) {
+                injected++;
+                return true;
+            }
+            return false;
+        }
+    }
+
     /** A value key of 6 bytes, its whole key its prefix. */
     private static byte[] shortKey(int k) {
         return new byte[] {1, 0, (byte) (k >>> 16), (byte) (k >>> 8), (byte) k, 7};

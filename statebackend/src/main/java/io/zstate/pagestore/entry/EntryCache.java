@@ -86,7 +86,7 @@ public final class EntryCache {
     private static final int DIRTY = EntryRecord.DIRTY;
     private static final int REFERENCED = EntryRecord.REFERENCED;
     /** Hits and second misses per admission window. */
-    static final int WINDOW = 4096;
+    public static final int WINDOW = 4096;
     /** The lowest admission probability: 2^-MAX_SHIFT. */
     static final int MAX_SHIFT = 6;
     /** What a hit saves (a page access), a write-back costs and a record leaving costs, in quarters of a page access. */
@@ -108,6 +108,8 @@ public final class EntryCache {
     private int maxRecordLength;
     private final int seed;
     private final WriteBack writeBack;
+    /** Hits and second misses per admission window: {@link #WINDOW}, smaller in tests. */
+    private final int window;
 
     private int head;
     private int tail;
@@ -147,6 +149,18 @@ public final class EntryCache {
      * log. The log binds for records of about 25 bytes and more, the index (3/4 full) below that.
      */
     public EntryCache(long bytes, WriteBack writeBack) {
+        this(bytes, writeBack, WINDOW);
+    }
+
+    /**
+     * A cache whose admission windows (and so its {@link #sizeWish}es) come every {@code window}
+     * hits and second misses instead of {@value #WINDOW} (tests: a page store's model test resizes
+     * it within a few hundred operations).
+     */
+    public EntryCache(long bytes, WriteBack writeBack, int window) {
+        if (window < 1) {
+            throw new IllegalArgumentException("an admission window of " + window + " accesses");
+        }
         if (bytes < MIN_BYTES) {
             throw new IllegalArgumentException("an entry cache of " + bytes + " bytes is too small: give it at least "
                     + MIN_BYTES);
@@ -155,6 +169,7 @@ public final class EntryCache {
         this.seed = ThreadLocalRandom.current().nextInt();
         this.random = seed | 1;
         this.writeBack = writeBack;
+        this.window = window;
     }
 
     /** Empty arrays for a cache of {@code bytes} (at most 1 GiB); records and counts are the caller's. */
@@ -424,9 +439,9 @@ public final class EntryCache {
         return windowBenefit / HIT_BENEFIT;
     }
 
-    /** Counts a hit or a second miss; every {@link #WINDOW} of them, sets the admission probability. */
+    /** Counts a hit or a second miss; every {@link #window} of them, sets the admission probability. */
     private void tick() {
-        if (++windowAccesses == WINDOW) {
+        if (++windowAccesses == window) {
             boolean paid = windowBenefit > 2 * windowCost;
             boolean allAdmitted = admissionShift == 0;
             if (windowBenefit < windowCost) {
