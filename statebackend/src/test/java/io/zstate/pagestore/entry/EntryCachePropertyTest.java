@@ -293,7 +293,9 @@ class EntryCachePropertyTest {
             fresh.put(0, 0, key, 0, key.length, value, 0, value.length);
             fresh.put(0, 0, key, 0, key.length, value, 0, value.length);
         }
-        assertThat(fresh.admissionProbability()).isLessThanOrEqualTo(2.0 / (1 << EntryCache.MAX_SHIFT));
+        // the doorkeeper's false positives (its seed is random) may hold it a step or two above the
+        // floor: 1/32 in most runs, 1/16 seen once in some thousand tries
+        assertThat(fresh.admissionProbability()).isLessThanOrEqualTo(4.0 / (1 << EntryCache.MAX_SHIFT));
         int hits = 0;
         for (int round = 0; round < 2000; round++) {
             for (int i = 0; i < hot; i++) {
