@@ -470,7 +470,7 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
     }
 
     /** Whether this backend's pages move to zstd with a trained dictionary (page-compression zstd). */
-    boolean hasPageDictionary() {
+    boolean compressesWithZstd() {
         synchronized (store) {
             return store.dictionary() != null;
         }

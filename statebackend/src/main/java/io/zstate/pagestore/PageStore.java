@@ -690,6 +690,11 @@ public final class PageStore implements AutoCloseable {
 
     // ==== observability, checks, lifecycle ========================================================
 
+    /** Pool copies of live pages stored with {@code codec} ({@code StoredPage}'s byte): for tests. */
+    public long poolCopiesWith(byte codec) {
+        return pager.poolCopiesWith(codec);
+    }
+
     /** The store's zstd dictionary (page-compression zstd), or null: for tests and tools. */
     public io.zstate.pagestore.tier.PageDictionary dictionary() {
         return pager.dictionary();

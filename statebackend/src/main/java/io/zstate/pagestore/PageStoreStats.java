@@ -55,6 +55,8 @@ package io.zstate.pagestore;
  *     pay for themselves; see {@code EntryCache})
  * @param dictionaryStores pages stored compressed with the store's zstd dictionary
  *     (page-compression zstd, once the dictionary is trained; the other compressed stores are LZ4)
+ * @param recompressions LZ4 pool copies re-encoded with the dictionary once it was trained (pages
+ *     stored before it, or placed by a restore meanwhile), one at an eviction until none is left
  * @param dictionaryBytes bytes of the store's trained zstd dictionary (0 before it, or without one)
  */
 public record PageStoreStats(
@@ -103,6 +105,7 @@ public record PageStoreStats(
         long cachedEntries,
         long entryAdmissions,
         long dictionaryStores,
+        long recompressions,
         long dictionaryBytes) {
 
     /** These counters with the number of map indexes (the index layer's, added by the store). */
@@ -114,7 +117,7 @@ public record PageStoreStats(
                 compressedBytesStored, arenaRefusals, count, openSnapshots, pinnedPoolObjects, pinnedPoolBytes,
                 pinnedSpilled, pinSaves, pinCopies, pinWritebacks, pagesPlaced, backgroundCleans, cleaningRaces,
                 entryHits, entryMisses, entryWriteBacks, cachedEntries, entryAdmissions, dictionaryStores,
-                dictionaryBytes);
+                recompressions, dictionaryBytes);
     }
 
     /** These counters with the entry cache's (the facade's, added by the store). */
@@ -125,7 +128,8 @@ public record PageStoreStats(
                 bounced, compressFailures, directSpills, writebacks, framesReclaimed, uncompressedBytesStored,
                 compressedBytesStored, arenaRefusals, mapIndexes, openSnapshots, pinnedPoolObjects, pinnedPoolBytes,
                 pinnedSpilled, pinSaves, pinCopies, pinWritebacks, pagesPlaced, backgroundCleans, cleaningRaces,
-                hits, misses, writeBacks, entries, admissions, dictionaryStores, dictionaryBytes);
+                hits, misses, writeBacks, entries, admissions, dictionaryStores, recompressions,
+                dictionaryBytes);
     }
 
     /** The counters of two stores added up (for totals over the backends of a job). */
@@ -176,6 +180,7 @@ public record PageStoreStats(
                 cachedEntries + o.cachedEntries,
                 entryAdmissions + o.entryAdmissions,
                 dictionaryStores + o.dictionaryStores,
+                recompressions + o.recompressions,
                 dictionaryBytes + o.dictionaryBytes);
     }
 

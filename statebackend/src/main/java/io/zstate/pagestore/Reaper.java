@@ -18,7 +18,7 @@ import java.util.concurrent.locks.LockSupport;
  *       RocksDB, as the store path decides); slots clean
  *     submit: copy the next dirty victims ahead of the
  *       CLOCK hand into the ring; wake the reaper   ----->  compress every ring's submissions
- *                                                           (LZ4, same-filled test), publish them
+ *                                                           (LZ4/zstd, same-filled test), publish
  *                                                           park when no ring has work
  * </pre>
  *

@@ -89,21 +89,21 @@ class ZStateBackendLifecycleTest {
 
     @Test
     void thePageCompressionReachesTheStore() throws Exception {
-        assertThat(hasPageDictionary(configured())).as("the default: LZ4").isFalse();
-        assertThat(hasPageDictionary(configured(ZStateOptions.PAGE_COMPRESSION.key(), "ZSTD"))).isTrue();
+        assertThat(compressesWithZstd(configured())).as("the default: LZ4").isFalse();
+        assertThat(compressesWithZstd(configured(ZStateOptions.PAGE_COMPRESSION.key(), "ZSTD"))).isTrue();
         assertThat(configured(ZStateOptions.PAGE_COMPRESSION.key(), "zstd").toString())
                 .contains("pageCompression=zstd");
         assertThat(files(spill)).as("nothing left behind").isEmpty();
     }
 
-    private boolean hasPageDictionary(ZStateBackend backend) throws Exception {
+    private boolean compressesWithZstd(ZStateBackend backend) throws Exception {
         try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
             CheckpointableKeyedStateBackend<Integer> keyed = backend.createKeyedStateBackend(
                     new KeyedStateBackendParametersImpl<>(env, new JobID(), "codec", IntSerializer.INSTANCE, 10,
                             new KeyGroupRange(0, 9), env.getTaskKvStateRegistry(), TtlTimeProvider.DEFAULT,
                             new UnregisteredMetricsGroup(), (n, v) -> {}, List.of(), new CloseableRegistry(), 1.0));
             try {
-                return ((ZKeyedStateBackend<Integer>) keyed).hasPageDictionary();
+                return ((ZKeyedStateBackend<Integer>) keyed).compressesWithZstd();
             } finally {
                 keyed.dispose();
             }

@@ -223,9 +223,10 @@ class PageStoreTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"zsmalloc", "zbud"})
+    @ValueSource(strings = {"zsmalloc", "zbud", "zsmalloc+zstd"})
     void aFrozenViewKeepsThePastWhileTheStoreChangesAndOutlivesIt(String allocator) throws Exception {
-        PageStore store = new PageStore(tiny(allocator), 0, 2);
+        // +zstd: the view decodes zstd pages with its own codec after the store freed its own and the dictionary
+        PageStore store = new PageStore(allocator.endsWith("+zstd") ? zstd(tiny("zsmalloc")) : tiny(allocator), 0, 2);
         int table = store.createTable("t");
         Map<String, byte[]> model = new HashMap<>();
         Random random = new Random(5);
@@ -237,6 +238,9 @@ class PageStoreTest {
             model.put((k % 2) + "/" + Arrays.toString(key), value);
         }
         assertThat(store.stats().spilledPages()).as("some pages are in RocksDB").isPositive();
+        if (allocator.endsWith("+zstd")) {
+            assertThat(store.poolCopiesWith(io.zstate.pagestore.layout.StoredPage.ZSTD)).isPositive();
+        }
         io.zstate.pagestore.snapshot.FrozenView frozen = store.freeze();
         // change everything after the freeze, then close the store under the view
         synchronized (store) { // the store's lock, which the view reads under
@@ -745,6 +749,11 @@ class PageStoreTest {
                 }
                 PageStoreStats stats = store.stats();
                 payload[run] = stats.poolPayloadBytes();
+                if (run == 1) { // the reads' evictions recompressed what was stored before the dictionary
+                    assertThat(stats.recompressions()).isPositive();
+                    assertThat(store.poolCopiesWith(io.zstate.pagestore.layout.StoredPage.LZ4))
+                            .isLessThanOrEqualTo(store.poolCopiesWith(io.zstate.pagestore.layout.StoredPage.ZSTD) / 100);
+                }
                 if (run == 1) {
                     assertThat(stats.dictionaryStores()).isPositive();
                     assertThat(stats.dictionaryBytes()).isEqualTo(io.zstate.pagestore.tier.PageDictionary.DICTIONARY_BYTES);
@@ -755,6 +764,76 @@ class PageStoreTest {
         assertThat(shared.reserved()).as("every byte back after close").isZero();
         assertThat(payload[1]).as("pool payload with zstd against LZ4 (%s)", Arrays.toString(payload))
                 .isLessThan(payload[0] * 8 / 10);
+    }
+
+    /** {@code config} with zstd, its pool grown by the contexts' reserve, a dictionary after 16 pages. */
+    private static PageStoreConfig zstd(PageStoreConfig config) {
+        return config.withPoolBytes(config.poolBytes() + io.zstate.pagestore.tier.PageCodec.ZSTD_NATIVE_RESERVE)
+                .withPageCompression(PageStoreConfig.ZSTD, 16);
+    }
+
+    /**
+     * A restore into a zstd store: the placed pages are stored LZ4 until its dictionary is trained
+     * (on the first placed pages), and re-encoded with it afterwards, one at an eviction, until no
+     * LZ4 copy is left; every entry still reads back.
+     */
+    @Test
+    void pagesPlacedBeforeTheDictionaryAreRecompressedWithIt() throws Exception {
+        PageStoreConfig config = tiny("zsmalloc").withPoolBytes(8L << 20);
+        Map<String, byte[]> images = new HashMap<>();
+        int seed;
+        try (PageStore source = new PageStore(config, 0, 1)) {
+            int table = source.createTable("v");
+            Random random = new Random(23);
+            for (int k = 0; k < 20_000; k++) {
+                putCount(source, table, k, random);
+            }
+            seed = source.tableSeed(table);
+            try (io.zstate.pagestore.snapshot.FrozenView frozen = source.freeze()) {
+                java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+                assertThat(frozen.writePages(table, 0, new java.io.DataOutputStream(bytes))).isTrue();
+                images.put("v/0", bytes.toByteArray());
+            }
+        }
+        try (PageStore placed = new PageStore(zstd(config).withPageCompression(PageStoreConfig.ZSTD, 64), 0, 1)) {
+            int table = placed.createTable("v", seed);
+            placed.placePages(table, 0, new java.io.DataInputStream(new java.io.ByteArrayInputStream(images.get("v/0"))),
+                    "v/0");
+            placed.finishPlacing();
+            long lz4 = placed.poolCopiesWith(io.zstate.pagestore.layout.StoredPage.LZ4);
+            assertThat(lz4).as("placed before the dictionary: the skipped and sampled pages").isGreaterThanOrEqualTo(128);
+            Random check = new Random(23);
+            ValueView view = new ValueView();
+            for (int pass = 0; pass < 3; pass++) { // reads evict: each eviction recompresses one
+                check.setSeed(23);
+                for (int k = 0; k < 20_000; k++) {
+                    byte[] key = countKey(k);
+                    assertThat(placed.get(table, 0, key, 0, key.length, key.length, view)).isTrue();
+                    assertThat(view.toByteArray()).isEqualTo(countValue(check.nextInt(1000)));
+                }
+            }
+            placed.checkInvariants();
+            assertThat(placed.stats().recompressions()).isGreaterThanOrEqualTo(lz4 * 9 / 10);
+            assertThat(placed.poolCopiesWith(io.zstate.pagestore.layout.StoredPage.LZ4))
+                    .as("LZ4 copies left (zstd did not shrink them)").isLessThanOrEqualTo(lz4 / 10);
+        }
+    }
+
+    /** A slot budget without room for the zstd contexts: the store compresses with LZ4 and says so. */
+    @Test
+    void zstdWithoutRoomForItsContextsFallsBackToLz4() {
+        io.zstate.allocator.MemoryBudget shared = new io.zstate.allocator.MemoryBudget(
+                io.zstate.pagestore.tier.PageCodec.ZSTD_NATIVE_RESERVE - 1);
+        try (PageStore store = new PageStore(zstd(tiny("zsmalloc")), 0, 1, shared, Faults.NONE)) {
+            assertThat(store.dictionary()).isNull();
+            int table = store.createTable("v");
+            Random random = new Random(2);
+            for (int k = 0; k < 2_000; k++) {
+                putCount(store, table, k, random);
+            }
+            assertThat(store.stats().dictionaryStores()).isZero();
+        }
+        assertThat(shared.reserved()).isZero();
     }
 
     private static void putCount(PageStore store, int table, int k, Random random) {

@@ -51,6 +51,7 @@ public final class ZStateMetrics {
         longGauge(group, "framesReclaimed", stats, PageStoreStats::framesReclaimed);
         longGauge(group, "dictionaryStores", stats, PageStoreStats::dictionaryStores);
         longGauge(group, "dictionaryBytes", stats, PageStoreStats::dictionaryBytes);
+        longGauge(group, "recompressions", stats, PageStoreStats::recompressions);
         longGauge(group, "compressFailures", stats, PageStoreStats::compressFailures);
         longGauge(group, "arenaRefusals", stats, PageStoreStats::arenaRefusals);
         longGauge(group, "mapIndexes", stats, PageStoreStats::mapIndexes);

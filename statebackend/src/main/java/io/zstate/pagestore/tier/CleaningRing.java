@@ -17,7 +17,7 @@ import io.zstate.pagestore.layout.StoredPage;
  *   submit   (task, store's lock)  copies a dirty cache slot's page with its write stamp; publishes
  *                                  submitted (volatile)
  *   compress (reaper, no lock)     each submitted copy becomes what the store path would keep: a
- *                                  same-filled word, LZ4 bytes, or RAW (it does not compress, or the
+ *                                  same-filled word, LZ4 or zstd bytes, or RAW (it does not compress, or the
  *                                  compressor failed); publishes compressed (volatile)
  *   install  (task, store's lock)  the pager keeps each compressed copy whose slot still holds the
  *                                  same page with the same stamp, and marks the slot clean
@@ -42,7 +42,7 @@ public final class CleaningRing {
     private final int[] pageIds;
     private final long[] stamps;
     private final byte[][] copies;
-    /** Stored bytes per entry: a StoredPage header's room, then the page's bytes (LZ4 or raw). */
+    /** Stored bytes per entry: a StoredPage header's room, then the page's bytes (LZ4, zstd or raw). */
     private final byte[][] stored;
     private final int[] lengths;
     private final byte[] codecs;

@@ -126,11 +126,11 @@ public final class PageCodec implements AutoCloseable {
     }
 
     /**
-     * A page's stored bytes at {@code dstOffset} of {@code dst}: LZ4, or the page as it is when it
-     * bounces ({@link #bounces}: it compresses worse than the ratio, or the compressor failed).
-     * Returns what the compressor answered (a length, or {@link #FAILED}); {@link #storedCodec}
-     * of it says which of the two was written. The one encoding of the store path, on the task's
-     * thread or the reaper's.
+     * A page's stored bytes at {@code dstOffset} of {@code dst}: LZ4 or zstd, or the page as it is
+     * when it bounces ({@link #bounces}: it compresses worse than the ratio, or the compressor
+     * failed). Returns what the compressor answered (a length, or {@link #FAILED}); {@link
+     * #encodedCodec} of it, asked right after, says which codec was written. The one encoding of
+     * the store path, on the task's thread or the reaper's.
      */
     int encode(byte[] page, byte[] dst, int dstOffset, double bouncerMinRatio) {
         int length = compressOrFail(page, dst, dstOffset);

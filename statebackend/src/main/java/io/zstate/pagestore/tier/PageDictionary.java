@@ -17,8 +17,11 @@ import com.github.luben.zstd.ZstdDictTrainer;
  *
  * Pages are offered as the codecs encode them ({@link #offer}, on the task's thread or the
  * reaper's); the first {@code skipPages} are passed over so a small store never spends the
- * sample's memory, the next {@code samplePages} are copied into one buffer, and a thread of its
- * own trains the dictionary from them and ends: the task never waits for the training. The
+ * sample's memory, the next {@code samplePages} are copied into a buffer that grows with them,
+ * and a thread of its own trains the dictionary from them and ends: the task never waits for the
+ * training. Trainings run one at a time in the JVM ({@link #TRAINING}: the stores of a
+ * TaskManager that fill their samples together queue rather than train at once, each holding
+ * zstd's training memory, several megabytes, only while it trains). The
  * dictionary never changes once trained (a stored page's ZSTD codec byte means "this store's
  * dictionary"), and never leaves the process: checkpoints hold pages raw, and a restored store
  * trains its own from the pages it places.
@@ -43,6 +46,9 @@ public final class PageDictionary implements AutoCloseable {
 
     enum State { SKIPPING, SAMPLING, TRAINING, READY, FAILED, CLOSED }
 
+    /** Held by the one training running in the JVM. */
+    private static final Object TRAINING = new Object();
+
     private final int pageSize;
     private final int skipPages;
     private final int samplePages;
@@ -53,6 +59,8 @@ public final class PageDictionary implements AutoCloseable {
     private byte[] sample;
     private int sampled;
     private String reason;
+    /** The thread that trained it (tests: off the encoding thread, or inline). */
+    private String trainedBy;
     /** The trained dictionary, or null: read by every codec at every encode and decode. */
     private volatile byte[] dictionary;
     /** Whether pages are still wanted: a volatile the encoders read before taking the monitor. */
@@ -97,13 +105,16 @@ public final class PageDictionary implements AutoCloseable {
                     return;
                 }
                 state = State.SAMPLING;
-                sample = new byte[samplePages * pageSize];
+                sample = new byte[Math.min(samplePages, 16) * pageSize];
                 if (skipPages > 0) {
                     return; // the page that ended the skipping is not sampled: every sampled page follows it
                 }
             }
             if (state != State.SAMPLING) {
                 return;
+            }
+            if ((sampled + 1) * pageSize > sample.length) {
+                sample = java.util.Arrays.copyOf(sample, Math.min(samplePages, 2 * (sampled + 1)) * pageSize);
             }
             System.arraycopy(page, 0, sample, sampled * pageSize, pageSize);
             if (++sampled == samplePages) {
@@ -122,20 +133,25 @@ public final class PageDictionary implements AutoCloseable {
     }
 
     private void train() {
-        byte[] pages;
-        synchronized (this) {
-            pages = sample;
-        }
         byte[] trained = null;
         String failure = null;
         try {
-            int size = Math.max(MIN_DICTIONARY_BYTES, Math.min(DICTIONARY_BYTES, pages.length / 16));
-            ZstdDictTrainer trainer = new ZstdDictTrainer(pages.length, size);
-            for (int at = 0; at < pages.length; at += pageSize) {
-                trainer.addSample(java.util.Arrays.copyOfRange(pages, at, at + pageSize));
+            synchronized (TRAINING) {
+                byte[] pages;
+                synchronized (this) {
+                    pages = sample;
+                    trainedBy = Thread.currentThread().getName();
+                }
+                if (pages != null) { // else closed while it waited
+                    int size = Math.max(MIN_DICTIONARY_BYTES, Math.min(DICTIONARY_BYTES, pages.length / 16));
+                    ZstdDictTrainer trainer = new ZstdDictTrainer(pages.length, size);
+                    for (int at = 0; at < pages.length; at += pageSize) {
+                        trainer.addSample(java.util.Arrays.copyOfRange(pages, at, at + pageSize));
+                    }
+                    trained = trainer.trainSamples();
+                }
             }
-            trained = trainer.trainSamples();
-        } catch (RuntimeException e) { // ZstdException: samples too few or too alike
+        } catch (Throwable e) { // ZstdException (samples too few or too alike), or no direct memory, no library
             failure = e.toString();
         }
         synchronized (this) {
@@ -143,11 +159,11 @@ public final class PageDictionary implements AutoCloseable {
             if (state == State.CLOSED) {
                 return;
             }
-            if (failure != null) {
+            if (failure != null || trained == null) {
                 state = State.FAILED;
-                reason = failure;
+                reason = failure == null ? "nothing to train on" : failure;
                 LOG.warn("Could not train the zstd dictionary of a page store's pages ({}); its pages stay LZ4.",
-                        failure);
+                        reason);
             } else {
                 state = State.READY;
                 dictionary = trained;
@@ -164,6 +180,11 @@ public final class PageDictionary implements AutoCloseable {
     /** Why the training failed, or null. */
     public synchronized String reason() {
         return reason;
+    }
+
+    /** The name of the thread that trained it, or null before. */
+    synchronized String trainedBy() {
+        return trainedBy;
     }
 
     /** Heap bytes it holds now: the sample while sampling or training, then the dictionary. */

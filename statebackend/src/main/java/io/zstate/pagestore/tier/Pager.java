@@ -98,6 +98,9 @@ import org.apache.flink.util.IOUtils;
  *   installed copy counts only if the slot still holds the page at the write stamp it was copied
  *   at (markDirty and occupy stamp a slot); the pool and reclaim stay the task's. Never take 1
  *   while holding 2.
+ *   3. a PageCodec's monitor (page-compression zstd): the reaper holds its ring's codec for a
+ *   batch and a snapshot's thread its view's codec for a decode; closing either (under 1) waits
+ *   for them; neither takes another lock while holding it. PageDictionary's monitor is a leaf.
  *
  * Touches: the page cache, page table, codec, pool, frame source and spill store. Knows no keys,
  * tables or buckets.
@@ -160,41 +163,48 @@ public final class Pager implements AutoCloseable {
         this.pageSize = config.pageSize();
         this.bouncerMinRatio = config.bouncerMinRatio();
         this.reclaimBatchFrames = config.reclaimBatchFrames();
-        this.dictionary = config.zstd() ? config.newDictionary() : null;
+        PageDictionary wanted = config.zstd() ? config.newDictionary() : null;
+        long reserve = wanted == null ? 0 : PageCodec.ZSTD_NATIVE_RESERVE;
+        if (shared != null && reserve > 0 && !shared.tryReserve(reserve)) {
+            LOG.warn("The slot's managed memory has no {} bytes left for the zstd contexts of page-compression 'zstd';"
+                    + " this keyed backend compresses its pages with LZ4. Give the TaskManager more managed memory.",
+                    reserve);
+            wanted = null;
+            reserve = 0;
+        }
+        this.dictionary = wanted;
+        this.recompressing = wanted != null;
         this.codec = new PageCodec(pageSize, faults, dictionary);
         this.faults = faults;
-        long codecReserve = dictionary == null ? 0 : PageCodec.ZSTD_NATIVE_RESERVE;
-        if (shared != null && codecReserve > 0 && !shared.tryReserve(codecReserve)) {
-            throw new IllegalStateException("the slot's managed memory has no " + codecReserve + " bytes left for the"
-                    + " zstd contexts of page-compression 'zstd': give the TaskManager more managed memory, or use"
-                    + " page-compression 'lz4'");
-        }
         this.shared = shared;
-        this.codecReserveShared = shared == null ? 0 : codecReserve;
-        this.cache = new PageCache((int) Math.min(Integer.MAX_VALUE, config.pageCacheBytes() / pageSize), pageSize);
-        this.arenaMemory = new UnsafeArenaMemory();
-        ArenaMemory memory = faults == Faults.NONE ? arenaMemory : new FaultyArenaMemory(arenaMemory, faults);
-        this.frames = shared == null // an own budget keeps the zstd contexts' bytes out of the frames'
-                ? new FrameSource(config.poolBytes() - codecReserve, config.frameSize(), FrameSource.DEFAULT_ARENA_BYTES,
-                        null, memory)
-                : new FrameSource(config.poolBytes(), config.frameSize(), SHARED_ARENA_BYTES, shared, memory);
-        try {
-            this.pool = traced(ZPools.create(config.allocator(), frames, config.zsmallocChainSize()), config);
-        } catch (RuntimeException e) {
-            frames.close();
-            releaseCodecReserve();
-            throw e;
-        }
-        this.maxStored = Math.max(codec.maxCompressedLength(), pageSize) + StoredPage.HEADER;
-        this.storeScratch = new byte[maxStored];
-        this.loadScratch = new byte[maxStored];
-        this.writeback = new Writeback();
-        try {
-            this.spill = new SpillStore(config.spillDirectory(), config.spillBlockCacheBytes(),
-                    config.spillWriteBufferBytes(), slot, faults);
-        } catch (RuntimeException e) {
-            pool.close();
-            frames.close();
+        this.codecReserveShared = shared == null ? 0 : reserve;
+        try { // the reserve goes back if anything below fails
+            this.cache = new PageCache((int) Math.min(Integer.MAX_VALUE, config.pageCacheBytes() / pageSize), pageSize);
+            this.arenaMemory = new UnsafeArenaMemory();
+            ArenaMemory memory = faults == Faults.NONE ? arenaMemory : new FaultyArenaMemory(arenaMemory, faults);
+            this.frames = shared == null // an own budget keeps the zstd contexts' bytes out of the frames'
+                    ? new FrameSource(config.poolBytes() - reserve, config.frameSize(),
+                            FrameSource.DEFAULT_ARENA_BYTES, null, memory)
+                    : new FrameSource(config.poolBytes(), config.frameSize(), SHARED_ARENA_BYTES, shared, memory);
+            try {
+                this.pool = traced(ZPools.create(config.allocator(), frames, config.zsmallocChainSize()), config);
+            } catch (RuntimeException | Error e) {
+                frames.close();
+                throw e;
+            }
+            this.maxStored = Math.max(codec.maxCompressedLength(), pageSize) + StoredPage.HEADER;
+            this.storeScratch = new byte[maxStored];
+            this.loadScratch = new byte[maxStored];
+            this.writeback = new Writeback();
+            try {
+                this.spill = new SpillStore(config.spillDirectory(), config.spillBlockCacheBytes(),
+                        config.spillWriteBufferBytes(), slot, faults);
+            } catch (RuntimeException | Error e) {
+                pool.close();
+                frames.close();
+                throw e;
+            }
+        } catch (RuntimeException | Error e) {
             releaseCodecReserve();
             throw e;
         }
@@ -502,9 +512,14 @@ public final class Pager implements AutoCloseable {
      */
     public void place(int pageId, int depth, byte[] stored, int offset, int length) {
         byte codec = StoredPage.codec(stored, offset);
+        if (codec == StoredPage.ZSTD) {
+            throw new IllegalStateException("a zstd page (codec " + codec + ") in a checkpoint, which holds raw or LZ4"
+                    + " pages only (zstd pages need the dictionary of the store that wrote them): the checkpoint is"
+                    + " corrupt");
+        }
         int pageBytes = length - 1;
         if (pageBytes < 1 || StoredPage.HEADER + pageBytes > storeScratch.length
-                || (codec == StoredPage.RAW && pageBytes != pageSize) || codec == StoredPage.ZSTD) {
+                || (codec == StoredPage.RAW && pageBytes != pageSize)) {
             throw new IllegalStateException("a stored page of " + length + " bytes (codec " + codec
                     + ") cannot be a page of " + pageSize + " bytes: the checkpoint is corrupt");
         }
@@ -605,7 +620,80 @@ public final class Pager implements AutoCloseable {
         }
         table.cacheSlot(pageId, PageTable.NOT_CACHED);
         cache.vacate(slot);
+        if (recompressing) {
+            recompressOne();
+        }
         return slot;
+    }
+
+    /** Whether LZ4 pool copies may still wait for the dictionary (zstd, until one pass is done). */
+    private boolean recompressing;
+    /** The next page id the recompression looks at. */
+    private int recompressCursor;
+    /** A page being recompressed (allocated by the first). */
+    private byte[] recompressPage;
+    /** Page ids an eviction looks at for an LZ4 copy to recompress. */
+    private static final int RECOMPRESS_SCAN = 16;
+
+    /**
+     * With page-compression zstd, once the dictionary is trained: re-encodes the next LZ4 pool
+     * copy (stored before the dictionary, or placed by a restore meanwhile) with it, one per
+     * eviction among the next {@link #RECOMPRESS_SCAN} page ids, in one pass over the ids (pages
+     * stored later are zstd already); zram's recompression of idle pages, on the task's thread a
+     * page at a time. The new object is written before the old one is freed and the table
+     * changes last; a pool without room, or a page zstd does not shrink, is left as it is. Not
+     * while snapshots are open (their pages are read from where they are).
+     */
+    private void recompressOne() {
+        if (dictionary.dictionary() == null || pins.openSnapshots() > 0) {
+            return;
+        }
+        for (int n = 0; n < RECOMPRESS_SCAN; n++) {
+            if (recompressCursor >= table.idsUsed()) {
+                recompressing = false;
+                return;
+            }
+            int pageId = recompressCursor++;
+            long handle = table.isLive(pageId) ? table.poolHandle(pageId) : 0;
+            if (handle == 0) {
+                continue;
+            }
+            int stored = pool.read(handle, loadScratch, 0);
+            if (StoredPage.codec(loadScratch, StoredPage.PAGE_ID) != StoredPage.LZ4) {
+                continue;
+            }
+            if (recompressPage == null) {
+                recompressPage = new byte[pageSize];
+            }
+            codec.decode(loadScratch, StoredPage.PAGE_ID, stored - StoredPage.PAGE_ID, recompressPage);
+            int length = codec.encode(recompressPage, storeScratch, StoredPage.HEADER, bouncerMinRatio);
+            if (codec.encodedCodec(length, bouncerMinRatio) != StoredPage.ZSTD || StoredPage.HEADER + length >= stored) {
+                return;
+            }
+            long smaller = pool.malloc(StoredPage.HEADER + length);
+            if (smaller == ZPool.NO_SPACE) {
+                return;
+            }
+            StoredPage.writeHeader(storeScratch, pageId, StoredPage.ZSTD);
+            pool.write(smaller, storeScratch, 0, StoredPage.HEADER + length);
+            pool.free(handle);
+            table.poolHandle(pageId, smaller);
+            counters.recompressions++;
+            return;
+        }
+    }
+
+    /** Pool copies of live pages stored with {@code codec} (StoredPage's byte): for tests. */
+    public long poolCopiesWith(byte codec) {
+        long n = 0;
+        for (int id = 0; id < table.idsUsed(); id++) {
+            long handle = table.isLive(id) ? table.poolHandle(id) : 0;
+            if (handle != 0) {
+                pool.read(handle, loadScratch, 0);
+                n += loadScratch[StoredPage.PAGE_ID] == codec ? 1 : 0;
+            }
+        }
+        return n;
     }
 
     /** The store path: a dirty page leaves the cache. Changes the page table only once done. */

@@ -51,6 +51,8 @@ public final class TierCounters {
     long cleaningRaces;
     /** Stores compressed with the store's zstd dictionary. */
     long dictionaryStores;
+    /** LZ4 pool copies re-encoded with the dictionary once it was trained. */
+    long recompressions;
 
     TierCounters() {}
 
@@ -103,6 +105,7 @@ public final class TierCounters {
                 0,
                 0,
                 dictionaryStores,
+                recompressions,
                 dictionaryBytes);
     }
 

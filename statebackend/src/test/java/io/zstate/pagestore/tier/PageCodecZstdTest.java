@@ -8,6 +8,7 @@ import io.zstate.pagestore.layout.StoredPage;
 import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The codec with a store's dictionary: LZ4 until it is trained, zstd after; what it refuses. */
 class PageCodecZstdTest {
@@ -63,6 +64,7 @@ class PageCodecZstdTest {
                 lz4Bytes += length;
             }
             assertThat(dictionary.state()).isEqualTo(PageDictionary.State.READY);
+            assertThat(dictionary.trainedBy()).as("inline").isEqualTo(Thread.currentThread().getName());
             assertThat(dictionary.dictionary()).hasSize(64 * PAGE / 16);
             assertThat(dictionary.heapBytes()).as("the sample is let go").isEqualTo(64 * PAGE / 16);
 
@@ -112,6 +114,7 @@ class PageCodecZstdTest {
             encode(codec, page(random), out);
         }
         int length = encode(codec, page(random), out);
+        assertThat(codec.encodedCodec(length, BOUNCER)).as("the page these checks read").isEqualTo(StoredPage.ZSTD);
         byte[] stored = stored(StoredPage.ZSTD, out, length);
         byte[] back = new byte[PAGE];
 
@@ -134,6 +137,17 @@ class PageCodecZstdTest {
         codec.close();
         assertThatThrownBy(() -> codec.decode(stored, 0, stored.length, back)).hasMessageContaining("closed");
         assertThatThrownBy(() -> encode(codec, page(random), out)).hasMessageContaining("closed");
+    }
+
+    @Test
+    void aCheckpointsZstdPageIsRefusedWhenPlaced(@TempDir java.nio.file.Path dir) {
+        try (Pager pager = new Pager(io.zstate.pagestore.PageStoreConfig.defaults(dir),
+                (io.zstate.allocator.MemoryBudget) null, Faults.NONE)) {
+            byte[] stored = {StoredPage.ZSTD, 1, 2, 3, 4};
+            assertThatThrownBy(() -> pager.place(0, 0, stored, 0, stored.length))
+                    .isInstanceOf(IllegalStateException.class).hasMessageContaining("a zstd page")
+                    .hasMessageContaining("checkpoint is corrupt");
+        }
     }
 
     @Test
@@ -166,6 +180,7 @@ class PageCodecZstdTest {
             assertThat(dictionary.heapBytes()).isEqualTo(PageDictionary.SAMPLE_BYTES);
             encode(codec, page(random), out);
             assertThat(dictionary.awaitTrained(60_000)).isTrue();
+            assertThat(dictionary.trainedBy()).isEqualTo("zstate-dictionary-training");
             assertThat(dictionary.dictionary()).hasSize(PageDictionary.DICTIONARY_BYTES);
             int length = encode(codec, page(random), out);
             assertThat(codec.encodedCodec(length, BOUNCER)).isEqualTo(StoredPage.ZSTD);
