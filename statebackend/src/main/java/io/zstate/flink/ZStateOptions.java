@@ -50,10 +50,11 @@ public final class ZStateOptions {
                     .withDescription(
                             "How pages are compressed in the pool and in RocksDB: 'lz4' (a page at a time, the"
                                     + " fastest) or 'zstd' (zstd level -1 with a 16 KiB dictionary each keyed backend"
-                                    + " trains on a sample of its own pages, off the task's thread, once it has"
-                                    + " stored a megabyte of them; LZ4 until then). In the state suite zstd took memory"
-                                    + " per value entry from 28.3 to 20.8 B and per map entry from 31.1 to 19.5 B, for"
-                                    + " reads 1.35-1.44x slower on value state and writes 1.3-2.2x slower"
+                                    + " trains on its own pages, off the task's thread, after its first megabyte of"
+                                    + " them; LZ4 until then, those pages re-encoded later). In the state suite zstd"
+                                    + " took memory per value entry from 28.3 to about 21 B and per map entry from 31.1"
+                                    + " to about 19 B; with the state in the pool reads were 3-30% slower and writes"
+                                    + " about half as fast, with state four times the pool map writes gained 1.4-1.7x"
                                     + " (docs/benchmarks.md, \"Page compression\"). zstd takes 256 KiB of each backend's"
                                     + " managed memory for its native contexts. Checkpoints hold"
                                     + " pages raw either way, so the setting may change between restores.");
