@@ -3,6 +3,8 @@ package io.zstate.pagestore;
 import io.zstate.allocator.FrameSource;
 import io.zstate.allocator.ZPools;
 import io.zstate.pagestore.layout.StoredPage;
+import io.zstate.pagestore.tier.PageCodec;
+import io.zstate.pagestore.tier.PageDictionary;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Objects;
@@ -124,12 +126,12 @@ public record PageStoreConfig(
             throw new IllegalArgumentException("dictionary sample of " + dictionarySamplePages + " pages: use 0 (the"
                     + " default) or at least 16 (zstd trains on no fewer than about ten)");
         }
-        if (ZSTD.equals(pageCompression) && poolBytes - io.zstate.pagestore.tier.PageCodec.ZSTD_NATIVE_RESERVE
+        if (ZSTD.equals(pageCompression) && poolBytes - PageCodec.ZSTD_NATIVE_RESERVE
                 < 16L * frameSize) {
             throw new IllegalArgumentException("pool of " + poolBytes + " bytes holds fewer than 16 frames of "
-                    + frameSize + " bytes besides the " + io.zstate.pagestore.tier.PageCodec.ZSTD_NATIVE_RESERVE
+                    + frameSize + " bytes besides the " + PageCodec.ZSTD_NATIVE_RESERVE
                     + " bytes of page compression zstd's contexts: give it at least "
-                    + (16L * frameSize + io.zstate.pagestore.tier.PageCodec.ZSTD_NATIVE_RESERVE));
+                    + (16L * frameSize + PageCodec.ZSTD_NATIVE_RESERVE));
         }
         if (reclaimBatchFrames < 1) {
             throw new IllegalArgumentException("reclaim batch of " + reclaimBatchFrames + " frames: use 1 or more");
@@ -236,9 +238,9 @@ public record PageStoreConfig(
     }
 
     /** A new dictionary for a store of these settings (with {@link #zstd()}). */
-    public io.zstate.pagestore.tier.PageDictionary newDictionary() {
+    public PageDictionary newDictionary() {
         return dictionarySamplePages == 0
-                ? io.zstate.pagestore.tier.PageDictionary.forPages(pageSize)
-                : new io.zstate.pagestore.tier.PageDictionary(pageSize, dictionarySamplePages, dictionarySamplePages, true);
+                ? PageDictionary.forPages(pageSize)
+                : new PageDictionary(pageSize, dictionarySamplePages, dictionarySamplePages, true);
     }
 }

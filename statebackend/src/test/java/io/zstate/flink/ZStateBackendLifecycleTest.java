@@ -97,17 +97,7 @@ class ZStateBackendLifecycleTest {
     }
 
     private boolean compressesWithZstd(ZStateBackend backend) throws Exception {
-        try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
-            CheckpointableKeyedStateBackend<Integer> keyed = backend.createKeyedStateBackend(
-                    new KeyedStateBackendParametersImpl<>(env, new JobID(), "codec", IntSerializer.INSTANCE, 10,
-                            new KeyGroupRange(0, 9), env.getTaskKvStateRegistry(), TtlTimeProvider.DEFAULT,
-                            new UnregisteredMetricsGroup(), (n, v) -> {}, List.of(), new CloseableRegistry(), 1.0));
-            try {
-                return ((ZKeyedStateBackend<Integer>) keyed).compressesWithZstd();
-            } finally {
-                keyed.dispose();
-            }
-        }
+        return withKeyedBackend(backend, ZKeyedStateBackend::compressesWithZstd);
     }
 
     @Test
@@ -124,13 +114,19 @@ class ZStateBackendLifecycleTest {
     }
 
     private int poolChainSizeOf(ZStateBackend backend) throws Exception {
+        return withKeyedBackend(backend, ZKeyedStateBackend::poolChainSize);
+    }
+
+    /** What {@code read} answers of a keyed backend {@code backend} creates, disposed afterwards. */
+    private <T> T withKeyedBackend(ZStateBackend backend, java.util.function.Function<ZKeyedStateBackend<Integer>, T> read)
+            throws Exception {
         try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
             CheckpointableKeyedStateBackend<Integer> keyed = backend.createKeyedStateBackend(
-                    new KeyedStateBackendParametersImpl<>(env, new JobID(), "chain", IntSerializer.INSTANCE, 10,
+                    new KeyedStateBackendParametersImpl<>(env, new JobID(), "test", IntSerializer.INSTANCE, 10,
                             new KeyGroupRange(0, 9), env.getTaskKvStateRegistry(), TtlTimeProvider.DEFAULT,
                             new UnregisteredMetricsGroup(), (n, v) -> {}, List.of(), new CloseableRegistry(), 1.0));
             try {
-                return ((ZKeyedStateBackend<Integer>) keyed).poolChainSize();
+                return read.apply((ZKeyedStateBackend<Integer>) keyed);
             } finally {
                 keyed.dispose();
             }

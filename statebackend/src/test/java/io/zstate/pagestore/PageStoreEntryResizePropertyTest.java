@@ -116,10 +116,7 @@ class PageStoreEntryResizePropertyTest {
         } finally {
             store.close();
         }
-        assertThat(store.framesInUse()).as("off-heap frames after close").isZero();
-        assertThat(store.liveArenas()).as("arenas after close").isZero();
-        assertThat(spillDir).doesNotExist();
-        Files.deleteIfExists(dir);
+        PageStoreModelPropertyTest.assertReleased(store, spillDir, dir);
         Statistics.label("entry cache grew").collect(grew > 0);
         Statistics.label("entry cache shrank").collect(shrank > 0);
         Statistics.label("resizes").collect(grew + shrank == 0 ? "0" : grew + shrank < 4 ? "1-3" : "4+");
@@ -201,10 +198,7 @@ class PageStoreEntryResizePropertyTest {
         } finally {
             store.close();
         }
-        assertThat(store.framesInUse()).as("off-heap frames after close").isZero();
-        assertThat(store.liveArenas()).as("arenas after close").isZero();
-        assertThat(spillDir).doesNotExist();
-        Files.deleteIfExists(dir);
+        PageStoreModelPropertyTest.assertReleased(store, spillDir, dir);
         Statistics.label("outcome").collect(outcome);
         // a fault-in inside a resize is a shrink's write-back
         Statistics.label("a shrink's write-back failed")

@@ -187,10 +187,7 @@ class PageStoreModelPropertyTest {
             snapshots.checkAll(); // reads as of its freeze, from a closed store
             snapshots.releaseAllButMaybeOne(null);
         }
-        assertThat(store.framesInUse()).as("off-heap frames after close").isZero();
-        assertThat(store.liveArenas()).as("arenas after close").isZero();
-        assertThat(spillDir).doesNotExist();
-        Files.deleteIfExists(dir);
+        assertReleased(store, spillDir, dir);
         for (String label : List.of("pool stores", "writebacks", "swap-ins", "clean drops", "bounced",
                 "same-filled", "pool hits", "long keys", "map indexes", "pin copies", "pin writebacks",
                 "snapshots checked", "background cleans", "cleaning races", "entry hits", "entry write-backs")) {
@@ -304,10 +301,7 @@ class PageStoreModelPropertyTest {
         } finally {
             store.close();
         }
-        assertThat(store.framesInUse()).as("off-heap frames after close").isZero();
-        assertThat(store.liveArenas()).as("arenas after close").isZero();
-        assertThat(spillDir).doesNotExist();
-        Files.deleteIfExists(dir);
+        assertReleased(store, spillDir, dir);
         Statistics.label("outcome").collect(outcome);
         Statistics.label("outcome").coverage(c -> {
             c.check("completed").count(n -> n > 0);
@@ -360,6 +354,14 @@ class PageStoreModelPropertyTest {
     }
 
     /** 1 KiB pages, a cache of {@code cachePages}, a 16-frame pool reclaimed two frames at a time. */
+    /** After close: no frame, arena or spill directory is left; removes the test's directory. */
+    static void assertReleased(PageStore store, Path spillDir, Path dir) throws IOException {
+        assertThat(store.framesInUse()).as("off-heap frames after close").isZero();
+        assertThat(store.liveArenas()).as("arenas after close").isZero();
+        assertThat(spillDir).doesNotExist();
+        Files.deleteIfExists(dir);
+    }
+
     /**
      * {@code config} with zstd and a dictionary trained on the 16 pages after the first 16 (on the
      * encoding thread: runs repeat), the pool grown by the zstd contexts' reserve; or as it is.

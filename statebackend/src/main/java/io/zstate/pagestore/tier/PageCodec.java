@@ -1,8 +1,7 @@
 package io.zstate.pagestore.tier;
 
 import com.github.luben.zstd.Zstd;
-import com.github.luben.zstd.ZstdCompressCtx;
-import com.github.luben.zstd.ZstdDecompressCtx;
+import com.github.luben.zstd.ZstdException;
 import io.zstate.pagestore.Faults;
 import io.zstate.pagestore.layout.StoredPage;
 import net.jpountz.lz4.LZ4Compressor;
@@ -20,12 +19,9 @@ import net.jpountz.lz4.LZ4SafeDecompressor;
  * 1 KiB page of 24-byte entries compressing to 296 bytes), and it cannot tell a corrupt input.
  *
  * <p>With a {@link PageDictionary} (option {@code page-compression: zstd}), pages are LZ4 until
- * the store's dictionary is trained and zstd with it afterwards (level {@link #ZSTD_LEVEL},
- * magicless frames without checksum, content size or dictionary id: a stored page's codec byte
- * and its store say all of that). Until then {@link #encode} offers the pages it compresses to the
- * dictionary's sample. The zstd contexts are native memory made when first needed, each loading
- * its own copy of the dictionary (no native dictionary is shared between threads, so none can be
- * freed under another's use), and freed by {@link #close}.
+ * the store's dictionary is trained and zstd with it afterwards (level {@link #ZSTD_LEVEL}, native
+ * contexts in {@link ZstdContexts}, freed by {@link #close}). Until then {@link #encode} offers the
+ * pages it compresses to the dictionary's sample.
  *
  * <p>{@link #decode} turns any stored page (a pool object or a spill record, {@link StoredPage})
  * back into a page: the one place a stored page is read, for the live store and frozen views.
@@ -56,11 +52,9 @@ public final class PageCodec implements AutoCloseable {
     private final Faults faults;
     /** The store's dictionary, or null for LZ4 alone. */
     private final PageDictionary dictionary;
-    private ZstdCompressCtx zstdCompress;
-    private ZstdDecompressCtx zstdDecompress;
+    private final ZstdContexts zstd = new ZstdContexts(ZSTD_LEVEL);
     /** What the last {@link #encode} compressed with (LZ4 or ZSTD; RAW if it bounced). */
     private byte encoded;
-    private boolean closed;
 
     /** A codec that only decodes what a checkpoint holds (raw and LZ4 pages: no dictionary). */
     public static PageCodec forReading(int pageSize) {
@@ -101,28 +95,16 @@ public final class PageCodec implements AutoCloseable {
                 dictionary.offer(page);
             }
             return compress(page, dst, dstOffset);
-        } catch (LZ4Exception | com.github.luben.zstd.ZstdException e) {
+        } catch (LZ4Exception | ZstdException e) {
             return FAILED;
         }
     }
 
     private int compressZstd(byte[] trained, byte[] page, byte[] dst, int dstOffset) {
         if (faults.fail(Faults.Seam.COMPRESS)) {
-            throw new com.github.luben.zstd.ZstdException(-1, "injected compressor failure");
+            throw new ZstdException(-1, "injected compressor failure");
         }
-        if (zstdCompress == null) {
-            checkOpen();
-            ZstdCompressCtx ctx = new ZstdCompressCtx();
-            try {
-                ctx.setLevel(ZSTD_LEVEL).setMagicless(true).setChecksum(false).setContentSize(false).setDictID(false)
-                        .loadDict(trained);
-            } catch (RuntimeException e) {
-                ctx.close();
-                throw e;
-            }
-            zstdCompress = ctx;
-        }
-        return zstdCompress.compressByteArray(dst, dstOffset, dst.length - dstOffset, page, 0, pageSize);
+        return zstd.compress(trained, page, pageSize, dst, dstOffset);
     }
 
     /**
@@ -224,21 +206,10 @@ public final class PageCodec implements AutoCloseable {
         int n;
         try {
             if (faults.fail(Faults.Seam.DECOMPRESS)) {
-                throw new com.github.luben.zstd.ZstdException(-1, "injected decompressor failure");
+                throw new ZstdException(-1, "injected decompressor failure");
             }
-            if (zstdDecompress == null) {
-                checkOpen();
-                ZstdDecompressCtx ctx = new ZstdDecompressCtx();
-                try {
-                    ctx.setMagicless(true).loadDict(trained);
-                } catch (RuntimeException e) {
-                    ctx.close();
-                    throw e;
-                }
-                zstdDecompress = ctx;
-            }
-            n = zstdDecompress.decompressByteArray(page, 0, pageSize, src, srcOffset, srcLength);
-        } catch (com.github.luben.zstd.ZstdException e) {
+            n = zstd.decompress(trained, src, srcOffset, srcLength, page, pageSize);
+        } catch (ZstdException e) {
             throw new IllegalStateException("a zstd page of " + srcLength + " bytes is corrupt: " + e.getMessage(), e);
         }
         if (n != pageSize) {
@@ -247,28 +218,14 @@ public final class PageCodec implements AutoCloseable {
         }
     }
 
-    private void checkOpen() {
-        if (closed) {
-            throw new IllegalStateException("the page codec was closed (its store or snapshot was released)");
-        }
-    }
-
     /** Whether it holds native zstd contexts now (for tests). */
     boolean holdsNativeContexts() {
-        return zstdCompress != null || zstdDecompress != null;
+        return zstd.holdsAny();
     }
 
     /** Frees the zstd contexts; idempotent. Takes the codec's monitor, which a user on another thread holds. */
     @Override
     public synchronized void close() {
-        closed = true;
-        if (zstdCompress != null) {
-            zstdCompress.close();
-            zstdCompress = null;
-        }
-        if (zstdDecompress != null) {
-            zstdDecompress.close();
-            zstdDecompress = null;
-        }
+        zstd.close();
     }
 }
