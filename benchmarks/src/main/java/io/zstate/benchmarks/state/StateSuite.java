@@ -65,6 +65,7 @@ public final class StateSuite implements Callable<Integer> {
     @Option(names = "--backends", split = ",", defaultValue = "zstate,rocksdb,hashmap",
             description = "Backends: zstate, zstate-reaper (zstate with its background reaper), zstate-pages (zstate"
                     + " without its entry cache), zstate-xcfmalloc, zstate-zlog (zstate with that allocator),"
+                    + " zstate-zstd (zstate with page-compression zstd), zstate-entriesNN (entry cache at NN%),"
                     + " zstate-zsmallocN (zsmalloc with chain size N, 4 to 16), rocksdb,"
                     + " rocksdb-partitioned (partitioned index and filter blocks, as for"
                     + " state larger than memory), forst (Flink 2.x's ForSt), hashmap; HashMap sits out the spill"

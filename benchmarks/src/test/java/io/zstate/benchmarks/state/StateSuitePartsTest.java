@@ -49,7 +49,7 @@ class StateSuitePartsTest {
         assertThatThrownBy(() -> BenchmarkBackend.create("zstate-zsmalloc3", 16L << 20, 1L << 20))
                 .hasMessageContaining("'state.backend.zstate.zsmalloc-chain-size': 3");
         assertThatThrownBy(() -> BenchmarkBackend.create("zstate-slab", 16L << 20, 1L << 20))
-                .hasMessageContaining("zstate-xcfmalloc, zstate-zlog, zstate-zsmallocN");
+                .hasMessageContaining("zstate-xcfmalloc, zstate-zlog, zstate-zstd, zstate-zsmallocN");
         assertThatThrownBy(() -> BenchmarkBackend.create("zstate-zsmalloc", 16L << 20, 1L << 20))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("takes a number, as zstate-zsmalloc4");
         assertThatThrownBy(() -> BenchmarkBackend.create("zstate-entriesX", 16L << 20, 1L << 20))
