@@ -302,9 +302,7 @@ class PageStoreTest {
     @Test
     void snapshotsAndTheReaperThreadRunOverZstdPages() throws Exception {
         try (Reaper reaper = new Reaper("test")) {
-            PageStore store = snapshotsReadTheirInstant(tiny("zsmalloc")
-                    .withPoolBytes(32 * 4096 + io.zstate.pagestore.tier.PageCodec.ZSTD_NATIVE_RESERVE)
-                    .withPageCompression(PageStoreConfig.ZSTD, 16), reaper);
+            PageStore store = snapshotsReadTheirInstant(zstd(tiny("zsmalloc").withPoolBytes(32 * 4096)), reaper);
             assertThat(store.stats().dictionaryStores()).as("pages stored with the dictionary").isPositive();
             assertThat(store.stats().dictionaryBytes()).isPositive();
             assertThat(reaper.pagesCompressed()).isPositive();
@@ -768,8 +766,7 @@ class PageStoreTest {
 
     /** {@code config} with zstd, its pool grown by the contexts' reserve, a dictionary after 16 pages. */
     private static PageStoreConfig zstd(PageStoreConfig config) {
-        return config.withPoolBytes(config.poolBytes() + io.zstate.pagestore.tier.PageCodec.ZSTD_NATIVE_RESERVE)
-                .withPageCompression(PageStoreConfig.ZSTD, 16);
+        return PageStoreModelPropertyTest.compressed(config, true);
     }
 
     /**

@@ -260,7 +260,12 @@ public final class EntryCache {
         int table = EntryRecord.table(log, to);
         int hash = EntryRecord.hash(log, to);
         find(hash, table, EntryRecord.keyGroup(log, to), log, EntryRecord.keyOffset(to), EntryRecord.keyLength(log, to));
-        slots[foundSlot] = slotEntry(hash, to);
+        index(hash, to, table, flags);
+    }
+
+    /** Points the slot {@link #find} just missed at the record at {@code at}, and counts it. */
+    private void index(int hash, int at, int table, int flags) {
+        slots[foundSlot] = slotEntry(hash, at);
         records++;
         growCounts(table);
         cachedPerTable[table]++;
@@ -597,14 +602,7 @@ public final class EntryCache {
         if (find(hash, table, keyGroup, key, keyOffset, keyLength) >= 0) {
             throw new IllegalStateException("entry cache: a key inserted twice");
         }
-        slots[foundSlot] = slotEntry(hash, at);
-        records++;
-        growCounts(table);
-        cachedPerTable[table]++;
-        if ((flags & DIRTY) != 0) {
-            dirty++;
-            dirtyPerTable[table]++;
-        }
+        index(hash, at, table, flags);
         return at;
     }
 
