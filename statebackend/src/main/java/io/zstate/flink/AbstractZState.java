@@ -130,7 +130,7 @@ abstract class AbstractZState<K, N, V> implements InternalKvState<K, N, V> {
 
     void remove(int keyGroup, byte[] key) {
         synchronized (store) {
-            store.delete(info.table(), keyGroup, key, 0, key.length, key.length);
+            store.remove(info.table(), keyGroup, key, 0, key.length, key.length);
         }
     }
 

@@ -186,7 +186,7 @@ final class ZMapState<K, N, UK, UV> extends AbstractZState<K, N, Map<UK, UV>>
         int prefixLength = currentKeyInPlace();
         int keyLength = backend.keyBuilder.userKey(userKey, userKeySerializer);
         synchronized (store) {
-            store.delete(info.table(), keyGroup(), backend.keyBuilder.bytes(), 0, keyLength, prefixLength);
+            store.remove(info.table(), keyGroup(), backend.keyBuilder.bytes(), 0, keyLength, prefixLength);
         }
     }
 

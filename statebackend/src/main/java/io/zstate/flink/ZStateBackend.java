@@ -62,6 +62,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
     private final int pageSize;
     private final long pageCacheBytes;
     private final double entryCacheFraction;
+    private final double writeBufferFraction;
     private final long poolBytes; // -1: managed memory
     private final int frameSize;
     private final double bouncerRatio;
@@ -80,6 +81,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
         this.pageSize = (int) ZStateOptions.PAGE_SIZE.defaultValue().getBytes();
         this.pageCacheBytes = ZStateOptions.PAGE_CACHE_SIZE.defaultValue().getBytes();
         this.entryCacheFraction = ZStateOptions.ENTRY_CACHE_FRACTION.defaultValue();
+        this.writeBufferFraction = ZStateOptions.WRITE_BUFFER_FRACTION.defaultValue();
         this.poolBytes = -1;
         this.frameSize = (int) ZStateOptions.FRAME_SIZE.defaultValue().getBytes();
         this.bouncerRatio = ZStateOptions.BOUNCER_RATIO.defaultValue();
@@ -131,6 +133,20 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
             throw invalid(ZStateOptions.ENTRY_CACHE_FRACTION.key(), String.valueOf(entryCacheFraction),
                     "a fraction that leaves the pages of '" + ZStateOptions.PAGE_CACHE_SIZE.key() + "' ("
                             + pageCacheBytes + " bytes) at least 8 pages (" + 8L * pageSize + " bytes)");
+        }
+        this.writeBufferFraction = config.getOptional(ZStateOptions.WRITE_BUFFER_FRACTION)
+                .orElse(original.writeBufferFraction);
+        if (!(writeBufferFraction >= 0 && writeBufferFraction + entryCacheFraction <= 0.9)) {
+            throw invalid(ZStateOptions.WRITE_BUFFER_FRACTION.key(), String.valueOf(writeBufferFraction),
+                    "a fraction from 0 (no write buffer) to 0.9 less '" + ZStateOptions.ENTRY_CACHE_FRACTION.key()
+                            + "' (" + entryCacheFraction + ")");
+        }
+        if ((pageCacheBytes - entryCacheBytes(pageCacheBytes, entryCacheFraction)
+                - writeBufferBytes(pageCacheBytes, writeBufferFraction)) / pageSize < 8) {
+            throw invalid(ZStateOptions.WRITE_BUFFER_FRACTION.key(), String.valueOf(writeBufferFraction),
+                    "a fraction that, with the entry cache's, leaves the pages of '"
+                            + ZStateOptions.PAGE_CACHE_SIZE.key() + "' (" + pageCacheBytes + " bytes) at least 8"
+                            + " pages (" + 8L * pageSize + " bytes)");
         }
         this.poolBytes = config.getOptional(ZStateOptions.POOL_SIZE).map(MemorySize::getBytes)
                 .orElse(original.poolBytes);
@@ -185,6 +201,12 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
     static long entryCacheBytes(long pageCacheBytes, double fraction) {
         long bytes = (long) (pageCacheBytes * fraction);
         return bytes < PageStoreConfig.MIN_ENTRY_CACHE_BYTES ? 0 : bytes;
+    }
+
+    /** The write buffer's share of the page cache's heap; 0 when that is below the smallest write buffer. */
+    static long writeBufferBytes(long pageCacheBytes, double fraction) {
+        long bytes = (long) (pageCacheBytes * fraction);
+        return bytes < PageStoreConfig.MIN_WRITE_BUFFER_BYTES ? 0 : bytes;
     }
 
     /** The most of the task heap one keyed backend's page cache may take. */
@@ -304,7 +326,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
             config = new PageStoreConfig(pageSize, pageCacheBytes, poolBudget, frameSize, allocator,
                     bouncerRatio, reclaimBatchFrames, spillParent, ownSpillBytes / 2, ownSpillBytes / 2,
                     poolTraceDirectory == null ? null : Path.of(poolTraceDirectory), entryBytes, zsmallocChainSize,
-                    pageCompression, 0);
+                    pageCompression, 0, writeBufferBytes(pageCacheBytes, writeBufferFraction));
         } catch (RuntimeException e) {
             if (sharedMemory != null) {
                 closeQuietly(sharedMemory);
@@ -382,6 +404,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
                 + (allocator.equals("zsmalloc") ? ", zsmallocChainSize=" + zsmallocChainSize : "") + ", pageSize=" + pageSize + ", pageCache=" + pageCacheBytes
                 + ", pool=" + (poolBytes == -1 ? "managed" : String.valueOf(poolBytes)) + ", frameSize=" + frameSize
                 + ", bouncerRatio=" + bouncerRatio + ", pageCompression=" + pageCompression
+                + (writeBufferFraction > 0 ? ", writeBufferFraction=" + writeBufferFraction : "")
                 + ", backgroundReaper=" + backgroundReaper + '}';
     }
 }

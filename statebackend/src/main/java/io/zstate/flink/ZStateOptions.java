@@ -97,6 +97,20 @@ public final class ZStateOptions {
                                     + " 1.3x and 1.45x at 0.25, but the counter and windows example jobs lose 8-10%"
                                     + " to its lookups); at most 0.9, and the pages keep at least eight pages.");
 
+    public static final ConfigOption<Double> WRITE_BUFFER_FRACTION =
+            key("state.backend.zstate.write-buffer-fraction")
+                    .doubleType()
+                    .defaultValue(0.0)
+                    .withDescription(
+                            "The part of the page cache's heap (page-cache-size) where writes wait whose page is"
+                                    + " not in the page cache: a map's put and remove, a value's update, a list's"
+                                    + " add are kept as records grouped by their bucket instead of faulting the"
+                                    + " page in, and a bucket's waiting writes are applied together when anything"
+                                    + " reads that bucket, when the buffer needs room (the bucket of the oldest"
+                                    + " write), and before a snapshot or an iteration over key-groups. A fault then"
+                                    + " serves several writes. 0 turns it off; with the entry cache's fraction at"
+                                    + " most 0.9, and the pages keep at least eight pages.");
+
     public static final ConfigOption<MemorySize> POOL_SIZE =
             key("state.backend.zstate.pool-size")
                     .memoryType()

@@ -41,6 +41,9 @@ import java.util.Objects;
  */
 public final class PageStore implements AutoCloseable {
 
+    /** The largest write buffer used (its log's positions are ints). */
+    static final long MAX_WRITE_BUFFER_BYTES = 1L << 30;
+
     private final Pager pager;
     private final BucketIndex index;
     private EntryCache entries; // hot entries in front of the pages, or null (none yet, or none configured)
@@ -104,6 +107,11 @@ public final class PageStore implements AutoCloseable {
         this.entryCacheBytes = Math.min(config.entryCacheBytes(), EntryCache.MAX_BYTES);
         try {
             this.index = new BucketIndex(pager, firstKeyGroup, numberOfKeyGroups);
+            long bufferBytes = Math.min(config.writeBufferBytes(), MAX_WRITE_BUFFER_BYTES);
+            if (bufferBytes > 0) { // its heap comes out of the page cache's, as the entry cache's does
+                index.bufferWrites((int) bufferBytes);
+                pager.limitCache(pager.cacheLimit() - pagesFor(bufferBytes));
+            }
         } catch (RuntimeException | Error e) {
             pager.close(); // its arenas and RocksDB are not left behind
             throw e;
@@ -208,7 +216,27 @@ public final class PageStore implements AutoCloseable {
         }
     }
 
-    /** Removes a key; returns whether it existed. */
+    /**
+     * Removes a key if it exists, without saying whether it did, so that with a write buffer the
+     * removal of a key whose page is not in the cache reads nothing (MapState.remove).
+     */
+    public void remove(int table, int keyGroup, byte[] key, int keyOffset, int keyLength, int prefixLength) {
+        checkMutable(table, keyGroup);
+        checkKey(key, keyOffset, keyLength, prefixLength);
+        try {
+            if (entries != null && prefixLength == keyLength) {
+                entries.remove(table, keyGroup, key, keyOffset, keyLength);
+            }
+            index.remove(table, keyGroup, key, keyOffset, keyLength, prefixLength);
+        } catch (RuntimeException | Error e) {
+            throw fail(e, "removing a key of table " + index.tableName(table));
+        }
+        if (deltas != null) {
+            deltas.delete(table, keyGroup, key, keyOffset, keyLength, prefixLength);
+        }
+    }
+
+    /** Removes a key; returns whether it existed (so its page is read: see {@link #remove}). */
     public boolean delete(int table, int keyGroup, byte[] key, int keyOffset, int keyLength, int prefixLength) {
         checkMutable(table, keyGroup);
         checkKey(key, keyOffset, keyLength, prefixLength);
@@ -505,6 +533,7 @@ public final class PageStore implements AutoCloseable {
             if (entries != null) {
                 entries.flush(-1); // the snapshot reads the pages: every write is in them first
             }
+            index.applyAllWaiting(); // the entries' write-backs included
             int[][][] directories = index.freezeDirectories();
             io.zstate.pagestore.tier.FrozenPages pages = pager.freeze(this);
             try {
@@ -575,7 +604,7 @@ public final class PageStore implements AutoCloseable {
     /** Whether pages from a checkpoint can be placed into this store: it never allocated one. */
     public boolean canPlacePages() {
         checkUsable();
-        return pager.canPlace() && (entries == null || entries.cachedEntries() == 0);
+        return pager.canPlace() && (entries == null || entries.cachedEntries() == 0) && index.waitingWrites() == 0;
     }
 
     /** The store's page size (a page image places only into a store of the same). */
@@ -711,7 +740,12 @@ public final class PageStore implements AutoCloseable {
             // asking it a property on a closed handle crashes the JVM (it did, in a TaskManager)
             return finalStats;
         }
-        return withEntryCache(pager.stats(true).withMapIndexes(index.mapIndexes()));
+        return withEntryCache(withIndex(pager.stats(true), index));
+    }
+
+    private static PageStoreStats withIndex(PageStoreStats stats, BucketIndex index) {
+        return stats.withIndex(index.mapIndexes(), index.bufferedWrites(), index.bufferApplications(),
+                index.waitingWrites());
     }
 
     private PageStoreStats withEntryCache(PageStoreStats stats) {
@@ -782,9 +816,9 @@ public final class PageStore implements AutoCloseable {
         }
         closed = true;
         try {
-            finalStats = withEntryCache(pager.stats(failure == null).withMapIndexes(index.mapIndexes()));
+            finalStats = withEntryCache(withIndex(pager.stats(failure == null), index));
         } catch (RuntimeException e) {
-            finalStats = pager.stats(false).withMapIndexes(index.mapIndexes()); // RocksDB would not answer: its sizes read 0
+            finalStats = withIndex(pager.stats(false), index); // RocksDB would not answer: its sizes read 0
         } finally {
             pager.close();
         }

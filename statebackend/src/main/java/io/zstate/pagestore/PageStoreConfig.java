@@ -44,6 +44,11 @@ import java.util.Objects;
  * @param dictionarySamplePages with zstd, the pages the dictionary skips and then samples: 0 for the
  *     default (a megabyte of pages each, at least 64, trained on a thread of its own); tests set a
  *     few, trained on the thread that encodes the last of them, so runs repeat exactly
+ * @param writeBufferBytes the part of {@code pageCacheBytes} (at most 1 GiB is used) where
+ *     writes wait whose bucket's page is not in the page cache (puts, appends and removals that
+ *     read nothing: see {@code PendingWrites}), applied a bucket at a time; 0 for none (the default of
+ *     {@link #defaults}), else at least {@link #MIN_WRITE_BUFFER_BYTES}. With the entry cache's
+ *     most, it leaves the pages at least 8 pages
  */
 public record PageStoreConfig(
         int pageSize,
@@ -60,7 +65,8 @@ public record PageStoreConfig(
         long entryCacheBytes,
         int zsmallocChainSize,
         String pageCompression,
-        int dictionarySamplePages) {
+        int dictionarySamplePages,
+        long writeBufferBytes) {
 
     /** {@link #pageCompression}: LZ4 a page. */
     public static final String LZ4 = "lz4";
@@ -73,6 +79,8 @@ public record PageStoreConfig(
     public static final int MAX_PAGE_SIZE = 32 * 1024;
     /** The smallest entry cache: a few records of the largest size it keeps. */
     public static final long MIN_ENTRY_CACHE_BYTES = 4096;
+    /** The smallest write buffer: a few records of the largest size it keeps. */
+    public static final long MIN_WRITE_BUFFER_BYTES = 4096;
 
     public PageStoreConfig {
         Objects.requireNonNull(spillDirectory, "spillDirectory");
@@ -112,6 +120,16 @@ public record PageStoreConfig(
             throw new IllegalArgumentException("entry cache of " + entryCacheBytes + " bytes leaves the page cache of "
                     + pageCacheBytes + " bytes fewer than 8 pages of " + pageSize + " bytes: give it at most "
                     + (pageCacheBytes - 8L * pageSize));
+        }
+        if (writeBufferBytes != 0 && writeBufferBytes < MIN_WRITE_BUFFER_BYTES) {
+            throw new IllegalArgumentException("write buffer of " + writeBufferBytes + " bytes is too small: use 0"
+                    + " (none) or at least " + MIN_WRITE_BUFFER_BYTES + " bytes");
+        }
+        if (writeBufferBytes != 0 && (pageCacheBytes - entryCacheBytes - writeBufferBytes) / pageSize < 8) {
+            throw new IllegalArgumentException("write buffer of " + writeBufferBytes + " bytes and entry cache of "
+                    + entryCacheBytes + " bytes leave the page cache of " + pageCacheBytes + " bytes fewer than 8"
+                    + " pages of " + pageSize + " bytes: give them at most " + (pageCacheBytes - 8L * pageSize)
+                    + " together");
         }
         if (zsmallocChainSize < ZPools.MIN_ZSMALLOC_CHAIN_SIZE || zsmallocChainSize > ZPools.MAX_ZSMALLOC_CHAIN_SIZE) {
             throw new IllegalArgumentException("zsmalloc chain size " + zsmallocChainSize + " is not allowed: use "
@@ -175,61 +193,67 @@ public record PageStoreConfig(
     public static PageStoreConfig defaults(Path spillDirectory) {
         return new PageStoreConfig(
                 1024, 16L << 20, 64L << 20, 4096, "zsmalloc", 1.2, 16, spillDirectory, 8L << 20, 4L << 20, null, 0,
-                ZPools.DEFAULT_ZSMALLOC_CHAIN_SIZE, LZ4, 0);
+                ZPools.DEFAULT_ZSMALLOC_CHAIN_SIZE, LZ4, 0, 0);
     }
 
     /** The same settings, the pool recording its requests into a file in {@code directory}. */
     public PageStoreConfig withPoolTraceDirectory(Path directory) {
         return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, directory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, directory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes);
     }
 
     public PageStoreConfig withPageSize(int value) {
         return new PageStoreConfig(value, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes);
     }
 
     public PageStoreConfig withPageCacheBytes(long value) {
         return new PageStoreConfig(pageSize, value, poolBytes, frameSize, allocator, bouncerMinRatio,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes);
     }
 
     public PageStoreConfig withPoolBytes(long value) {
         return new PageStoreConfig(pageSize, pageCacheBytes, value, frameSize, allocator, bouncerMinRatio,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes);
     }
 
     public PageStoreConfig withAllocator(String value) {
         return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, value, bouncerMinRatio,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes);
     }
 
     public PageStoreConfig withBouncerMinRatio(double value) {
         return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, value,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes);
     }
 
     public PageStoreConfig withReclaimBatchFrames(int value) {
         return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
-                value, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages);
+                value, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes);
     }
 
     public PageStoreConfig withEntryCacheBytes(long value) {
         return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, value, zsmallocChainSize, pageCompression, dictionarySamplePages);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, value, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes);
     }
 
     public PageStoreConfig withZsmallocChainSize(int value) {
         return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
                 reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory,
-                entryCacheBytes, value, pageCompression, dictionarySamplePages);
+                entryCacheBytes, value, pageCompression, dictionarySamplePages, writeBufferBytes);
     }
 
     /** The same settings with {@code compression} ({@link #PAGE_COMPRESSIONS}) and its dictionary's sample (0: default). */
     public PageStoreConfig withPageCompression(String compression, int samplePages) {
         return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
                 reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory,
-                entryCacheBytes, zsmallocChainSize, compression, samplePages);
+                entryCacheBytes, zsmallocChainSize, compression, samplePages, writeBufferBytes);
+    }
+
+    public PageStoreConfig withWriteBufferBytes(long value) {
+        return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory,
+                entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, value);
     }
 
     /** Whether pages are compressed with zstd and a trained dictionary. */

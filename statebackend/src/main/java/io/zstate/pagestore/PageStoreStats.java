@@ -58,6 +58,11 @@ package io.zstate.pagestore;
  * @param recompressions LZ4 pool copies re-encoded with the dictionary once it was trained (pages
  *     stored before it, or placed by a restore meanwhile), one at an eviction until none is left
  * @param dictionaryBytes bytes of the store's trained zstd dictionary (0 before it, or without one)
+ * @param bufferedWrites writes that waited in the write buffer (their bucket's page was not in the
+ *     cache) rather than reading their page
+ * @param bufferApplications buckets whose waiting writes were applied together: the faults (at
+ *     most) the buffered writes cost
+ * @param waitingWrites writes waiting in the write buffer now
  */
 public record PageStoreStats(
         long hotPages,
@@ -106,10 +111,16 @@ public record PageStoreStats(
         long entryAdmissions,
         long dictionaryStores,
         long recompressions,
-        long dictionaryBytes) {
+        long dictionaryBytes,
+        long bufferedWrites,
+        long bufferApplications,
+        long waitingWrites) {
 
-    /** These counters with the number of map indexes (the index layer's, added by the store). */
-    public PageStoreStats withMapIndexes(long count) {
+    /**
+     * These counters with the index layer's (added by the store): map indexes, and the write
+     * buffer's buffered writes, bucket applications and waiting writes.
+     */
+    public PageStoreStats withIndex(long count, long buffered, long applications, long waiting) {
         return new PageStoreStats(hotPages, dirtyPages, poolPages, spilledPages, sameFilledPages, livePages,
                 poolFramesHeld, poolBytesHeld, poolPayloadBytes, hotBytes, spillMemoryBytes, spillDiskBytes,
                 cacheHits, cacheMisses, poolHits, swapIns, sameFilledHits, stores, cleanDrops, sameFilledStores,
@@ -117,7 +128,7 @@ public record PageStoreStats(
                 compressedBytesStored, arenaRefusals, count, openSnapshots, pinnedPoolObjects, pinnedPoolBytes,
                 pinnedSpilled, pinSaves, pinCopies, pinWritebacks, pagesPlaced, backgroundCleans, cleaningRaces,
                 entryHits, entryMisses, entryWriteBacks, cachedEntries, entryAdmissions, dictionaryStores,
-                recompressions, dictionaryBytes);
+                recompressions, dictionaryBytes, buffered, applications, waiting);
     }
 
     /** These counters with the entry cache's (the facade's, added by the store). */
@@ -129,7 +140,7 @@ public record PageStoreStats(
                 compressedBytesStored, arenaRefusals, mapIndexes, openSnapshots, pinnedPoolObjects, pinnedPoolBytes,
                 pinnedSpilled, pinSaves, pinCopies, pinWritebacks, pagesPlaced, backgroundCleans, cleaningRaces,
                 hits, misses, writeBacks, entries, admissions, dictionaryStores, recompressions,
-                dictionaryBytes);
+                dictionaryBytes, bufferedWrites, bufferApplications, waitingWrites);
     }
 
     /** The counters of two stores added up (for totals over the backends of a job). */
@@ -181,7 +192,10 @@ public record PageStoreStats(
                 entryAdmissions + o.entryAdmissions,
                 dictionaryStores + o.dictionaryStores,
                 recompressions + o.recompressions,
-                dictionaryBytes + o.dictionaryBytes);
+                dictionaryBytes + o.dictionaryBytes,
+                bufferedWrites + o.bufferedWrites,
+                bufferApplications + o.bufferApplications,
+                waitingWrites + o.waitingWrites);
     }
 
     /** Uncompressed / compressed bytes over all stores; 0 before the first. */
@@ -198,6 +212,11 @@ public record PageStoreStats(
     /** Fraction of faults served by the pool rather than RocksDB or a tag. */
     public double poolHitRate() {
         return cacheMisses == 0 ? 0 : (double) poolHits / cacheMisses;
+    }
+
+    /** Buffered writes applied per bucket application (per fault at most); 0 before the first. */
+    public double writesPerApplication() {
+        return bufferApplications == 0 ? 0 : (double) (bufferedWrites - waitingWrites) / bufferApplications;
     }
 
     /** Frames the reaper released per page it wrote back; 0 before the first writeback. */

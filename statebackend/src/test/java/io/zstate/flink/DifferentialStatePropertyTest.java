@@ -122,6 +122,11 @@ class DifferentialStatePropertyTest {
                         default -> assertThat(zstate.apply(op)).as("%s", op).isEqualTo(oracle.apply(op));
                     }
                 }
+                long buffered = 0;
+                for (CheckpointableKeyedStateBackend<Integer> part : zstate.parts) {
+                    buffered += ((ZKeyedStateBackend<?>) part).pageStoreStats().bufferedWrites();
+                }
+                Statistics.label("writes waited in the write buffer").collect(buffered > 0);
                 for (int key = 0; key <= 40; key++) {
                     for (int ns = 0; ns <= 3; ns++) {
                         Op everything = new Op(Kind.MAP_ITERATE, key, ns, 0, 0, 0);
@@ -137,6 +142,7 @@ class DifferentialStatePropertyTest {
                 oracle.dispose();
             }
         }
+        Statistics.label("writes waited in the write buffer").coverage(c -> c.check(true).count(n -> n > 0));
         Statistics.label("restores").coverage(c -> {
             c.check("split into two").count(n -> n > 0);
             c.check("merged from two").count(n -> n > 0);

@@ -85,6 +85,19 @@ class ZStateBackendLifecycleTest {
                 .isInstanceOf(IllegalConfigurationException.class)
                 .hasMessageContaining("'state.backend.zstate.page-compression': snappy")
                 .hasMessageContaining("[lz4, zstd]");
+        assertThatThrownBy(() -> configured(ZStateOptions.WRITE_BUFFER_FRACTION.key(), "-0.1"))
+                .isInstanceOf(IllegalConfigurationException.class)
+                .hasMessageContaining("'state.backend.zstate.write-buffer-fraction': -0.1")
+                .hasMessageContaining("from 0 (no write buffer) to 0.9");
+        assertThatThrownBy(() -> configured(ZStateOptions.WRITE_BUFFER_FRACTION.key(), "0.5",
+                        ZStateOptions.ENTRY_CACHE_FRACTION.key(), "0.5"))
+                .as("with the entry cache's, at most 0.9")
+                .hasMessageContaining("'state.backend.zstate.write-buffer-fraction': 0.5")
+                .hasMessageContaining("entry-cache-fraction' (0.5)");
+        assertThatThrownBy(() -> configured(ZStateOptions.PAGE_CACHE_SIZE.key(), "16kb",
+                        ZStateOptions.WRITE_BUFFER_FRACTION.key(), "0.6"))
+                .hasMessageContaining("'state.backend.zstate.write-buffer-fraction': 0.6")
+                .hasMessageContaining("at least 8 pages");
     }
 
     @Test

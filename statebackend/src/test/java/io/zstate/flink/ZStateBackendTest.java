@@ -44,6 +44,10 @@ public class ZStateBackendTest extends StateBackendTestBase<ZStateBackend> {
         if (setup.endsWith("-incremental")) {
             config.set(CheckpointingOptions.INCREMENTAL_CHECKPOINTS, true);
         }
+        if (setup.startsWith("zbud-tiny-pool")) { // the write buffer (off by default): half of a page cache of 16 pages
+            config.set(ZStateOptions.PAGE_CACHE_SIZE, MemorySize.parse("16kb"));
+            config.set(ZStateOptions.WRITE_BUFFER_FRACTION, 0.5);
+        }
         if (setup.startsWith("zsmalloc")) { // the entry cache (off by default) in front of the pages
             config.set(ZStateOptions.ENTRY_CACHE_FRACTION, 0.25);
         }

@@ -114,6 +114,21 @@ class PageStoreModelPropertyTest {
                 Tuple.of(2, Arbitraries.longs().between(4096, 16384)));
     }
 
+    /** No write buffer, or a small one (4-16 KiB: buckets are applied for room often). */
+    @Provide
+    Arbitrary<Long> writeBuffers() {
+        return Arbitraries.frequencyOf(
+                Tuple.of(1, Arbitraries.just(0L)),
+                Tuple.of(2, Arbitraries.longs().between(4096, 16384)));
+    }
+
+    /** {@code config} with an entry cache and a write buffer, the page cache grown by both: the pages keep {@code cachePages}. */
+    static PageStoreConfig withCaches(PageStoreConfig config, int cachePages, long entryCacheBytes,
+            long writeBufferBytes) {
+        return config.withPageCacheBytes(cachePages * 1024L + entryCacheBytes + writeBufferBytes)
+                .withEntryCacheBytes(entryCacheBytes).withWriteBufferBytes(writeBufferBytes);
+    }
+
     @Provide
     Arbitrary<Double> bouncerRatios() {
         return Arbitraries.of(1.0, 1.2, 2.5);
@@ -127,11 +142,12 @@ class PageStoreModelPropertyTest {
             @ForAll @IntRange(min = 8, max = 24) int cachePages,
             @ForAll boolean evictionsCleanAhead,
             @ForAll("entryCaches") long entryCacheBytes,
+            @ForAll("writeBuffers") long writeBufferBytes,
             @ForAll boolean zstd)
             throws IOException {
         Path dir = Files.createTempDirectory("zstate-pagestore-test");
-        PageStoreConfig config = compressed(tiny(dir, allocator, cachePages).withBouncerMinRatio(bouncerRatio)
-                .withPageCacheBytes(cachePages * 1024L + entryCacheBytes).withEntryCacheBytes(entryCacheBytes), zstd);
+        PageStoreConfig config = compressed(withCaches(tiny(dir, allocator, cachePages).withBouncerMinRatio(bouncerRatio),
+                cachePages, entryCacheBytes, writeBufferBytes), zstd);
         PageStore store = new PageStore(config, FIRST_KEY_GROUP, KEY_GROUPS);
         if (evictionsCleanAhead) {
             // as with a reaper registered: evictions install and submit; the CLEAN_* steps compress
@@ -178,6 +194,8 @@ class PageStoreModelPropertyTest {
                 Statistics.label("entry write-backs").collect(stats.entryWriteBacks() > 0);
                 Statistics.label("zstd stores").collect(stats.dictionaryStores() > 0);
                 Statistics.label("zstd recompressions").collect(stats.recompressions() > 0);
+                Statistics.label("buffered writes").collect(stats.bufferedWrites() > 0);
+                Statistics.label("buckets applied with several writes").collect(stats.writesPerApplication() > 1);
             }
         } finally {
             store.close();
@@ -190,7 +208,8 @@ class PageStoreModelPropertyTest {
         assertReleased(store, spillDir, dir);
         for (String label : List.of("pool stores", "writebacks", "swap-ins", "clean drops", "bounced",
                 "same-filled", "pool hits", "long keys", "map indexes", "pin copies", "pin writebacks",
-                "snapshots checked", "background cleans", "cleaning races", "entry hits", "entry write-backs")) {
+                "snapshots checked", "background cleans", "cleaning races", "entry hits", "entry write-backs",
+                "buffered writes", "buckets applied with several writes")) {
             Statistics.label(label).coverage(c -> c.check(true).count(n -> n > 0));
         }
         // half the tries are zstd; of those, the ones that store the 32 pages a dictionary needs
@@ -245,11 +264,12 @@ class PageStoreModelPropertyTest {
             @ForAll @IntRange(min = 8, max = 24) int cachePages,
             @ForAll long seed,
             @ForAll("entryCaches") long entryCacheBytes,
+            @ForAll("writeBuffers") long writeBufferBytes,
             @ForAll boolean zstd)
             throws IOException {
         Path dir = Files.createTempDirectory("zstate-pagestore-faults");
-        PageStoreConfig config = compressed(tiny(dir, allocator, cachePages)
-                .withPageCacheBytes(cachePages * 1024L + entryCacheBytes).withEntryCacheBytes(entryCacheBytes), zstd);
+        PageStoreConfig config = compressed(withCaches(tiny(dir, allocator, cachePages), cachePages, entryCacheBytes,
+                writeBufferBytes), zstd);
         RandomFaults faults = new RandomFaults(seed);
         PageStore store = new PageStore(config, FIRST_KEY_GROUP, KEY_GROUPS, (io.zstate.allocator.MemoryBudget) null, faults);
         Path spillDir = store.spillDirectory();
@@ -390,6 +410,16 @@ class PageStoreModelPropertyTest {
         }
     }
 
+    /** Half the deletes say whether the key existed (reading its page); the others may wait in the write buffer. */
+    private static void delete(PageStore store, TreeMap<String, byte[]> model, Op op, byte[] key, int prefixLength) {
+        boolean existed = model.remove(name(op.table(), op.keyGroup(), key)) != null;
+        if ((op.seed() & 1) == 0) {
+            store.remove(op.table(), op.keyGroup(), key, 0, key.length, prefixLength);
+        } else {
+            assertThat(store.delete(op.table(), op.keyGroup(), key, 0, key.length, prefixLength)).isEqualTo(existed);
+        }
+    }
+
     static void step(PageStore store, TreeMap<String, byte[]> model, ValueView view, Op op,
             OpenSnapshots snapshots) {
         Random random = new Random(op.seed());
@@ -410,15 +440,8 @@ class PageStoreModelPropertyTest {
             }
             case GET -> assertGet(store, model, view, op.table(), op.keyGroup(), valueKey, valueKey.length);
             case MAP_GET -> assertGet(store, model, view, op.table(), op.keyGroup(), mapKey, 6);
-            case DELETE -> {
-                boolean existed = store.delete(op.table(), op.keyGroup(), valueKey, 0, valueKey.length,
-                        valueKey.length);
-                assertThat(existed).isEqualTo(model.remove(name(op.table(), op.keyGroup(), valueKey)) != null);
-            }
-            case MAP_DELETE -> {
-                boolean existed = store.delete(op.table(), op.keyGroup(), mapKey, 0, mapKey.length, 6);
-                assertThat(existed).isEqualTo(model.remove(name(op.table(), op.keyGroup(), mapKey)) != null);
-            }
+            case DELETE -> delete(store, model, op, valueKey, valueKey.length);
+            case MAP_DELETE -> delete(store, model, op, mapKey, 6);
             case APPEND -> {
                 byte[] more = value(random, Math.min(op.valueSize(), 5000));
                 store.append(op.table(), op.keyGroup(), valueKey, 0, valueKey.length, valueKey.length, more, 0,

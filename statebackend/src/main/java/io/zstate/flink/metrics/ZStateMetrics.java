@@ -49,6 +49,9 @@ public final class ZStateMetrics {
         longGauge(group, "cachedEntries", stats, PageStoreStats::cachedEntries);
         longGauge(group, "entryCacheAdmissions", stats, PageStoreStats::entryAdmissions);
         longGauge(group, "framesReclaimed", stats, PageStoreStats::framesReclaimed);
+        longGauge(group, "bufferedWrites", stats, PageStoreStats::bufferedWrites);
+        longGauge(group, "bufferApplications", stats, PageStoreStats::bufferApplications);
+        longGauge(group, "waitingWrites", stats, PageStoreStats::waitingWrites);
         longGauge(group, "dictionaryStores", stats, PageStoreStats::dictionaryStores);
         longGauge(group, "dictionaryBytes", stats, PageStoreStats::dictionaryBytes);
         longGauge(group, "recompressions", stats, PageStoreStats::recompressions);

@@ -73,6 +73,10 @@ public final class BucketIndex {
     private final MapIndex.Root root = new MapIndex.Root();
     /** Map indexes in the store. */
     private long mapIndexes;
+    /** Writes waiting for their bucket's page (writes without a read), or null: none configured. */
+    private PendingWrites pending;
+    /** Applies a waiting write through the direct write path. */
+    private final PendingWrites.Applier applier = this::applyOne;
 
     public BucketIndex(Pager pager, int firstKeyGroup, int numberOfKeyGroups) {
         this.pager = pager;
@@ -137,7 +141,12 @@ public final class BucketIndex {
     public boolean get(int table, int keyGroup, byte[] key, int keyOffset, int keyLength, int prefixLength,
             ValueView out) {
         Directory d = tables.directory(table, keyGroup);
-        if (d == null || !locate(d, key, keyOffset, keyLength, prefixLength)) {
+        if (d == null) {
+            return false;
+        }
+        int hash = Hashing.hash(key, keyOffset, prefixLength, d.seed);
+        applyWaiting(d, hash);
+        if (!locate(d, hash, key, keyOffset, keyLength, prefixLength)) {
             return false;
         }
         byte[] page = pager.page(pager.cachedSlot(foundPage));
@@ -145,11 +154,22 @@ public final class BucketIndex {
         return true;
     }
 
-    /** Inserts or replaces a key's value. */
+    /**
+     * Inserts or replaces a key's value; with a write buffer, a key whose bucket's page is not in
+     * the cache waits there instead (read nothing).
+     */
     public void put(int table, int keyGroup, byte[] key, int keyOffset, int keyLength, int prefixLength,
             byte[] value, int valueOffset, int valueLength) {
-        Directory d = directory(table, keyGroup);
-        if (locate(d, key, keyOffset, keyLength, prefixLength)) {
+        if (pending == null || !waitForBucket(PendingWrites.PUT, table, keyGroup, key, keyOffset, keyLength,
+                prefixLength, value, valueOffset, valueLength)) {
+            putDirect(directory(table, keyGroup), key, keyOffset, keyLength, prefixLength, value, valueOffset,
+                    valueLength);
+        }
+    }
+
+    private void putDirect(Directory d, byte[] key, int keyOffset, int keyLength, int prefixLength,
+            byte[] value, int valueOffset, int valueLength) {
+        if (locate(d, Hashing.hash(key, keyOffset, prefixLength, d.seed), key, keyOffset, keyLength, prefixLength)) {
             int slot = pager.cachedSlot(foundPage);
             byte[] page = pager.page(slot);
             int entry = BucketPage.slotEntry(page, foundIndex);
@@ -169,8 +189,16 @@ public final class BucketIndex {
      */
     public void append(int table, int keyGroup, byte[] key, int keyOffset, int keyLength, int prefixLength,
             byte[] value, int valueOffset, int valueLength) {
-        Directory d = directory(table, keyGroup);
-        if (!locate(d, key, keyOffset, keyLength, prefixLength)) {
+        if (pending == null || !waitForBucket(PendingWrites.APPEND, table, keyGroup, key, keyOffset, keyLength,
+                prefixLength, value, valueOffset, valueLength)) {
+            appendDirect(directory(table, keyGroup), key, keyOffset, keyLength, prefixLength, value, valueOffset,
+                    valueLength);
+        }
+    }
+
+    private void appendDirect(Directory d, byte[] key, int keyOffset, int keyLength, int prefixLength,
+            byte[] value, int valueOffset, int valueLength) {
+        if (!locate(d, Hashing.hash(key, keyOffset, prefixLength, d.seed), key, keyOffset, keyLength, prefixLength)) {
             insertLocated(d, key, keyOffset, keyLength, prefixLength, value, valueOffset, valueLength);
             return;
         }
@@ -199,10 +227,32 @@ public final class BucketIndex {
         insertLocated(d, key, keyOffset, keyLength, prefixLength, combined, 0, total);
     }
 
-    /** Removes a key; returns whether it existed. */
+    /** Removes a key; returns whether it existed (so reads its page: see {@link #remove}). */
     public boolean delete(int table, int keyGroup, byte[] key, int keyOffset, int keyLength, int prefixLength) {
         Directory d = tables.directory(table, keyGroup);
-        if (d == null || !locate(d, key, keyOffset, keyLength, prefixLength)) {
+        if (d == null) {
+            return false;
+        }
+        int hash = Hashing.hash(key, keyOffset, prefixLength, d.seed);
+        applyWaiting(d, hash);
+        return deleteDirect(d, hash, key, keyOffset, keyLength, prefixLength);
+    }
+
+    /**
+     * Removes a key if it exists, without saying whether it did: with a write buffer, a key whose
+     * bucket's page is not in the cache has its removal wait there (read nothing).
+     */
+    public void remove(int table, int keyGroup, byte[] key, int keyOffset, int keyLength, int prefixLength) {
+        Directory d = tables.directory(table, keyGroup);
+        if (d != null && (pending == null || !waitForBucket(PendingWrites.REMOVE, table, keyGroup, key, keyOffset,
+                keyLength, prefixLength, key, 0, 0))) {
+            deleteDirect(d, Hashing.hash(key, keyOffset, prefixLength, d.seed), key, keyOffset, keyLength,
+                    prefixLength);
+        }
+    }
+
+    private boolean deleteDirect(Directory d, int hash, byte[] key, int keyOffset, int keyLength, int prefixLength) {
+        if (!locate(d, hash, key, keyOffset, keyLength, prefixLength)) {
             return false;
         }
         if (inMap) {
@@ -229,6 +279,7 @@ public final class BucketIndex {
             return false;
         }
         int hash = Hashing.hash(prefix, offset, length, d.seed);
+        applyWaiting(d, hash);
         // an entry, or a map root (a map index is never empty), stops the walk
         return !forEachPrefixSlot(d.head(hash), hash, prefix, offset, length, (pageId, slot, index) -> false);
     }
@@ -243,6 +294,7 @@ public final class BucketIndex {
             return;
         }
         int hash = Hashing.hash(prefix, offset, length, d.seed);
+        applyWaiting(d, hash);
         int head = d.head(hash);
         forEachPrefixSlot(head, hash, prefix, offset, length, (pageId, slot, index) -> {
             freeMapOf(pager.page(slot), BucketPage.slotEntry(pager.page(slot), index), new MapIndex.Root());
@@ -294,6 +346,7 @@ public final class BucketIndex {
             return null;
         }
         int hash = Hashing.hash(prefix, offset, length, d.seed);
+        applyWaiting(d, hash);
         int head = d.head(hash);
         EntryVisitor fromOn = from.length == 0 ? visitor : (k, ko, kl, v, vo, vl) -> {
             if (Arrays.compareUnsigned(k, ko + length, ko + kl, from, 0, from.length) >= 0) {
@@ -357,12 +410,14 @@ public final class BucketIndex {
         Directory d = tables.directory(table, keyGroup);
         if (d != null) {
             int hash = Hashing.hash(prefix, prefixOffset, prefixLength, d.seed);
+            applyWaiting(d, hash);
             walker.forEachWithPrefix(d.head(hash), hash, prefix, prefixOffset, prefixLength, visitor);
         }
     }
 
     /** Visits every entry of one key-group of a table. */
     public void forEachInKeyGroup(int table, int keyGroup, EntryVisitor visitor) {
+        applyAllWaiting();
         Directory d = tables.directory(table, keyGroup);
         if (d != null) {
             walker.forEachInDirectory(d.pages, visitor);
@@ -374,6 +429,7 @@ public final class BucketIndex {
      * of a map index as one key, the map's prefix.
      */
     public void forEachKeyInKeyGroup(int table, int keyGroup, EntryVisitor visitor) {
+        applyAllWaiting();
         Directory d = tables.directory(table, keyGroup);
         if (d != null) {
             walker.forEachKeyInDirectory(d.pages, visitor);
@@ -409,6 +465,9 @@ public final class BucketIndex {
 
     /** Removes every entry of a table and frees its pages. */
     public void clear(int table) {
+        if (pending != null) {
+            pending.drop(t -> t == table); // before the pages they wait for are freed
+        }
         Directory[] groups = tables.directories(table);
         MapIndex.Root r = new MapIndex.Root();
         Chains.EntryOwner freeMaps = (page, entry) -> freeMapOf(page, entry, r);
@@ -426,6 +485,83 @@ public final class BucketIndex {
         }
     }
 
+    // ==== writes without a read ======================================================================
+
+    /**
+     * From now on, writes whose bucket's head page is not in the cache wait in a buffer of {@code
+     * bytes} (see {@link PendingWrites}); call before the first write.
+     */
+    public void bufferWrites(int bytes) {
+        pending = new PendingWrites(bytes);
+    }
+
+    /**
+     * Lets a write wait in the buffer if its bucket's head page is not in the cache (its bucket's
+     * earlier writes may wait there already); returns false if the caller must write it through,
+     * after this applied the bucket's waiting writes.
+     */
+    private boolean waitForBucket(int op, int table, int keyGroup, byte[] key, int keyOffset, int keyLength,
+            int prefixLength, byte[] value, int valueOffset, int valueLength) {
+        boolean fits = pending.fits(table, keyGroup, keyLength, prefixLength, valueLength);
+        if (fits) {
+            pending.makeRoom(keyLength, valueLength, applier); // may split buckets: before the bucket is chosen
+        }
+        Directory d = directory(table, keyGroup);
+        int head = d.head(Hashing.hash(key, keyOffset, prefixLength, d.seed));
+        if (!fits || pager.isCached(head)) {
+            pending.apply(head, applier);
+            return false;
+        }
+        pending.add(op, head, table, keyGroup, key, keyOffset, keyLength, prefixLength, value, valueOffset,
+                valueLength);
+        return true;
+    }
+
+    /** Applies the waiting writes of the bucket a prefix's hash leads to, before anything reads it. */
+    private void applyWaiting(Directory d, int hash) {
+        if (pending != null && pending.records() > 0) {
+            pending.apply(d.head(hash), applier);
+        }
+    }
+
+    /** Applies every waiting write (before a walk over whole directories, or a snapshot). */
+    public void applyAllWaiting() {
+        if (pending != null) {
+            pending.applyAll(applier);
+        }
+    }
+
+    /** One waiting write, through the direct write path. */
+    private void applyOne(int op, int table, int keyGroup, byte[] record, int keyOffset, int keyLength,
+            int prefixLength, int valueOffset, int valueLength) {
+        Directory d = tables.directory(table, keyGroup);
+        switch (op) {
+            case PendingWrites.PUT -> putDirect(d, record, keyOffset, keyLength, prefixLength, record, valueOffset,
+                    valueLength);
+            case PendingWrites.APPEND -> appendDirect(d, record, keyOffset, keyLength, prefixLength, record,
+                    valueOffset, valueLength);
+            case PendingWrites.REMOVE -> deleteDirect(d, Hashing.hash(record, keyOffset, prefixLength, d.seed), record,
+                    keyOffset, keyLength, prefixLength);
+            default -> throw new IllegalStateException("a waiting write of unknown kind " + op
+                    + ": the write buffer is corrupt");
+        }
+    }
+
+    /** Writes waiting now (0 without a buffer). */
+    public int waitingWrites() {
+        return pending == null ? 0 : pending.records();
+    }
+
+    /** Writes that waited in the buffer so far. */
+    public long bufferedWrites() {
+        return pending == null ? 0 : pending.buffered();
+    }
+
+    /** Bucket applications so far: the faults (at most) that applied the writes that waited. */
+    public long bufferApplications() {
+        return pending == null ? 0 : pending.bucketApplications();
+    }
+
     // ==== bucket mechanics =========================================================================
 
     private Directory directory(int table, int keyGroup) {
@@ -440,13 +576,12 @@ public final class BucketIndex {
     }
 
     /**
-     * Hashes a key and searches the chain it belongs to once, continuing in the map index if the
+     * Searches the chain a key belongs to ({@code hash}: its prefix's) once, continuing in the map index if the
      * chain has a map root for the key's prefix. On success the key's page is in the cache and
      * {@code foundPage}/{@code foundIndex} say where it is. Always sets the hashes, {@code
      * foundHead} and {@code inMap} (and {@code root} when in a map).
      */
-    private boolean locate(Directory d, byte[] key, int keyOffset, int keyLength, int prefixLength) {
-        int hash = Hashing.hash(key, keyOffset, prefixLength, d.seed);
+    private boolean locate(Directory d, int hash, byte[] key, int keyOffset, int keyLength, int prefixLength) {
         // a key that is its whole prefix (a value state's) hashes no user key, unless it meets a root
         int user = keyLength == prefixLength
                 ? 0
@@ -749,9 +884,9 @@ public final class BucketIndex {
         return mapIndexes;
     }
 
-    /** Heap bytes of the directories. */
+    /** Heap bytes of the directories and the write buffer. */
     public long heapBytes() {
-        return tables.heapBytes();
+        return tables.heapBytes() + (pending == null ? 0 : pending.heapBytes());
     }
 
     /**
@@ -760,6 +895,9 @@ public final class BucketIndex {
      */
     public void checkInvariants() {
         tables.checkInvariants(pager::isLive);
+        if (pending != null) {
+            pending.checkInvariants(pager::isLive);
+        }
         MapIndex.Root r = new MapIndex.Root();
         for (int t = 0; t < tables.count(); t++) {
             for (Directory d : tables.directories(t)) {

@@ -295,6 +295,11 @@ public final class Pager implements AutoCloseable {
         return slot;
     }
 
+    /** Whether a page is in the cache (so loading it costs no fault). */
+    public boolean isCached(int pageId) {
+        return table.cacheSlot(pageId) != PageTable.NOT_CACHED;
+    }
+
     /** The bytes of the page in a cache slot. */
     public byte[] page(int slot) {
         return cache.page(slot);

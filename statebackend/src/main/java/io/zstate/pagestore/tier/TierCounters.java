@@ -106,7 +106,10 @@ public final class TierCounters {
                 0,
                 dictionaryStores,
                 recompressions,
-                dictionaryBytes);
+                dictionaryBytes,
+                0, // the write buffer's three: the index's, added by the store
+                0,
+                0);
     }
 
     /** What open snapshots hold: pinned pool objects (count and bytes) and pinned copies in RocksDB. */

@@ -1,0 +1,462 @@
+package io.zstate.pagestore.index;
+
+/**
+ * Writes without a read: a put, append or removal whose bucket's head page is not in the page
+ * cache waits here as a record, grouped with the other waiting writes of its bucket, instead of
+ * faulting the page in. A bucket's records are applied, in the order they came, through the
+ * index's own write path (one fault for all of them) when an operation goes through that bucket,
+ * when the buffer needs room (the bucket of the oldest record), and before a walk or a snapshot
+ * reads the pages ({@link #applyAll}). With B records waiting over P cold buckets, a fault so
+ * serves about 1 + B/P writes instead of one: RocksDB's memtable in small, in front of pages that
+ * change in place (a B<sup>ε</sup>-tree's buffer of one level).
+ *
+ * <pre>
+ *   buckets (open addressing, linear probing, at most half full):
+ *       bucket head page id + 1 (0 = empty) -> first record, last record, count
+ *       |
+ *       v
+ *   log:  ... free ... | head: oldest record ... newest | tail: free ...   (wraps around at
+ *                        wrapEnd; a record never wraps)
+ *
+ *   record: next (position + 1 of the bucket's next record; 0: its last) i32 | bucket i32 |
+ *           table u16 | key-group u16 | op u8 (0: applied) | prefix length u16 | key length u16 |
+ *           value length u16 | key | value
+ * </pre>
+ *
+ * Invariants ({@link #checkInvariants}): every record between head and tail that is not applied
+ * is in its bucket's list exactly once, the lists in the order the records were added; a
+ * bucket's count is its list's length and its last the list's end; the counts add up to the
+ * records waiting; the record at head is waiting unless none is; every bucket is a live page
+ * (the index applies a bucket's records before anything could free or split it).
+ *
+ * <p>What it touches: only its own arrays, and the {@link Applier} it is handed (the index's
+ * direct write path), which must never call back into it. Memory: the log is heap, allocated at
+ * the first record, its bytes taken from the page cache's by the page store. Not thread-safe:
+ * used under the page store's lock.
+ */
+final class PendingWrites {
+
+    /** A waiting write, as {@link Applier#apply} receives it. */
+    static final int PUT = 1;
+    static final int APPEND = 2;
+    static final int REMOVE = 3;
+    private static final int APPLIED = 0;
+
+    /** Where a bucket's records go when applied: the index's direct write path. */
+    interface Applier {
+        void apply(int op, int table, int keyGroup, byte[] record, int keyOffset, int keyLength, int prefixLength,
+                int valueOffset, int valueLength);
+    }
+
+    private static final int NEXT = 0;
+    private static final int BUCKET = 4;
+    private static final int TABLE = 8;
+    private static final int KEY_GROUP = 10;
+    private static final int OP = 12;
+    private static final int PREFIX_LENGTH = 13;
+    private static final int KEY_LENGTH = 15;
+    private static final int VALUE_LENGTH = 17;
+    static final int HEADER = 19;
+    private static final int MAX_U16 = 0xffff;
+
+    private final int capacity;
+    private final int maxRecordLength;
+    private byte[] log;
+    private int head;
+    private int tail;
+    /** Where the records of the log's upper part end once the tail wrapped to 0; -1 while it has not. */
+    private int wrapEnd = -1;
+    private int records;
+    private int recordBytes;
+
+    private int[] bucketKeys = new int[16];
+    private int[] bucketFirst = new int[16];
+    private int[] bucketLast = new int[16];
+    private int[] bucketCount = new int[16];
+    private int buckets;
+
+    private long buffered;
+    private long applied;
+    private long bucketApplications;
+
+    /** A buffer of {@code capacity} bytes of records (allocated at the first). */
+    PendingWrites(int capacity) {
+        if (capacity < 16 * HEADER) {
+            throw new IllegalArgumentException("a write buffer of " + capacity + " bytes holds too few records");
+        }
+        this.capacity = capacity;
+        this.maxRecordLength = capacity / 8;
+    }
+
+    /** Whether a write of these sizes can wait here (else the caller writes it through). */
+    boolean fits(int table, int keyGroup, int keyLength, int prefixLength, int valueLength) {
+        return table <= MAX_U16 && keyGroup <= MAX_U16 && keyLength <= MAX_U16 && prefixLength <= MAX_U16
+                && valueLength <= MAX_U16 && HEADER + keyLength + valueLength <= maxRecordLength;
+    }
+
+    /**
+     * Makes room for a record of these sizes ({@link #fits}), applying the buckets of the oldest
+     * records through {@code applier} as needed. Call before choosing the record's bucket: applying
+     * may split buckets.
+     */
+    void makeRoom(int keyLength, int valueLength, Applier applier) {
+        int length = HEADER + keyLength + valueLength;
+        while (!hasRoom(length)) {
+            applyBucket(intAt(head + BUCKET), applier);
+        }
+    }
+
+    /** Adds a record to its bucket's list; {@link #makeRoom} made room for it. */
+    void add(int op, int bucket, int table, int keyGroup, byte[] key, int keyOffset, int keyLength, int prefixLength,
+            byte[] value, int valueOffset, int valueLength) {
+        int length = HEADER + keyLength + valueLength;
+        if (!hasRoom(length)) {
+            throw new IllegalStateException("no room for a record of " + length + " bytes: makeRoom first");
+        }
+        if (log == null) {
+            log = new byte[capacity];
+        }
+        if (tail + length > capacity) { // hasRoom said the start has room: wrap
+            wrapEnd = tail;
+            tail = 0;
+        }
+        int at = tail;
+        putInt(at + NEXT, 0);
+        putInt(at + BUCKET, bucket);
+        putShort(at + TABLE, table);
+        putShort(at + KEY_GROUP, keyGroup);
+        log[at + OP] = (byte) op;
+        putShort(at + PREFIX_LENGTH, prefixLength);
+        putShort(at + KEY_LENGTH, keyLength);
+        putShort(at + VALUE_LENGTH, valueLength);
+        System.arraycopy(key, keyOffset, log, at + HEADER, keyLength);
+        if (valueLength > 0) {
+            System.arraycopy(value, valueOffset, log, at + HEADER + keyLength, valueLength);
+        }
+        tail = at + length;
+        records++;
+        recordBytes += length;
+        buffered++;
+        int b = findBucket(bucket);
+        if (b < 0) {
+            b = insertBucket(bucket);
+            bucketFirst[b] = at;
+            bucketCount[b] = 1;
+        } else {
+            putInt(bucketLast[b] + NEXT, at + 1);
+            bucketCount[b]++;
+        }
+        bucketLast[b] = at;
+    }
+
+    /** Whether writes wait for the bucket whose head page is {@code bucket}. */
+    boolean has(int bucket) {
+        return buckets > 0 && findBucket(bucket) >= 0;
+    }
+
+    /** Applies a bucket's waiting writes in the order they came, if it has any. */
+    void apply(int bucket, Applier applier) {
+        if (buckets > 0 && findBucket(bucket) >= 0) {
+            applyBucket(bucket, applier);
+        }
+    }
+
+    /** Applies every waiting write (before a walk or a snapshot reads the pages). */
+    void applyAll(Applier applier) {
+        while (records > 0) {
+            applyBucket(intAt(head + BUCKET), applier);
+        }
+    }
+
+    /** Forgets, unapplied, the waiting writes of every bucket {@code drop} names (a table cleared). */
+    void drop(java.util.function.IntPredicate drop) {
+        for (int b = 0; b < bucketKeys.length; ) {
+            int key = bucketKeys[b];
+            if (key != 0 && drop.test(tableOf(bucketFirst[b]))) {
+                for (int at = bucketFirst[b]; ; ) {
+                    int next = intAt(at + NEXT);
+                    forget(at);
+                    if (next == 0) {
+                        break;
+                    }
+                    at = next - 1;
+                }
+                removeBucketAt(b); // shifts a later bucket into b: look at b again
+            } else {
+                b++;
+            }
+        }
+        advanceHead();
+    }
+
+    private int tableOf(int at) {
+        return shortAt(at + TABLE);
+    }
+
+    /** Applies (and forgets) one bucket's records; the bucket has some. */
+    private void applyBucket(int bucket, Applier applier) {
+        int b = findBucket(bucket);
+        int at = bucketFirst[b];
+        removeBucketAt(b); // first: nothing the applier does may find it half applied
+        bucketApplications++;
+        while (true) {
+            int next = intAt(at + NEXT);
+            int keyLength = shortAt(at + KEY_LENGTH);
+            int op = log[at + OP];
+            forget(at); // before applying: a failure fails the store, and the record is not applied twice
+            applied++;
+            applier.apply(op, shortAt(at + TABLE), shortAt(at + KEY_GROUP), log, at + HEADER, keyLength,
+                    shortAt(at + PREFIX_LENGTH), at + HEADER + keyLength, shortAt(at + VALUE_LENGTH));
+            if (next == 0) {
+                break;
+            }
+            at = next - 1;
+        }
+        advanceHead();
+    }
+
+    /** Marks a record applied (its bytes stay until the head passes them). */
+    private void forget(int at) {
+        log[at + OP] = APPLIED;
+        records--;
+    }
+
+    /** Moves the head past applied records; an empty log starts over at 0. */
+    private void advanceHead() {
+        if (records == 0) {
+            head = 0;
+            tail = 0;
+            wrapEnd = -1;
+            recordBytes = 0;
+            return;
+        }
+        while (log[head + OP] == APPLIED) {
+            int length = length(head);
+            recordBytes -= length;
+            head += length;
+            if (head == wrapEnd) {
+                head = 0;
+                wrapEnd = -1;
+            }
+        }
+    }
+
+    private int length(int at) {
+        return HEADER + shortAt(at + KEY_LENGTH) + shortAt(at + VALUE_LENGTH);
+    }
+
+    /** Whether a record of {@code length} bytes fits at the tail, or at 0 after a wrap. */
+    private boolean hasRoom(int length) {
+        if (records == 0) {
+            return length <= capacity;
+        }
+        if (wrapEnd < 0) { // head < tail
+            return capacity - tail >= length || head >= length;
+        }
+        return head - tail >= length; // wrapped: the free bytes are between tail and head
+    }
+
+    // ==== the bucket table ========================================================================
+
+    private int findBucket(int bucket) {
+        int key = bucket + 1;
+        int mask = bucketKeys.length - 1;
+        for (int i = mix(key) & mask; bucketKeys[i] != 0; i = (i + 1) & mask) {
+            if (bucketKeys[i] == key) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private int insertBucket(int bucket) {
+        if (2 * (buckets + 1) > bucketKeys.length) {
+            growBuckets();
+        }
+        int key = bucket + 1;
+        int mask = bucketKeys.length - 1;
+        int i = mix(key) & mask;
+        while (bucketKeys[i] != 0) {
+            i = (i + 1) & mask;
+        }
+        bucketKeys[i] = key;
+        buckets++;
+        return i;
+    }
+
+    /** Removes the bucket in slot {@code i}, shifting the rest of its run back (no tombstones). */
+    private void removeBucketAt(int i) {
+        int mask = bucketKeys.length - 1;
+        buckets--;
+        int hole = i;
+        for (int j = (i + 1) & mask; bucketKeys[j] != 0; j = (j + 1) & mask) {
+            int home = mix(bucketKeys[j]) & mask;
+            // j's entry may fill the hole if its home is not in (hole, j] (cyclically)
+            if (((j - home) & mask) >= ((j - hole) & mask)) {
+                bucketKeys[hole] = bucketKeys[j];
+                bucketFirst[hole] = bucketFirst[j];
+                bucketLast[hole] = bucketLast[j];
+                bucketCount[hole] = bucketCount[j];
+                hole = j;
+            }
+        }
+        bucketKeys[hole] = 0;
+    }
+
+    private void growBuckets() {
+        int[] keys = bucketKeys;
+        int[] first = bucketFirst;
+        int[] last = bucketLast;
+        int[] count = bucketCount;
+        int n = keys.length * 2;
+        bucketKeys = new int[n];
+        bucketFirst = new int[n];
+        bucketLast = new int[n];
+        bucketCount = new int[n];
+        int mask = n - 1;
+        for (int j = 0; j < keys.length; j++) {
+            if (keys[j] != 0) {
+                int i = mix(keys[j]) & mask;
+                while (bucketKeys[i] != 0) {
+                    i = (i + 1) & mask;
+                }
+                bucketKeys[i] = keys[j];
+                bucketFirst[i] = first[j];
+                bucketLast[i] = last[j];
+                bucketCount[i] = count[j];
+            }
+        }
+    }
+
+    private static int mix(int key) {
+        int h = key * 0x9e3779b9;
+        return h ^ (h >>> 16);
+    }
+
+    // ==== bytes ====================================================================================
+
+    private int intAt(int at) {
+        return (log[at] & 0xff) << 24 | (log[at + 1] & 0xff) << 16 | (log[at + 2] & 0xff) << 8 | (log[at + 3] & 0xff);
+    }
+
+    private void putInt(int at, int v) {
+        log[at] = (byte) (v >>> 24);
+        log[at + 1] = (byte) (v >>> 16);
+        log[at + 2] = (byte) (v >>> 8);
+        log[at + 3] = (byte) v;
+    }
+
+    private int shortAt(int at) {
+        return (log[at] & 0xff) << 8 | (log[at + 1] & 0xff);
+    }
+
+    private void putShort(int at, int v) {
+        log[at] = (byte) (v >>> 8);
+        log[at + 1] = (byte) v;
+    }
+
+    // ==== observability and checks =================================================================
+
+    /** Whether the log's tail wrapped around while older records wait at its end (tests). */
+    boolean wrapped() {
+        return wrapEnd >= 0;
+    }
+
+    /** Writes waiting now. */
+    int records() {
+        return records;
+    }
+
+    /** Buckets with writes waiting now. */
+    int buckets() {
+        return buckets;
+    }
+
+    /** Writes that waited here so far. */
+    long buffered() {
+        return buffered;
+    }
+
+    /** Writes applied so far, and the bucket applications (faults at most) that applied them. */
+    long applied() {
+        return applied;
+    }
+
+    long bucketApplications() {
+        return bucketApplications;
+    }
+
+    /** The bytes it may take (its log, allocated at the first record). */
+    int capacity() {
+        return capacity;
+    }
+
+    /** Heap bytes: the log once allocated and the bucket table. */
+    long heapBytes() {
+        return (log == null ? 0 : log.length) + 16L * bucketKeys.length;
+    }
+
+    /** Checks the invariants of the class header; {@code isLive} tells the index's live pages. */
+    void checkInvariants(java.util.function.IntPredicate isLive) {
+        int waiting = 0;
+        int bytes = 0;
+        java.util.Map<Integer, java.util.List<Integer>> inLog = new java.util.HashMap<>();
+        if (records > 0 && log[head + OP] == APPLIED) {
+            throw new IllegalStateException("the write buffer's head record is applied while " + records + " wait");
+        }
+        int at = head;
+        while (records > 0 && bytes < recordBytes) {
+            int length = length(at);
+            bytes += length;
+            if (log[at + OP] != APPLIED) {
+                waiting++;
+                inLog.computeIfAbsent(intAt(at + BUCKET), k -> new java.util.ArrayList<>()).add(at);
+            }
+            at += length;
+            if (at == wrapEnd) {
+                at = 0;
+            }
+            if (at > capacity) {
+                throw new IllegalStateException("the write buffer's records run past its end at " + at);
+            }
+        }
+        if (waiting != records || bytes != recordBytes || (records > 0 && at != tail)) {
+            throw new IllegalStateException("the write buffer counts " + records + " records in " + recordBytes
+                    + " bytes up to its tail at " + tail + ", its log holds " + waiting + " in " + bytes + " up to " + at);
+        }
+        int inTable = 0;
+        for (int b = 0; b < bucketKeys.length; b++) {
+            if (bucketKeys[b] == 0) {
+                continue;
+            }
+            inTable++;
+            int bucket = bucketKeys[b] - 1;
+            if (findBucket(bucket) != b) {
+                throw new IllegalStateException("bucket " + bucket + " of the write buffer is not where a probe finds it");
+            }
+            if (!isLive.test(bucket)) {
+                throw new IllegalStateException("writes wait for bucket " + bucket + ", which is not a live page");
+            }
+            java.util.List<Integer> expected = inLog.remove(bucket);
+            java.util.List<Integer> list = new java.util.ArrayList<>();
+            for (int r = bucketFirst[b]; ; r = intAt(r + NEXT) - 1) {
+                list.add(r);
+                if (intAt(r + NEXT) == 0) {
+                    break;
+                }
+            }
+            if (!list.equals(expected) || bucketCount[b] != list.size() || bucketLast[b] != list.get(list.size() - 1)) {
+                throw new IllegalStateException("bucket " + bucket + " of the write buffer lists records " + list
+                        + " (count " + bucketCount[b] + "), its log holds " + expected);
+            }
+        }
+        if (inTable != buckets || !inLog.isEmpty()) {
+            throw new IllegalStateException("the write buffer counts " + buckets + " buckets, its table holds "
+                    + inTable + "; records of buckets not in it: " + inLog.keySet());
+        }
+        if (records == 0 && (head != 0 || tail != 0 || wrapEnd != -1)) {
+            throw new IllegalStateException("an empty write buffer is not at its start: head " + head + ", tail "
+                    + tail + ", wrap " + wrapEnd);
+        }
+    }
+}

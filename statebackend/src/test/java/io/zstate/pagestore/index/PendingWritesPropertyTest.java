@@ -1,0 +1,175 @@
+package io.zstate.pagestore.index;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Combinators;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+import net.jqwik.api.statistics.Statistics;
+import net.jqwik.api.constraints.IntRange;
+
+/**
+ * The write buffer against a model (a queue of records per bucket, and the order they came in):
+ * a bucket's records come back whole and in order, room is made by applying the bucket of the
+ * oldest record, a dropped table's records never come back, and the invariants hold after every
+ * step, across the log's wrap-arounds.
+ */
+class PendingWritesPropertyTest {
+
+    enum Kind { ADD, APPLY, APPLY_ALL, DROP }
+
+    record Op(Kind kind, int bucket, int keyLength, int valueLength) {}
+
+    @Provide
+    Arbitrary<List<Op>> ops() {
+        Arbitrary<Op> op = Combinators.combine(
+                Arbitraries.frequency(
+                        net.jqwik.api.Tuple.of(60, Kind.ADD),
+                        net.jqwik.api.Tuple.of(3, Kind.APPLY),
+                        net.jqwik.api.Tuple.of(1, Kind.APPLY_ALL),
+                        net.jqwik.api.Tuple.of(1, Kind.DROP)),
+                Arbitraries.integers().between(0, 23),
+                Arbitraries.integers().between(4, 24),
+                Arbitraries.integers().between(0, 40)).as(Op::new);
+        return op.list().ofMinSize(100).ofMaxSize(400);
+    }
+
+    @Property(tries = 300)
+    void appliesEachBucketWholeAndInOrder(@ForAll("ops") List<Op> ops,
+            @ForAll @IntRange(min = 16 * PendingWrites.HEADER, max = 1024) int capacity) {
+        PendingWrites buffer = new PendingWrites(capacity);
+        Map<Integer, ArrayDeque<byte[]>> model = new HashMap<>();
+        List<Integer> arrival = new ArrayList<>(); // buckets of waiting records, oldest first
+        List<List<byte[]>> applied = new ArrayList<>();
+        List<Integer> appliedBuckets = new ArrayList<>();
+        PendingWrites.Applier applier = (op, table, keyGroup, record, keyOffset, keyLength, prefixLength,
+                valueOffset, valueLength) -> {
+            assertThat(table).isEqualTo(tableOf(keyGroup)); // the test's bucket rides in the key-group
+            assertThat(op).isEqualTo(opOf(keyGroup, keyLength));
+            assertThat(prefixLength).isEqualTo(keyLength / 2);
+            byte[] bytes = Arrays.copyOfRange(record, keyOffset, keyOffset + keyLength);
+            byte[] value = Arrays.copyOfRange(record, valueOffset, valueOffset + valueLength);
+            int bucket = keyGroup;
+            if (appliedBuckets.isEmpty() || appliedBuckets.get(appliedBuckets.size() - 1) != bucket
+                    || applied.get(applied.size() - 1) == null) {
+                appliedBuckets.add(bucket);
+                applied.add(new ArrayList<>());
+            }
+            applied.get(applied.size() - 1).add(concat(bytes, value));
+        };
+        int serial = 0;
+        boolean wrapped = false;
+        long roomApplications = 0;
+        for (Op op : ops) {
+            switch (op.kind()) {
+                case ADD -> {
+                    assertThat(buffer.fits(tableOf(op.bucket()), op.bucket(), op.keyLength(), op.keyLength() / 2,
+                            op.valueLength())).isEqualTo(
+                                    PendingWrites.HEADER + op.keyLength() + op.valueLength() <= capacity / 8);
+                    if (!buffer.fits(tableOf(op.bucket()), op.bucket(), op.keyLength(), op.keyLength() / 2,
+                            op.valueLength())) {
+                        continue;
+                    }
+                    int before = appliedBuckets.size();
+                    buffer.makeRoom(op.keyLength(), op.valueLength(), applier);
+                    // room comes from the buckets of the oldest records, each applied whole
+                    for (int i = before; i < appliedBuckets.size(); i++) {
+                        int bucket = appliedBuckets.get(i);
+                        assertThat(bucket).as("room is made by the bucket of the oldest record")
+                                .isEqualTo(arrival.get(0));
+                        expectApplied(model, arrival, bucket, applied.get(i));
+                        roomApplications++;
+                    }
+                    byte[] key = bytes(serial, op.keyLength());
+                    byte[] value = bytes(serial + 7, op.valueLength());
+                    serial++;
+                    int tailBefore = buffer.records();
+                    buffer.add(opOf(op.bucket(), op.keyLength()), op.bucket(), tableOf(op.bucket()), op.bucket(), key,
+                            0, op.keyLength(), op.keyLength() / 2, value, 0, op.valueLength());
+                    assertThat(buffer.records()).isEqualTo(tailBefore + 1);
+                    model.computeIfAbsent(op.bucket(), b -> new ArrayDeque<>()).add(concat(key, value));
+                    arrival.add(op.bucket());
+                }
+                case APPLY -> {
+                    int before = appliedBuckets.size();
+                    buffer.apply(op.bucket(), applier);
+                    if (model.containsKey(op.bucket())) {
+                        assertThat(appliedBuckets.size()).isEqualTo(before + 1);
+                        expectApplied(model, arrival, op.bucket(), applied.get(before));
+                    } else {
+                        assertThat(appliedBuckets.size()).isEqualTo(before);
+                    }
+                }
+                case APPLY_ALL -> {
+                    int before = appliedBuckets.size();
+                    buffer.applyAll(applier);
+                    for (int i = before; i < appliedBuckets.size(); i++) {
+                        expectApplied(model, arrival, appliedBuckets.get(i), applied.get(i));
+                    }
+                    assertThat(model).isEmpty();
+                }
+                case DROP -> {
+                    int table = tableOf(op.bucket());
+                    buffer.drop(t -> t == table);
+                    model.keySet().removeIf(b -> tableOf(b) == table);
+                    arrival.removeIf(b -> tableOf(b) == table);
+                }
+            }
+            // a bucket's run of applications is closed: the next one starts a new batch
+            appliedBuckets.add(-1);
+            applied.add(null);
+            buffer.checkInvariants(page -> true);
+            assertThat(buffer.records()).isEqualTo(arrival.size());
+            assertThat(buffer.buckets()).isEqualTo(model.size());
+            for (int bucket : model.keySet()) {
+                assertThat(buffer.has(bucket)).isTrue();
+            }
+            wrapped |= buffer.wrapped();
+        }
+        Statistics.label("room made by applying").collect(roomApplications > 0);
+        Statistics.label("log wrapped").collect(wrapped);
+        Statistics.label("room made by applying").coverage(c -> c.check(true).percentage(p -> p > 30));
+        Statistics.label("log wrapped").coverage(c -> c.check(true).percentage(p -> p > 30));
+    }
+
+    /** The test's tables: buckets 0-7 in table 0, 8-15 in 1, 16-23 in 2. */
+    private static int tableOf(int bucket) {
+        return bucket / 8;
+    }
+
+    private static int opOf(int bucket, int keyLength) {
+        return 1 + (bucket + keyLength) % 3;
+    }
+
+    private static void expectApplied(Map<Integer, ArrayDeque<byte[]>> model, List<Integer> arrival, int bucket,
+            List<byte[]> got) {
+        ArrayDeque<byte[]> expected = model.remove(bucket);
+        assertThat(expected).as("bucket " + bucket + " had records").isNotNull();
+        assertThat(got).as("bucket " + bucket + "'s records, whole and in order")
+                .containsExactlyElementsOf(new ArrayList<>(expected));
+        arrival.removeIf(b -> b == bucket);
+    }
+
+    private static byte[] bytes(int seed, int length) {
+        byte[] b = new byte[length];
+        for (int i = 0; i < length; i++) {
+            b[i] = (byte) (seed * 31 + i * 7);
+        }
+        return b;
+    }
+
+    private static byte[] concat(byte[] a, byte[] b) {
+        byte[] c = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, c, a.length, b.length);
+        return c;
+    }
+}
