@@ -48,7 +48,8 @@ public final class BenchmarkBackend implements AutoCloseable {
 
     /**
      * @param backend zstate, zstate-reaper (its background reaper on), zstate-pages (its entry cache off),
-     *     zstate-entriesNN (NN% of the page cache's heap for entries), zstate-xcfmalloc, zstate-zlog (that
+     *     zstate-entriesNN (NN% of the page cache's heap for entries), zstate-writesNN (NN% of it for the
+     *     write buffer), zstate-xcfmalloc, zstate-zlog (that
      *     allocator for the pool), zstate-zsmallocN (zsmalloc with chain size N, 4 to 16), rocksdb, rocksdb-partitioned (with partitioned index and filter
      *     blocks), forst (Flink 2.x's ForSt, through its synchronous keyed backend) or hashmap
      * @param managedMemory managed memory of the slot, bytes
@@ -64,7 +65,7 @@ public final class BenchmarkBackend implements AutoCloseable {
             return Integer.parseInt(backend.substring(name.length()));
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException("backend '" + backend + "': " + name + " takes a number, as " + name
-                    + (name.endsWith("entries") ? "25 (a percentage)" : "4 (a chain size)"), e);
+                    + (name.endsWith("entries") || name.endsWith("writes") ? "25 (a percentage)" : "4 (a chain size)"), e);
         }
     }
 
@@ -89,6 +90,7 @@ public final class BenchmarkBackend implements AutoCloseable {
             boolean incremental, List<org.apache.flink.runtime.state.KeyedStateHandle> restoreFrom) throws Exception {
         String variant = backend;
         double entryFraction = ZStateOptions.ENTRY_CACHE_FRACTION.defaultValue();
+        double writeFraction = ZStateOptions.WRITE_BUFFER_FRACTION.defaultValue();
         String allocator = ZStateOptions.ALLOCATOR.defaultValue();
         int chainSize = ZStateOptions.ZSMALLOC_CHAIN_SIZE.defaultValue();
         String compression = ZStateOptions.PAGE_COMPRESSION.defaultValue();
@@ -97,6 +99,9 @@ public final class BenchmarkBackend implements AutoCloseable {
             variant = "zstate";
         } else if (backend.startsWith("zstate-entries")) { // zstate-entriesNN: NN% of the page cache's heap for entries
             entryFraction = number(backend, "zstate-entries") / 100.0;
+            variant = "zstate";
+        } else if (backend.startsWith("zstate-writes")) { // zstate-writesNN: NN% of the page cache's heap for waiting writes
+            writeFraction = number(backend, "zstate-writes") / 100.0;
             variant = "zstate";
         } else if (backend.startsWith("zstate-zsmalloc")) { // zstate-zsmallocN: zsmalloc with chain size N
             allocator = "zsmalloc";
@@ -112,6 +117,7 @@ public final class BenchmarkBackend implements AutoCloseable {
                 Configuration config = new Configuration();
                 config.set(ZStateOptions.BACKGROUND_REAPER, backend.equals("zstate-reaper"));
                 config.set(ZStateOptions.ENTRY_CACHE_FRACTION, backend.equals("zstate-pages") ? 0.0 : entryFraction);
+                config.set(ZStateOptions.WRITE_BUFFER_FRACTION, writeFraction);
                 config.set(ZStateOptions.ALLOCATOR, allocator);
                 config.set(ZStateOptions.ZSMALLOC_CHAIN_SIZE, chainSize);
                 config.set(ZStateOptions.PAGE_COMPRESSION, compression);
@@ -138,7 +144,8 @@ public final class BenchmarkBackend implements AutoCloseable {
             }
             case "hashmap" -> new HashMapStateBackend();
             default -> throw new IllegalArgumentException("backend '" + backend
-                    + "' is not known: use zstate, zstate-reaper, zstate-pages, zstate-entriesNN, zstate-xcfmalloc, zstate-zlog,"
+                    + "' is not known: use zstate, zstate-reaper, zstate-pages, zstate-entriesNN, zstate-writesNN,"
+                    + " zstate-xcfmalloc, zstate-zlog,"
                     + " zstate-zstd,"
                     + " zstate-zsmallocN (chain size N, 4 to 16), rocksdb, rocksdb-partitioned, forst or hashmap");
         };

@@ -66,6 +66,7 @@ public final class StateSuite implements Callable<Integer> {
             description = "Backends: zstate, zstate-reaper (zstate with its background reaper), zstate-pages (zstate"
                     + " without its entry cache), zstate-xcfmalloc, zstate-zlog (zstate with that allocator),"
                     + " zstate-zstd (zstate with page-compression zstd), zstate-entriesNN (entry cache at NN%),"
+                    + " zstate-writesNN (write buffer at NN%),"
                     + " zstate-zsmallocN (zsmalloc with chain size N, 4 to 16), rocksdb,"
                     + " rocksdb-partitioned (partitioned index and filter blocks, as for"
                     + " state larger than memory), forst (Flink 2.x's ForSt), hashmap; HashMap sits out the spill"
