@@ -73,6 +73,11 @@ public final class StateSuite implements Callable<Integer> {
                     + " regime (default ${DEFAULT-VALUE}).")
     List<String> backends;
 
+    @Option(names = "--jvm-arg", paramLabel = "<arg>",
+            description = "A JVM argument for every benchmark fork (repeatable), e.g. -XX:StartFlightRecording=delay=12s,"
+                    + "duration=8s,filename=/tmp/fork.jfr,settings=profile for a JFR profile of the measured iterations.")
+    List<String> jvmArgs = new ArrayList<>();
+
     @Option(names = "--pool-trace-directory", paramLabel = "<dir>",
             description = "Record every zstate pool's requests into this directory (one trace a backend, for the"
                     + " replay simulator, -Ptrace-replay); the timings of a traced run are not comparable.")
@@ -173,6 +178,9 @@ public final class StateSuite implements Callable<Integer> {
                 .measurementTime(TimeValue.seconds(1))
                 .forks(1)
                 .shouldFailOnError(true);
+        if (!jvmArgs.isEmpty()) {
+            options.jvmArgsAppend(jvmArgs.toArray(new String[0]));
+        }
         if (poolTraceDirectory != null) {
             Files.createDirectories(poolTraceDirectory);
             options.jvmArgsAppend("-D" + BenchmarkBackend.POOL_TRACE_PROPERTY + "=" + poolTraceDirectory.toAbsolutePath());

@@ -51,6 +51,12 @@ final class SpillStore implements AutoCloseable {
     /** Whether {@link #blockCache} is this store's to close. */
     private final boolean ownsCache;
     private final Options options;
+    /**
+     * Bloom filters over the page ids of each SST file (10 bits a page, in the table readers'
+     * memory, counted in the spill memory): a fault reads only the file that holds its page,
+     * not every L0 file and level it could be in.
+     */
+    private final org.rocksdb.Filter filter;
     private final WriteOptions writeOptions;
     private final ReadOptions readOptions;
     private final RocksDB db;
@@ -81,7 +87,8 @@ final class SpillStore implements AutoCloseable {
         this.batch = new org.rocksdb.WriteBatch(); // after the directory: nothing native leaks if that fails
         this.ownsCache = slot == null;
         this.blockCache = slot == null ? new LRUCache(blockCacheBytes) : slot.spillCache();
-        BlockBasedTableConfig table = new BlockBasedTableConfig().setBlockCache(blockCache);
+        this.filter = new org.rocksdb.BloomFilter(10, false);
+        BlockBasedTableConfig table = new BlockBasedTableConfig().setBlockCache(blockCache).setFilterPolicy(filter);
         this.options = new Options()
                 .setCreateIfMissing(true)
                 .setCompressionType(CompressionType.NO_COMPRESSION)
@@ -387,7 +394,7 @@ final class SpillStore implements AutoCloseable {
             if (db != null) {
                 db.close();
             }
-        }, readOptions, writeOptions, options, () -> {
+        }, readOptions, writeOptions, options, filter, () -> {
             if (ownsCache) {
                 blockCache.close();
             }
