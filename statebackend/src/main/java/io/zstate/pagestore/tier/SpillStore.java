@@ -93,6 +93,8 @@ final class SpillStore implements AutoCloseable {
                 .setCreateIfMissing(true)
                 .setCompressionType(CompressionType.NO_COMPRESSION)
                 .setMaxWriteBufferNumber(2)
+                // a fault reads its page from the mapped SST file: no read call, no copy into a buffer
+                .setAllowMmapReads(true)
                 .setTableFormatConfig(table);
         if (slot == null) {
             options.setWriteBufferSize(writeBufferBytes);
