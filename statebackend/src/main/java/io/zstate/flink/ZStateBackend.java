@@ -67,7 +67,8 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
     private final int frameSize;
     private final double bouncerRatio;
     private final int reclaimBatchFrames;
-    private final boolean backgroundReaper;
+    /** "auto", "true" or "false" ({@link ZStateOptions#BACKGROUND_REAPER}). */
+    private final String backgroundReaper;
     private final double spillMemoryFraction;
     private final String spillDirectory; // null: the TaskManager's working directory
     private final String poolTraceDirectory; // null: no pool trace
@@ -163,7 +164,12 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
         if (reclaimBatchFrames < 1) {
             throw invalid(ZStateOptions.RECLAIM_BATCH_FRAMES.key(), String.valueOf(reclaimBatchFrames), "1 or more");
         }
-        this.backgroundReaper = config.getOptional(ZStateOptions.BACKGROUND_REAPER).orElse(original.backgroundReaper);
+        this.backgroundReaper = config.getOptional(ZStateOptions.BACKGROUND_REAPER)
+                .map(v -> v.trim().toLowerCase(java.util.Locale.ROOT)).orElse(original.backgroundReaper);
+        if (!ZStateOptions.BACKGROUND_REAPER_VALUES.contains(backgroundReaper)) {
+            throw invalid(ZStateOptions.BACKGROUND_REAPER.key(), backgroundReaper,
+                    String.join(", ", ZStateOptions.BACKGROUND_REAPER_VALUES));
+        }
         this.spillMemoryFraction = config.getOptional(ZStateOptions.SPILL_MEMORY_FRACTION)
                 .orElse(original.spillMemoryFraction);
         if (!(spillMemoryFraction > 0 && spillMemoryFraction < 1)) {
@@ -195,6 +201,19 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
         config.getOptional(TaskManagerOptions.TASK_HEAP_MEMORY).ifPresent(
                 heap -> checkPageCacheAgainstHeap(pageCacheBytes, heap.getBytes(),
                         "'" + TaskManagerOptions.TASK_HEAP_MEMORY.key() + "'"));
+    }
+
+    /**
+     * Whether a keyed backend gets the background reaper: as configured, or with "auto" when the
+     * TaskManager has a core beyond one per task slot (its reaper threads then use cores the task
+     * threads leave; with a busy task thread per core they would compete).
+     */
+    static boolean reaperRuns(String mode, int processors, int slots) {
+        return switch (mode) {
+            case "true" -> true;
+            case "false" -> false;
+            default -> processors > Math.max(1, slots);
+        };
     }
 
     /** The entry cache's share of the page cache's heap; 0 when that is below the smallest entry cache. */
@@ -341,7 +360,8 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
                 .setLatencyTrackingStateConfig(latency)
                 .setSizeTrackingStateConfig(size)
                 .setIncremental(incremental)
-                .setBackgroundReaper(backgroundReaper)
+                .setBackgroundReaper(reaperRuns(backgroundReaper, Runtime.getRuntime().availableProcessors(),
+                        env.getTaskManagerInfo().getConfiguration().get(TaskManagerOptions.NUM_TASK_SLOTS)))
                 .setFaults(faultsForTests)
                 .build();
     }

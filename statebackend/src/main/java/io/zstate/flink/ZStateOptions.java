@@ -144,19 +144,23 @@ public final class ZStateOptions {
                     .defaultValue(16)
                     .withDescription("Frames the reaper frees each time the pool is full.");
 
-    public static final ConfigOption<Boolean> BACKGROUND_REAPER =
+    /** The values {@link #BACKGROUND_REAPER} takes. */
+    public static final java.util.List<String> BACKGROUND_REAPER_VALUES = java.util.List.of("auto", "true", "false");
+
+    public static final ConfigOption<String> BACKGROUND_REAPER =
             key("state.backend.zstate.background-reaper")
-                    .booleanType()
-                    .defaultValue(false)
+                    .stringType()
+                    .defaultValue("auto")
                     .withDescription(
                             "A thread per slot (kswapd's part) that compresses dirty pages of the page cache"
                                     + " ahead of their eviction; the task then stores the compressed copies and its"
-                                    + " evictions only drop clean pages. It pays where the TaskManager has cores to"
-                                    + " spare beside its task threads (one task on two cores: 1.2-1.6x on writes"
-                                    + " in the state suite); with as many busy task threads as cores it competes"
-                                    + " with them (the heap-pressure job at parallelism 2 on 2 cores: 0.72-0.80x),"
-                                    + " hence off by default. Reclaim (writeback to RocksDB) runs on the task's"
-                                    + " thread either way.");
+                                    + " evictions only drop clean pages: 'true', 'false', or 'auto' (the default):"
+                                    + " on when the TaskManager has more cores than task slots. It pays where there"
+                                    + " are cores to spare beside the task threads (one task on two cores: 1.2-1.6x"
+                                    + " on writes in the state suite); with as many busy task threads as cores it"
+                                    + " competes with them (the heap-pressure job at parallelism 2 on 2 cores:"
+                                    + " 0.72-0.80x). Reclaim (writeback to RocksDB) runs on the task's thread either"
+                                    + " way.");
 
     public static final ConfigOption<Double> SPILL_MEMORY_FRACTION =
             key("state.backend.zstate.spill-memory-fraction")

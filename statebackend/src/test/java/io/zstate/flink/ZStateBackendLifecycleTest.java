@@ -85,6 +85,10 @@ class ZStateBackendLifecycleTest {
                 .isInstanceOf(IllegalConfigurationException.class)
                 .hasMessageContaining("'state.backend.zstate.page-compression': snappy")
                 .hasMessageContaining("[lz4, zstd]");
+        assertThatThrownBy(() -> configured(ZStateOptions.BACKGROUND_REAPER.key(), "sometimes"))
+                .isInstanceOf(IllegalConfigurationException.class)
+                .hasMessageContaining("'state.backend.zstate.background-reaper': sometimes")
+                .hasMessageContaining("auto, true, false");
         assertThatThrownBy(() -> configured(ZStateOptions.WRITE_BUFFER_FRACTION.key(), "-0.1"))
                 .isInstanceOf(IllegalConfigurationException.class)
                 .hasMessageContaining("'state.backend.zstate.write-buffer-fraction': -0.1")
@@ -98,6 +102,19 @@ class ZStateBackendLifecycleTest {
                         ZStateOptions.WRITE_BUFFER_FRACTION.key(), "0.6"))
                 .hasMessageContaining("'state.backend.zstate.write-buffer-fraction': 0.6")
                 .hasMessageContaining("at least 8 pages");
+    }
+
+    @Test
+    void theReaperRunsAsConfiguredOrWhereCoresAreToSpare() {
+        assertThat(ZStateBackend.reaperRuns("true", 1, 4)).isTrue();
+        assertThat(ZStateBackend.reaperRuns("false", 64, 1)).isFalse();
+        assertThat(ZStateBackend.reaperRuns("auto", 2, 1)).as("a core beyond the one slot's task").isTrue();
+        assertThat(ZStateBackend.reaperRuns("auto", 2, 2)).as("a busy task per core").isFalse();
+        assertThat(ZStateBackend.reaperRuns("auto", 4, 8)).isFalse();
+        assertThat(ZStateBackend.reaperRuns("auto", 1, 0)).as("no slots configured: one").isFalse();
+        assertThat(configured().toString()).contains("backgroundReaper=auto");
+        assertThat(configured(ZStateOptions.BACKGROUND_REAPER.key(), " TRUE ").toString())
+                .contains("backgroundReaper=true");
     }
 
     @Test
@@ -275,7 +292,7 @@ class ZStateBackendLifecycleTest {
         Configuration config = new Configuration();
         config.set(ZStateOptions.SPILL_DIRECTORY, spill.toString());
         config.set(ZStateOptions.PAGE_CACHE_SIZE, MemorySize.parse("8kb"));
-        config.set(ZStateOptions.BACKGROUND_REAPER, true); // (off by default): its thread is part of the leak check
+        config.set(ZStateOptions.BACKGROUND_REAPER, "true"); // (off by default): its thread is part of the leak check
         ZStateBackend backend = new ZStateBackend().configure(config, getClass().getClassLoader());
         return backend.createKeyedStateBackend(
                 new KeyedStateBackendParametersImpl<>(env, new JobID(), "leak check", IntSerializer.INSTANCE, 10,

@@ -47,7 +47,8 @@ public final class BenchmarkBackend implements AutoCloseable {
     }
 
     /**
-     * @param backend zstate, zstate-reaper (its background reaper on), zstate-pages (its entry cache off),
+     * @param backend zstate (its defaults), zstate-reaper and zstate-noreaper (its background reaper on, off;
+     *     by default "auto"), zstate-pages (its entry cache off),
      *     zstate-entriesNN (NN% of the page cache's heap for entries), zstate-writesNN (NN% of it for the
      *     write buffer), zstate-xcfmalloc, zstate-zlog (that
      *     allocator for the pool), zstate-zsmallocN (zsmalloc with chain size N, 4 to 16), rocksdb, rocksdb-partitioned (with partitioned index and filter
@@ -112,10 +113,12 @@ public final class BenchmarkBackend implements AutoCloseable {
             variant = "zstate";
         }
         AbstractStateBackend stateBackend = switch (variant) {
-            case "zstate", "zstate-reaper", "zstate-pages" -> {
-                // zstate-reaper: the background reaper on (off by default); zstate-pages: no entry cache
+            case "zstate", "zstate-reaper", "zstate-noreaper", "zstate-pages" -> {
+                // zstate-reaper / -noreaper: the background reaper on / off (else "auto"); zstate-pages: no entry cache
                 Configuration config = new Configuration();
-                config.set(ZStateOptions.BACKGROUND_REAPER, backend.equals("zstate-reaper"));
+                // the reaper as configured by default ("auto": on with a core beyond the slot's task), or forced
+                config.set(ZStateOptions.BACKGROUND_REAPER, backend.equals("zstate-reaper") ? "true"
+                        : backend.equals("zstate-noreaper") ? "false" : ZStateOptions.BACKGROUND_REAPER.defaultValue());
                 config.set(ZStateOptions.ENTRY_CACHE_FRACTION, backend.equals("zstate-pages") ? 0.0 : entryFraction);
                 config.set(ZStateOptions.WRITE_BUFFER_FRACTION, writeFraction);
                 config.set(ZStateOptions.ALLOCATOR, allocator);
@@ -144,7 +147,7 @@ public final class BenchmarkBackend implements AutoCloseable {
             }
             case "hashmap" -> new HashMapStateBackend();
             default -> throw new IllegalArgumentException("backend '" + backend
-                    + "' is not known: use zstate, zstate-reaper, zstate-pages, zstate-entriesNN, zstate-writesNN,"
+                    + "' is not known: use zstate, zstate-reaper, zstate-noreaper, zstate-pages, zstate-entriesNN, zstate-writesNN,"
                     + " zstate-xcfmalloc, zstate-zlog,"
                     + " zstate-zstd,"
                     + " zstate-zsmallocN (chain size N, 4 to 16), rocksdb, rocksdb-partitioned, forst or hashmap");

@@ -63,7 +63,8 @@ public final class StateSuite implements Callable<Integer> {
     List<String> onlyOps;
 
     @Option(names = "--backends", split = ",", defaultValue = "zstate,rocksdb,hashmap",
-            description = "Backends: zstate, zstate-reaper (zstate with its background reaper), zstate-pages (zstate"
+            description = "Backends: zstate (its defaults), zstate-reaper, zstate-noreaper (zstate with its background"
+                    + " reaper on, off; by default 'auto'), zstate-pages (zstate"
                     + " without its entry cache), zstate-xcfmalloc, zstate-zlog (zstate with that allocator),"
                     + " zstate-zstd (zstate with page-compression zstd), zstate-entriesNN (entry cache at NN%),"
                     + " zstate-writesNN (write buffer at NN%),"
