@@ -108,8 +108,11 @@ class ZStateBackendLifecycleTest {
     void theReaperRunsAsConfiguredOrWhereCoresAreToSpare() {
         assertThat(ZStateBackend.reaperRuns("true", 1, 4)).isTrue();
         assertThat(ZStateBackend.reaperRuns("false", 64, 1)).isFalse();
-        assertThat(ZStateBackend.reaperRuns("auto", 2, 1)).as("a core beyond the one slot's task").isTrue();
+        assertThat(ZStateBackend.reaperRuns("auto", 3, 1)).as("two cores beyond the one slot's task").isTrue();
+        assertThat(ZStateBackend.reaperRuns("auto", 2, 1)).as("one core beyond: RocksDB's background work has it")
+                .isFalse();
         assertThat(ZStateBackend.reaperRuns("auto", 2, 2)).as("a busy task per core").isFalse();
+        assertThat(ZStateBackend.reaperRuns("auto", 8, 4)).isTrue();
         assertThat(ZStateBackend.reaperRuns("auto", 4, 8)).isFalse();
         assertThat(ZStateBackend.reaperRuns("auto", 1, 0)).as("no slots configured: one").isFalse();
         assertThat(configured().toString()).contains("backgroundReaper=auto");

@@ -48,6 +48,9 @@ public class ZStateBackendTest extends StateBackendTestBase<ZStateBackend> {
             config.set(ZStateOptions.PAGE_CACHE_SIZE, MemorySize.parse("16kb"));
             config.set(ZStateOptions.WRITE_BUFFER_FRACTION, 0.5);
         }
+        if (setup.startsWith("z3fold")) { // the background reaper's thread, whatever the machine's cores
+            config.set(ZStateOptions.BACKGROUND_REAPER, "true");
+        }
         if (setup.startsWith("zsmalloc")) { // the entry cache (off by default) in front of the pages
             config.set(ZStateOptions.ENTRY_CACHE_FRACTION, 0.25);
         }
