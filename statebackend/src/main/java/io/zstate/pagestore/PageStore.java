@@ -48,7 +48,7 @@ public final class PageStore implements AutoCloseable {
     private final BucketIndex index;
     private EntryCache entries; // hot entries in front of the pages, or null (none yet, or none configured)
     private final long entryCacheBytes; // the most the entry cache may take of the page cache's heap
-    private int pageCacheSlots; // the page cache's limit before the entry cache took any of it
+    private final int pageCacheSlots; // the page cache's limit before the entry cache and the write buffer took any
     private final int entryCacheWindow; // the entry cache's admission window (smaller in tests)
     private final int firstKeyGroup;
     private final GuardedVisitor guarded = new GuardedVisitor();
@@ -107,10 +107,10 @@ public final class PageStore implements AutoCloseable {
         this.entryCacheBytes = Math.min(config.entryCacheBytes(), EntryCache.MAX_BYTES);
         try {
             this.index = new BucketIndex(pager, firstKeyGroup, numberOfKeyGroups);
+            this.pageCacheSlots = pager.cacheLimit();
             long bufferBytes = Math.min(config.writeBufferBytes(), MAX_WRITE_BUFFER_BYTES);
             if (bufferBytes > 0) { // its heap comes out of the page cache's, as the entry cache's does
                 index.bufferWrites((int) bufferBytes);
-                pager.limitCache(pager.cacheLimit() - pagesFor(bufferBytes));
             }
         } catch (RuntimeException | Error e) {
             pager.close(); // its arenas and RocksDB are not left behind
@@ -408,8 +408,7 @@ public final class PageStore implements AutoCloseable {
             return false;
         }
         long bytes = entryCacheStart();
-        pageCacheSlots = pager.cacheLimit();
-        pager.limitCache(pageCacheSlots - pagesFor(bytes));
+        pager.limitCache(pageCacheSlots - index.writeBufferPages() - pagesFor(bytes));
         entries = new EntryCache(bytes, this::writeBack, entryCacheWindow);
         return true;
     }
@@ -432,11 +431,11 @@ public final class PageStore implements AutoCloseable {
         long target = entries.sizeWish() > 0 ? Math.min(entryCacheBytes, 2 * now) : Math.max(entryCacheStart(), now / 2);
         try {
             if (target > now) {
-                pager.limitCache(pageCacheSlots - pagesFor(target));
+                pager.limitCache(pageCacheSlots - index.writeBufferPages() - pagesFor(target));
                 entries.resize(target);
             } else if (target < now) {
                 entries.resize(target);
-                pager.limitCache(pageCacheSlots - pagesFor(entries.bytes()));
+                pager.limitCache(pageCacheSlots - index.writeBufferPages() - pagesFor(entries.bytes()));
             } else {
                 entries.keepSize(); // at its bound
             }
@@ -767,6 +766,11 @@ public final class PageStore implements AutoCloseable {
         return index.mapIndexes();
     }
 
+    /** Page-cache pages the write buffer takes now (it grows while it pays); 0 without one. */
+    int writeBufferPagesNow() {
+        return index.writeBufferPages();
+    }
+
     /** The entry cache's size now (it {@linkplain #resizeEntries resizes}); 0 if there is none (yet). */
     long entryCacheBytesNow() {
         return entries == null ? 0 : entries.bytes();
@@ -794,13 +798,15 @@ public final class PageStore implements AutoCloseable {
     public void checkInvariants() {
         pager.checkInvariants();
         index.checkInvariants();
+        long entryBytes = 0;
         if (entries != null) {
             entries.checkInvariants();
-            if (pager.cacheLimit() + pagesFor(entries.bytes()) != pageCacheSlots) {
-                throw new IllegalStateException("the page cache's limit (" + pager.cacheLimit() + " pages) and the entry"
-                        + " cache's " + entries.bytes() + " bytes do not add up to the page cache's " + pageCacheSlots
-                        + " pages");
-            }
+            entryBytes = entries.bytes();
+        }
+        if (pager.cacheLimit() + pagesFor(entryBytes) + index.writeBufferPages() != pageCacheSlots) {
+            throw new IllegalStateException("the page cache's limit (" + pager.cacheLimit() + " pages), the entry"
+                    + " cache's " + entryBytes + " bytes and the write buffer's " + index.writeBufferPages()
+                    + " pages do not add up to the page cache's " + pageCacheSlots + " pages");
         }
     }
 

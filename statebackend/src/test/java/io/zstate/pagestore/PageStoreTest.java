@@ -994,6 +994,71 @@ class PageStoreTest {
      * again (every admission a write-back for nothing) make it give the memory back to the pages.
      */
     @Test
+    void blindMapWritesWaitInTheWriteBufferWhichGrowsWhileItPays() {
+        // 64 pages of page cache; the write buffer may take 32 KiB of it and starts at 4 KiB (4 pages)
+        PageStoreConfig config = tiny("zsmalloc").withPageCacheBytes(64 * 1024).withPoolBytes(64 * 4096)
+                .withWriteBufferBytes(32 * 1024);
+        try (PageStore store = new PageStore(config, 0, 1)) {
+            int table = store.createTable("maps");
+            assertThat(store.writeBufferPagesNow()).as("its first size").isEqualTo(4);
+            Map<String, byte[]> model = new HashMap<>();
+            Random random = new Random(3);
+            for (int i = 0; i < 60_000; i++) { // map puts and removes, no reads: 400 maps over many buckets
+                int map = random.nextInt(400);
+                int userKey = random.nextInt(40);
+                byte[] key = mapKeyOf(map, userKey);
+                if (random.nextInt(5) == 0) {
+                    store.remove(table, 0, key, 0, key.length, 6);
+                    model.remove(map + "/" + userKey);
+                } else {
+                    byte[] value = longBytes(i);
+                    store.put(table, 0, key, 0, key.length, 6, value, 0, value.length);
+                    model.put(map + "/" + userKey, value);
+                }
+            }
+            PageStoreStats stats = store.stats();
+            assertThat(stats.bufferedWrites()).as("writes that read no page").isGreaterThan(20_000);
+            assertThat(stats.writesPerApplication()).as("writes per applied bucket").isGreaterThan(1.5);
+            assertThat(store.writeBufferPagesNow()).as("grown while it paid, to its most").isEqualTo(32);
+            store.checkInvariants(); // the page cache gave the pages it took
+            ValueView view = new ValueView();
+            for (int map = 0; map < 400; map++) {
+                for (int userKey = 0; userKey < 40; userKey++) {
+                    byte[] key = mapKeyOf(map, userKey);
+                    byte[] expected = model.get(map + "/" + userKey);
+                    assertThat(store.get(table, 0, key, 0, key.length, 6, view))
+                            .as("map %d, key %d", map, userKey).isEqualTo(expected != null);
+                    if (expected != null) {
+                        assertThat(view.toByteArray()).isEqualTo(expected);
+                    }
+                }
+            }
+            assertThat(store.stats().waitingWrites()).as("the reads applied what waited").isZero();
+            store.checkInvariants();
+        }
+    }
+
+    @Test
+    void aReadBeforeEachWriteLeavesTheWriteBufferAtItsFirstSize() {
+        PageStoreConfig config = tiny("zsmalloc").withPageCacheBytes(64 * 1024).withPoolBytes(64 * 4096)
+                .withWriteBufferBytes(32 * 1024);
+        try (PageStore store = new PageStore(config, 0, 1)) {
+            int table = store.createTable("counters");
+            ValueView view = new ValueView();
+            Random random = new Random(4);
+            for (int i = 0; i < 60_000; i++) { // a counter: read, then write the same key
+                byte[] key = shortKey(random.nextInt(20_000));
+                long count = store.get(table, 0, key, 0, key.length, key.length, view)
+                        ? java.nio.ByteBuffer.wrap(view.toByteArray()).getLong() : 0;
+                store.put(table, 0, key, 0, key.length, key.length, longBytes(count + 1), 0, 8);
+            }
+            assertThat(store.stats().bufferedWrites()).as("every write found its page read").isZero();
+            assertThat(store.writeBufferPagesNow()).as("it never filled: the pages keep their share").isEqualTo(4);
+            store.checkInvariants();
+        }
+    }
+
+    @Test
     void theEntryCacheGrowsWhileItPaysAndGivesThePagesBackWhenNot() throws Exception {
         // 64 pages of page cache; the entry cache starts at 4 KiB (4 pages) and may take 32 KiB
         PageStoreConfig config = tiny("zsmalloc").withPageCacheBytes(64 * 1024).withEntryCacheBytes(32 * 1024);

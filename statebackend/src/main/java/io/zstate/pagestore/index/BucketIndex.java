@@ -488,11 +488,33 @@ public final class BucketIndex {
     // ==== writes without a read ======================================================================
 
     /**
-     * From now on, writes whose bucket's head page is not in the cache wait in a buffer of {@code
-     * bytes} (see {@link PendingWrites}); call before the first write.
+     * From now on, writes whose bucket's head page is not in the cache wait in a buffer of at most
+     * {@code bytes} (see {@link PendingWrites}), whose log takes its pages from the page cache as
+     * it grows; call before the first write.
      */
     public void bufferWrites(int bytes) {
         pending = new PendingWrites(bytes);
+        pager.limitCache(pager.cacheLimit() - pagesFor(pending.size()));
+    }
+
+    /** Page-cache pages the write buffer's log takes now (0 without one). */
+    public int writeBufferPages() {
+        return pending == null ? 0 : pagesFor(pending.size());
+    }
+
+    private int pagesFor(int bytes) {
+        return (bytes + pageSize - 1) / pageSize;
+    }
+
+    /**
+     * Doubles the write buffer's log (it asked: {@link PendingWrites#wantsToGrow}): its waiting
+     * writes applied, its new pages taken from the page cache.
+     */
+    private void growBuffer() {
+        int before = writeBufferPages();
+        pending.applyAll(applier);
+        pending.grow();
+        pager.limitCache(pager.cacheLimit() - (writeBufferPages() - before));
     }
 
     /**
@@ -502,6 +524,9 @@ public final class BucketIndex {
      */
     private boolean waitForBucket(int op, int table, int keyGroup, byte[] key, int keyOffset, int keyLength,
             int prefixLength, byte[] value, int valueOffset, int valueLength) {
+        if (pending.wantsToGrow()) {
+            growBuffer();
+        }
         boolean fits = pending.fits(table, keyGroup, keyLength, prefixLength, valueLength);
         if (fits) {
             pending.makeRoom(keyLength, valueLength, applier); // may split buckets: before the bucket is chosen

@@ -29,10 +29,17 @@ package io.zstate.pagestore.index;
  * records waiting; the record at head is waiting unless none is; every bucket is a live page
  * (the index applies a bucket's records before anything could free or split it).
  *
+ * <p>Size: the log starts at a sixteenth of its most ({@link #START_DIVISOR}, at least {@link
+ * #MIN_LOG_BYTES}) and doubles while it pays ({@link #wantsToGrow}): when the buckets applied to
+ * make room since the last growth (at least {@value #GROWTH_WINDOW} of them) served at least 1.5
+ * writes each, a larger log would gather more; it never shrinks. A job whose writes follow reads
+ * of the same key (their bucket's page is then in the cache: nothing waits) never fills it, and
+ * keeps its pages.
+ *
  * <p>What it touches: only its own arrays, and the {@link Applier} it is handed (the index's
  * direct write path), which must never call back into it. Memory: the log is heap, allocated at
- * the first record, its bytes taken from the page cache's by the page store. Not thread-safe:
- * used under the page store's lock.
+ * the first record, its bytes taken from the page cache's by the index (as it grows). Not
+ * thread-safe: used under the page store's lock.
  */
 final class PendingWrites {
 
@@ -59,8 +66,17 @@ final class PendingWrites {
     static final int HEADER = 19;
     private static final int MAX_U16 = 0xffff;
 
+    /** The log's first size: a sixteenth of its most, at least {@link #MIN_LOG_BYTES}. */
+    static final int START_DIVISOR = 16;
+    static final int MIN_LOG_BYTES = 4096;
+    /** Room-making applications since the last growth before the log may grow again. */
+    static final int GROWTH_WINDOW = 16;
+
+    /** The most bytes the log may take. */
     private final int capacity;
-    private final int maxRecordLength;
+    /** The log's size now: the bytes it takes of the page cache (allocated at the first record). */
+    private int size;
+    private int maxRecordLength;
     private byte[] log;
     private int head;
     private int tail;
@@ -78,14 +94,55 @@ final class PendingWrites {
     private long buffered;
     private long applied;
     private long bucketApplications;
+    /** Buckets applied to make room since the last growth, and the writes they applied. */
+    private int windowApplications;
+    private long windowApplied;
 
-    /** A buffer of {@code capacity} bytes of records (allocated at the first). */
+    /** A buffer of at most {@code capacity} bytes of records, starting smaller (see the class header). */
     PendingWrites(int capacity) {
-        if (capacity < 16 * HEADER) {
-            throw new IllegalArgumentException("a write buffer of " + capacity + " bytes holds too few records");
+        this(capacity, Math.min(capacity, Math.max(MIN_LOG_BYTES, capacity / START_DIVISOR)));
+    }
+
+    /** A buffer whose log starts at {@code start} bytes and grows to at most {@code capacity} (tests). */
+    PendingWrites(int capacity, int start) {
+        if (start < 16 * HEADER || start > capacity) {
+            throw new IllegalArgumentException("a write buffer of " + start + " to " + capacity
+                    + " bytes holds too few records");
         }
         this.capacity = capacity;
-        this.maxRecordLength = capacity / 8;
+        this.size = start;
+        this.maxRecordLength = start / 8;
+    }
+
+    /**
+     * Whether the log should double (see the class header): it is full now, below its most, and
+     * the room it made since the last growth paid.
+     */
+    boolean wantsToGrow() {
+        return size < capacity && windowApplications >= GROWTH_WINDOW
+                && windowApplied * 2 >= 3L * windowApplications;
+    }
+
+    /**
+     * Doubles the log (up to its most); only while empty ({@link #applyAll} first). Returns the
+     * new size.
+     */
+    int grow() {
+        if (records != 0) {
+            throw new IllegalStateException("the write buffer grows only while empty, not with " + records
+                    + " records waiting");
+        }
+        size = (int) Math.min(capacity, 2L * size);
+        maxRecordLength = size / 8;
+        log = null; // the next record allocates the new size
+        windowApplications = 0;
+        windowApplied = 0;
+        return size;
+    }
+
+    /** The log's size now (the page cache's bytes it takes). */
+    int size() {
+        return size;
     }
 
     /** Whether a write of these sizes can wait here (else the caller writes it through). */
@@ -102,7 +159,10 @@ final class PendingWrites {
     void makeRoom(int keyLength, int valueLength, Applier applier) {
         int length = HEADER + keyLength + valueLength;
         while (!hasRoom(length)) {
+            long before = applied;
             applyBucket(intAt(head + BUCKET), applier);
+            windowApplications++;
+            windowApplied += applied - before;
         }
     }
 
@@ -114,9 +174,9 @@ final class PendingWrites {
             throw new IllegalStateException("no room for a record of " + length + " bytes: makeRoom first");
         }
         if (log == null) {
-            log = new byte[capacity];
+            log = new byte[size];
         }
-        if (tail + length > capacity) { // hasRoom said the start has room: wrap
+        if (tail + length > size) { // hasRoom said the start has room: wrap
             wrapEnd = tail;
             tail = 0;
         }
@@ -248,10 +308,10 @@ final class PendingWrites {
     /** Whether a record of {@code length} bytes fits at the tail, or at 0 after a wrap. */
     private boolean hasRoom(int length) {
         if (records == 0) {
-            return length <= capacity;
+            return length <= size;
         }
         if (wrapEnd < 0) { // head < tail
-            return capacity - tail >= length || head >= length;
+            return size - tail >= length || head >= length;
         }
         return head - tail >= length; // wrapped: the free bytes are between tail and head
     }
@@ -386,7 +446,7 @@ final class PendingWrites {
         return bucketApplications;
     }
 
-    /** The bytes it may take (its log, allocated at the first record). */
+    /** The most bytes its log may grow to. */
     int capacity() {
         return capacity;
     }
@@ -416,7 +476,7 @@ final class PendingWrites {
             if (at == wrapEnd) {
                 at = 0;
             }
-            if (at > capacity) {
+            if (at > size) {
                 throw new IllegalStateException("the write buffer's records run past its end at " + at);
             }
         }

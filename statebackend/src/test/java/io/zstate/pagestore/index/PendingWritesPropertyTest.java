@@ -25,7 +25,7 @@ import net.jqwik.api.constraints.IntRange;
  */
 class PendingWritesPropertyTest {
 
-    enum Kind { ADD, APPLY, APPLY_ALL, DROP }
+    enum Kind { ADD, APPLY, APPLY_ALL, DROP, GROW }
 
     record Op(Kind kind, int bucket, int keyLength, int valueLength) {}
 
@@ -33,20 +33,24 @@ class PendingWritesPropertyTest {
     Arbitrary<List<Op>> ops() {
         Arbitrary<Op> op = Combinators.combine(
                 Arbitraries.frequency(
-                        net.jqwik.api.Tuple.of(60, Kind.ADD),
-                        net.jqwik.api.Tuple.of(3, Kind.APPLY),
+                        net.jqwik.api.Tuple.of(150, Kind.ADD),
+                        net.jqwik.api.Tuple.of(2, Kind.APPLY),
                         net.jqwik.api.Tuple.of(1, Kind.APPLY_ALL),
-                        net.jqwik.api.Tuple.of(1, Kind.DROP)),
-                Arbitraries.integers().between(0, 23),
+                        net.jqwik.api.Tuple.of(1, Kind.DROP),
+                        net.jqwik.api.Tuple.of(10, Kind.GROW)),
+                // a few hot buckets (room then pays: the log asks to grow) among 24 (tables 0-2)
+                Arbitraries.frequencyOf(
+                        net.jqwik.api.Tuple.of(3, Arbitraries.integers().between(0, 2)),
+                        net.jqwik.api.Tuple.of(1, Arbitraries.integers().between(0, 23))),
                 Arbitraries.integers().between(4, 24),
                 Arbitraries.integers().between(0, 40)).as(Op::new);
-        return op.list().ofMinSize(100).ofMaxSize(400);
+        return op.list().ofMinSize(200).ofMaxSize(600);
     }
 
     @Property(tries = 300)
     void appliesEachBucketWholeAndInOrder(@ForAll("ops") List<Op> ops,
             @ForAll @IntRange(min = 16 * PendingWrites.HEADER, max = 1024) int capacity) {
-        PendingWrites buffer = new PendingWrites(capacity);
+        PendingWrites buffer = new PendingWrites(4 * capacity, capacity);
         Map<Integer, ArrayDeque<byte[]>> model = new HashMap<>();
         List<Integer> arrival = new ArrayList<>(); // buckets of waiting records, oldest first
         List<List<byte[]>> applied = new ArrayList<>();
@@ -68,13 +72,14 @@ class PendingWritesPropertyTest {
         };
         int serial = 0;
         boolean wrapped = false;
+        boolean grew = false;
         long roomApplications = 0;
         for (Op op : ops) {
             switch (op.kind()) {
                 case ADD -> {
                     assertThat(buffer.fits(tableOf(op.bucket()), op.bucket(), op.keyLength(), op.keyLength() / 2,
                             op.valueLength())).isEqualTo(
-                                    PendingWrites.HEADER + op.keyLength() + op.valueLength() <= capacity / 8);
+                                    PendingWrites.HEADER + op.keyLength() + op.valueLength() <= buffer.size() / 8);
                     if (!buffer.fits(tableOf(op.bucket()), op.bucket(), op.keyLength(), op.keyLength() / 2,
                             op.valueLength())) {
                         continue;
@@ -117,6 +122,20 @@ class PendingWritesPropertyTest {
                     }
                     assertThat(model).isEmpty();
                 }
+                case GROW -> { // as the index grows it when it asks: everything applied, then the log doubles
+                    if (!buffer.wantsToGrow()) {
+                        break;
+                    }
+                    int before = appliedBuckets.size();
+                    buffer.applyAll(applier);
+                    for (int i = before; i < appliedBuckets.size(); i++) {
+                        expectApplied(model, arrival, appliedBuckets.get(i), applied.get(i));
+                    }
+                    int size = buffer.size();
+                    assertThat(buffer.grow()).isEqualTo(Math.min(4 * capacity, 2 * size));
+                    assertThat(buffer.wantsToGrow()).as("a new window starts").isFalse();
+                    grew = true;
+                }
                 case DROP -> {
                     int table = tableOf(op.bucket());
                     buffer.drop(t -> t == table);
@@ -137,8 +156,10 @@ class PendingWritesPropertyTest {
         }
         Statistics.label("room made by applying").collect(roomApplications > 0);
         Statistics.label("log wrapped").collect(wrapped);
+        Statistics.label("grew").collect(grew);
         Statistics.label("room made by applying").coverage(c -> c.check(true).percentage(p -> p > 30));
         Statistics.label("log wrapped").coverage(c -> c.check(true).percentage(p -> p > 30));
+        Statistics.label("grew").coverage(c -> c.check(true).count(n -> n > 0));
     }
 
     /** The test's tables: buckets 0-7 in table 0, 8-15 in 1, 16-23 in 2. */
