@@ -172,6 +172,8 @@ public final class ZStateRunner extends JobRunOptions implements Callable<Intege
             System.out.printf("zstate entries    %,d cached; %,d hits, %,d read misses, %,d admitted, %,d written into pages%n",
                     stats.cachedEntries(), stats.entryHits(), stats.entryMisses(), stats.entryAdmissions(),
                     stats.entryWriteBacks());
+            System.out.printf("zstate writes     %,d waited in the write buffer, %.2f per applied bucket, %,d waiting%n",
+                    stats.bufferedWrites(), stats.writesPerApplication(), stats.waitingWrites());
         }
         if (json != null) {
             new RunResult(job.name(), backend.toLowerCase(Locale.ROOT), keys, events, parallelism,

@@ -160,16 +160,17 @@ public final class BucketIndex {
      */
     public void put(int table, int keyGroup, byte[] key, int keyOffset, int keyLength, int prefixLength,
             byte[] value, int valueOffset, int valueLength) {
-        if (pending == null || !waitForBucket(PendingWrites.PUT, table, keyGroup, key, keyOffset, keyLength,
+        Directory d = directory(table, keyGroup);
+        int hash = Hashing.hash(key, keyOffset, prefixLength, d.seed);
+        if (pending == null || !waitForBucket(PendingWrites.PUT, table, keyGroup, d, hash, key, keyOffset, keyLength,
                 prefixLength, value, valueOffset, valueLength)) {
-            putDirect(directory(table, keyGroup), key, keyOffset, keyLength, prefixLength, value, valueOffset,
-                    valueLength);
+            putDirect(d, hash, key, keyOffset, keyLength, prefixLength, value, valueOffset, valueLength);
         }
     }
 
-    private void putDirect(Directory d, byte[] key, int keyOffset, int keyLength, int prefixLength,
+    private void putDirect(Directory d, int hash, byte[] key, int keyOffset, int keyLength, int prefixLength,
             byte[] value, int valueOffset, int valueLength) {
-        if (locate(d, Hashing.hash(key, keyOffset, prefixLength, d.seed), key, keyOffset, keyLength, prefixLength)) {
+        if (locate(d, hash, key, keyOffset, keyLength, prefixLength)) {
             int slot = pager.cachedSlot(foundPage);
             byte[] page = pager.page(slot);
             int entry = BucketPage.slotEntry(page, foundIndex);
@@ -189,16 +190,17 @@ public final class BucketIndex {
      */
     public void append(int table, int keyGroup, byte[] key, int keyOffset, int keyLength, int prefixLength,
             byte[] value, int valueOffset, int valueLength) {
-        if (pending == null || !waitForBucket(PendingWrites.APPEND, table, keyGroup, key, keyOffset, keyLength,
-                prefixLength, value, valueOffset, valueLength)) {
-            appendDirect(directory(table, keyGroup), key, keyOffset, keyLength, prefixLength, value, valueOffset,
-                    valueLength);
+        Directory d = directory(table, keyGroup);
+        int hash = Hashing.hash(key, keyOffset, prefixLength, d.seed);
+        if (pending == null || !waitForBucket(PendingWrites.APPEND, table, keyGroup, d, hash, key, keyOffset,
+                keyLength, prefixLength, value, valueOffset, valueLength)) {
+            appendDirect(d, hash, key, keyOffset, keyLength, prefixLength, value, valueOffset, valueLength);
         }
     }
 
-    private void appendDirect(Directory d, byte[] key, int keyOffset, int keyLength, int prefixLength,
+    private void appendDirect(Directory d, int hash, byte[] key, int keyOffset, int keyLength, int prefixLength,
             byte[] value, int valueOffset, int valueLength) {
-        if (!locate(d, Hashing.hash(key, keyOffset, prefixLength, d.seed), key, keyOffset, keyLength, prefixLength)) {
+        if (!locate(d, hash, key, keyOffset, keyLength, prefixLength)) {
             insertLocated(d, key, keyOffset, keyLength, prefixLength, value, valueOffset, valueLength);
             return;
         }
@@ -244,10 +246,13 @@ public final class BucketIndex {
      */
     public void remove(int table, int keyGroup, byte[] key, int keyOffset, int keyLength, int prefixLength) {
         Directory d = tables.directory(table, keyGroup);
-        if (d != null && (pending == null || !waitForBucket(PendingWrites.REMOVE, table, keyGroup, key, keyOffset,
-                keyLength, prefixLength, key, 0, 0))) {
-            deleteDirect(d, Hashing.hash(key, keyOffset, prefixLength, d.seed), key, keyOffset, keyLength,
-                    prefixLength);
+        if (d == null) {
+            return;
+        }
+        int hash = Hashing.hash(key, keyOffset, prefixLength, d.seed);
+        if (pending == null || !waitForBucket(PendingWrites.REMOVE, table, keyGroup, d, hash, key, keyOffset,
+                keyLength, prefixLength, key, 0, 0)) {
+            deleteDirect(d, hash, key, keyOffset, keyLength, prefixLength);
         }
     }
 
@@ -522,8 +527,8 @@ public final class BucketIndex {
      * earlier writes may wait there already); returns false if the caller must write it through,
      * after this applied the bucket's waiting writes.
      */
-    private boolean waitForBucket(int op, int table, int keyGroup, byte[] key, int keyOffset, int keyLength,
-            int prefixLength, byte[] value, int valueOffset, int valueLength) {
+    private boolean waitForBucket(int op, int table, int keyGroup, Directory d, int hash, byte[] key, int keyOffset,
+            int keyLength, int prefixLength, byte[] value, int valueOffset, int valueLength) {
         if (pending.wantsToGrow()) {
             growBuffer();
         }
@@ -531,8 +536,7 @@ public final class BucketIndex {
         if (fits) {
             pending.makeRoom(keyLength, valueLength, applier); // may split buckets: before the bucket is chosen
         }
-        Directory d = directory(table, keyGroup);
-        int head = d.head(Hashing.hash(key, keyOffset, prefixLength, d.seed));
+        int head = d.head(hash); // after makeRoom: applying may have split buckets (d and hash stay)
         if (!fits || pager.isCached(head)) {
             pending.apply(head, applier);
             return false;
@@ -561,10 +565,10 @@ public final class BucketIndex {
             int prefixLength, int valueOffset, int valueLength) {
         Directory d = tables.directory(table, keyGroup);
         switch (op) {
-            case PendingWrites.PUT -> putDirect(d, record, keyOffset, keyLength, prefixLength, record, valueOffset,
-                    valueLength);
-            case PendingWrites.APPEND -> appendDirect(d, record, keyOffset, keyLength, prefixLength, record,
-                    valueOffset, valueLength);
+            case PendingWrites.PUT -> putDirect(d, Hashing.hash(record, keyOffset, prefixLength, d.seed), record,
+                    keyOffset, keyLength, prefixLength, record, valueOffset, valueLength);
+            case PendingWrites.APPEND -> appendDirect(d, Hashing.hash(record, keyOffset, prefixLength, d.seed), record,
+                    keyOffset, keyLength, prefixLength, record, valueOffset, valueLength);
             case PendingWrites.REMOVE -> deleteDirect(d, Hashing.hash(record, keyOffset, prefixLength, d.seed), record,
                     keyOffset, keyLength, prefixLength);
             default -> throw new IllegalStateException("a waiting write of unknown kind " + op
