@@ -988,17 +988,14 @@ class PageStoreTest {
         }
     }
 
-    /**
-     * The entry cache's size follows what it pays: skewed reads whose warm keys come back soon after
-     * they left it make it take more of the page cache's heap (up to its most), and written pairs of keys never seen
-     * again (every admission a write-back for nothing) make it give the memory back to the pages.
-     */
+    /** 64 pages of page cache, of which the write buffer may take 32 KiB; it starts at 4 KiB (4 pages). */
+    private PageStoreConfig withWriteBuffer() {
+        return tiny("zsmalloc").withPageCacheBytes(64 * 1024).withPoolBytes(64 * 4096).withWriteBufferBytes(32 * 1024);
+    }
+
     @Test
     void blindMapWritesWaitInTheWriteBufferWhichGrowsWhileItPays() {
-        // 64 pages of page cache; the write buffer may take 32 KiB of it and starts at 4 KiB (4 pages)
-        PageStoreConfig config = tiny("zsmalloc").withPageCacheBytes(64 * 1024).withPoolBytes(64 * 4096)
-                .withWriteBufferBytes(32 * 1024);
-        try (PageStore store = new PageStore(config, 0, 1)) {
+        try (PageStore store = new PageStore(withWriteBuffer(), 0, 1)) {
             int table = store.createTable("maps");
             assertThat(store.writeBufferPagesNow()).as("its first size").isEqualTo(4);
             Map<String, byte[]> model = new HashMap<>();
@@ -1040,9 +1037,7 @@ class PageStoreTest {
 
     @Test
     void aReadBeforeEachWriteLeavesTheWriteBufferAtItsFirstSize() {
-        PageStoreConfig config = tiny("zsmalloc").withPageCacheBytes(64 * 1024).withPoolBytes(64 * 4096)
-                .withWriteBufferBytes(32 * 1024);
-        try (PageStore store = new PageStore(config, 0, 1)) {
+        try (PageStore store = new PageStore(withWriteBuffer(), 0, 1)) {
             int table = store.createTable("counters");
             ValueView view = new ValueView();
             Random random = new Random(4);
@@ -1058,6 +1053,11 @@ class PageStoreTest {
         }
     }
 
+    /**
+     * The entry cache's size follows what it pays: skewed reads whose warm keys come back soon after
+     * they left it make it take more of the page cache's heap (up to its most), and written pairs of keys never seen
+     * again (every admission a write-back for nothing) make it give the memory back to the pages.
+     */
     @Test
     void theEntryCacheGrowsWhileItPaysAndGivesThePagesBackWhenNot() throws Exception {
         // 64 pages of page cache; the entry cache starts at 4 KiB (4 pages) and may take 32 KiB
