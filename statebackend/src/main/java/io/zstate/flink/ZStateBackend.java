@@ -130,7 +130,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
             throw invalid(ZStateOptions.ENTRY_CACHE_FRACTION.key(), String.valueOf(entryCacheFraction),
                     "a fraction from 0 (no entry cache) to 0.9");
         }
-        if ((pageCacheBytes - entryCacheBytes(pageCacheBytes, entryCacheFraction)) / pageSize < 8) {
+        if ((pageCacheBytes - entryCacheBytes()) / pageSize < 8) {
             throw invalid(ZStateOptions.ENTRY_CACHE_FRACTION.key(), String.valueOf(entryCacheFraction),
                     "a fraction that leaves the pages of '" + ZStateOptions.PAGE_CACHE_SIZE.key() + "' ("
                             + pageCacheBytes + " bytes) at least 8 pages (" + 8L * pageSize + " bytes)");
@@ -142,8 +142,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
                     "a fraction from 0 (no write buffer) to 0.9 less '" + ZStateOptions.ENTRY_CACHE_FRACTION.key()
                             + "' (" + entryCacheFraction + ")");
         }
-        if ((pageCacheBytes - entryCacheBytes(pageCacheBytes, entryCacheFraction)
-                - writeBufferBytes(pageCacheBytes, writeBufferFraction)) / pageSize < 8) {
+        if ((pageCacheBytes - entryCacheBytes() - writeBufferBytes()) / pageSize < 8) {
             throw invalid(ZStateOptions.WRITE_BUFFER_FRACTION.key(), String.valueOf(writeBufferFraction),
                     "a fraction that, with the entry cache's, leaves the pages of '"
                             + ZStateOptions.PAGE_CACHE_SIZE.key() + "' (" + pageCacheBytes + " bytes) at least 8"
@@ -220,15 +219,19 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
     }
 
     /** The entry cache's share of the page cache's heap; 0 when that is below the smallest entry cache. */
-    static long entryCacheBytes(long pageCacheBytes, double fraction) {
-        long bytes = (long) (pageCacheBytes * fraction);
-        return bytes < PageStoreConfig.MIN_ENTRY_CACHE_BYTES ? 0 : bytes;
+    private long entryCacheBytes() {
+        return pageCacheShare(entryCacheFraction, PageStoreConfig.MIN_ENTRY_CACHE_BYTES);
     }
 
     /** The write buffer's share of the page cache's heap; 0 when that is below the smallest write buffer. */
-    static long writeBufferBytes(long pageCacheBytes, double fraction) {
+    private long writeBufferBytes() {
+        return pageCacheShare(writeBufferFraction, PageStoreConfig.MIN_WRITE_BUFFER_BYTES);
+    }
+
+    /** {@code fraction} of the page cache's heap; 0 when that is below {@code smallest}. */
+    private long pageCacheShare(double fraction, long smallest) {
         long bytes = (long) (pageCacheBytes * fraction);
-        return bytes < PageStoreConfig.MIN_WRITE_BUFFER_BYTES ? 0 : bytes;
+        return bytes < smallest ? 0 : bytes;
     }
 
     /** The most of the task heap one keyed backend's page cache may take. */
@@ -344,11 +347,10 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
         PageStoreConfig config;
         try {
             spillParent = spillParent(env, parameters.getJobID().toString(), parameters.getOperatorIdentifier());
-            long entryBytes = entryCacheBytes(pageCacheBytes, entryCacheFraction);
             config = new PageStoreConfig(pageSize, pageCacheBytes, poolBudget, frameSize, allocator,
                     bouncerRatio, reclaimBatchFrames, spillParent, ownSpillBytes / 2, ownSpillBytes / 2,
-                    poolTraceDirectory == null ? null : Path.of(poolTraceDirectory), entryBytes, zsmallocChainSize,
-                    pageCompression, 0, writeBufferBytes(pageCacheBytes, writeBufferFraction));
+                    poolTraceDirectory == null ? null : Path.of(poolTraceDirectory), entryCacheBytes(), zsmallocChainSize,
+                    pageCompression, 0, writeBufferBytes());
         } catch (RuntimeException e) {
             if (sharedMemory != null) {
                 closeQuietly(sharedMemory);

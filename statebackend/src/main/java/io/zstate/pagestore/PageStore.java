@@ -408,7 +408,7 @@ public final class PageStore implements AutoCloseable {
             return false;
         }
         long bytes = entryCacheStart();
-        pager.limitCache(pageCacheSlots - index.writeBufferPages() - pagesFor(bytes));
+        limitPagesBeside(bytes);
         entries = new EntryCache(bytes, this::writeBack, entryCacheWindow);
         return true;
     }
@@ -431,11 +431,11 @@ public final class PageStore implements AutoCloseable {
         long target = entries.sizeWish() > 0 ? Math.min(entryCacheBytes, 2 * now) : Math.max(entryCacheStart(), now / 2);
         try {
             if (target > now) {
-                pager.limitCache(pageCacheSlots - index.writeBufferPages() - pagesFor(target));
+                limitPagesBeside(target);
                 entries.resize(target);
             } else if (target < now) {
                 entries.resize(target);
-                pager.limitCache(pageCacheSlots - index.writeBufferPages() - pagesFor(entries.bytes()));
+                limitPagesBeside(entries.bytes());
             } else {
                 entries.keepSize(); // at its bound
             }
@@ -449,8 +449,12 @@ public final class PageStore implements AutoCloseable {
         return Math.min(entryCacheBytes, Math.max(EntryCache.MIN_BYTES, entryCacheBytes / 64));
     }
 
-    private int pagesFor(long bytes) {
-        return (int) ((bytes + pager.pageSize() - 1) / pager.pageSize());
+    /**
+     * Limits the page cache to what is left of its slots beside an entry cache of {@code
+     * entryBytes} and the write buffer as it is now (checkInvariants checks the same sum).
+     */
+    private void limitPagesBeside(long entryBytes) {
+        pager.limitCache(pageCacheSlots - index.writeBufferPages() - pager.pagesFor(entryBytes));
     }
 
     /** A walk of the index that hands entries to a visitor. */
@@ -803,7 +807,7 @@ public final class PageStore implements AutoCloseable {
             entries.checkInvariants();
             entryBytes = entries.bytes();
         }
-        if (pager.cacheLimit() + pagesFor(entryBytes) + index.writeBufferPages() != pageCacheSlots) {
+        if (pager.cacheLimit() + pager.pagesFor(entryBytes) + index.writeBufferPages() != pageCacheSlots) {
             throw new IllegalStateException("the page cache's limit (" + pager.cacheLimit() + " pages), the entry"
                     + " cache's " + entryBytes + " bytes and the write buffer's " + index.writeBufferPages()
                     + " pages do not add up to the page cache's " + pageCacheSlots + " pages");

@@ -116,7 +116,7 @@ public final class BenchmarkBackend implements AutoCloseable {
             case "zstate", "zstate-reaper", "zstate-noreaper", "zstate-pages" -> {
                 // zstate-reaper / -noreaper: the background reaper on / off (else "auto"); zstate-pages: no entry cache
                 Configuration config = new Configuration();
-                // the reaper as configured by default ("auto": on with a core beyond the slot's task), or forced
+                // the reaper as configured by default ("auto": on with two cores beyond one per slot), or forced
                 config.set(ZStateOptions.BACKGROUND_REAPER, backend.equals("zstate-reaper") ? "true"
                         : backend.equals("zstate-noreaper") ? "false" : ZStateOptions.BACKGROUND_REAPER.defaultValue());
                 config.set(ZStateOptions.ENTRY_CACHE_FRACTION, backend.equals("zstate-pages") ? 0.0 : entryFraction);

@@ -499,16 +499,12 @@ public final class BucketIndex {
      */
     public void bufferWrites(int bytes) {
         pending = new PendingWrites(bytes);
-        pager.limitCache(pager.cacheLimit() - pagesFor(pending.size()));
+        pager.limitCache(pager.cacheLimit() - pager.pagesFor(pending.size()));
     }
 
     /** Page-cache pages the write buffer's log takes now (0 without one). */
     public int writeBufferPages() {
-        return pending == null ? 0 : pagesFor(pending.size());
-    }
-
-    private int pagesFor(int bytes) {
-        return (bytes + pageSize - 1) / pageSize;
+        return pending == null ? 0 : pager.pagesFor(pending.size());
     }
 
     /**

@@ -446,11 +446,6 @@ final class PendingWrites {
         return bucketApplications;
     }
 
-    /** The most bytes its log may grow to. */
-    int capacity() {
-        return capacity;
-    }
-
     /** Heap bytes: the log once allocated and the bucket table. */
     long heapBytes() {
         return (log == null ? 0 : log.length) + 16L * bucketKeys.length;

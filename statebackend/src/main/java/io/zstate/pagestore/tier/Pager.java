@@ -295,6 +295,11 @@ public final class Pager implements AutoCloseable {
         return slot;
     }
 
+    /** Page-cache pages that {@code bytes} of heap are worth (what the entry cache and write buffer take). */
+    public int pagesFor(long bytes) {
+        return (int) ((bytes + pageSize - 1) / pageSize);
+    }
+
     /** Whether a page is in the cache (so loading it costs no fault). */
     public boolean isCached(int pageId) {
         return table.cacheSlot(pageId) != PageTable.NOT_CACHED;
