@@ -1,45 +1,38 @@
 package io.zstate.allocator;
 
 import java.nio.ByteBuffer;
-import java.util.Arrays;
 import java.util.BitSet;
 
 /**
  * Hands out fixed-size frames of off-heap memory under a hard byte budget: the page allocator
- * underneath the compressed pools (the kernel's {@code alloc_page} for zbud, z3fold, zlog,
+ * underneath one compressed pool (the kernel's {@code alloc_page} for zbud, z3fold, zlog,
  * xcfmalloc and zsmalloc).
  *
  * <pre>
- * Notation:
- *   frame      a {@code frameSize}-byte slice of an arena (4 KiB by default; any power of two
- *              from 4 KiB to 64 KiB), named by an int frame id
- *   arena      a direct ByteBuffer of {@code framesPerArena} frames, allocated on first use
- *   frame id   arenaIndex * framesPerArena + slotInArena
+ * A frame source is one pool's account of frames drawn from {@link ArenaFrames}:
  *
- *   arena 0                          arena 1
- *   +-------+-------+-----+-------+  +-------+-------+-----
- *   | f0    | f1    | ... | fN-1  |  | fN    | fN+1  | ...
- *   +-------+-------+-----+-------+  +-------+-------+-----
+ *   own budget (the constructors with a budget)     a slot's frames ({@link #FrameSource(long, ArenaFrames)})
+ *     FrameSource --owns--> ArenaFrames              FrameSource a --+
+ *     (closed with it)                               FrameSource b --+--> ArenaFrames of the slot
+ *                                                                         (closed by the slot)
  *
  * Algorithm:
- *   allocate() pops the stack of released frames; when it is empty it hands out the next
- *   never-used frame, allocating the arena that holds it if needed. Beyond the budget it
- *   answers NO_FRAME; it never throws OutOfMemoryError for a frame the budget allows, because
- *   arenas are bounded by the budget too. An arena the memory refuses (OutOfMemoryError from
- *   the ArenaMemory) is answered NO_FRAME as well, and counted: the pool's callers treat it as
- *   running short (they spill), never as a failure.
+ *   allocate() takes a frame from the arena frames unless this source already holds its own
+ *   budget's worth; release() gives it back, where the next allocate() of any source sharing the
+ *   frames finds it. Beyond either budget it answers NO_FRAME; it never throws OutOfMemoryError
+ *   for a frame the budget allows: an arena the memory refuses is NO_FRAME too, and counted.
  *
  * Invariants (checkInvariants):
- *   framesInUse + free-stack size == frames ever handed out <= maxFrames;
- *   a frame is either in use or on the free stack, never both.
+ *   framesInUse == the frames this source holds (its bitmap) <= its budget's frames;
+ *   every frame it holds is taken in the arena frames.
  * </pre>
  *
- * <p>Arenas come from an {@link ArenaMemory}: direct ByteBuffers by default, which the JVM frees
- * when it collects them after {@link #close()} drops them; the state backend passes Flink's
- * unsafe off-heap memory instead, which {@code close()} frees at once. Accounting ({@link
- * #framesInUse()}, {@link #reservedBytes()}) is exact at all times and is what leak checks read.
+ * <p>Frame ids are the arena frames' ({@link #maxFrames()} bounds them), so a pool sizes its
+ * per-frame tables by them whatever its own budget. Accounting ({@link #framesInUse()}, {@link
+ * #reservedBytes()}) is exact at all times and is what leak checks read.
  *
- * <p>Not thread-safe: a frame source is confined to the thread that owns its pools.
+ * <p>Not thread-safe: a frame source is confined to the thread that owns its pool (the arena
+ * frames it draws from may be shared: they lock for themselves).
  */
 public final class FrameSource implements AutoCloseable {
 
@@ -58,23 +51,17 @@ public final class FrameSource implements AutoCloseable {
     /** Default arena size: large enough that arenas are few, small enough to grow gradually. */
     public static final int DEFAULT_ARENA_BYTES = 16 * 1024 * 1024;
 
+    private final ArenaFrames frames;
+    /** The arena frames are this source's own: closed with it. */
+    private final boolean ownsFrames;
     private final int frameSize;
     private final int frameShift;
-    private final int maxFrames;
-    private final int arenaShift; // log2(framesPerArena)
-    private final int framesPerArena;
-    private final ByteBuffer[] arenas;
-    private final ArenaMemory memory;
+    /** This source's own budget, in frames (at most the arena frames'). */
+    private final int budgetFrames;
     private final BitSet inUse;
-
-    /** Shared budget the arenas are drawn from, or null when this source's own budget is all. */
-    private final MemoryBudget shared;
-
-    private int[] freeStack = new int[64];
-    private int freeCount;
-    private int nextUnused;
     private int framesInUse;
-    private long reservedBytes;
+    /** The last allocate() was refused, within this source's budget, by the frames it shares. */
+    private boolean refusedByShared;
     private boolean closed;
 
     /** A frame source of {@code budgetBytes} with 4 KiB frames. */
@@ -110,59 +97,34 @@ public final class FrameSource implements AutoCloseable {
      * {@link #close()}.
      */
     public FrameSource(long budgetBytes, int frameSize, int arenaBytes, MemoryBudget shared, ArenaMemory memory) {
-        if (frameSize < MIN_FRAME_SIZE
-                || frameSize > MAX_FRAME_SIZE
-                || Integer.bitCount(frameSize) != 1) {
-            throw new IllegalArgumentException(
-                    "frame size "
-                            + frameSize
-                            + " is not allowed: use a power of two from "
-                            + MIN_FRAME_SIZE
-                            + " to "
-                            + MAX_FRAME_SIZE
-                            + " bytes");
-        }
-        long frames = budgetBytes / frameSize;
-        if (frames < 1) {
-            throw new IllegalArgumentException(
-                    "budget of "
-                            + budgetBytes
-                            + " bytes holds no "
-                            + frameSize
-                            + "-byte frame: give at least one frame");
-        }
-        if (frames > Integer.MAX_VALUE / 2) {
-            throw new IllegalArgumentException(
-                    "budget of " + budgetBytes + " bytes is more frames than a frame id can name");
-        }
-        if (arenaBytes < frameSize) {
-            throw new IllegalArgumentException(
-                    "arena of " + arenaBytes + " bytes is smaller than one frame of " + frameSize);
-        }
-        this.frameSize = frameSize;
-        this.frameShift = Integer.numberOfTrailingZeros(frameSize);
-        this.maxFrames = (int) frames;
-        int perArena = Integer.highestOneBit(Math.min(arenaBytes / frameSize, maxFrames));
-        if (perArena < maxFrames) {
-            // keep arenas a power of two frames; the budget may end inside the last arena
-            this.framesPerArena = perArena;
-        } else {
-            this.framesPerArena = Integer.highestOneBit(maxFrames) == maxFrames
-                    ? maxFrames
-                    : Integer.highestOneBit(maxFrames) << 1;
-        }
-        this.arenaShift = Integer.numberOfTrailingZeros(framesPerArena);
-        this.arenas = new ByteBuffer[(maxFrames + framesPerArena - 1) >>> arenaShift];
-        this.inUse = new BitSet(maxFrames);
-        this.shared = shared;
-        this.memory = java.util.Objects.requireNonNull(memory, "memory");
+        this(ArenaFrames.own(budgetBytes, frameSize, arenaBytes, shared, memory), Long.MAX_VALUE, true);
     }
 
-    private long arenaRefusals;
+    /**
+     * A frame source drawing its frames from {@code frames}, shared with other sources (a slot's):
+     * at most {@code budgetBytes} of them at a time. {@link #close()} gives back the frames it holds
+     * and leaves the arena frames open.
+     */
+    public FrameSource(long budgetBytes, ArenaFrames frames) {
+        this(frames, budgetBytes, false);
+        if (budgetBytes < frames.frameSize()) {
+            throw new IllegalArgumentException("budget of " + budgetBytes + " bytes holds no " + frames.frameSize()
+                    + "-byte frame: give at least one frame");
+        }
+    }
+
+    private FrameSource(ArenaFrames frames, long budgetBytes, boolean ownsFrames) {
+        this.frames = java.util.Objects.requireNonNull(frames, "frames");
+        this.ownsFrames = ownsFrames;
+        this.frameSize = frames.frameSize();
+        this.frameShift = frames.frameShift();
+        this.budgetFrames = (int) Math.min(frames.maxFrames(), budgetBytes / frameSize);
+        this.inUse = ownsFrames ? null : new BitSet(frames.maxFrames()); // own frames: the arena frames' bitmap
+    }
 
     /** Arenas the {@link ArenaMemory} refused so far (each answered {@link #NO_FRAME}). */
     public long arenaRefusals() {
-        return arenaRefusals;
+        return frames.arenaRefusals();
     }
 
     /**
@@ -171,37 +133,18 @@ public final class FrameSource implements AutoCloseable {
      */
     public int allocate() {
         ensureOpen();
-        int frame;
-        if (freeCount > 0) {
-            frame = freeStack[--freeCount];
-        } else if (nextUnused < maxFrames) {
-            frame = nextUnused;
-            int arena = frame >>> arenaShift;
-            if (arenas[arena] == null) {
-                int arenaFrames = Math.min(framesPerArena, maxFrames - (arena << arenaShift));
-                long arenaBytes = (long) arenaFrames << frameShift;
-                if (shared != null && !shared.tryReserve(arenaBytes)) {
-                    return NO_FRAME;
-                }
-                ByteBuffer buffer;
-                try {
-                    buffer = memory.allocate((int) arenaBytes);
-                } catch (OutOfMemoryError e) {
-                    // the system refused the memory the budget allows: running short, not a failure
-                    if (shared != null) {
-                        shared.release(arenaBytes);
-                    }
-                    arenaRefusals++;
-                    return NO_FRAME;
-                }
-                arenas[arena] = buffer;
-                reservedBytes += arenaBytes;
-            }
-            nextUnused++;
-        } else {
+        if (framesInUse >= budgetFrames) {
+            refusedByShared = false;
             return NO_FRAME;
         }
-        inUse.set(frame);
+        int frame = frames.take();
+        refusedByShared = frame == NO_FRAME && !ownsFrames;
+        if (frame == NO_FRAME) {
+            return NO_FRAME;
+        }
+        if (!ownsFrames) {
+            inUse.set(frame);
+        }
         framesInUse++;
         return frame;
     }
@@ -209,30 +152,30 @@ public final class FrameSource implements AutoCloseable {
     /** Returns a frame to the source. Its contents are left as they are. */
     public void release(int frame) {
         ensureOpen();
-        if (frame < 0 || frame >= nextUnused || !inUse.get(frame)) {
+        if (!isInUse(frame)) {
             throw new IllegalStateException(
                     "frame " + frame + " is not in use: released twice, or never allocated");
         }
-        inUse.clear(frame);
-        framesInUse--;
-        if (freeCount == freeStack.length) {
-            freeStack = Arrays.copyOf(freeStack, freeStack.length * 2);
+        frames.give(frame);
+        if (!ownsFrames) {
+            inUse.clear(frame);
         }
-        freeStack[freeCount++] = frame;
+        framesInUse--;
     }
 
     /** The arena holding {@code frame}; address it with {@link #offset(int)}. */
     ByteBuffer arena(int frame) {
-        return arenas[frame >>> arenaShift];
+        return frames.arena(frame);
     }
 
     /** The byte offset of {@code frame} within its {@link #arena(int)}. */
     int offset(int frame) {
-        return (frame & (framesPerArena - 1)) << frameShift;
+        return frames.offset(frame);
     }
 
+    /** Whether this source holds {@code frame}. */
     public boolean isInUse(int frame) {
-        return frame >= 0 && frame < maxFrames && inUse.get(frame);
+        return ownsFrames ? frames.isTaken(frame) : frame >= 0 && frame < frames.maxFrames() && inUse.get(frame);
     }
 
     public int frameSize() {
@@ -243,35 +186,59 @@ public final class FrameSource implements AutoCloseable {
         return frameShift;
     }
 
-    /** The budget in whole frames. */
+    /** The bound of every frame id: the arena frames' budget in whole frames. */
     public int maxFrames() {
-        return maxFrames;
+        return frames.maxFrames();
+    }
+
+    /** This source's own budget in whole frames: the most it holds at a time. */
+    public int budgetFrames() {
+        return budgetFrames;
     }
 
     public long budgetBytes() {
-        return (long) maxFrames << frameShift;
+        return (long) budgetFrames << frameShift;
     }
 
     public int framesInUse() {
         return framesInUse;
     }
 
+    /** Frames this source could still get: within its budget and left in the frames it draws from. */
     public int framesAvailable() {
-        return maxFrames - framesInUse;
+        return Math.min(budgetFrames - framesInUse, frames.framesLeft());
+    }
+
+    /**
+     * Whether this source, sharing its frames, is held back by them rather than by its own budget:
+     * the others hold more than its budget leaves it, or its last {@link #allocate()} was refused
+     * within its budget (the slot's memory refused an arena). What a pool that could not get
+     * frames asks to tell a short slot from a pool over its budget.
+     */
+    public boolean isShortOfSharedFrames() {
+        return !ownsFrames && (refusedByShared || frames.framesLeft() < budgetFrames - framesInUse);
     }
 
     public long bytesInUse() {
         return (long) framesInUse << frameShift;
     }
 
-    /** Off-heap bytes of the arenas allocated so far; 0 after {@link #close()}. */
+    /**
+     * Off-heap bytes held for this source: the arenas allocated so far when they are its own, the
+     * frames it holds when it shares them; 0 after {@link #close()}.
+     */
     public long reservedBytes() {
-        return reservedBytes;
+        return ownsFrames ? frames.reservedBytes() : closed ? 0 : bytesInUse();
+    }
+
+    /** The arena frames this source draws from. */
+    public ArenaFrames frames() {
+        return frames;
     }
 
     /** On-heap bytes this source spends on bookkeeping. */
     public long metadataBytes() {
-        return 4L * freeStack.length + maxFrames / 8 + 8L * arenas.length;
+        return ownsFrames ? frames.metadataBytes() : inUse.size() / 8;
     }
 
     public boolean isClosed() {
@@ -280,29 +247,34 @@ public final class FrameSource implements AutoCloseable {
 
     /** Verifies the accounting; throws {@link IllegalStateException} naming what is wrong. */
     public void checkInvariants() {
-        if (framesInUse + freeCount != nextUnused) {
-            throw new IllegalStateException(
-                    "frame accounting: "
-                            + framesInUse
-                            + " in use + "
-                            + freeCount
-                            + " free != "
-                            + nextUnused
-                            + " handed out");
+        if (ownsFrames) {
+            frames.checkInvariants();
+            if (frames.framesTaken() != framesInUse) {
+                throw new IllegalStateException("frame accounting: " + framesInUse + " in use, "
+                        + frames.framesTaken() + " taken from the arenas");
+            }
+        }
+        if (framesInUse > budgetFrames) {
+            throw new IllegalStateException("frame accounting: " + framesInUse + " in use over a budget of "
+                    + budgetFrames);
+        }
+        if (ownsFrames) {
+            return;
         }
         if (inUse.cardinality() != framesInUse) {
             throw new IllegalStateException(
                     "frame accounting: bitmap holds " + inUse.cardinality() + " frames, counter " + framesInUse);
         }
-        for (int i = 0; i < freeCount; i++) {
-            if (inUse.get(freeStack[i])) {
-                throw new IllegalStateException("frame " + freeStack[i] + " is both free and in use");
+        for (int f = inUse.nextSetBit(0); f >= 0; f = inUse.nextSetBit(f + 1)) {
+            if (!frames.isTaken(f)) {
+                throw new IllegalStateException("frame " + f + " is held but free in the arena frames");
             }
         }
     }
 
     /**
-     * Releases every arena. Frames still in use are a leak of the pool that holds them; they are
+     * Gives every frame back: its own arenas are released, or the frames it holds go back to the
+     * arena frames it shares. Frames still in use are a leak of the pool that holds them; they are
      * released all the same, so an owner that checks for leaks reads {@link #framesInUse()} first.
      */
     @Override
@@ -311,30 +283,16 @@ public final class FrameSource implements AutoCloseable {
             return;
         }
         closed = true;
-        if (shared != null) {
-            shared.release(reservedBytes);
-        }
-        RuntimeException failure = null;
-        for (int i = 0; i < arenas.length; i++) {
-            if (arenas[i] != null) {
-                try {
-                    memory.release(arenas[i]); // every arena, even if releasing one throws
-                } catch (RuntimeException e) {
-                    if (failure == null) {
-                        failure = e;
-                    } else {
-                        failure.addSuppressed(e);
-                    }
-                }
-                arenas[i] = null;
+        if (ownsFrames) {
+            frames.close();
+        } else if (!frames.isClosed()) {
+            for (int f = inUse.nextSetBit(0); f >= 0; f = inUse.nextSetBit(f + 1)) {
+                frames.give(f);
             }
         }
-        reservedBytes = 0;
         framesInUse = 0;
-        freeCount = 0;
-        inUse.clear();
-        if (failure != null) {
-            throw failure;
+        if (!ownsFrames) {
+            inUse.clear();
         }
     }
 
@@ -346,14 +304,7 @@ public final class FrameSource implements AutoCloseable {
 
     @Override
     public String toString() {
-        return "FrameSource{frameSize="
-                + frameSize
-                + ", framesInUse="
-                + framesInUse
-                + "/"
-                + maxFrames
-                + ", reservedBytes="
-                + reservedBytes
-                + '}';
+        return "FrameSource{frameSize=" + frameSize + ", framesInUse=" + framesInUse + "/" + budgetFrames
+                + ", reservedBytes=" + reservedBytes() + (ownsFrames ? "" : ", shared") + '}';
     }
 }

@@ -189,4 +189,120 @@ class FrameSourceTest {
             source.checkInvariants();
         }
     }
+
+    /**
+     * Sources sharing one set of arena frames (a slot's pools): a frame one gives back is the next
+     * the other gets, each stays within its own budget, a source refused because the others hold
+     * the rest says so, and closing a source gives its frames back and leaves the arenas open.
+     */
+    @Test
+    void sourcesSharingArenaFramesPassFramesToEachOther() {
+        try (ArenaFrames slot = ArenaFrames.shared(8 * 4096, 4096, 4 * 4096, null, ArenaMemory.DIRECT)) {
+            FrameSource a = new FrameSource(8 * 4096, slot);
+            FrameSource b = new FrameSource(6 * 4096, slot);
+            int[] held = new int[8];
+            for (int i = 0; i < 8; i++) {
+                held[i] = a.allocate();
+                a.arena(held[i]).putInt(a.offset(held[i]), i);
+            }
+            assertThat(a.allocate()).isEqualTo(FrameSource.NO_FRAME);
+            assertThat(a.isShortOfSharedFrames()).as("a holds its whole budget: not short of the slot").isFalse();
+            assertThat(b.allocate()).isEqualTo(FrameSource.NO_FRAME);
+            assertThat(b.isShortOfSharedFrames()).as("b is short because a holds the rest").isTrue();
+            a.release(held[3]);
+            int passed = b.allocate();
+            assertThat(passed).as("the frame a gave back").isEqualTo(held[3]);
+            assertThat(b.isInUse(passed)).isTrue();
+            assertThat(a.isInUse(passed)).isFalse();
+            assertThatThrownBy(() -> a.release(passed)).hasMessageContaining("not in use");
+            for (int i = 0; i < 8; i++) {
+                if (i != 3) {
+                    assertThat(a.arena(held[i]).getInt(a.offset(held[i]))).isEqualTo(i);
+                }
+            }
+            a.checkInvariants();
+            b.checkInvariants();
+            slot.checkInvariants();
+            a.close();
+            assertThat(slot.framesTaken()).isEqualTo(1);
+            assertThat(a.reservedBytes()).isZero();
+            assertThat(b.reservedBytes()).isEqualTo(4096);
+            for (int i = 1; i < 6; i++) {
+                assertThat(b.allocate()).isNotEqualTo(FrameSource.NO_FRAME);
+            }
+            assertThat(b.allocate()).as("b's own budget of 6").isEqualTo(FrameSource.NO_FRAME);
+            assertThat(b.isShortOfSharedFrames()).isFalse();
+            b.close();
+            assertThat(slot.framesTaken()).isZero();
+            assertThat(slot.isClosed()).isFalse();
+            assertThat(slot.reservedBytes()).as("the arenas stay until the slot closes").isEqualTo(8 * 4096);
+            slot.checkInvariants();
+        }
+    }
+
+    /**
+     * Four threads, each with a source of its own over one set of arena frames, take and give back
+     * frames at random, marking each frame they hold with their own number: no frame is ever held
+     * by two (a mark is never overwritten while held), and the accounting adds up afterwards.
+     */
+    @Test
+    void threadsDrawingFromSharedFramesNeverHoldTheSameFrame() throws Exception {
+        MemoryBudget budget = new MemoryBudget(64 * 4096);
+        ArenaFrames slot = ArenaFrames.shared(64 * 4096, 4096, 8 * 4096, budget, ArenaMemory.DIRECT);
+        int threads = 4;
+        FrameSource[] sources = new FrameSource[threads];
+        java.util.List<java.util.concurrent.Future<Long>> checked = new java.util.ArrayList<>();
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+        try {
+            for (int t = 0; t < threads; t++) {
+                int me = t;
+                sources[t] = new FrameSource(40 * 4096, slot);
+                checked.add(pool.submit(() -> {
+                    FrameSource source = sources[me];
+                    java.util.Random random = new java.util.Random(me);
+                    int[] held = new int[64];
+                    int count = 0;
+                    long checks = 0;
+                    for (int step = 0; step < 200_000; step++) {
+                        if (count > 0 && (random.nextBoolean() || count == held.length)) {
+                            int at = random.nextInt(count);
+                            int frame = held[at];
+                            int mark = source.arena(frame).getInt(source.offset(frame) + 8);
+                            if (mark != me * 1_000_000 + frame) {
+                                throw new AssertionError("frame " + frame + " of thread " + me + " holds " + mark);
+                            }
+                            checks++;
+                            source.release(frame);
+                            held[at] = held[--count];
+                        } else {
+                            int frame = source.allocate();
+                            if (frame != FrameSource.NO_FRAME) {
+                                source.arena(frame).putInt(source.offset(frame) + 8, me * 1_000_000 + frame);
+                                held[count++] = frame;
+                            }
+                        }
+                    }
+                    return checks;
+                }));
+            }
+            for (java.util.concurrent.Future<Long> f : checked) {
+                assertThat(f.get(60, java.util.concurrent.TimeUnit.SECONDS)).isPositive();
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        int held = 0;
+        for (FrameSource source : sources) {
+            source.checkInvariants();
+            held += source.framesInUse();
+        }
+        assertThat(slot.framesTaken()).isEqualTo(held);
+        slot.checkInvariants();
+        for (FrameSource source : sources) {
+            source.close();
+        }
+        assertThat(slot.framesTaken()).isZero();
+        slot.close();
+        assertThat(budget.reserved()).isZero();
+    }
 }

@@ -41,6 +41,7 @@ final class ZKeyedStateBackendBuilder<K> implements StateBackendBuilder<ZKeyedSt
     private Faults faults = Faults.NONE;
     private IncrementalSettings incremental = IncrementalSettings.OFF;
     private boolean backgroundReaper;
+    private boolean slotPoolBalancing = true;
 
     ZKeyedStateBackendBuilder(KeyedStateBackendParameters<K> parameters) {
         this.parameters = Preconditions.checkNotNull(parameters);
@@ -90,6 +91,12 @@ final class ZKeyedStateBackendBuilder<K> implements StateBackendBuilder<ZKeyedSt
      * Whether the page store is cleaned by a background reaper: the slot's (one thread for the
      * slot's backends), or the backend's own when the pool is sized by hand (default: off).
      */
+    /** Whether the slot's reaper balances this backend's pool with the slot's others (managed memory only). */
+    ZKeyedStateBackendBuilder<K> setSlotPoolBalancing(boolean slotPoolBalancing) {
+        this.slotPoolBalancing = slotPoolBalancing;
+        return this;
+    }
+
     ZKeyedStateBackendBuilder<K> setBackgroundReaper(boolean backgroundReaper) {
         this.backgroundReaper = backgroundReaper;
         return this;
@@ -133,6 +140,12 @@ final class ZKeyedStateBackendBuilder<K> implements StateBackendBuilder<ZKeyedSt
                             tables, parameters.getKeySerializer(),
                             parameters.getEnv().getUserCodeClassLoader().asClassLoader())
                     .restore(parameters.getStateHandles());
+            if (slot != null && slotPoolBalancing) {
+                // from now on the slot's reaper may take the store's lock to balance the slot's pools
+                synchronized (store) {
+                    slot.reaper().share(store);
+                }
+            }
             return new ZKeyedStateBackend<>(parameters, keySerializer, tables, sharedMemory, spillParent,
                     latencyTrackingStateConfig, sizeTrackingStateConfig, incremental);
         } catch (Throwable e) {

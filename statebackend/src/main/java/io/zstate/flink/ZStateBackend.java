@@ -69,6 +69,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
     private final int reclaimBatchFrames;
     /** "auto", "true" or "false" ({@link ZStateOptions#BACKGROUND_REAPER}). */
     private final String backgroundReaper;
+    private final boolean slotPoolBalancing;
     private final double spillMemoryFraction;
     private final String spillDirectory; // null: the TaskManager's working directory
     private final String poolTraceDirectory; // null: no pool trace
@@ -88,6 +89,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
         this.bouncerRatio = ZStateOptions.BOUNCER_RATIO.defaultValue();
         this.reclaimBatchFrames = ZStateOptions.RECLAIM_BATCH_FRAMES.defaultValue();
         this.backgroundReaper = ZStateOptions.BACKGROUND_REAPER.defaultValue();
+        this.slotPoolBalancing = ZStateOptions.SLOT_POOL_BALANCING.defaultValue();
         this.spillMemoryFraction = ZStateOptions.SPILL_MEMORY_FRACTION.defaultValue();
         this.spillDirectory = null;
         this.poolTraceDirectory = null;
@@ -169,6 +171,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
             throw invalid(ZStateOptions.BACKGROUND_REAPER.key(), backgroundReaper,
                     String.join(", ", ZStateOptions.BACKGROUND_REAPER_VALUES));
         }
+        this.slotPoolBalancing = config.getOptional(ZStateOptions.SLOT_POOL_BALANCING).orElse(original.slotPoolBalancing);
         this.spillMemoryFraction = config.getOptional(ZStateOptions.SPILL_MEMORY_FRACTION)
                 .orElse(original.spillMemoryFraction);
         if (!(spillMemoryFraction > 0 && spillMemoryFraction < 1)) {
@@ -367,6 +370,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
                 .setIncremental(incremental)
                 .setBackgroundReaper(reaperRuns(backgroundReaper, Runtime.getRuntime().availableProcessors(),
                         env.getTaskManagerInfo().getConfiguration().get(TaskManagerOptions.NUM_TASK_SLOTS)))
+                .setSlotPoolBalancing(slotPoolBalancing)
                 .setFaults(faultsForTests)
                 .build();
     }
@@ -430,6 +434,6 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
                 + ", pool=" + (poolBytes == -1 ? "managed" : String.valueOf(poolBytes)) + ", frameSize=" + frameSize
                 + ", bouncerRatio=" + bouncerRatio + ", pageCompression=" + pageCompression
                 + (writeBufferFraction > 0 ? ", writeBufferFraction=" + writeBufferFraction : "")
-                + ", backgroundReaper=" + backgroundReaper + '}';
+                + ", backgroundReaper=" + backgroundReaper + (slotPoolBalancing ? "" : ", slotPoolBalancing=false") + '}';
     }
 }

@@ -160,7 +160,22 @@ public final class ZStateOptions {
                                     + " cores and one slot it gains 1.16-1.23x on writes with the state in the pool"
                                     + " but loses 16-27% with state four times the pool (it takes RocksDB's core);"
                                     + " with as many busy task threads as cores it competes with them (0.72-0.80x)."
-                                    + " Reclaim (writeback to RocksDB) runs on the task's thread either way.");
+                                    + " A pool's reclaim for itself (writeback to RocksDB) runs on the task's thread"
+                                    + " either way; the thread balances the slot's pools ('"
+                                    + "state.backend.zstate.slot-pool-balancing') whatever this option says.");
+
+    public static final ConfigOption<Boolean> SLOT_POOL_BALANCING =
+            key("state.backend.zstate.slot-pool-balancing")
+                    .booleanType()
+                    .defaultValue(true)
+                    .withDescription(
+                            "Whether the keyed backends of a slot (several stateful operators, slot sharing) pass"
+                                    + " pool memory to each other: when one backend's pool is short of frames the"
+                                    + " others hold, the slot's reaper thread writes back frames of the pool that"
+                                    + " faults least per frame it holds (if it faults less than half as often) to"
+                                    + " that backend's RocksDB, so an idle operator's memory goes to a busy one. Off:"
+                                    + " a backend keeps the frames it took until it frees them, and the first to"
+                                    + " fill the pool keeps it. Only with the pool in managed memory (no 'pool-size').");
 
     public static final ConfigOption<Double> SPILL_MEMORY_FRACTION =
             key("state.backend.zstate.spill-memory-fraction")

@@ -53,7 +53,7 @@ public final class PageStore implements AutoCloseable {
     private final int firstKeyGroup;
     private final GuardedVisitor guarded = new GuardedVisitor();
     private boolean visiting;
-    private boolean closed;
+    private volatile boolean closed; // the slot's reaper reads it without the lock
     private PageStoreFailedException failure;
     private PageStoreStats finalStats; // the counters at close, which stats() answers afterwards
     private io.zstate.pagestore.delta.DeltaLog deltas; // what changed since the last checkpoint, or null
@@ -675,6 +675,52 @@ public final class PageStore implements AutoCloseable {
         }
     }
 
+    // ==== one pool per slot (the slot's reaper balances the pools) ==================================
+
+    /** The slot's reaper may take this store's lock: every call must hold it (checked by an assertion). */
+    private boolean sharedWithSlot;
+
+    /**
+     * Lets the slot's reaper balance this store's pool with the other pools of its slot: {@code
+     * wanted} is called (under this store's lock) whenever the pool is refused a frame because the
+     * others hold the rest, and the reaper may call {@link #reclaimForSlot} from its own thread from
+     * now on. Call under the lock, once the store is ready for use (after its restore).
+     */
+    public void shareWithSlot(Runnable wanted) {
+        checkUsable();
+        sharedWithSlot = true;
+        pager.whenSlotShort(wanted);
+    }
+
+    /**
+     * For the slot's reaper, from its own thread: takes this store's lock and writes back the
+     * pool's coldest frames, at least {@code maxFrames} if it has them, for a hotter pool of the slot.
+     * Returns the frames released; 0 if the store is closed or failed. A failure marks the store
+     * failed (its task then fails on its next call) and is rethrown.
+     */
+    public int reclaimForSlot(int maxFrames) {
+        synchronized (this) {
+            if (closed || failure != null) {
+                return 0;
+            }
+            try {
+                return pager.reclaimForSlot(maxFrames);
+            } catch (RuntimeException | Error e) {
+                throw fail(e, "writing back pool pages for another keyed backend of the slot");
+            }
+        }
+    }
+
+    /** Page faults so far (the reaper's sample of the pool's demand; read without the lock). */
+    public long faults() {
+        return pager.faults();
+    }
+
+    /** Whether the store was closed (the reaper forgets it). */
+    public boolean isClosed() {
+        return closed;
+    }
+
     // ==== failure ==================================================================================
 
     /** Whether an earlier failure left the store unusable. */
@@ -707,9 +753,9 @@ public final class PageStore implements AutoCloseable {
         if (closed) {
             throw new IllegalStateException("the page store is closed");
         }
-        assert !pager.hasOpenSnapshots() || Thread.holdsLock(this)
-                : "the page store is used without its lock while a frozen view reads it from another thread:"
-                        + " every call must hold the store's monitor (synchronized (store))";
+        assert !(sharedWithSlot || pager.hasOpenSnapshots()) || Thread.holdsLock(this)
+                : "the page store is used without its lock while another thread may use it (a frozen view, or"
+                        + " the slot's reaper): every call must hold the store's monitor (synchronized (store))";
     }
 
     private void checkMutable(int table, int keyGroup) {

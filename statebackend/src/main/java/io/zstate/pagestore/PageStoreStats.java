@@ -63,6 +63,12 @@ package io.zstate.pagestore;
  * @param bufferApplications buckets whose waiting writes were applied together: the faults (at
  *     most) the buffered writes cost
  * @param waitingWrites writes waiting in the write buffer now
+ * @param slotShortfalls times the pool wanted a frame within its budget while the other pools of
+ *     its slot held the rest (each wakes the slot's reaper to balance the pools)
+ * @param framesReclaimedForSlot pool frames the slot's reaper wrote back from this store for a
+ *     hotter pool of the slot (a part of {@code framesReclaimed})
+ * @param slotPoolFrames the frames of the slot's pool that this store's pool shares with the other
+ *     keyed backends of its slot; 0 for a pool of its own budget (the largest in a sum)
  */
 public record PageStoreStats(
         long hotPages,
@@ -114,7 +120,10 @@ public record PageStoreStats(
         long dictionaryBytes,
         long bufferedWrites,
         long bufferApplications,
-        long waitingWrites) {
+        long waitingWrites,
+        long slotShortfalls,
+        long framesReclaimedForSlot,
+        long slotPoolFrames) {
 
     /**
      * These counters with the index layer's (added by the store): map indexes, and the write
@@ -128,7 +137,8 @@ public record PageStoreStats(
                 compressedBytesStored, arenaRefusals, count, openSnapshots, pinnedPoolObjects, pinnedPoolBytes,
                 pinnedSpilled, pinSaves, pinCopies, pinWritebacks, pagesPlaced, backgroundCleans, cleaningRaces,
                 entryHits, entryMisses, entryWriteBacks, cachedEntries, entryAdmissions, dictionaryStores,
-                recompressions, dictionaryBytes, buffered, applications, waiting);
+                recompressions, dictionaryBytes, buffered, applications, waiting, slotShortfalls,
+                framesReclaimedForSlot, slotPoolFrames);
     }
 
     /** These counters with the entry cache's (the facade's, added by the store). */
@@ -140,7 +150,8 @@ public record PageStoreStats(
                 compressedBytesStored, arenaRefusals, mapIndexes, openSnapshots, pinnedPoolObjects, pinnedPoolBytes,
                 pinnedSpilled, pinSaves, pinCopies, pinWritebacks, pagesPlaced, backgroundCleans, cleaningRaces,
                 hits, misses, writeBacks, entries, admissions, dictionaryStores, recompressions,
-                dictionaryBytes, bufferedWrites, bufferApplications, waitingWrites);
+                dictionaryBytes, bufferedWrites, bufferApplications, waitingWrites, slotShortfalls,
+                framesReclaimedForSlot, slotPoolFrames);
     }
 
     /** The counters of two stores added up (for totals over the backends of a job). */
@@ -195,7 +206,10 @@ public record PageStoreStats(
                 dictionaryBytes + o.dictionaryBytes,
                 bufferedWrites + o.bufferedWrites,
                 bufferApplications + o.bufferApplications,
-                waitingWrites + o.waitingWrites);
+                waitingWrites + o.waitingWrites,
+                slotShortfalls + o.slotShortfalls,
+                framesReclaimedForSlot + o.framesReclaimedForSlot,
+                Math.max(slotPoolFrames, o.slotPoolFrames));
     }
 
     /** Uncompressed / compressed bytes over all stores; 0 before the first. */
@@ -217,6 +231,11 @@ public record PageStoreStats(
     /** Buffered writes applied per bucket application (per fault at most); 0 before the first. */
     public double writesPerApplication() {
         return bufferApplications == 0 ? 0 : (double) (bufferedWrites - waitingWrites) / bufferApplications;
+    }
+
+    /** The fraction of its slot's pool this store's pool holds; 0 for a pool of its own budget. */
+    public double slotPoolShare() {
+        return slotPoolFrames == 0 ? 0 : (double) poolFramesHeld / slotPoolFrames;
     }
 
     /** Frames the reaper released per page it wrote back; 0 before the first writeback. */

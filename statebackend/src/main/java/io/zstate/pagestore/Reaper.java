@@ -9,7 +9,8 @@ import java.util.concurrent.locks.LockSupport;
 /**
  * The background reaper, kswapd's compression for the page stores of one Flink slot: a thread
  * that compresses dirty pages ahead of their eviction, so that the task's evictions only drop
- * clean pages. It shares no lock with the task: each store hands pages over through a ring.
+ * clean pages. Compression shares no lock with the task: each store hands pages over through a
+ * ring.
  *
  * <pre>
  *   task thread, at each eviction (store's lock held)       reaper thread (no store lock)
@@ -24,11 +25,19 @@ import java.util.concurrent.locks.LockSupport;
  *
  * The task never waits for the reaper: a full ring takes no more pages, a page not yet
  * compressed is installed at a later eviction, and an eviction that still finds a dirty victim
- * stores it itself (direct, as without a reaper). Pool reclaim (writeback to RocksDB) stays on
- * the task's thread. Locks: none of the stores'; its own monitor only to start the thread at
- * the first registration (the wake-up takes none: a volatile flag and an unpark). A ring whose
+ * stores it itself (direct, as without a reaper). A pool's reclaim for itself (writeback to
+ * RocksDB) stays on the task's thread. Locks while compressing: none of the stores'; its own
+ * monitor only to start the thread at the first registration (the wake-up takes none: a volatile
+ * flag and an unpark). A ring whose
  * store closed is forgotten; an error compressing one (none is expected: a failing compressor
  * makes a raw entry) is logged and the ring forgotten, its pages then stored by the task.
+ *
+ * <p>A slot's reaper also balances the slot's pools ({@link PoolBalancer}): a store that {@link
+ * #share}s its pool wakes it when the slot's frames are all held, and the reaper writes back frames
+ * of the coldest pool, under that store's lock, one store at a time: the only store lock it ever
+ * takes, never together with another, and never while it holds a codec's monitor (lock 3 in the
+ * pager's order). It does this whether or not it compresses for the store (the option
+ * background-reaper decides compression only).
  *
  * <p>Lifecycle: the thread starts with the first store registered and ends at {@link #close()},
  * which does not wait for it. Memory: each store's ring (64 pages and their compressed forms,
@@ -42,11 +51,12 @@ public final class Reaper implements AutoCloseable {
     private final java.util.concurrent.CopyOnWriteArrayList<CleaningRing> rings =
             new java.util.concurrent.CopyOnWriteArrayList<>();
     private final String name;
-    private Thread thread;
+    private volatile Thread thread; // set once, under the monitor
     private volatile boolean closed;
     /** The thread is parked or about to: a submission must unpark it. */
     private volatile boolean idle;
     private volatile long pagesCompressed;
+    private final PoolBalancer balancer = new PoolBalancer(this::wake);
 
     /** A reaper whose thread, once started, is named {@code zstate-reaper-<n> (<owner>)}. */
     public Reaper(String owner) {
@@ -58,12 +68,26 @@ public final class Reaper implements AutoCloseable {
      * the store is shared with other threads.
      */
     public void register(PageStore store) {
-        Thread t = thread();
-        rings.add(store.cleanInBackground(() -> {
-            if (idle) {
-                LockSupport.unpark(t);
-            }
-        }));
+        thread();
+        rings.add(store.cleanInBackground(this::wake));
+    }
+
+    /**
+     * Balances {@code store}'s pool with the other pools of the slot from now on (they share one
+     * set of arena frames): the reaper may take the store's lock to write back its coldest frames
+     * for a hotter pool. Call under the store's lock, once it is ready for use (after its restore).
+     */
+    public void share(PageStore store) {
+        thread();
+        balancer.add(store);
+    }
+
+    /** Unparks the thread if it sleeps; takes no lock (called under a store's lock). */
+    private void wake() {
+        Thread t = thread;
+        if (idle && t != null) {
+            LockSupport.unpark(t);
+        }
     }
 
     private synchronized Thread thread() {
@@ -77,7 +101,7 @@ public final class Reaper implements AutoCloseable {
 
     private void run() {
         while (!closed) {
-            if (compressAll() > 0) {
+            if (compressAll() + balancer.balance(System.nanoTime()) > 0) {
                 continue;
             }
             idle = true;
@@ -109,6 +133,9 @@ public final class Reaper implements AutoCloseable {
     }
 
     private boolean anyWork() {
+        if (balancer.hasWork()) {
+            return true;
+        }
         for (CleaningRing ring : rings) {
             if (ring.hasWork() || ring.isClosed()) {
                 return true;
@@ -120,6 +147,11 @@ public final class Reaper implements AutoCloseable {
     /** Pages the thread compressed so far. */
     public long pagesCompressed() {
         return pagesCompressed;
+    }
+
+    /** Frames written back from one pool of the slot for another so far. */
+    public long framesBalanced() {
+        return balancer.framesMoved();
     }
 
     /** CPU time of the reaper's thread so far, in nanoseconds; 0 before it starts or if the JVM cannot tell. */
@@ -156,5 +188,6 @@ public final class Reaper implements AutoCloseable {
             LockSupport.unpark(t);
         }
         rings.clear();
+        balancer.clear();
     }
 }

@@ -1,6 +1,8 @@
 package io.zstate.pagestore;
 
+import io.zstate.allocator.ArenaFrames;
 import io.zstate.allocator.MemoryBudget;
+import java.util.function.IntFunction;
 import org.rocksdb.Cache;
 import org.rocksdb.LRUCache;
 import org.rocksdb.RocksDB;
@@ -20,7 +22,12 @@ import org.rocksdb.WriteBufferManager;
  *   +------------------------------------------------+------------------------+
  * </pre>
  *
- * As Flink's RocksDB backend shares its memory across a slot's RocksDB instances, the slot's
+ * The pools draw their frames from one set of arena frames ({@link #frames}), so a frame one pool
+ * gives up is the next frame any pool of the slot gets; the slot's {@link Reaper} takes frames
+ * from the pool that uses its own least for the one the slot is short for (one view across the
+ * slot's pools: design.md, "One pool per slot").
+ *
+ * <p>As Flink's RocksDB backend shares its memory across a slot's RocksDB instances, the slot's
  * spill stores share one write-buffer manager that counts their memtables in one cache, so they
  * stay within their share whatever the number of stateful operators. The spill stores read
  * without a block cache (a page read back goes into the page cache, and the pool already keeps
@@ -50,6 +57,8 @@ public final class SlotMemory implements AutoCloseable {
     private final WriteBufferManager writeBuffers;
     /** The slot's background reaper (its thread starts with the first store registered). */
     private final Reaper reaper = new Reaper("slot");
+    /** The pools' frames, made by the first pool of the slot (with its frame size). */
+    private ArenaFrames frames;
 
     /**
      * {@code total} bytes, of which {@code spillFraction} go to the spill stores (their cache at
@@ -103,14 +112,43 @@ public final class SlotMemory implements AutoCloseable {
         return cache.getUsage();
     }
 
+    /**
+     * The arena frames every pool of the slot draws from, made by {@code make} for the first pool
+     * (frames of {@code frameSize} bytes, within {@link #pool()}).
+     *
+     * @throws IllegalStateException if the slot's frames are of another size: the keyed backends of
+     *     a slot must share one frame size
+     */
+    public synchronized ArenaFrames frames(int frameSize, IntFunction<ArenaFrames> make) {
+        if (frames == null) {
+            frames = make.apply(frameSize);
+        } else if (frames.frameSize() != frameSize) {
+            throw new IllegalStateException("The zstate backends of one slot share their pool's frames, which are "
+                    + frames.frameSize() + " bytes; this backend asks for frames of " + frameSize
+                    + " bytes. Give every zstate backend of the job the same 'state.backend.zstate.frame-size'.");
+        }
+        return frames;
+    }
+
+    /** Frames the slot's pools hold together now (0 before the first pool); for leak checks. */
+    public synchronized int poolFramesTaken() {
+        return frames == null ? 0 : frames.framesTaken();
+    }
+
     /** The background reaper of the slot's page stores. */
     public Reaper reaper() {
         return reaper;
     }
 
+    /** Closes the reaper, the pools' arenas (every pool has given its frames back by now) and RocksDB's memory. */
     @Override
     public void close() {
         reaper.close();
+        synchronized (this) {
+            if (frames != null) {
+                frames.close();
+            }
+        }
         writeBuffers.close();
         cache.close();
     }

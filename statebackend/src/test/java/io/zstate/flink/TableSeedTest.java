@@ -99,8 +99,10 @@ class TableSeedTest {
     private static Map<String, Integer> seeds(CheckpointableKeyedStateBackend<Integer> backend) {
         ZStateTables tables = ((ZKeyedStateBackend<Integer>) backend).tables;
         Map<String, Integer> seeds = new HashMap<>();
-        for (ZStateTables.ZStateInfo info : tables.states()) {
-            seeds.put(info.meta().getName(), tables.store().tableSeed(info.table()));
+        synchronized (tables.store()) { // the slot's reaper may take the store's lock: every call holds it
+            for (ZStateTables.ZStateInfo info : tables.states()) {
+                seeds.put(info.meta().getName(), tables.store().tableSeed(info.table()));
+            }
         }
         return seeds;
     }

@@ -40,15 +40,30 @@ public final class BenchmarkBackend implements AutoCloseable {
 
     public final CheckpointableKeyedStateBackend<Long> keyed;
     private final MockEnvironment environment;
+    private final AbstractStateBackend stateBackend;
+    private final List<CheckpointableKeyedStateBackend<Long>> neighbours = new java.util.ArrayList<>();
 
-    private BenchmarkBackend(MockEnvironment environment, CheckpointableKeyedStateBackend<Long> keyed) {
+    private BenchmarkBackend(MockEnvironment environment, AbstractStateBackend stateBackend,
+            CheckpointableKeyedStateBackend<Long> keyed) {
         this.environment = environment;
+        this.stateBackend = stateBackend;
         this.keyed = keyed;
     }
 
     /**
+     * Another keyed backend of the same kind in this one's task environment: a second stateful
+     * operator of the slot (slot sharing), with the same managed-memory fraction of 1, so the two
+     * share the slot's memory as a TaskManager's do. Closed with this one.
+     */
+    public CheckpointableKeyedStateBackend<Long> neighbour() throws Exception {
+        CheckpointableKeyedStateBackend<Long> other = keyedIn(environment, stateBackend, List.of());
+        neighbours.add(other);
+        return other;
+    }
+
+    /**
      * @param backend zstate (its defaults), zstate-reaper and zstate-noreaper (its background reaper on, off;
-     *     by default "auto"), zstate-pages (its entry cache off),
+     *     by default "auto"), zstate-pages (its entry cache off), zstate-unbalanced (slot-pool-balancing off),
      *     zstate-entriesNN (NN% of the page cache's heap for entries), zstate-writesNN (NN% of it for the
      *     write buffer), zstate-xcfmalloc, zstate-zlog (that
      *     allocator for the pool), zstate-zsmallocN (zsmalloc with chain size N, 4 to 16), rocksdb, rocksdb-partitioned (with partitioned index and filter
@@ -95,6 +110,7 @@ public final class BenchmarkBackend implements AutoCloseable {
         String allocator = ZStateOptions.ALLOCATOR.defaultValue();
         int chainSize = ZStateOptions.ZSMALLOC_CHAIN_SIZE.defaultValue();
         String compression = ZStateOptions.PAGE_COMPRESSION.defaultValue();
+        boolean balancing = ZStateOptions.SLOT_POOL_BALANCING.defaultValue();
         if (backend.equals("zstate-zstd")) { // zstd with a dictionary the store trains on its pages
             compression = "zstd";
             variant = "zstate";
@@ -107,6 +123,9 @@ public final class BenchmarkBackend implements AutoCloseable {
         } else if (backend.startsWith("zstate-zsmalloc")) { // zstate-zsmallocN: zsmalloc with chain size N
             allocator = "zsmalloc";
             chainSize = number(backend, "zstate-zsmalloc");
+            variant = "zstate";
+        } else if (backend.equals("zstate-unbalanced")) { // the slot's pools not balanced (slot-pool-balancing off)
+            balancing = false;
             variant = "zstate";
         } else if (backend.equals("zstate-xcfmalloc") || backend.equals("zstate-zlog")) { // that allocator
             allocator = backend.substring("zstate-".length());
@@ -124,6 +143,7 @@ public final class BenchmarkBackend implements AutoCloseable {
                 config.set(ZStateOptions.ALLOCATOR, allocator);
                 config.set(ZStateOptions.ZSMALLOC_CHAIN_SIZE, chainSize);
                 config.set(ZStateOptions.PAGE_COMPRESSION, compression);
+                config.set(ZStateOptions.SLOT_POOL_BALANCING, balancing);
                 config.set(ZStateOptions.PAGE_CACHE_SIZE, new MemorySize(pageCache));
                 config.set(ZStateOptions.PAGE_SIZE, new MemorySize(pageSize));
                 config.set(org.apache.flink.configuration.CheckpointingOptions.INCREMENTAL_CHECKPOINTS, incremental);
@@ -148,6 +168,7 @@ public final class BenchmarkBackend implements AutoCloseable {
             case "hashmap" -> new HashMapStateBackend();
             default -> throw new IllegalArgumentException("backend '" + backend
                     + "' is not known: use zstate, zstate-reaper, zstate-noreaper, zstate-pages, zstate-entriesNN, zstate-writesNN,"
+                    + " zstate-unbalanced,"
                     + " zstate-xcfmalloc, zstate-zlog,"
                     + " zstate-zstd,"
                     + " zstate-zsmallocN (chain size N, 4 to 16), rocksdb, rocksdb-partitioned, forst or hashmap");
@@ -160,13 +181,7 @@ public final class BenchmarkBackend implements AutoCloseable {
             // throws when none was set). The JobManager's storage: nothing is written anywhere
             environment.setCheckpointStorageAccess(new org.apache.flink.runtime.state.storage.JobManagerCheckpointStorage()
                     .createCheckpointStorage(environment.getJobID()));
-            CheckpointableKeyedStateBackend<Long> keyed = stateBackend.createKeyedStateBackend(
-                    new KeyedStateBackendParametersImpl<>(environment, new JobID(), "state-benchmark",
-                            LongSerializer.INSTANCE, KEY_GROUPS, new KeyGroupRange(0, KEY_GROUPS - 1),
-                            environment.getTaskKvStateRegistry(), TtlTimeProvider.DEFAULT,
-                            new UnregisteredMetricsGroup(), (name, value) -> {}, restoreFrom,
-                            new CloseableRegistry(), 1.0));
-            return new BenchmarkBackend(environment, keyed);
+            return new BenchmarkBackend(environment, stateBackend, keyedIn(environment, stateBackend, restoreFrom));
         } catch (Exception | Error e) {
             try {
                 environment.close();
@@ -177,9 +192,24 @@ public final class BenchmarkBackend implements AutoCloseable {
         }
     }
 
+    private static CheckpointableKeyedStateBackend<Long> keyedIn(MockEnvironment environment,
+            AbstractStateBackend stateBackend, List<org.apache.flink.runtime.state.KeyedStateHandle> restoreFrom)
+            throws Exception {
+        return stateBackend.createKeyedStateBackend(
+                new KeyedStateBackendParametersImpl<>(environment, new JobID(), "state-benchmark",
+                        LongSerializer.INSTANCE, KEY_GROUPS, new KeyGroupRange(0, KEY_GROUPS - 1),
+                        environment.getTaskKvStateRegistry(), TtlTimeProvider.DEFAULT,
+                        new UnregisteredMetricsGroup(), (name, value) -> {}, restoreFrom,
+                        new CloseableRegistry(), 1.0));
+    }
+
     @Override
     public void close() throws Exception {
         try {
+            for (CheckpointableKeyedStateBackend<Long> other : neighbours) {
+                other.close();
+                other.dispose();
+            }
             keyed.close();
             keyed.dispose();
         } finally {

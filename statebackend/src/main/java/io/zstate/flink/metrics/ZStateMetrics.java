@@ -49,6 +49,8 @@ public final class ZStateMetrics {
         longGauge(group, "cachedEntries", stats, PageStoreStats::cachedEntries);
         longGauge(group, "entryCacheAdmissions", stats, PageStoreStats::entryAdmissions);
         longGauge(group, "framesReclaimed", stats, PageStoreStats::framesReclaimed);
+        longGauge(group, "framesReclaimedForSlot", stats, PageStoreStats::framesReclaimedForSlot);
+        longGauge(group, "slotShortfalls", stats, PageStoreStats::slotShortfalls);
         longGauge(group, "bufferedWrites", stats, PageStoreStats::bufferedWrites);
         longGauge(group, "bufferApplications", stats, PageStoreStats::bufferApplications);
         longGauge(group, "waitingWrites", stats, PageStoreStats::waitingWrites);
@@ -68,6 +70,7 @@ public final class ZStateMetrics {
         doubleGauge(group, "compressionRatio", stats, PageStoreStats::compressionRatio);
         doubleGauge(group, "cacheHitRate", stats, PageStoreStats::cacheHitRate);
         doubleGauge(group, "poolHitRate", stats, PageStoreStats::poolHitRate);
+        doubleGauge(group, "slotPoolShare", stats, PageStoreStats::slotPoolShare);
         doubleGauge(group, "framesReleasedPerWriteback", stats, PageStoreStats::framesReleasedPerWriteback);
     }
 

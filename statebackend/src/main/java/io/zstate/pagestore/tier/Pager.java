@@ -1,6 +1,7 @@
 package io.zstate.pagestore.tier;
 
 import io.zstate.pagestore.Faults;
+import io.zstate.allocator.ArenaFrames;
 import io.zstate.allocator.ArenaMemory;
 import io.zstate.allocator.Evictor;
 import io.zstate.allocator.FrameSource;
@@ -92,12 +93,15 @@ import org.apache.flink.util.IOUtils;
  *   MemoryManager). It touches nothing else of the pager; without the lock it reads only
  *   RocksDB records that nothing changes while it holds them (a view's snapshot, a pin's own
  *   key), so it never sees an object half-moved by compaction or a page half-written.
- *   The background reaper's thread (Reaper) takes no lock of the store: at each eviction the task
- *   (holding 1) installs what the reaper compressed and submits copies of the next dirty victims
- *   to a CleaningRing, which the reaper compresses; volatile indices hand each entry over. An
- *   installed copy counts only if the slot still holds the page at the write stamp it was copied
- *   at (markDirty and occupy stamp a slot); the pool and reclaim stay the task's. Never take 1
- *   while holding 2.
+ *   The background reaper's thread (Reaper) takes no lock of the store to compress: at each
+ *   eviction the task (holding 1) installs what the reaper compressed and submits copies of the
+ *   next dirty victims to a CleaningRing, which the reaper compresses; volatile indices hand each
+ *   entry over. An installed copy counts only if the slot still holds the page at the write stamp
+ *   it was copied at (markDirty and occupy stamp a slot). To balance a slot's pools
+ *   (PoolBalancer) it takes 1 of one store at a time for a reclaim of that store's coldest frames
+ *   (reclaimForSlot), holding nothing else; a task thread never takes another store's 1. The
+ *   slot's ArenaFrames monitor is a leaf, taken under 1 by whoever takes or gives back a frame.
+ *   Never take 1 while holding 2.
  *   3. a PageCodec's monitor (page-compression zstd): the reaper holds its ring's codec for a
  *   batch and a snapshot's thread its view's codec for a decode; closing either (under 1) waits
  *   for them; neither takes another lock while holding it. PageDictionary's monitor is a leaf.
@@ -110,7 +114,7 @@ public final class Pager implements AutoCloseable {
 
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Pager.class);
 
-    /** Arenas drawn from a shared budget are small, so stores sharing it grow in step. */
+    /** Arenas drawn from a shared budget are small, so that a slot takes its managed memory as it grows. */
     private static final int SHARED_ARENA_BYTES = 1 << 20;
 
     private final int pageSize;
@@ -182,10 +186,16 @@ public final class Pager implements AutoCloseable {
             this.cache = new PageCache((int) Math.min(Integer.MAX_VALUE, config.pageCacheBytes() / pageSize), pageSize);
             this.arenaMemory = new UnsafeArenaMemory();
             ArenaMemory memory = faults == Faults.NONE ? arenaMemory : new FaultyArenaMemory(arenaMemory, faults);
-            this.frames = shared == null // an own budget keeps the zstd contexts' bytes out of the frames'
-                    ? new FrameSource(config.poolBytes() - reserve, config.frameSize(),
-                            FrameSource.DEFAULT_ARENA_BYTES, null, memory)
-                    : new FrameSource(config.poolBytes(), config.frameSize(), SHARED_ARENA_BYTES, shared, memory);
+            if (slot != null) { // the slot's frames, passed between its pools (not arena faults: the slot's)
+                this.frames = new FrameSource(config.poolBytes(), slot.frames(config.frameSize(),
+                        frameSize -> ArenaFrames.shared(slot.pool().capacity(), frameSize, SHARED_ARENA_BYTES,
+                                slot.pool(), new UnsafeArenaMemory())));
+            } else {
+                this.frames = shared == null // an own budget keeps the zstd contexts' bytes out of the frames'
+                        ? new FrameSource(config.poolBytes() - reserve, config.frameSize(),
+                                FrameSource.DEFAULT_ARENA_BYTES, null, memory)
+                        : new FrameSource(config.poolBytes(), config.frameSize(), SHARED_ARENA_BYTES, shared, memory);
+            }
             try {
                 this.pool = traced(ZPools.create(config.allocator(), frames, config.zsmallocChainSize()), config);
             } catch (RuntimeException | Error e) {
@@ -779,6 +789,10 @@ public final class Pager implements AutoCloseable {
         int objectSize = StoredPage.HEADER + length;
         long handle = objectSize <= pool.maxObjectSize() ? pool.malloc(objectSize) : ZPool.NO_SPACE;
         if (handle == ZPool.NO_SPACE && objectSize <= pool.maxObjectSize()) {
+            if (slotShort != null && frames.isShortOfSharedFrames()) {
+                counters.slotShortfalls++;
+                slotShort.run(); // the slot's reaper takes frames from a colder pool; meanwhile our own
+            }
             reclaim();
             handle = pool.malloc(objectSize);
         }
@@ -803,13 +817,48 @@ public final class Pager implements AutoCloseable {
 
     /** Direct reclaim: the pool's coldest frames go to RocksDB in one committed write batch. */
     private void reclaim() {
+        reclaim(reclaimBatchFrames);
+    }
+
+    private int reclaim(int maxFrames) {
         spill.beginBatch();
         try {
-            counters.framesReclaimed += pool.reclaim(reclaimBatchFrames, writeback);
+            int released = pool.reclaim(maxFrames, writeback);
+            counters.framesReclaimed += released;
+            return released;
         } finally {
             spill.discardBatch(); // nothing left after a commit; unwritten puts after a failure
             writeback.discard();
         }
+    }
+
+    // ==== one pool per slot: frames for the other pools ==============================================
+
+    /** Runnable the slot's reaper gave, called (under the store's lock) when the slot is short. */
+    private Runnable slotShort;
+
+    /**
+     * Calls {@code wanted} whenever this pool is refused a frame within its budget because the
+     * other pools of its slot hold the rest (before it reclaims its own coldest frames).
+     */
+    public void whenSlotShort(Runnable wanted) {
+        this.slotShort = wanted;
+    }
+
+    /**
+     * Writes back the pool's coldest frames, at least {@code maxFrames} of them if it has them, for
+     * another pool of the slot (the slot's reaper, under the store's lock); returns the frames
+     * released to the slot.
+     */
+    public int reclaimForSlot(int maxFrames) {
+        int released = reclaim(maxFrames);
+        counters.framesReclaimedForSlot += released;
+        return released;
+    }
+
+    /** Page-cache misses so far: the demand on the pool (read by the slot's reaper without the lock: a sample). */
+    public long faults() {
+        return counters.cacheMisses;
     }
 
     /**
@@ -1108,7 +1157,8 @@ public final class Pager implements AutoCloseable {
         TierCounters.Pins pinned = new TierCounters.Pins(pins.openSnapshots(), pins.pinnedPoolObjects(),
                 pins.pinnedPoolBytes(), pins.spilledPins(), pins.saves());
         return counters.stats(pages, pinned, pool.stats(), pageSize, spillProperties ? spill.memoryBytes() : 0,
-                spillProperties ? spill.diskBytes() : 0, frames.arenaRefusals(), dictionaryBytes());
+                spillProperties ? spill.diskBytes() : 0, frames.arenaRefusals(), dictionaryBytes(),
+                frames.frames().isShared() ? frames.maxFrames() : 0);
     }
 
     /** Heap bytes of the page cache, page table, pool metadata and frame bookkeeping. */

@@ -53,12 +53,14 @@ public final class TierCounters {
     long dictionaryStores;
     /** LZ4 pool copies re-encoded with the dictionary once it was trained. */
     long recompressions;
+    long slotShortfalls;
+    long framesReclaimedForSlot;
 
     TierCounters() {}
 
     /** The counters with where the pages are now, as the store's public statistics. */
     PageStoreStats stats(PagePlacement pages, Pins pins, ZPoolStats pool, int pageSize, long spillMemoryBytes,
-            long spillDiskBytes, long arenaRefusals, long dictionaryBytes) {
+            long spillDiskBytes, long arenaRefusals, long dictionaryBytes, long slotPoolFrames) {
         return new PageStoreStats(
                 pages.hot(),
                 pages.dirty(),
@@ -109,7 +111,10 @@ public final class TierCounters {
                 dictionaryBytes,
                 0, // the write buffer's three: the index's, added by the store
                 0,
-                0);
+                0,
+                slotShortfalls,
+                framesReclaimedForSlot,
+                slotPoolFrames);
     }
 
     /** What open snapshots hold: pinned pool objects (count and bytes) and pinned copies in RocksDB. */

@@ -1,0 +1,119 @@
+package io.zstate.pagestore;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Path;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The pool balancer's rule, step by step on the test's thread (no reaper thread): two page stores
+ * of one slot, the balancer's rounds called with chosen clock readings.
+ */
+class PoolBalancerTest {
+
+    private static final long MS = 1_000_000L;
+    private static final int KEYS = 40_000;
+
+    @TempDir
+    Path dir;
+
+    /**
+     * Two pools that fault alike keep their frames (no trading back and forth); once one goes
+     * idle, a round takes a batch of its coldest frames for the other, whose pages stay readable.
+     */
+    @Test
+    void framesMoveFromAnIdlePoolButNotBetweenTwoBusyOnes() {
+        try (SlotMemory slot = new SlotMemory(5L << 20, 0.2)) { // a pool of 4 MiB
+            PageStoreConfig config = PageStoreConfig.defaults(dir).withPageCacheBytes(64 * 1024)
+                    .withPoolBytes(slot.pool().capacity());
+            PageStore a = new PageStore(config, 0, 1, slot, Faults.NONE);
+            PageStore b = new PageStore(config, 0, 1, slot, Faults.NONE);
+            try (a; b) {
+                int ta = a.createTable("v");
+                int tb = b.createTable("v");
+                PoolBalancer balancer = new PoolBalancer(() -> {});
+                synchronized (a) { // from now on every call holds the store's lock, as the backend's do
+                    balancer.add(a);
+                }
+                synchronized (b) {
+                    balancer.add(b);
+                }
+                byte[][] aValues = new byte[KEYS][]; // what a holds, to read back
+                Random random = new Random(5);
+                for (int k = 0; k < KEYS; k++) { // both fill the slot's pool, in turns
+                    aValues[k] = put(a, ta, k, random);
+                    put(b, tb, k, random);
+                }
+                assertThat(a.stats().slotShortfalls() + b.stats().slotShortfalls()).as("the slot's pool is full")
+                        .isPositive();
+                long now = System.nanoTime() + 1_000 * MS;
+                assertThat(balancer.balance(now)).as("the first window only starts (what came before is stale)")
+                        .isZero();
+
+                for (int i = 0; i < 20_000; i++) { // both busy alike
+                    int k = random.nextInt(KEYS);
+                    aValues[k] = put(a, ta, k, random);
+                    put(b, tb, random.nextInt(KEYS), random);
+                }
+                assertThat(balancer.hasWork()).as("a pool was short").isTrue();
+                now += 200 * MS;
+                assertThat(balancer.balance(now)).as("two pools that fault alike keep their frames").isZero();
+                assertThat(a.stats().framesReclaimedForSlot() + b.stats().framesReclaimedForSlot()).isZero();
+
+                long aHeld = a.stats().poolFramesHeld();
+                for (int i = 0; i < 20_000; i++) { // a idle, b busy
+                    put(b, tb, random.nextInt(KEYS), random);
+                }
+                assertThat(balancer.hasWork()).isTrue();
+                now += 200 * MS;
+                int moved = balancer.balance(now);
+                assertThat(moved).as("a batch of the idle pool's frames").isGreaterThanOrEqualTo(PoolBalancer.BATCH_FRAMES);
+                assertThat(a.stats().framesReclaimedForSlot()).isEqualTo(moved);
+                assertThat(a.stats().poolFramesHeld()).isEqualTo(aHeld - moved);
+                assertThat(b.stats().framesReclaimedForSlot()).isZero();
+                assertThat(balancer.framesMoved()).isEqualTo(moved);
+                assertThat(balancer.balance(now + MS)).as("no pool short since: nothing to do").isZero();
+
+                synchronized (a) {
+                    a.checkInvariants();
+                    ValueView view = new ValueView();
+                    for (int k = 0; k < KEYS; k++) { // the idle pool's pages went to its RocksDB, not away
+                        byte[] key = key(k);
+                        assertThat(a.get(ta, 0, key, 0, key.length, key.length, view)).isTrue();
+                        assertThat(view.toByteArray()).isEqualTo(aValues[k]);
+                    }
+                }
+                synchronized (b) {
+                    b.checkInvariants();
+                }
+            }
+            assertThat(slot.poolFramesTaken()).as("both pools gave their frames back").isZero();
+        }
+    }
+
+    /** Puts a {@link #value} under {@link #key}{@code (k)}, under the store's lock; returns the value. */
+    static byte[] put(PageStore store, int table, int k, Random random) {
+        byte[] key = key(k);
+        byte[] value = value(random);
+        synchronized (store) {
+            store.put(table, 0, key, 0, key.length, key.length, value, 0, value.length);
+        }
+        return value;
+    }
+
+    /** A six-byte key: a key-group byte, the int, a namespace byte. */
+    static byte[] key(int k) {
+        return java.nio.ByteBuffer.allocate(6).put((byte) 0).putInt(k).put((byte) 0).array();
+    }
+
+    /** 48 bytes, half of them random: compresses to about 60%. */
+    private static byte[] value(Random random) {
+        byte[] value = new byte[48];
+        for (int i = 0; i < value.length; i += 2) {
+            value[i] = (byte) random.nextInt();
+        }
+        return value;
+    }
+}
