@@ -93,6 +93,79 @@ class PoolBalancerTest {
         }
     }
 
+    /**
+     * A donor under an open snapshot: the frames the reaper takes hold pinned copies (old versions
+     * of pages changed since the freeze), which follow their objects to RocksDB; the snapshot,
+     * read afterwards, sees its instant, and the store its current values.
+     */
+    @Test
+    void aDonorsPinnedCopiesFollowTheirFramesToRocksDbAndItsSnapshotReadsItsInstant() throws Exception {
+        try (SlotMemory slot = new SlotMemory(5L << 20, 0.2)) {
+            PageStoreConfig config = PageStoreConfig.defaults(dir).withPageCacheBytes(64 * 1024)
+                    .withPoolBytes(slot.pool().capacity());
+            PageStore a = new PageStore(config, 0, 1, slot, Faults.NONE);
+            PageStore b = new PageStore(config, 0, 1, slot, Faults.NONE);
+            try (a; b) {
+                int ta = a.createTable("v");
+                int tb = b.createTable("v");
+                PoolBalancer balancer = new PoolBalancer(() -> {});
+                synchronized (a) {
+                    balancer.add(a);
+                }
+                synchronized (b) {
+                    balancer.add(b);
+                }
+                Random random = new Random(8);
+                byte[][] aValues = new byte[KEYS][];
+                for (int k = 0; k < KEYS; k++) {
+                    aValues[k] = put(a, ta, k, random);
+                }
+                io.zstate.pagestore.snapshot.FrozenView frozen;
+                synchronized (a) {
+                    frozen = a.freeze();
+                }
+                byte[][] instant = aValues.clone();
+                for (int i = 0; i < KEYS / 2; i++) { // pages change after the freeze: their old copies are pinned
+                    int k = random.nextInt(KEYS);
+                    aValues[k] = put(a, ta, k, random);
+                }
+                long pinsWrittenBack = a.stats().pinWritebacks(); // (a's own reclaims wrote back some)
+                assertThat(a.stats().pinnedPoolObjects()).as("pinned copies in a's pool").isPositive();
+                long now = System.nanoTime() + 1_000 * MS;
+                for (int round = 0; round < 200 && a.stats().pinWritebacks() == pinsWrittenBack; round++) {
+                    for (int i = 0; i < 2_000; i++) { // only b is busy from here on
+                        put(b, tb, random.nextInt(KEYS), random);
+                    }
+                    balancer.balance(now);
+                    now += 200 * MS;
+                }
+                PageStoreStats stats = a.stats();
+                assertThat(stats.framesReclaimedForSlot()).isPositive();
+                assertThat(stats.pinWritebacks()).as("pinned copies written back with the frames the reaper took")
+                        .isGreaterThan(pinsWrittenBack);
+                try (frozen) {
+                    byte[][] seen = new byte[KEYS][];
+                    frozen.forEachInKeyGroup(ta, 0, (k, ko, kl, v, vo, vl) -> seen[java.nio.ByteBuffer.wrap(k, ko + 1, 4)
+                            .getInt()] = java.util.Arrays.copyOfRange(v, vo, vo + vl));
+                    for (int k = 0; k < KEYS; k++) {
+                        assertThat(seen[k]).as("key %s in the snapshot", k).isEqualTo(instant[k]);
+                    }
+                }
+                synchronized (a) {
+                    a.checkInvariants();
+                    ValueView view = new ValueView();
+                    for (int k = 0; k < KEYS; k++) {
+                        byte[] key = key(k);
+                        assertThat(a.get(ta, 0, key, 0, key.length, key.length, view)).isTrue();
+                        assertThat(view.toByteArray()).isEqualTo(aValues[k]);
+                    }
+                    assertThat(a.stats().pinnedSpilled()).as("released with the snapshot").isZero();
+                }
+            }
+            assertThat(slot.poolFramesTaken()).isZero();
+        }
+    }
+
     /** Puts a {@link #value} under {@link #key}{@code (k)}, under the store's lock; returns the value. */
     static byte[] put(PageStore store, int table, int k, Random random) {
         byte[] key = key(k);
