@@ -174,6 +174,8 @@ public final class ZStateRunner extends JobRunOptions implements Callable<Intege
                     stats.entryWriteBacks());
             System.out.printf("zstate writes     %,d waited in the write buffer, %.2f per applied bucket, %,d waiting%n",
                     stats.bufferedWrites(), stats.writesPerApplication(), stats.waitingWrites());
+            System.out.printf("zstate slots      %,d times a pool was short of its slot's frames, %,d frames moved"
+                    + " between a slot's pools%n", stats.slotShortfalls(), stats.framesReclaimedForSlot());
         }
         if (json != null) {
             new RunResult(job.name(), backend.toLowerCase(Locale.ROOT), keys, events, parallelism,

@@ -42,6 +42,7 @@ final class ZKeyedStateBackendBuilder<K> implements StateBackendBuilder<ZKeyedSt
     private IncrementalSettings incremental = IncrementalSettings.OFF;
     private boolean backgroundReaper;
     private boolean slotPoolBalancing = true;
+    private double reaperCpuLimit = 1.0;
 
     ZKeyedStateBackendBuilder(KeyedStateBackendParameters<K> parameters) {
         this.parameters = Preconditions.checkNotNull(parameters);
@@ -97,6 +98,12 @@ final class ZKeyedStateBackendBuilder<K> implements StateBackendBuilder<ZKeyedSt
         return this;
     }
 
+    /** The CPU limit of a reaper of the backend's own (without a slot's memory; a slot's reaper has the slot's). */
+    ZKeyedStateBackendBuilder<K> setReaperCpuLimit(double reaperCpuLimit) {
+        this.reaperCpuLimit = reaperCpuLimit;
+        return this;
+    }
+
     ZKeyedStateBackendBuilder<K> setBackgroundReaper(boolean backgroundReaper) {
         this.backgroundReaper = backgroundReaper;
         return this;
@@ -130,7 +137,7 @@ final class ZKeyedStateBackendBuilder<K> implements StateBackendBuilder<ZKeyedSt
                 if (slot != null) {
                     slot.reaper().register(store);
                 } else {
-                    Reaper own = new Reaper(parameters.getOperatorIdentifier());
+                    Reaper own = new Reaper(parameters.getOperatorIdentifier(), reaperCpuLimit);
                     own.register(store);
                     store.whenReleased(own::close);
                 }

@@ -70,6 +70,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
     /** "auto", "true" or "false" ({@link ZStateOptions#BACKGROUND_REAPER}). */
     private final String backgroundReaper;
     private final boolean slotPoolBalancing;
+    private final double reaperCpuLimit;
     private final double spillMemoryFraction;
     private final String spillDirectory; // null: the TaskManager's working directory
     private final String poolTraceDirectory; // null: no pool trace
@@ -90,6 +91,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
         this.reclaimBatchFrames = ZStateOptions.RECLAIM_BATCH_FRAMES.defaultValue();
         this.backgroundReaper = ZStateOptions.BACKGROUND_REAPER.defaultValue();
         this.slotPoolBalancing = ZStateOptions.SLOT_POOL_BALANCING.defaultValue();
+        this.reaperCpuLimit = ZStateOptions.REAPER_CPU_LIMIT.defaultValue();
         this.spillMemoryFraction = ZStateOptions.SPILL_MEMORY_FRACTION.defaultValue();
         this.spillDirectory = null;
         this.poolTraceDirectory = null;
@@ -172,6 +174,11 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
                     String.join(", ", ZStateOptions.BACKGROUND_REAPER_VALUES));
         }
         this.slotPoolBalancing = config.getOptional(ZStateOptions.SLOT_POOL_BALANCING).orElse(original.slotPoolBalancing);
+        this.reaperCpuLimit = config.getOptional(ZStateOptions.REAPER_CPU_LIMIT).orElse(original.reaperCpuLimit);
+        if (!(reaperCpuLimit >= io.zstate.pagestore.Reaper.MIN_CPU_LIMIT && reaperCpuLimit <= 1.0)) {
+            throw invalid(ZStateOptions.REAPER_CPU_LIMIT.key(), String.valueOf(reaperCpuLimit),
+                    "a fraction of one core from " + io.zstate.pagestore.Reaper.MIN_CPU_LIMIT + " to 1");
+        }
         this.spillMemoryFraction = config.getOptional(ZStateOptions.SPILL_MEMORY_FRACTION)
                 .orElse(original.spillMemoryFraction);
         if (!(spillMemoryFraction > 0 && spillMemoryFraction < 1)) {
@@ -327,7 +334,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
         if (poolBytes == -1) {
             try {
                 sharedMemory = env.getMemoryManager().getSharedMemoryResourceForManagedMemory(
-                        MANAGED_MEMORY_TYPE, total -> new SlotMemory(total, spillMemoryFraction),
+                        MANAGED_MEMORY_TYPE, total -> new SlotMemory(total, spillMemoryFraction, reaperCpuLimit),
                         parameters.getManagedMemoryFraction());
             } catch (Exception e) {
                 throw new IOException("Could not reserve managed memory for the zstate pool.", e);
@@ -371,6 +378,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
                 .setBackgroundReaper(reaperRuns(backgroundReaper, Runtime.getRuntime().availableProcessors(),
                         env.getTaskManagerInfo().getConfiguration().get(TaskManagerOptions.NUM_TASK_SLOTS)))
                 .setSlotPoolBalancing(slotPoolBalancing)
+                .setReaperCpuLimit(reaperCpuLimit)
                 .setFaults(faultsForTests)
                 .build();
     }
@@ -434,6 +442,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
                 + ", pool=" + (poolBytes == -1 ? "managed" : String.valueOf(poolBytes)) + ", frameSize=" + frameSize
                 + ", bouncerRatio=" + bouncerRatio + ", pageCompression=" + pageCompression
                 + (writeBufferFraction > 0 ? ", writeBufferFraction=" + writeBufferFraction : "")
-                + ", backgroundReaper=" + backgroundReaper + (slotPoolBalancing ? "" : ", slotPoolBalancing=false") + '}';
+                + ", backgroundReaper=" + backgroundReaper + (slotPoolBalancing ? "" : ", slotPoolBalancing=false")
+                + (reaperCpuLimit < 1.0 ? ", reaperCpuLimit=" + reaperCpuLimit : "") + '}';
     }
 }

@@ -164,6 +164,17 @@ public final class ZStateOptions {
                                     + " either way; the thread balances the slot's pools ('"
                                     + "state.backend.zstate.slot-pool-balancing') whatever this option says.");
 
+    public static final ConfigOption<Double> REAPER_CPU_LIMIT =
+            key("state.backend.zstate.reaper-cpu-limit")
+                    .doubleType()
+                    .defaultValue(1.0)
+                    .withDescription(
+                            "The most CPU the slot's reaper thread (its compression and its pool balancing) may"
+                                    + " use, as a fraction of one core, from 0.05 to 1 (the default: no bound): past"
+                                    + " its share of each 100 ms it sleeps, and the tasks store and reclaim their"
+                                    + " pages themselves meanwhile, as they do when it falls behind. Gauges"
+                                    + " reaperCpuNanos and reaperThrottledNanos.");
+
     public static final ConfigOption<Boolean> SLOT_POOL_BALANCING =
             key("state.backend.zstate.slot-pool-balancing")
                     .booleanType()

@@ -39,6 +39,10 @@ import java.util.concurrent.locks.LockSupport;
  * pager's order). It does this whether or not it compresses for the store (the option
  * background-reaper decides compression only).
  *
+ * <p>CPU: bounded by a limit (a fraction of one core, the option reaper-cpu-limit): after each
+ * round of work the thread sleeps while it has used more than its share of the current 100 ms
+ * window (throttledNanos counts the sleep).
+ *
  * <p>Lifecycle: the thread starts with the first store registered and ends at {@link #close()},
  * which does not wait for it. Memory: each store's ring (64 pages and their compressed forms,
  * about 130 KiB for 1 KiB pages) is heap, counted in the store's heap bytes.
@@ -58,9 +62,36 @@ public final class Reaper implements AutoCloseable {
     private volatile long pagesCompressed;
     private final PoolBalancer balancer = new PoolBalancer(this::wake);
 
-    /** A reaper whose thread, once started, is named {@code zstate-reaper-<n> (<owner>)}. */
+    /** The smallest CPU limit the reaper takes. */
+    public static final double MIN_CPU_LIMIT = 0.05;
+
+    /** The wall time over which the reaper's CPU is held to its bound. */
+    static final long CPU_WINDOW_NANOS = 100_000_000L;
+
+    /** The most CPU the thread may use, as a fraction of one core (1: unbounded). */
+    private final double cpuLimit;
+    private long windowStart;
+    private long windowCpuStart;
+    private volatile long throttledNanos;
+
+    /** A reaper whose thread, once started, is named {@code zstate-reaper-<n> (<owner>)}, unbounded. */
     public Reaper(String owner) {
+        this(owner, 1.0);
+    }
+
+    /**
+     * A reaper whose thread uses at most {@code cpuLimit} of one core (0.05 to 1) over every
+     * {@value #CPU_WINDOW_NANOS} ns of wall time: past it, the thread sleeps out the rest of
+     * its share (the tasks meanwhile store and reclaim their pages themselves, as they do when
+     * the reaper falls behind).
+     */
+    public Reaper(String owner, double cpuLimit) {
+        if (!(cpuLimit >= MIN_CPU_LIMIT && cpuLimit <= 1.0)) {
+            throw new IllegalArgumentException("the reaper's CPU limit must be from " + MIN_CPU_LIMIT
+                    + " to 1 (of one core), not " + cpuLimit);
+        }
         this.name = "zstate-reaper-" + THREADS.incrementAndGet() + " (" + owner + ")";
+        this.cpuLimit = cpuLimit;
     }
 
     /**
@@ -102,6 +133,7 @@ public final class Reaper implements AutoCloseable {
     private void run() {
         while (!closed) {
             if (compressAll() + balancer.balance(System.nanoTime()) > 0) {
+                holdToCpuLimit();
                 continue;
             }
             idle = true;
@@ -109,6 +141,32 @@ public final class Reaper implements AutoCloseable {
                 LockSupport.park(this);
             }
             idle = false;
+        }
+    }
+
+    /**
+     * After a round of work: if the thread used more than its share of the CPU since the current
+     * window began, sleeps until the share is back within the limit. Windows restart every
+     * {@link #CPU_WINDOW_NANOS}.
+     */
+    private void holdToCpuLimit() {
+        if (cpuLimit >= 1.0) {
+            return;
+        }
+        ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+        long cpu = threads.getCurrentThreadCpuTime();
+        long now = System.nanoTime();
+        if (cpu < 0 || now - windowStart >= CPU_WINDOW_NANOS) {
+            windowStart = now;
+            windowCpuStart = Math.max(0, cpu);
+            return;
+        }
+        long due = windowStart + (long) ((cpu - windowCpuStart) / cpuLimit); // when the share allows this much
+        while (due > now && !closed) {
+            LockSupport.parkNanos(this, due - now);
+            long after = System.nanoTime();
+            throttledNanos += after - now;
+            now = after;
         }
     }
 
@@ -147,6 +205,11 @@ public final class Reaper implements AutoCloseable {
     /** Pages the thread compressed so far. */
     public long pagesCompressed() {
         return pagesCompressed;
+    }
+
+    /** Wall time the thread slept to keep to its CPU limit so far, in nanoseconds. */
+    public long throttledNanos() {
+        return throttledNanos;
     }
 
     /** Frames written back from one pool of the slot for another so far. */

@@ -56,7 +56,7 @@ public final class SlotMemory implements AutoCloseable {
     private final LRUCache cache;
     private final WriteBufferManager writeBuffers;
     /** The slot's background reaper (its thread starts with the first store registered). */
-    private final Reaper reaper = new Reaper("slot");
+    private final Reaper reaper;
     /** The pools' frames, made by the first pool of the slot (with its frame size). */
     private ArenaFrames frames;
 
@@ -65,10 +65,16 @@ public final class SlotMemory implements AutoCloseable {
      * least {@link #MIN_SPILL_CACHE_BYTES}) and the rest to the pool.
      */
     public SlotMemory(long total, double spillFraction) {
+        this(total, spillFraction, 1.0);
+    }
+
+    /** As {@link #SlotMemory(long, double)}, its reaper thread held to {@code reaperCpuLimit} of one core. */
+    public SlotMemory(long total, double spillFraction, double reaperCpuLimit) {
         if (spillFraction <= 0 || spillFraction >= 1) {
             throw new IllegalArgumentException("the spill stores' share of the memory must be between 0 and 1 (exclusive),"
                     + " not " + spillFraction);
         }
+        this.reaper = new Reaper("slot", reaperCpuLimit); // (checks its limit before anything native is made)
         long share = (long) (total * spillFraction);
         this.pool = new MemoryBudget(Math.max(0, total - share));
         this.spillBytes = Math.max(MIN_SPILL_CACHE_BYTES, share);

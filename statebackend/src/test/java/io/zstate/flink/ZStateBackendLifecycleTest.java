@@ -89,6 +89,10 @@ class ZStateBackendLifecycleTest {
                 .isInstanceOf(IllegalConfigurationException.class)
                 .hasMessageContaining("'state.backend.zstate.background-reaper': sometimes")
                 .hasMessageContaining("auto, true, false");
+        assertThatThrownBy(() -> configured(ZStateOptions.REAPER_CPU_LIMIT.key(), "0.01"))
+                .isInstanceOf(IllegalConfigurationException.class)
+                .hasMessageContaining("'state.backend.zstate.reaper-cpu-limit': 0.01")
+                .hasMessageContaining("from 0.05 to 1");
         assertThatThrownBy(() -> configured(ZStateOptions.WRITE_BUFFER_FRACTION.key(), "-0.1"))
                 .isInstanceOf(IllegalConfigurationException.class)
                 .hasMessageContaining("'state.backend.zstate.write-buffer-fraction': -0.1")

@@ -35,7 +35,8 @@ import net.jqwik.api.statistics.Statistics;
  * open at once, read while the store goes on (with reclaim, writeback and compaction of their
  * pinned copies) against the model as of their freeze, and released in any order, one of them
  * after the store closed. The background reaper's steps (collect dirty victims, compress them
- * outside the lock, install what did not change meanwhile) run among the operations. The store's page-location checker (pins included) and the pool's
+ * outside the lock, install what did not change meanwhile) run among the operations, and so do the
+ * slot's reaper's reclaims of a batch of the pool's coldest frames for another pool. The store's page-location checker (pins included) and the pool's
  * invariant checker run after every step.
  */
 class PageStoreModelPropertyTest {
@@ -46,7 +47,9 @@ class PageStoreModelPropertyTest {
         // the background reaper's three steps, interleaved with the task's operations as its thread may
         CLEAN_COLLECT, CLEAN_COMPRESS, CLEAN_INSTALL,
         // the three back to back: a batch the task did not touch meanwhile
-        CLEAN_CYCLE
+        CLEAN_CYCLE,
+        // the slot's reaper takes a batch of the pool's coldest frames for another pool of the slot
+        RECLAIM_FOR_SLOT
     }
 
     record Op(Kind kind, int table, int keyGroup, int keyId, int userKey, int valueSize, int seed) {}
@@ -84,7 +87,8 @@ class PageStoreModelPropertyTest {
                 Tuple.of(3, Kind.CLEAN_COLLECT),
                 Tuple.of(3, Kind.CLEAN_COMPRESS),
                 Tuple.of(3, Kind.CLEAN_INSTALL),
-                Tuple.of(3, Kind.CLEAN_CYCLE));
+                Tuple.of(3, Kind.CLEAN_CYCLE),
+                Tuple.of(2, Kind.RECLAIM_FOR_SLOT));
         Arbitrary<Integer> valueSizes = Arbitraries.frequencyOf(
                 Tuple.of(6, Arbitraries.integers().between(1, 24)),
                 Tuple.of(3, Arbitraries.integers().between(25, 240)),
@@ -181,6 +185,7 @@ class PageStoreModelPropertyTest {
                 }
                 Statistics.label("pool stores").collect(stats.poolPages() > 0 || stats.poolHits() > 0);
                 Statistics.label("writebacks").collect(stats.writebacks() > 0);
+                Statistics.label("reclaimed for the slot").collect(stats.framesReclaimedForSlot() > 0);
                 Statistics.label("background cleans").collect(stats.backgroundCleans() > 0);
                 Statistics.label("cleaning races").collect(stats.cleaningRaces() > 0);
                 Statistics.label("swap-ins").collect(stats.swapIns() > 0);
@@ -516,6 +521,7 @@ class PageStoreModelPropertyTest {
                 store.compressForCleaning();
                 store.installCleaned();
             }
+            case RECLAIM_FOR_SLOT -> store.reclaimForSlot(1 + (op.seed() & 31));
             case DELETE_GROUP -> {
                 // delete every value key of the key-group one by one: buckets empty out
                 String from = op.table() + "/" + op.keyGroup() + "/";
