@@ -34,10 +34,10 @@ import java.util.BitSet;
  *   taken + given-back stack == frames ever handed out <= maxFrames;
  *   a frame is either taken or on the stack, never both.
  *
- * Threads: a shared instance takes its monitor in every method that reads or changes the frame
- * accounting; it is a leaf lock (nothing is called under it but the ArenaMemory and the
- * MemoryBudget). An instance of one frame source's own is confined to that source's thread and
- * takes no lock. Reading an arena ({@link #arena}) takes no lock either: a frame's arena was
+ * Threads: every method that reads or changes the frame accounting takes the monitor, a leaf
+ * lock (nothing is called under it but the ArenaMemory and the MemoryBudget); take and give,
+ * the frequent two, skip it in an instance of one frame source's own, which is confined to that
+ * source's thread. Reading an arena ({@link #arena}) takes no lock: a frame's arena was
  * published by the take that handed the frame out.
  * </pre>
  */
@@ -208,12 +208,7 @@ public final class ArenaFrames implements AutoCloseable {
     }
 
     /** Whether {@code frame} is taken (by any source). */
-    public boolean isTaken(int frame) {
-        if (concurrent) {
-            synchronized (this) {
-                return frame >= 0 && frame < maxFrames && taken.get(frame);
-            }
-        }
+    public synchronized boolean isTaken(int frame) {
         return frame >= 0 && frame < maxFrames && taken.get(frame);
     }
 
@@ -231,12 +226,7 @@ public final class ArenaFrames implements AutoCloseable {
     }
 
     /** Frames taken now, by every source together. */
-    public int framesTaken() {
-        if (concurrent) {
-            synchronized (this) {
-                return framesTaken;
-            }
-        }
+    public synchronized int framesTaken() {
         return framesTaken;
     }
 
@@ -246,22 +236,12 @@ public final class ArenaFrames implements AutoCloseable {
     }
 
     /** Off-heap bytes of the arenas allocated so far; 0 after {@link #close()}. */
-    public long reservedBytes() {
-        if (concurrent) {
-            synchronized (this) {
-                return reservedBytes;
-            }
-        }
+    public synchronized long reservedBytes() {
         return reservedBytes;
     }
 
     /** Arenas the {@link ArenaMemory} refused so far (each answered {@link FrameSource#NO_FRAME}). */
-    public long arenaRefusals() {
-        if (concurrent) {
-            synchronized (this) {
-                return arenaRefusals;
-            }
-        }
+    public synchronized long arenaRefusals() {
         return arenaRefusals;
     }
 
@@ -280,17 +260,7 @@ public final class ArenaFrames implements AutoCloseable {
     }
 
     /** Verifies the accounting; throws {@link IllegalStateException} naming what is wrong. */
-    public void checkInvariants() {
-        if (concurrent) {
-            synchronized (this) {
-                checkAccounting();
-            }
-        } else {
-            checkAccounting();
-        }
-    }
-
-    private void checkAccounting() {
+    public synchronized void checkInvariants() {
         if (framesTaken + stackSize != nextUnused) {
             throw new IllegalStateException("frame accounting: " + framesTaken + " in use + " + stackSize
                     + " free != " + nextUnused + " handed out");
@@ -312,17 +282,7 @@ public final class ArenaFrames implements AutoCloseable {
      * reads {@link #framesTaken()} first. Idempotent.
      */
     @Override
-    public void close() {
-        if (concurrent) {
-            synchronized (this) {
-                closeArenas();
-            }
-        } else {
-            closeArenas();
-        }
-    }
-
-    private void closeArenas() {
+    public synchronized void close() {
         if (closed) {
             return;
         }

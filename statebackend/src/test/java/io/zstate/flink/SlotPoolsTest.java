@@ -84,11 +84,7 @@ class SlotPoolsTest {
                 check.nextBytes(noise);
                 assertThat(idleState.value()).as("key %s of the idle backend", key).isEqualTo(HexFormat.of().formatHex(noise));
             }
-            for (CheckpointableKeyedStateBackend<Integer> keyed : List.of(idle, busy)) {
-                keyed.close();
-                keyed.dispose();
-            }
-            assertThat(env.getMemoryManager().verifyEmpty()).as("managed memory returned").isTrue();
+            disposeAndCheckMemory(env, idle, busy);
         }
     }
 
@@ -109,12 +105,18 @@ class SlotPoolsTest {
             assertThat(stats(busy).slotPoolShare()).as("what the idle backend left").isLessThan(0.1);
             assertThat(((ZKeyedStateBackend<Integer>) idle).slotMemory().reaper().isRunning())
                     .as("no reaper thread without compression or balancing").isFalse();
-            for (CheckpointableKeyedStateBackend<Integer> keyed : List.of(idle, busy)) {
-                keyed.close();
-                keyed.dispose();
-            }
-            assertThat(env.getMemoryManager().verifyEmpty()).as("managed memory returned").isTrue();
+            disposeAndCheckMemory(env, idle, busy);
         }
+    }
+
+    @SafeVarargs
+    private static void disposeAndCheckMemory(MockEnvironment env, CheckpointableKeyedStateBackend<Integer>... backends)
+            throws Exception {
+        for (CheckpointableKeyedStateBackend<Integer> keyed : backends) {
+            keyed.close();
+            keyed.dispose();
+        }
+        assertThat(env.getMemoryManager().verifyEmpty()).as("managed memory returned").isTrue();
     }
 
     /** {@code count} read-modify-writes of random keys, as a counter job does. */

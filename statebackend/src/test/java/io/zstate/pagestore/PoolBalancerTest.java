@@ -26,20 +26,12 @@ class PoolBalancerTest {
     @Test
     void framesMoveFromAnIdlePoolButNotBetweenTwoBusyOnes() {
         try (SlotMemory slot = new SlotMemory(5L << 20, 0.2)) { // a pool of 4 MiB
-            PageStoreConfig config = PageStoreConfig.defaults(dir).withPageCacheBytes(64 * 1024)
-                    .withPoolBytes(slot.pool().capacity());
-            PageStore a = new PageStore(config, 0, 1, slot, Faults.NONE);
-            PageStore b = new PageStore(config, 0, 1, slot, Faults.NONE);
+            PageStore a = store(slot);
+            PageStore b = store(slot);
             try (a; b) {
                 int ta = a.createTable("v");
                 int tb = b.createTable("v");
-                PoolBalancer balancer = new PoolBalancer(() -> {});
-                synchronized (a) { // from now on every call holds the store's lock, as the backend's do
-                    balancer.add(a);
-                }
-                synchronized (b) {
-                    balancer.add(b);
-                }
+                PoolBalancer balancer = balanced(a, b);
                 byte[][] aValues = new byte[KEYS][]; // what a holds, to read back
                 Random random = new Random(5);
                 for (int k = 0; k < KEYS; k++) { // both fill the slot's pool, in turns
@@ -101,20 +93,12 @@ class PoolBalancerTest {
     @Test
     void aDonorsPinnedCopiesFollowTheirFramesToRocksDbAndItsSnapshotReadsItsInstant() throws Exception {
         try (SlotMemory slot = new SlotMemory(5L << 20, 0.2)) {
-            PageStoreConfig config = PageStoreConfig.defaults(dir).withPageCacheBytes(64 * 1024)
-                    .withPoolBytes(slot.pool().capacity());
-            PageStore a = new PageStore(config, 0, 1, slot, Faults.NONE);
-            PageStore b = new PageStore(config, 0, 1, slot, Faults.NONE);
+            PageStore a = store(slot);
+            PageStore b = store(slot);
             try (a; b) {
                 int ta = a.createTable("v");
                 int tb = b.createTable("v");
-                PoolBalancer balancer = new PoolBalancer(() -> {});
-                synchronized (a) {
-                    balancer.add(a);
-                }
-                synchronized (b) {
-                    balancer.add(b);
-                }
+                PoolBalancer balancer = balanced(a, b);
                 Random random = new Random(8);
                 byte[][] aValues = new byte[KEYS][];
                 for (int k = 0; k < KEYS; k++) {
@@ -164,6 +148,23 @@ class PoolBalancerTest {
             }
             assertThat(slot.poolFramesTaken()).isZero();
         }
+    }
+
+    /** A page store of 64 KiB of page cache whose pool may take the whole of the slot's. */
+    private PageStore store(SlotMemory slot) {
+        return new PageStore(PageStoreConfig.defaults(dir).withPageCacheBytes(64 * 1024)
+                .withPoolBytes(slot.pool().capacity()), 0, 1, slot, Faults.NONE);
+    }
+
+    /** A balancer of {@code stores} (rounds run by the test); every call holds a store's lock from now on. */
+    private static PoolBalancer balanced(PageStore... stores) {
+        PoolBalancer balancer = new PoolBalancer(() -> {});
+        for (PageStore store : stores) {
+            synchronized (store) {
+                balancer.add(store);
+            }
+        }
+        return balancer;
     }
 
     /** Puts a {@link #value} under {@link #key}{@code (k)}, under the store's lock; returns the value. */

@@ -17,7 +17,9 @@ import org.junit.jupiter.api.io.TempDir;
  * The slot's reaper balancing pools while their tasks use them: two stores of one slot, each
  * written by a thread of its own in turns of 300 ms, busy while the other is quiet (a write a
  * millisecond), so the reaper takes frames from a store whose task writes meanwhile (the store's
- * lock keeps them apart). Every value
+ * lock keeps them apart). Each store is frozen at the start of each of its quiet turns, and the
+ * snapshot read on a third thread while the reaper takes the store's frames, pinned copies among
+ * them. Every value
  * reads back afterwards, both stores' invariants hold, frames moved both ways, and every frame is
  * back with the slot at the end.
  */
@@ -38,6 +40,8 @@ class SlotPoolsStressTest {
             int[] tables = new int[2];
             byte[][][] values = new byte[2][KEYS][];
             ExecutorService tasks = Executors.newFixedThreadPool(2);
+            ExecutorService readers = Executors.newFixedThreadPool(1);
+            List<Future<Integer>> reads = java.util.Collections.synchronizedList(new ArrayList<>());
             try {
                 for (int s = 0; s < 2; s++) {
                     tables[s] = stores[s].createTable("v");
@@ -53,8 +57,14 @@ class SlotPoolsStressTest {
                     done.add(tasks.submit(() -> {
                         Random random = new Random(me);
                         int writes = 0;
+                        boolean busy = me % 2 == 0; // (the first turn: no snapshot before it)
                         for (long now = start; now < end; now = System.nanoTime()) {
-                            if (((now - start) / 300_000_000L + me) % 2 == 0) { // busy turn: writes
+                            boolean wasBusy = busy;
+                            busy = ((now - start) / 300_000_000L + me) % 2 == 0;
+                            if (wasBusy && !busy) { // a snapshot at each quiet turn, read while the reaper takes frames
+                                reads.add(readers.submit(snapshotReader(stores[me], tables[me], values[me])));
+                            }
+                            if (busy) { // busy turn: writes
                                 for (int i = 0; i < 500; i++) {
                                     int k = writes < KEYS ? writes : random.nextInt(KEYS);
                                     values[me][k] = PoolBalancerTest.put(stores[me], tables[me], k, random);
@@ -73,8 +83,13 @@ class SlotPoolsStressTest {
                 for (Future<Integer> f : done) {
                     assertThat(f.get(60, TimeUnit.SECONDS)).isPositive();
                 }
+                assertThat(reads).as("snapshots taken").hasSizeGreaterThanOrEqualTo(4);
+                for (Future<Integer> read : reads) {
+                    assertThat(read.get(60, TimeUnit.SECONDS)).as("entries a snapshot held").isPositive();
+                }
             } finally {
                 tasks.shutdownNow();
+                readers.shutdownNow();
             }
             try {
                 for (int s = 0; s < 2; s++) {
@@ -97,6 +112,9 @@ class SlotPoolsStressTest {
                 assertThat(stores[1].stats().framesReclaimedForSlot()).as("frames taken from the second").isPositive();
                 assertThat(slot.reaper().framesBalanced()).isEqualTo(stores[0].stats().framesReclaimedForSlot()
                         + stores[1].stats().framesReclaimedForSlot());
+                assertThat(stores[0].stats().pinWritebacks() + stores[1].stats().pinWritebacks())
+                        .as("pinned copies written back (by a task's reclaim or the reaper's)").isPositive();
+                assertThat(stores[0].stats().openSnapshots() + stores[1].stats().openSnapshots()).isZero();
             } finally {
                 for (PageStore store : stores) {
                     synchronized (store) {
@@ -106,5 +124,33 @@ class SlotPoolsStressTest {
             }
             assertThat(slot.poolFramesTaken()).as("every frame back with the slot").isZero();
         }
+    }
+
+    /**
+     * Freezes {@code store} now (its task's thread, under the store's lock) and returns a read of
+     * the snapshot for another thread: a little later, while the task and the reaper go on, every
+     * entry must be as it was at the freeze, and no other there.
+     */
+    private static java.util.concurrent.Callable<Integer> snapshotReader(PageStore store, int table, byte[][] values) {
+        io.zstate.pagestore.snapshot.FrozenView frozen;
+        byte[][] instant;
+        synchronized (store) {
+            frozen = store.freeze();
+            instant = values.clone();
+        }
+        return () -> {
+            try (frozen) {
+                Thread.sleep(100);
+                byte[][] seen = new byte[KEYS][];
+                frozen.forEachInKeyGroup(table, 0, (k, ko, kl, v, vo, vl) ->
+                        seen[java.nio.ByteBuffer.wrap(k, ko + 1, 4).getInt()] = java.util.Arrays.copyOfRange(v, vo, vo + vl));
+                int entries = 0;
+                for (int k = 0; k < KEYS; k++) {
+                    assertThat(seen[k]).as("key %s in a snapshot", k).isEqualTo(instant[k]);
+                    entries += instant[k] == null ? 0 : 1;
+                }
+                return entries;
+            }
+        };
     }
 }

@@ -33,8 +33,12 @@ import picocli.CommandLine.Option;
  *              managed-memory fraction 1, as a TaskManager makes them): the idle one loads its
  *              state first and is not touched again; the busy one loads, warms up and is
  *              measured as above
- *   reported   median ops/ms of the windows (and the first window after warm-up), the ratio
- *              beside / alone, and for zstate the busy backend's share of the slot's pool
+ *   busy one   with --neighbour-ops N, the neighbour is not idle: after every 1,000 accesses of
+ *              the measured backend, N read-modify-writes of Zipf-distributed keys on it (a hot
+ *              set in its page cache, a cold tail), timed with the measured ones
+ *   reported   median ops/ms of the measured backend's accesses in the windows (and the first
+ *              window after warm-up), the ratio beside / alone, and for zstate the measured
+ *              backend's share of the slot's pool (and the neighbour's, and the frames taken)
  *   backends   zstate (slot-pool-balancing on, its default), zstate-unbalanced (off), rocksdb
  *              (its managed memory: one block cache and write-buffer manager per slot, shared
  *              by the slot's RocksDB instances)
@@ -66,6 +70,17 @@ public final class SlotSharingBench implements Runnable {
 
     @Option(names = "--seconds", defaultValue = "10", description = "Measured one-second windows (default: ${DEFAULT-VALUE}).")
     int seconds;
+
+    @Option(names = "--neighbour-ops", defaultValue = "0",
+            description = "Read-modify-writes on the neighbour, Zipf-distributed keys, per 1,000 on the measured backend"
+                    + " (default: ${DEFAULT-VALUE}: an idle neighbour).")
+    int neighbourOps;
+
+    /** The neighbour's state and its Zipf key stream while it is busy; null while it is idle or absent. */
+    private CheckpointableKeyedStateBackend<Long> neighbour;
+    private ValueState<String> neighbourState;
+    private int[] neighbourKeys;
+    private int neighbourCursor;
 
     public static void main(String[] args) {
         System.exit(new CommandLine(new SlotSharingBench()).execute(args));
@@ -102,10 +117,17 @@ public final class SlotSharingBench implements Runnable {
         long managed = (long) managedMemoryMb << 20;
         try (BenchmarkBackend slot = BenchmarkBackend.create(backend, managed, (long) pageCacheKb << 10)) {
             CheckpointableKeyedStateBackend<Long> busy = slot.keyed;
+            neighbour = null;
             if (beside) {
-                CheckpointableKeyedStateBackend<Long> idle = slot.keyed;
-                load(idle, state(idle), 1);
+                CheckpointableKeyedStateBackend<Long> other = slot.keyed;
+                ValueState<String> otherState = state(other);
+                load(other, otherState, 1);
                 busy = slot.neighbour();
+                if (neighbourOps > 0) {
+                    neighbour = other;
+                    neighbourState = otherState;
+                    neighbourKeys = KeyDistribution.zipf.stream(keys, 5);
+                }
             }
             ValueState<String> state = state(busy);
             load(busy, state, 2);
@@ -129,6 +151,11 @@ public final class SlotSharingBench implements Runnable {
             if (busy instanceof ZKeyedStateBackend<Long> zstate) {
                 PageStoreStats stats = zstate.pageStoreStats();
                 share = String.format(Locale.ROOT, "%.0f%%", 100 * stats.slotPoolShare());
+                if (neighbour instanceof ZKeyedStateBackend<Long> other) {
+                    PageStoreStats its = other.pageStoreStats();
+                    share += String.format(Locale.ROOT, " (neighbour %.0f%%, %,d and %,d frames taken from each)",
+                            100 * its.slotPoolShare(), stats.framesReclaimedForSlot(), its.framesReclaimedForSlot());
+                }
             }
             double first = windows[0];
             Arrays.sort(windows);
@@ -154,13 +181,26 @@ public final class SlotSharingBench implements Runnable {
         }
     }
 
-    /** {@code count} read-modify-writes of uniform random keys, as a counter job does. */
+    /**
+     * {@code count} read-modify-writes of uniform random keys, as a counter job does; then, with a
+     * busy neighbour, its share of read-modify-writes of Zipf-distributed keys on it.
+     */
     private void rewrite(CheckpointableKeyedStateBackend<Long> keyed, ValueState<String> state, Random random,
             int count) throws Exception {
         for (int i = 0; i < count; i++) {
-            keyed.setCurrentKey((long) random.nextInt(keys));
-            String value = state.value();
-            state.update(value.substring(1) + value.charAt(0));
+            rewriteOne(keyed, state, random.nextInt(keys));
         }
+        if (neighbour != null) {
+            for (int i = 0; i < neighbourOps * count / 1_000; i++) {
+                rewriteOne(neighbour, neighbourState, neighbourKeys[neighbourCursor++ & (neighbourKeys.length - 1)]);
+            }
+        }
+    }
+
+    private static void rewriteOne(CheckpointableKeyedStateBackend<Long> keyed, ValueState<String> state, int key)
+            throws Exception {
+        keyed.setCurrentKey((long) key);
+        String value = state.value();
+        state.update(value.substring(1) + value.charAt(0));
     }
 }
