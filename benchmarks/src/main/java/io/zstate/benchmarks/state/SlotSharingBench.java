@@ -105,8 +105,9 @@ public final class SlotSharingBench implements Runnable {
             throw new RuntimeException("The slot-sharing benchmark failed", e);
         }
         System.out.println();
-        System.out.println("| backend | alone ops/ms | alone, first second | beside an idle one ops/ms | beside, first second"
-                + " | beside / alone | busy pool's share of the slot's |");
+        String beside = neighbourOps > 0 ? "beside a busy one" : "beside an idle one";
+        System.out.println("| backend | alone ops/ms | alone, first second | " + beside + " ops/ms | beside, first second"
+                + " | beside / alone | measured pool's share of the slot's |");
         System.out.println("|---|---|---|---|---|---|---|");
         rows.forEach(System.out::println);
     }
@@ -160,7 +161,8 @@ public final class SlotSharingBench implements Runnable {
             double first = windows[0];
             Arrays.sort(windows);
             System.out.printf(Locale.ROOT, "  %s %s: median %.1f ops/ms (first second %.1f), share %s%n", backend,
-                    beside ? "beside an idle one" : "alone", windows[seconds / 2], first, share);
+                    beside ? (neighbourOps > 0 ? "beside a busy one" : "beside an idle one") : "alone",
+                    windows[seconds / 2], first, share);
             return new Result(windows[seconds / 2], first, share);
         }
     }
