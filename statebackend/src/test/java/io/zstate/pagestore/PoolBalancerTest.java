@@ -1,6 +1,7 @@
 package io.zstate.pagestore;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.file.Path;
 import java.util.Random;
@@ -147,6 +148,54 @@ class PoolBalancerTest {
                 }
             }
             assertThat(slot.poolFramesTaken()).isZero();
+        }
+    }
+
+    /**
+     * A donor whose writeback fails on the reaper's thread (RocksDB refuses the batch): the store is
+     * marked failed, so its task fails on its next call with what went wrong (the engine-layers
+     * rule); the balancer forgets it and the other store goes on.
+     */
+    @Test
+    void aDonorWhoseWritebackFailsOnTheReapersThreadFailsItsTasksNextCall() {
+        boolean[] failWrites = {false};
+        try (SlotMemory slot = new SlotMemory(5L << 20, 0.2)) {
+            PageStore a = new PageStore(PageStoreConfig.defaults(dir).withPageCacheBytes(64 * 1024)
+                    .withPoolBytes(slot.pool().capacity()), 0, 1, slot,
+                    seam -> seam == Faults.Seam.SPILL_WRITE && failWrites[0]);
+            PageStore b = store(slot);
+            try (a; b) {
+                int ta = a.createTable("v");
+                int tb = b.createTable("v");
+                PoolBalancer balancer = balanced(a, b);
+                Random random = new Random(9);
+                for (int k = 0; k < KEYS; k++) {
+                    put(a, ta, k, random);
+                    put(b, tb, k, random);
+                }
+                long now = System.nanoTime() + 1_000 * MS;
+                balancer.balance(now); // the first window starts
+                for (int i = 0; i < 20_000; i++) { // a idle, b busy
+                    put(b, tb, random.nextInt(KEYS), random);
+                }
+                failWrites[0] = true;
+                assertThat(balancer.balance(now + 200 * MS)).as("nothing moved").isZero();
+                assertThat(a.isFailed()).as("the donor's store is marked failed").isTrue();
+                assertThatThrownBy(() -> put(a, ta, 1, random))
+                        .isInstanceOf(PageStoreFailedException.class)
+                        .hasMessageContaining("writing back pool pages for another keyed backend of the slot")
+                        .hasMessageContaining("restore from its last checkpoint");
+                failWrites[0] = false;
+                for (int i = 0; i < 5_000; i++) { // b goes on; the balancer no longer looks at a
+                    put(b, tb, random.nextInt(KEYS), random);
+                }
+                assertThat(balancer.balance(now + 400 * MS)).isZero();
+                synchronized (b) {
+                    b.checkInvariants();
+                }
+                assertThat(b.isFailed()).isFalse();
+            }
+            assertThat(slot.poolFramesTaken()).as("the failed store's frames too went back at close").isZero();
         }
     }
 
