@@ -88,10 +88,6 @@ final class ZKeyedStateBackendBuilder<K> implements StateBackendBuilder<ZKeyedSt
         return this;
     }
 
-    /**
-     * Whether the page store is cleaned by a background reaper: the slot's (one thread for the
-     * slot's backends), or the backend's own when the pool is sized by hand (default: off).
-     */
     /** Whether the slot's reaper balances this backend's pool with the slot's others (managed memory only). */
     ZKeyedStateBackendBuilder<K> setSlotPoolBalancing(boolean slotPoolBalancing) {
         this.slotPoolBalancing = slotPoolBalancing;
@@ -104,6 +100,10 @@ final class ZKeyedStateBackendBuilder<K> implements StateBackendBuilder<ZKeyedSt
         return this;
     }
 
+    /**
+     * Whether the page store is cleaned by a background reaper: the slot's (one thread for the
+     * slot's backends), or the backend's own when the pool is sized by hand (default: off).
+     */
     ZKeyedStateBackendBuilder<K> setBackgroundReaper(boolean backgroundReaper) {
         this.backgroundReaper = backgroundReaper;
         return this;
