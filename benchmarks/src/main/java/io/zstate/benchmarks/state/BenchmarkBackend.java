@@ -63,7 +63,8 @@ public final class BenchmarkBackend implements AutoCloseable {
 
     /**
      * @param backend zstate (its defaults), zstate-reaper and zstate-noreaper (its background reaper on, off;
-     *     by default "auto"), zstate-pages (its entry cache off), zstate-unbalanced (slot-pool-balancing off),
+     *     by default "auto"), zstate-reaperNN (on, held to NN% of a core), zstate-pages (its entry cache off),
+     *     zstate-unbalanced (slot-pool-balancing off),
      *     zstate-entriesNN (NN% of the page cache's heap for entries), zstate-writesNN (NN% of it for the
      *     write buffer), zstate-xcfmalloc, zstate-zlog (that
      *     allocator for the pool), zstate-zsmallocN (zsmalloc with chain size N, 4 to 16), rocksdb, rocksdb-partitioned (with partitioned index and filter
@@ -81,7 +82,7 @@ public final class BenchmarkBackend implements AutoCloseable {
             return Integer.parseInt(backend.substring(name.length()));
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException("backend '" + backend + "': " + name + " takes a number, as " + name
-                    + (name.endsWith("entries") || name.endsWith("writes") ? "25 (a percentage)" : "4 (a chain size)"), e);
+                    + (name.endsWith("entries") || name.endsWith("writes") || name.endsWith("reaper") ? "25 (a percentage)" : "4 (a chain size)"), e);
         }
     }
 
@@ -111,6 +112,7 @@ public final class BenchmarkBackend implements AutoCloseable {
         int chainSize = ZStateOptions.ZSMALLOC_CHAIN_SIZE.defaultValue();
         String compression = ZStateOptions.PAGE_COMPRESSION.defaultValue();
         boolean balancing = ZStateOptions.SLOT_POOL_BALANCING.defaultValue();
+        double reaperCpuLimit = ZStateOptions.REAPER_CPU_LIMIT.defaultValue();
         if (backend.equals("zstate-zstd")) { // zstd with a dictionary the store trains on its pages
             compression = "zstd";
             variant = "zstate";
@@ -124,6 +126,10 @@ public final class BenchmarkBackend implements AutoCloseable {
             allocator = "zsmalloc";
             chainSize = number(backend, "zstate-zsmalloc");
             variant = "zstate";
+        } else if (backend.startsWith("zstate-reaper") && !backend.equals("zstate-reaper")) {
+            // zstate-reaperNN: the background reaper on, held to NN% of one core
+            reaperCpuLimit = number(backend, "zstate-reaper") / 100.0;
+            variant = "zstate-reaper";
         } else if (backend.equals("zstate-unbalanced")) { // the slot's pools not balanced (slot-pool-balancing off)
             balancing = false;
             variant = "zstate";
@@ -136,8 +142,9 @@ public final class BenchmarkBackend implements AutoCloseable {
                 // zstate-reaper / -noreaper: the background reaper on / off (else "auto"); zstate-pages: no entry cache
                 Configuration config = new Configuration();
                 // the reaper as configured by default ("auto": on with two cores beyond one per slot), or forced
-                config.set(ZStateOptions.BACKGROUND_REAPER, backend.equals("zstate-reaper") ? "true"
+                config.set(ZStateOptions.BACKGROUND_REAPER, variant.equals("zstate-reaper") ? "true"
                         : backend.equals("zstate-noreaper") ? "false" : ZStateOptions.BACKGROUND_REAPER.defaultValue());
+                config.set(ZStateOptions.REAPER_CPU_LIMIT, reaperCpuLimit);
                 config.set(ZStateOptions.ENTRY_CACHE_FRACTION, backend.equals("zstate-pages") ? 0.0 : entryFraction);
                 config.set(ZStateOptions.WRITE_BUFFER_FRACTION, writeFraction);
                 config.set(ZStateOptions.ALLOCATOR, allocator);
@@ -168,7 +175,7 @@ public final class BenchmarkBackend implements AutoCloseable {
             case "hashmap" -> new HashMapStateBackend();
             default -> throw new IllegalArgumentException("backend '" + backend
                     + "' is not known: use zstate, zstate-reaper, zstate-noreaper, zstate-pages, zstate-entriesNN, zstate-writesNN,"
-                    + " zstate-unbalanced,"
+                    + " zstate-reaperNN, zstate-unbalanced,"
                     + " zstate-xcfmalloc, zstate-zlog,"
                     + " zstate-zstd,"
                     + " zstate-zsmallocN (chain size N, 4 to 16), rocksdb, rocksdb-partitioned, forst or hashmap");
