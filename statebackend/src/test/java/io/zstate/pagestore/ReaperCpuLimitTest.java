@@ -40,8 +40,10 @@ class ReaperCpuLimitTest {
             }
             double used = (double) (reaper.cpuNanos() - cpuStart) / (System.nanoTime() - wallStart);
             assertThat(reaper.pagesCompressed()).as("the reaper had work").isPositive();
-            assertThat(reaper.throttledNanos()).as("it slept to keep to its limit").isPositive();
             assertThat(used).as("the reaper's share of a core").isLessThanOrEqualTo(limit * 1.5);
+            if (used > limit / 2) { // it wanted its share (unbounded it uses about half a core here): it slept for it
+                assertThat(reaper.throttledNanos()).as("it slept to keep to its limit").isPositive();
+            }
         }
     }
 
