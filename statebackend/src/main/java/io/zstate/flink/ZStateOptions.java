@@ -183,7 +183,8 @@ public final class ZStateOptions {
                             "Whether the keyed backends of a slot (several stateful operators, slot sharing) pass"
                                     + " pool memory to each other: when one backend's pool is short of frames the"
                                     + " others hold, the slot's reaper thread writes back frames of the pool that"
-                                    + " faults least per frame it holds (if it faults less than half as often) to"
+                                    + " has the least demand (pages faulted in and stored) per frame it holds, if less"
+                                    + " than half the short one's, to"
                                     + " that backend's RocksDB, so an idle operator's memory goes to a busy one. Off:"
                                     + " a backend keeps the frames it took until it frees them, and the first to"
                                     + " fill the pool keeps it. Only with the pool in managed memory (no 'pool-size').");

@@ -711,9 +711,9 @@ public final class PageStore implements AutoCloseable {
         }
     }
 
-    /** Page faults so far (the reaper's sample of the pool's demand; read without the lock). */
-    public long faults() {
-        return pager.faults();
+    /** Pages faulted in and dirty pages stored so far: the pool's demand (the reaper's sample; read without the lock). */
+    public long poolDemand() {
+        return pager.poolDemand();
     }
 
     /** Whether the store was closed (the reaper forgets it). */

@@ -9,9 +9,10 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * its pools, at the grain of a pool).
  *
  * <pre>
- * Heat of a pool: page faults per frame it holds, per second, over the last window (100 ms or
- *   more between two balancing rounds; a window of more than four is stale and starts again). A
- *   fault is a page the store needed and its page cache did not have: what its pool is for.
+ * Heat of a pool: its demand per frame it holds, per second, over the last window (100 ms or
+ *   more between two balancing rounds; a window of more than four is stale and starts again). The
+ *   demand is pages faulted in (pages the store needed and its page cache did not have: what its
+ *   pool serves) and dirty pages stored (what its pool must take).
  *
  *   task thread of store B (its lock held)              reaper thread
  *     pool.malloc refused: the slot's frames are         balance():
@@ -26,14 +27,14 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * </pre>
  *
  * The factor of two keeps two equally busy pools from trading frames back and forth; an idle
- * pool (no fault in a window) gives frames to any pool that faults, down to none. A donor's pages
- * stay readable (written back to its RocksDB, faulted in when it wakes).
+ * pool (no fault and no store in a window) gives frames to any pool that has demand, down to
+ * none. A donor's pages stay readable (written back to its RocksDB, faulted in when it wakes).
  *
  * <p>Threads and locks: {@link #add} and the shortfall callback run on task threads (the latter
  * under its store's lock, touching only volatile fields); {@link #balance} runs on the reaper's
  * thread, takes one store's lock at a time (through {@link PageStore#reclaimForSlot}) and holds no
  * other lock meanwhile, so it can never be part of a cycle: a task thread never takes another
- * store's lock. The fault counts and frame counts it reads without the stores' locks are samples.
+ * store's lock. The demand and frame counts it reads without the stores' locks are samples.
  * A donor whose reclaim fails is marked failed by its store (its task fails on its next call) and
  * forgotten here.
  */
@@ -54,7 +55,7 @@ final class PoolBalancer {
         final PageStore store;
         /** Its pool was refused a frame the slot's other pools hold. */
         volatile boolean shortOfFrames;
-        long faultsAtWindowStart;
+        long demandAtWindowStart;
         double heat;
 
         Member(PageStore store) {
@@ -78,7 +79,7 @@ final class PoolBalancer {
     /** Balances {@code store}'s pool with the others from now on. Call under the store's lock. */
     void add(PageStore store) {
         Member member = new Member(store);
-        member.faultsAtWindowStart = store.faults();
+        member.demandAtWindowStart = store.poolDemand();
         store.shareWithSlot(() -> {
             member.shortOfFrames = true;
             wanted = true;
@@ -149,11 +150,11 @@ final class PoolBalancer {
         }
         boolean stale = elapsed > 4 * WINDOW_NANOS; // no balancing for a while: what it saw is old
         for (Member m : members) {
-            long faults = m.store.faults();
+            long demand = m.store.poolDemand();
             if (!stale) {
-                m.heat = (faults - m.faultsAtWindowStart) * 1e9 / elapsed / Math.max(1, m.store.framesInUse());
+                m.heat = (demand - m.demandAtWindowStart) * 1e9 / elapsed / Math.max(1, m.store.framesInUse());
             }
-            m.faultsAtWindowStart = faults;
+            m.demandAtWindowStart = demand;
         }
         heatKnown = !stale;
         windowStart = now;

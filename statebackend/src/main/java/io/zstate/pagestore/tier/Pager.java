@@ -856,9 +856,13 @@ public final class Pager implements AutoCloseable {
         return released;
     }
 
-    /** Page-cache misses so far: the demand on the pool (read by the slot's reaper without the lock: a sample). */
-    public long faults() {
-        return counters.cacheMisses;
+    /**
+     * The demand on the pool so far: pages faulted in (what the page cache did not hold) and dirty
+     * pages stored (by the task or from the reaper's copies: what the pool must take). Read by the
+     * slot's reaper without the lock: a sample.
+     */
+    public long poolDemand() {
+        return counters.cacheMisses + counters.stores + counters.backgroundCleans;
     }
 
     /**
