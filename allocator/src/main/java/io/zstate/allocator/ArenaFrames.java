@@ -255,7 +255,8 @@ public final class ArenaFrames implements AutoCloseable {
         return concurrent;
     }
 
-    public boolean isClosed() {
+    /** Whether {@link #close()} ran (a source sharing these frames asks from its own thread). */
+    public synchronized boolean isClosed() {
         return closed;
     }
 
