@@ -63,6 +63,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
     private final long pageCacheBytes;
     private final double entryCacheFraction;
     private final double writeBufferFraction;
+    private final double rawPoolFill;
     private final long poolBytes; // -1: managed memory
     private final int frameSize;
     private final double bouncerRatio;
@@ -85,6 +86,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
         this.pageCacheBytes = ZStateOptions.PAGE_CACHE_SIZE.defaultValue().getBytes();
         this.entryCacheFraction = ZStateOptions.ENTRY_CACHE_FRACTION.defaultValue();
         this.writeBufferFraction = ZStateOptions.WRITE_BUFFER_FRACTION.defaultValue();
+        this.rawPoolFill = ZStateOptions.RAW_POOL_FILL.defaultValue();
         this.poolBytes = -1;
         this.frameSize = (int) ZStateOptions.FRAME_SIZE.defaultValue().getBytes();
         this.bouncerRatio = ZStateOptions.BOUNCER_RATIO.defaultValue();
@@ -151,6 +153,12 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
                     "a fraction that, with the entry cache's, leaves the pages of '"
                             + ZStateOptions.PAGE_CACHE_SIZE.key() + "' (" + pageCacheBytes + " bytes) at least 8"
                             + " pages (" + 8L * pageSize + " bytes)");
+        }
+        this.rawPoolFill = config.getOptional(ZStateOptions.RAW_POOL_FILL).orElse(original.rawPoolFill);
+        if (!(rawPoolFill >= 0 && rawPoolFill <= PageStoreConfig.MAX_RAW_POOL_FILL)) {
+            throw invalid(ZStateOptions.RAW_POOL_FILL.key(), String.valueOf(rawPoolFill),
+                    "a fraction of the pool's budget from 0 (every page compressed) to "
+                            + PageStoreConfig.MAX_RAW_POOL_FILL);
         }
         this.poolBytes = config.getOptional(ZStateOptions.POOL_SIZE).map(MemorySize::getBytes)
                 .orElse(original.poolBytes);
@@ -360,7 +368,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
             config = new PageStoreConfig(pageSize, pageCacheBytes, poolBudget, frameSize, allocator,
                     bouncerRatio, reclaimBatchFrames, spillParent, ownSpillBytes / 2, ownSpillBytes / 2,
                     poolTraceDirectory == null ? null : Path.of(poolTraceDirectory), entryCacheBytes(), zsmallocChainSize,
-                    pageCompression, 0, writeBufferBytes());
+                    pageCompression, 0, writeBufferBytes(), rawPoolFill);
         } catch (RuntimeException e) {
             if (sharedMemory != null) {
                 closeQuietly(sharedMemory);
@@ -442,6 +450,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
                 + ", pool=" + (poolBytes == -1 ? "managed" : String.valueOf(poolBytes)) + ", frameSize=" + frameSize
                 + ", bouncerRatio=" + bouncerRatio + ", pageCompression=" + pageCompression
                 + (writeBufferFraction > 0 ? ", writeBufferFraction=" + writeBufferFraction : "")
+                + ", rawPoolFill=" + rawPoolFill
                 + ", backgroundReaper=" + backgroundReaper + (slotPoolBalancing ? "" : ", slotPoolBalancing=false")
                 + (reaperCpuLimit < 1.0 ? ", reaperCpuLimit=" + reaperCpuLimit : "") + '}';
     }

@@ -114,6 +114,20 @@ public final class ZStateOptions {
                                     + " examples lose 7%); with the entry cache's fraction at most 0.9, and the pages"
                                     + " keep at least eight pages.");
 
+    public static final ConfigOption<Double> RAW_POOL_FILL =
+            key("state.backend.zstate.raw-pool-fill")
+                    .doubleType()
+                    .defaultValue(0.8)
+                    .withDescription(
+                            "The pool's fill line, a fraction of its budget: while the pool's frames in use stay"
+                                    + " below it, pages leaving the page cache are kept in the pool uncompressed, the"
+                                    + " way the kernel's page cache takes free memory: faulting such a page in is a"
+                                    + " copy, and storing it costs no compression. Above the line pages are"
+                                    + " compressed again, and each store compresses a few raw copies, so the pool"
+                                    + " has room for the compressed state before anything is written to RocksDB"
+                                    + " (which holds pages compressed either way). 0 keeps every page compressed;"
+                                    + " at most " + io.zstate.pagestore.PageStoreConfig.MAX_RAW_POOL_FILL + ".");
+
     public static final ConfigOption<MemorySize> POOL_SIZE =
             key("state.backend.zstate.pool-size")
                     .memoryType()

@@ -49,6 +49,10 @@ import java.util.Objects;
  *     read nothing: see {@code PendingWrites}), applied a bucket at a time; 0 for none (the default of
  *     {@link #defaults}), else at least {@link #MIN_WRITE_BUFFER_BYTES}. With the entry cache's
  *     most, it leaves the pages at least 8 pages
+ * @param rawPoolFill the pool's fill line, a fraction of its budget: while its frames in use stay
+ *     below it, stored pages are kept uncompressed in the pool (a fault is a copy, a store costs
+ *     no compression); above it stores compress and drain raw copies. 0 (the default of {@link
+ *     #defaults}) keeps every page compressed; at most {@link #MAX_RAW_POOL_FILL}
  */
 public record PageStoreConfig(
         int pageSize,
@@ -66,7 +70,8 @@ public record PageStoreConfig(
         int zsmallocChainSize,
         String pageCompression,
         int dictionarySamplePages,
-        long writeBufferBytes) {
+        long writeBufferBytes,
+        double rawPoolFill) {
 
     /** {@link #pageCompression}: LZ4 a page. */
     public static final String LZ4 = "lz4";
@@ -81,6 +86,8 @@ public record PageStoreConfig(
     public static final long MIN_ENTRY_CACHE_BYTES = 4096;
     /** The smallest write buffer: a few records of the largest size it keeps. */
     public static final long MIN_WRITE_BUFFER_BYTES = 4096;
+    /** The highest fill line for raw pages: the rest of the pool is where raw copies are compressed into. */
+    public static final double MAX_RAW_POOL_FILL = 0.9;
 
     public PageStoreConfig {
         Objects.requireNonNull(spillDirectory, "spillDirectory");
@@ -102,6 +109,11 @@ public record PageStoreConfig(
             throw new IllegalArgumentException(
                     "pool of " + poolBytes + " bytes holds fewer than 16 frames of " + frameSize
                             + " bytes: give it at least " + 16L * frameSize);
+        }
+        if (!(rawPoolFill >= 0 && rawPoolFill <= MAX_RAW_POOL_FILL)) {
+            throw new IllegalArgumentException("raw pool fill " + rawPoolFill + " is not allowed: use 0 (every page"
+                    + " compressed) to " + MAX_RAW_POOL_FILL + " (pages kept raw while the pool is under that part of"
+                    + " its budget)");
         }
         allocator = allocator.toLowerCase(Locale.ROOT);
         if (!ZPools.TYPES.contains(allocator)) {
@@ -193,67 +205,73 @@ public record PageStoreConfig(
     public static PageStoreConfig defaults(Path spillDirectory) {
         return new PageStoreConfig(
                 1024, 16L << 20, 64L << 20, 4096, "zsmalloc", 1.2, 16, spillDirectory, 8L << 20, 4L << 20, null, 0,
-                ZPools.DEFAULT_ZSMALLOC_CHAIN_SIZE, LZ4, 0, 0);
+                ZPools.DEFAULT_ZSMALLOC_CHAIN_SIZE, LZ4, 0, 0, 0);
     }
 
     /** The same settings, the pool recording its requests into a file in {@code directory}. */
     public PageStoreConfig withPoolTraceDirectory(Path directory) {
         return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, directory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, directory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes, rawPoolFill);
     }
 
     public PageStoreConfig withPageSize(int value) {
         return new PageStoreConfig(value, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes, rawPoolFill);
     }
 
     public PageStoreConfig withPageCacheBytes(long value) {
         return new PageStoreConfig(pageSize, value, poolBytes, frameSize, allocator, bouncerMinRatio,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes, rawPoolFill);
     }
 
     public PageStoreConfig withPoolBytes(long value) {
         return new PageStoreConfig(pageSize, pageCacheBytes, value, frameSize, allocator, bouncerMinRatio,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes, rawPoolFill);
     }
 
     public PageStoreConfig withAllocator(String value) {
         return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, value, bouncerMinRatio,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes, rawPoolFill);
     }
 
     public PageStoreConfig withBouncerMinRatio(double value) {
         return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, value,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes, rawPoolFill);
     }
 
     public PageStoreConfig withReclaimBatchFrames(int value) {
         return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
-                value, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes);
+                value, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes, rawPoolFill);
     }
 
     public PageStoreConfig withEntryCacheBytes(long value) {
         return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, value, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, value, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes, rawPoolFill);
     }
 
     public PageStoreConfig withZsmallocChainSize(int value) {
         return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
                 reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory,
-                entryCacheBytes, value, pageCompression, dictionarySamplePages, writeBufferBytes);
+                entryCacheBytes, value, pageCompression, dictionarySamplePages, writeBufferBytes, rawPoolFill);
     }
 
     /** The same settings with {@code compression} ({@link #PAGE_COMPRESSIONS}) and its dictionary's sample (0: default). */
     public PageStoreConfig withPageCompression(String compression, int samplePages) {
         return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
                 reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory,
-                entryCacheBytes, zsmallocChainSize, compression, samplePages, writeBufferBytes);
+                entryCacheBytes, zsmallocChainSize, compression, samplePages, writeBufferBytes, rawPoolFill);
     }
 
     public PageStoreConfig withWriteBufferBytes(long value) {
         return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
                 reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory,
-                entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, value);
+                entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, value, rawPoolFill);
+    }
+
+    public PageStoreConfig withRawPoolFill(double value) {
+        return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory,
+                entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes, value);
     }
 
     /** Whether pages are compressed with zstd and a trained dictionary. */

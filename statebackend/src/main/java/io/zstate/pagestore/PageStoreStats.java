@@ -69,6 +69,9 @@ package io.zstate.pagestore;
  *     hotter pool of the slot (a part of {@code framesReclaimed})
  * @param slotPoolFrames the frames of the slot's pool that this store's pool shares with the other
  *     keyed backends of its slot; 0 for a pool of its own budget (the largest in a sum)
+ * @param rawPoolPages pages whose pool copy is uncompressed now (kept raw while the pool had room)
+ * @param rawStores stores that kept a page raw in the pool
+ * @param rawDrained raw pool copies compressed later (the pool above its fill line)
  */
 public record PageStoreStats(
         long hotPages,
@@ -123,7 +126,10 @@ public record PageStoreStats(
         long waitingWrites,
         long slotShortfalls,
         long framesReclaimedForSlot,
-        long slotPoolFrames) {
+        long slotPoolFrames,
+        long rawPoolPages,
+        long rawStores,
+        long rawDrained) {
 
     /**
      * These counters with the index layer's (added by the store): map indexes, and the write
@@ -138,7 +144,7 @@ public record PageStoreStats(
                 pinnedSpilled, pinSaves, pinCopies, pinWritebacks, pagesPlaced, backgroundCleans, cleaningRaces,
                 entryHits, entryMisses, entryWriteBacks, cachedEntries, entryAdmissions, dictionaryStores,
                 recompressions, dictionaryBytes, buffered, applications, waiting, slotShortfalls,
-                framesReclaimedForSlot, slotPoolFrames);
+                framesReclaimedForSlot, slotPoolFrames, rawPoolPages, rawStores, rawDrained);
     }
 
     /** These counters with the entry cache's (the facade's, added by the store). */
@@ -151,7 +157,7 @@ public record PageStoreStats(
                 pinnedSpilled, pinSaves, pinCopies, pinWritebacks, pagesPlaced, backgroundCleans, cleaningRaces,
                 hits, misses, writeBacks, entries, admissions, dictionaryStores, recompressions,
                 dictionaryBytes, bufferedWrites, bufferApplications, waitingWrites, slotShortfalls,
-                framesReclaimedForSlot, slotPoolFrames);
+                framesReclaimedForSlot, slotPoolFrames, rawPoolPages, rawStores, rawDrained);
     }
 
     /** The counters of two stores added up (for totals over the backends of a job). */
@@ -209,7 +215,10 @@ public record PageStoreStats(
                 waitingWrites + o.waitingWrites,
                 slotShortfalls + o.slotShortfalls,
                 framesReclaimedForSlot + o.framesReclaimedForSlot,
-                Math.max(slotPoolFrames, o.slotPoolFrames));
+                Math.max(slotPoolFrames, o.slotPoolFrames),
+                rawPoolPages + o.rawPoolPages,
+                rawStores + o.rawStores,
+                rawDrained + o.rawDrained);
     }
 
     /** Uncompressed / compressed bytes over all stores; 0 before the first. */

@@ -93,6 +93,10 @@ class ZStateBackendLifecycleTest {
                 .isInstanceOf(IllegalConfigurationException.class)
                 .hasMessageContaining("'state.backend.zstate.reaper-cpu-limit': 0.01")
                 .hasMessageContaining("from 0.05 to 1");
+        assertThatThrownBy(() -> configured(ZStateOptions.RAW_POOL_FILL.key(), "0.95"))
+                .isInstanceOf(IllegalConfigurationException.class)
+                .hasMessageContaining("'state.backend.zstate.raw-pool-fill': 0.95")
+                .hasMessageContaining("from 0 (every page compressed) to 0.9");
         assertThatThrownBy(() -> configured(ZStateOptions.WRITE_BUFFER_FRACTION.key(), "-0.1"))
                 .isInstanceOf(IllegalConfigurationException.class)
                 .hasMessageContaining("'state.backend.zstate.write-buffer-fraction': -0.1")

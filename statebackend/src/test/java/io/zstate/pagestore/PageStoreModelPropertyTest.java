@@ -133,6 +133,12 @@ class PageStoreModelPropertyTest {
                 .withEntryCacheBytes(entryCacheBytes).withWriteBufferBytes(writeBufferBytes);
     }
 
+    /** The pool's fill line for raw pages: 0 (every page compressed), half, most. */
+    @Provide
+    Arbitrary<Double> rawFills() {
+        return Arbitraries.of(0.0, 0.5, 0.9);
+    }
+
     @Provide
     Arbitrary<Double> bouncerRatios() {
         return Arbitraries.of(1.0, 1.2, 2.5);
@@ -147,11 +153,12 @@ class PageStoreModelPropertyTest {
             @ForAll boolean evictionsCleanAhead,
             @ForAll("entryCaches") long entryCacheBytes,
             @ForAll("writeBuffers") long writeBufferBytes,
-            @ForAll boolean zstd)
+            @ForAll boolean zstd,
+            @ForAll("rawFills") double rawFill)
             throws IOException {
         Path dir = Files.createTempDirectory("zstate-pagestore-test");
         PageStoreConfig config = compressed(withCaches(tiny(dir, allocator, cachePages).withBouncerMinRatio(bouncerRatio),
-                cachePages, entryCacheBytes, writeBufferBytes), zstd);
+                cachePages, entryCacheBytes, writeBufferBytes), zstd).withRawPoolFill(rawFill);
         PageStore store = new PageStore(config, FIRST_KEY_GROUP, KEY_GROUPS);
         if (evictionsCleanAhead) {
             // as with a reaper registered: evictions install and submit; the CLEAN_* steps compress
@@ -198,6 +205,8 @@ class PageStoreModelPropertyTest {
                 Statistics.label("entry hits").collect(stats.entryHits() > 0);
                 Statistics.label("entry write-backs").collect(stats.entryWriteBacks() > 0);
                 Statistics.label("zstd stores").collect(stats.dictionaryStores() > 0);
+                Statistics.label("raw stores").collect(stats.rawStores() > 0);
+                Statistics.label("raw copies drained").collect(stats.rawDrained() > 0);
                 Statistics.label("zstd recompressions").collect(stats.recompressions() > 0);
                 Statistics.label("buffered writes").collect(stats.bufferedWrites() > 0);
                 Statistics.label("buckets applied with several writes").collect(stats.writesPerApplication() > 1);

@@ -64,7 +64,8 @@ public final class BenchmarkBackend implements AutoCloseable {
     /**
      * @param backend zstate (its defaults), zstate-reaper and zstate-noreaper (its background reaper on, off;
      *     by default "auto"), zstate-reaperNN (on, held to NN% of a core), zstate-pages (its entry cache off),
-     *     zstate-unbalanced (slot-pool-balancing off),
+     *     zstate-unbalanced (slot-pool-balancing off), zstate-compressed (every page compressed in the pool:
+     *     raw-pool-fill 0), zstate-rawNN (pages kept raw under NN% of the pool's budget),
      *     zstate-entriesNN (NN% of the page cache's heap for entries), zstate-writesNN (NN% of it for the
      *     write buffer), zstate-xcfmalloc, zstate-zlog (that
      *     allocator for the pool), zstate-zsmallocN (zsmalloc with chain size N, 4 to 16), rocksdb, rocksdb-partitioned (with partitioned index and filter
@@ -113,7 +114,14 @@ public final class BenchmarkBackend implements AutoCloseable {
         String compression = ZStateOptions.PAGE_COMPRESSION.defaultValue();
         boolean balancing = ZStateOptions.SLOT_POOL_BALANCING.defaultValue();
         double reaperCpuLimit = ZStateOptions.REAPER_CPU_LIMIT.defaultValue();
-        if (backend.equals("zstate-zstd")) { // zstd with a dictionary the store trains on its pages
+        double rawFill = ZStateOptions.RAW_POOL_FILL.defaultValue();
+        if (backend.equals("zstate-compressed")) { // every page compressed in the pool (raw-pool-fill 0)
+            rawFill = 0;
+            variant = "zstate";
+        } else if (backend.startsWith("zstate-raw")) { // zstate-rawNN: pages kept raw under NN% of the pool's budget
+            rawFill = number(backend, "zstate-raw") / 100.0;
+            variant = "zstate";
+        } else if (backend.equals("zstate-zstd")) { // zstd with a dictionary the store trains on its pages
             compression = "zstd";
             variant = "zstate";
         } else if (backend.startsWith("zstate-entries")) { // zstate-entriesNN: NN% of the page cache's heap for entries
@@ -151,6 +159,7 @@ public final class BenchmarkBackend implements AutoCloseable {
                 config.set(ZStateOptions.ZSMALLOC_CHAIN_SIZE, chainSize);
                 config.set(ZStateOptions.PAGE_COMPRESSION, compression);
                 config.set(ZStateOptions.SLOT_POOL_BALANCING, balancing);
+                config.set(ZStateOptions.RAW_POOL_FILL, rawFill);
                 config.set(ZStateOptions.PAGE_CACHE_SIZE, new MemorySize(pageCache));
                 config.set(ZStateOptions.PAGE_SIZE, new MemorySize(pageSize));
                 config.set(org.apache.flink.configuration.CheckpointingOptions.INCREMENTAL_CHECKPOINTS, incremental);

@@ -42,7 +42,7 @@ public final class StateSize {
         if (known != null) {
             return known;
         }
-        try (BenchmarkBackend backend = BenchmarkBackend.create("zstate", 2L << 30, 8 * pageSize, pageSize)) {
+        try (BenchmarkBackend backend = BenchmarkBackend.create("zstate-compressed", 2L << 30, 8 * pageSize, pageSize)) {
             switch (kind) {
                 case value -> ValueStateBenchmark.load(backend.keyed);
                 case list -> ListStateBenchmark.load(backend.keyed);

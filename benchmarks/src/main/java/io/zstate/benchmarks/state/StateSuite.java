@@ -68,6 +68,8 @@ public final class StateSuite implements Callable<Integer> {
                     + " without its entry cache), zstate-xcfmalloc, zstate-zlog (zstate with that allocator),"
                     + " zstate-zstd (zstate with page-compression zstd), zstate-entriesNN (entry cache at NN%),"
                     + " zstate-writesNN (write buffer at NN%),"
+                    + " zstate-compressed (every page compressed in the pool), zstate-rawNN (pages kept raw under NN%"
+                    + " of the pool),"
                     + " zstate-zsmallocN (zsmalloc with chain size N, 4 to 16), rocksdb,"
                     + " rocksdb-partitioned (partitioned index and filter blocks, as for"
                     + " state larger than memory), forst (Flink 2.x's ForSt), hashmap; HashMap sits out the spill"
@@ -78,6 +80,11 @@ public final class StateSuite implements Callable<Integer> {
             description = "A JVM argument for every benchmark fork (repeatable), e.g. -XX:StartFlightRecording=delay=12s,"
                     + "duration=8s,filename=/tmp/fork.jfr,settings=profile for a JFR profile of the measured iterations.")
     List<String> jvmArgs = new ArrayList<>();
+
+    @Option(names = "--profiler", paramLabel = "<name>",
+            description = "A JMH profiler for every trial (repeatable), as JMH's -prof takes it, e.g. gc or"
+                    + " stack:lines=3;top=20; its output is printed after each trial.")
+    List<String> profilers = new ArrayList<>();
 
     @Option(names = "--pool-trace-directory", paramLabel = "<dir>",
             description = "Record every zstate pool's requests into this directory (one trace a backend, for the"
@@ -181,6 +188,14 @@ public final class StateSuite implements Callable<Integer> {
                 .shouldFailOnError(true);
         if (!jvmArgs.isEmpty()) {
             options.jvmArgsAppend(jvmArgs.toArray(new String[0]));
+        }
+        for (String profiler : profilers) { // name, or name:options as JMH's -prof takes them
+            int colon = profiler.indexOf(':');
+            if (colon < 0) {
+                options.addProfiler(profiler);
+            } else {
+                options.addProfiler(profiler.substring(0, colon), profiler.substring(colon + 1));
+            }
         }
         if (poolTraceDirectory != null) {
             Files.createDirectories(poolTraceDirectory);

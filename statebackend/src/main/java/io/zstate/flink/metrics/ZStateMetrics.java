@@ -51,6 +51,9 @@ public final class ZStateMetrics {
         longGauge(group, "framesReclaimed", stats, PageStoreStats::framesReclaimed);
         longGauge(group, "framesReclaimedForSlot", stats, PageStoreStats::framesReclaimedForSlot);
         longGauge(group, "slotShortfalls", stats, PageStoreStats::slotShortfalls);
+        longGauge(group, "rawPoolPages", stats, PageStoreStats::rawPoolPages);
+        longGauge(group, "rawStores", stats, PageStoreStats::rawStores);
+        longGauge(group, "rawDrained", stats, PageStoreStats::rawDrained);
         longGauge(group, "bufferedWrites", stats, PageStoreStats::bufferedWrites);
         longGauge(group, "bufferApplications", stats, PageStoreStats::bufferApplications);
         longGauge(group, "waitingWrites", stats, PageStoreStats::waitingWrites);

@@ -11,6 +11,8 @@ import java.util.Arrays;
  *   otherwise       exactly one of: a pool handle (compressed, in memory), SPILLED (a current
  *                   copy in RocksDB), SAME (every word of the page equals one long, kept here);
  *                   a clean hot copy may sit in the page cache beside it
+ *   RAW             with a pool handle: the pool object holds the page uncompressed (kept raw
+ *                   while the pool had room; compressed later, see Pager.drainRaw)
  * </pre>
  *
  * Arrays indexed by page id; freed ids are reused (LIFO). Owns only this bookkeeping; the
@@ -25,6 +27,8 @@ final class PageTable {
     static final byte SAME = 4;
     /** RocksDB may hold a copy, current or stale: delete it when the page is freed. */
     static final byte ON_DISK = 8;
+    /** The pool object is the page uncompressed (StoredPage.RAW), kept so while the pool had room. */
+    static final byte RAW = 16;
 
     /** Pool handle, or the repeated word of a SAME page; 0 when neither. */
     private long[] word = new long[1024];
@@ -41,6 +45,8 @@ final class PageTable {
     private int freeCount;
     private int idsUsed;
     private int live;
+    /** Pages with the RAW flag. */
+    private int rawCopies;
     /**
      * Whether pages are being placed at ids of their own ({@link #place}); {@link #allocate}
      * refuses until {@link #finishPlacing} lists the ids left between them as free.
@@ -127,6 +133,7 @@ final class PageTable {
 
     void release(int id) {
         assert isLive(id);
+        rawCopies -= (flags[id] & RAW) != 0 ? 1 : 0;
         flags[id] = 0;
         word[id] = 0;
         cacheSlot[id] = NOT_CACHED;
@@ -153,9 +160,35 @@ final class PageTable {
         return (flags[id] & SAME) != 0 ? 0 : word[id];
     }
 
+    /** Points the page at a pool object (0: none) that holds it compressed. */
     void poolHandle(int id, long handle) {
         word[id] = handle;
+        clearRaw(id);
         flags[id] &= ~SAME;
+    }
+
+    /** Points the page at a pool object that holds it uncompressed. */
+    void rawPoolHandle(int id, long handle) {
+        poolHandle(id, handle);
+        flags[id] |= RAW;
+        rawCopies++;
+    }
+
+    /** Whether the page's pool object holds it uncompressed. */
+    boolean isRaw(int id) {
+        return (flags[id] & RAW) != 0;
+    }
+
+    private void clearRaw(int id) {
+        if ((flags[id] & RAW) != 0) {
+            flags[id] &= ~RAW;
+            rawCopies--;
+        }
+    }
+
+    /** Pages whose pool object holds them uncompressed. */
+    int rawCopies() {
+        return rawCopies;
     }
 
     boolean isSpilled(int id) {
@@ -179,6 +212,7 @@ final class PageTable {
     }
 
     void same(int id, long value) {
+        clearRaw(id);
         word[id] = value;
         flags[id] |= SAME;
     }

@@ -37,7 +37,8 @@ import org.apache.flink.util.IOUtils;
  *   HOT DIRTY -----+   |   store: same-filled ------------> SAME ----fault---> HOT CLEAN(same)
  *     |                |   store: bounced (ratio) --------> SPILLED --fault--> HOT CLEAN(spilled)
  *     | store          |   store: compressed, pool room --> POOL -----fault--> HOT CLEAN(pool)
- *     | (eviction)     |   store: pool full, reclaim,            |
+ *     | (eviction)     |   store: raw, pool under fill ---> POOL(raw) --drain--> POOL
+ *     |                |   store: pool full, reclaim,            |
  *     |                |          still no room ----------> SPILLED
  *     +----------------+                                       ^   |
  *                                                writeback ----+   | (POOL -> SPILLED: the reaper)
@@ -54,7 +55,15 @@ import org.apache.flink.util.IOUtils;
  *             page is first modified (zswap's non-exclusive load), so re-evicting it costs nothing
  *   reclaim   the pool is full: it hands the objects of its coldest frames to the writeback; they
  *             are put into one RocksDB write batch, the batch is committed, and only then do the
- *             page table say SPILLED and the pool free the objects (Evictor.flush)
+ *             page table say SPILLED and the pool free the objects (Evictor.flush). A raw object
+ *             is compressed on its way: RocksDB holds raw only the pages that do not compress
+ *   raw       while the pool's frames in use stay under its fill line (raw-pool-fill of its
+ *             budget), a stored page is kept in the pool as it is (codec RAW), the way the
+ *             kernel's page cache takes free memory: a fault is then a copy, and a store costs
+ *             no compression. Above the line every store compresses, and drains a few raw copies
+ *             (drainRaw: compressed in place, the new object written before the raw one is
+ *             freed), so the pool has room for the compressed state before anything is written
+ *             back to RocksDB
  * </pre>
  *
  * <pre>
@@ -146,6 +155,18 @@ public final class Pager implements AutoCloseable {
     private final byte[] storeScratch;
     /** A stored page on its way in from the pool or RocksDB. */
     private final byte[] loadScratch;
+    /** Pool frames in use under which stored pages are kept raw (the fill line); 0: never raw. */
+    private final int rawFillFrames;
+    /** The next page id {@link #drainRaw} looks at. */
+    private int drainCursor;
+    /** A raw page being compressed (allocated by the first). */
+    private byte[] drainPage;
+    /** Raw copies a store above the fill line compresses. */
+    private static final int DRAIN_PER_STORE = 4;
+    /** Frames left in the budget under which a store drains all it finds and compacts the pool. */
+    private static final int DRAIN_RESERVE_FRAMES = 16;
+    /** Page ids a drain looks at, at most. */
+    private static final int DRAIN_SCAN = 256;
 
     /**
      * A pager for {@code config}, whose pool frames are also drawn from {@code shared} (the
@@ -203,6 +224,8 @@ public final class Pager implements AutoCloseable {
                 throw e;
             }
             this.maxStored = Math.max(codec.maxCompressedLength(), pageSize) + StoredPage.HEADER;
+            this.rawFillFrames = StoredPage.HEADER + pageSize <= pool.maxObjectSize()
+                    ? (int) (frames.budgetFrames() * config.rawPoolFill()) : 0;
             this.storeScratch = new byte[maxStored];
             this.loadScratch = new byte[maxStored];
             this.writeback = new Writeback();
@@ -716,10 +739,111 @@ public final class Pager implements AutoCloseable {
         return n;
     }
 
-    /** The store path: a dirty page leaves the cache. Changes the page table only once done. */
+    /**
+     * The store path: a dirty page leaves the cache, kept raw while the pool is under its fill
+     * line, else as {@link #storeCopy} keeps it (and then a few raw copies are compressed). Changes
+     * the page table only once done.
+     */
     private void store(int pageId, byte[] page) {
         counters.stores++;
+        if (rawFillFrames > 0 && !SameFilled.is(page)) {
+            if (keepsRaw() && keepRaw(pageId, page)) {
+                return;
+            }
+            if (table.rawCopies() > 0) {
+                // near the budget, a larger drain and a compaction give the frames back before a reclaim would
+                boolean nearlyFull = frames.framesAvailable() < DRAIN_RESERVE_FRAMES;
+                if (drainRaw(nearlyFull ? DRAIN_SCAN : DRAIN_PER_STORE) > 0 && nearlyFull) {
+                    pool.compact();
+                }
+            }
+        }
         keptAt(pageId, storeCopy(pageId, page, -1));
+    }
+
+    /**
+     * Whether stores keep pages raw: from the start until the pool's frames in use (or what the
+     * other pools of its slot leave it) reach the fill line; from then on pages are compressed, and
+     * raw copies drained, until the frames in use fall below half the line with no raw copy left.
+     * A state that fits raw under the line stays raw; one that does not is compressed whole, rather
+     * than kept at the line by compressing a few pages at every store (measured: map updates lost
+     * 20% that way, with a tenth of the pages raw).
+     */
+    private boolean keepsRaw() {
+        int used = frames.budgetFrames() - frames.framesAvailable();
+        if (rawMode && used >= rawFillFrames) {
+            rawMode = false;
+        } else if (!rawMode && used < rawFillFrames / 2 && table.rawCopies() == 0) {
+            rawMode = true;
+        }
+        return rawMode;
+    }
+
+    /** See {@link #keepsRaw}. */
+    private boolean rawMode = true;
+
+    /** Keeps a page in the pool as it is, if an object fits without reclaiming; false if not. */
+    private boolean keepRaw(int pageId, byte[] page) {
+        long handle = pool.malloc(StoredPage.HEADER + pageSize);
+        if (handle == ZPool.NO_SPACE) {
+            return false;
+        }
+        StoredPage.writeHeader(storeScratch, pageId, StoredPage.RAW);
+        System.arraycopy(page, 0, storeScratch, StoredPage.HEADER, pageSize);
+        pool.write(handle, storeScratch, 0, StoredPage.HEADER + pageSize);
+        table.rawPoolHandle(pageId, handle);
+        counters.rawStores++;
+        return true;
+    }
+
+    /**
+     * Compresses up to {@code pages} raw pool copies, looking at up to {@link #DRAIN_SCAN} page
+     * ids from a cursor that goes round the ids (pages in the page cache are passed over: they are
+     * hot, and a write frees their copy). Each compressed object is written before the raw one is
+     * freed, and the page table changes last; a pool with no room for it ends the drain. A page
+     * that does not compress stays as it is, no longer counted as raw. Returns the pages drained.
+     */
+    int drainRaw(int pages) {
+        int drained = 0;
+        for (int n = 0; n < DRAIN_SCAN && drained < pages && table.rawCopies() > 0; n++) {
+            if (drainCursor >= table.idsUsed()) {
+                drainCursor = 0;
+            }
+            int pageId = drainCursor++;
+            if (!table.isLive(pageId) || !table.isRaw(pageId) || table.cacheSlot(pageId) != PageTable.NOT_CACHED) {
+                continue;
+            }
+            long raw = table.poolHandle(pageId);
+            pool.read(raw, loadScratch, 0);
+            if (drainPage == null) {
+                drainPage = new byte[pageSize];
+            }
+            System.arraycopy(loadScratch, StoredPage.HEADER, drainPage, 0, pageSize);
+            int length = codec.encode(drainPage, storeScratch, StoredPage.HEADER, bouncerMinRatio);
+            byte stored = codec.encodedCodec(length, bouncerMinRatio);
+            if (stored == StoredPage.RAW) {
+                table.poolHandle(pageId, raw); // incompressible: it stays, as what it is
+                continue;
+            }
+            long smaller = pool.malloc(StoredPage.HEADER + length);
+            if (smaller == ZPool.NO_SPACE) {
+                return drained;
+            }
+            StoredPage.writeHeader(storeScratch, pageId, stored);
+            pool.write(smaller, storeScratch, 0, StoredPage.HEADER + length);
+            pool.free(raw);
+            table.poolHandle(pageId, smaller);
+            counters.uncompressedBytesStored += pageSize;
+            counters.compressedBytesStored += length;
+            counters.rawDrained++;
+            drained++;
+        }
+        return drained;
+    }
+
+    /** Pages whose pool copy is raw (kept so while the pool had room). */
+    public int rawCopies() {
+        return table.rawCopies();
     }
 
     private static final int IN_POOL = 0;
@@ -872,6 +996,8 @@ public final class Pager implements AutoCloseable {
      */
     private final class Writeback implements Evictor {
         private final byte[] object = new byte[maxStored];
+        /** A raw object's page, on its way to be compressed. */
+        private byte[] rawPage;
         private int[] pages = new int[64];
         private int pending;
         private final java.util.List<SnapshotPins.Pin> pendingPins = new java.util.ArrayList<>();
@@ -881,6 +1007,9 @@ public final class Pager implements AutoCloseable {
         public boolean evict(long handle, ByteBuffer data) {
             int length = data.remaining();
             data.get(object, 0, length);
+            if (object[StoredPage.PAGE_ID] == StoredPage.RAW) {
+                length = compressRaw(length);
+            }
             int pageId = StoredPage.pageId(object);
             if (!table.isLive(pageId) || table.poolHandle(pageId) != handle) {
                 SnapshotPins.Pin pin = pins.pinnedObject(handle);
@@ -904,6 +1033,25 @@ public final class Pager implements AutoCloseable {
             }
             pages[pending++] = pageId;
             return true;
+        }
+
+        /**
+         * A raw object (a page kept raw while the pool had room) is compressed in {@link #object}
+         * before RocksDB takes it, as the store path would have; returns its new length.
+         */
+        private int compressRaw(int length) {
+            if (length != StoredPage.HEADER + pageSize) {
+                throw new IllegalStateException("a raw pool object of " + length + " bytes, expected "
+                        + (StoredPage.HEADER + pageSize) + ": the page store is corrupt");
+            }
+            if (rawPage == null) {
+                rawPage = new byte[pageSize];
+            }
+            System.arraycopy(object, StoredPage.HEADER, rawPage, 0, pageSize);
+            int compressed = codec.encode(rawPage, object, StoredPage.HEADER, bouncerMinRatio);
+            byte stored = codec.encodedCodec(compressed, bouncerMinRatio);
+            object[StoredPage.PAGE_ID] = stored;
+            return StoredPage.HEADER + (stored == StoredPage.RAW ? pageSize : compressed);
         }
 
         @Override
@@ -1162,7 +1310,7 @@ public final class Pager implements AutoCloseable {
                 pins.pinnedPoolBytes(), pins.spilledPins(), pins.saves());
         return counters.stats(pages, pinned, pool.stats(), pageSize, spillProperties ? spill.memoryBytes() : 0,
                 spillProperties ? spill.diskBytes() : 0, frames.arenaRefusals(), dictionaryBytes(),
-                frames.frames().isShared() ? frames.maxFrames() : 0);
+                frames.frames().isShared() ? frames.maxFrames() : 0, table.rawCopies());
     }
 
     /** Heap bytes of the page cache, page table, pool metadata and frame bookkeeping. */
@@ -1233,10 +1381,26 @@ public final class Pager implements AutoCloseable {
             }
         }
         long pageObjects = 0;
+        int raw = 0;
         for (int id = 0; id < table.idsUsed(); id++) {
             if (table.isLive(id) && table.poolHandle(id) != 0) {
                 pageObjects++;
             }
+            if (table.isLive(id) && table.isRaw(id)) {
+                raw++;
+                if (table.poolHandle(id) == 0) {
+                    throw new IllegalStateException("page " + id + " is marked raw in the pool but has no pool object");
+                }
+                pool.read(table.poolHandle(id), loadScratch, 0);
+                if (loadScratch[StoredPage.PAGE_ID] != StoredPage.RAW) {
+                    throw new IllegalStateException("page " + id + " is marked raw in the pool, but its object has codec "
+                            + loadScratch[StoredPage.PAGE_ID]);
+                }
+            }
+        }
+        if (raw != table.rawCopies()) {
+            throw new IllegalStateException(raw + " pages are marked raw in the pool, but the table counts "
+                    + table.rawCopies());
         }
         long objects = pool.stats().objects();
         if (objects != pageObjects + pins.pinnedPoolObjects()) {

@@ -55,12 +55,16 @@ public final class TierCounters {
     long recompressions;
     long slotShortfalls;
     long framesReclaimedForSlot;
+    /** Stores that kept a page raw in the pool (it had room). */
+    long rawStores;
+    /** Raw pool copies compressed later, above the pool's fill line. */
+    long rawDrained;
 
     TierCounters() {}
 
     /** The counters with where the pages are now, as the store's public statistics. */
     PageStoreStats stats(PagePlacement pages, Pins pins, ZPoolStats pool, int pageSize, long spillMemoryBytes,
-            long spillDiskBytes, long arenaRefusals, long dictionaryBytes, long slotPoolFrames) {
+            long spillDiskBytes, long arenaRefusals, long dictionaryBytes, long slotPoolFrames, long rawPoolPages) {
         return new PageStoreStats(
                 pages.hot(),
                 pages.dirty(),
@@ -114,7 +118,10 @@ public final class TierCounters {
                 0,
                 slotShortfalls,
                 framesReclaimedForSlot,
-                slotPoolFrames);
+                slotPoolFrames,
+                rawPoolPages,
+                rawStores,
+                rawDrained);
     }
 
     /** What open snapshots hold: pinned pool objects (count and bytes) and pinned copies in RocksDB. */
