@@ -615,7 +615,8 @@ public final class Pager implements AutoCloseable {
             installCleaned(); // first: a victim the reaper compressed is then clean, and dropped
         }
         slot = evictVictim();
-        if (cleaningWanted != null && submitForCleaning() > 0) {
+        // while pages are kept raw a store is a copy: nothing for the reaper to compress ahead
+        if (cleaningWanted != null && !(rawFillFrames > 0 && rawMode) && submitForCleaning() > 0) {
             cleaningWanted.run(); // wakes the reaper
         }
         return slot;
