@@ -168,6 +168,24 @@ abstract class AbstractZPool implements ZPool {
     }
 
     @Override
+    public final void read(long handle, int at, byte[] dst, int dstOffset, int length) {
+        checkOpen();
+        int slot = handles.slot(handle);
+        Objects.checkFromIndexSize(at, length, sizeOf(slot));
+        Objects.checkFromIndexSize(dstOffset, length, dst.length);
+        countRead(copyOut(slot, at, length, dst, dstOffset));
+    }
+
+    @Override
+    public final void write(long handle, int at, byte[] src, int srcOffset, int length) {
+        checkMutable("write");
+        int slot = handles.slot(handle);
+        Objects.checkFromIndexSize(at, length, sizeOf(slot));
+        Objects.checkFromIndexSize(srcOffset, length, src.length);
+        copyIn(slot, at, src, srcOffset, length);
+    }
+
+    @Override
     public final int read(long handle, ByteBuffer dst) {
         checkOpen();
         int slot = handles.slot(handle);
@@ -358,10 +376,24 @@ abstract class AbstractZPool implements ZPool {
      * payload's first frame, then the continuation frame for what runs past that frame's end.
      */
     protected void copyIn(int slot, byte[] src, int srcOffset, int length) {
+        copyIn(slot, 0, src, srcOffset, length);
+    }
+
+    /**
+     * Copies {@code length} bytes of {@code src} into the object in a live slot from its byte
+     * {@code at}: what lies before the payload's first frame ends there, the rest in the
+     * continuation frame (which holds the object's bytes from {@code frameSize - payloadOffset}).
+     */
+    protected void copyIn(int slot, int at, byte[] src, int srcOffset, int length) {
+        int start = payloadOffset(slot) + at;
+        if (start >= frameSize) { // wholly in the continuation frame
+            int next = continuationFrame(slot);
+            source.arena(next).put(source.offset(next) + start - frameSize, src, srcOffset, length);
+            return;
+        }
         int frame = payloadFrame(slot);
-        int offset = payloadOffset(slot);
-        int first = Math.min(length, frameSize - offset);
-        source.arena(frame).put(source.offset(frame) + offset, src, srcOffset, first);
+        int first = Math.min(length, frameSize - start);
+        source.arena(frame).put(source.offset(frame) + start, src, srcOffset, first);
         if (first < length) {
             int next = continuationFrame(slot);
             source.arena(next).put(source.offset(next), src, srcOffset + first, length - first);
@@ -387,13 +419,28 @@ abstract class AbstractZPool implements ZPool {
      * @return the contiguous copies it took (1, or 2 for an object that crosses into a second frame)
      */
     protected int copyOut(int slot, int size, byte[] dst, int dstOffset) {
-        int frame = payloadFrame(slot);
-        int offset = payloadOffset(slot);
-        int first = Math.min(size, frameSize - offset);
-        source.arena(frame).get(source.offset(frame) + offset, dst, dstOffset, first);
-        if (first < size) {
+        return copyOut(slot, 0, size, dst, dstOffset);
+    }
+
+    /**
+     * Copies {@code length} bytes of the object in a live slot, from its byte {@code at}, into
+     * {@code dst} from {@code dstOffset} (the layout of {@link #copyIn(int, int, byte[], int, int)}).
+     *
+     * @return the contiguous copies it took (1 or 2)
+     */
+    protected int copyOut(int slot, int at, int length, byte[] dst, int dstOffset) {
+        int start = payloadOffset(slot) + at;
+        if (start >= frameSize) { // wholly in the continuation frame
             int next = continuationFrame(slot);
-            source.arena(next).get(source.offset(next), dst, dstOffset + first, size - first);
+            source.arena(next).get(source.offset(next) + start - frameSize, dst, dstOffset, length);
+            return 1;
+        }
+        int frame = payloadFrame(slot);
+        int first = Math.min(length, frameSize - start);
+        source.arena(frame).get(source.offset(frame) + start, dst, dstOffset, first);
+        if (first < length) {
+            int next = continuationFrame(slot);
+            source.arena(next).get(source.offset(next), dst, dstOffset + first, length - first);
             return 2;
         }
         return 1;

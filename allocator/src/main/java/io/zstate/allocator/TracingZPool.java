@@ -68,6 +68,17 @@ final class TracingZPool implements ZPool {
     }
 
     @Override
+    public void read(long handle, int at, byte[] dst, int dstOffset, int length) {
+        pool.read(handle, at, dst, dstOffset, length);
+        traceRead(handle);
+    }
+
+    @Override
+    public void write(long handle, int at, byte[] src, int srcOffset, int length) {
+        pool.write(handle, at, src, srcOffset, length);
+    }
+
+    @Override
     public int read(long handle, ByteBuffer dst) {
         int n = pool.read(handle, dst);
         traceRead(handle);

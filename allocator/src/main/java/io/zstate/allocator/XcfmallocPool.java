@@ -507,10 +507,15 @@ final class XcfmallocPool extends AbstractZPool {
     }
 
     @Override
-    protected void copyIn(int slot, byte[] src, int srcOffset, int length) {
+    protected void copyIn(int slot, int at, byte[] src, int srcOffset, int length) {
         for (int d = (int) handles.location(slot); length > 0; d = blockNext[d]) {
-            int n = Math.min(length, blockBytes[d]);
-            source.arena(blockFrame[d]).put(payloadAt(d), src, srcOffset, n);
+            if (at >= blockBytes[d]) { // the range starts in a later block
+                at -= blockBytes[d];
+                continue;
+            }
+            int n = Math.min(length, blockBytes[d] - at);
+            source.arena(blockFrame[d]).put(payloadAt(d) + at, src, srcOffset, n);
+            at = 0;
             srcOffset += n;
             length -= n;
         }
@@ -527,12 +532,18 @@ final class XcfmallocPool extends AbstractZPool {
     }
 
     @Override
-    protected int copyOut(int slot, int size, byte[] dst, int dstOffset) {
+    protected int copyOut(int slot, int at, int length, byte[] dst, int dstOffset) {
         int copies = 0;
-        for (int d = (int) handles.location(slot); d != NIL; d = blockNext[d]) {
-            int n = blockBytes[d];
-            source.arena(blockFrame[d]).get(payloadAt(d), dst, dstOffset, n);
+        for (int d = (int) handles.location(slot); d != NIL && length > 0; d = blockNext[d]) {
+            if (at >= blockBytes[d]) { // the range starts in a later block
+                at -= blockBytes[d];
+                continue;
+            }
+            int n = Math.min(length, blockBytes[d] - at);
+            source.arena(blockFrame[d]).get(payloadAt(d) + at, dst, dstOffset, n);
+            at = 0;
             dstOffset += n;
+            length -= n;
             copies++;
         }
         return copies;

@@ -51,6 +51,21 @@ public interface ZPool extends AutoCloseable {
     int read(long handle, byte[] dst, int dstOffset);
 
     /**
+     * Copies {@code length} bytes of the object, from its byte {@code at}, into {@code dst} from
+     * {@code dstOffset} (a part of it: a header skipped, say, with no copy of the whole first).
+     *
+     * @throws IndexOutOfBoundsException if the range is not within the object or {@code dst}
+     */
+    void read(long handle, int at, byte[] dst, int dstOffset, int length);
+
+    /**
+     * Writes {@code length} bytes of {@code src} into the object from its byte {@code at}.
+     *
+     * @throws IndexOutOfBoundsException if the range is not within the object or {@code src}
+     */
+    void write(long handle, int at, byte[] src, int srcOffset, int length);
+
+    /**
      * Copies the whole object into {@code dst} at its position, and advances the position.
      *
      * @return the object's size

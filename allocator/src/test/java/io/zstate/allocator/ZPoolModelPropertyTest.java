@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -177,17 +178,35 @@ class ZPoolModelPropertyTest {
                 if (picked != null) {
                     byte[] data = model.get(picked);
                     int length = 1 + op.size() % data.length;
-                    byte[] prefix = new byte[length];
-                    random.nextBytes(prefix);
-                    pool.write(picked, prefix, 0, length);
-                    System.arraycopy(prefix, 0, data, 0, length);
+                    byte[] part = new byte[length];
+                    random.nextBytes(part);
+                    int at = op.pick() % 2 == 0 ? 0 : random.nextInt(data.length - length + 1);
+                    if (at == 0 && op.pick() % 4 == 0) {
+                        pool.write(picked, part, 0, length); // a prefix
+                    } else {
+                        pool.write(picked, at, part, 0, length); // anywhere: across a frame's end too
+                        Statistics.label("ranged writes").collect(at > 0 ? "inside" : "from the start");
+                    }
+                    System.arraycopy(part, 0, data, at, length);
                 }
             }
             case READ -> {
                 if (picked != null) {
-                    ByteBuffer out = ByteBuffer.allocate(pool.size(picked));
-                    pool.read(picked, out);
-                    assertThat(out.array()).isEqualTo(model.get(picked));
+                    byte[] data = model.get(picked);
+                    if (op.pick() % 2 == 0) {
+                        ByteBuffer out = ByteBuffer.allocate(pool.size(picked));
+                        pool.read(picked, out);
+                        assertThat(out.array()).isEqualTo(data);
+                    } else { // a range, into the middle of a larger array
+                        int at = op.size() % data.length;
+                        int length = 1 + random.nextInt(data.length - at);
+                        byte[] out = new byte[length + 3];
+                        pool.read(picked, at, out, 2, length);
+                        assertThat(Arrays.copyOfRange(out, 2, 2 + length))
+                                .isEqualTo(Arrays.copyOfRange(data, at, at + length));
+                        assertThatThrownBy(() -> pool.read(picked, at, new byte[data.length + 1], 0, data.length - at + 1))
+                                .as("a range past the object's end").isInstanceOf(IndexOutOfBoundsException.class);
+                    }
                 }
             }
             case RECLAIM -> reclaim(source, pool, model, freed, 1 + op.size() % 4, Integer.MAX_VALUE);

@@ -308,6 +308,9 @@ public final class Pager implements AutoCloseable {
         if (table.isSame(pageId)) {
             SameFilled.fill(page, table.sameWord(pageId));
             counters.sameFilledHits++;
+        } else if (handle != 0 && table.isRaw(pageId)) { // straight into the page: no scratch, no codec
+            pool.read(handle, StoredPage.HEADER, page, 0, pageSize);
+            counters.poolHits++;
         } else if (handle != 0) {
             int stored = pool.read(handle, loadScratch, 0);
             codec.decode(loadScratch, StoredPage.PAGE_ID, stored - StoredPage.PAGE_ID, page);
@@ -790,8 +793,8 @@ public final class Pager implements AutoCloseable {
             return false;
         }
         StoredPage.writeHeader(storeScratch, pageId, StoredPage.RAW);
-        System.arraycopy(page, 0, storeScratch, StoredPage.HEADER, pageSize);
-        pool.write(handle, storeScratch, 0, StoredPage.HEADER + pageSize);
+        pool.write(handle, 0, storeScratch, 0, StoredPage.HEADER);
+        pool.write(handle, StoredPage.HEADER, page, 0, pageSize); // straight from the page
         table.rawPoolHandle(pageId, handle);
         counters.rawStores++;
         return true;
@@ -815,11 +818,10 @@ public final class Pager implements AutoCloseable {
                 continue;
             }
             long raw = table.poolHandle(pageId);
-            pool.read(raw, loadScratch, 0);
             if (drainPage == null) {
                 drainPage = new byte[pageSize];
             }
-            System.arraycopy(loadScratch, StoredPage.HEADER, drainPage, 0, pageSize);
+            pool.read(raw, StoredPage.HEADER, drainPage, 0, pageSize);
             int length = codec.encode(drainPage, storeScratch, StoredPage.HEADER, bouncerMinRatio);
             byte stored = codec.encodedCodec(length, bouncerMinRatio);
             if (stored == StoredPage.RAW) {
