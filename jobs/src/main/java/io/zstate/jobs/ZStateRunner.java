@@ -160,8 +160,9 @@ public final class ZStateRunner extends JobRunOptions implements Callable<Intege
                 Units.bytes(peaks.peakDirectBytes()),
                 peaks.peakRssBytes() < 0 ? "n/a" : Units.bytes(peaks.peakRssBytes()) + " (whole process)");
         if (stats != null) {
-            System.out.printf("zstate pages      %,d hot, %,d in the pool, %,d spilled, %,d same-filled%n",
-                    stats.hotPages(), stats.poolPages(), stats.spilledPages(), stats.sameFilledPages());
+            System.out.printf("zstate pages      %,d hot, %,d in the pool (%,d of them raw), %,d spilled, %,d same-filled%n",
+                    stats.hotPages(), stats.poolPages(), stats.rawPoolPages(), stats.spilledPages(),
+                    stats.sameFilledPages());
             System.out.printf("zstate memory     pool %s of frames for %s compressed; page cache %s%n",
                     MemorySize.ofMebiBytes(stats.poolBytesHeld() >> 20), MemorySize.ofMebiBytes(stats.poolPayloadBytes() >> 20),
                     MemorySize.ofMebiBytes(stats.hotBytes() >> 20));
