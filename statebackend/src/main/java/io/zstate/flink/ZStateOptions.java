@@ -122,10 +122,11 @@ public final class ZStateOptions {
                             "The pool's fill line, a fraction of its budget: while the pool's frames in use stay"
                                     + " below it, pages leaving the page cache are kept in the pool uncompressed, the"
                                     + " way the kernel's page cache takes free memory: faulting such a page in is a"
-                                    + " copy, and storing it costs no compression. Above the line pages are"
-                                    + " compressed again, and each store compresses a few raw copies, so the pool"
-                                    + " has room for the compressed state before anything is written to RocksDB"
-                                    + " (which holds pages compressed either way). 0 keeps every page compressed;"
+                                    + " copy, and storing it costs no compression. At or above the line a store"
+                                    + " compresses its page (a state too large stays partly raw), and near the"
+                                    + " pool's budget raw copies are compressed where they are before anything is"
+                                    + " written to RocksDB (which holds pages compressed either way). 0 keeps every"
+                                    + " page compressed;"
                                     + " at most " + io.zstate.pagestore.PageStoreConfig.MAX_RAW_POOL_FILL + ".");
 
     public static final ConfigOption<MemorySize> POOL_SIZE =

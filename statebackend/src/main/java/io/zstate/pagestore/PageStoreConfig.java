@@ -51,7 +51,7 @@ import java.util.Objects;
  *     most, it leaves the pages at least 8 pages
  * @param rawPoolFill the pool's fill line, a fraction of its budget: while its frames in use stay
  *     below it, stored pages are kept uncompressed in the pool (a fault is a copy, a store costs
- *     no compression); above it stores compress and drain raw copies. 0 (the default of {@link
+ *     no compression); at or above it stores compress, and near the budget raw copies too. 0 (the default of {@link
  *     #defaults}) keeps every page compressed; at most {@link #MAX_RAW_POOL_FILL}
  */
 public record PageStoreConfig(

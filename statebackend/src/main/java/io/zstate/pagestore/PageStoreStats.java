@@ -71,7 +71,7 @@ package io.zstate.pagestore;
  *     keyed backends of its slot; 0 for a pool of its own budget (the largest in a sum)
  * @param rawPoolPages pages whose pool copy is uncompressed now (kept raw while the pool had room)
  * @param rawStores stores that kept a page raw in the pool
- * @param rawDrained raw pool copies compressed later (the pool above its fill line)
+ * @param rawDrained raw pool copies compressed later, where they were (the pool near its budget)
  */
 public record PageStoreStats(
         long hotPages,

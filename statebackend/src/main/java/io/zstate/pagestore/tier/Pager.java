@@ -60,10 +60,9 @@ import org.apache.flink.util.IOUtils;
  *   raw       while the pool's frames in use stay under its fill line (raw-pool-fill of its
  *             budget), a stored page is kept in the pool as it is (codec RAW), the way the
  *             kernel's page cache takes free memory: a fault is then a copy, and a store costs
- *             no compression. Above the line every store compresses, and drains a few raw copies
- *             (drainRaw: compressed in place, the new object written before the raw one is
- *             freed), so the pool has room for the compressed state before anything is written
- *             back to RocksDB
+ *             no compression. At or above the line a store compresses; near the budget it also
+ *             compresses raw copies in place (drainRaw: the new object written before the raw
+ *             one is freed) before anything is written back to RocksDB
  * </pre>
  *
  * <pre>
@@ -161,9 +160,7 @@ public final class Pager implements AutoCloseable {
     private int drainCursor;
     /** A raw page being compressed (allocated by the first). */
     private byte[] drainPage;
-    /** Raw copies a store above the fill line compresses. */
-    private static final int DRAIN_PER_STORE = 4;
-    /** Frames left in the budget under which a store drains all it finds and compacts the pool. */
+    /** Frames left in the budget under which a store compresses the raw copies it finds and compacts the pool. */
     private static final int DRAIN_RESERVE_FRAMES = 16;
     /** Page ids a drain looks at, at most. */
     private static final int DRAIN_SCAN = 256;
@@ -619,7 +616,7 @@ public final class Pager implements AutoCloseable {
         }
         slot = evictVictim();
         // while pages are kept raw a store is a copy: nothing for the reaper to compress ahead
-        if (cleaningWanted != null && !(rawFillFrames > 0 && rawMode) && submitForCleaning() > 0) {
+        if (cleaningWanted != null && !(rawFillFrames > 0 && hasRoomForRaw()) && submitForCleaning() > 0) {
             cleaningWanted.run(); // wakes the reaper
         }
         return slot;
@@ -751,40 +748,31 @@ public final class Pager implements AutoCloseable {
     private void store(int pageId, byte[] page) {
         counters.stores++;
         if (rawFillFrames > 0 && !SameFilled.is(page)) {
-            if (keepsRaw() && keepRaw(pageId, page)) {
+            if (hasRoomForRaw() && keepRaw(pageId, page)) {
                 return;
             }
-            if (table.rawCopies() > 0) {
-                // near the budget, a larger drain and a compaction give the frames back before a reclaim would
-                boolean nearlyFull = frames.framesAvailable() < DRAIN_RESERVE_FRAMES;
-                if (drainRaw(nearlyFull ? DRAIN_SCAN : DRAIN_PER_STORE) > 0 && nearlyFull) {
-                    pool.compact();
-                }
+            // near the budget, raw copies are compressed where they are (and the pool compacted) before a
+            // reclaim would write pages back to RocksDB
+            if (table.rawCopies() > 0 && frames.framesAvailable() < DRAIN_RESERVE_FRAMES
+                    && drainRaw(DRAIN_SCAN) > 0) {
+                pool.compact();
             }
         }
         keptAt(pageId, storeCopy(pageId, page, -1));
     }
 
     /**
-     * Whether stores keep pages raw: from the start until the pool's frames in use (or what the
-     * other pools of its slot leave it) reach the fill line; from then on pages are compressed, and
-     * raw copies drained, until the frames in use fall below half the line with no raw copy left.
-     * A state that fits raw under the line stays raw; one that does not is compressed whole, rather
-     * than kept at the line by compressing a few pages at every store (measured: map updates lost
-     * 20% that way, with a tenth of the pages raw).
+     * Whether a store keeps its page raw: the pool's frames in use (or what the other pools of its
+     * slot leave it) are under the fill line. A level, not a latch: a state that does not fit raw
+     * stays partly raw, each page raw or compressed as it was when last stored, and nothing is
+     * compressed twice (a page changes form only at its own store, or near the budget: drainRaw).
+     * (Measured against the alternatives: a latch that compressed the whole state once over the line
+     * ran even with every page compressed, and lost the gain of a state just over the line; a level
+     * that also compressed four raw copies at every store above the line lost 20% on map updates.)
      */
-    private boolean keepsRaw() {
-        int used = frames.budgetFrames() - frames.framesAvailable();
-        if (rawMode && used >= rawFillFrames) {
-            rawMode = false;
-        } else if (!rawMode && used < rawFillFrames / 2 && table.rawCopies() == 0) {
-            rawMode = true;
-        }
-        return rawMode;
+    private boolean hasRoomForRaw() {
+        return frames.budgetFrames() - frames.framesAvailable() < rawFillFrames;
     }
-
-    /** See {@link #keepsRaw}. */
-    private boolean rawMode = true;
 
     /** Keeps a page in the pool as it is, if an object fits without reclaiming; false if not. */
     private boolean keepRaw(int pageId, byte[] page) {

@@ -57,7 +57,7 @@ public final class TierCounters {
     long framesReclaimedForSlot;
     /** Stores that kept a page raw in the pool (it had room). */
     long rawStores;
-    /** Raw pool copies compressed later, above the pool's fill line. */
+    /** Raw pool copies compressed later, where they were (the pool near its budget). */
     long rawDrained;
 
     TierCounters() {}
