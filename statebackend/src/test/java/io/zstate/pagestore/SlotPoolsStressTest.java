@@ -35,7 +35,8 @@ class SlotPoolsStressTest {
         try (SlotMemory slot = new SlotMemory(4L << 20, 0.25)) { // a pool of 3 MiB
             PageStoreConfig config = PageStoreConfig.defaults(dir).withPageCacheBytes(64 * 1024)
                     .withPoolBytes(slot.pool().capacity());
-            PageStore[] stores = {new PageStore(config, 0, 1, slot, Faults.NONE),
+            // the first keeps pages raw while the slot has room: the reaper takes raw frames from it too
+            PageStore[] stores = {new PageStore(config.withRawPoolFill(0.8), 0, 1, slot, Faults.NONE),
                     new PageStore(config, 0, 1, slot, Faults.NONE)};
             int[] tables = new int[2];
             byte[][][] values = new byte[2][KEYS][];
@@ -108,6 +109,7 @@ class SlotPoolsStressTest {
                     }
                     assertThat(stores[s].isFailed()).isFalse();
                 }
+                assertThat(stores[0].stats().rawStores()).as("the first kept pages raw").isPositive();
                 assertThat(stores[0].stats().framesReclaimedForSlot()).as("frames taken from the first").isPositive();
                 assertThat(stores[1].stats().framesReclaimedForSlot()).as("frames taken from the second").isPositive();
                 assertThat(slot.reaper().framesBalanced()).isEqualTo(stores[0].stats().framesReclaimedForSlot()
