@@ -773,6 +773,11 @@ public final class PageStore implements AutoCloseable {
         return pager.poolCopiesWith(codec);
     }
 
+    /** Current RocksDB copies of live pages stored with {@code codec} ({@code StoredPage}'s byte): for tests. */
+    public long spilledCopiesWith(byte codec) {
+        return pager.spilledCopiesWith(codec);
+    }
+
     /** The store's zstd dictionary (page-compression zstd), or null: for tests and tools. */
     public io.zstate.pagestore.tier.PageDictionary dictionary() {
         return pager.dictionary();

@@ -2,6 +2,7 @@ package io.zstate.pagestore;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.zstate.pagestore.layout.StoredPage;
 import java.nio.file.Path;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -51,6 +52,24 @@ class RawPagesTest {
         }
     }
 
+    /** Raw pool objects written back (a batch of the pool's coldest frames) reach RocksDB compressed. */
+    @Test
+    void rawPagesWrittenBackReachRocksDBCompressed() {
+        byte[][] model = new byte[20000][];
+        try (PageStore store = new PageStore(config("zsmalloc", 0.8), 0, 1)) {
+            int table = store.createTable("t");
+            fill(store, table, model, new Random(4), 1);
+            assertThat(store.stats().rawPoolPages()).isPositive();
+            assertThat(store.reclaimForSlot(64)).as("frames written back").isGreaterThanOrEqualTo(64);
+            PageStoreStats stats = store.stats();
+            assertThat(stats.writebacks()).isPositive();
+            assertThat(store.spilledCopiesWith(StoredPage.RAW)).as("raw pages in RocksDB").isZero();
+            assertThat(store.spilledCopiesWith(StoredPage.LZ4)).isEqualTo(stats.spilledPages()).isPositive();
+            store.checkInvariants();
+            assertReadsBack(store, table, model);
+        }
+    }
+
     @Test
     void withTheLineAtZeroEveryPageIsCompressed() {
         byte[][] model = new byte[30000][];
@@ -88,7 +107,7 @@ class RawPagesTest {
 
     /**
      * Far more than the pool holds: near the budget raw copies are compressed where they are, the
-     * rest go to RocksDB compressed (writeback), and all reads back.
+     * rest go to RocksDB with the writeback, compressed, and all reads back.
      */
     @ParameterizedTest
     @ValueSource(strings = {"zsmalloc", "zbud"})
@@ -102,6 +121,9 @@ class RawPagesTest {
             assertThat(stats.rawDrained()).as("raw copies compressed near the budget").isPositive();
             assertThat(stats.spilledPages()).as("pages in RocksDB").isPositive();
             assertThat(stats.rawPoolPages()).isZero();
+            // a raw pool object written back reaches RocksDB compressed, as a store would have sent it
+            assertThat(store.spilledCopiesWith(StoredPage.RAW)).as("raw pages in RocksDB").isZero();
+            assertThat(store.spilledCopiesWith(StoredPage.LZ4)).isEqualTo(stats.spilledPages());
             store.checkInvariants();
             assertReadsBack(store, table, model);
         }

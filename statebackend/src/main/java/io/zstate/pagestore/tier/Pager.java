@@ -727,6 +727,17 @@ public final class Pager implements AutoCloseable {
         }
     }
 
+    /** Current RocksDB copies of live pages stored with {@code codec} (StoredPage's byte): for tests. */
+    public long spilledCopiesWith(byte codec) {
+        long n = 0;
+        for (int id = 0; id < table.idsUsed(); id++) {
+            if (table.isLive(id) && table.isSpilled(id) && spill.get(id, loadScratch) > 0 && loadScratch[0] == codec) {
+                n++;
+            }
+        }
+        return n;
+    }
+
     /** Pool copies of live pages stored with {@code codec} (StoredPage's byte): for tests. */
     public long poolCopiesWith(byte codec) {
         long n = 0;
