@@ -158,8 +158,11 @@ public final class Pager implements AutoCloseable {
     private final int rawFillFrames;
     /** The next page id {@link #drainRaw} looks at. */
     private int drainCursor;
-    /** A raw page being compressed (allocated by the first). */
-    private byte[] drainPage;
+    /**
+     * A page on its way from one stored form to another: recompressed with the dictionary, or a raw
+     * copy compressed by a drain or a writeback (allocated by the first; never two at once).
+     */
+    private byte[] recodePage;
     /** Frames left in the budget under which a store compresses the raw copies it finds and compacts the pool. */
     private static final int DRAIN_RESERVE_FRAMES = 16;
     /** Page ids a drain looks at, at most. */
@@ -616,7 +619,7 @@ public final class Pager implements AutoCloseable {
         }
         slot = evictVictim();
         // while pages are kept raw a store is a copy: nothing for the reaper to compress ahead
-        if (cleaningWanted != null && !(rawFillFrames > 0 && hasRoomForRaw()) && submitForCleaning() > 0) {
+        if (cleaningWanted != null && !hasRoomForRaw() && submitForCleaning() > 0) {
             cleaningWanted.run(); // wakes the reaper
         }
         return slot;
@@ -674,8 +677,6 @@ public final class Pager implements AutoCloseable {
     private boolean recompressing;
     /** The next page id the recompression looks at. */
     private int recompressCursor;
-    /** A page being recompressed (allocated by the first). */
-    private byte[] recompressPage;
     /** Page ids an eviction looks at for an LZ4 copy to recompress. */
     private static final int RECOMPRESS_SCAN = 16;
 
@@ -706,11 +707,9 @@ public final class Pager implements AutoCloseable {
             if (StoredPage.codec(loadScratch, StoredPage.PAGE_ID) != StoredPage.LZ4) {
                 continue;
             }
-            if (recompressPage == null) {
-                recompressPage = new byte[pageSize];
-            }
-            codec.decode(loadScratch, StoredPage.PAGE_ID, stored - StoredPage.PAGE_ID, recompressPage);
-            int length = codec.encode(recompressPage, storeScratch, StoredPage.HEADER, bouncerMinRatio);
+            byte[] page = recodePage();
+            codec.decode(loadScratch, StoredPage.PAGE_ID, stored - StoredPage.PAGE_ID, page);
+            int length = codec.encode(page, storeScratch, StoredPage.HEADER, bouncerMinRatio);
             if (codec.encodedCodec(length, bouncerMinRatio) != StoredPage.ZSTD || StoredPage.HEADER + length >= stored) {
                 return;
             }
@@ -758,16 +757,13 @@ public final class Pager implements AutoCloseable {
      */
     private void store(int pageId, byte[] page) {
         counters.stores++;
-        if (rawFillFrames > 0 && !SameFilled.is(page)) {
-            if (hasRoomForRaw() && keepRaw(pageId, page)) {
-                return;
-            }
-            // near the budget, raw copies are compressed where they are (and the pool compacted) before a
-            // reclaim would write pages back to RocksDB
-            if (table.rawCopies() > 0 && frames.framesAvailable() < DRAIN_RESERVE_FRAMES
-                    && drainRaw(DRAIN_SCAN) > 0) {
-                pool.compact();
-            }
+        if (hasRoomForRaw() && !SameFilled.is(page) && keepRaw(pageId, page)) {
+            return;
+        }
+        // near the budget, raw copies are compressed where they are (and the pool compacted) before a
+        // reclaim would write pages back to RocksDB
+        if (table.rawCopies() > 0 && frames.framesAvailable() < DRAIN_RESERVE_FRAMES && drainRaw(DRAIN_SCAN) > 0) {
+            pool.compact();
         }
         keptAt(pageId, storeCopy(pageId, page, -1));
     }
@@ -782,7 +778,7 @@ public final class Pager implements AutoCloseable {
      * that also compressed four raw copies at every store above the line lost 20% on map updates.)
      */
     private boolean hasRoomForRaw() {
-        return frames.budgetFrames() - frames.framesAvailable() < rawFillFrames;
+        return rawFillFrames > 0 && frames.budgetFrames() - frames.framesAvailable() < rawFillFrames;
     }
 
     /** Keeps a page in the pool as it is, if an object fits without reclaiming; false if not. */
@@ -817,11 +813,9 @@ public final class Pager implements AutoCloseable {
                 continue;
             }
             long raw = table.poolHandle(pageId);
-            if (drainPage == null) {
-                drainPage = new byte[pageSize];
-            }
-            pool.read(raw, StoredPage.HEADER, drainPage, 0, pageSize);
-            int length = codec.encode(drainPage, storeScratch, StoredPage.HEADER, bouncerMinRatio);
+            byte[] page = recodePage();
+            pool.read(raw, StoredPage.HEADER, page, 0, pageSize);
+            int length = codec.encode(page, storeScratch, StoredPage.HEADER, bouncerMinRatio);
             byte stored = codec.encodedCodec(length, bouncerMinRatio);
             if (stored == StoredPage.RAW) {
                 table.poolHandle(pageId, raw); // incompressible: it stays, as what it is
@@ -841,6 +835,13 @@ public final class Pager implements AutoCloseable {
             drained++;
         }
         return drained;
+    }
+
+    private byte[] recodePage() {
+        if (recodePage == null) {
+            recodePage = new byte[pageSize];
+        }
+        return recodePage;
     }
 
     /** Pages whose pool copy is raw (kept so while the pool had room). */
@@ -998,8 +999,6 @@ public final class Pager implements AutoCloseable {
      */
     private final class Writeback implements Evictor {
         private final byte[] object = new byte[maxStored];
-        /** A raw object's page, on its way to be compressed. */
-        private byte[] rawPage;
         private int[] pages = new int[64];
         private int pending;
         private final java.util.List<SnapshotPins.Pin> pendingPins = new java.util.ArrayList<>();
@@ -1046,11 +1045,9 @@ public final class Pager implements AutoCloseable {
                 throw new IllegalStateException("a raw pool object of " + length + " bytes, expected "
                         + (StoredPage.HEADER + pageSize) + ": the page store is corrupt");
             }
-            if (rawPage == null) {
-                rawPage = new byte[pageSize];
-            }
-            System.arraycopy(object, StoredPage.HEADER, rawPage, 0, pageSize);
-            int compressed = codec.encode(rawPage, object, StoredPage.HEADER, bouncerMinRatio);
+            byte[] page = recodePage();
+            System.arraycopy(object, StoredPage.HEADER, page, 0, pageSize);
+            int compressed = codec.encode(page, object, StoredPage.HEADER, bouncerMinRatio);
             byte stored = codec.encodedCodec(compressed, bouncerMinRatio);
             object[StoredPage.PAGE_ID] = stored;
             return StoredPage.HEADER + (stored == StoredPage.RAW ? pageSize : compressed);
@@ -1393,10 +1390,10 @@ public final class Pager implements AutoCloseable {
                 if (table.poolHandle(id) == 0) {
                     throw new IllegalStateException("page " + id + " is marked raw in the pool but has no pool object");
                 }
-                pool.read(table.poolHandle(id), loadScratch, 0);
-                if (loadScratch[StoredPage.PAGE_ID] != StoredPage.RAW) {
+                pool.read(table.poolHandle(id), StoredPage.PAGE_ID, loadScratch, 0, 1); // its codec byte
+                if (loadScratch[0] != StoredPage.RAW) {
                     throw new IllegalStateException("page " + id + " is marked raw in the pool, but its object has codec "
-                            + loadScratch[StoredPage.PAGE_ID]);
+                            + loadScratch[0]);
                 }
             }
         }
