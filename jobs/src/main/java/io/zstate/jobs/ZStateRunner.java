@@ -173,8 +173,9 @@ public final class ZStateRunner extends JobRunOptions implements Callable<Intege
             System.out.printf("zstate entries    %,d cached; %,d hits, %,d read misses, %,d admitted, %,d written into pages%n",
                     stats.cachedEntries(), stats.entryHits(), stats.entryMisses(), stats.entryAdmissions(),
                     stats.entryWriteBacks());
-            System.out.printf("zstate writes     %,d waited in the write buffer, %.2f per applied bucket, %,d waiting%n",
-                    stats.bufferedWrites(), stats.writesPerApplication(), stats.waitingWrites());
+            System.out.printf("zstate writes     %,d waited in the write buffer, %.2f per applied bucket, %,d waiting;"
+                    + " %,d sent to RocksDB in %,d merges%n", stats.bufferedWrites(), stats.writesPerApplication(),
+                    stats.waitingWrites(), stats.writesToRocksDb(), stats.writeMergesToRocksDb());
             System.out.printf("zstate slots      %,d times a pool was short of its slot's frames, %,d frames moved"
                     + " between a slot's pools%n", stats.slotShortfalls(), stats.framesReclaimedForSlot());
         }

@@ -72,6 +72,9 @@ package io.zstate.pagestore;
  * @param rawPoolPages pages whose pool copy is uncompressed now (kept raw while the pool had room)
  * @param rawStores stores that kept a page raw in the pool
  * @param rawDrained raw pool copies compressed later, where they were (the pool near its budget)
+ * @param writesToRocksDb waiting writes the write buffer sent to RocksDB unapplied (their bucket's
+ *     page was there too): writes that read nothing until their bucket is next read
+ * @param writeMergesToRocksDb the RocksDB merges that carried them (one per bucket sent)
  */
 public record PageStoreStats(
         long hotPages,
@@ -129,13 +132,16 @@ public record PageStoreStats(
         long slotPoolFrames,
         long rawPoolPages,
         long rawStores,
-        long rawDrained) {
+        long rawDrained,
+        long writesToRocksDb,
+        long writeMergesToRocksDb) {
 
     /**
      * These counters with the index layer's (added by the store): map indexes, and the write
      * buffer's buffered writes, bucket applications and waiting writes.
      */
-    public PageStoreStats withIndex(long count, long buffered, long applications, long waiting) {
+    public PageStoreStats withIndex(long count, long buffered, long applications, long waiting, long toRocksDb,
+            long mergesToRocksDb) {
         return new PageStoreStats(hotPages, dirtyPages, poolPages, spilledPages, sameFilledPages, livePages,
                 poolFramesHeld, poolBytesHeld, poolPayloadBytes, hotBytes, spillMemoryBytes, spillDiskBytes,
                 cacheHits, cacheMisses, poolHits, swapIns, sameFilledHits, stores, cleanDrops, sameFilledStores,
@@ -144,7 +150,8 @@ public record PageStoreStats(
                 pinnedSpilled, pinSaves, pinCopies, pinWritebacks, pagesPlaced, backgroundCleans, cleaningRaces,
                 entryHits, entryMisses, entryWriteBacks, cachedEntries, entryAdmissions, dictionaryStores,
                 recompressions, dictionaryBytes, buffered, applications, waiting, slotShortfalls,
-                framesReclaimedForSlot, slotPoolFrames, rawPoolPages, rawStores, rawDrained);
+                framesReclaimedForSlot, slotPoolFrames, rawPoolPages, rawStores, rawDrained, toRocksDb,
+                mergesToRocksDb);
     }
 
     /** These counters with the entry cache's (the facade's, added by the store). */
@@ -157,7 +164,8 @@ public record PageStoreStats(
                 pinnedSpilled, pinSaves, pinCopies, pinWritebacks, pagesPlaced, backgroundCleans, cleaningRaces,
                 hits, misses, writeBacks, entries, admissions, dictionaryStores, recompressions,
                 dictionaryBytes, bufferedWrites, bufferApplications, waitingWrites, slotShortfalls,
-                framesReclaimedForSlot, slotPoolFrames, rawPoolPages, rawStores, rawDrained);
+                framesReclaimedForSlot, slotPoolFrames, rawPoolPages, rawStores, rawDrained, writesToRocksDb,
+                writeMergesToRocksDb);
     }
 
     /** The counters of two stores added up (for totals over the backends of a job). */
@@ -218,7 +226,9 @@ public record PageStoreStats(
                 Math.max(slotPoolFrames, o.slotPoolFrames),
                 rawPoolPages + o.rawPoolPages,
                 rawStores + o.rawStores,
-                rawDrained + o.rawDrained);
+                rawDrained + o.rawDrained,
+                writesToRocksDb + o.writesToRocksDb,
+                writeMergesToRocksDb + o.writeMergesToRocksDb);
     }
 
     /** Uncompressed / compressed bytes over all stores; 0 before the first. */

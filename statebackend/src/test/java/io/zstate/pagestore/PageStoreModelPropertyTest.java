@@ -64,7 +64,7 @@ class PageStoreModelPropertyTest {
 
     /** One operation of the mix above (the entry-cache resize test interleaves runs of them). */
     static Arbitrary<Op> op() {
-        Arbitrary<Kind> kinds = Arbitraries.frequency(
+        return op(Arbitraries.frequency(
                 Tuple.of(30, Kind.PUT),
                 Tuple.of(14, Kind.MAP_PUT),
                 Tuple.of(12, Kind.GET),
@@ -88,18 +88,28 @@ class PageStoreModelPropertyTest {
                 Tuple.of(3, Kind.CLEAN_COMPRESS),
                 Tuple.of(3, Kind.CLEAN_INSTALL),
                 Tuple.of(3, Kind.CLEAN_CYCLE),
-                Tuple.of(2, Kind.RECLAIM_FOR_SLOT));
-        Arbitrary<Integer> valueSizes = Arbitraries.frequencyOf(
+                Tuple.of(2, Kind.RECLAIM_FOR_SLOT)));
+    }
+
+    /** An operation of kinds drawn from {@code kinds}, on keys, key-groups and value sizes as above. */
+    static Arbitrary<Op> op(Arbitrary<Kind> kinds) {
+        return op(kinds, Arbitraries.frequencyOf(
                 Tuple.of(6, Arbitraries.integers().between(1, 24)),
                 Tuple.of(3, Arbitraries.integers().between(25, 240)),
                 Tuple.of(2, Arbitraries.integers().between(241, 3000)), // blobs from ~490 B with 1 KiB pages
-                Tuple.of(1, Arbitraries.integers().between(3001, 40000)));
+                Tuple.of(1, Arbitraries.integers().between(3001, 40000))),
+                Arbitraries.integers().between(0, 150), Arbitraries.integers().between(0, 255));
+    }
+
+    /** An operation of kinds drawn from {@code kinds}, of values of {@code valueSizes}, on these keys. */
+    static Arbitrary<Op> op(Arbitrary<Kind> kinds, Arbitrary<Integer> valueSizes, Arbitrary<Integer> keyIds,
+            Arbitrary<Integer> userKeys) {
         return Combinators.combine(
                         kinds,
                         Arbitraries.integers().between(0, 1),
                         Arbitraries.integers().between(FIRST_KEY_GROUP, FIRST_KEY_GROUP + KEY_GROUPS - 1),
-                        Arbitraries.integers().between(0, 150),
-                        Arbitraries.integers().between(0, 255),
+                        keyIds,
+                        userKeys,
                         valueSizes,
                         Arbitraries.integers())
                 .as(Op::new);
@@ -229,6 +239,76 @@ class PageStoreModelPropertyTest {
         // half the tries are zstd; of those, the ones that store the 32 pages a dictionary needs
         Statistics.label("zstd stores").coverage(c -> c.check(true).percentage(p -> p >= 15));
         Statistics.label("zstd recompressions").coverage(c -> c.check(true).count(n -> n > 0));
+    }
+
+    /**
+     * Blind writes under a write buffer, most pages in RocksDB (those that compress less than 2.5x
+     * go there when stored): the buckets of pages in RocksDB send their waiting writes
+     * there, and the store still behaves like the model through reads, walks, snapshots, table
+     * clears and key-group deletes, which apply them first.
+     */
+    @Property(tries = 40)
+    void writesWaitingInRocksDbComeBackInOrder(
+            @ForAll("blindWrites") List<Op> ops,
+            @ForAll("allocators") String allocator,
+            @ForAll @IntRange(min = 8, max = 16) int cachePages)
+            throws IOException {
+        Path dir = Files.createTempDirectory("zstate-pagestore-test");
+        // pages that do not compress 2.5x (most, with random values) go to RocksDB when stored
+        PageStoreConfig config = withCaches(tiny(dir, allocator, cachePages).withBouncerMinRatio(2.5),
+                cachePages, 0, 4096);
+        PageStore store = new PageStore(config, FIRST_KEY_GROUP, KEY_GROUPS);
+        Path spillDir = store.spillDirectory();
+        OpenSnapshots snapshots = new OpenSnapshots(true);
+        try {
+            synchronized (store) {
+                createTables(store);
+                TreeMap<String, byte[]> model = new TreeMap<>();
+                ValueView view = new ValueView();
+                for (Op op : ops) {
+                    step(store, model, view, op, snapshots);
+                    store.checkInvariants();
+                }
+                PageStoreStats stats = store.stats();
+                Statistics.label("writes sent to RocksDB").collect(stats.writesToRocksDb() > 0);
+                Statistics.label("several writes a merge").collect(
+                        stats.writesToRocksDb() > stats.writeMergesToRocksDb());
+                verifyAll(store, model, view);
+                snapshots.checkAll();
+                snapshots.releaseAllButMaybeOne(null);
+                store.checkInvariants();
+            }
+        } finally {
+            store.close();
+        }
+        assertReleased(store, spillDir, dir);
+        Statistics.label("writes sent to RocksDB").coverage(c -> c.check(true).percentage(p -> p >= 25));
+        Statistics.label("several writes a merge").coverage(c -> c.check(true).count(n -> n > 0));
+    }
+
+    /**
+     * Mostly blind writes of small values over many short keys (they wait in the buffer: more
+     * buckets than the page cache holds), some reads, walks and snapshots.
+     */
+    @Provide
+    Arbitrary<List<Op>> blindWrites() {
+        return op(Arbitraries.frequency(
+                Tuple.of(120, Kind.PUT),
+                Tuple.of(90, Kind.MAP_PUT),
+                Tuple.of(20, Kind.DELETE),
+                Tuple.of(20, Kind.MAP_DELETE),
+                Tuple.of(15, Kind.APPEND),
+                Tuple.of(10, Kind.GET),
+                Tuple.of(10, Kind.MAP_GET),
+                Tuple.of(1, Kind.ITER_GROUP),
+                Tuple.of(1, Kind.CLEAR),
+                Tuple.of(1, Kind.DELETE_GROUP),
+                Tuple.of(2, Kind.FREEZE),
+                Tuple.of(2, Kind.CHECK_SNAPSHOT),
+                Tuple.of(2, Kind.RELEASE_SNAPSHOT)), Arbitraries.integers().between(1, 120),
+                Arbitraries.integers().between(0, 3000).filter(k -> valueKey(k).length < 100),
+                Arbitraries.integers().between(0, 255).filter(u -> mapKey(0, u).length < 100))
+                .list().ofMinSize(800).ofMaxSize(2000);
     }
 
     // ==== with faults ==============================================================================

@@ -1035,6 +1035,155 @@ class PageStoreTest {
         }
     }
 
+    /**
+     * A pool of 16 frames under 3,000 maps: most buckets' pages are in RocksDB, and blind writes to
+     * them go there as merges of their bucket's records, reading nothing; a snapshot sees them
+     * (the freeze applies them), reads apply them first, and a cleared table leaves none behind.
+     */
+    @Test
+    void writesToPagesInRocksDbGoThereWithoutAReadAndComeBackFirst() {
+        PageStoreConfig config = tiny("zsmalloc").withPageCacheBytes(64 * 1024).withPoolBytes(16 * 4096)
+                .withWriteBufferBytes(32 * 1024);
+        try (PageStore store = new PageStore(config, 0, 1)) {
+            int table = store.createTable("maps");
+            int other = store.createTable("other");
+            Map<String, byte[]> model = new HashMap<>();
+            Random random = new Random(5);
+            for (int round = 0; round < 3; round++) { // a load, then blind puts and removes over it
+                for (int i = 0; i < 30_000; i++) {
+                    int map = random.nextInt(3_000);
+                    int userKey = random.nextInt(10);
+                    byte[] key = mapKeyOf(map, userKey);
+                    if (round > 0 && random.nextInt(5) == 0) {
+                        store.remove(table, 0, key, 0, key.length, 6);
+                        model.remove(Arrays.toString(key));
+                    } else {
+                        byte[] value = longBytes(round * 100_000L + i);
+                        store.put(table, 0, key, 0, key.length, 6, value, 0, value.length);
+                        model.put(Arrays.toString(key), value);
+                    }
+                    if (i % 5_000 == 0) {
+                        store.checkInvariants();
+                    }
+                }
+            }
+            PageStoreStats stats = store.stats();
+            assertThat(stats.spilledPages()).as("pages in RocksDB").isGreaterThan(stats.livePages() / 2);
+            assertThat(stats.writesToRocksDb()).as("writes sent to RocksDB unread: %s", stats).isGreaterThan(10_000);
+            assertThat(stats.writeMergesToRocksDb()).as("merges that carried them")
+                    .isBetween(1L, stats.writesToRocksDb());
+            assertThat(stats.swapIns()).as("RocksDB reads: fewer than the writes sent there")
+                    .isLessThan(stats.writesToRocksDb());
+            assertThat(stats.waitingWrites()).as("writes still waiting, some in RocksDB").isGreaterThan(1_000);
+            // other writes meanwhile: another table's, cleared with some of its writes in RocksDB
+            for (int i = 0; i < 20_000; i++) {
+                byte[] key = mapKeyOf(random.nextInt(3_000), random.nextInt(10));
+                store.put(other, 0, key, 0, key.length, 6, longBytes(i), 0, 8);
+            }
+            long waitingBefore = store.stats().waitingWrites();
+            store.clear(other);
+            assertThat(store.stats().waitingWrites()).as("the cleared table's writes are gone")
+                    .isLessThan(waitingBefore);
+            store.checkInvariants();
+            // the snapshot sees every write (the freeze applies them, those in RocksDB first)
+            Map<String, byte[]> seen = new HashMap<>();
+            try (io.zstate.pagestore.snapshot.FrozenView frozen = store.freeze()) {
+                assertThat(store.stats().waitingWrites()).as("the freeze applied every waiting write").isZero();
+                frozen.forEachInKeyGroup(table, 0, (k, ko, kl, v, vo, vl) -> seen.put(
+                        Arrays.toString(Arrays.copyOfRange(k, ko, ko + kl)), Arrays.copyOfRange(v, vo, vo + vl)));
+            }
+            assertThat(seen.keySet()).isEqualTo(model.keySet());
+            for (Map.Entry<String, byte[]> e : model.entrySet()) {
+                assertThat(seen.get(e.getKey())).as(e.getKey()).isEqualTo(e.getValue());
+            }
+            // more blind writes, then reads: each bucket's writes in RocksDB come back before its read
+            for (int i = 0; i < 30_000; i++) {
+                int map = random.nextInt(3_000);
+                int userKey = random.nextInt(10);
+                byte[] key = mapKeyOf(map, userKey);
+                byte[] value = longBytes(900_000L + i);
+                store.put(table, 0, key, 0, key.length, 6, value, 0, value.length);
+                model.put(Arrays.toString(key), value);
+            }
+            assertThat(store.stats().writesToRocksDb()).isGreaterThan(stats.writesToRocksDb());
+            ValueView view = new ValueView();
+            for (int map = 0; map < 3_000; map++) {
+                for (int userKey = 0; userKey < 10; userKey++) {
+                    byte[] key = mapKeyOf(map, userKey);
+                    byte[] expected = model.get(Arrays.toString(key));
+                    assertThat(store.get(table, 0, key, 0, key.length, 6, view))
+                            .as("map %d, key %d", map, userKey).isEqualTo(expected != null);
+                    if (expected != null) {
+                        assertThat(view.toByteArray()).isEqualTo(expected);
+                    }
+                }
+            }
+            assertThat(store.stats().waitingWrites()).as("the reads applied what waited").isZero();
+            store.checkInvariants();
+        }
+    }
+
+    /**
+     * RocksDB failing under the write buffer's waiting writes (their merge, their read before a
+     * bucket is applied, their delete after it) fails the store, which says what it was doing;
+     * every later call throws, and close returns every off-heap byte and the spill directory.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"mergeWrites", "getWrites", "deleteWrites"})
+    void aFailingRocksDbCallForWaitingWritesFailsTheStoreAndLeaksNothing(String call) throws Exception {
+        PageStoreConfig config = tiny("zsmalloc").withPageCacheBytes(64 * 1024).withPoolBytes(16 * 4096)
+                .withWriteBufferBytes(32 * 1024);
+        boolean[] armed = {false};
+        int[] injected = {0};
+        Faults faults = seam -> {
+            boolean fail = armed[0] && StackWalker.getInstance().walk(frames -> frames.anyMatch(
+                    f -> f.getMethodName().equals(call)));
+            injected[0] += fail ? 1 : 0;
+            return fail;
+        };
+        PageStore store = new PageStore(config, 0, 1, (io.zstate.allocator.MemoryBudget) null, faults);
+        Path spill = store.spillDirectory();
+        try {
+            int table = store.createTable("maps");
+            Random random = new Random(6);
+            ValueView view = new ValueView();
+            for (int i = 0; i < 60_000; i++) {
+                byte[] key = mapKeyOf(random.nextInt(3_000), random.nextInt(10));
+                store.put(table, 0, key, 0, key.length, 6, longBytes(i), 0, 8);
+            }
+            assertThat(store.stats().writesToRocksDb()).isPositive();
+            armed[0] = true;
+            RuntimeException thrown = null;
+            for (int i = 0; i < 60_000 && thrown == null; i++) { // blind writes, and a read now and then
+                byte[] key = mapKeyOf(random.nextInt(3_000), random.nextInt(10));
+                try {
+                    if (i % 8 == 0) {
+                        store.get(table, 0, key, 0, key.length, 6, view);
+                    } else {
+                        store.put(table, 0, key, 0, key.length, 6, longBytes(i), 0, 8);
+                    }
+                } catch (RuntimeException e) {
+                    thrown = e;
+                }
+            }
+            assertThat(injected[0]).as("failures injected into %s", call).isEqualTo(1);
+            assertThat(thrown).isInstanceOf(PageStoreFailedException.class);
+            assertThat(thrown).rootCause().isInstanceOf(org.rocksdb.RocksDBException.class);
+            assertThat(thrown.getCause()).hasMessageContaining("the waiting writes of page");
+            assertThat(store.isFailed()).isTrue();
+            byte[] key = mapKeyOf(1, 1);
+            assertThatThrownBy(() -> store.get(table, 0, key, 0, key.length, 6, view))
+                    .isInstanceOf(PageStoreFailedException.class);
+            assertThatThrownBy(() -> store.put(table, 0, key, 0, key.length, 6, longBytes(1), 0, 8))
+                    .isInstanceOf(PageStoreFailedException.class);
+        } finally {
+            store.close();
+        }
+        assertThat(store.framesInUse()).as("off-heap frames after close").isZero();
+        assertThat(store.liveArenas()).as("arenas after close").isZero();
+        assertThat(spill).doesNotExist();
+    }
+
     @Test
     void aReadBeforeEachWriteLeavesTheWriteBufferAtItsFirstSize() {
         try (PageStore store = new PageStore(withWriteBuffer(), 0, 1)) {

@@ -57,6 +57,8 @@ public final class ZStateMetrics {
         longGauge(group, "bufferedWrites", stats, PageStoreStats::bufferedWrites);
         longGauge(group, "bufferApplications", stats, PageStoreStats::bufferApplications);
         longGauge(group, "waitingWrites", stats, PageStoreStats::waitingWrites);
+        longGauge(group, "writesToRocksDb", stats, PageStoreStats::writesToRocksDb);
+        longGauge(group, "writeMergesToRocksDb", stats, PageStoreStats::writeMergesToRocksDb);
         longGauge(group, "dictionaryStores", stats, PageStoreStats::dictionaryStores);
         longGauge(group, "dictionaryBytes", stats, PageStoreStats::dictionaryBytes);
         longGauge(group, "recompressions", stats, PageStoreStats::recompressions);

@@ -499,7 +499,47 @@ public final class BucketIndex {
      */
     public void bufferWrites(int bytes) {
         pending = new PendingWrites(bytes);
+        pending.spillTo(new WritesToRocksDb(KEPT_PAGES_PER_BUCKET * pager.pageSize()));
         pager.limitCache(pager.cacheLimit() - pager.pagesFor(pending.size()));
+    }
+
+    /**
+     * The most bytes of waiting writes RocksDB keeps for one bucket, in pages: a bucket with more
+     * is applied when it is next the oldest (its page faulted in), so a read never applies more
+     * than this much.
+     */
+    static final int KEPT_PAGES_PER_BUCKET = 4;
+
+    /**
+     * The write buffer's way to RocksDB (see {@link PendingWrites}): a bucket whose head page is
+     * in RocksDB alone sends its records there, up to a few pages of them.
+     */
+    private final class WritesToRocksDb implements PendingWrites.Spill {
+        private final int maxKeptBytes;
+
+        WritesToRocksDb(int maxKeptBytes) {
+            this.maxKeptBytes = maxKeptBytes;
+        }
+
+        @Override
+        public boolean wants(int bucket, int keptBytes, int moreBytes) {
+            return keptBytes + moreBytes <= maxKeptBytes && pager.isInRocksDbOnly(bucket);
+        }
+
+        @Override
+        public void write(int bucket, byte[] records, int offset, int length) {
+            pager.spillWaitingWrites(bucket, records, offset, length);
+        }
+
+        @Override
+        public int read(int bucket, byte[] dst) {
+            return pager.readWaitingWrites(bucket, dst);
+        }
+
+        @Override
+        public void delete(int bucket) {
+            pager.dropWaitingWrites(bucket);
+        }
     }
 
     /** Page-cache pages the write buffer's log takes now (0 without one). */
@@ -513,7 +553,7 @@ public final class BucketIndex {
      */
     private void growBuffer() {
         int before = writeBufferPages();
-        pending.applyAll(applier);
+        pending.applyLog(applier);
         pending.grow();
         pager.limitCache(pager.cacheLimit() - (writeBufferPages() - before));
     }
@@ -544,7 +584,7 @@ public final class BucketIndex {
 
     /** Applies the waiting writes of the bucket a prefix's hash leads to, before anything reads it. */
     private void applyWaiting(Directory d, int hash) {
-        if (pending != null && pending.records() > 0) {
+        if (pending != null && !pending.isEmpty()) {
             pending.apply(d.head(hash), applier);
         }
     }
@@ -572,9 +612,19 @@ public final class BucketIndex {
         }
     }
 
-    /** Writes waiting now (0 without a buffer). */
-    public int waitingWrites() {
-        return pending == null ? 0 : pending.records();
+    /** Writes waiting now, in the buffer's log or in RocksDB (0 without a buffer). */
+    public long waitingWrites() {
+        return pending == null ? 0 : pending.records() + pending.keptRecords();
+    }
+
+    /** Waiting writes sent to RocksDB so far (their bucket's page was there too). */
+    public long writesToRocksDb() {
+        return pending == null ? 0 : pending.spilledRecords();
+    }
+
+    /** The RocksDB merges that carried them (a bucket's records each). */
+    public long writeMergesToRocksDb() {
+        return pending == null ? 0 : pending.spills();
     }
 
     /** Writes that waited in the buffer so far. */

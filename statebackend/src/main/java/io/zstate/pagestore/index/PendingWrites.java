@@ -10,9 +10,19 @@ package io.zstate.pagestore.index;
  * serves about 1 + B/P writes instead of one: RocksDB's memtable in small, in front of pages that
  * change in place (a B<sup>ε</sup>-tree's buffer of one level).
  *
+ * <p>Writes to RocksDB ({@link Spill}): when room is needed and the oldest record's bucket has its
+ * head page in RocksDB, the bucket's records go to RocksDB as they are (one merge under the page's
+ * id, which reads nothing) instead of faulting the page in, unless RocksDB already keeps as many
+ * bytes for it as the spill allows. The bucket keeps its entry here, with the bytes and records
+ * RocksDB holds for it; applying the bucket reads them back first (they are older than any of its
+ * records still in the log) and deletes them. So a write to a page in RocksDB costs about what
+ * RocksDB's own write costs, and the fault waits for the first read (the B<sup>ε</sup>-tree's
+ * flush to the next level, with RocksDB as that level).
+ *
  * <pre>
  *   buckets (open addressing, linear probing, at most half full):
- *       bucket head page id + 1 (0 = empty) -> first record, last record, count
+ *       bucket head page id + 1 (0 = empty) -> first record, last record, count (0: none in the
+ *       log), table, bytes and records kept in RocksDB (0: none)
  *       |
  *       v
  *   log:  ... free ... | head: oldest record ... newest | tail: free ...   (wraps around at
@@ -21,13 +31,15 @@ package io.zstate.pagestore.index;
  *   record: next (position + 1 of the bucket's next record; 0: its last) i32 | bucket i32 |
  *           table u16 | key-group u16 | op u8 (0: applied) | prefix length u16 | key length u16 |
  *           value length u16 | key | value
+ *   in RocksDB: a bucket's records concatenated as they were in the log (next and bucket unused)
  * </pre>
  *
  * Invariants ({@link #checkInvariants}): every record between head and tail that is not applied
  * is in its bucket's list exactly once, the lists in the order the records were added; a
  * bucket's count is its list's length and its last the list's end; the counts add up to the
- * records waiting; the record at head is waiting unless none is; every bucket is a live page
- * (the index applies a bucket's records before anything could free or split it).
+ * records waiting in the log, the RocksDB counts to those waiting there; a bucket has records in
+ * the log or in RocksDB or both; the record at head is waiting unless none is; every bucket is a
+ * live page (the index applies a bucket's records before anything could free or split it).
  *
  * <p>Size: the log starts at a sixteenth of its most ({@link #START_DIVISOR}, at least {@link
  * #MIN_LOG_BYTES}) and doubles while it pays ({@link #wantsToGrow}): when the buckets applied to
@@ -36,8 +48,9 @@ package io.zstate.pagestore.index;
  * of the same key (their bucket's page is then in the cache: nothing waits) never fills it, and
  * keeps its pages.
  *
- * <p>What it touches: only its own arrays, and the {@link Applier} it is handed (the index's
- * direct write path), which must never call back into it. Memory: the log is heap, allocated at
+ * <p>What it touches: only its own arrays, the {@link Applier} it is handed (the index's direct
+ * write path), which must never call back into it, and its {@link Spill} (RocksDB, through the
+ * pager). Memory: the log is heap, allocated at
  * the first record, its bytes taken from the page cache's by the index (as it grows). Not
  * thread-safe: used under the page store's lock.
  */
@@ -53,6 +66,27 @@ final class PendingWrites {
     interface Applier {
         void apply(int op, int table, int keyGroup, byte[] record, int keyOffset, int keyLength, int prefixLength,
                 int valueOffset, int valueLength);
+    }
+
+    /**
+     * Where the records of a bucket whose head page is in RocksDB go instead of being applied
+     * (see the class header): RocksDB, under the bucket's head page id.
+     */
+    interface Spill {
+        /**
+         * Whether the bucket's records should go to RocksDB: its head page is there, and {@code
+         * keptBytes + moreBytes} is not more than RocksDB should keep for one bucket.
+         */
+        boolean wants(int bucket, int keptBytes, int moreBytes);
+
+        /** Appends records to what RocksDB keeps for the bucket (a merge: no read). */
+        void write(int bucket, byte[] records, int offset, int length);
+
+        /** Reads what RocksDB keeps for the bucket into {@code dst}: the length (see Pager), -1 if none. */
+        int read(int bucket, byte[] dst);
+
+        /** Deletes what RocksDB keeps for the bucket. */
+        void delete(int bucket);
     }
 
     private static final int NEXT = 0;
@@ -89,7 +123,18 @@ final class PendingWrites {
     private int[] bucketFirst = new int[16];
     private int[] bucketLast = new int[16];
     private int[] bucketCount = new int[16];
+    private int[] bucketTable = new int[16];
+    /** Bytes and records RocksDB keeps for the bucket (0: none). */
+    private int[] bucketKept = new int[16];
+    private int[] bucketKeptRecords = new int[16];
     private int buckets;
+
+    private Spill spill;
+    /** Records waiting in RocksDB, and the scratch their bytes pass through (grows as needed). */
+    private long keptRecords;
+    private byte[] keptScratch = new byte[0];
+    private long spilledRecords;
+    private long spills;
 
     private long buffered;
     private long applied;
@@ -112,6 +157,11 @@ final class PendingWrites {
         this.capacity = capacity;
         this.size = start;
         this.maxRecordLength = start / 8;
+    }
+
+    /** From now on, the buckets of pages in RocksDB may send their records there (see the class header). */
+    void spillTo(Spill spill) {
+        this.spill = spill;
     }
 
     /**
@@ -159,11 +209,66 @@ final class PendingWrites {
     void makeRoom(int keyLength, int valueLength, Applier applier) {
         int length = HEADER + keyLength + valueLength;
         while (!hasRoom(length)) {
-            long before = applied;
-            applyBucket(intAt(head + BUCKET), applier);
+            int bucket = intAt(head + BUCKET);
+            int b = findBucket(bucket);
             windowApplications++;
-            windowApplied += applied - before;
+            windowApplied += bucketCount[b];
+            if (spill != null && spill.wants(bucket, bucketKept[b], bucketBytes(b))) {
+                spillBucket(b);
+            } else {
+                applyBucket(bucket, applier);
+            }
         }
+    }
+
+    /** The bytes of a bucket's records in the log. */
+    private int bucketBytes(int b) {
+        int bytes = 0;
+        for (int at = bucketFirst[b]; ; at = intAt(at + NEXT) - 1) {
+            bytes += length(at);
+            if (intAt(at + NEXT) == 0) {
+                return bytes;
+            }
+        }
+    }
+
+    /**
+     * Sends a bucket's records in the log to RocksDB (one merge), where they wait behind what it
+     * kept for the bucket already; the bucket keeps its entry. The merge comes first: if it fails,
+     * the store fails with the log as it was.
+     */
+    private void spillBucket(int b) {
+        int bytes = bucketBytes(b);
+        if (keptScratch.length < bytes) {
+            keptScratch = new byte[Math.max(bytes, 2 * keptScratch.length)];
+        }
+        int n = 0;
+        for (int at = bucketFirst[b]; ; at = intAt(at + NEXT) - 1) {
+            int length = length(at);
+            System.arraycopy(log, at, keptScratch, n, length);
+            n += length;
+            if (intAt(at + NEXT) == 0) {
+                break;
+            }
+        }
+        spill.write(bucketKeys[b] - 1, keptScratch, 0, n);
+        spills++;
+        for (int at = bucketFirst[b]; ; ) {
+            int next = intAt(at + NEXT);
+            forget(at);
+            if (next == 0) {
+                break;
+            }
+            at = next - 1;
+        }
+        spilledRecords += bucketCount[b];
+        keptRecords += bucketCount[b];
+        bucketKept[b] += n;
+        bucketKeptRecords[b] += bucketCount[b];
+        bucketCount[b] = 0;
+        bucketFirst[b] = -1;
+        bucketLast[b] = -1;
+        advanceHead();
     }
 
     /** Adds a record to its bucket's list; {@link #makeRoom} made room for it. */
@@ -199,13 +304,14 @@ final class PendingWrites {
         buffered++;
         int b = findBucket(bucket);
         if (b < 0) {
-            b = insertBucket(bucket);
+            b = insertBucket(bucket, table);
+        }
+        if (bucketCount[b] == 0) { // new, or with records in RocksDB only
             bucketFirst[b] = at;
-            bucketCount[b] = 1;
         } else {
             putInt(bucketLast[b] + NEXT, at + 1);
-            bucketCount[b]++;
         }
+        bucketCount[b]++;
         bucketLast[b] = at;
     }
 
@@ -221,8 +327,32 @@ final class PendingWrites {
         }
     }
 
-    /** Applies every waiting write (before a walk or a snapshot reads the pages). */
+    /**
+     * Applies every waiting write (before a walk or a snapshot reads the pages), those in RocksDB
+     * too.
+     */
     void applyAll(Applier applier) {
+        applyLog(applier);
+        if (buckets == 0) {
+            return;
+        }
+        int[] kept = new int[buckets]; // what is left has records in RocksDB only
+        int n = 0;
+        for (int key : bucketKeys) {
+            if (key != 0) {
+                kept[n++] = key - 1;
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            applyBucket(kept[i], applier);
+        }
+    }
+
+    /**
+     * Applies every bucket that has records in the log (those it keeps in RocksDB first): the log
+     * is empty after it, buckets with records in RocksDB alone still wait (before {@link #grow}).
+     */
+    void applyLog(Applier applier) {
         while (records > 0) {
             applyBucket(intAt(head + BUCKET), applier);
         }
@@ -232,8 +362,12 @@ final class PendingWrites {
     void drop(java.util.function.IntPredicate drop) {
         for (int b = 0; b < bucketKeys.length; ) {
             int key = bucketKeys[b];
-            if (key != 0 && drop.test(tableOf(bucketFirst[b]))) {
-                for (int at = bucketFirst[b]; ; ) {
+            if (key != 0 && drop.test(bucketTable[b])) {
+                if (bucketKept[b] > 0) {
+                    spill.delete(key - 1);
+                    keptRecords -= bucketKeptRecords[b];
+                }
+                for (int at = bucketFirst[b]; bucketCount[b] > 0; ) {
                     int next = intAt(at + NEXT);
                     forget(at);
                     if (next == 0) {
@@ -249,16 +383,30 @@ final class PendingWrites {
         advanceHead();
     }
 
-    private int tableOf(int at) {
-        return shortAt(at + TABLE);
-    }
-
-    /** Applies (and forgets) one bucket's records; the bucket has some. */
+    /**
+     * Applies (and forgets) one bucket's records, those RocksDB keeps first (they are older); the
+     * bucket has some.
+     */
     private void applyBucket(int bucket, Applier applier) {
         int b = findBucket(bucket);
         int at = bucketFirst[b];
+        int inLog = bucketCount[b];
+        int kept = bucketKept[b];
+        int keptCount = bucketKeptRecords[b];
+        int keptLength = 0;
+        if (kept > 0) { // read and deleted before anything is forgotten: a failure fails the store
+            keptLength = readKept(bucket, kept);
+            spill.delete(bucket);
+            keptRecords -= keptCount;
+        }
         removeBucketAt(b); // first: nothing the applier does may find it half applied
         bucketApplications++;
+        if (kept > 0) {
+            applyRecords(keptScratch, keptLength, keptCount, bucket, applier);
+        }
+        if (inLog == 0) {
+            return;
+        }
         while (true) {
             int next = intAt(at + NEXT);
             int keyLength = shortAt(at + KEY_LENGTH);
@@ -273,6 +421,41 @@ final class PendingWrites {
             at = next - 1;
         }
         advanceHead();
+    }
+
+    /** Reads what RocksDB keeps for a bucket into the scratch; checks it is all there. */
+    private int readKept(int bucket, int kept) {
+        if (keptScratch.length < kept) {
+            keptScratch = new byte[Math.max(kept, 2 * keptScratch.length)];
+        }
+        int n = spill.read(bucket, keptScratch);
+        if (n != kept) {
+            throw new IllegalStateException("RocksDB keeps " + (n < 0 ? "no" : n + " bytes of") + " waiting writes for"
+                    + " bucket " + bucket + ", where " + kept + " bytes were written: the spill store is corrupt");
+        }
+        return n;
+    }
+
+    /** Applies records concatenated in {@code bytes} (as RocksDB kept them), in order; checks their count. */
+    private void applyRecords(byte[] bytes, int length, int expected, int bucket, Applier applier) {
+        int count = 0;
+        for (int at = 0; at < length; count++) {
+            int keyLength = shortOf(bytes, at + KEY_LENGTH);
+            int valueLength = shortOf(bytes, at + VALUE_LENGTH);
+            if (at + HEADER + keyLength + valueLength > length) {
+                throw new IllegalStateException("a waiting write RocksDB kept for bucket " + bucket
+                        + " runs past their end: the spill store is corrupt");
+            }
+            applied++;
+            applier.apply(bytes[at + OP], shortOf(bytes, at + TABLE), shortOf(bytes, at + KEY_GROUP), bytes,
+                    at + HEADER, keyLength, shortOf(bytes, at + PREFIX_LENGTH), at + HEADER + keyLength,
+                    valueLength);
+            at += HEADER + keyLength + valueLength;
+        }
+        if (count != expected) {
+            throw new IllegalStateException("RocksDB kept " + count + " waiting writes for bucket " + bucket
+                    + " where " + expected + " were written: the spill store is corrupt");
+        }
     }
 
     /** Marks a record applied (its bytes stay until the head passes them). */
@@ -329,7 +512,7 @@ final class PendingWrites {
         return -1;
     }
 
-    private int insertBucket(int bucket) {
+    private int insertBucket(int bucket, int table) {
         if (2 * (buckets + 1) > bucketKeys.length) {
             growBuckets();
         }
@@ -340,6 +523,10 @@ final class PendingWrites {
             i = (i + 1) & mask;
         }
         bucketKeys[i] = key;
+        bucketTable[i] = table;
+        bucketCount[i] = 0;
+        bucketKept[i] = 0;
+        bucketKeptRecords[i] = 0;
         buckets++;
         return i;
     }
@@ -357,6 +544,9 @@ final class PendingWrites {
                 bucketFirst[hole] = bucketFirst[j];
                 bucketLast[hole] = bucketLast[j];
                 bucketCount[hole] = bucketCount[j];
+                bucketTable[hole] = bucketTable[j];
+                bucketKept[hole] = bucketKept[j];
+                bucketKeptRecords[hole] = bucketKeptRecords[j];
                 hole = j;
             }
         }
@@ -368,11 +558,17 @@ final class PendingWrites {
         int[] first = bucketFirst;
         int[] last = bucketLast;
         int[] count = bucketCount;
+        int[] tables = bucketTable;
+        int[] kept = bucketKept;
+        int[] keptCount = bucketKeptRecords;
         int n = keys.length * 2;
         bucketKeys = new int[n];
         bucketFirst = new int[n];
         bucketLast = new int[n];
         bucketCount = new int[n];
+        bucketTable = new int[n];
+        bucketKept = new int[n];
+        bucketKeptRecords = new int[n];
         int mask = n - 1;
         for (int j = 0; j < keys.length; j++) {
             if (keys[j] != 0) {
@@ -384,6 +580,9 @@ final class PendingWrites {
                 bucketFirst[i] = first[j];
                 bucketLast[i] = last[j];
                 bucketCount[i] = count[j];
+                bucketTable[i] = tables[j];
+                bucketKept[i] = kept[j];
+                bucketKeptRecords[i] = keptCount[j];
             }
         }
     }
@@ -407,7 +606,11 @@ final class PendingWrites {
     }
 
     private int shortAt(int at) {
-        return (log[at] & 0xff) << 8 | (log[at + 1] & 0xff);
+        return shortOf(log, at);
+    }
+
+    private static int shortOf(byte[] bytes, int at) {
+        return (bytes[at] & 0xff) << 8 | (bytes[at + 1] & 0xff);
     }
 
     private void putShort(int at, int v) {
@@ -422,9 +625,28 @@ final class PendingWrites {
         return wrapEnd >= 0;
     }
 
-    /** Writes waiting now. */
+    /** Writes waiting in the log now. */
     int records() {
         return records;
+    }
+
+    /** Writes waiting in RocksDB now. */
+    long keptRecords() {
+        return keptRecords;
+    }
+
+    /** Whether no write waits, in the log or in RocksDB. */
+    boolean isEmpty() {
+        return buckets == 0;
+    }
+
+    /** Writes sent to RocksDB so far, and the merges that carried them. */
+    long spilledRecords() {
+        return spilledRecords;
+    }
+
+    long spills() {
+        return spills;
     }
 
     /** Buckets with writes waiting now. */
@@ -448,7 +670,7 @@ final class PendingWrites {
 
     /** Heap bytes: the log once allocated and the bucket table. */
     long heapBytes() {
-        return (log == null ? 0 : log.length) + 16L * bucketKeys.length;
+        return (log == null ? 0 : log.length) + 28L * bucketKeys.length + keptScratch.length;
     }
 
     /** Checks the invariants of the class header; {@code isLive} tells the index's live pages. */
@@ -480,6 +702,7 @@ final class PendingWrites {
                     + " bytes up to its tail at " + tail + ", its log holds " + waiting + " in " + bytes + " up to " + at);
         }
         int inTable = 0;
+        long keptInTable = 0;
         for (int b = 0; b < bucketKeys.length; b++) {
             if (bucketKeys[b] == 0) {
                 continue;
@@ -492,7 +715,19 @@ final class PendingWrites {
             if (!isLive.test(bucket)) {
                 throw new IllegalStateException("writes wait for bucket " + bucket + ", which is not a live page");
             }
+            keptInTable += bucketKeptRecords[b];
+            if ((bucketKept[b] == 0) != (bucketKeptRecords[b] == 0)) {
+                throw new IllegalStateException("RocksDB keeps " + bucketKept[b] + " bytes in " + bucketKeptRecords[b]
+                        + " waiting writes for bucket " + bucket);
+            }
             java.util.List<Integer> expected = inLog.remove(bucket);
+            if (bucketCount[b] == 0) {
+                if (expected != null || bucketKept[b] == 0) {
+                    throw new IllegalStateException("bucket " + bucket + " of the write buffer counts no record in"
+                            + " the log, which holds " + expected + ", and " + bucketKept[b] + " bytes in RocksDB");
+                }
+                continue;
+            }
             java.util.List<Integer> list = new java.util.ArrayList<>();
             for (int r = bucketFirst[b]; ; r = intAt(r + NEXT) - 1) {
                 list.add(r);
@@ -504,6 +739,10 @@ final class PendingWrites {
                 throw new IllegalStateException("bucket " + bucket + " of the write buffer lists records " + list
                         + " (count " + bucketCount[b] + "), its log holds " + expected);
             }
+        }
+        if (keptInTable != keptRecords) {
+            throw new IllegalStateException("the write buffer counts " + keptRecords + " writes waiting in RocksDB,"
+                    + " its buckets " + keptInTable);
         }
         if (inTable != buckets || !inLog.isEmpty()) {
             throw new IllegalStateException("the write buffer counts " + buckets + " buckets, its table holds "

@@ -341,6 +341,36 @@ public final class Pager implements AutoCloseable {
         return table.cacheSlot(pageId) != PageTable.NOT_CACHED;
     }
 
+    /**
+     * Whether a page's current copy is in RocksDB alone (not in the cache or the pool): loading it
+     * would read RocksDB.
+     */
+    public boolean isInRocksDbOnly(int pageId) {
+        return table.isSpilled(pageId) && table.cacheSlot(pageId) == PageTable.NOT_CACHED;
+    }
+
+    /**
+     * Appends the index's waiting writes for a live page to what RocksDB keeps for it (a merge:
+     * nothing is read; see {@link SpillStore#mergeWrites}). The index deletes them ({@link
+     * #dropWaitingWrites}) before it frees the page.
+     */
+    public void spillWaitingWrites(int pageId, byte[] records, int offset, int length) {
+        spill.mergeWrites(pageId, records, offset, length);
+    }
+
+    /**
+     * Reads the waiting writes RocksDB keeps for a page into {@code dst}: their length, larger than
+     * {@code dst} if it had too little room (ask again), or -1 if there are none.
+     */
+    public int readWaitingWrites(int pageId, byte[] dst) {
+        return spill.getWrites(pageId, dst);
+    }
+
+    /** Deletes the waiting writes RocksDB keeps for a page. */
+    public void dropWaitingWrites(int pageId) {
+        spill.deleteWrites(pageId);
+    }
+
     /** The bytes of the page in a cache slot. */
     public byte[] page(int slot) {
         return cache.page(slot);

@@ -29,7 +29,10 @@ import org.rocksdb.WriteOptions;
  *
  * <p>Pinned copies ({@link #putPin}): a page as an open snapshot still needs it, after the pool
  * wrote it back or when it had no room for it, under an 8-byte key of its own (pages have 4-byte
- * keys, so the two never meet). Views ({@link #sharedView()}) keep the records of one instant for
+ * keys, so the two never meet). Waiting writes ({@link #mergeWrites}): records the index's write
+ * buffer sends here for a bucket whose head page is here too, under a 5-byte key (the page id and
+ * {@link #WRITES_KEY_MARK}) as merge operands that RocksDB concatenates (its string-append merge
+ * operator with an empty delimiter): a write that reads nothing, as RocksDB's own. Views ({@link #sharedView()}) keep the records of one instant for
  * snapshots: a page modified or freed while a snapshot needs its spilled copy keeps that copy
  * through a view, shared by every pin taken before the next write.
  *
@@ -51,6 +54,8 @@ final class SpillStore implements AutoCloseable {
     /** Whether {@link #blockCache} is this store's to close. */
     private final boolean ownsCache;
     private final Options options;
+    /** Concatenates the merge operands of a page's waiting writes, in the order they came. */
+    private final org.rocksdb.StringAppendOperator appendOperator;
     /**
      * Bloom filters over the page ids of each SST file (10 bits a page, in the table readers'
      * memory, counted in the spill memory): a fault reads only the file that holds its page,
@@ -61,6 +66,8 @@ final class SpillStore implements AutoCloseable {
     private final ReadOptions readOptions;
     private final RocksDB db;
     private final byte[] key = new byte[8];
+    /** The fifth byte of a page's waiting-writes key (pages have 4-byte keys, pins 8-byte ones). */
+    static final byte WRITES_KEY_MARK = 'W';
     private final org.rocksdb.WriteBatch batch;
     private final Faults faults;
     private boolean batching;
@@ -88,6 +95,7 @@ final class SpillStore implements AutoCloseable {
         this.ownsCache = slot == null;
         this.blockCache = slot == null ? new LRUCache(blockCacheBytes) : slot.spillCache();
         this.filter = new org.rocksdb.BloomFilter(10, false);
+        this.appendOperator = new org.rocksdb.StringAppendOperator("");
         BlockBasedTableConfig table = new BlockBasedTableConfig().setBlockCache(blockCache).setFilterPolicy(filter);
         this.options = new Options()
                 .setCreateIfMissing(true)
@@ -95,6 +103,7 @@ final class SpillStore implements AutoCloseable {
                 .setMaxWriteBufferNumber(2)
                 // a fault reads its page from the mapped SST file: no read call, no copy into a buffer
                 .setAllowMmapReads(true)
+                .setMergeOperator(appendOperator)
                 .setTableFormatConfig(table);
         if (slot == null) {
             options.setWriteBufferSize(writeBufferBytes);
@@ -204,6 +213,51 @@ final class SpillStore implements AutoCloseable {
         return get(readOptions, keyScratch, 8, dst, false);
     }
 
+    /**
+     * Appends {@code length} bytes to the waiting writes kept under {@code pageId} (a RocksDB
+     * merge: nothing is read). Not inside a write batch.
+     */
+    void mergeWrites(int pageId, byte[] value, int offset, int length) {
+        if (batching) {
+            throw new IllegalStateException("waiting writes are merged outside a write batch");
+        }
+        current = null;
+        byte[] k = writesKey(pageId);
+        try {
+            if (faults.fail(Faults.Seam.SPILL_WRITE)) {
+                throw new RocksDBException("injected merge failure");
+            }
+            db.merge(writeOptions, k, 0, 5, value, offset, length);
+        } catch (RocksDBException e) {
+            throw new IllegalStateException("Error while writing " + describe(k, 5, false)
+                    + " to the RocksDB spill store.", e);
+        }
+    }
+
+    /**
+     * Reads the waiting writes kept under {@code pageId} into {@code dst}: returns their length (if
+     * it is larger than {@code dst}, only that much was read: ask again with room), or -1 if there
+     * are none.
+     */
+    int getWrites(int pageId, byte[] dst) {
+        byte[] k = writesKey(pageId);
+        try {
+            if (faults.fail(Faults.Seam.SPILL_READ)) {
+                throw new RocksDBException("injected read failure");
+            }
+            int n = db.get(readOptions, k, 0, 5, dst, 0, dst.length);
+            return n == RocksDB.NOT_FOUND ? -1 : n;
+        } catch (RocksDBException e) {
+            throw new IllegalStateException("Error while reading " + describe(k, 5, false)
+                    + " from the RocksDB spill store.", e);
+        }
+    }
+
+    /** Deletes the waiting writes kept under {@code pageId} (applied, or their table cleared). */
+    void deleteWrites(int pageId) {
+        delete(writesKey(pageId), 5);
+    }
+
     private int get(ReadOptions read, byte[] key, int keyLength, byte[] dst, boolean asSnapshotHoldsIt) {
         try {
             if (faults.fail(Faults.Seam.SPILL_READ)) {
@@ -279,6 +333,12 @@ final class SpillStore implements AutoCloseable {
         return key;
     }
 
+    private byte[] writesKey(int pageId) {
+        StoredPage.writePageId(key, 0, pageId);
+        key[4] = WRITES_KEY_MARK;
+        return key;
+    }
+
     private byte[] pinKey(long pin) {
         writePinKey(key, pin);
         return key;
@@ -286,11 +346,15 @@ final class SpillStore implements AutoCloseable {
 
     /**
      * What a key names, for an error message (built only then: the put, get and delete paths
-     * allocate nothing for it): "page N" for a 4-byte key, "pinned copy N" for an 8-byte one.
+     * allocate nothing for it): "page N" for a 4-byte key, "the waiting writes of page N" for a
+     * 5-byte one, "pinned copy N" for an 8-byte one.
      */
     private static String describe(byte[] key, int keyLength, boolean asSnapshotHoldsIt) {
         if (keyLength == 4) {
             return "page " + StoredPage.pageId(key) + (asSnapshotHoldsIt ? " (as a snapshot holds it)" : "");
+        }
+        if (keyLength == 5) {
+            return "the waiting writes of page " + StoredPage.pageId(key);
         }
         long pin = 0;
         for (int i = 0; i < 8; i++) {
@@ -396,7 +460,7 @@ final class SpillStore implements AutoCloseable {
             if (db != null) {
                 db.close();
             }
-        }, readOptions, writeOptions, options, filter, () -> {
+        }, readOptions, writeOptions, options, appendOperator, filter, () -> {
             if (ownsCache) {
                 blockCache.close();
             }

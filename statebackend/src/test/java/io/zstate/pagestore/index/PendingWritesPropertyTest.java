@@ -20,8 +20,10 @@ import net.jqwik.api.constraints.IntRange;
 /**
  * The write buffer against a model (a queue of records per bucket, and the order they came in):
  * a bucket's records come back whole and in order, room is made by applying the bucket of the
- * oldest record, a dropped table's records never come back, and the invariants hold after every
- * step, across the log's wrap-arounds.
+ * oldest record or by sending its records to RocksDB (a map of byte strings here, appended to as
+ * RocksDB's merge does; the page store's tests use the real one), records sent there come back
+ * first when their bucket is applied, a dropped table's records never come back (and RocksDB
+ * keeps none of them), and the invariants hold after every step, across the log's wrap-arounds.
  */
 class PendingWritesPropertyTest {
 
@@ -47,14 +49,55 @@ class PendingWritesPropertyTest {
         return op.list().ofMinSize(200).ofMaxSize(600);
     }
 
+    /** An event of the room-making: the records of a bucket sent to RocksDB. */
+    private static final List<byte[]> SENT = new ArrayList<>();
+
     @Property(tries = 300)
     void appliesEachBucketWholeAndInOrder(@ForAll("ops") List<Op> ops,
-            @ForAll @IntRange(min = 16 * PendingWrites.HEADER, max = 1024) int capacity) {
+            @ForAll @IntRange(min = 16 * PendingWrites.HEADER, max = 1024) int capacity,
+            @ForAll boolean toRocksDb, @ForAll @IntRange(min = 40, max = 400) int keptLimit) {
         PendingWrites buffer = new PendingWrites(4 * capacity, capacity);
-        Map<Integer, ArrayDeque<byte[]>> model = new HashMap<>();
-        List<Integer> arrival = new ArrayList<>(); // buckets of waiting records, oldest first
-        List<List<byte[]>> applied = new ArrayList<>();
+        Map<Integer, java.io.ByteArrayOutputStream> rocksDb = new HashMap<>();
+        Map<Integer, Integer> modelKept = new HashMap<>(); // records of a bucket's queue that RocksDB holds
         List<Integer> appliedBuckets = new ArrayList<>();
+        List<List<byte[]>> applied = new ArrayList<>();
+        if (toRocksDb) { // odd buckets have their head page in RocksDB
+            buffer.spillTo(new PendingWrites.Spill() {
+                @Override
+                public boolean wants(int bucket, int keptBytes, int moreBytes) {
+                    assertThat(keptBytes).isEqualTo(rocksDb.containsKey(bucket) ? rocksDb.get(bucket).size() : 0);
+                    return bucket % 2 == 1 && keptBytes + moreBytes <= keptLimit;
+                }
+
+                @Override
+                public void write(int bucket, byte[] records, int offset, int length) {
+                    rocksDb.computeIfAbsent(bucket, b -> new java.io.ByteArrayOutputStream())
+                            .write(records, offset, length);
+                    appliedBuckets.add(bucket);
+                    applied.add(SENT);
+                    appliedBuckets.add(-1);
+                    applied.add(null);
+                }
+
+                @Override
+                public int read(int bucket, byte[] dst) {
+                    java.io.ByteArrayOutputStream kept = rocksDb.get(bucket);
+                    if (kept == null) {
+                        return -1;
+                    }
+                    byte[] bytes = kept.toByteArray();
+                    System.arraycopy(bytes, 0, dst, 0, Math.min(bytes.length, dst.length));
+                    return bytes.length;
+                }
+
+                @Override
+                public void delete(int bucket) {
+                    rocksDb.remove(bucket);
+                }
+            });
+        }
+        Map<Integer, ArrayDeque<byte[]>> model = new HashMap<>();
+        List<Integer> arrival = new ArrayList<>(); // buckets of waiting records in the log, oldest first
         PendingWrites.Applier applier = (op, table, keyGroup, record, keyOffset, keyLength, prefixLength,
                 valueOffset, valueLength) -> {
             assertThat(table).isEqualTo(tableOf(keyGroup)); // the test's bucket rides in the key-group
@@ -74,6 +117,8 @@ class PendingWritesPropertyTest {
         boolean wrapped = false;
         boolean grew = false;
         long roomApplications = 0;
+        long sent = 0;
+        long keptApplied = 0;
         for (Op op : ops) {
             switch (op.kind()) {
                 case ADD -> {
@@ -86,12 +131,23 @@ class PendingWritesPropertyTest {
                     }
                     int before = appliedBuckets.size();
                     buffer.makeRoom(op.keyLength(), op.valueLength(), applier);
-                    // room comes from the buckets of the oldest records, each applied whole
+                    // room comes from the buckets of the oldest records, each applied whole or sent whole
                     for (int i = before; i < appliedBuckets.size(); i++) {
                         int bucket = appliedBuckets.get(i);
+                        if (bucket < 0) {
+                            continue;
+                        }
                         assertThat(bucket).as("room is made by the bucket of the oldest record")
                                 .isEqualTo(arrival.get(0));
-                        expectApplied(model, arrival, bucket, applied.get(i));
+                        if (applied.get(i) == SENT) {
+                            int inLog = (int) arrival.stream().filter(b -> b == bucket).count();
+                            modelKept.merge(bucket, inLog, Integer::sum);
+                            arrival.removeIf(b -> b == bucket);
+                            sent++;
+                            continue;
+                        }
+                        keptApplied += modelKept.getOrDefault(bucket, 0);
+                        expectApplied(model, modelKept, arrival, bucket, applied.get(i));
                         roomApplications++;
                     }
                     byte[] key = bytes(serial, op.keyLength());
@@ -109,7 +165,8 @@ class PendingWritesPropertyTest {
                     buffer.apply(op.bucket(), applier);
                     if (model.containsKey(op.bucket())) {
                         assertThat(appliedBuckets.size()).isEqualTo(before + 1);
-                        expectApplied(model, arrival, op.bucket(), applied.get(before));
+                        keptApplied += modelKept.getOrDefault(op.bucket(), 0);
+                        expectApplied(model, modelKept, arrival, op.bucket(), applied.get(before));
                     } else {
                         assertThat(appliedBuckets.size()).isEqualTo(before);
                     }
@@ -118,19 +175,23 @@ class PendingWritesPropertyTest {
                     int before = appliedBuckets.size();
                     buffer.applyAll(applier);
                     for (int i = before; i < appliedBuckets.size(); i++) {
-                        expectApplied(model, arrival, appliedBuckets.get(i), applied.get(i));
+                        keptApplied += modelKept.getOrDefault(appliedBuckets.get(i), 0);
+                        expectApplied(model, modelKept, arrival, appliedBuckets.get(i), applied.get(i));
                     }
                     assertThat(model).isEmpty();
+                    assertThat(rocksDb).as("RocksDB keeps nothing once all is applied").isEmpty();
                 }
                 case GROW -> { // as the index grows it when it asks: everything applied, then the log doubles
                     if (!buffer.wantsToGrow()) {
                         break;
                     }
                     int before = appliedBuckets.size();
-                    buffer.applyAll(applier);
+                    buffer.applyLog(applier); // buckets with records in RocksDB alone may stay
                     for (int i = before; i < appliedBuckets.size(); i++) {
-                        expectApplied(model, arrival, appliedBuckets.get(i), applied.get(i));
+                        keptApplied += modelKept.getOrDefault(appliedBuckets.get(i), 0);
+                        expectApplied(model, modelKept, arrival, appliedBuckets.get(i), applied.get(i));
                     }
+                    assertThat(buffer.records()).isZero();
                     int size = buffer.size();
                     assertThat(buffer.grow()).isEqualTo(Math.min(4 * capacity, 2 * size));
                     assertThat(buffer.wantsToGrow()).as("a new window starts").isFalse();
@@ -140,7 +201,10 @@ class PendingWritesPropertyTest {
                     int table = tableOf(op.bucket());
                     buffer.drop(t -> t == table);
                     model.keySet().removeIf(b -> tableOf(b) == table);
+                    modelKept.keySet().removeIf(b -> tableOf(b) == table);
                     arrival.removeIf(b -> tableOf(b) == table);
+                    assertThat(rocksDb.keySet()).as("RocksDB keeps nothing of a dropped table")
+                            .noneMatch(b -> tableOf(b) == table);
                 }
             }
             // a bucket's run of applications is closed: the next one starts a new batch
@@ -148,7 +212,10 @@ class PendingWritesPropertyTest {
             applied.add(null);
             buffer.checkInvariants(page -> true);
             assertThat(buffer.records()).isEqualTo(arrival.size());
+            assertThat(buffer.keptRecords()).isEqualTo(modelKept.values().stream().mapToLong(Integer::longValue).sum());
+            assertThat(rocksDb.keySet()).isEqualTo(modelKept.keySet());
             assertThat(buffer.buckets()).isEqualTo(model.size());
+            assertThat(buffer.isEmpty()).isEqualTo(model.isEmpty());
             for (int bucket : model.keySet()) {
                 assertThat(buffer.has(bucket)).isTrue();
             }
@@ -157,9 +224,16 @@ class PendingWritesPropertyTest {
         Statistics.label("room made by applying").collect(roomApplications > 0);
         Statistics.label("log wrapped").collect(wrapped);
         Statistics.label("grew").collect(grew);
+        Statistics.label("sent to RocksDB").collect(sent > 0);
+        Statistics.label("applied what RocksDB kept").collect(keptApplied > 0);
+        if (toRocksDb) {
+            assertThat(buffer.spills()).isEqualTo(sent);
+        }
         Statistics.label("room made by applying").coverage(c -> c.check(true).percentage(p -> p > 30));
         Statistics.label("log wrapped").coverage(c -> c.check(true).percentage(p -> p > 30));
         Statistics.label("grew").coverage(c -> c.check(true).count(n -> n > 0));
+        Statistics.label("sent to RocksDB").coverage(c -> c.check(true).percentage(p -> p > 20));
+        Statistics.label("applied what RocksDB kept").coverage(c -> c.check(true).percentage(p -> p > 20));
     }
 
     /** The test's tables: buckets 0-7 in table 0, 8-15 in 1, 16-23 in 2. */
@@ -171,9 +245,10 @@ class PendingWritesPropertyTest {
         return 1 + (bucket + keyLength) % 3;
     }
 
-    private static void expectApplied(Map<Integer, ArrayDeque<byte[]>> model, List<Integer> arrival, int bucket,
-            List<byte[]> got) {
+    private static void expectApplied(Map<Integer, ArrayDeque<byte[]>> model, Map<Integer, Integer> modelKept,
+            List<Integer> arrival, int bucket, List<byte[]> got) {
         ArrayDeque<byte[]> expected = model.remove(bucket);
+        modelKept.remove(bucket);
         assertThat(expected).as("bucket " + bucket + " had records").isNotNull();
         assertThat(got).as("bucket " + bucket + "'s records, whole and in order")
                 .containsExactlyElementsOf(new ArrayList<>(expected));
