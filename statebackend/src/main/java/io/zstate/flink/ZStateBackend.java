@@ -63,6 +63,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
     private final long pageCacheBytes;
     private final double entryCacheFraction;
     private final double writeBufferFraction;
+    private final String writeBufferWaitsFor;
     private final double rawPoolFill;
     private final long poolBytes; // -1: managed memory
     private final int frameSize;
@@ -86,6 +87,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
         this.pageCacheBytes = ZStateOptions.PAGE_CACHE_SIZE.defaultValue().getBytes();
         this.entryCacheFraction = ZStateOptions.ENTRY_CACHE_FRACTION.defaultValue();
         this.writeBufferFraction = ZStateOptions.WRITE_BUFFER_FRACTION.defaultValue();
+        this.writeBufferWaitsFor = ZStateOptions.WRITE_BUFFER_WAITS_FOR.defaultValue();
         this.rawPoolFill = ZStateOptions.RAW_POOL_FILL.defaultValue();
         this.poolBytes = -1;
         this.frameSize = (int) ZStateOptions.FRAME_SIZE.defaultValue().getBytes();
@@ -153,6 +155,12 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
                     "a fraction that, with the entry cache's, leaves the pages of '"
                             + ZStateOptions.PAGE_CACHE_SIZE.key() + "' (" + pageCacheBytes + " bytes) at least 8"
                             + " pages (" + 8L * pageSize + " bytes)");
+        }
+        this.writeBufferWaitsFor = config.getOptional(ZStateOptions.WRITE_BUFFER_WAITS_FOR)
+                .orElse(original.writeBufferWaitsFor).toLowerCase(Locale.ROOT);
+        if (!PageStoreConfig.WAITS_FOR.contains(writeBufferWaitsFor)) {
+            throw invalid(ZStateOptions.WRITE_BUFFER_WAITS_FOR.key(), writeBufferWaitsFor,
+                    "one of " + PageStoreConfig.WAITS_FOR);
         }
         this.rawPoolFill = config.getOptional(ZStateOptions.RAW_POOL_FILL).orElse(original.rawPoolFill);
         if (!(rawPoolFill >= 0 && rawPoolFill <= PageStoreConfig.MAX_RAW_POOL_FILL)) {
@@ -368,7 +376,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
             config = new PageStoreConfig(pageSize, pageCacheBytes, poolBudget, frameSize, allocator,
                     bouncerRatio, reclaimBatchFrames, spillParent, ownSpillBytes / 2, ownSpillBytes / 2,
                     poolTraceDirectory == null ? null : Path.of(poolTraceDirectory), entryCacheBytes(), zsmallocChainSize,
-                    pageCompression, 0, writeBufferBytes(), rawPoolFill);
+                    pageCompression, 0, writeBufferBytes(), rawPoolFill, writeBufferWaitsFor);
         } catch (RuntimeException e) {
             if (sharedMemory != null) {
                 closeQuietly(sharedMemory);
@@ -449,7 +457,8 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
                 + (allocator.equals("zsmalloc") ? ", zsmallocChainSize=" + zsmallocChainSize : "") + ", pageSize=" + pageSize + ", pageCache=" + pageCacheBytes
                 + ", pool=" + (poolBytes == -1 ? "managed" : String.valueOf(poolBytes)) + ", frameSize=" + frameSize
                 + ", bouncerRatio=" + bouncerRatio + ", pageCompression=" + pageCompression
-                + (writeBufferFraction > 0 ? ", writeBufferFraction=" + writeBufferFraction : "")
+                + (writeBufferFraction > 0 ? ", writeBufferFraction=" + writeBufferFraction
+                        + ", writeBufferWaitsFor=" + writeBufferWaitsFor : "")
                 + ", rawPoolFill=" + rawPoolFill
                 + ", backgroundReaper=" + backgroundReaper + (slotPoolBalancing ? "" : ", slotPoolBalancing=false")
                 + (reaperCpuLimit < 1.0 ? ", reaperCpuLimit=" + reaperCpuLimit : "") + '}';

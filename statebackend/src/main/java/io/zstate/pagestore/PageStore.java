@@ -110,7 +110,7 @@ public final class PageStore implements AutoCloseable {
             this.pageCacheSlots = pager.cacheLimit();
             long bufferBytes = Math.min(config.writeBufferBytes(), MAX_WRITE_BUFFER_BYTES);
             if (bufferBytes > 0) { // its heap comes out of the page cache's, as the entry cache's does
-                index.bufferWrites((int) bufferBytes);
+                index.bufferWrites((int) bufferBytes, config.writesWaitForPoolPages());
             }
         } catch (RuntimeException | Error e) {
             pager.close(); // its arenas and RocksDB are not left behind

@@ -53,6 +53,10 @@ import java.util.Objects;
  *     below it, stored pages are kept uncompressed in the pool (a fault is a copy, a store costs
  *     no compression); at or above it stores compress, and near the budget raw copies too. 0 (the default of {@link
  *     #defaults}) keeps every page compressed; at most {@link #MAX_RAW_POOL_FILL}
+ * @param writeBufferWaitsFor which writes wait in the write buffer: {@link #SPILLED_PAGES} (the
+ *     default) those whose bucket's page is in RocksDB alone (the buffer sends them on to RocksDB:
+ *     a write there reads nothing), {@link #UNCACHED_PAGES} those whose page is not in the page
+ *     cache (in the pool too: a fault from the pool then serves several writes)
  */
 public record PageStoreConfig(
         int pageSize,
@@ -71,7 +75,8 @@ public record PageStoreConfig(
         String pageCompression,
         int dictionarySamplePages,
         long writeBufferBytes,
-        double rawPoolFill) {
+        double rawPoolFill,
+        String writeBufferWaitsFor) {
 
     /** {@link #pageCompression}: LZ4 a page. */
     public static final String LZ4 = "lz4";
@@ -86,6 +91,12 @@ public record PageStoreConfig(
     public static final long MIN_ENTRY_CACHE_BYTES = 4096;
     /** The smallest write buffer: a few records of the largest size it keeps. */
     public static final long MIN_WRITE_BUFFER_BYTES = 4096;
+    /** {@link #writeBufferWaitsFor}: a write waits only if its bucket's page is in RocksDB alone. */
+    public static final String SPILLED_PAGES = "spilled-pages";
+    /** {@link #writeBufferWaitsFor}: a write waits if its bucket's page is not in the page cache. */
+    public static final String UNCACHED_PAGES = "uncached-pages";
+    /** The values {@link #writeBufferWaitsFor} takes. */
+    public static final java.util.List<String> WAITS_FOR = java.util.List.of(SPILLED_PAGES, UNCACHED_PAGES);
     /** The highest fill line for raw pages: the rest of the pool is where raw copies are compressed into. */
     public static final double MAX_RAW_POOL_FILL = 0.9;
 
@@ -114,6 +125,10 @@ public record PageStoreConfig(
             throw new IllegalArgumentException("raw pool fill " + rawPoolFill + " is not allowed: use 0 (every page"
                     + " compressed) to " + MAX_RAW_POOL_FILL + " (pages kept raw while the pool is under that part of"
                     + " its budget)");
+        }
+        if (!WAITS_FOR.contains(writeBufferWaitsFor)) {
+            throw new IllegalArgumentException("the write buffer cannot wait for '" + writeBufferWaitsFor + "': use one"
+                    + " of " + WAITS_FOR);
         }
         allocator = allocator.toLowerCase(Locale.ROOT);
         if (!ZPools.TYPES.contains(allocator)) {
@@ -205,73 +220,86 @@ public record PageStoreConfig(
     public static PageStoreConfig defaults(Path spillDirectory) {
         return new PageStoreConfig(
                 1024, 16L << 20, 64L << 20, 4096, "zsmalloc", 1.2, 16, spillDirectory, 8L << 20, 4L << 20, null, 0,
-                ZPools.DEFAULT_ZSMALLOC_CHAIN_SIZE, LZ4, 0, 0, 0);
+                ZPools.DEFAULT_ZSMALLOC_CHAIN_SIZE, LZ4, 0, 0, 0, SPILLED_PAGES);
     }
 
     /** The same settings, the pool recording its requests into a file in {@code directory}. */
     public PageStoreConfig withPoolTraceDirectory(Path directory) {
         return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, directory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes, rawPoolFill);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, directory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes, rawPoolFill, writeBufferWaitsFor);
     }
 
     public PageStoreConfig withPageSize(int value) {
         return new PageStoreConfig(value, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes, rawPoolFill);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes, rawPoolFill, writeBufferWaitsFor);
     }
 
     public PageStoreConfig withPageCacheBytes(long value) {
         return new PageStoreConfig(pageSize, value, poolBytes, frameSize, allocator, bouncerMinRatio,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes, rawPoolFill);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes, rawPoolFill, writeBufferWaitsFor);
     }
 
     public PageStoreConfig withPoolBytes(long value) {
         return new PageStoreConfig(pageSize, pageCacheBytes, value, frameSize, allocator, bouncerMinRatio,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes, rawPoolFill);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes, rawPoolFill, writeBufferWaitsFor);
     }
 
     public PageStoreConfig withAllocator(String value) {
         return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, value, bouncerMinRatio,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes, rawPoolFill);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes, rawPoolFill, writeBufferWaitsFor);
     }
 
     public PageStoreConfig withBouncerMinRatio(double value) {
         return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, value,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes, rawPoolFill);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes, rawPoolFill, writeBufferWaitsFor);
     }
 
     public PageStoreConfig withReclaimBatchFrames(int value) {
         return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
-                value, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes, rawPoolFill);
+                value, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes, rawPoolFill, writeBufferWaitsFor);
     }
 
     public PageStoreConfig withEntryCacheBytes(long value) {
         return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
-                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, value, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes, rawPoolFill);
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory, value, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes, rawPoolFill, writeBufferWaitsFor);
     }
 
     public PageStoreConfig withZsmallocChainSize(int value) {
         return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
                 reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory,
-                entryCacheBytes, value, pageCompression, dictionarySamplePages, writeBufferBytes, rawPoolFill);
+                entryCacheBytes, value, pageCompression, dictionarySamplePages, writeBufferBytes, rawPoolFill, writeBufferWaitsFor);
     }
 
     /** The same settings with {@code compression} ({@link #PAGE_COMPRESSIONS}) and its dictionary's sample (0: default). */
     public PageStoreConfig withPageCompression(String compression, int samplePages) {
         return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
                 reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory,
-                entryCacheBytes, zsmallocChainSize, compression, samplePages, writeBufferBytes, rawPoolFill);
+                entryCacheBytes, zsmallocChainSize, compression, samplePages, writeBufferBytes, rawPoolFill, writeBufferWaitsFor);
     }
 
     public PageStoreConfig withWriteBufferBytes(long value) {
         return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
                 reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory,
-                entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, value, rawPoolFill);
+                entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, value, rawPoolFill, writeBufferWaitsFor);
     }
 
     public PageStoreConfig withRawPoolFill(double value) {
         return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
                 reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory,
-                entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes, value);
+                entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes, value, writeBufferWaitsFor);
+    }
+
+    /** The same settings, writes waiting in the write buffer for {@code value} ({@link #WAITS_FOR}). */
+    public PageStoreConfig withWriteBufferWaitsFor(String value) {
+        return new PageStoreConfig(pageSize, pageCacheBytes, poolBytes, frameSize, allocator, bouncerMinRatio,
+                reclaimBatchFrames, spillDirectory, spillBlockCacheBytes, spillWriteBufferBytes, poolTraceDirectory,
+                entryCacheBytes, zsmallocChainSize, pageCompression, dictionarySamplePages, writeBufferBytes, rawPoolFill,
+                value);
+    }
+
+    /** Whether a write whose bucket's page is in the pool waits too ({@link #UNCACHED_PAGES}). */
+    public boolean writesWaitForPoolPages() {
+        return UNCACHED_PAGES.equals(writeBufferWaitsFor);
     }
 
     /** Whether pages are compressed with zstd and a trained dictionary. */

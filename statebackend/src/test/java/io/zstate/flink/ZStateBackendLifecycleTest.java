@@ -106,6 +106,10 @@ class ZStateBackendLifecycleTest {
                 .as("with the entry cache's, at most 0.9")
                 .hasMessageContaining("'state.backend.zstate.write-buffer-fraction': 0.5")
                 .hasMessageContaining("entry-cache-fraction' (0.5)");
+        assertThatThrownBy(() -> configured(ZStateOptions.WRITE_BUFFER_WAITS_FOR.key(), "cold-pages"))
+                .isInstanceOf(IllegalConfigurationException.class)
+                .hasMessageContaining("'state.backend.zstate.write-buffer-waits-for': cold-pages")
+                .hasMessageContaining("one of [spilled-pages, uncached-pages]");
         assertThatThrownBy(() -> configured(ZStateOptions.PAGE_CACHE_SIZE.key(), "16kb",
                         ZStateOptions.WRITE_BUFFER_FRACTION.key(), "0.6"))
                 .hasMessageContaining("'state.backend.zstate.write-buffer-fraction': 0.6")

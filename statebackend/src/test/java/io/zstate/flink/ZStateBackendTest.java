@@ -44,9 +44,11 @@ public class ZStateBackendTest extends StateBackendTestBase<ZStateBackend> {
         if (setup.endsWith("-incremental")) {
             config.set(CheckpointingOptions.INCREMENTAL_CHECKPOINTS, true);
         }
-        if (setup.startsWith("zbud-tiny-pool")) { // the write buffer (off by default): half of a page cache of 16 pages
+        if (setup.startsWith("zbud-tiny-pool")) { // the write buffer: half of a page cache of 16 pages, writes
+            // waiting for pages in the pool too (the other setups: for pages in RocksDB, the default)
             config.set(ZStateOptions.PAGE_CACHE_SIZE, MemorySize.parse("16kb"));
             config.set(ZStateOptions.WRITE_BUFFER_FRACTION, 0.5);
+            config.set(ZStateOptions.WRITE_BUFFER_WAITS_FOR, "uncached-pages");
         }
         if (setup.startsWith("z3fold")) { // the background reaper's thread, whatever the machine's cores
             config.set(ZStateOptions.BACKGROUND_REAPER, "true");

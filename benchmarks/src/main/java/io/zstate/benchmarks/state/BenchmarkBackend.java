@@ -67,7 +67,8 @@ public final class BenchmarkBackend implements AutoCloseable {
      *     zstate-unbalanced (slot-pool-balancing off), zstate-compressed (every page compressed in the pool:
      *     raw-pool-fill 0), zstate-rawNN (pages kept raw under NN% of the pool's budget),
      *     zstate-entriesNN (NN% of the page cache's heap for entries), zstate-writesNN (NN% of it for the
-     *     write buffer), zstate-xcfmalloc, zstate-zlog (that
+     *     write buffer, writes waiting for pages in RocksDB), zstate-poolwritesNN (the same, writes waiting
+     *     for pages in the pool too), zstate-nowrites (no write buffer), zstate-xcfmalloc, zstate-zlog (that
      *     allocator for the pool), zstate-zsmallocN (zsmalloc with chain size N, 4 to 16), rocksdb, rocksdb-partitioned (with partitioned index and filter
      *     blocks), forst (Flink 2.x's ForSt, through its synchronous keyed backend) or hashmap
      * @param managedMemory managed memory of the slot, bytes
@@ -115,6 +116,7 @@ public final class BenchmarkBackend implements AutoCloseable {
         boolean balancing = ZStateOptions.SLOT_POOL_BALANCING.defaultValue();
         double reaperCpuLimit = ZStateOptions.REAPER_CPU_LIMIT.defaultValue();
         double rawFill = ZStateOptions.RAW_POOL_FILL.defaultValue();
+        String waitsFor = ZStateOptions.WRITE_BUFFER_WAITS_FOR.defaultValue();
         if (backend.equals("zstate-compressed")) { // every page compressed in the pool (raw-pool-fill 0)
             rawFill = 0;
             variant = "zstate";
@@ -129,6 +131,13 @@ public final class BenchmarkBackend implements AutoCloseable {
             variant = "zstate";
         } else if (backend.startsWith("zstate-writes")) { // zstate-writesNN: NN% of the page cache's heap for waiting writes
             writeFraction = number(backend, "zstate-writes") / 100.0;
+            variant = "zstate";
+        } else if (backend.startsWith("zstate-poolwrites")) { // zstate-poolwritesNN: writes wait for pool pages too
+            writeFraction = number(backend, "zstate-poolwrites") / 100.0;
+            waitsFor = io.zstate.pagestore.PageStoreConfig.UNCACHED_PAGES;
+            variant = "zstate";
+        } else if (backend.equals("zstate-nowrites")) { // no write buffer
+            writeFraction = 0;
             variant = "zstate";
         } else if (backend.startsWith("zstate-zsmalloc")) { // zstate-zsmallocN: zsmalloc with chain size N
             allocator = "zsmalloc";
@@ -155,6 +164,7 @@ public final class BenchmarkBackend implements AutoCloseable {
                 config.set(ZStateOptions.REAPER_CPU_LIMIT, reaperCpuLimit);
                 config.set(ZStateOptions.ENTRY_CACHE_FRACTION, backend.equals("zstate-pages") ? 0.0 : entryFraction);
                 config.set(ZStateOptions.WRITE_BUFFER_FRACTION, writeFraction);
+                config.set(ZStateOptions.WRITE_BUFFER_WAITS_FOR, waitsFor);
                 config.set(ZStateOptions.ALLOCATOR, allocator);
                 config.set(ZStateOptions.ZSMALLOC_CHAIN_SIZE, chainSize);
                 config.set(ZStateOptions.PAGE_COMPRESSION, compression);

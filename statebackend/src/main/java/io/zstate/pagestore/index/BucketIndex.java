@@ -75,6 +75,8 @@ public final class BucketIndex {
     private long mapIndexes;
     /** Writes waiting for their bucket's page (writes without a read), or null: none configured. */
     private PendingWrites pending;
+    /** Whether writes whose bucket's page is in the pool wait too (else only those of pages in RocksDB). */
+    private boolean waitForPoolPages;
     /** Applies a waiting write through the direct write path. */
     private final PendingWrites.Applier applier = this::applyOne;
 
@@ -493,14 +495,15 @@ public final class BucketIndex {
     // ==== writes without a read ======================================================================
 
     /**
-     * From now on, writes whose bucket's head page is not in the cache wait in a buffer of at most
-     * {@code bytes} (see {@link PendingWrites}), whose log takes its pages from the page cache as
-     * it grows; call before the first write.
+     * From now on, writes whose bucket's head page is in RocksDB alone (with {@code
+     * waitForPoolPages}: not in the cache) wait in a buffer of at most {@code bytes} (see {@link
+     * PendingWrites}), whose log takes its pages from the page cache from its first record on, and
+     * as it grows; call before the first write.
      */
-    public void bufferWrites(int bytes) {
+    public void bufferWrites(int bytes, boolean waitForPoolPages) {
+        this.waitForPoolPages = waitForPoolPages;
         pending = new PendingWrites(bytes);
         pending.spillTo(new WritesToRocksDb(KEPT_PAGES_PER_BUCKET * pager.pageSize()));
-        pager.limitCache(pager.cacheLimit() - pager.pagesFor(pending.size()));
     }
 
     /**
@@ -532,6 +535,11 @@ public final class BucketIndex {
         }
 
         @Override
+        public void commit() {
+            pager.commitWaitingWrites();
+        }
+
+        @Override
         public int read(int bucket, byte[] dst) {
             return pager.readWaitingWrites(bucket, dst);
         }
@@ -542,9 +550,9 @@ public final class BucketIndex {
         }
     }
 
-    /** Page-cache pages the write buffer's log takes now (0 without one). */
+    /** Page-cache pages the write buffer's log takes now (0 without one, or before its first record). */
     public int writeBufferPages() {
-        return pending == null ? 0 : pager.pagesFor(pending.size());
+        return pending == null || !pending.hasLog() ? 0 : pager.pagesFor(pending.size());
     }
 
     /**
@@ -573,12 +581,16 @@ public final class BucketIndex {
             pending.makeRoom(keyLength, valueLength, applier); // may split buckets: before the bucket is chosen
         }
         int head = d.head(hash); // after makeRoom: applying may have split buckets (d and hash stay)
-        if (!fits || pager.isCached(head)) {
+        if (!fits || pager.isCached(head) || !(waitForPoolPages || pager.isInRocksDbOnly(head))) {
             pending.apply(head, applier);
             return false;
         }
+        boolean hadLog = pending.hasLog();
         pending.add(op, head, table, keyGroup, key, keyOffset, keyLength, prefixLength, value, valueOffset,
                 valueLength);
+        if (!hadLog) { // its first record (or its first after growing): the log's pages leave the cache
+            pager.limitCache(pager.cacheLimit() - writeBufferPages());
+        }
         return true;
     }
 

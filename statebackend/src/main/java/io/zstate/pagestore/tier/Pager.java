@@ -351,11 +351,19 @@ public final class Pager implements AutoCloseable {
 
     /**
      * Appends the index's waiting writes for a live page to what RocksDB keeps for it (a merge:
-     * nothing is read; see {@link SpillStore#mergeWrites}). The index deletes them ({@link
+     * nothing is read; see {@link SpillStore#mergeWrites}), once {@link #commitWaitingWrites}. The index deletes them ({@link
      * #dropWaitingWrites}) before it frees the page.
      */
     public void spillWaitingWrites(int pageId, byte[] records, int offset, int length) {
         spill.mergeWrites(pageId, records, offset, length);
+    }
+
+    /**
+     * Writes the waiting writes spilled since the last call to RocksDB, in one write batch (a read
+     * or delete of waiting writes commits them first).
+     */
+    public void commitWaitingWrites() {
+        spill.commitWrites();
     }
 
     /**

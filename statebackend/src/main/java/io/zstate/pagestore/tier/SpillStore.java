@@ -69,6 +69,8 @@ final class SpillStore implements AutoCloseable {
     /** The fifth byte of a page's waiting-writes key (pages have 4-byte keys, pins 8-byte ones). */
     static final byte WRITES_KEY_MARK = 'W';
     private final org.rocksdb.WriteBatch batch;
+    /** The merges of waiting writes since the last {@link #commitWrites()}. */
+    private final org.rocksdb.WriteBatch writesBatch;
     private final Faults faults;
     private boolean batching;
     private boolean closed;
@@ -92,6 +94,7 @@ final class SpillStore implements AutoCloseable {
                     "cannot create the spill directory under " + parent + ": check the path and its permissions", e);
         }
         this.batch = new org.rocksdb.WriteBatch(); // after the directory: nothing native leaks if that fails
+        this.writesBatch = new org.rocksdb.WriteBatch();
         this.ownsCache = slot == null;
         this.blockCache = slot == null ? new LRUCache(blockCacheBytes) : slot.spillCache();
         this.filter = new org.rocksdb.BloomFilter(10, false);
@@ -215,24 +218,41 @@ final class SpillStore implements AutoCloseable {
 
     /**
      * Appends {@code length} bytes to the waiting writes kept under {@code pageId} (a RocksDB
-     * merge: nothing is read). Not inside a write batch.
+     * merge: nothing is read), in a write batch of their own until {@link #commitWrites()}, which a
+     * read or delete of waiting writes does first.
      */
     void mergeWrites(int pageId, byte[] value, int offset, int length) {
-        if (batching) {
-            throw new IllegalStateException("waiting writes are merged outside a write batch");
-        }
-        current = null;
         byte[] k = writesKey(pageId);
         try {
             if (faults.fail(Faults.Seam.SPILL_WRITE)) {
                 throw new RocksDBException("injected merge failure");
             }
-            db.merge(writeOptions, k, 0, 5, value, offset, length);
+            writesBatch.merge(java.util.Arrays.copyOf(k, 5), java.util.Arrays.copyOfRange(value, offset, offset + length));
         } catch (RocksDBException e) {
             throw new IllegalStateException("Error while writing " + describe(k, 5, false)
                     + " to the RocksDB spill store.", e);
         }
     }
+
+    /** Writes the merges of waiting writes made since the last commit, in one RocksDB write. */
+    void commitWrites() {
+        if (writesBatch.count() == 0) {
+            return;
+        }
+        current = null;
+        try {
+            if (faults.fail(Faults.Seam.SPILL_WRITE)) {
+                throw new RocksDBException("injected write-batch failure");
+            }
+            db.write(writeOptions, writesBatch);
+        } catch (RocksDBException e) {
+            throw new IllegalStateException("Error while writing waiting writes to the RocksDB spill store.", e);
+        } finally {
+            writesBatch.clear();
+        }
+    }
+
+
 
     /**
      * Reads the waiting writes kept under {@code pageId} into {@code dst}: returns their length (if
@@ -240,6 +260,7 @@ final class SpillStore implements AutoCloseable {
      * are none.
      */
     int getWrites(int pageId, byte[] dst) {
+        commitWrites(); // what was merged since is read too
         byte[] k = writesKey(pageId);
         try {
             if (faults.fail(Faults.Seam.SPILL_READ)) {
@@ -255,6 +276,7 @@ final class SpillStore implements AutoCloseable {
 
     /** Deletes the waiting writes kept under {@code pageId} (applied, or their table cleared). */
     void deleteWrites(int pageId) {
+        commitWrites(); // a merge still in the batch would outlive the delete
         delete(writesKey(pageId), 5);
     }
 
@@ -456,7 +478,7 @@ final class SpillStore implements AutoCloseable {
 
     /** Closes every RocksDB object and deletes the directory, each even if an earlier step threw. */
     private void release() {
-        Pager.closeAll("the spill store", batch, () -> {
+        Pager.closeAll("the spill store", batch, writesBatch, () -> {
             if (db != null) {
                 db.close();
             }

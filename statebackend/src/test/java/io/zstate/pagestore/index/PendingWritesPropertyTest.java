@@ -69,10 +69,12 @@ class PendingWritesPropertyTest {
                     return bucket % 2 == 1 && keptBytes + moreBytes <= keptLimit;
                 }
 
+                /** Merges not committed yet, as RocksDB's write batch holds them. */
+                private final List<Object[]> batch = new ArrayList<>();
+
                 @Override
                 public void write(int bucket, byte[] records, int offset, int length) {
-                    rocksDb.computeIfAbsent(bucket, b -> new java.io.ByteArrayOutputStream())
-                            .write(records, offset, length);
+                    batch.add(new Object[] {bucket, Arrays.copyOfRange(records, offset, offset + length)});
                     appliedBuckets.add(bucket);
                     applied.add(SENT);
                     appliedBuckets.add(-1);
@@ -80,7 +82,18 @@ class PendingWritesPropertyTest {
                 }
 
                 @Override
+                public void commit() {
+                    for (Object[] merge : batch) {
+                        byte[] bytes = (byte[]) merge[1];
+                        rocksDb.computeIfAbsent((Integer) merge[0], b -> new java.io.ByteArrayOutputStream())
+                                .write(bytes, 0, bytes.length);
+                    }
+                    batch.clear();
+                }
+
+                @Override
                 public int read(int bucket, byte[] dst) {
+                    commit(); // as the spill store does
                     java.io.ByteArrayOutputStream kept = rocksDb.get(bucket);
                     if (kept == null) {
                         return -1;
@@ -92,6 +105,7 @@ class PendingWritesPropertyTest {
 
                 @Override
                 public void delete(int bucket) {
+                    commit();
                     rocksDb.remove(bucket);
                 }
             });
