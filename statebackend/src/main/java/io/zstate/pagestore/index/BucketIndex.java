@@ -472,10 +472,17 @@ public final class BucketIndex {
 
     /** Removes every entry of a table and frees its pages. */
     public void clear(int table) {
-        if (pending != null) {
-            pending.drop(t -> t == table); // before the pages they wait for are freed
-        }
         Directory[] groups = tables.directories(table);
+        if (pending != null) { // before the pages they wait for are freed
+            pending.drop(t -> t == table);
+            for (Directory d : groups) {
+                if (d != null) {
+                    for (int head : d.pages) {
+                        pending.dropKept(head);
+                    }
+                }
+            }
+        }
         MapIndex.Root r = new MapIndex.Root();
         Chains.EntryOwner freeMaps = (page, entry) -> freeMapOf(page, entry, r);
         for (int g = 0; g < groups.length; g++) {
@@ -503,30 +510,17 @@ public final class BucketIndex {
     public void bufferWrites(int bytes, boolean waitForPoolPages) {
         this.waitForPoolPages = waitForPoolPages;
         pending = new PendingWrites(bytes);
-        pending.spillTo(new WritesToRocksDb(KEPT_PAGES_PER_BUCKET * pager.pageSize()));
+        pending.spillTo(new WritesToRocksDb());
     }
 
     /**
-     * The most bytes of waiting writes RocksDB keeps for one bucket, in pages: a bucket with more
-     * is applied when it is next the oldest (its page faulted in), so a read never applies more
-     * than this much.
-     */
-    static final int KEPT_PAGES_PER_BUCKET = 4;
-
-    /**
      * The write buffer's way to RocksDB (see {@link PendingWrites}): a bucket whose head page is
-     * in RocksDB alone sends its records there, up to a few pages of them.
+     * in RocksDB alone sends its records there.
      */
     private final class WritesToRocksDb implements PendingWrites.Spill {
-        private final int maxKeptBytes;
-
-        WritesToRocksDb(int maxKeptBytes) {
-            this.maxKeptBytes = maxKeptBytes;
-        }
-
         @Override
-        public boolean wants(int bucket, int keptBytes, int moreBytes) {
-            return keptBytes + moreBytes <= maxKeptBytes && pager.isInRocksDbOnly(bucket);
+        public boolean wants(int bucket) {
+            return pager.isInRocksDbOnly(bucket);
         }
 
         @Override

@@ -12,17 +12,19 @@ package io.zstate.pagestore.index;
  *
  * <p>Writes to RocksDB ({@link Spill}): when room is needed and the oldest record's bucket has its
  * head page in RocksDB, the bucket's records go to RocksDB as they are (one merge under the page's
- * id, which reads nothing) instead of faulting the page in, unless RocksDB already keeps as many
- * bytes for it as the spill allows. The bucket keeps its entry here, with the bytes and records
- * RocksDB holds for it; applying the bucket reads them back first (they are older than any of its
+ * id, which reads nothing) instead of faulting the page in, unless RocksDB already holds as many
+ * merges for it as allowed ({@code maxKeptMerges}). The bucket leaves the log's table; a byte per
+ * page id counts the merges RocksDB holds for it (a byte a page: a state far larger than memory
+ * keeps waiting writes for most of its buckets, so what tells them must be as small as the page
+ * table's own bytes). Applying the bucket reads them back first (they are older than any of its
  * records still in the log) and deletes them. So a write to a page in RocksDB costs about what
  * RocksDB's own write costs, and the fault waits for the first read (the B<sup>ε</sup>-tree's
  * flush to the next level, with RocksDB as that level).
  *
  * <pre>
  *   buckets (open addressing, linear probing, at most half full):
- *       bucket head page id + 1 (0 = empty) -> first record, last record, count (0: none in the
- *       log), table, bytes and records kept in RocksDB (0: none)
+ *       bucket head page id + 1 (0 = empty) -> first record, last record, count
+ *   kept merges: byte per page id: merges of the bucket's records RocksDB holds (0: none)
  *       |
  *       v
  *   log:  ... free ... | head: oldest record ... newest | tail: free ...   (wraps around at
@@ -37,9 +39,10 @@ package io.zstate.pagestore.index;
  * Invariants ({@link #checkInvariants}): every record between head and tail that is not applied
  * is in its bucket's list exactly once, the lists in the order the records were added; a
  * bucket's count is its list's length and its last the list's end; the counts add up to the
- * records waiting in the log, the RocksDB counts to those waiting there; a bucket has records in
- * the log or in RocksDB or both; the record at head is waiting unless none is; every bucket is a
- * live page (the index applies a bucket's records before anything could free or split it).
+ * records waiting in the log; the kept-merge bytes that are not 0 count the buckets with records
+ * in RocksDB, each at most {@code maxKeptMerges}; the record at head is waiting unless none is;
+ * every bucket, in the log or in RocksDB, is a live page (the index applies a bucket's records
+ * before anything could free or split it).
  *
  * <p>Size: the log starts at a sixteenth of its most ({@link #START_DIVISOR}, at least {@link
  * #MIN_LOG_BYTES}) and doubles while it pays ({@link #wantsToGrow}): when the buckets applied to
@@ -73,11 +76,8 @@ final class PendingWrites {
      * (see the class header): RocksDB, under the bucket's head page id.
      */
     interface Spill {
-        /**
-         * Whether the bucket's records should go to RocksDB: its head page is there, and {@code
-         * keptBytes + moreBytes} is not more than RocksDB should keep for one bucket.
-         */
-        boolean wants(int bucket, int keptBytes, int moreBytes);
+        /** Whether the bucket's records should go to RocksDB: its head page is there alone. */
+        boolean wants(int bucket);
 
         /** Appends records to what RocksDB keeps for the bucket (a merge: no read), once {@link #commit}. */
         void write(int bucket, byte[] records, int offset, int length);
@@ -85,7 +85,10 @@ final class PendingWrites {
         /** Writes what {@link #write} sent since the last commit (one RocksDB write batch). */
         void commit();
 
-        /** Reads what RocksDB keeps for the bucket into {@code dst}: the length (see Pager), -1 if none. */
+        /**
+         * Reads what RocksDB keeps for the bucket into {@code dst}: the length (larger than {@code
+         * dst} if it had too little room: ask again), -1 if none.
+         */
         int read(int bucket, byte[] dst);
 
         /** Deletes what RocksDB keeps for the bucket. */
@@ -112,6 +115,11 @@ final class PendingWrites {
      * batch), at a small loss in how long records wait.
      */
     static final int ROOM_SLACK_DIVISOR = 64;
+    /**
+     * The most merges RocksDB holds for one bucket (about two records each in the state suite):
+     * bounds what a read of the bucket applies.
+     */
+    static final int MAX_KEPT_MERGES = 32;
     /** Room-making applications since the last growth before the log may grow again. */
     static final int GROWTH_WINDOW = 16;
 
@@ -132,13 +140,14 @@ final class PendingWrites {
     private int[] bucketFirst = new int[16];
     private int[] bucketLast = new int[16];
     private int[] bucketCount = new int[16];
-    private int[] bucketTable = new int[16];
-    /** Bytes and records RocksDB keeps for the bucket (0: none). */
-    private int[] bucketKept = new int[16];
-    private int[] bucketKeptRecords = new int[16];
     private int buckets;
 
     private Spill spill;
+    /** The most merges RocksDB holds for one bucket: one more applies the bucket instead. */
+    private final int maxKeptMerges;
+    /** Per page id, the merges RocksDB holds for the bucket it heads (0: none); grows with the ids. */
+    private byte[] keptMerges = new byte[0];
+    private int keptBuckets;
     /** Records waiting in RocksDB, and the scratch their bytes pass through (grows as needed). */
     private long keptRecords;
     private byte[] keptScratch = new byte[0];
@@ -154,11 +163,18 @@ final class PendingWrites {
 
     /** A buffer of at most {@code capacity} bytes of records, starting smaller (see the class header). */
     PendingWrites(int capacity) {
-        this(capacity, Math.min(capacity, Math.max(MIN_LOG_BYTES, capacity / START_DIVISOR)));
+        this(capacity, Math.min(capacity, Math.max(MIN_LOG_BYTES, capacity / START_DIVISOR)), MAX_KEPT_MERGES);
     }
 
-    /** A buffer whose log starts at {@code start} bytes and grows to at most {@code capacity} (tests). */
-    PendingWrites(int capacity, int start) {
+    /**
+     * A buffer whose log starts at {@code start} bytes and grows to at most {@code capacity}, and
+     * that sends at most {@code maxKeptMerges} merges a bucket to RocksDB (tests).
+     */
+    PendingWrites(int capacity, int start, int maxKeptMerges) {
+        if (maxKeptMerges < 1 || maxKeptMerges > 127) {
+            throw new IllegalArgumentException("a bucket's merges in RocksDB are counted in a byte: " + maxKeptMerges);
+        }
+        this.maxKeptMerges = maxKeptMerges;
         if (start < 16 * HEADER || start > capacity) {
             throw new IllegalArgumentException("a write buffer of " + start + " to " + capacity
                     + " bytes holds too few records");
@@ -231,7 +247,7 @@ final class PendingWrites {
             int b = findBucket(bucket);
             windowApplications++;
             windowApplied += bucketCount[b];
-            if (spill != null && spill.wants(bucket, bucketKept[b], bucketBytes(b))) {
+            if (spill != null && keptMerges(bucket) < maxKeptMerges && spill.wants(bucket)) {
                 spillBucket(b);
             } else {
                 applyBucket(bucket, applier);
@@ -253,10 +269,15 @@ final class PendingWrites {
         }
     }
 
+    /** The merges RocksDB holds for a bucket (0: none). */
+    private int keptMerges(int bucket) {
+        return bucket < keptMerges.length ? keptMerges[bucket] : 0;
+    }
+
     /**
      * Sends a bucket's records in the log to RocksDB (one merge), where they wait behind what it
-     * kept for the bucket already; the bucket keeps its entry. The merge comes first: if it fails,
-     * the store fails with the log as it was.
+     * kept for the bucket already; the bucket leaves the log's table. The merge comes first: if
+     * it fails, the store fails with the log as it was.
      */
     private void spillBucket(int b) {
         int bytes = bucketBytes(b);
@@ -272,7 +293,8 @@ final class PendingWrites {
                 break;
             }
         }
-        spill.write(bucketKeys[b] - 1, keptScratch, 0, n);
+        int bucket = bucketKeys[b] - 1;
+        spill.write(bucket, keptScratch, 0, n);
         spills++;
         for (int at = bucketFirst[b]; ; ) {
             int next = intAt(at + NEXT);
@@ -284,11 +306,13 @@ final class PendingWrites {
         }
         spilledRecords += bucketCount[b];
         keptRecords += bucketCount[b];
-        bucketKept[b] += n;
-        bucketKeptRecords[b] += bucketCount[b];
-        bucketCount[b] = 0;
-        bucketFirst[b] = -1;
-        bucketLast[b] = -1;
+        removeBucketAt(b);
+        if (bucket >= keptMerges.length) {
+            keptMerges = java.util.Arrays.copyOf(keptMerges, Math.max(bucket + 1, 2 * keptMerges.length));
+        }
+        if (keptMerges[bucket]++ == 0) {
+            keptBuckets++;
+        }
         advanceHead();
     }
 
@@ -325,25 +349,24 @@ final class PendingWrites {
         buffered++;
         int b = findBucket(bucket);
         if (b < 0) {
-            b = insertBucket(bucket, table);
-        }
-        if (bucketCount[b] == 0) { // new, or with records in RocksDB only
+            b = insertBucket(bucket);
             bucketFirst[b] = at;
+            bucketCount[b] = 1;
         } else {
             putInt(bucketLast[b] + NEXT, at + 1);
+            bucketCount[b]++;
         }
-        bucketCount[b]++;
         bucketLast[b] = at;
     }
 
-    /** Whether writes wait for the bucket whose head page is {@code bucket}. */
+    /** Whether writes wait for the bucket whose head page is {@code bucket}, in the log or in RocksDB. */
     boolean has(int bucket) {
-        return buckets > 0 && findBucket(bucket) >= 0;
+        return buckets > 0 && findBucket(bucket) >= 0 || keptMerges(bucket) > 0;
     }
 
     /** Applies a bucket's waiting writes in the order they came, if it has any. */
     void apply(int bucket, Applier applier) {
-        if (buckets > 0 && findBucket(bucket) >= 0) {
+        if (has(bucket)) {
             applyBucket(bucket, applier);
         }
     }
@@ -354,18 +377,10 @@ final class PendingWrites {
      */
     void applyAll(Applier applier) {
         applyLog(applier);
-        if (buckets == 0) {
-            return;
-        }
-        int[] kept = new int[buckets]; // what is left has records in RocksDB only
-        int n = 0;
-        for (int key : bucketKeys) {
-            if (key != 0) {
-                kept[n++] = key - 1;
+        for (int bucket = 0; keptBuckets > 0 && bucket < keptMerges.length; bucket++) {
+            if (keptMerges[bucket] != 0) { // what is left has records in RocksDB only
+                applyBucket(bucket, applier);
             }
-        }
-        for (int i = 0; i < n; i++) {
-            applyBucket(kept[i], applier);
         }
     }
 
@@ -379,16 +394,15 @@ final class PendingWrites {
         }
     }
 
-    /** Forgets, unapplied, the waiting writes of every bucket {@code drop} names (a table cleared). */
+    /**
+     * Forgets, unapplied, the waiting writes in the log of every bucket whose table {@code drop}
+     * names (a table cleared); those in RocksDB go by {@link #dropKept}.
+     */
     void drop(java.util.function.IntPredicate drop) {
         for (int b = 0; b < bucketKeys.length; ) {
             int key = bucketKeys[b];
-            if (key != 0 && drop.test(bucketTable[b])) {
-                if (bucketKept[b] > 0) {
-                    spill.delete(key - 1);
-                    keptRecords -= bucketKeptRecords[b];
-                }
-                for (int at = bucketFirst[b]; bucketCount[b] > 0; ) {
+            if (key != 0 && drop.test(tableOf(bucketFirst[b]))) {
+                for (int at = bucketFirst[b]; ; ) {
                     int next = intAt(at + NEXT);
                     forget(at);
                     if (next == 0) {
@@ -405,27 +419,48 @@ final class PendingWrites {
     }
 
     /**
+     * Forgets, unapplied, the waiting writes RocksDB holds for a bucket (its table cleared), and
+     * deletes them there; returns how many records they were.
+     */
+    int dropKept(int bucket) {
+        if (keptMerges(bucket) == 0) {
+            return 0;
+        }
+        int length = readKept(bucket);
+        spill.delete(bucket);
+        keptMerges[bucket] = 0;
+        keptBuckets--;
+        int records = countRecords(keptScratch, length, bucket);
+        keptRecords -= records;
+        return records;
+    }
+
+    private int tableOf(int at) {
+        return shortAt(at + TABLE);
+    }
+
+    /**
      * Applies (and forgets) one bucket's records, those RocksDB keeps first (they are older); the
      * bucket has some.
      */
     private void applyBucket(int bucket, Applier applier) {
-        int b = findBucket(bucket);
-        int at = bucketFirst[b];
-        int inLog = bucketCount[b];
-        int kept = bucketKept[b];
-        int keptCount = bucketKeptRecords[b];
-        int keptLength = 0;
-        if (kept > 0) { // read and deleted before anything is forgotten: a failure fails the store
-            keptLength = readKept(bucket, kept);
+        int keptLength = -1;
+        if (keptMerges(bucket) > 0) { // read and deleted before anything is forgotten: a failure fails the store
+            keptLength = readKept(bucket);
             spill.delete(bucket);
-            keptRecords -= keptCount;
+            keptMerges[bucket] = 0;
+            keptBuckets--;
         }
-        removeBucketAt(b); // first: nothing the applier does may find it half applied
+        int b = findBucket(bucket);
+        int at = b < 0 ? -1 : bucketFirst[b];
+        if (b >= 0) {
+            removeBucketAt(b); // first: nothing the applier does may find it half applied
+        }
         bucketApplications++;
-        if (kept > 0) {
-            applyRecords(keptScratch, keptLength, keptCount, bucket, applier);
+        if (keptLength >= 0) {
+            keptRecords -= applyRecords(keptScratch, keptLength, bucket, applier);
         }
-        if (inLog == 0) {
+        if (at < 0) {
             return;
         }
         while (true) {
@@ -444,39 +479,50 @@ final class PendingWrites {
         advanceHead();
     }
 
-    /** Reads what RocksDB keeps for a bucket into the scratch; checks it is all there. */
-    private int readKept(int bucket, int kept) {
-        if (keptScratch.length < kept) {
-            keptScratch = new byte[Math.max(kept, 2 * keptScratch.length)];
-        }
+    /** Reads what RocksDB keeps for a bucket into the scratch (grown as needed); returns its length. */
+    private int readKept(int bucket) {
         int n = spill.read(bucket, keptScratch);
-        if (n != kept) {
-            throw new IllegalStateException("RocksDB keeps " + (n < 0 ? "no" : n + " bytes of") + " waiting writes for"
-                    + " bucket " + bucket + ", where " + kept + " bytes were written: the spill store is corrupt");
+        if (n > keptScratch.length) {
+            keptScratch = new byte[Math.max(n, 2 * keptScratch.length)];
+            n = spill.read(bucket, keptScratch);
+        }
+        if (n <= 0) {
+            throw new IllegalStateException("RocksDB keeps no waiting writes for bucket " + bucket + ", where "
+                    + keptMerges(bucket) + " merges of them were written: the spill store is corrupt");
         }
         return n;
     }
 
-    /** Applies records concatenated in {@code bytes} (as RocksDB kept them), in order; checks their count. */
-    private void applyRecords(byte[] bytes, int length, int expected, int bucket, Applier applier) {
+    /**
+     * Applies records concatenated in {@code bytes} (as RocksDB kept them), in order; returns how
+     * many. With a null {@code applier}, only counts them.
+     */
+    private int applyRecords(byte[] bytes, int length, int bucket, Applier applier) {
         int count = 0;
         for (int at = 0; at < length; count++) {
+            if (at + HEADER > length) {
+                throw new IllegalStateException("a waiting write RocksDB kept for bucket " + bucket
+                        + " runs past their end: the spill store is corrupt");
+            }
             int keyLength = shortOf(bytes, at + KEY_LENGTH);
             int valueLength = shortOf(bytes, at + VALUE_LENGTH);
             if (at + HEADER + keyLength + valueLength > length) {
                 throw new IllegalStateException("a waiting write RocksDB kept for bucket " + bucket
                         + " runs past their end: the spill store is corrupt");
             }
-            applied++;
-            applier.apply(bytes[at + OP], shortOf(bytes, at + TABLE), shortOf(bytes, at + KEY_GROUP), bytes,
-                    at + HEADER, keyLength, shortOf(bytes, at + PREFIX_LENGTH), at + HEADER + keyLength,
-                    valueLength);
+            if (applier != null) {
+                applied++;
+                applier.apply(bytes[at + OP], shortOf(bytes, at + TABLE), shortOf(bytes, at + KEY_GROUP), bytes,
+                        at + HEADER, keyLength, shortOf(bytes, at + PREFIX_LENGTH), at + HEADER + keyLength,
+                        valueLength);
+            }
             at += HEADER + keyLength + valueLength;
         }
-        if (count != expected) {
-            throw new IllegalStateException("RocksDB kept " + count + " waiting writes for bucket " + bucket
-                    + " where " + expected + " were written: the spill store is corrupt");
-        }
+        return count;
+    }
+
+    private int countRecords(byte[] bytes, int length, int bucket) {
+        return applyRecords(bytes, length, bucket, null);
     }
 
     /** Marks a record applied (its bytes stay until the head passes them). */
@@ -533,7 +579,7 @@ final class PendingWrites {
         return -1;
     }
 
-    private int insertBucket(int bucket, int table) {
+    private int insertBucket(int bucket) {
         if (2 * (buckets + 1) > bucketKeys.length) {
             growBuckets();
         }
@@ -544,10 +590,6 @@ final class PendingWrites {
             i = (i + 1) & mask;
         }
         bucketKeys[i] = key;
-        bucketTable[i] = table;
-        bucketCount[i] = 0;
-        bucketKept[i] = 0;
-        bucketKeptRecords[i] = 0;
         buckets++;
         return i;
     }
@@ -565,9 +607,6 @@ final class PendingWrites {
                 bucketFirst[hole] = bucketFirst[j];
                 bucketLast[hole] = bucketLast[j];
                 bucketCount[hole] = bucketCount[j];
-                bucketTable[hole] = bucketTable[j];
-                bucketKept[hole] = bucketKept[j];
-                bucketKeptRecords[hole] = bucketKeptRecords[j];
                 hole = j;
             }
         }
@@ -579,17 +618,11 @@ final class PendingWrites {
         int[] first = bucketFirst;
         int[] last = bucketLast;
         int[] count = bucketCount;
-        int[] tables = bucketTable;
-        int[] kept = bucketKept;
-        int[] keptCount = bucketKeptRecords;
         int n = keys.length * 2;
         bucketKeys = new int[n];
         bucketFirst = new int[n];
         bucketLast = new int[n];
         bucketCount = new int[n];
-        bucketTable = new int[n];
-        bucketKept = new int[n];
-        bucketKeptRecords = new int[n];
         int mask = n - 1;
         for (int j = 0; j < keys.length; j++) {
             if (keys[j] != 0) {
@@ -601,9 +634,6 @@ final class PendingWrites {
                 bucketFirst[i] = first[j];
                 bucketLast[i] = last[j];
                 bucketCount[i] = count[j];
-                bucketTable[i] = tables[j];
-                bucketKept[i] = kept[j];
-                bucketKeptRecords[i] = keptCount[j];
             }
         }
     }
@@ -658,7 +688,12 @@ final class PendingWrites {
 
     /** Whether no write waits, in the log or in RocksDB. */
     boolean isEmpty() {
-        return buckets == 0;
+        return buckets == 0 && keptBuckets == 0;
+    }
+
+    /** Buckets with writes waiting in RocksDB now. */
+    int keptBuckets() {
+        return keptBuckets;
     }
 
     /** Writes sent to RocksDB so far, and the merges that carried them. */
@@ -691,7 +726,7 @@ final class PendingWrites {
 
     /** Heap bytes: the log once allocated and the bucket table. */
     long heapBytes() {
-        return (log == null ? 0 : log.length) + 28L * bucketKeys.length + keptScratch.length;
+        return (log == null ? 0 : log.length) + 16L * bucketKeys.length + keptMerges.length + keptScratch.length;
     }
 
     /** Checks the invariants of the class header; {@code isLive} tells the index's live pages. */
@@ -723,7 +758,6 @@ final class PendingWrites {
                     + " bytes up to its tail at " + tail + ", its log holds " + waiting + " in " + bytes + " up to " + at);
         }
         int inTable = 0;
-        long keptInTable = 0;
         for (int b = 0; b < bucketKeys.length; b++) {
             if (bucketKeys[b] == 0) {
                 continue;
@@ -736,19 +770,7 @@ final class PendingWrites {
             if (!isLive.test(bucket)) {
                 throw new IllegalStateException("writes wait for bucket " + bucket + ", which is not a live page");
             }
-            keptInTable += bucketKeptRecords[b];
-            if ((bucketKept[b] == 0) != (bucketKeptRecords[b] == 0)) {
-                throw new IllegalStateException("RocksDB keeps " + bucketKept[b] + " bytes in " + bucketKeptRecords[b]
-                        + " waiting writes for bucket " + bucket);
-            }
             java.util.List<Integer> expected = inLog.remove(bucket);
-            if (bucketCount[b] == 0) {
-                if (expected != null || bucketKept[b] == 0) {
-                    throw new IllegalStateException("bucket " + bucket + " of the write buffer counts no record in"
-                            + " the log, which holds " + expected + ", and " + bucketKept[b] + " bytes in RocksDB");
-                }
-                continue;
-            }
             java.util.List<Integer> list = new java.util.ArrayList<>();
             for (int r = bucketFirst[b]; ; r = intAt(r + NEXT) - 1) {
                 list.add(r);
@@ -761,9 +783,24 @@ final class PendingWrites {
                         + " (count " + bucketCount[b] + "), its log holds " + expected);
             }
         }
-        if (keptInTable != keptRecords) {
-            throw new IllegalStateException("the write buffer counts " + keptRecords + " writes waiting in RocksDB,"
-                    + " its buckets " + keptInTable);
+        int kept = 0;
+        for (int bucket = 0; bucket < keptMerges.length; bucket++) {
+            if (keptMerges[bucket] == 0) {
+                continue;
+            }
+            kept++;
+            if (keptMerges[bucket] < 0 || keptMerges[bucket] > maxKeptMerges) {
+                throw new IllegalStateException("RocksDB holds " + keptMerges[bucket] + " merges of waiting writes for"
+                        + " bucket " + bucket + ", at most " + maxKeptMerges + " allowed");
+            }
+            if (!isLive.test(bucket)) {
+                throw new IllegalStateException("writes wait in RocksDB for bucket " + bucket + ", which is not a live"
+                        + " page");
+            }
+        }
+        if (kept != keptBuckets || (kept == 0) != (keptRecords == 0) || keptRecords < kept) {
+            throw new IllegalStateException("the write buffer counts " + keptBuckets + " buckets with " + keptRecords
+                    + " writes waiting in RocksDB; its bytes per page tell " + kept + " buckets");
         }
         if (inTable != buckets || !inLog.isEmpty()) {
             throw new IllegalStateException("the write buffer counts " + buckets + " buckets, its table holds "

@@ -55,8 +55,10 @@ class PendingWritesPropertyTest {
     @Property(tries = 300)
     void appliesEachBucketWholeAndInOrder(@ForAll("ops") List<Op> ops,
             @ForAll @IntRange(min = 16 * PendingWrites.HEADER, max = 1024) int capacity,
-            @ForAll boolean toRocksDb, @ForAll @IntRange(min = 40, max = 400) int keptLimit) {
-        PendingWrites buffer = new PendingWrites(4 * capacity, capacity);
+            @ForAll boolean toRocksDb, @ForAll @IntRange(min = 1, max = 6) int maxKeptMerges) {
+        PendingWrites buffer = new PendingWrites(4 * capacity, capacity, maxKeptMerges);
+        Map<Integer, Integer> merges = new HashMap<>(); // merges RocksDB holds per bucket
+        Map<Integer, Integer> mergesWhenRead = new HashMap<>(); // what it held when last read and deleted
         Map<Integer, java.io.ByteArrayOutputStream> rocksDb = new HashMap<>();
         Map<Integer, Integer> modelKept = new HashMap<>(); // records of a bucket's queue that RocksDB holds
         List<Integer> appliedBuckets = new ArrayList<>();
@@ -64,9 +66,8 @@ class PendingWritesPropertyTest {
         if (toRocksDb) { // odd buckets have their head page in RocksDB
             buffer.spillTo(new PendingWrites.Spill() {
                 @Override
-                public boolean wants(int bucket, int keptBytes, int moreBytes) {
-                    assertThat(keptBytes).isEqualTo(rocksDb.containsKey(bucket) ? rocksDb.get(bucket).size() : 0);
-                    return bucket % 2 == 1 && keptBytes + moreBytes <= keptLimit;
+                public boolean wants(int bucket) {
+                    return bucket % 2 == 1;
                 }
 
                 /** Merges not committed yet, as RocksDB's write batch holds them. */
@@ -74,6 +75,8 @@ class PendingWritesPropertyTest {
 
                 @Override
                 public void write(int bucket, byte[] records, int offset, int length) {
+                    assertThat(merges.merge(bucket, 1, Integer::sum)).as("merges RocksDB holds for bucket " + bucket)
+                            .isLessThanOrEqualTo(maxKeptMerges);
                     batch.add(new Object[] {bucket, Arrays.copyOfRange(records, offset, offset + length)});
                     appliedBuckets.add(bucket);
                     applied.add(SENT);
@@ -106,6 +109,7 @@ class PendingWritesPropertyTest {
                 @Override
                 public void delete(int bucket) {
                     commit();
+                    mergesWhenRead.put(bucket, merges.remove(bucket));
                     rocksDb.remove(bucket);
                 }
             });
@@ -133,6 +137,7 @@ class PendingWritesPropertyTest {
         long roomApplications = 0;
         long sent = 0;
         long keptApplied = 0;
+        long atMost = 0;
         for (Op op : ops) {
             switch (op.kind()) {
                 case ADD -> {
@@ -161,6 +166,11 @@ class PendingWritesPropertyTest {
                             continue;
                         }
                         keptApplied += modelKept.getOrDefault(bucket, 0);
+                        if (toRocksDb && bucket % 2 == 1) { // RocksDB would take it: it holds its most merges
+                            assertThat(mergesWhenRead.get(bucket)).as("merges RocksDB held for bucket " + bucket)
+                                    .isEqualTo(maxKeptMerges);
+                            atMost++;
+                        }
                         expectApplied(model, modelKept, arrival, bucket, applied.get(i));
                         roomApplications++;
                     }
@@ -214,6 +224,9 @@ class PendingWritesPropertyTest {
                 case DROP -> {
                     int table = tableOf(op.bucket());
                     buffer.drop(t -> t == table);
+                    for (int bucket = 8 * table; bucket < 8 * table + 8; bucket++) { // as the index drops its heads'
+                        assertThat(buffer.dropKept(bucket)).isEqualTo(modelKept.getOrDefault(bucket, 0));
+                    }
                     model.keySet().removeIf(b -> tableOf(b) == table);
                     modelKept.keySet().removeIf(b -> tableOf(b) == table);
                     arrival.removeIf(b -> tableOf(b) == table);
@@ -228,7 +241,8 @@ class PendingWritesPropertyTest {
             assertThat(buffer.records()).isEqualTo(arrival.size());
             assertThat(buffer.keptRecords()).isEqualTo(modelKept.values().stream().mapToLong(Integer::longValue).sum());
             assertThat(rocksDb.keySet()).isEqualTo(modelKept.keySet());
-            assertThat(buffer.buckets()).isEqualTo(model.size());
+            assertThat(buffer.buckets()).as("buckets with records in the log").isEqualTo(new java.util.HashSet<>(arrival).size());
+            assertThat(buffer.keptBuckets()).as("buckets with records in RocksDB").isEqualTo(modelKept.size());
             assertThat(buffer.isEmpty()).isEqualTo(model.isEmpty());
             for (int bucket : model.keySet()) {
                 assertThat(buffer.has(bucket)).isTrue();
@@ -240,6 +254,7 @@ class PendingWritesPropertyTest {
         Statistics.label("grew").collect(grew);
         Statistics.label("sent to RocksDB").collect(sent > 0);
         Statistics.label("applied what RocksDB kept").collect(keptApplied > 0);
+        Statistics.label("applied at its most merges").collect(atMost > 0);
         if (toRocksDb) {
             assertThat(buffer.spills()).isEqualTo(sent);
         }
@@ -248,6 +263,7 @@ class PendingWritesPropertyTest {
         Statistics.label("grew").coverage(c -> c.check(true).count(n -> n > 0));
         Statistics.label("sent to RocksDB").coverage(c -> c.check(true).percentage(p -> p > 20));
         Statistics.label("applied what RocksDB kept").coverage(c -> c.check(true).percentage(p -> p > 20));
+        Statistics.label("applied at its most merges").coverage(c -> c.check(true).percentage(p -> p > 5));
     }
 
     /** The test's tables: buckets 0-7 in table 0, 8-15 in 1, 16-23 in 2. */
