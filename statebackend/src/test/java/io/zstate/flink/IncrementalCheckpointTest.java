@@ -441,6 +441,48 @@ class IncrementalCheckpointTest {
         }
     }
 
+    /**
+     * A delta reads only the logs: the write buffer's waiting writes, many of them in RocksDB (a
+     * pool of 16 frames under 20,000 keys), stay waiting through it (the store is not frozen, so
+     * nothing applies them in the checkpoint's synchronous part), and the checkpoint restores to
+     * every write, those still waiting included; a base applies them.
+     */
+    @org.junit.jupiter.api.Test
+    void aDeltaLeavesTheWaitingWritesWaitingAndRestoresThem() throws Exception {
+        SharedStateRegistryImpl registry = new SharedStateRegistryImpl();
+        MemCheckpointStreamFactory streams = new MemCheckpointStreamFactory(64 << 20);
+        Configuration config = new Configuration();
+        config.set(CheckpointingOptions.INCREMENTAL_CHECKPOINTS, true);
+        config.set(ZStateOptions.POOL_SIZE, MemorySize.parse("64kb"));
+        config.set(ZStateOptions.PAGE_CACHE_SIZE, MemorySize.parse("32kb"));
+        config.set(ZStateOptions.WRITE_BUFFER_FRACTION, 0.5);
+        ZStateBackend buffered = new ZStateBackend().configure(config, IncrementalCheckpointTest.class.getClassLoader());
+        try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
+            CheckpointableKeyedStateBackend<Integer> zstate = KeyedBackends.create(buffered, env, KEY_GROUPS, List.of());
+            try {
+                ValueState<String> value = state(zstate, VALUE);
+                write(zstate, value, 0, 20_000, "a");
+                assertThat(files(checkpoint(zstate, 1, streams, registry))).as("a base").isEqualTo(1);
+                complete(zstate, 1);
+                io.zstate.pagestore.PageStoreStats afterBase = ((ZKeyedStateBackend<?>) zstate).pageStoreStats();
+                assertThat(afterBase.waitingWrites()).as("the base applied every waiting write").isZero();
+                write(zstate, value, 0, 20_000, "b");
+                io.zstate.pagestore.PageStoreStats before = ((ZKeyedStateBackend<?>) zstate).pageStoreStats();
+                assertThat(before.writesToRocksDb()).as("writes sent to RocksDB: %s", before)
+                        .isGreaterThan(afterBase.writesToRocksDb());
+                assertThat(before.waitingWrites()).isGreaterThan(1_000);
+                KeyedStateHandle delta = checkpoint(zstate, 2, streams, registry);
+                assertThat(files(delta)).as("a delta").isEqualTo(2);
+                assertThat(((ZKeyedStateBackend<?>) zstate).pageStoreStats().waitingWrites())
+                        .as("still waiting after the delta").isEqualTo(before.waitingWrites());
+                complete(zstate, 2);
+                assertRestoresValues(env, delta, values(20_000, key -> "value=b"));
+            } finally {
+                KeyedBackends.dispose(zstate);
+            }
+        }
+    }
+
     @org.junit.jupiter.api.Test
     void aNewBaseOnceTheDeltasPassTheConsolidateRatio() throws Exception {
         SharedStateRegistryImpl registry = new SharedStateRegistryImpl();

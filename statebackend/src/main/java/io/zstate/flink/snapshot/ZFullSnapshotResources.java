@@ -50,7 +50,8 @@ public final class ZFullSnapshotResources<K> implements FullSnapshotResources<K>
     private final int[] tables;
     private final List<StateSnapshotTransformer<byte[]>> transformers;
     private final List<HeapPriorityQueueStateSnapshot<?>> queues;
-    private final FrozenView frozen;
+    /** The frozen store; null for the timers only, or until {@link #freezeStore} (an incremental checkpoint's base). */
+    private FrozenView frozen;
     private final ExpiredEntries expired;
 
     private ZFullSnapshotResources(List<StateMetaInfoSnapshot> metaInfoSnapshots, KeyGroupRange keyGroupRange,
@@ -89,6 +90,18 @@ public final class ZFullSnapshotResources<K> implements FullSnapshotResources<K>
      */
     public static <K> ZFullSnapshotResources<K> create(ZStateTables tables, TypeSerializer<K> keySerializer,
             StreamCompressionDecorator compression, ExpiredEntries expired, boolean keyValues, boolean timers) {
+        return create(tables, keySerializer, compression, expired, keyValues, timers, keyValues);
+    }
+
+    /**
+     * As above; with {@code freeze} false the store is not frozen here but by {@link #freezeStore},
+     * which the caller calls before the task changes the store again, or never (an incremental
+     * checkpoint that turns out to be a delta reads only its logs: the freeze, which applies every
+     * waiting write first, is then saved).
+     */
+    public static <K> ZFullSnapshotResources<K> create(ZStateTables tables, TypeSerializer<K> keySerializer,
+            StreamCompressionDecorator compression, ExpiredEntries expired, boolean keyValues, boolean timers,
+            boolean freeze) {
         PageStore store = tables.store();
         synchronized (store) {
             List<StateMetaInfoSnapshot> metas = new ArrayList<>();
@@ -110,8 +123,17 @@ public final class ZFullSnapshotResources<K> implements FullSnapshotResources<K>
                 metas.add(snapshot.getMetaInfoSnapshot());
             }
             return new ZFullSnapshotResources<>(metas, tables.keyGroupRange(), keySerializer, compression,
-                    tables.keyGroupPrefixBytes(), tableIds, transformers, queues, keyValues ? store.freeze() : null,
-                    expired);
+                    tables.keyGroupPrefixBytes(), tableIds, transformers, queues,
+                    keyValues && freeze ? store.freeze() : null, expired);
+        }
+    }
+
+    /** Freezes {@code store} for these resources if {@link #create} did not (see there). */
+    void freezeStore(PageStore store) {
+        synchronized (store) {
+            if (frozen == null) {
+                frozen = store.freeze();
+            }
         }
     }
 

@@ -51,8 +51,10 @@ import org.apache.flink.runtime.state.metainfo.StateMetaInfoSnapshot;
  * Recording: the page store records every write in a DeltaLog (each key once, its newest value).
  *
  * Synchronous part (task thread, store lock): the log is frozen (its records become checkpoint
- * N's) and kept until a checkpoint at or after N completes; the store is frozen too (cheap: no
- * copy), in case this checkpoint writes a base.
+ * N's) and kept until a checkpoint at or after N completes; once the kind is chosen (below, still
+ * on the task thread, before it changes the store again), the store is frozen too if this
+ * checkpoint writes a base (no copy, but the freeze applies the write buffer's waiting writes,
+ * those in RocksDB too: a delta, which reads only the logs, skips that).
  *
  * Which kind (asyncSnapshot, task thread):
  *   delta  if a completed checkpoint C is known, every log since C is kept (none gave up, none
@@ -152,7 +154,7 @@ public final class ZIncrementalSnapshotStrategy<K>
         synchronized (store) {
             keep(checkpointId, log.freeze());
             ZFullSnapshotResources<K> full = ZFullSnapshotResources.create(
-                    tables, keySerializer, COMPRESSION, expired.apply(checkpointId), true, false);
+                    tables, keySerializer, COMPRESSION, expired.apply(checkpointId), true, false, false);
             try {
                 return prepare(checkpointId, full);
             } catch (RuntimeException | Error e) {
@@ -233,9 +235,17 @@ public final class ZIncrementalSnapshotStrategy<K>
                 inFlight.put(checkpointId, delta ? resources.base.checkpointId() : NO_PARENT);
             }
         }
-        if (delta) {
-            resources.releaseFrozenStore(); // a delta reads only the logs
+        if (delta) { // a delta reads only the logs: the store is not frozen
             return registry -> writeDelta(resources, checkpointId, checkpointOptions, streamFactory, registry);
+        }
+        try { // the instant of syncPrepareResources: Flink calls this right after it, on the task thread
+            resources.full.freezeStore(tables.store());
+        } catch (RuntimeException | Error e) {
+            synchronized (this) {
+                inFlight.remove(checkpointId);
+            }
+            resources.release();
+            throw e;
         }
         return registry -> writeBase(resources, checkpointId, checkpointOptions, scope, streamFactory, registry,
                 remember);
