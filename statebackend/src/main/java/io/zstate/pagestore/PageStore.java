@@ -531,18 +531,42 @@ public final class PageStore implements AutoCloseable {
      * when the last view closes.
      */
     public FrozenView freeze() {
+        return freeze(true);
+    }
+
+    /**
+     * As {@link #freeze()}, but the write buffer's waiting writes stay waiting: the view's pages do
+     * not hold them, and it hands them out ({@link FrozenView#forEachWaitingWrite}) for a checkpoint
+     * that writes pages and replays writes on restore (an incremental base). Costs a copy of the
+     * log's waiting records and a RocksDB view, not a fault per bucket with writes in RocksDB.
+     */
+    public FrozenView freezeKeepingWaitingWrites() {
+        return freeze(false);
+    }
+
+    private FrozenView freeze(boolean applyWaiting) {
         checkUsable();
         try {
             if (entries != null) {
                 entries.flush(-1); // the snapshot reads the pages: every write is in them first
             }
-            index.applyAllWaiting(); // the entries' write-backs included
-            int[][][] directories = index.freezeDirectories();
-            io.zstate.pagestore.tier.FrozenPages pages = pager.freeze(this);
+            io.zstate.pagestore.index.FrozenWaitingWrites waiting = io.zstate.pagestore.index.FrozenWaitingWrites.NONE;
+            if (applyWaiting) {
+                index.applyAllWaiting(); // the entries' write-backs included
+            } else {
+                waiting = index.freezeWaitingWrites(); // the entries' write-backs included
+            }
             try {
-                return new PinnedFrozenView(firstKeyGroup, directories, pages);
+                int[][][] directories = index.freezeDirectories();
+                io.zstate.pagestore.tier.FrozenPages pages = pager.freeze(this);
+                try {
+                    return new PinnedFrozenView(firstKeyGroup, directories, pages, waiting);
+                } catch (RuntimeException | Error e) {
+                    pages.close(); // an epoch nobody owns would pin every change from now on
+                    throw e;
+                }
             } catch (RuntimeException | Error e) {
-                pages.close(); // an epoch nobody owns would pin every change from now on
+                waiting.close();
                 throw e;
             }
         } catch (RuntimeException | Error e) {

@@ -442,13 +442,13 @@ class IncrementalCheckpointTest {
     }
 
     /**
-     * A delta reads only the logs: the write buffer's waiting writes, many of them in RocksDB (a
-     * pool of 16 frames under 20,000 keys), stay waiting through it (the store is not frozen, so
-     * nothing applies them in the checkpoint's synchronous part), and the checkpoint restores to
-     * every write, those still waiting included; a base applies them.
+     * The write buffer's waiting writes, many of them in RocksDB (a pool of 16 frames under 20,000
+     * keys), stay waiting through every checkpoint: a base writes its pages and, beside them, a
+     * delta file of the writes still waiting; a delta reads only its logs (the store is not even
+     * frozen). Either restores to every write, whole and in halves of the key-groups.
      */
     @org.junit.jupiter.api.Test
-    void aDeltaLeavesTheWaitingWritesWaitingAndRestoresThem() throws Exception {
+    void waitingWritesStayWaitingThroughBasesAndDeltasAndRestore() throws Exception {
         SharedStateRegistryImpl registry = new SharedStateRegistryImpl();
         MemCheckpointStreamFactory streams = new MemCheckpointStreamFactory(64 << 20);
         Configuration config = new Configuration();
@@ -456,29 +456,54 @@ class IncrementalCheckpointTest {
         config.set(ZStateOptions.POOL_SIZE, MemorySize.parse("64kb"));
         config.set(ZStateOptions.PAGE_CACHE_SIZE, MemorySize.parse("32kb"));
         config.set(ZStateOptions.WRITE_BUFFER_FRACTION, 0.5);
+        // the writes waiting beside a base count as its delta: let one more delta follow it
+        config.set(ZStateOptions.CONSOLIDATE_RATIO, 10.0);
         ZStateBackend buffered = new ZStateBackend().configure(config, IncrementalCheckpointTest.class.getClassLoader());
         try (MockEnvironment env = new MockEnvironmentBuilder().build()) {
             CheckpointableKeyedStateBackend<Integer> zstate = KeyedBackends.create(buffered, env, KEY_GROUPS, List.of());
             try {
                 ValueState<String> value = state(zstate, VALUE);
                 write(zstate, value, 0, 20_000, "a");
-                assertThat(files(checkpoint(zstate, 1, streams, registry))).as("a base").isEqualTo(1);
-                complete(zstate, 1);
-                io.zstate.pagestore.PageStoreStats afterBase = ((ZKeyedStateBackend<?>) zstate).pageStoreStats();
-                assertThat(afterBase.waitingWrites()).as("the base applied every waiting write").isZero();
-                write(zstate, value, 0, 20_000, "b");
-                io.zstate.pagestore.PageStoreStats before = ((ZKeyedStateBackend<?>) zstate).pageStoreStats();
-                assertThat(before.writesToRocksDb()).as("writes sent to RocksDB: %s", before)
-                        .isGreaterThan(afterBase.writesToRocksDb());
-                assertThat(before.waitingWrites()).isGreaterThan(1_000);
-                KeyedStateHandle delta = checkpoint(zstate, 2, streams, registry);
-                assertThat(files(delta)).as("a delta").isEqualTo(2);
+                io.zstate.pagestore.PageStoreStats loaded = ((ZKeyedStateBackend<?>) zstate).pageStoreStats();
+                assertThat(loaded.writesToRocksDb()).as("writes sent to RocksDB: %s", loaded).isPositive();
+                assertThat(loaded.waitingWrites()).isGreaterThan(1_000);
+                KeyedStateHandle base = checkpoint(zstate, 1, streams, registry);
+                assertThat(files(base)).as("a base and the writes waiting beside it").isEqualTo(2);
                 assertThat(((ZKeyedStateBackend<?>) zstate).pageStoreStats().waitingWrites())
-                        .as("still waiting after the delta").isEqualTo(before.waitingWrites());
+                        .as("still waiting after the base").isEqualTo(loaded.waitingWrites());
+                complete(zstate, 1);
+                write(zstate, value, 0, 20_000, "b");
+                long waiting = ((ZKeyedStateBackend<?>) zstate).pageStoreStats().waitingWrites();
+                KeyedStateHandle delta = checkpoint(zstate, 2, streams, registry);
+                assertThat(files(delta)).as("a delta on them").isEqualTo(3);
+                assertThat(((ZKeyedStateBackend<?>) zstate).pageStoreStats().waitingWrites())
+                        .as("still waiting after the delta").isEqualTo(waiting);
                 complete(zstate, 2);
-                assertRestoresValues(env, delta, values(20_000, key -> "value=b"));
+                assertRestoresValuesWholeAndInHalves(env, base, values(20_000, key -> "value=a"));
+                assertRestoresValuesWholeAndInHalves(env, delta, values(20_000, key -> "value=b"));
             } finally {
                 KeyedBackends.dispose(zstate);
+            }
+        }
+    }
+
+    private static void assertRestoresValuesWholeAndInHalves(MockEnvironment env, KeyedStateHandle checkpoint,
+            Map<Integer, String> expected) throws Exception {
+        assertRestoresValues(env, checkpoint, expected);
+        for (KeyGroupRange half : List.of(new KeyGroupRange(0, 6), new KeyGroupRange(7, KEY_GROUPS - 1))) {
+            CheckpointableKeyedStateBackend<Integer> part = KeyedBackends.create(incremental("64mb"), env,
+                    KEY_GROUPS, half, List.of(checkpoint.getIntersection(half)));
+            try {
+                ValueState<String> value = state(part, VALUE);
+                for (Map.Entry<Integer, String> e : expected.entrySet()) {
+                    if (half.contains(KeyGroupRangeAssignment.assignToKeyGroup(e.getKey(), KEY_GROUPS))) {
+                        part.setCurrentKey(e.getKey());
+                        assertThat(value.value()).as("key %d in key-groups %s", e.getKey(), half)
+                                .isEqualTo(e.getValue());
+                    }
+                }
+            } finally {
+                KeyedBackends.dispose(part);
             }
         }
     }

@@ -1089,7 +1089,41 @@ class PageStoreTest {
             assertThat(store.stats().waitingWrites()).as("the cleared table's writes are gone")
                     .isLessThan(waitingBefore);
             store.checkInvariants();
-            // the snapshot sees every write (the freeze applies them, those in RocksDB first)
+            // frozen keeping them waiting: the pages, then the waiting writes replayed, give every write
+            long waitingNow = store.stats().waitingWrites();
+            Map<String, byte[]> replayed = new HashMap<>();
+            synchronized (store) { // a frozen view is open: every call holds the store's lock
+                try (io.zstate.pagestore.snapshot.FrozenView frozen = store.freezeKeepingWaitingWrites()) {
+                    assertThat(store.stats().waitingWrites()).as("still waiting").isEqualTo(waitingNow);
+                    assertThat(frozen.hasWaitingWrites()).isTrue();
+                    frozen.forEachInKeyGroup(table, 0, (k, ko, kl, v, vo, vl) -> replayed.put(
+                            Arrays.toString(Arrays.copyOfRange(k, ko, ko + kl)), Arrays.copyOfRange(v, vo, vo + vl)));
+                    for (int i = 0; i < 20_000; i++) { // the live store goes on meanwhile
+                        byte[] key = mapKeyOf(random.nextInt(3_000), random.nextInt(10));
+                        store.put(other, 0, key, 0, key.length, 6, longBytes(i), 0, 8);
+                    }
+                    int[] replays = new int[1];
+                    frozen.forEachWaitingWrite((op, t, kg, bytes, ko, kl, pl, vo, vl) -> {
+                        if (t != table) {
+                            return;
+                        }
+                        replays[0]++;
+                        String k = Arrays.toString(Arrays.copyOfRange(bytes, ko, ko + kl));
+                        switch (op) {
+                            case WriteVisitor.PUT -> replayed.put(k, Arrays.copyOfRange(bytes, vo, vo + vl));
+                            case WriteVisitor.REMOVE -> replayed.remove(k);
+                            default -> throw new AssertionError("no appends here: " + op);
+                        }
+                    });
+                    assertThat(replays[0]).as("writes replayed").isGreaterThan(1_000);
+                }
+            }
+            store.clear(other);
+            assertThat(replayed.keySet()).isEqualTo(model.keySet());
+            for (Map.Entry<String, byte[]> e : model.entrySet()) {
+                assertThat(replayed.get(e.getKey())).as(e.getKey()).isEqualTo(e.getValue());
+            }
+                        // the snapshot sees every write (the freeze applies them, those in RocksDB first)
             Map<String, byte[]> seen = new HashMap<>();
             try (io.zstate.pagestore.snapshot.FrozenView frozen = store.freeze()) {
                 assertThat(store.stats().waitingWrites()).as("the freeze applied every waiting write").isZero();

@@ -128,11 +128,15 @@ public final class ZFullSnapshotResources<K> implements FullSnapshotResources<K>
         }
     }
 
-    /** Freezes {@code store} for these resources if {@link #create} did not (see there). */
-    void freezeStore(PageStore store) {
+    /**
+     * Freezes {@code store} for these resources if {@link #create} did not (see there), leaving the
+     * write buffer's waiting writes waiting: the frozen view hands them out beside its pages (an
+     * incremental base writes them as a delta of its own).
+     */
+    void freezeStoreKeepingWaitingWrites(PageStore store) {
         synchronized (store) {
             if (frozen == null) {
-                frozen = store.freeze();
+                frozen = store.freezeKeepingWaitingWrites();
             }
         }
     }

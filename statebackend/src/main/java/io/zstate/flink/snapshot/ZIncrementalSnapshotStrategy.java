@@ -8,6 +8,7 @@ import io.zstate.pagestore.PageStore;
 import io.zstate.pagestore.delta.DeltaLog;
 import io.zstate.pagestore.delta.FrozenDeltas;
 import io.zstate.pagestore.snapshot.FrozenView;
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -53,8 +54,9 @@ import org.apache.flink.runtime.state.metainfo.StateMetaInfoSnapshot;
  * Synchronous part (task thread, store lock): the log is frozen (its records become checkpoint
  * N's) and kept until a checkpoint at or after N completes; once the kind is chosen (below, still
  * on the task thread, before it changes the store again), the store is frozen too if this
- * checkpoint writes a base (no copy, but the freeze applies the write buffer's waiting writes,
- * those in RocksDB too: a delta, which reads only the logs, skips that).
+ * checkpoint writes a base (no copy; the write buffer's waiting writes stay waiting: the base
+ * writes them as a delta file of its own beside its pages, which the restore replays as it
+ * replays any delta, so the pause does not apply them).
  *
  * Which kind (asyncSnapshot, task thread):
  *   delta  if a completed checkpoint C is known, every log since C is kept (none gave up, none
@@ -239,7 +241,7 @@ public final class ZIncrementalSnapshotStrategy<K>
             return registry -> writeDelta(resources, checkpointId, checkpointOptions, streamFactory, registry);
         }
         try { // the instant of syncPrepareResources: Flink calls this right after it, on the task thread
-            resources.full.freezeStore(tables.store());
+            resources.full.freezeStoreKeepingWaitingWrites(tables.store());
         } catch (RuntimeException | Error e) {
             synchronized (this) {
                 inFlight.remove(checkpointId);
@@ -249,6 +251,58 @@ public final class ZIncrementalSnapshotStrategy<K>
         }
         return registry -> writeBase(resources, checkpointId, checkpointOptions, scope, streamFactory, registry,
                 remember);
+    }
+
+    /**
+     * Writes a delta file of the records {@code records} writes (then the end mark); returns its
+     * handle.
+     */
+    private StreamStateHandle writeDeltaFile(Resources<K> resources, CheckpointStreamFactory streamFactory,
+            CloseableRegistry registry, IOConsumer<DataOutputViewStreamWrapper> records) throws Exception {
+        return writeStream(streamFactory, CheckpointedStateScope.SHARED, registry, stream -> {
+            DataOutputViewStreamWrapper header = new DataOutputViewStreamWrapper(stream);
+            IncrementalFormat.writeDeltaHeader(header);
+            List<StateMetaInfoSnapshot> metas = resources.full.getMetaInfoSnapshots();
+            new KeyedBackendSerializationProxy<>(keySerializer, metas, true).write(header);
+            try (java.io.OutputStream compressed = COMPRESSION.decorateWithCompression(stream)) {
+                DataOutputViewStreamWrapper out = new DataOutputViewStreamWrapper(compressed);
+                records.accept(out);
+                IncrementalFormat.writeEnd(out);
+            }
+        });
+    }
+
+    /** Writes what {@code write} gives to {@code out}, rethrowing its IOException outside the lambda. */
+    @FunctionalInterface
+    interface IOConsumer<T> {
+        void accept(T value) throws IOException;
+    }
+
+    /** The write buffer's waiting writes of a frozen store as delta records (the ops are the delta's). */
+    private static void writeWaitingWrites(FrozenView frozen, int[] stateOfTable, DataOutputViewStreamWrapper out)
+            throws IOException {
+        IOException[] failed = new IOException[1];
+        frozen.forEachWaitingWrite((op, table, keyGroup, bytes, keyOffset, keyLength, prefixLength, valueOffset,
+                valueLength) -> {
+            if (failed[0] != null) {
+                return;
+            }
+            byte deltaOp = switch (op) {
+                case io.zstate.pagestore.WriteVisitor.PUT -> DeltaLog.PUT;
+                case io.zstate.pagestore.WriteVisitor.APPEND -> DeltaLog.APPEND;
+                case io.zstate.pagestore.WriteVisitor.REMOVE -> DeltaLog.DELETE;
+                default -> throw new IllegalStateException("a waiting write of unknown kind " + op);
+            };
+            try {
+                IncrementalFormat.writeRecord(out, deltaOp, stateOfTable[table], keyGroup, bytes, keyOffset,
+                        keyLength, prefixLength, valueOffset, valueLength);
+            } catch (IOException e) {
+                failed[0] = e;
+            }
+        });
+        if (failed[0] != null) {
+            throw failed[0];
+        }
     }
 
     private SnapshotResult<KeyedStateHandle> writeBase(Resources<K> resources, long checkpointId,
@@ -276,18 +330,32 @@ public final class ZIncrementalSnapshotStrategy<K>
                 }
             }
         });
+        StreamStateHandle waiting = null;
         try {
+            FrozenView frozen = resources.full.frozenView();
             String name = "zstate-base-" + checkpointId + "-" + UUID.randomUUID();
-            List<HandleAndLocalPath> files = List.of(HandleAndLocalPath.of(base, name));
-            List<FileRef> refs = List.of(new FileRef(name, IncrementalFormat.PAGE_BASE));
-            Chain chain = new Chain(checkpointId, files, refs, new KeyGroupRangeOffsets(range, offsets),
-                    base.getStateSize(), 0);
-            SnapshotResult<KeyedStateHandle> result = finish(chain, resources, checkpointId, base.getStateSize(),
-                    options, streamFactory, registry, remember, Set.of());
+            List<HandleAndLocalPath> files = new ArrayList<>(List.of(HandleAndLocalPath.of(base, name)));
+            List<FileRef> refs = new ArrayList<>(List.of(new FileRef(name, IncrementalFormat.PAGE_BASE)));
+            long waitingBytes = 0;
+            if (frozen.hasWaitingWrites()) { // the writes its pages do not hold, replayed on restore
+                waiting = writeDeltaFile(resources, streamFactory, registry,
+                        out -> writeWaitingWrites(frozen, resources.stateOfTable, out));
+                String waitingName = "zstate-waiting-" + checkpointId + "-" + UUID.randomUUID();
+                files.add(HandleAndLocalPath.of(waiting, waitingName));
+                refs.add(new FileRef(waitingName, IncrementalFormat.DELTA));
+                waitingBytes = waiting.getStateSize();
+            }
+            Chain chain = new Chain(checkpointId, List.copyOf(files), List.copyOf(refs),
+                    new KeyGroupRangeOffsets(range, offsets), base.getStateSize(), waitingBytes);
+            SnapshotResult<KeyedStateHandle> result = finish(chain, resources, checkpointId,
+                    base.getStateSize() + waitingBytes, options, streamFactory, registry, remember, Set.of());
             basesWritten.incrementAndGet();
             return result;
         } catch (Exception | Error e) {
             StateUtil.discardStateObjectQuietly(base);
+            if (waiting != null) {
+                StateUtil.discardStateObjectQuietly(waiting);
+            }
             throw e;
         }
     }
@@ -296,20 +364,12 @@ public final class ZIncrementalSnapshotStrategy<K>
             CheckpointOptions options, CheckpointStreamFactory streamFactory, CloseableRegistry registry)
             throws Exception {
         Chain base = resources.base;
-        StreamStateHandle delta = writeStream(streamFactory, CheckpointedStateScope.SHARED, registry, stream -> {
-            DataOutputViewStreamWrapper header = new DataOutputViewStreamWrapper(stream);
-            IncrementalFormat.writeDeltaHeader(header);
-            List<StateMetaInfoSnapshot> metas = resources.full.getMetaInfoSnapshots();
-            new KeyedBackendSerializationProxy<>(keySerializer, metas, true).write(header);
-            try (java.io.OutputStream compressed = COMPRESSION.decorateWithCompression(stream)) {
-                DataOutputViewStreamWrapper out = new DataOutputViewStreamWrapper(compressed);
-                int[] stateOfTable = resources.stateOfTable;
-                for (FrozenDeltas frozen : resources.since) {
-                    frozen.forEach((op, table, keyGroup, bytes, keyOffset, keyLength, prefixLength, valueOffset,
-                            valueLength) -> IncrementalFormat.writeRecord(out, op, stateOfTable[table], keyGroup,
-                            bytes, keyOffset, keyLength, prefixLength, valueOffset, valueLength));
-                }
-                IncrementalFormat.writeEnd(out);
+        StreamStateHandle delta = writeDeltaFile(resources, streamFactory, registry, out -> {
+            int[] stateOfTable = resources.stateOfTable;
+            for (FrozenDeltas frozen : resources.since) {
+                frozen.forEach((op, table, keyGroup, bytes, keyOffset, keyLength, prefixLength, valueOffset,
+                        valueLength) -> IncrementalFormat.writeRecord(out, op, stateOfTable[table], keyGroup,
+                        bytes, keyOffset, keyLength, prefixLength, valueOffset, valueLength));
             }
         });
         try {

@@ -595,6 +595,18 @@ public final class BucketIndex {
         }
     }
 
+    /**
+     * The waiting writes as they are now, left waiting (a freeze whose pages need not hold them):
+     * see {@link FrozenWaitingWrites}.
+     */
+    public FrozenWaitingWrites freezeWaitingWrites() {
+        if (pending == null || pending.isEmpty()) {
+            return FrozenWaitingWrites.NONE;
+        }
+        int[] kept = pending.keptBucketIds();
+        return new FrozenWaitingWrites(pending.copyLog(), kept, kept.length == 0 ? null : pager.waitingWritesView());
+    }
+
     /** Applies every waiting write (before a walk over whole directories, or a snapshot). */
     public void applyAllWaiting() {
         if (pending != null) {

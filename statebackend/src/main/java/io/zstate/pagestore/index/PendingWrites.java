@@ -60,9 +60,9 @@ package io.zstate.pagestore.index;
 final class PendingWrites {
 
     /** A waiting write, as {@link Applier#apply} receives it. */
-    static final int PUT = 1;
-    static final int APPEND = 2;
-    static final int REMOVE = 3;
+    static final int PUT = io.zstate.pagestore.WriteVisitor.PUT;
+    static final int APPEND = io.zstate.pagestore.WriteVisitor.APPEND;
+    static final int REMOVE = io.zstate.pagestore.WriteVisitor.REMOVE;
     private static final int APPLIED = 0;
 
     /** Where a bucket's records go when applied: the index's direct write path. */
@@ -498,6 +498,19 @@ final class PendingWrites {
      * many. With a null {@code applier}, only counts them.
      */
     private int applyRecords(byte[] bytes, int length, int bucket, Applier applier) {
+        int count = forEachRecord(bytes, length, bucket, applier);
+        if (applier != null) {
+            applied += count;
+        }
+        return count;
+    }
+
+    /**
+     * Hands records concatenated in {@code bytes} (as RocksDB keeps them, or {@link #copyLog}
+     * copies them) to {@code applier} in order (none with a null one); returns how many.
+     * {@code bucket} names them in errors (-1: the log's).
+     */
+    static int forEachRecord(byte[] bytes, int length, int bucket, Applier applier) {
         int count = 0;
         for (int at = 0; at < length; count++) {
             if (at + HEADER > length) {
@@ -511,7 +524,6 @@ final class PendingWrites {
                         + " runs past their end: the spill store is corrupt");
             }
             if (applier != null) {
-                applied++;
                 applier.apply(bytes[at + OP], shortOf(bytes, at + TABLE), shortOf(bytes, at + KEY_GROUP), bytes,
                         at + HEADER, keyLength, shortOf(bytes, at + PREFIX_LENGTH), at + HEADER + keyLength,
                         valueLength);
@@ -522,7 +534,38 @@ final class PendingWrites {
     }
 
     private int countRecords(byte[] bytes, int length, int bucket) {
-        return applyRecords(bytes, length, bucket, null);
+        return forEachRecord(bytes, length, bucket, null);
+    }
+
+    /** The records waiting in the log, concatenated in the order they came (as RocksDB keeps a bucket's). */
+    byte[] copyLog() {
+        byte[] out = new byte[recordBytes];
+        int n = 0;
+        for (int at = head, seen = 0; records > 0 && seen < recordBytes; ) {
+            int length = length(at);
+            if (log[at + OP] != APPLIED) {
+                System.arraycopy(log, at, out, n, length);
+                n += length;
+            }
+            seen += length;
+            at += length;
+            if (at == wrapEnd) {
+                at = 0;
+            }
+        }
+        return n == out.length ? out : java.util.Arrays.copyOf(out, n);
+    }
+
+    /** The buckets with writes waiting in RocksDB. */
+    int[] keptBucketIds() {
+        int[] ids = new int[keptBuckets];
+        int n = 0;
+        for (int bucket = 0; n < ids.length && bucket < keptMerges.length; bucket++) {
+            if (keptMerges[bucket] != 0) {
+                ids[n++] = bucket;
+            }
+        }
+        return ids;
     }
 
     /** Marks a record applied (its bytes stay until the head passes them). */

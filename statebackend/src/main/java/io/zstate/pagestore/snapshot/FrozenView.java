@@ -45,6 +45,22 @@ public interface FrozenView extends AutoCloseable {
      */
     boolean writePages(int table, int keyGroup, java.io.DataOutput out) throws java.io.IOException;
 
+    /**
+     * Whether writes were waiting in the write buffer when the store was frozen without applying
+     * them ({@code PageStore.freezeKeepingWaitingWrites}): its pages and entries do not hold them.
+     */
+    default boolean hasWaitingWrites() {
+        return false;
+    }
+
+    /**
+     * Hands those writes to {@code visitor}, each key's in the order they came; replayed onto the
+     * pages they give the state at the freeze.
+     */
+    default void forEachWaitingWrite(io.zstate.pagestore.WriteVisitor visitor) {
+        // none
+    }
+
     /** The page size of the frozen store (a page image places only into a store of the same). */
     int pageSize();
 

@@ -18,14 +18,32 @@ public final class PinnedFrozenView implements FrozenView {
     private final int firstKeyGroup;
     private final int[][][] directories;
     private final FrozenPages pages;
+    private final io.zstate.pagestore.index.FrozenWaitingWrites waiting;
     private final ChainWalker walker;
     private PageImage.Writer imageWriter;
 
     public PinnedFrozenView(int firstKeyGroup, int[][][] directories, FrozenPages pages) {
+        this(firstKeyGroup, directories, pages, io.zstate.pagestore.index.FrozenWaitingWrites.NONE);
+    }
+
+    /** A view whose pages do not hold {@code waiting}: the writes still waiting when it was frozen. */
+    public PinnedFrozenView(int firstKeyGroup, int[][][] directories, FrozenPages pages,
+            io.zstate.pagestore.index.FrozenWaitingWrites waiting) {
         this.firstKeyGroup = firstKeyGroup;
         this.directories = directories;
         this.pages = pages;
+        this.waiting = waiting;
         this.walker = new ChainWalker(new Source(pages), pages.pageSize());
+    }
+
+    @Override
+    public boolean hasWaitingWrites() {
+        return !waiting.isEmpty();
+    }
+
+    @Override
+    public void forEachWaitingWrite(io.zstate.pagestore.WriteVisitor visitor) {
+        waiting.forEach(visitor);
     }
 
     @Override
@@ -95,7 +113,11 @@ public final class PinnedFrozenView implements FrozenView {
 
     @Override
     public void close() {
-        pages.close();
+        try {
+            waiting.close();
+        } finally {
+            pages.close();
+        }
     }
 
     /** Frozen pages as a page source: each held page decoded into a buffer of its own. */

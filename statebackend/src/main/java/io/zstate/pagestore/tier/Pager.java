@@ -374,6 +374,15 @@ public final class Pager implements AutoCloseable {
         return spill.getWrites(pageId, dst);
     }
 
+    /**
+     * The waiting writes RocksDB keeps, as they are now (the write batch committed first), for
+     * another thread to read while the store goes on; close it when done.
+     */
+    public WaitingWritesView waitingWritesView() {
+        spill.commitWrites();
+        return new WaitingWritesView(spill.sharedView());
+    }
+
     /** Deletes the waiting writes RocksDB keeps for a page. */
     public void dropWaitingWrites(int pageId) {
         spill.deleteWrites(pageId);

@@ -416,6 +416,27 @@ final class SpillStore implements AutoCloseable {
             return SpillStore.this.get(options, keyScratch, 4, dst, true);
         }
 
+        /**
+         * Reads the waiting writes kept under a page id as of the view into {@code dst}: their
+         * length (larger than {@code dst} if it had too little room: ask again), or -1. May run
+         * without the store's lock while the reader holds a reference: {@code keyScratch} is the
+         * reading thread's own 5 bytes or more.
+         */
+        int getWrites(int pageId, byte[] keyScratch, byte[] dst) {
+            StoredPage.writePageId(keyScratch, 0, pageId);
+            keyScratch[4] = WRITES_KEY_MARK;
+            try {
+                if (faults.fail(Faults.Seam.SPILL_READ)) {
+                    throw new RocksDBException("injected read failure");
+                }
+                int n = db.get(options, keyScratch, 0, 5, dst, 0, dst.length);
+                return n == RocksDB.NOT_FOUND ? -1 : n;
+            } catch (RocksDBException e) {
+                throw new IllegalStateException("Error while reading " + describe(keyScratch, 5, true)
+                        + " from the RocksDB spill store.", e);
+            }
+        }
+
         /** Drops one reference; the last releases the RocksDB snapshot (and a closed store). */
         @Override
         public void close() {
