@@ -1022,18 +1022,7 @@ class PageStoreTest {
             assertThat(stats.writesPerApplication()).as("writes per applied bucket").isGreaterThan(1.5);
             assertThat(store.writeBufferPagesNow()).as("grown while it paid, to its most").isEqualTo(32);
             store.checkInvariants(); // the page cache gave the pages it took
-            ValueView view = new ValueView();
-            for (int map = 0; map < 400; map++) {
-                for (int userKey = 0; userKey < 40; userKey++) {
-                    byte[] key = mapKeyOf(map, userKey);
-                    byte[] expected = model.get(map + "/" + userKey);
-                    assertThat(store.get(table, 0, key, 0, key.length, 6, view))
-                            .as("map %d, key %d", map, userKey).isEqualTo(expected != null);
-                    if (expected != null) {
-                        assertThat(view.toByteArray()).isEqualTo(expected);
-                    }
-                }
-            }
+            assertMapsRead(store, table, 400, 40, (map, userKey) -> model.get(map + "/" + userKey));
             assertThat(store.stats().waitingWrites()).as("the reads applied what waited").isZero();
             store.checkInvariants();
         }
@@ -1042,7 +1031,9 @@ class PageStoreTest {
     /**
      * A pool of 16 frames under 3,000 maps: most buckets' pages are in RocksDB, and blind writes to
      * them go there as merges of their bucket's records, reading nothing; a snapshot sees them
-     * (the freeze applies them), reads apply them first, and a cleared table leaves none behind.
+     * (the freeze applies them, or keeps them waiting and hands them out beside its pages, as they
+     * were while the live store goes on), reads apply them first, and a cleared table leaves none
+     * behind.
      */
     @Test
     void writesToPagesInRocksDbGoThereWithoutAReadAndComeBackFirst() {
@@ -1144,18 +1135,7 @@ class PageStoreTest {
                 model.put(Arrays.toString(key), value);
             }
             assertThat(store.stats().writesToRocksDb()).isGreaterThan(stats.writesToRocksDb());
-            ValueView view = new ValueView();
-            for (int map = 0; map < 3_000; map++) {
-                for (int userKey = 0; userKey < 10; userKey++) {
-                    byte[] key = mapKeyOf(map, userKey);
-                    byte[] expected = model.get(Arrays.toString(key));
-                    assertThat(store.get(table, 0, key, 0, key.length, 6, view))
-                            .as("map %d, key %d", map, userKey).isEqualTo(expected != null);
-                    if (expected != null) {
-                        assertThat(view.toByteArray()).isEqualTo(expected);
-                    }
-                }
-            }
+            assertMapsRead(store, table, 3_000, 10, (map, userKey) -> model.get(Arrays.toString(mapKeyOf(map, userKey))));
             assertThat(store.stats().waitingWrites()).as("the reads applied what waited").isZero();
             store.checkInvariants();
         }
@@ -1220,6 +1200,23 @@ class PageStoreTest {
         assertThat(store.framesInUse()).as("off-heap frames after close").isZero();
         assertThat(store.liveArenas()).as("arenas after close").isZero();
         assertThat(spill).doesNotExist();
+    }
+
+    /** Reads every user key of {@code maps} maps: each is what {@code expected} gives, or absent if it gives null. */
+    private static void assertMapsRead(PageStore store, int table, int maps, int userKeys,
+            java.util.function.BiFunction<Integer, Integer, byte[]> expected) {
+        ValueView view = new ValueView();
+        for (int map = 0; map < maps; map++) {
+            for (int userKey = 0; userKey < userKeys; userKey++) {
+                byte[] key = mapKeyOf(map, userKey);
+                byte[] value = expected.apply(map, userKey);
+                assertThat(store.get(table, 0, key, 0, key.length, 6, view))
+                        .as("map %d, key %d", map, userKey).isEqualTo(value != null);
+                if (value != null) {
+                    assertThat(view.toByteArray()).isEqualTo(value);
+                }
+            }
+        }
     }
 
     @Test
