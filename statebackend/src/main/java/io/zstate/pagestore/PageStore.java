@@ -524,38 +524,23 @@ public final class PageStore implements AutoCloseable {
      * Freezes the store for a snapshot, copying nothing of the state: the directories are shared
      * (copied by their next change) and a snapshot epoch opens; from then on, a page the task changes or
      * frees while the snapshot still needs it is saved first (its pool object pinned, its RocksDB
-     * record kept by a view, a dirty cached page compressed into a pinned copy). The returned
-     * view reads from another thread while this store goes on, taking this store's lock (this
-     * object) for each page it copies out; pages are decoded outside the lock. Close it when
-     * done: its pins are freed then. It outlives {@link #close()}: the store's memory is released
-     * when the last view closes.
+     * record kept by a view, a dirty cached page compressed into a pinned copy). The write
+     * buffer's waiting writes stay waiting: the view takes a copy of the log's and a RocksDB view
+     * of those in RocksDB, lays them over each bucket's entries in its batches, and hands them out
+     * beside its page images ({@link FrozenView#forEachWaitingWrite}), so a freeze faults no page
+     * for them. The returned view reads from another thread while this store goes on, taking this
+     * store's lock (this object) for each page it copies out; pages are decoded outside the lock.
+     * Close it when done: its pins are freed then. It outlives {@link #close()}: the store's
+     * memory is released when the last view closes.
      */
     public FrozenView freeze() {
-        return freeze(true);
-    }
-
-    /**
-     * As {@link #freeze()}, but the write buffer's waiting writes stay waiting: the view's pages do
-     * not hold them, and it hands them out ({@link FrozenView#forEachWaitingWrite}) for a checkpoint
-     * that writes pages and replays writes on restore (an incremental base). Costs a copy of the
-     * log's waiting records and a RocksDB view, not a fault per bucket with writes in RocksDB.
-     */
-    public FrozenView freezeKeepingWaitingWrites() {
-        return freeze(false);
-    }
-
-    private FrozenView freeze(boolean applyWaiting) {
         checkUsable();
         try {
             if (entries != null) {
-                entries.flush(-1); // the snapshot reads the pages: every write is in them first
+                entries.flush(-1); // the snapshot reads the pages: every cached write is in them first
             }
-            io.zstate.pagestore.index.FrozenWaitingWrites waiting = io.zstate.pagestore.index.FrozenWaitingWrites.NONE;
-            if (applyWaiting) {
-                index.applyAllWaiting(); // the entries' write-backs included
-            } else {
-                waiting = index.freezeWaitingWrites(); // the entries' write-backs included
-            }
+            // the entries' write-backs included
+            io.zstate.pagestore.index.FrozenWaitingWrites waiting = index.freezeWaitingWrites();
             try {
                 int[][][] directories = index.freezeDirectories();
                 io.zstate.pagestore.tier.FrozenPages pages = pager.freeze(this);

@@ -96,8 +96,8 @@ public final class ZFullSnapshotResources<K> implements FullSnapshotResources<K>
     /**
      * As above; with {@code freeze} false the store is not frozen here but by {@link #freezeStore},
      * which the caller calls before the task changes the store again, or never (an incremental
-     * checkpoint that turns out to be a delta reads only its logs: the freeze, which applies every
-     * waiting write first, is then saved).
+     * checkpoint that turns out to be a delta reads only its logs: no epoch is opened, no page is
+     * pinned for it).
      */
     public static <K> ZFullSnapshotResources<K> create(ZStateTables tables, TypeSerializer<K> keySerializer,
             StreamCompressionDecorator compression, ExpiredEntries expired, boolean keyValues, boolean timers,
@@ -128,15 +128,11 @@ public final class ZFullSnapshotResources<K> implements FullSnapshotResources<K>
         }
     }
 
-    /**
-     * Freezes {@code store} for these resources if {@link #create} did not (see there), leaving the
-     * write buffer's waiting writes waiting: the frozen view hands them out beside its pages (an
-     * incremental base writes them as a delta of its own).
-     */
-    void freezeStoreKeepingWaitingWrites(PageStore store) {
+    /** Freezes {@code store} for these resources if {@link #create} did not (see there). */
+    void freezeStore(PageStore store) {
         synchronized (store) {
             if (frozen == null) {
-                frozen = store.freezeKeepingWaitingWrites();
+                frozen = store.freeze();
             }
         }
     }

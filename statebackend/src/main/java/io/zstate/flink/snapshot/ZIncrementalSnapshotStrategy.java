@@ -54,9 +54,9 @@ import org.apache.flink.runtime.state.metainfo.StateMetaInfoSnapshot;
  * Synchronous part (task thread, store lock): the log is frozen (its records become checkpoint
  * N's) and kept until a checkpoint at or after N completes; once the kind is chosen (below, still
  * on the task thread, before it changes the store again), the store is frozen too if this
- * checkpoint writes a base (no copy; the write buffer's waiting writes stay waiting: the base
- * writes them as a delta file of its own beside its pages, which the restore replays as it
- * replays any delta, so the pause does not apply them).
+ * checkpoint writes a base (no copy; the write buffer's waiting writes stay waiting, as every
+ * freeze leaves them: the base writes them as a delta file of its own beside its page images,
+ * which the restore replays as it replays any delta).
  *
  * Which kind (asyncSnapshot, task thread):
  *   delta  if a completed checkpoint C is known, every log since C is kept (none gave up, none
@@ -241,7 +241,7 @@ public final class ZIncrementalSnapshotStrategy<K>
             return registry -> writeDelta(resources, checkpointId, checkpointOptions, streamFactory, registry);
         }
         try { // the instant of syncPrepareResources: Flink calls this right after it, on the task thread
-            resources.full.freezeStoreKeepingWaitingWrites(tables.store());
+            resources.full.freezeStore(tables.store());
         } catch (RuntimeException | Error e) {
             synchronized (this) {
                 inFlight.remove(checkpointId);

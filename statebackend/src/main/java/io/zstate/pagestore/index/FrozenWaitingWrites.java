@@ -1,22 +1,35 @@
 package io.zstate.pagestore.index;
 
+import io.zstate.pagestore.EntryVisitor;
 import io.zstate.pagestore.WriteVisitor;
 import io.zstate.pagestore.tier.WaitingWritesView;
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
- * The write buffer's waiting writes as they were when a store was frozen without applying them
- * (an incremental checkpoint's base, whose pages then hold everything else): a copy of the
- * records in the log, and the buckets with records in RocksDB with a view of RocksDB at that
- * instant. Read by one other thread (the checkpoint's asynchronous part) while the store goes on.
+ * The write buffer's waiting writes as they were when a store was frozen, left waiting (a freeze
+ * applies none of them): a copy of the records in the log, and the buckets with records in
+ * RocksDB with a view of RocksDB at that instant. Read by one other thread (the checkpoint's
+ * asynchronous part) while the store goes on, two ways:
  *
  * <pre>
- *   order    every bucket's records in RocksDB (each bucket's in the order they came), then the
- *            log's in the order they came: a key's writes are all in its bucket, and a bucket's
- *            records in RocksDB are older than its records in the log
+ *   all, in order    every bucket's records in RocksDB (each bucket's in the order they came),
+ *   ({@link #forEach})  then the log's in the order they came: a key's writes are all in its
+ *                    bucket, and a bucket's records in RocksDB are older than its records in the
+ *                    log; what an incremental base writes beside its pages, replayed on restore
+ *   one bucket's     the net effect of a bucket's records on each key it names ({@link Overlay}):
+ *   ({@link #overlay})  the value it ends with, its removal, or bytes appended to the value the
+ *                    pages hold; a walk of the frozen pages lays it over the bucket's entries, so
+ *                    a full snapshot sees every write without a fault at the freeze
  * </pre>
  *
  * Holds the view (a RocksDB snapshot) until closed; the log's copy is heap, the size of the log's
- * waiting records at most.
+ * waiting records at most; an overlay holds one bucket's records' net effect (bounded by the
+ * merges RocksDB holds for a bucket and the log).
  */
 public final class FrozenWaitingWrites implements AutoCloseable {
 
@@ -24,9 +37,12 @@ public final class FrozenWaitingWrites implements AutoCloseable {
     public static final FrozenWaitingWrites NONE = new FrozenWaitingWrites(new byte[0], new int[0], null);
 
     private final byte[] log;
+    /** Ascending. */
     private final int[] keptBuckets;
     private final WaitingWritesView view;
     private byte[] scratch = new byte[1024];
+    /** The log's records by bucket: offsets in log order (built at the first overlay). */
+    private Map<Integer, int[]> logByBucket;
 
     FrozenWaitingWrites(byte[] log, int[] keptBuckets, WaitingWritesView view) {
         this.log = log;
@@ -43,24 +59,157 @@ public final class FrozenWaitingWrites implements AutoCloseable {
     public void forEach(WriteVisitor visitor) {
         PendingWrites.Applier applier = visitor::visit;
         for (int bucket : keptBuckets) {
-            int n = view.read(bucket, scratch);
-            if (n > scratch.length) {
-                scratch = new byte[Math.max(n, 2 * scratch.length)];
-                n = view.read(bucket, scratch);
-            }
-            if (n <= 0) {
-                throw new IllegalStateException("RocksDB kept no waiting writes for bucket " + bucket
-                        + " when the store was frozen, where the write buffer counted some: the spill store is corrupt");
-            }
-            PendingWrites.forEachRecord(scratch, n, bucket, applier);
+            forEachKept(bucket, applier);
         }
         PendingWrites.forEachRecord(log, log.length, -1, applier);
+    }
+
+    private void forEachKept(int bucket, PendingWrites.Applier applier) {
+        int n = view.read(bucket, scratch);
+        if (n > scratch.length) {
+            scratch = new byte[Math.max(n, 2 * scratch.length)];
+            n = view.read(bucket, scratch);
+        }
+        if (n <= 0) {
+            throw new IllegalStateException("RocksDB kept no waiting writes for bucket " + bucket
+                    + " when the store was frozen, where the write buffer counted some: the spill store is corrupt");
+        }
+        PendingWrites.forEachRecord(scratch, n, bucket, applier);
+    }
+
+    /** The net effect of the writes waiting for a bucket, or null if none waited for it. */
+    public Overlay overlay(int bucket) {
+        if (isEmpty()) {
+            return null;
+        }
+        if (logByBucket == null) {
+            logByBucket = indexLog();
+        }
+        boolean kept = Arrays.binarySearch(keptBuckets, bucket) >= 0;
+        int[] inLog = logByBucket.get(bucket);
+        if (!kept && inLog == null) {
+            return null;
+        }
+        Overlay overlay = new Overlay();
+        if (kept) {
+            forEachKept(bucket, overlay::add);
+        }
+        if (inLog != null) {
+            for (int at : inLog) {
+                overlay.addRecordAt(log, at);
+            }
+        }
+        return overlay;
+    }
+
+    private Map<Integer, int[]> indexLog() {
+        Map<Integer, int[]> byBucket = new HashMap<>();
+        for (int at = 0; at < log.length; at += PendingWrites.recordLength(log, at)) {
+            int bucket = PendingWrites.bucketOf(log, at);
+            int[] offsets = byBucket.get(bucket);
+            if (offsets == null) {
+                offsets = new int[] {at};
+            } else {
+                offsets = Arrays.copyOf(offsets, offsets.length + 1);
+                offsets[offsets.length - 1] = at;
+            }
+            byBucket.put(bucket, offsets);
+        }
+        return byBucket;
     }
 
     @Override
     public void close() {
         if (view != null) {
             view.close();
+        }
+    }
+
+    /**
+     * The net effect of one bucket's waiting writes on each key they name, laid over the
+     * bucket's entries as a walk visits them ({@link #over}), the keys no entry held given after
+     * ({@link #rest}).
+     */
+    public static final class Overlay {
+        private static final byte PUT = 1;
+        private static final byte REMOVED = 2;
+        /** Bytes appended to whatever value the pages hold for the key (the key itself, if none). */
+        private static final byte APPENDED = 3;
+
+        private final Map<ByteBuffer, byte[]> values = new LinkedHashMap<>();
+        private final Map<ByteBuffer, Byte> kinds = new HashMap<>();
+
+        void add(int op, int table, int keyGroup, byte[] bytes, int keyOffset, int keyLength, int prefixLength,
+                int valueOffset, int valueLength) {
+            ByteBuffer key = ByteBuffer.wrap(Arrays.copyOfRange(bytes, keyOffset, keyOffset + keyLength));
+            byte[] value = Arrays.copyOfRange(bytes, valueOffset, valueOffset + valueLength);
+            Byte before = kinds.get(key);
+            switch (op) {
+                case WriteVisitor.PUT -> set(key, PUT, value);
+                case WriteVisitor.REMOVE -> set(key, REMOVED, null);
+                case WriteVisitor.APPEND -> {
+                    if (before == null) {
+                        set(key, APPENDED, value);
+                    } else if (before == REMOVED) {
+                        set(key, PUT, value); // appended to nothing: the key with these bytes
+                    } else {
+                        set(key, before, concat(values.get(key), value));
+                    }
+                }
+                default -> throw new IllegalStateException("a waiting write of unknown kind " + op);
+            }
+        }
+
+        void addRecordAt(byte[] log, int at) {
+            PendingWrites.forEachRecord(Arrays.copyOfRange(log, at, at + PendingWrites.recordLength(log, at)),
+                    PendingWrites.recordLength(log, at), -1, this::add);
+        }
+
+        private void set(ByteBuffer key, byte kind, byte[] value) {
+            kinds.put(key, kind);
+            values.put(key, value);
+        }
+
+        private static byte[] concat(byte[] a, byte[] b) {
+            byte[] c = Arrays.copyOf(a, a.length + b.length);
+            System.arraycopy(b, 0, c, a.length, b.length);
+            return c;
+        }
+
+        /** {@code visitor} with this overlay laid over the entries it is handed. */
+        public EntryVisitor over(EntryVisitor visitor) {
+            return (k, ko, kl, v, vo, vl) -> {
+                ByteBuffer key = ByteBuffer.wrap(k, ko, kl);
+                Byte kind = kinds.remove(key);
+                if (kind == null) {
+                    visitor.visit(k, ko, kl, v, vo, vl);
+                    return;
+                }
+                byte[] value = values.remove(key);
+                if (kind == PUT) {
+                    visitor.visit(k, ko, kl, value, 0, value.length);
+                } else if (kind == APPENDED) {
+                    byte[] whole = concat(Arrays.copyOfRange(v, vo, vo + vl), value);
+                    visitor.visit(k, ko, kl, whole, 0, whole.length);
+                } // REMOVED: left out
+            };
+        }
+
+        /** Hands {@code visitor} the keys no entry held that the writes leave with a value; returns how many. */
+        public int rest(EntryVisitor visitor) {
+            int n = 0;
+            for (Iterator<Map.Entry<ByteBuffer, byte[]>> it = values.entrySet().iterator(); it.hasNext(); ) {
+                Map.Entry<ByteBuffer, byte[]> e = it.next();
+                byte kind = kinds.remove(e.getKey());
+                it.remove();
+                if (kind != REMOVED) {
+                    byte[] key = e.getKey().array();
+                    byte[] value = e.getValue();
+                    visitor.visit(key, 0, key.length, value, 0, value.length);
+                    n++;
+                }
+            }
+            return n;
         }
     }
 }

@@ -533,6 +533,17 @@ final class PendingWrites {
         return count;
     }
 
+    /** The bucket (head page id) a record names, where it starts at {@code at} of {@code bytes}. */
+    static int bucketOf(byte[] bytes, int at) {
+        return (bytes[at + BUCKET] & 0xff) << 24 | (bytes[at + BUCKET + 1] & 0xff) << 16
+                | (bytes[at + BUCKET + 2] & 0xff) << 8 | (bytes[at + BUCKET + 3] & 0xff);
+    }
+
+    /** The length of the record at {@code at} of {@code bytes}. */
+    static int recordLength(byte[] bytes, int at) {
+        return HEADER + shortOf(bytes, at + KEY_LENGTH) + shortOf(bytes, at + VALUE_LENGTH);
+    }
+
     private int countRecords(byte[] bytes, int length, int bucket) {
         return forEachRecord(bytes, length, bucket, null);
     }

@@ -46,8 +46,8 @@ public interface FrozenView extends AutoCloseable {
     boolean writePages(int table, int keyGroup, java.io.DataOutput out) throws java.io.IOException;
 
     /**
-     * Whether writes were waiting in the write buffer when the store was frozen without applying
-     * them ({@code PageStore.freezeKeepingWaitingWrites}): its pages and entries do not hold them.
+     * Whether writes were waiting in the write buffer when the store was frozen (a freeze applies
+     * none): its {@link #batches} hold them, its page images ({@link #writePages}) do not.
      */
     default boolean hasWaitingWrites() {
         return false;
@@ -55,7 +55,7 @@ public interface FrozenView extends AutoCloseable {
 
     /**
      * Hands those writes to {@code visitor}, each key's in the order they came; replayed onto the
-     * pages they give the state at the freeze.
+     * page images they give the state at the freeze.
      */
     default void forEachWaitingWrite(io.zstate.pagestore.WriteVisitor visitor) {
         // none

@@ -10,7 +10,10 @@ import java.util.Arrays;
  * The frozen view: the directories as they were (shared with the live ones until their next
  * change copies them) and {@link FrozenPages}
  * (every page where it is, or its pinned copy if the task changed it since: nothing of the state
- * copied), walked by the same {@link ChainWalker} as the live store. Read by one thread (the
+ * copied), walked by the same {@link ChainWalker} as the live store, with the write buffer's
+ * writes still waiting at the freeze laid over each bucket's entries as its chain is walked
+ * ({@code FrozenWaitingWrites.Overlay}: the batches hold every write; the page images do not, and
+ * {@link #forEachWaitingWrite} hands those writes out beside them). Read by one thread (the
  * checkpoint's asynchronous part), which takes the store's lock for each page it copies out.
  */
 public final class PinnedFrozenView implements FrozenView {
@@ -57,11 +60,16 @@ public final class PinnedFrozenView implements FrozenView {
             private int[] leaves = new int[16];
             private int leafCount;
             private int nextLeaf;
+            /** The waiting writes of the chain being walked (and its maps' leaves), or null. */
+            private io.zstate.pagestore.index.FrozenWaitingWrites.Overlay overlay;
 
             @Override
             public boolean next(EntryVisitor visitor) {
                 if (nextLeaf < leafCount) {
-                    walker.forEachInMapLeaf(leaves[nextLeaf++], visitor);
+                    walker.forEachInMapLeaf(leaves[nextLeaf++], overlay == null ? visitor : overlay.over(visitor));
+                    if (nextLeaf == leafCount) {
+                        endChain(visitor);
+                    }
                     return true;
                 }
                 while (next < directory.length) {
@@ -69,16 +77,29 @@ public final class PinnedFrozenView implements FrozenView {
                     if (walker.isChainStart(directory, i)) {
                         leafCount = 0;
                         nextLeaf = 0;
-                        walker.forEachInChainLeavingMaps(directory[i], visitor, leaf -> {
-                            if (leafCount == leaves.length) {
-                                leaves = Arrays.copyOf(leaves, leafCount * 2);
-                            }
-                            leaves[leafCount++] = leaf;
-                        });
+                        overlay = waiting.overlay(directory[i]);
+                        walker.forEachInChainLeavingMaps(directory[i],
+                                overlay == null ? visitor : overlay.over(visitor), leaf -> {
+                                    if (leafCount == leaves.length) {
+                                        leaves = Arrays.copyOf(leaves, leafCount * 2);
+                                    }
+                                    leaves[leafCount++] = leaf;
+                                });
+                        if (leafCount == 0) {
+                            endChain(visitor);
+                        }
                         return true;
                     }
                 }
                 return false;
+            }
+
+            /** The chain and its maps are walked: the waiting writes' keys no entry held come last. */
+            private void endChain(EntryVisitor visitor) {
+                if (overlay != null) {
+                    overlay.rest(visitor);
+                    overlay = null;
+                }
             }
         };
     }
