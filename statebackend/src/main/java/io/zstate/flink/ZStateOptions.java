@@ -103,16 +103,16 @@ public final class ZStateOptions {
                     .defaultValue(0.0)
                     .withDescription(
                             "The part of the page cache's heap (page-cache-size) where writes wait whose page is"
-                                    + " not in the page cache: a map's put and remove, a value's update, a list's"
-                                    + " add are kept as records grouped by their bucket instead of faulting the"
-                                    + " page in, and a bucket's waiting writes are applied together when anything"
-                                    + " reads that bucket, when the buffer needs room (the bucket of the oldest"
-                                    + " write), and before a snapshot or an iteration over key-groups. A fault then"
-                                    + " serves several writes. The buffer starts at a sixteenth of this and doubles"
-                                    + " while it pays. 0 turns it off (the default: the state suite's blind writes"
-                                    + " gain 1.1-1.45x at 0.25, the counter example is even, the windows and sessions"
-                                    + " examples lose 7%); with the entry cache's fraction at most 0.9, and the pages"
-                                    + " keep at least eight pages.");
+                                    + " in RocksDB (or not in the page cache: write-buffer-waits-for): a map's put and"
+                                    + " remove, a value's update, a list's add are kept as records grouped by their"
+                                    + " bucket instead of faulting the page in, go on to RocksDB as merges when the"
+                                    + " buffer needs room, and are applied together when anything reads that bucket"
+                                    + " and before an iteration over key-groups; a checkpoint leaves them waiting."
+                                    + " The buffer starts at a sixteenth of this and doubles while it pays. 0 turns it"
+                                    + " off (the default: it takes its share of the page cache, and the counter"
+                                    + " example at 16mb lost 5% with it; with state four times the pool the state"
+                                    + " suite's blind writes gain 3-5x at 0.25); with the entry cache's fraction at"
+                                    + " most 0.9, and the pages keep at least eight pages.");
 
     public static final ConfigOption<String> WRITE_BUFFER_WAITS_FOR =
             key("state.backend.zstate.write-buffer-waits-for")

@@ -607,7 +607,7 @@ public final class BucketIndex {
         return new FrozenWaitingWrites(pending.copyLog(), kept, kept.length == 0 ? null : pager.waitingWritesView());
     }
 
-    /** Applies every waiting write (before a walk over whole directories, or a snapshot). */
+    /** Applies every waiting write (before a walk over whole directories; a snapshot leaves them waiting). */
     public void applyAllWaiting() {
         if (pending != null) {
             pending.applyAll(applier);

@@ -5,8 +5,9 @@ package io.zstate.pagestore.index;
  * cache waits here as a record, grouped with the other waiting writes of its bucket, instead of
  * faulting the page in. A bucket's records are applied, in the order they came, through the
  * index's own write path (one fault for all of them) when an operation goes through that bucket,
- * when the buffer needs room (the bucket of the oldest record), and before a walk or a snapshot
- * reads the pages ({@link #applyAll}). With B records waiting over P cold buckets, a fault so
+ * when the buffer needs room (the bucket of the oldest record), and before a walk over whole
+ * key-groups reads the pages ({@link #applyAll}); a snapshot leaves them waiting and takes a copy
+ * ({@link #copyLog}, {@link #keptBucketIds}: see {@code FrozenWaitingWrites}). With B records waiting over P cold buckets, a fault so
  * serves about 1 + B/P writes instead of one: RocksDB's memtable in small, in front of pages that
  * change in place (a B<sup>ε</sup>-tree's buffer of one level).
  *
@@ -372,8 +373,8 @@ final class PendingWrites {
     }
 
     /**
-     * Applies every waiting write (before a walk or a snapshot reads the pages), those in RocksDB
-     * too.
+     * Applies every waiting write (before a walk over whole key-groups reads the pages), those in
+     * RocksDB too.
      */
     void applyAll(Applier applier) {
         applyLog(applier);
