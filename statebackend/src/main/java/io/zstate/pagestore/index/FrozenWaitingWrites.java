@@ -40,7 +40,7 @@ public final class FrozenWaitingWrites implements AutoCloseable {
     /** Ascending. */
     private final int[] keptBuckets;
     private final WaitingWritesView view;
-    private byte[] scratch = new byte[1024];
+    private final PendingWrites.KeptScratch scratch = new PendingWrites.KeptScratch();
     /** The log's records by bucket: offsets in log order (built at the first overlay). */
     private Map<Integer, int[]> logByBucket;
 
@@ -61,20 +61,12 @@ public final class FrozenWaitingWrites implements AutoCloseable {
         for (int bucket : keptBuckets) {
             forEachKept(bucket, applier);
         }
-        PendingWrites.forEachRecord(log, log.length, -1, applier);
+        PendingWrites.forEachRecord(log, 0, log.length, -1, applier);
     }
 
     private void forEachKept(int bucket, PendingWrites.Applier applier) {
-        int n = view.read(bucket, scratch);
-        if (n > scratch.length) {
-            scratch = new byte[Math.max(n, 2 * scratch.length)];
-            n = view.read(bucket, scratch);
-        }
-        if (n <= 0) {
-            throw new IllegalStateException("RocksDB kept no waiting writes for bucket " + bucket
-                    + " when the store was frozen, where the write buffer counted some: the spill store is corrupt");
-        }
-        PendingWrites.forEachRecord(scratch, n, bucket, applier);
+        int n = scratch.read(view::read, bucket, "the write buffer counted some when the store was frozen");
+        PendingWrites.forEachRecord(scratch.bytes(), 0, n, bucket, applier);
     }
 
     /** The net effect of the writes waiting for a bucket, or null if none waited for it. */
@@ -96,7 +88,7 @@ public final class FrozenWaitingWrites implements AutoCloseable {
         }
         if (inLog != null) {
             for (int at : inLog) {
-                overlay.addRecordAt(log, at);
+                PendingWrites.forEachRecord(log, at, at + PendingWrites.recordLength(log, at), -1, overlay::add);
             }
         }
         return overlay;
@@ -136,38 +128,25 @@ public final class FrozenWaitingWrites implements AutoCloseable {
         /** Bytes appended to whatever value the pages hold for the key (the key itself, if none). */
         private static final byte APPENDED = 3;
 
-        private final Map<ByteBuffer, byte[]> values = new LinkedHashMap<>();
-        private final Map<ByteBuffer, Byte> kinds = new HashMap<>();
+        /** What the writes leave of a key: a kind and its bytes (none for a removal). */
+        private record Effect(byte kind, byte[] value) {}
+
+        private final Map<ByteBuffer, Effect> effects = new LinkedHashMap<>();
 
         void add(int op, int table, int keyGroup, byte[] bytes, int keyOffset, int keyLength, int prefixLength,
                 int valueOffset, int valueLength) {
             ByteBuffer key = ByteBuffer.wrap(Arrays.copyOfRange(bytes, keyOffset, keyOffset + keyLength));
             byte[] value = Arrays.copyOfRange(bytes, valueOffset, valueOffset + valueLength);
-            Byte before = kinds.get(key);
-            switch (op) {
-                case WriteVisitor.PUT -> set(key, PUT, value);
-                case WriteVisitor.REMOVE -> set(key, REMOVED, null);
-                case WriteVisitor.APPEND -> {
-                    if (before == null) {
-                        set(key, APPENDED, value);
-                    } else if (before == REMOVED) {
-                        set(key, PUT, value); // appended to nothing: the key with these bytes
-                    } else {
-                        set(key, before, concat(values.get(key), value));
-                    }
-                }
+            Effect before = effects.get(key);
+            Effect after = switch (op) {
+                case WriteVisitor.PUT -> new Effect(PUT, value);
+                case WriteVisitor.REMOVE -> new Effect(REMOVED, null);
+                case WriteVisitor.APPEND -> before == null ? new Effect(APPENDED, value)
+                        : before.kind() == REMOVED ? new Effect(PUT, value) // appended to nothing: the key with these bytes
+                        : new Effect(before.kind(), concat(before.value(), value));
                 default -> throw new IllegalStateException("a waiting write of unknown kind " + op);
-            }
-        }
-
-        void addRecordAt(byte[] log, int at) {
-            PendingWrites.forEachRecord(Arrays.copyOfRange(log, at, at + PendingWrites.recordLength(log, at)),
-                    PendingWrites.recordLength(log, at), -1, this::add);
-        }
-
-        private void set(ByteBuffer key, byte kind, byte[] value) {
-            kinds.put(key, kind);
-            values.put(key, value);
+            };
+            effects.put(key, after);
         }
 
         private static byte[] concat(byte[] a, byte[] b) {
@@ -179,17 +158,13 @@ public final class FrozenWaitingWrites implements AutoCloseable {
         /** {@code visitor} with this overlay laid over the entries it is handed. */
         public EntryVisitor over(EntryVisitor visitor) {
             return (k, ko, kl, v, vo, vl) -> {
-                ByteBuffer key = ByteBuffer.wrap(k, ko, kl);
-                Byte kind = kinds.remove(key);
-                if (kind == null) {
+                Effect effect = effects.remove(ByteBuffer.wrap(k, ko, kl));
+                if (effect == null) {
                     visitor.visit(k, ko, kl, v, vo, vl);
-                    return;
-                }
-                byte[] value = values.remove(key);
-                if (kind == PUT) {
-                    visitor.visit(k, ko, kl, value, 0, value.length);
-                } else if (kind == APPENDED) {
-                    byte[] whole = concat(Arrays.copyOfRange(v, vo, vo + vl), value);
+                } else if (effect.kind() == PUT) {
+                    visitor.visit(k, ko, kl, effect.value(), 0, effect.value().length);
+                } else if (effect.kind() == APPENDED) {
+                    byte[] whole = concat(Arrays.copyOfRange(v, vo, vo + vl), effect.value());
                     visitor.visit(k, ko, kl, whole, 0, whole.length);
                 } // REMOVED: left out
             };
@@ -198,13 +173,12 @@ public final class FrozenWaitingWrites implements AutoCloseable {
         /** Hands {@code visitor} the keys no entry held that the writes leave with a value; returns how many. */
         public int rest(EntryVisitor visitor) {
             int n = 0;
-            for (Iterator<Map.Entry<ByteBuffer, byte[]>> it = values.entrySet().iterator(); it.hasNext(); ) {
-                Map.Entry<ByteBuffer, byte[]> e = it.next();
-                byte kind = kinds.remove(e.getKey());
+            for (Iterator<Map.Entry<ByteBuffer, Effect>> it = effects.entrySet().iterator(); it.hasNext(); ) {
+                Map.Entry<ByteBuffer, Effect> e = it.next();
                 it.remove();
-                if (kind != REMOVED) {
+                if (e.getValue().kind() != REMOVED) {
                     byte[] key = e.getKey().array();
-                    byte[] value = e.getValue();
+                    byte[] value = e.getValue().value();
                     visitor.visit(key, 0, key.length, value, 0, value.length);
                     n++;
                 }

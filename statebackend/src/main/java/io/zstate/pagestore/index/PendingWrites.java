@@ -149,9 +149,9 @@ final class PendingWrites {
     /** Per page id, the merges RocksDB holds for the bucket it heads (0: none); grows with the ids. */
     private byte[] keptMerges = new byte[0];
     private int keptBuckets;
-    /** Records waiting in RocksDB, and the scratch their bytes pass through (grows as needed). */
+    /** Records waiting in RocksDB, and the scratch their bytes pass through. */
     private long keptRecords;
-    private byte[] keptScratch = new byte[0];
+    private final KeptScratch kept = new KeptScratch();
     private long spilledRecords;
     private long spills;
 
@@ -259,17 +259,6 @@ final class PendingWrites {
         }
     }
 
-    /** The bytes of a bucket's records in the log. */
-    private int bucketBytes(int b) {
-        int bytes = 0;
-        for (int at = bucketFirst[b]; ; at = intAt(at + NEXT) - 1) {
-            bytes += length(at);
-            if (intAt(at + NEXT) == 0) {
-                return bytes;
-            }
-        }
-    }
-
     /** The merges RocksDB holds for a bucket (0: none). */
     private int keptMerges(int bucket) {
         return bucket < keptMerges.length ? keptMerges[bucket] : 0;
@@ -281,21 +270,18 @@ final class PendingWrites {
      * it fails, the store fails with the log as it was.
      */
     private void spillBucket(int b) {
-        int bytes = bucketBytes(b);
-        if (keptScratch.length < bytes) {
-            keptScratch = new byte[Math.max(bytes, 2 * keptScratch.length)];
-        }
         int n = 0;
         for (int at = bucketFirst[b]; ; at = intAt(at + NEXT) - 1) {
             int length = length(at);
-            System.arraycopy(log, at, keptScratch, n, length);
+            byte[] into = kept.room(n + length);
+            System.arraycopy(log, at, into, n, length);
             n += length;
             if (intAt(at + NEXT) == 0) {
                 break;
             }
         }
         int bucket = bucketKeys[b] - 1;
-        spill.write(bucket, keptScratch, 0, n);
+        spill.write(bucket, kept.bytes(), 0, n);
         spills++;
         for (int at = bucketFirst[b]; ; ) {
             int next = intAt(at + NEXT);
@@ -431,7 +417,7 @@ final class PendingWrites {
         spill.delete(bucket);
         keptMerges[bucket] = 0;
         keptBuckets--;
-        int records = countRecords(keptScratch, length, bucket);
+        int records = forEachRecord(kept.bytes(), 0, length, bucket, null);
         keptRecords -= records;
         return records;
     }
@@ -459,7 +445,9 @@ final class PendingWrites {
         }
         bucketApplications++;
         if (keptLength >= 0) {
-            keptRecords -= applyRecords(keptScratch, keptLength, bucket, applier);
+            int count = forEachRecord(kept.bytes(), 0, keptLength, bucket, applier);
+            applied += count;
+            keptRecords -= count;
         }
         if (at < 0) {
             return;
@@ -480,73 +468,84 @@ final class PendingWrites {
         advanceHead();
     }
 
-    /** Reads what RocksDB keeps for a bucket into the scratch (grown as needed); returns its length. */
+    /** Reads what RocksDB keeps for a bucket into the scratch; returns its length. */
     private int readKept(int bucket) {
-        int n = spill.read(bucket, keptScratch);
-        if (n > keptScratch.length) {
-            keptScratch = new byte[Math.max(n, 2 * keptScratch.length)];
-            n = spill.read(bucket, keptScratch);
-        }
-        if (n <= 0) {
-            throw new IllegalStateException("RocksDB keeps no waiting writes for bucket " + bucket + ", where "
-                    + keptMerges(bucket) + " merges of them were written: the spill store is corrupt");
-        }
-        return n;
+        return kept.read(spill::read, bucket, keptMerges(bucket) + " merges of them were written");
+    }
+
+    /** Reads a bucket's records in RocksDB: {@link Spill#read}, or a view of RocksDB at an instant. */
+    interface KeptReader {
+        int read(int bucket, byte[] dst);
     }
 
     /**
-     * Applies records concatenated in {@code bytes} (as RocksDB kept them), in order; returns how
-     * many. With a null {@code applier}, only counts them.
+     * The scratch a bucket's records pass through on their way to or from RocksDB, grown as
+     * needed (a bucket holds at most {@link #MAX_KEPT_MERGES} merges of them).
      */
-    private int applyRecords(byte[] bytes, int length, int bucket, Applier applier) {
-        int count = forEachRecord(bytes, length, bucket, applier);
-        if (applier != null) {
-            applied += count;
+    static final class KeptScratch {
+        private byte[] bytes = new byte[0];
+
+        /** The scratch, at least {@code length} bytes (what it held is kept). */
+        byte[] room(int length) {
+            if (bytes.length < length) {
+                bytes = java.util.Arrays.copyOf(bytes, Math.max(length, 2 * bytes.length));
+            }
+            return bytes;
         }
-        return count;
+
+        byte[] bytes() {
+            return bytes;
+        }
+
+        /**
+         * Reads a bucket's records through {@code reader} into the scratch; returns their length.
+         * Fails if there are none ({@code expected} says why some were).
+         */
+        int read(KeptReader reader, int bucket, String expected) {
+            int n = reader.read(bucket, bytes);
+            if (n > bytes.length) {
+                bytes = new byte[Math.max(n, 2 * bytes.length)];
+                n = reader.read(bucket, bytes);
+            }
+            if (n <= 0) {
+                throw new IllegalStateException("RocksDB keeps no waiting writes for bucket " + bucket + ", where "
+                        + expected + ": the spill store is corrupt");
+            }
+            return n;
+        }
     }
 
     /**
-     * Hands records concatenated in {@code bytes} (as RocksDB keeps them, or {@link #copyLog}
-     * copies them) to {@code applier} in order (none with a null one); returns how many.
-     * {@code bucket} names them in errors (-1: the log's).
+     * Hands the records concatenated in {@code bytes} from {@code from} to {@code to} (as RocksDB
+     * keeps a bucket's, or {@link #copyLog} copies the log's) to {@code applier} in order (none
+     * with a null one); returns how many. {@code bucket} names them in errors (-1: the log's).
      */
-    static int forEachRecord(byte[] bytes, int length, int bucket, Applier applier) {
+    static int forEachRecord(byte[] bytes, int from, int to, int bucket, Applier applier) {
         int count = 0;
-        for (int at = 0; at < length; count++) {
-            if (at + HEADER > length) {
+        for (int at = from; at < to; count++) {
+            if (at + HEADER > to || at + recordLength(bytes, at) > to) {
                 throw new IllegalStateException("a waiting write RocksDB kept for bucket " + bucket
                         + " runs past their end: the spill store is corrupt");
             }
             int keyLength = shortOf(bytes, at + KEY_LENGTH);
-            int valueLength = shortOf(bytes, at + VALUE_LENGTH);
-            if (at + HEADER + keyLength + valueLength > length) {
-                throw new IllegalStateException("a waiting write RocksDB kept for bucket " + bucket
-                        + " runs past their end: the spill store is corrupt");
-            }
             if (applier != null) {
                 applier.apply(bytes[at + OP], shortOf(bytes, at + TABLE), shortOf(bytes, at + KEY_GROUP), bytes,
                         at + HEADER, keyLength, shortOf(bytes, at + PREFIX_LENGTH), at + HEADER + keyLength,
-                        valueLength);
+                        shortOf(bytes, at + VALUE_LENGTH));
             }
-            at += HEADER + keyLength + valueLength;
+            at += recordLength(bytes, at);
         }
         return count;
     }
 
     /** The bucket (head page id) a record names, where it starts at {@code at} of {@code bytes}. */
     static int bucketOf(byte[] bytes, int at) {
-        return (bytes[at + BUCKET] & 0xff) << 24 | (bytes[at + BUCKET + 1] & 0xff) << 16
-                | (bytes[at + BUCKET + 2] & 0xff) << 8 | (bytes[at + BUCKET + 3] & 0xff);
+        return intOf(bytes, at + BUCKET);
     }
 
     /** The length of the record at {@code at} of {@code bytes}. */
     static int recordLength(byte[] bytes, int at) {
         return HEADER + shortOf(bytes, at + KEY_LENGTH) + shortOf(bytes, at + VALUE_LENGTH);
-    }
-
-    private int countRecords(byte[] bytes, int length, int bucket) {
-        return forEachRecord(bytes, length, bucket, null);
     }
 
     /** The records waiting in the log, concatenated in the order they came (as RocksDB keeps a bucket's). */
@@ -607,7 +606,7 @@ final class PendingWrites {
     }
 
     private int length(int at) {
-        return HEADER + shortAt(at + KEY_LENGTH) + shortAt(at + VALUE_LENGTH);
+        return recordLength(log, at);
     }
 
     /** Whether a record of {@code length} bytes fits at the tail, or at 0 after a wrap. */
@@ -701,7 +700,12 @@ final class PendingWrites {
     // ==== bytes ====================================================================================
 
     private int intAt(int at) {
-        return (log[at] & 0xff) << 24 | (log[at + 1] & 0xff) << 16 | (log[at + 2] & 0xff) << 8 | (log[at + 3] & 0xff);
+        return intOf(log, at);
+    }
+
+    private static int intOf(byte[] bytes, int at) {
+        return (bytes[at] & 0xff) << 24 | (bytes[at + 1] & 0xff) << 16 | (bytes[at + 2] & 0xff) << 8
+                | (bytes[at + 3] & 0xff);
     }
 
     private void putInt(int at, int v) {
@@ -781,7 +785,7 @@ final class PendingWrites {
 
     /** Heap bytes: the log once allocated and the bucket table. */
     long heapBytes() {
-        return (log == null ? 0 : log.length) + 16L * bucketKeys.length + keptMerges.length + keptScratch.length;
+        return (log == null ? 0 : log.length) + 16L * bucketKeys.length + keptMerges.length + kept.bytes().length;
     }
 
     /** Checks the invariants of the class header; {@code isLive} tells the index's live pages. */

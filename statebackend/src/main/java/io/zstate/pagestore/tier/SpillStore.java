@@ -176,18 +176,24 @@ final class SpillStore implements AutoCloseable {
     void commitBatch() {
         batching = false;
         current = null;
-        if (batch.count() == 0) {
+        write(batch, "back pages"); // "Error while writing back pages to ..."
+    }
+
+    /** Writes a batch in one RocksDB write and clears it, written or not; {@code what} completes the error message. */
+    private void write(org.rocksdb.WriteBatch writes, String what) {
+        if (writes.count() == 0) {
             return;
         }
+        current = null; // a view taken before this write does not see it
         try {
             if (faults.fail(Faults.Seam.SPILL_WRITE)) {
                 throw new RocksDBException("injected write-batch failure");
             }
-            db.write(writeOptions, batch);
+            db.write(writeOptions, writes);
         } catch (RocksDBException e) {
-            throw new IllegalStateException("Error while writing back pages to the RocksDB spill store.", e);
+            throw new IllegalStateException("Error while writing " + what + " to the RocksDB spill store.", e);
         } finally {
-            batch.clear();
+            writes.clear();
         }
     }
 
@@ -222,7 +228,7 @@ final class SpillStore implements AutoCloseable {
      * read or delete of waiting writes does first.
      */
     void mergeWrites(int pageId, byte[] value, int offset, int length) {
-        byte[] k = writesKey(pageId);
+        byte[] k = writesKey(key, pageId);
         try {
             if (faults.fail(Faults.Seam.SPILL_WRITE)) {
                 throw new RocksDBException("injected merge failure");
@@ -236,23 +242,8 @@ final class SpillStore implements AutoCloseable {
 
     /** Writes the merges of waiting writes made since the last commit, in one RocksDB write. */
     void commitWrites() {
-        if (writesBatch.count() == 0) {
-            return;
-        }
-        current = null;
-        try {
-            if (faults.fail(Faults.Seam.SPILL_WRITE)) {
-                throw new RocksDBException("injected write-batch failure");
-            }
-            db.write(writeOptions, writesBatch);
-        } catch (RocksDBException e) {
-            throw new IllegalStateException("Error while writing waiting writes to the RocksDB spill store.", e);
-        } finally {
-            writesBatch.clear();
-        }
+        write(writesBatch, "waiting writes");
     }
-
-
 
     /**
      * Reads the waiting writes kept under {@code pageId} into {@code dst}: returns their length (if
@@ -261,23 +252,13 @@ final class SpillStore implements AutoCloseable {
      */
     int getWrites(int pageId, byte[] dst) {
         commitWrites(); // what was merged since is read too
-        byte[] k = writesKey(pageId);
-        try {
-            if (faults.fail(Faults.Seam.SPILL_READ)) {
-                throw new RocksDBException("injected read failure");
-            }
-            int n = db.get(readOptions, k, 0, 5, dst, 0, dst.length);
-            return n == RocksDB.NOT_FOUND ? -1 : n;
-        } catch (RocksDBException e) {
-            throw new IllegalStateException("Error while reading " + describe(k, 5, false)
-                    + " from the RocksDB spill store.", e);
-        }
+        return get(readOptions, writesKey(key, pageId), 5, dst, false);
     }
 
     /** Deletes the waiting writes kept under {@code pageId} (applied, or their table cleared). */
     void deleteWrites(int pageId) {
         commitWrites(); // a merge still in the batch would outlive the delete
-        delete(writesKey(pageId), 5);
+        delete(writesKey(key, pageId), 5);
     }
 
     private int get(ReadOptions read, byte[] key, int keyLength, byte[] dst, boolean asSnapshotHoldsIt) {
@@ -286,7 +267,7 @@ final class SpillStore implements AutoCloseable {
                 throw new RocksDBException("injected read failure");
             }
             int n = db.get(read, key, 0, keyLength, dst, 0, dst.length);
-            if (n > dst.length) {
+            if (n > dst.length && keyLength != 5) { // waiting writes may outgrow dst: the caller asks again
                 throw new IllegalStateException(
                         "spilled " + describe(key, keyLength, asSnapshotHoldsIt) + " is " + n
                                 + " bytes, larger than any page this store writes");
@@ -355,7 +336,8 @@ final class SpillStore implements AutoCloseable {
         return key;
     }
 
-    private byte[] writesKey(int pageId) {
+    /** Writes the key of a page's waiting writes into {@code key}, and returns it. */
+    private static byte[] writesKey(byte[] key, int pageId) {
         StoredPage.writePageId(key, 0, pageId);
         key[4] = WRITES_KEY_MARK;
         return key;
@@ -423,18 +405,7 @@ final class SpillStore implements AutoCloseable {
          * reading thread's own 5 bytes or more.
          */
         int getWrites(int pageId, byte[] keyScratch, byte[] dst) {
-            StoredPage.writePageId(keyScratch, 0, pageId);
-            keyScratch[4] = WRITES_KEY_MARK;
-            try {
-                if (faults.fail(Faults.Seam.SPILL_READ)) {
-                    throw new RocksDBException("injected read failure");
-                }
-                int n = db.get(options, keyScratch, 0, 5, dst, 0, dst.length);
-                return n == RocksDB.NOT_FOUND ? -1 : n;
-            } catch (RocksDBException e) {
-                throw new IllegalStateException("Error while reading " + describe(keyScratch, 5, true)
-                        + " from the RocksDB spill store.", e);
-            }
+            return SpillStore.this.get(options, writesKey(keyScratch, pageId), 5, dst, true);
         }
 
         /** Drops one reference; the last releases the RocksDB snapshot (and a closed store). */
