@@ -24,7 +24,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * 64 MiB pool is pre-filled to half its budget with corpus-sized objects; each operation frees a
  * live handle picked by a xorshift sequence and mallocs the next corpus size into its place, so
  * the live set and its size mix stay constant. {@link #mallocWriteFree} also writes the page's
- * compressed bytes into the new object. No allocation or boxing per operation.
+ * compressed bytes into the new object; {@link #read} reads a random live object. No allocation or
+ * boxing per operation.
  *
  * <p>The corpus pages are 4 KiB by default; {@code -p pageSize=1024} (or {@code
  * -p pageSize=1024,4096}) runs on the page store's 1 KiB pages instead.
@@ -71,6 +72,7 @@ public class AllocatorBenchmark {
     private int nextPage;
     private long rng = 0x9E3779B97F4A7C15L;
     private long compactions;
+    private final byte[] readBuffer = new byte[64 * 1024];
 
     @Setup(Level.Trial)
     public void setUp() {
@@ -135,6 +137,15 @@ public class AllocatorBenchmark {
         live[victim] = handle;
         advancePage();
         return handle;
+    }
+
+    /**
+     * Reads a random live object whole into a buffer: what a fault from the pool does before it
+     * decodes (the handle's location, the object's size, its bytes), over 32 MiB of objects.
+     */
+    @Benchmark
+    public int read() {
+        return pool.read(live[nextVictim()], readBuffer, 0);
     }
 
     /** malloc; a pool within the cleaner's reserve of its budget compacts first (zlog's log cleaner). */
