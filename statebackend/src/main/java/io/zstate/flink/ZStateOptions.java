@@ -109,10 +109,11 @@ public final class ZStateOptions {
                                     + " buffer needs room, and are applied together when anything reads that bucket"
                                     + " and before an iteration over key-groups; a checkpoint leaves them waiting."
                                     + " The buffer starts at a sixteenth of this and doubles while it pays. 0 turns it"
-                                    + " off (the default: it takes its share of the page cache, and the counter"
-                                    + " example at 16mb lost 5% with it; with state four times the pool the state"
-                                    + " suite's blind writes gain 3-5x at 0.25); with the entry cache's fraction at"
-                                    + " most 0.9, and the pages keep at least eight pages.");
+                                    + " off (the default: where the pool would serve nearly every fault, the merges"
+                                    + " cost more than the faults they save, and the counter example at 16mb ran"
+                                    + " 0.86x with it; with state four times the pool the state suite's blind writes"
+                                    + " gain 3-5x at 0.25); with the entry cache's fraction at most 0.9, and the pages"
+                                    + " keep at least eight pages.");
 
     public static final ConfigOption<String> WRITE_BUFFER_WAITS_FOR =
             key("state.backend.zstate.write-buffer-waits-for")
