@@ -41,6 +41,7 @@ import org.apache.flink.runtime.state.StateUtil;
 import org.apache.flink.runtime.state.StreamCompressionDecorator;
 import org.apache.flink.runtime.state.StreamStateHandle;
 import org.apache.flink.runtime.state.metainfo.StateMetaInfoSnapshot;
+import org.apache.flink.util.function.ThrowingConsumer;
 
 /**
  * Incremental checkpoints ({@code execution.checkpointing.incremental: true}): a full base now
@@ -258,7 +259,8 @@ public final class ZIncrementalSnapshotStrategy<K>
      * handle.
      */
     private StreamStateHandle writeDeltaFile(Resources<K> resources, CheckpointStreamFactory streamFactory,
-            CloseableRegistry registry, IOConsumer<DataOutputViewStreamWrapper> records) throws Exception {
+            CloseableRegistry registry, ThrowingConsumer<DataOutputViewStreamWrapper, IOException> records)
+            throws Exception {
         return writeStream(streamFactory, CheckpointedStateScope.SHARED, registry, stream -> {
             DataOutputViewStreamWrapper header = new DataOutputViewStreamWrapper(stream);
             IncrementalFormat.writeDeltaHeader(header);
@@ -270,12 +272,6 @@ public final class ZIncrementalSnapshotStrategy<K>
                 IncrementalFormat.writeEnd(out);
             }
         });
-    }
-
-    /** Writes what {@code write} gives to {@code out}, rethrowing its IOException outside the lambda. */
-    @FunctionalInterface
-    interface IOConsumer<T> {
-        void accept(T value) throws IOException;
     }
 
     /** The write buffer's waiting writes of a frozen store as delta records (the ops are the delta's). */

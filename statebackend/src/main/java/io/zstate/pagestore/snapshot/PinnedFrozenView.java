@@ -66,7 +66,7 @@ public final class PinnedFrozenView implements FrozenView {
             @Override
             public boolean next(EntryVisitor visitor) {
                 if (nextLeaf < leafCount) {
-                    walker.forEachInMapLeaf(leaves[nextLeaf++], overlay == null ? visitor : overlay.over(visitor));
+                    walker.forEachInMapLeaf(leaves[nextLeaf++], overlaid(visitor));
                     if (nextLeaf == leafCount) {
                         endChain(visitor);
                     }
@@ -78,13 +78,12 @@ public final class PinnedFrozenView implements FrozenView {
                         leafCount = 0;
                         nextLeaf = 0;
                         overlay = waiting.overlay(directory[i]);
-                        walker.forEachInChainLeavingMaps(directory[i],
-                                overlay == null ? visitor : overlay.over(visitor), leaf -> {
-                                    if (leafCount == leaves.length) {
-                                        leaves = Arrays.copyOf(leaves, leafCount * 2);
-                                    }
-                                    leaves[leafCount++] = leaf;
-                                });
+                        walker.forEachInChainLeavingMaps(directory[i], overlaid(visitor), leaf -> {
+                            if (leafCount == leaves.length) {
+                                leaves = Arrays.copyOf(leaves, leafCount * 2);
+                            }
+                            leaves[leafCount++] = leaf;
+                        });
                         if (leafCount == 0) {
                             endChain(visitor);
                         }
@@ -92,6 +91,11 @@ public final class PinnedFrozenView implements FrozenView {
                     }
                 }
                 return false;
+            }
+
+            /** {@code visitor}, with the chain's waiting writes laid over its entries if it has any. */
+            private EntryVisitor overlaid(EntryVisitor visitor) {
+                return overlay == null ? visitor : overlay.over(visitor);
             }
 
             /** The chain and its maps are walked: the waiting writes' keys no entry held come last. */
