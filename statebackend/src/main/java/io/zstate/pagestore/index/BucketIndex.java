@@ -502,8 +502,8 @@ public final class BucketIndex {
     // ==== writes without a read ======================================================================
 
     /**
-     * From now on, writes whose bucket's head page is in RocksDB alone (with {@code
-     * waitForPoolPages}: not in the cache) wait in a buffer of at most {@code bytes} (see {@link
+     * From now on, writes whose bucket's head page is in RocksDB alone and out of use long enough
+     * ({@link Pager#isColdInRocksDb}; with {@code waitForPoolPages}: not in the cache) wait in a buffer of at most {@code bytes} (see {@link
      * PendingWrites}), whose log takes its pages from the page cache from its first record on, and
      * as it grows; call before the first write.
      */
@@ -575,10 +575,11 @@ public final class BucketIndex {
             pending.makeRoom(keyLength, valueLength, applier); // may split buckets: before the bucket is chosen
         }
         int head = d.head(hash); // after makeRoom: applying may have split buckets (d and hash stay)
-        if (!fits || pager.isCached(head) || !(waitForPoolPages || pager.isInRocksDbOnly(head))) {
+        if (!fits || pager.isCached(head) || !(waitForPoolPages || pager.isColdInRocksDb(head))) {
             pending.apply(head, applier);
             return false;
         }
+        pager.usedOut(head);
         boolean hadLog = pending.hasLog();
         pending.add(op, head, table, keyGroup, key, keyOffset, keyLength, prefixLength, value, valueOffset,
                 valueLength);

@@ -41,12 +41,20 @@ final class PageTable {
      * open snapshots frozen in this epoch or later still read its current copy (SnapshotPins).
      */
     private int[] version = new int[1024];
+    /**
+     * The pager's leave clock ({@link Pager}: pages that left memory for RocksDB) when the page was
+     * last used while out of memory: when it left, or when a write to it waited. The clock's
+     * distance from it is the page's refault distance, as in the kernel's workingset detection.
+     */
+    private int[] lastUsedOut = new int[1024];
     private int[] freeIds = new int[64];
     private int freeCount;
     private int idsUsed;
     private int live;
     /** Pages with the RAW flag. */
     private int rawCopies;
+    /** Pages with the SPILLED flag. */
+    private int spilledPages;
     /**
      * Whether pages are being placed at ids of their own ({@link #place}); {@link #allocate}
      * refuses until {@link #finishPlacing} lists the ids left between them as free.
@@ -77,6 +85,7 @@ final class PageTable {
             flags = Arrays.copyOf(flags, grown);
             depth = Arrays.copyOf(depth, grown);
             version = Arrays.copyOf(version, grown);
+            lastUsedOut = Arrays.copyOf(lastUsedOut, grown);
         }
     }
 
@@ -128,12 +137,14 @@ final class PageTable {
         flags[id] = LIVE;
         depth[id] = 0;
         version[id] = epoch;
+        lastUsedOut[id] = 0;
         live++;
     }
 
     void release(int id) {
         assert isLive(id);
         rawCopies -= (flags[id] & RAW) != 0 ? 1 : 0;
+        spilledPages -= (flags[id] & SPILLED) != 0 ? 1 : 0;
         flags[id] = 0;
         word[id] = 0;
         cacheSlot[id] = NOT_CACHED;
@@ -196,7 +207,24 @@ final class PageTable {
     }
 
     void spilled(int id, boolean spilled) {
+        if (spilled != isSpilled(id)) {
+            spilledPages += spilled ? 1 : -1;
+        }
         flags[id] = (byte) (spilled ? flags[id] | SPILLED | ON_DISK : flags[id] & ~SPILLED);
+    }
+
+    /** Pages whose current copy is in RocksDB (a clean copy may be in the cache beside it). */
+    int spilledPages() {
+        return spilledPages;
+    }
+
+    /** The page was used while out of memory (it left, or a write to it waited) at {@code clock}. */
+    void usedOut(int id, int clock) {
+        lastUsedOut[id] = clock;
+    }
+
+    int lastUsedOut(int id) {
+        return lastUsedOut[id];
     }
 
     boolean isOnDisk(int id) {
@@ -249,6 +277,6 @@ final class PageTable {
     }
 
     long metadataBytes() {
-        return 18L * flags.length + 4L * freeIds.length;
+        return 22L * flags.length + 4L * freeIds.length;
     }
 }
