@@ -100,20 +100,22 @@ public final class ZStateOptions {
     public static final ConfigOption<Double> WRITE_BUFFER_FRACTION =
             key("state.backend.zstate.write-buffer-fraction")
                     .doubleType()
-                    .defaultValue(0.0)
+                    .defaultValue(0.25)
                     .withDescription(
                             "The part of the page cache's heap (page-cache-size) where writes wait whose page is"
-                                    + " in RocksDB (or not in the page cache: write-buffer-waits-for): a map's put and"
+                                    + " in RocksDB and out of use long enough that memory an eighth larger would not"
+                                    + " have kept it (or not in the page cache: write-buffer-waits-for): a map's put and"
                                     + " remove, a value's update, a list's add are kept as records grouped by their"
                                     + " bucket instead of faulting the page in, go on to RocksDB as merges when the"
                                     + " buffer needs room, and are applied together when anything reads that bucket"
                                     + " and before an iteration over key-groups; a checkpoint leaves them waiting."
-                                    + " The buffer starts at a sixteenth of this and doubles while it pays. 0 turns it"
-                                    + " off (the default: where the pool would serve nearly every fault, the merges"
-                                    + " cost more than the faults they save, and the counter example at 16mb ran"
-                                    + " 0.86x with it; with state four times the pool the state suite's blind writes"
-                                    + " gain 3-5x at 0.25); with the entry cache's fraction at most 0.9, and the pages"
-                                    + " keep at least eight pages.");
+                                    + " The buffer takes its memory from the page cache at its first waiting write,"
+                                    + " starts at a sixteenth of this and doubles while it pays: a state that fits its"
+                                    + " pool never uses it. With state four times the pool the state suite's blind"
+                                    + " writes gain 3-4x (and beat tuned RocksDB); pages written again soon come back"
+                                    + " as without it (the counter example at 16mb runs even). 0 turns it off; with"
+                                    + " the entry cache's fraction at most 0.9, and the pages keep at least eight"
+                                    + " pages.");
 
     public static final ConfigOption<String> WRITE_BUFFER_WAITS_FOR =
             key("state.backend.zstate.write-buffer-waits-for")
