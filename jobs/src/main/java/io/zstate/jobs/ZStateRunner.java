@@ -174,8 +174,9 @@ public final class ZStateRunner extends JobRunOptions implements Callable<Intege
                     stats.cachedEntries(), stats.entryHits(), stats.entryMisses(), stats.entryAdmissions(),
                     stats.entryWriteBacks());
             System.out.printf("zstate writes     %,d waited in the write buffer, %.2f per applied bucket, %,d waiting;"
-                    + " %,d sent to RocksDB in %,d merges%n", stats.bufferedWrites(), stats.writesPerApplication(),
-                    stats.waitingWrites(), stats.writesToRocksDb(), stats.writeMergesToRocksDb());
+                    + " %,d sent to RocksDB in %,d merges; %,d to warm pages in RocksDB faulted them in%n",
+                    stats.bufferedWrites(), stats.writesPerApplication(), stats.waitingWrites(), stats.writesToRocksDb(),
+                    stats.writeMergesToRocksDb(), stats.warmPageWrites());
             System.out.printf("zstate slots      %,d times a pool was short of its slot's frames, %,d frames moved"
                     + " between a slot's pools%n", stats.slotShortfalls(), stats.framesReclaimedForSlot());
         }

@@ -808,7 +808,7 @@ public final class PageStore implements AutoCloseable {
 
     private static PageStoreStats withIndex(PageStoreStats stats, BucketIndex index) {
         return stats.withIndex(index.mapIndexes(), index.bufferedWrites(), index.bufferApplications(),
-                index.waitingWrites(), index.writesToRocksDb(), index.writeMergesToRocksDb());
+                index.waitingWrites(), index.writesToRocksDb(), index.writeMergesToRocksDb(), index.warmPageWrites());
     }
 
     private PageStoreStats withEntryCache(PageStoreStats stats) {

@@ -75,6 +75,9 @@ package io.zstate.pagestore;
  * @param writesToRocksDb waiting writes the write buffer sent to RocksDB unapplied (their bucket's
  *     page was there too): writes that read nothing until their bucket is next read
  * @param writeMergesToRocksDb the RocksDB merges that carried them (one per bucket sent)
+ * @param warmPageWrites writes to a page in RocksDB alone that faulted it in rather than wait, the
+ *     page having been used again soon (its refault distance short of an eighth of the pages in
+ *     memory: see {@code Pager.isColdInRocksDb})
  */
 public record PageStoreStats(
         long hotPages,
@@ -134,14 +137,15 @@ public record PageStoreStats(
         long rawStores,
         long rawDrained,
         long writesToRocksDb,
-        long writeMergesToRocksDb) {
+        long writeMergesToRocksDb,
+        long warmPageWrites) {
 
     /**
      * These counters with the index layer's (added by the store): map indexes, and the write
-     * buffer's buffered writes, bucket applications and waiting writes.
+     * buffer's buffered writes, bucket applications, waiting writes and writes to warm pages.
      */
     public PageStoreStats withIndex(long count, long buffered, long applications, long waiting, long toRocksDb,
-            long mergesToRocksDb) {
+            long mergesToRocksDb, long warmWrites) {
         return new PageStoreStats(hotPages, dirtyPages, poolPages, spilledPages, sameFilledPages, livePages,
                 poolFramesHeld, poolBytesHeld, poolPayloadBytes, hotBytes, spillMemoryBytes, spillDiskBytes,
                 cacheHits, cacheMisses, poolHits, swapIns, sameFilledHits, stores, cleanDrops, sameFilledStores,
@@ -151,7 +155,7 @@ public record PageStoreStats(
                 entryHits, entryMisses, entryWriteBacks, cachedEntries, entryAdmissions, dictionaryStores,
                 recompressions, dictionaryBytes, buffered, applications, waiting, slotShortfalls,
                 framesReclaimedForSlot, slotPoolFrames, rawPoolPages, rawStores, rawDrained, toRocksDb,
-                mergesToRocksDb);
+                mergesToRocksDb, warmWrites);
     }
 
     /** These counters with the entry cache's (the facade's, added by the store). */
@@ -165,7 +169,7 @@ public record PageStoreStats(
                 hits, misses, writeBacks, entries, admissions, dictionaryStores, recompressions,
                 dictionaryBytes, bufferedWrites, bufferApplications, waitingWrites, slotShortfalls,
                 framesReclaimedForSlot, slotPoolFrames, rawPoolPages, rawStores, rawDrained, writesToRocksDb,
-                writeMergesToRocksDb);
+                writeMergesToRocksDb, warmPageWrites);
     }
 
     /** The counters of two stores added up (for totals over the backends of a job). */
@@ -228,7 +232,8 @@ public record PageStoreStats(
                 rawStores + o.rawStores,
                 rawDrained + o.rawDrained,
                 writesToRocksDb + o.writesToRocksDb,
-                writeMergesToRocksDb + o.writeMergesToRocksDb);
+                writeMergesToRocksDb + o.writeMergesToRocksDb,
+                warmPageWrites + o.warmPageWrites);
     }
 
     /** Uncompressed / compressed bytes over all stores; 0 before the first. */

@@ -1173,6 +1173,7 @@ class PageStoreTest {
             // rule, 5,449
             assertThat(stats.bufferedWrites()).as("blind writes that waited, of %d: %s", events, stats)
                     .isLessThan(events / 10);
+            assertThat(stats.warmPageWrites()).as("writes to warm pages in RocksDB, faulted in").isPositive();
             for (int k = 0; k < keys; k++) {
                 byte[] key = shortKey(k);
                 assertThat(store.get(counts, 0, key, 0, key.length, key.length, view)).isEqualTo(model.containsKey(k));

@@ -59,6 +59,7 @@ public final class ZStateMetrics {
         longGauge(group, "waitingWrites", stats, PageStoreStats::waitingWrites);
         longGauge(group, "writesToRocksDb", stats, PageStoreStats::writesToRocksDb);
         longGauge(group, "writeMergesToRocksDb", stats, PageStoreStats::writeMergesToRocksDb);
+        longGauge(group, "warmPageWrites", stats, PageStoreStats::warmPageWrites);
         longGauge(group, "dictionaryStores", stats, PageStoreStats::dictionaryStores);
         longGauge(group, "dictionaryBytes", stats, PageStoreStats::dictionaryBytes);
         longGauge(group, "recompressions", stats, PageStoreStats::recompressions);

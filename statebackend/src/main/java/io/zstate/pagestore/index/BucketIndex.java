@@ -77,6 +77,8 @@ public final class BucketIndex {
     private PendingWrites pending;
     /** Whether writes whose bucket's page is in the pool wait too (else only those of pages in RocksDB). */
     private boolean waitForPoolPages;
+    /** Writes to pages in RocksDB alone faulted in as warm ({@link #waitsInRocksDb}). */
+    private long warmPageWrites;
     /** Applies a waiting write through the direct write path. */
     private final PendingWrites.Applier applier = this::applyOne;
 
@@ -575,7 +577,7 @@ public final class BucketIndex {
             pending.makeRoom(keyLength, valueLength, applier); // may split buckets: before the bucket is chosen
         }
         int head = d.head(hash); // after makeRoom: applying may have split buckets (d and hash stay)
-        if (!fits || pager.isCached(head) || !(waitForPoolPages || pager.isColdInRocksDb(head))) {
+        if (!fits || pager.isCached(head) || !(waitForPoolPages || waitsInRocksDb(head))) {
             pending.apply(head, applier);
             return false;
         }
@@ -587,6 +589,21 @@ public final class BucketIndex {
             pager.limitCache(pager.cacheLimit() - writeBufferPages());
         }
         return true;
+    }
+
+    /**
+     * Whether a write to a bucket whose head page is not in the cache waits: only if the page is in
+     * RocksDB alone and cold ({@link Pager#isColdInRocksDb}); a warm one is counted and faulted in.
+     */
+    private boolean waitsInRocksDb(int head) {
+        if (!pager.isInRocksDbOnly(head)) {
+            return false;
+        }
+        if (pager.isColdInRocksDb(head)) {
+            return true;
+        }
+        warmPageWrites++;
+        return false;
     }
 
     /** Applies the waiting writes of the bucket a prefix's hash leads to, before anything reads it. */
@@ -644,6 +661,14 @@ public final class BucketIndex {
     /** The RocksDB merges that carried them (a bucket's records each). */
     public long writeMergesToRocksDb() {
         return pending == null ? 0 : pending.spills();
+    }
+
+    /**
+     * Writes to a page in RocksDB alone that faulted it in rather than wait, as it was used again
+     * soon ({@link #waitsInRocksDb}).
+     */
+    public long warmPageWrites() {
+        return warmPageWrites;
     }
 
     /** Writes that waited in the buffer so far. */

@@ -121,7 +121,7 @@ public final class TierCounters {
                 slotPoolFrames,
                 rawPoolPages,
                 rawStores,
-                rawDrained, 0, 0); // the index adds its own (withIndex)
+                rawDrained, 0, 0, 0); // the index adds its own (withIndex)
     }
 
     /** What open snapshots hold: pinned pool objects (count and bytes) and pinned copies in RocksDB. */
