@@ -24,6 +24,8 @@ import org.apache.flink.runtime.state.VoidNamespace;
 import org.apache.flink.runtime.state.VoidNamespaceSerializer;
 import org.apache.flink.runtime.state.ttl.TtlTimeProvider;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -43,18 +45,25 @@ class SlotPoolsTest {
      * whole pool and goes idle; the second then writes and rewrites a state larger than the pool.
      * The busy one ends up with at least 90% of the pool's frames, the idle one's pages went to its
      * RocksDB (every value still reads back), and everything is returned once both are disposed.
+     * With the write buffer (the default) and without: with it, the first backend's last inserts
+     * into buckets in RocksDB wait rather than fault their pages, so the frames its last reclaims
+     * freed stay free (it holds about 0.89 of the pool, 0.95 without), and the busy one takes those
+     * before the reaper takes the idle one's.
      */
-    @Test
-    void theBusyBackendOfASlotEndsUpWithAtLeastNinetyPercentOfThePool() throws Exception {
+    @ParameterizedTest
+    @ValueSource(doubles = {0.25, 0.0})
+    void theBusyBackendOfASlotEndsUpWithAtLeastNinetyPercentOfThePool(double writeBuffer) throws Exception {
         try (MockEnvironment env = new MockEnvironmentBuilder().setManagedMemorySize(16L << 20).build()) {
-            CheckpointableKeyedStateBackend<Integer> idle = backend(env, true);
-            CheckpointableKeyedStateBackend<Integer> busy = backend(env, true);
+            CheckpointableKeyedStateBackend<Integer> idle = backend(env, true, writeBuffer);
+            CheckpointableKeyedStateBackend<Integer> busy = backend(env, true, writeBuffer);
             ValueState<String> idleState = state(idle);
             ValueState<String> busyState = state(busy);
             write(idle, idleState, 0, KEYS, 1);
             PageStoreStats alone = stats(idle);
             assertThat(alone.slotPoolFrames()).as("the slot's pool").isPositive();
-            assertThat(alone.slotPoolShare()).as("the first backend, alone, fills the slot's pool").isGreaterThan(0.95);
+            assertThat(alone.slotPoolShare()).as("the first backend, alone, fills the slot's pool")
+                    .isGreaterThan(writeBuffer > 0 ? 0.85 : 0.95);
+            long freeAtStart = alone.slotPoolFrames() - alone.poolFramesHeld();
             assertThat(alone.spilledPages()).as("and spills beyond it").isPositive();
 
             write(busy, busyState, 0, KEYS, 2);
@@ -70,7 +79,7 @@ class SlotPoolsTest {
                     .isGreaterThanOrEqualTo(0.9);
             assertThat(busyStats.slotShortfalls()).as("the busy pool was short of the slot's frames").isPositive();
             assertThat(idleStats.framesReclaimedForSlot()).as("frames the reaper took from the idle pool")
-                    .isGreaterThanOrEqualTo(busyStats.poolFramesHeld() - alone.slotPoolFrames() / 10);
+                    .isGreaterThanOrEqualTo(busyStats.poolFramesHeld() - freeAtStart - alone.slotPoolFrames() / 20);
             assertThat(busyStats.framesReclaimedForSlot()).as("nothing taken from the busy one").isZero();
             assertThat(((ZKeyedStateBackend<Integer>) idle).slotMemory().reaper().framesBalanced())
                     .isEqualTo(idleStats.framesReclaimedForSlot());
@@ -95,8 +104,8 @@ class SlotPoolsTest {
     @Test
     void withoutBalancingTheFirstBackendKeepsThePool() throws Exception {
         try (MockEnvironment env = new MockEnvironmentBuilder().setManagedMemorySize(16L << 20).build()) {
-            CheckpointableKeyedStateBackend<Integer> idle = backend(env, false);
-            CheckpointableKeyedStateBackend<Integer> busy = backend(env, false);
+            CheckpointableKeyedStateBackend<Integer> idle = backend(env, false, 0.0);
+            CheckpointableKeyedStateBackend<Integer> busy = backend(env, false, 0.0);
             ValueState<String> busyState = state(busy);
             write(idle, state(idle), 0, KEYS, 1);
             write(busy, busyState, 0, KEYS, 2);
@@ -152,19 +161,18 @@ class SlotPoolsTest {
 
     /**
      * A keyed backend of 10 key-groups on the slot's managed memory, a 64 KiB page cache, without
-     * the reaper's compression (the option's default on small machines) and the write buffer: the slot's reaper
+     * the reaper's compression (the option's default on small machines), with a write buffer of {@code
+     * writeBuffer} (0: none; without balancing, none, so the first backend fills the pool): the slot's reaper
      * balances the pools all the same, if {@code balancing}.
      */
-    private CheckpointableKeyedStateBackend<Integer> backend(MockEnvironment env, boolean balancing) throws Exception {
+    private CheckpointableKeyedStateBackend<Integer> backend(MockEnvironment env, boolean balancing, double writeBuffer)
+            throws Exception {
         Configuration config = new Configuration();
         config.set(ZStateOptions.SLOT_POOL_BALANCING, balancing);
         config.set(ZStateOptions.SPILL_DIRECTORY, spill.toString());
         config.set(ZStateOptions.PAGE_CACHE_SIZE, MemorySize.parse("64kb"));
         config.set(ZStateOptions.BACKGROUND_REAPER, "false");
-        // the write buffer off: the first backend's inserts then fault their pages and fill the pool
-        // (with it, its last inserts into buckets in RocksDB wait, and the frames its last reclaims
-        // freed stay free: 0.89 of the pool, which the assertions on what it leaves would have to allow)
-        config.set(ZStateOptions.WRITE_BUFFER_FRACTION, 0.0);
+        config.set(ZStateOptions.WRITE_BUFFER_FRACTION, writeBuffer);
         ZStateBackend backend = new ZStateBackend().configure(config, getClass().getClassLoader());
         return backend.createKeyedStateBackend(
                 new KeyedStateBackendParametersImpl<>(env, new JobID(), "slot pools", IntSerializer.INSTANCE, 10,
