@@ -103,8 +103,9 @@ public final class ZStateOptions {
                     .defaultValue(0.25)
                     .withDescription(
                             "The part of the page cache's heap (page-cache-size) where writes wait whose page is"
-                                    + " in RocksDB and out of use long enough that memory an eighth larger would not"
-                                    + " have kept it (or not in the page cache: write-buffer-waits-for): a map's put and"
+                                    + " in RocksDB, unless the page was used again soon twice in a row (its refault"
+                                    + " distance short of an eighth of the pages in memory), or whose page is not in"
+                                    + " the page cache (write-buffer-waits-for): a map's put and"
                                     + " remove, a value's update, a list's add are kept as records grouped by their"
                                     + " bucket instead of faulting the page in, go on to RocksDB as merges when the"
                                     + " buffer needs room, and are applied together when anything reads that bucket"

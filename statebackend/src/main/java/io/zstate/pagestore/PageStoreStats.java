@@ -76,8 +76,8 @@ package io.zstate.pagestore;
  *     page was there too): writes that read nothing until their bucket is next read
  * @param writeMergesToRocksDb the RocksDB merges that carried them (one per bucket sent)
  * @param warmPageWrites writes to a page in RocksDB alone that faulted it in rather than wait, the
- *     page having been used again soon (its refault distance short of an eighth of the pages in
- *     memory: see {@code Pager.isColdInRocksDb})
+ *     page having been used again soon twice in a row (its refault distance short of an eighth of
+ *     the pages in memory: see {@code Pager.writeMayWait})
  */
 public record PageStoreStats(
         long hotPages,

@@ -47,7 +47,7 @@ class SlotPoolsTest {
      * RocksDB (every value still reads back), and everything is returned once both are disposed.
      * With the write buffer (the default) and without: with it, the first backend's last inserts
      * into buckets in RocksDB wait rather than fault their pages, so the frames its last reclaims
-     * freed stay free (it holds about 0.89 of the pool, 0.95 without), and the busy one takes those
+     * freed stay free (it holds about 0.8 of the pool, 0.95 without), and the busy one takes those
      * before the reaper takes the idle one's.
      */
     @ParameterizedTest
@@ -62,7 +62,7 @@ class SlotPoolsTest {
             PageStoreStats alone = stats(idle);
             assertThat(alone.slotPoolFrames()).as("the slot's pool").isPositive();
             assertThat(alone.slotPoolShare()).as("the first backend, alone, fills the slot's pool")
-                    .isGreaterThan(writeBuffer > 0 ? 0.85 : 0.95);
+                    .isGreaterThan(writeBuffer > 0 ? 0.7 : 0.95);
             long freeAtStart = alone.slotPoolFrames() - alone.poolFramesHeld();
             assertThat(alone.spilledPages()).as("and spills beyond it").isPositive();
 

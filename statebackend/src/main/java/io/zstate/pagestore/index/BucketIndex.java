@@ -504,10 +504,10 @@ public final class BucketIndex {
     // ==== writes without a read ======================================================================
 
     /**
-     * From now on, writes whose bucket's head page is in RocksDB alone and out of use long enough
-     * ({@link Pager#isColdInRocksDb}; with {@code waitForPoolPages}: not in the cache) wait in a buffer of at most {@code bytes} (see {@link
-     * PendingWrites}), whose log takes its pages from the page cache from its first record on, and
-     * as it grows; call before the first write.
+     * From now on, writes whose bucket's head page is in RocksDB alone and not used again and
+     * again soon ({@link Pager#writeMayWait}; with {@code waitForPoolPages}: not in the cache) wait
+     * in a buffer of at most {@code bytes} (see {@link PendingWrites}), whose log takes its pages
+     * from the page cache from its first record on, and as it grows; call before the first write.
      */
     public void bufferWrites(int bytes, boolean waitForPoolPages) {
         this.waitForPoolPages = waitForPoolPages;
@@ -593,13 +593,14 @@ public final class BucketIndex {
 
     /**
      * Whether a write to a bucket whose head page is not in the cache waits: only if the page is in
-     * RocksDB alone and cold ({@link Pager#isColdInRocksDb}); a warm one is counted and faulted in.
+     * RocksDB alone and may wait ({@link Pager#writeMayWait}); one that may not is counted and
+     * faulted in.
      */
     private boolean waitsInRocksDb(int head) {
         if (!pager.isInRocksDbOnly(head)) {
             return false;
         }
-        if (pager.isColdInRocksDb(head)) {
+        if (pager.writeMayWait(head)) {
             return true;
         }
         warmPageWrites++;

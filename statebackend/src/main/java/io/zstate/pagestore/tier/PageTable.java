@@ -29,6 +29,8 @@ final class PageTable {
     static final byte ON_DISK = 8;
     /** The pool object is the page uncompressed (StoredPage.RAW), kept so while the pool had room. */
     static final byte RAW = 16;
+    /** In RocksDB alone, and a write to it came soon after its last use there (Pager.writeMayWait). */
+    static final byte WARM_OUT = 32;
 
     /** Pool handle, or the repeated word of a SAME page; 0 when neither. */
     private long[] word = new long[1024];
@@ -225,6 +227,14 @@ final class PageTable {
 
     int lastUsedOut(int id) {
         return lastUsedOut[id];
+    }
+
+    boolean isWarmOut(int id) {
+        return (flags[id] & WARM_OUT) != 0;
+    }
+
+    void warmOut(int id, boolean warm) {
+        flags[id] = (byte) (warm ? flags[id] | WARM_OUT : flags[id] & ~WARM_OUT);
     }
 
     boolean isOnDisk(int id) {

@@ -144,15 +144,15 @@ public final class Pager implements AutoCloseable {
     /**
      * Pages that left memory for RocksDB alone (written back, stored there directly, or a clean
      * copy dropped from the cache), and writes that waited rather than fault their page in: the
-     * clock of refault distances ({@link #isColdInRocksDb}). Wraps harmlessly: distances are
+     * clock of refault distances ({@link #writeMayWait}). Wraps harmlessly: distances are
      * differences.
      */
     private int leaveClock;
     /**
-     * A write to a page out of memory waits only if the page's refault distance reaches the pages
-     * in memory over this ({@link #isColdInRocksDb}): memory an eighth larger would not have kept
-     * it. The state suite's spill rows kept 60-75% of the gain of letting every such write wait
-     * with a quarter, 90-100% with an eighth, no more with a sixteenth.
+     * A refault distance is short below the pages in memory over this ({@link #writeMayWait}):
+     * memory an eighth larger would have kept the page. The state suite's spill rows kept 60-75%
+     * of the gain of letting every such write wait with a quarter, 90-100% with an eighth, no more
+     * with a sixteenth (one short distance bringing a page back; two in a row since).
      */
     private static final int WORKING_SET_MARGIN = 8;
     private final Writeback writeback;
@@ -364,25 +364,38 @@ public final class Pager implements AutoCloseable {
     }
 
     /**
-     * Whether a write to a page may wait instead of faulting the page in (the write buffer asks):
-     * the page is in RocksDB alone and has been out of use long enough that memory an eighth
-     * larger would not have kept it. Its refault distance, the pages that left memory for RocksDB
-     * since it was last used out of memory (it left, or a write to it waited), is compared with
-     * the pages memory holds, as the kernel's workingset detection compares a refault's distance
-     * with its LRU lists. A page written again soon comes back into memory, as without the buffer,
-     * so waiting writes cannot keep the written pages out while the read ones stay (the counter
-     * example's loss, design.md); under a state several times memory, most writes still wait.
-     * The clock counts departures, and a write that waits counts as the departure its fault would
+     * Decides whether a write to a page in RocksDB alone may wait instead of faulting the page in
+     * (the write buffer asks; false for any other page): it may unless the page has been used out
+     * of memory twice in a row soon after its last use there. Its refault distance, the pages that
+     * left memory for RocksDB since it was last used out of memory (it left, or a write to it
+     * waited), is compared with an eighth of the pages memory holds, as the kernel's workingset
+     * detection compares a refault's distance with its LRU lists; a first short distance marks the
+     * page warm (the write still waits), a second one in a row brings it back (the kernel's
+     * activation of a page that was in the workingset), a long one clears the mark. So a page
+     * written again and again soon comes back into memory, as without the buffer, and waiting
+     * writes cannot keep the written pages out while the read ones stay (the counter example's
+     * loss, design.md); under uniform writes to a state several times memory a short distance is
+     * rare and two in a row rarer, so nearly every write waits.
+     *
+     * <p>The clock counts departures, and a write that waits counts as the departure its fault would
      * have caused ({@link #usedOut}): the clock runs as without the buffer, so the waits do not
      * change the signal they are judged by (a clock of real departures alone slowed as writes
      * waited, and turned them back into faults).
      */
-    public boolean isColdInRocksDb(int pageId) {
+    public boolean writeMayWait(int pageId) {
         if (!isInRocksDbOnly(pageId)) {
             return false;
         }
         int inMemory = table.live() - table.spilledPages();
-        return leaveClock - table.lastUsedOut(pageId) >= inMemory / WORKING_SET_MARGIN;
+        if (leaveClock - table.lastUsedOut(pageId) >= inMemory / WORKING_SET_MARGIN) {
+            table.warmOut(pageId, false);
+            return true;
+        }
+        if (!table.isWarmOut(pageId)) {
+            table.warmOut(pageId, true);
+            return true;
+        }
+        return false;
     }
 
     /**
@@ -394,9 +407,10 @@ public final class Pager implements AutoCloseable {
         table.usedOut(pageId, ++leaveClock);
     }
 
-    /** A page leaves memory for RocksDB alone: the leave clock ticks, and the page is stamped. */
+    /** A page leaves memory for RocksDB alone: the leave clock ticks, the page is stamped, not warm. */
     private void leftMemory(int pageId) {
         table.usedOut(pageId, ++leaveClock);
+        table.warmOut(pageId, false);
     }
 
     /**
