@@ -124,7 +124,8 @@ public final class ZStateOptions {
                     .defaultValue(io.zstate.pagestore.PageStoreConfig.SPILLED_PAGES)
                     .withDescription(
                             "Which writes wait in the write buffer (write-buffer-fraction): 'spilled-pages' (the"
-                                    + " default) those whose bucket's page is in RocksDB alone; when the buffer needs"
+                                    + " default) those whose bucket's page is in RocksDB alone (unless it was used"
+                                    + " again soon twice in a row: write-buffer-fraction); when the buffer needs"
                                     + " room they go on to RocksDB as one merge per bucket, reading nothing, and come"
                                     + " back when the bucket is next read. 'uncached-pages' those whose page is not"
                                     + " in the page cache, in the pool too, where a fault then serves several writes"

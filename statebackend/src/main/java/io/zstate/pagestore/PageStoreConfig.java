@@ -54,8 +54,9 @@ import java.util.Objects;
  *     no compression); at or above it stores compress, and near the budget raw copies too. 0 (the default of {@link
  *     #defaults}) keeps every page compressed; at most {@link #MAX_RAW_POOL_FILL}
  * @param writeBufferWaitsFor which writes wait in the write buffer: {@link #SPILLED_PAGES} (the
- *     default) those whose bucket's page is in RocksDB alone (the buffer sends them on to RocksDB:
- *     a write there reads nothing), {@link #UNCACHED_PAGES} those whose page is not in the page
+ *     default) those whose bucket's page is in RocksDB alone, unless the page was used again soon
+ *     twice in a row ({@code Pager.writeMayWait}; the buffer sends them on to RocksDB: a write
+ *     there reads nothing), {@link #UNCACHED_PAGES} those whose page is not in the page
  *     cache (in the pool too: a fault from the pool then serves several writes)
  */
 public record PageStoreConfig(
@@ -91,7 +92,10 @@ public record PageStoreConfig(
     public static final long MIN_ENTRY_CACHE_BYTES = 4096;
     /** The smallest write buffer: a few records of the largest size it keeps. */
     public static final long MIN_WRITE_BUFFER_BYTES = 4096;
-    /** {@link #writeBufferWaitsFor}: a write waits only if its bucket's page is in RocksDB alone. */
+    /**
+     * {@link #writeBufferWaitsFor}: a write waits only if its bucket's page is in RocksDB alone (and
+     * was not used again soon twice in a row).
+     */
     public static final String SPILLED_PAGES = "spilled-pages";
     /** {@link #writeBufferWaitsFor}: a write waits if its bucket's page is not in the page cache. */
     public static final String UNCACHED_PAGES = "uncached-pages";
