@@ -1145,17 +1145,34 @@ class PageStoreTest {
      */
     @Test
     void blindWritesToPagesSoonWrittenAgainDoNotWait() {
+        // the tables' hash seeds fixed, so runs repeat: the pages in RocksDB (15 to 77 of about 500)
+        // and the writes that wait move with them. Over 16 seed pairs, 4,505 to 24,691 writes waited;
+        // with every write to a page in RocksDB waiting, 41,211 to 56,646 (their table went out to
+        // RocksDB). With these seeds: 15,713, and 48,223 with every such write waiting.
+        PageStoreStats stats = countAndMarkEvents(11, 12);
+        assertThat(stats.spilledPages()).as("the state is larger than memory: %s", stats).isPositive();
+        assertThat(stats.bufferedWrites()).as("blind writes that waited, of %d: %s", COUNTER_EVENTS, stats)
+                .isLessThan(COUNTER_EVENTS / 4);
+        assertThat(stats.warmPageWrites()).as("writes to warm pages in RocksDB, faulted in").isPositive();
+    }
+
+    private static final int COUNTER_EVENTS = 120_000;
+
+    /**
+     * The counter in small over tables of these hash seeds: each event reads and rewrites a key's
+     * count and blindly writes its last event; every count is checked as it is read and at the end.
+     */
+    private PageStoreStats countAndMarkEvents(int countSeed, int lastSeed) {
         PageStoreConfig config = tiny("zsmalloc").withPageCacheBytes(64 * 1024).withPoolBytes(128 * 4096)
                 .withWriteBufferBytes(32 * 1024);
         try (PageStore store = new PageStore(config, 0, 1)) {
-            int counts = store.createTable("count");
-            int last = store.createTable("lastEvent");
+            int counts = store.createTable("count", countSeed);
+            int last = store.createTable("lastEvent", lastSeed);
             Map<Integer, Long> model = new HashMap<>();
             ValueView view = new ValueView();
             Random random = new Random(9);
-            int keys = 6_000; // about 500 pages, some 6% of them in RocksDB
-            int events = 120_000;
-            for (int i = 0; i < events; i++) {
+            int keys = 6_000; // about 500 pages, 3-15% of them in RocksDB
+            for (int i = 0; i < COUNTER_EVENTS; i++) {
                 int k = random.nextInt(keys);
                 byte[] key = shortKey(k);
                 long count = store.get(counts, 0, key, 0, key.length, key.length, view)
@@ -1169,17 +1186,12 @@ class PageStoreTest {
                 }
             }
             PageStoreStats stats = store.stats();
-            assertThat(stats.swapIns()).as("the state is larger than memory: %s", stats).isGreaterThan(events / 100);
-            // with every such write waiting, 53,611 waited (their table went out to RocksDB); with the
-            // rule, 7,408 (5,449 when one short distance brought a page back)
-            assertThat(stats.bufferedWrites()).as("blind writes that waited, of %d: %s", events, stats)
-                    .isLessThan(events / 10);
-            assertThat(stats.warmPageWrites()).as("writes to warm pages in RocksDB, faulted in").isPositive();
             for (int k = 0; k < keys; k++) {
                 byte[] key = shortKey(k);
                 assertThat(store.get(counts, 0, key, 0, key.length, key.length, view)).isEqualTo(model.containsKey(k));
             }
             store.checkInvariants();
+            return stats;
         }
     }
 

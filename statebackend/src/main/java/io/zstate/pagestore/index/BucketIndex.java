@@ -581,7 +581,6 @@ public final class BucketIndex {
             pending.apply(head, applier);
             return false;
         }
-        pager.usedOut(head);
         boolean hadLog = pending.hasLog();
         pending.add(op, head, table, keyGroup, key, keyOffset, keyLength, prefixLength, value, valueOffset,
                 valueLength);
@@ -601,6 +600,7 @@ public final class BucketIndex {
             return false;
         }
         if (pager.writeMayWait(head)) {
+            pager.usedOut(head); // the caller tests this last: true means the write waits
             return true;
         }
         warmPageWrites++;
