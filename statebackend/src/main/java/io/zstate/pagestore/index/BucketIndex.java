@@ -599,8 +599,7 @@ public final class BucketIndex {
         if (!pager.isInRocksDbOnly(head)) {
             return false;
         }
-        if (pager.writeMayWait(head)) {
-            pager.usedOut(head); // the caller tests this last: true means the write waits
+        if (pager.writeMayWait(head)) { // the caller tests this last: true means the write waits
             return true;
         }
         warmPageWrites++;

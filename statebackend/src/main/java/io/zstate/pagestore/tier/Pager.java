@@ -364,11 +364,12 @@ public final class Pager implements AutoCloseable {
     }
 
     /**
-     * Decides whether a write to a page in RocksDB alone may wait instead of faulting the page in
-     * (the write buffer asks; false for any other page): it may unless the page has been used out
-     * of memory twice in a row soon after its last use there. Its refault distance, the pages that
-     * left memory for RocksDB since it was last used out of memory (it left, or a write to it
-     * waited), is compared with an eighth of the pages memory holds, as the kernel's workingset
+     * Decides whether a write to a page in RocksDB alone ({@link #isInRocksDbOnly}) waits instead
+     * of faulting the page in (the write buffer asks, and lets it wait on true: the wait is recorded
+     * here as a use of the page): it waits unless the page has been used out of memory twice in a
+     * row soon after its last use there. Its refault distance, the pages that left memory for
+     * RocksDB since it was last used out of memory (it left, or a write to it waited), is
+     * compared with an eighth of the pages memory holds, as the kernel's workingset
      * detection compares a refault's distance with its LRU lists; a first short distance marks the
      * page warm (the write still waits), a second one in a row brings it back (the kernel's
      * activation of a page that was in the workingset), a long one clears the mark. So a page
@@ -378,39 +379,30 @@ public final class Pager implements AutoCloseable {
      * rare and two in a row rarer, so nearly every write waits.
      *
      * <p>The clock counts departures, and a write that waits counts as the departure its fault would
-     * have caused ({@link #usedOut}): the clock runs as without the buffer, so the waits do not
-     * change the signal they are judged by (a clock of real departures alone slowed as writes
-     * waited, and turned them back into faults).
+     * have caused (it ticks the clock and stamps the page): the clock runs as without the buffer,
+     * so the waits do not change the signal they are judged by (a clock of real departures alone
+     * slowed as writes waited, and turned them back into faults).
      */
     public boolean writeMayWait(int pageId) {
-        if (!isInRocksDbOnly(pageId)) {
-            return false;
-        }
         int inMemory = table.live() - table.spilledPages();
-        if (leaveClock - table.lastUsedOut(pageId) >= inMemory / WORKING_SET_MARGIN) {
-            table.warmOut(pageId, false);
-            return true;
+        boolean shortDistance = leaveClock - table.lastUsedOut(pageId) < inMemory / WORKING_SET_MARGIN;
+        if (shortDistance && table.isWarmOut(pageId)) {
+            return false; // the second short distance in a row: the page comes back
         }
-        if (!table.isWarmOut(pageId)) {
-            table.warmOut(pageId, true);
-            return true;
-        }
-        return false;
+        table.warmOut(pageId, shortDistance);
+        table.usedOut(pageId, ++leaveClock);
+        return true;
     }
 
     /**
-     * A write to a page in RocksDB alone waits: a use of the page while out of memory. The clock
-     * ticks as for the page the fault it spares would have sent out, so the clock runs as it would
-     * without the buffer: waits that spared faults do not shorten the distances they are judged by.
+     * Where a page may have left memory: if it is now in RocksDB alone, the leave clock ticks and
+     * the page is stamped, not warm.
      */
-    public void usedOut(int pageId) {
-        table.usedOut(pageId, ++leaveClock);
-    }
-
-    /** A page leaves memory for RocksDB alone: the leave clock ticks, the page is stamped, not warm. */
-    private void leftMemory(int pageId) {
-        table.usedOut(pageId, ++leaveClock);
-        table.warmOut(pageId, false);
+    private void leftMemoryIfOut(int pageId) {
+        if (isInRocksDbOnly(pageId)) {
+            table.usedOut(pageId, ++leaveClock);
+            table.warmOut(pageId, false);
+        }
     }
 
     /**
@@ -777,9 +769,7 @@ public final class Pager implements AutoCloseable {
             counters.cleanDrops++;
         }
         table.cacheSlot(pageId, PageTable.NOT_CACHED);
-        if (table.isSpilled(pageId)) {
-            leftMemory(pageId);
-        }
+        leftMemoryIfOut(pageId);
         cache.vacate(slot);
         if (recompressing) {
             recompressOne();
@@ -1013,9 +1003,7 @@ public final class Pager implements AutoCloseable {
             }
             case IN_SPILL -> {
                 table.spilled(pageId, true);
-                if (table.cacheSlot(pageId) == PageTable.NOT_CACHED) {
-                    leftMemory(pageId);
-                }
+                leftMemoryIfOut(pageId);
             }
             default -> table.poolHandle(pageId, stored);
         }
@@ -1178,9 +1166,7 @@ public final class Pager implements AutoCloseable {
             for (int i = 0; i < pending; i++) {
                 table.poolHandle(pages[i], 0);
                 table.spilled(pages[i], true);
-                if (table.cacheSlot(pages[i]) == PageTable.NOT_CACHED) {
-                    leftMemory(pages[i]);
-                }
+                leftMemoryIfOut(pages[i]);
             }
             for (int i = 0; i < pendingPins.size(); i++) {
                 pins.writtenBack(pendingPins.get(i), pinKeys[i]);
@@ -1411,7 +1397,6 @@ public final class Pager implements AutoCloseable {
             }
         }
         long inPool = 0;
-        long spilled = 0;
         long same = 0;
         for (int id = 0; id < table.idsUsed(); id++) {
             if (!table.isLive(id)) {
@@ -1419,14 +1404,12 @@ public final class Pager implements AutoCloseable {
             }
             if (table.poolHandle(id) != 0) {
                 inPool++;
-            } else if (table.isSpilled(id)) {
-                spilled++;
             } else if (table.isSame(id)) {
                 same++;
             }
         }
-        TierCounters.PagePlacement pages =
-                new TierCounters.PagePlacement(cache.used(), dirty, inPool, spilled, same, table.live());
+        TierCounters.PagePlacement pages = new TierCounters.PagePlacement(cache.used(), dirty, inPool,
+                table.spilledPages(), same, table.live());
         TierCounters.Pins pinned = new TierCounters.Pins(pins.openSnapshots(), pins.pinnedPoolObjects(),
                 pins.pinnedPoolBytes(), pins.spilledPins(), pins.saves());
         return counters.stats(pages, pinned, pool.stats(), pageSize, spillProperties ? spill.memoryBytes() : 0,
