@@ -42,6 +42,7 @@ final class ZKeyedStateBackendBuilder<K> implements StateBackendBuilder<ZKeyedSt
     private IncrementalSettings incremental = IncrementalSettings.OFF;
     private boolean backgroundReaper;
     private boolean slotPoolBalancing = true;
+    private boolean timerHeap = true;
     private double reaperCpuLimit = 1.0;
 
     ZKeyedStateBackendBuilder(KeyedStateBackendParameters<K> parameters) {
@@ -89,6 +90,11 @@ final class ZKeyedStateBackendBuilder<K> implements StateBackendBuilder<ZKeyedSt
     }
 
     /** Whether the slot's reaper balances this backend's pool with the slot's others (managed memory only). */
+    ZKeyedStateBackendBuilder<K> setTimerHeap(boolean timerHeap) {
+        this.timerHeap = timerHeap;
+        return this;
+    }
+
     ZKeyedStateBackendBuilder<K> setSlotPoolBalancing(boolean slotPoolBalancing) {
         this.slotPoolBalancing = slotPoolBalancing;
         return this;
@@ -142,7 +148,7 @@ final class ZKeyedStateBackendBuilder<K> implements StateBackendBuilder<ZKeyedSt
                     store.whenReleased(own::close);
                 }
             }
-            ZStateTables tables = new ZStateTables(store, range, parameters.getNumberOfKeyGroups());
+            ZStateTables tables = new ZStateTables(store, range, parameters.getNumberOfKeyGroups(), timerHeap);
             TypeSerializer<K> keySerializer = new ZRestoreOperation<>(
                             tables, parameters.getKeySerializer(),
                             parameters.getEnv().getUserCodeClassLoader().asClassLoader())

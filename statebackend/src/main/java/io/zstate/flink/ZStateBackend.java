@@ -72,6 +72,8 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
     /** "auto", "true" or "false" ({@link ZStateOptions#BACKGROUND_REAPER}). */
     private final String backgroundReaper;
     private final boolean slotPoolBalancing;
+    /** Flink's timers in zstate's {@code TimerHeap} ({@link ZStateOptions#TIMER_HEAP}). */
+    private final boolean timerHeap;
     private final double reaperCpuLimit;
     private final double spillMemoryFraction;
     private final String spillDirectory; // null: the TaskManager's working directory
@@ -95,6 +97,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
         this.reclaimBatchFrames = ZStateOptions.RECLAIM_BATCH_FRAMES.defaultValue();
         this.backgroundReaper = ZStateOptions.BACKGROUND_REAPER.defaultValue();
         this.slotPoolBalancing = ZStateOptions.SLOT_POOL_BALANCING.defaultValue();
+        this.timerHeap = ZStateOptions.TIMER_HEAP.defaultValue();
         this.reaperCpuLimit = ZStateOptions.REAPER_CPU_LIMIT.defaultValue();
         this.spillMemoryFraction = ZStateOptions.SPILL_MEMORY_FRACTION.defaultValue();
         this.spillDirectory = null;
@@ -190,6 +193,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
                     String.join(", ", ZStateOptions.BACKGROUND_REAPER_VALUES));
         }
         this.slotPoolBalancing = config.getOptional(ZStateOptions.SLOT_POOL_BALANCING).orElse(original.slotPoolBalancing);
+        this.timerHeap = config.getOptional(ZStateOptions.TIMER_HEAP).orElse(original.timerHeap);
         this.reaperCpuLimit = config.getOptional(ZStateOptions.REAPER_CPU_LIMIT).orElse(original.reaperCpuLimit);
         if (!(reaperCpuLimit >= io.zstate.pagestore.Reaper.MIN_CPU_LIMIT && reaperCpuLimit <= 1.0)) {
             throw invalid(ZStateOptions.REAPER_CPU_LIMIT.key(), String.valueOf(reaperCpuLimit),
@@ -394,6 +398,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
                 .setBackgroundReaper(reaperRuns(backgroundReaper, Runtime.getRuntime().availableProcessors(),
                         env.getTaskManagerInfo().getConfiguration().get(TaskManagerOptions.NUM_TASK_SLOTS)))
                 .setSlotPoolBalancing(slotPoolBalancing)
+                .setTimerHeap(timerHeap)
                 .setReaperCpuLimit(reaperCpuLimit)
                 .setFaults(faultsForTests)
                 .build();
@@ -461,6 +466,7 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
                         + ", writeBufferWaitsFor=" + writeBufferWaitsFor : "")
                 + ", rawPoolFill=" + rawPoolFill
                 + ", backgroundReaper=" + backgroundReaper + (slotPoolBalancing ? "" : ", slotPoolBalancing=false")
+                + (timerHeap ? "" : ", timerHeap=false")
                 + (reaperCpuLimit < 1.0 ? ", reaperCpuLimit=" + reaperCpuLimit : "") + '}';
     }
 }

@@ -222,6 +222,18 @@ public final class ZStateOptions {
                                     + " a backend keeps the frames it took until it frees them, and the first to"
                                     + " fill the pool keeps it. Only with the pool in managed memory (no 'pool-size').");
 
+    public static final ConfigOption<Boolean> TIMER_HEAP =
+            key("state.backend.zstate.timer-heap")
+                    .booleanType()
+                    .defaultValue(true)
+                    .withDescription(
+                            "Whether Flink's timers are kept in zstate's timer heap (the default): a four-ary heap"
+                                    + " of the timers' timestamps in a primitive array, beside a set of the timers in"
+                                    + " an open-addressing table. Off: Flink's heap queue (a binary heap that compares"
+                                    + " timer objects, and a hash map per key-group). Both live on the task's heap,"
+                                    + " as Flink's heap timers do, and checkpoint in Flink's format, so the setting"
+                                    + " may change between restores.");
+
     public static final ConfigOption<Double> SPILL_MEMORY_FRACTION =
             key("state.backend.zstate.spill-memory-fraction")
                     .doubleType()

@@ -1,5 +1,6 @@
 package io.zstate.flink;
 
+import io.zstate.flink.timers.TimerQueueFactory;
 import io.zstate.pagestore.PageStore;
 import java.io.IOException;
 import java.util.Collection;
@@ -42,12 +43,16 @@ public final class ZStateTables {
     final HeapPriorityQueueSetFactory pqFactory;
 
     ZStateTables(PageStore store, KeyGroupRange keyGroupRange, int numberOfKeyGroups) {
+        this(store, keyGroupRange, numberOfKeyGroups, true);
+    }
+
+    ZStateTables(PageStore store, KeyGroupRange keyGroupRange, int numberOfKeyGroups, boolean timerHeap) {
         this.store = store;
         this.keyGroupRange = keyGroupRange;
         this.numberOfKeyGroups = numberOfKeyGroups;
         this.keyGroupPrefixBytes =
                 CompositeKeySerializationUtils.computeRequiredBytesInKeyGroupPrefix(numberOfKeyGroups);
-        this.pqFactory = new HeapPriorityQueueSetFactory(keyGroupRange, numberOfKeyGroups, 128);
+        this.pqFactory = new TimerQueueFactory(keyGroupRange, numberOfKeyGroups, 128, timerHeap);
     }
 
     /** The page store; every access to it and the decoding of what it returns hold its monitor. */
