@@ -31,6 +31,6 @@ class ZStateOptionsDocumentationTest {
             assertThat(embedded).as("conf/flink-conf-embedded.yaml mentions %s", option.key())
                     .contains(option.key());
         }
-        assertThat(options).as("options found (the test reads them all)").isEqualTo(21);
+        assertThat(options).as("options found (the test reads them all)").isEqualTo(22);
     }
 }
