@@ -16,55 +16,94 @@ import org.apache.flink.runtime.state.heap.HeapPriorityQueueSet;
 import org.apache.flink.util.CloseableIterator;
 
 /**
- * A timer queue whose priorities are {@code long}s (a timer's timestamp): a four-ary min-heap
- * that keeps each element's priority in a {@code long[]} beside it, and a set of its elements in
+ * A timer queue whose priorities are {@code long}s (a timer's timestamp): the nearest timers in a
+ * small four-ary min-heap that keeps each priority in a {@code long[]} beside its element, the
+ * later ones in buckets by timestamp (a calendar queue in two rungs), and a set of all of them in
  * an open-addressing table, for the set semantics Flink's timer services need (registering a
  * timer twice keeps one).
  *
- * <p>Why: Flink's heap queue ({@link HeapPriorityQueueSet}) compares two elements by reading both
- * objects, on each of a binary heap's levels, and keeps its set as a {@code HashMap} per
- * key-group, which hashes the key to its key-group and allocates a node on every add. With a
- * million timers waiting (the sessions example job), both are cache misses: a profile put 25% of
- * the task's time in the heap's sift-down and 15% in the maps. Here a sift reads the priorities of
- * four children from one array (one cache line, not four objects), the heap has half the
- * levels, and the set's table holds each element's hash beside it, so a probe reads an element
- * only when the hashes match.
+ * <p>Why: Flink's heap queue ({@link HeapPriorityQueueSet}) keeps every timer in one binary heap
+ * that compares two elements by reading both objects on each level, and its set as a {@code
+ * HashMap} per key-group, which hashes the key to its key-group and allocates a node on every
+ * add. With half a million timers waiting (the sessions example job) every level is a cache
+ * miss: a profile put 25% of the task's time in the heap's sift-down and 15% in the maps. A
+ * timer service's timers come nearly in order (a new timer lands a gap after the one that
+ * fired), so only the nearest need a heap: the rest wait unsorted in buckets of equal timestamp
+ * width and move into the heap a bucket at a time, when the heap runs dry.
  *
  * <pre>
- *   heap (0-based, children of i at 4i+1 .. 4i+4)      set (linear probing, at most half full)
- *     priorities  long[]   [ 5 | 9 | 7 | 6 | 8 | ...]     hashes    int[]    [ h |   | h | h |   ]
- *     elements    Object[] [ e | e | e | e | e | ...]     elements  Object[] [ e |   | e | e |   ]
- *   each element knows its heap position (HeapPriorityQueueElement's internal index)
+ *   heap: timers of bucket <= heapBucket     buckets (farBase + b << shift ...)      overflow
+ *   4-ary, long[] priorities + elements      [b1: t t t] [b2: ] [b3: t t] ... [bN-1]   [t t t t]
+ *        ^ peek/poll                         doubly linked lists in one slab          later than every bucket
+ *   add: the bucket of its timestamp (the heap if at or before heapBucket, the overflow past the last)
+ *   heap empty: the next non-empty bucket moves in; none left: the overflow is bucketed anew by its range
+ *   heap over splitAt: its range is bucketed anew, bucket 0 stays (the far timers are routed again)
  * </pre>
  *
- * <p>Invariants ({@link #checkInvariants}): every parent's priority is at most its children's;
- * {@code priorities[i]} is the priority of {@code elements[i]} and that element's internal index
- * is {@code i}; the set holds exactly the heap's elements, each reachable from its hash's home
- * slot without crossing an empty slot.
+ * <p>Each element knows where it is (HeapPriorityQueueElement's internal index): its heap
+ * position, or {@code -2 - slot} for its slab slot, so a removal finds it from the set in O(1)
+ * (a far timer is unlinked; a heap timer is replaced by the last and sifted).
  *
- * <p>The queue is a {@link HeapPriorityQueueSet} only so that Flink's snapshot wrapper and
- * managers take it: it overrides every public method and uses none of its parent's state (a test
- * checks that each public method of the parents is overridden). Unlike Flink's set it does not
- * check that an element's key belongs to the backend's key-groups (a timer's key is the
- * operator's current key, which always does); {@link #getSubsetForKeyGroup} scans the queue,
- * which only Flink's legacy raw-keyed timer snapshots call. Not thread-safe: the task's thread
- * only, as Flink's; a snapshot copies it with {@link #toArray} on that thread.
+ * <p>Invariants ({@link #checkInvariants}): a parent's priority is at most its children's;
+ * every heap timer routes to the heap and every bucket's and the overflow's timers route there
+ * (so every heap timer is earlier than every far one); while any timer is far, the heap is not
+ * empty (so its head is the queue's); {@code priorities[i]} is the priority of {@code
+ * elements[i]}, and internal indexes match positions; the set holds exactly the queued elements,
+ * each reachable from its hash's home slot without crossing an empty slot.
+ *
+ * <p>The heap's splits and refills are linear in what they move and happen when the heap has
+ * doubled or emptied, so each timer pays a constant share; timestamps all in one bucket (all
+ * equal, say) degrade to one heap, as Flink's. The queue is a {@link HeapPriorityQueueSet} only
+ * so that Flink's snapshot wrapper and managers take it: it overrides every public method and
+ * uses none of its parent's state (a test checks that each public method of the parents is
+ * overridden). Unlike Flink's set it does not check that an element's key belongs to the
+ * backend's key-groups (a timer's key is the operator's current key, which always does); {@link
+ * #getSubsetForKeyGroup} scans the queue, which only Flink's legacy raw-keyed timer snapshots
+ * call. Not thread-safe: the task's thread only, as Flink's; a snapshot copies it with {@link
+ * #toArray} on that thread.
  *
  * @param <T> the element type; {@code priorityOf} must order it as its {@code comparePriorityTo}
  */
 public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPriorityQueueSet<T> {
 
+    /** Buckets of the far timers (a power of two). */
+    static final int DEFAULT_BUCKETS = 1024;
+    /** The heap's size at which it is first bucketed. */
+    static final int DEFAULT_SPLIT_AT = 4096;
+
     private static final int ARITY = 4;
     private static final int MIN_CAPACITY = 16;
+    private static final int NONE = -1;
+    private static final int HEAP = -1;
 
     private final ToLongFunction<? super T> priorityOf;
     private final KeyExtractorFunction<T> keyExtractor;
     private final int totalKeyGroups;
+    private final int bucketCount;
+    private final int bucketBits;
+    private final int minSplitAt;
 
+    // the heap of the nearest timers
     private long[] priorities;
     private Object[] elements;
     private int size;
+    private int splitAt;
 
+    // the far timers: bucket lists (the last list is the overflow) in one slab
+    private boolean bucketed;
+    private long farBase;
+    private int shift;
+    private int heapBucket;
+    private final int[] listHeads;
+    private long[] farPriorities;
+    private Object[] farElements;
+    private int[] farNext;
+    private int[] farPrev;
+    private int farFree = NONE;
+    private int farUsed;
+    private int farCount;
+
+    // the set of all queued timers
     private int[] setHashes;
     private Object[] setElements;
     private int setMask;
@@ -75,14 +114,40 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
             int minimumCapacity,
             KeyGroupRange keyGroupRange,
             int totalKeyGroups) {
+        this(priorityOf, keyExtractor, minimumCapacity, keyGroupRange, totalKeyGroups, DEFAULT_BUCKETS,
+                DEFAULT_SPLIT_AT);
+    }
+
+    /** With {@code buckets} (a power of two) and a first split at {@code splitAt} (tests make both small). */
+    TimerHeap(
+            ToLongFunction<? super T> priorityOf,
+            KeyExtractorFunction<T> keyExtractor,
+            int minimumCapacity,
+            KeyGroupRange keyGroupRange,
+            int totalKeyGroups,
+            int buckets,
+            int splitAt) {
         super((a, b) -> Long.compare(priorityOf.applyAsLong(a), priorityOf.applyAsLong(b)),
                 keyExtractor, 1, keyGroupRange, totalKeyGroups);
+        if (Integer.bitCount(buckets) != 1 || buckets < 2 || splitAt < 2) {
+            throw new IllegalArgumentException("buckets " + buckets + " (a power of two) and split at " + splitAt);
+        }
         this.priorityOf = priorityOf;
         this.keyExtractor = keyExtractor;
         this.totalKeyGroups = totalKeyGroups;
+        this.bucketCount = buckets;
+        this.bucketBits = Integer.numberOfTrailingZeros(buckets);
+        this.minSplitAt = splitAt;
+        this.splitAt = splitAt;
         int capacity = Math.max(MIN_CAPACITY, minimumCapacity);
         this.priorities = new long[capacity];
         this.elements = new Object[capacity];
+        this.listHeads = new int[buckets + 1];
+        Arrays.fill(listHeads, NONE);
+        this.farPriorities = new long[MIN_CAPACITY];
+        this.farElements = new Object[MIN_CAPACITY];
+        this.farNext = new int[MIN_CAPACITY];
+        this.farPrev = new int[MIN_CAPACITY];
         int setCapacity = Integer.highestOneBit(capacity * 2 - 1) << 1;
         this.setHashes = new int[setCapacity];
         this.setElements = new Object[setCapacity];
@@ -107,7 +172,7 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
         }
         T head = (T) elements[0];
         removeFromSet(head);
-        removeAt(0);
+        removeFromHeap(0);
         return head;
     }
 
@@ -119,19 +184,13 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
         if (slot >= 0) {
             return false;
         }
-        if (size >= setMask / 2) {
+        if (size() >= setMask / 2) {
             growSet();
             slot = find(element, hash);
         }
         setHashes[~slot] = hash;
         setElements[~slot] = element;
-        if (size == elements.length) {
-            int capacity = size * 2;
-            priorities = Arrays.copyOf(priorities, capacity);
-            elements = Arrays.copyOf(elements, capacity);
-        }
-        int position = size++;
-        siftUp(position, priorityOf.applyAsLong(element), element);
+        enqueue(element, priorityOf.applyAsLong(element));
         return element.getInternalIndex() == 0;
     }
 
@@ -145,9 +204,13 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
         }
         T stored = (T) setElements[slot];
         deleteSlot(slot);
-        int position = stored.getInternalIndex();
-        removeAt(position);
-        return position == 0;
+        int index = stored.getInternalIndex();
+        if (index >= 0) {
+            removeFromHeap(index);
+            return index == 0;
+        }
+        removeFar(-2 - index);
+        return false; // a far timer is never the head: the heap is not empty while one waits
     }
 
     @Override
@@ -157,7 +220,7 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
 
     @Override
     public int size() {
-        return size;
+        return size + farCount;
     }
 
     @Override
@@ -172,16 +235,15 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
     /** Re-places an element whose priority changed while queued (Flink's heap offers this too). */
     @Override
     public void adjustModifiedElement(@Nonnull T element) {
-        int position = element.getInternalIndex();
-        if (position >= 0 && position < size && elements[position] == element) {
-            removeAt(position);
-            if (size == elements.length) {
-                int capacity = size * 2;
-                priorities = Arrays.copyOf(priorities, capacity);
-                elements = Arrays.copyOf(elements, capacity);
-            }
-            siftUp(size++, priorityOf.applyAsLong(element), element);
+        int index = element.getInternalIndex();
+        if (index >= 0 && index < size && elements[index] == element) {
+            removeFromHeap(index);
+        } else if (index <= -2 && -2 - index < farUsed && farElements[-2 - index] == element) {
+            removeFar(-2 - index);
+        } else {
+            return;
         }
+        enqueue(element, priorityOf.applyAsLong(element));
     }
 
     @Override
@@ -189,48 +251,49 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
         for (int i = 0; i < size; i++) {
             ((HeapPriorityQueueElement) elements[i]).setInternalIndex(HeapPriorityQueueElement.NOT_CONTAINED);
         }
+        for (int i = 0; i < farUsed; i++) {
+            if (farElements[i] != null) {
+                ((HeapPriorityQueueElement) farElements[i]).setInternalIndex(HeapPriorityQueueElement.NOT_CONTAINED);
+            }
+        }
         Arrays.fill(elements, 0, size, null);
+        Arrays.fill(farElements, 0, farUsed, null);
         Arrays.fill(setElements, null);
+        Arrays.fill(listHeads, NONE);
         size = 0;
+        farUsed = 0;
+        farFree = NONE;
+        farCount = 0;
+        bucketed = false;
+        splitAt = minSplitAt;
     }
 
-    /** The queued elements, in heap order, into {@code out} if it is large enough (as Flink's). */
+    /** The queued elements (the heap's, then the far ones), into {@code out} if it is large enough (as Flink's). */
     @Override
     @SuppressWarnings("unchecked")
     public <O> O[] toArray(O[] out) {
-        if (out.length < size) {
-            return (O[]) Arrays.copyOf(elements, size, out.getClass());
+        int total = size();
+        O[] result = out.length >= total ? out
+                : (O[]) java.lang.reflect.Array.newInstance(out.getClass().getComponentType(), total);
+        System.arraycopy(elements, 0, result, 0, size);
+        int next = size;
+        for (int i = 0; i < farUsed; i++) {
+            if (farElements[i] != null) {
+                result[next++] = (O) farElements[i];
+            }
         }
-        System.arraycopy(elements, 0, out, 0, size);
-        if (out.length > size) {
-            out[size] = null;
+        if (result.length > total) {
+            result[total] = null;
         }
-        return out;
+        return result;
     }
 
     @Override
     @Nonnull
+    @SuppressWarnings("unchecked")
     public CloseableIterator<T> iterator() {
-        return new CloseableIterator<>() {
-            private int next;
-
-            @Override
-            public boolean hasNext() {
-                return next < size;
-            }
-
-            @Override
-            @SuppressWarnings("unchecked")
-            public T next() {
-                if (next >= size) {
-                    throw new NoSuchElementException("Iterator has no next element.");
-                }
-                return (T) elements[next++];
-            }
-
-            @Override
-            public void close() {}
-        };
+        java.util.List<T> all = (java.util.List<T>) (java.util.List<?>) Arrays.asList(toArray(new Object[size()]));
+        return CloseableIterator.adapterForIterator(all.iterator());
     }
 
     /** The queued elements of one key-group (a scan: for Flink's legacy raw-keyed timer snapshots). */
@@ -239,32 +302,182 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
     @SuppressWarnings("unchecked")
     public Set<T> getSubsetForKeyGroup(int keyGroupId) {
         Set<T> subset = new HashSet<>();
-        for (int i = 0; i < size; i++) {
-            T element = (T) elements[i];
-            if (KeyGroupRangeAssignment.assignToKeyGroup(keyExtractor.extractKeyFromElement(element), totalKeyGroups)
-                    == keyGroupId) {
-                subset.add(element);
+        for (Object element : toArray(new Object[size()])) {
+            if (KeyGroupRangeAssignment.assignToKeyGroup(keyExtractor.extractKeyFromElement((T) element),
+                    totalKeyGroups) == keyGroupId) {
+                subset.add((T) element);
             }
         }
         return subset;
     }
 
+    // ---- where a timer goes -----------------------------------------------------------------
+
+    /** {@link #HEAP}, a bucket, or {@code bucketCount} (the overflow) for a timer of this priority. */
+    private int route(long priority) {
+        if (!bucketed || priority < farBase) {
+            return HEAP;
+        }
+        long bucket = (priority - farBase) >>> shift; // an unsigned offset: negative means past 2^63
+        if (bucket < 0 || bucket >= bucketCount) {
+            return bucketCount;
+        }
+        return bucket <= heapBucket ? HEAP : (int) bucket;
+    }
+
+    private void enqueue(Object element, long priority) {
+        int where = route(priority);
+        if (where == HEAP) {
+            pushHeap(priority, element);
+            if (size > splitAt) {
+                split();
+            }
+        } else {
+            link(allocateFar(priority, element), where);
+        }
+    }
+
+    /** Buckets the heap's range anew: bucket 0 stays in the heap, the rest and every far timer are routed again. */
+    private void split() {
+        long min = Long.MAX_VALUE;
+        long max = Long.MIN_VALUE;
+        for (int i = 0; i < size; i++) {
+            min = Math.min(min, priorities[i]);
+            max = Math.max(max, priorities[i]);
+        }
+        if (min != max) {
+            int[] far = farSlots();
+            Arrays.fill(listHeads, NONE);
+            bucketRange(min, max);
+            heapBucket = 0;
+            int kept = 0;
+            for (int i = 0; i < size; i++) {
+                long priority = priorities[i];
+                Object element = elements[i];
+                int where = route(priority);
+                if (where == HEAP) {
+                    priorities[kept] = priority;
+                    elements[kept] = element;
+                    ((HeapPriorityQueueElement) element).setInternalIndex(kept++);
+                } else {
+                    link(allocateFar(priority, element), where);
+                }
+            }
+            Arrays.fill(elements, kept, size, null);
+            size = kept;
+            for (int slot : far) {
+                int where = route(farPriorities[slot]);
+                if (where == HEAP) {
+                    pushUnordered(farPriorities[slot], farElements[slot]);
+                    freeFar(slot);
+                } else {
+                    link(slot, where);
+                }
+            }
+            heapify();
+        }
+        splitAt = Math.max(minSplitAt, 2 * size);
+    }
+
+    /** The heap ran dry: the next non-empty bucket moves in, or the overflow is bucketed anew by its range. */
+    private void refill() {
+        while (true) {
+            for (int bucket = heapBucket + 1; bucket < bucketCount; bucket++) {
+                int slot = listHeads[bucket];
+                if (slot == NONE) {
+                    continue;
+                }
+                listHeads[bucket] = NONE;
+                while (slot != NONE) {
+                    int next = farNext[slot];
+                    pushUnordered(farPriorities[slot], farElements[slot]);
+                    freeFar(slot);
+                    slot = next;
+                }
+                heapBucket = bucket;
+                heapify();
+                splitAt = Math.max(minSplitAt, 2 * size);
+                return;
+            }
+            long min = Long.MAX_VALUE;
+            long max = Long.MIN_VALUE;
+            for (int slot = listHeads[bucketCount]; slot != NONE; slot = farNext[slot]) {
+                min = Math.min(min, farPriorities[slot]);
+                max = Math.max(max, farPriorities[slot]);
+            }
+            int slot = listHeads[bucketCount];
+            listHeads[bucketCount] = NONE;
+            bucketRange(min, max);
+            heapBucket = -1;
+            while (slot != NONE) {
+                int next = farNext[slot];
+                link(slot, (int) ((farPriorities[slot] - farBase) >>> shift));
+                slot = next;
+            }
+        }
+    }
+
+    /** Buckets from {@code min} of a width that puts {@code max} in the last one or before. */
+    private void bucketRange(long min, long max) {
+        long range = max - min; // unsigned
+        bucketed = true;
+        farBase = min;
+        shift = Math.max(0, 64 - Long.numberOfLeadingZeros(range) - bucketBits);
+    }
+
     // ---- the heap ---------------------------------------------------------------------------
 
-    /** Removes the element at {@code position}: the last element takes its place and sifts. */
-    private void removeAt(int position) {
+    private void pushHeap(long priority, Object element) {
+        if (size == elements.length) {
+            growHeap();
+        }
+        siftUp(size++, priority, element);
+    }
+
+    private void pushUnordered(long priority, Object element) {
+        if (size == elements.length) {
+            growHeap();
+        }
+        priorities[size] = priority;
+        elements[size] = element;
+        ((HeapPriorityQueueElement) element).setInternalIndex(size);
+        size++;
+    }
+
+    private void growHeap() {
+        int capacity = elements.length * 2;
+        priorities = Arrays.copyOf(priorities, capacity);
+        elements = Arrays.copyOf(elements, capacity);
+    }
+
+    /** Floyd's heap construction over the whole heap. */
+    private void heapify() {
+        for (int i = (size - 2) / ARITY; i >= 0; i--) {
+            siftDown(i, priorities[i], elements[i]);
+        }
+    }
+
+    /** Removes the heap element at {@code position}: the last takes its place and sifts; a dry heap is refilled. */
+    private void removeFromHeap(int position) {
         ((HeapPriorityQueueElement) elements[position]).setInternalIndex(HeapPriorityQueueElement.NOT_CONTAINED);
         int last = --size;
         Object moved = elements[last];
         long movedPriority = priorities[last];
         elements[last] = null;
-        if (position == last) {
-            return;
+        if (position != last) {
+            if (position > 0 && movedPriority < priorities[(position - 1) >>> 2]) {
+                siftUp(position, movedPriority, moved);
+            } else {
+                siftDown(position, movedPriority, moved);
+            }
         }
-        if (position > 0 && movedPriority < priorities[(position - 1) >>> 2]) {
-            siftUp(position, movedPriority, moved);
-        } else {
-            siftDown(position, movedPriority, moved);
+        if (size == 0) {
+            if (farCount > 0) {
+                refill();
+            } else {
+                bucketed = false;
+                splitAt = minSplitAt;
+            }
         }
     }
 
@@ -277,7 +490,7 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
             if (p[parent] <= priority) {
                 break;
             }
-            place(parent, position, p, e);
+            moveUp(parent, position, p, e);
             position = parent;
         }
         p[position] = priority;
@@ -307,7 +520,7 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
             if (smallestPriority >= priority) {
                 break;
             }
-            place(smallest, position, p, e);
+            moveUp(smallest, position, p, e);
             position = smallest;
         }
         p[position] = priority;
@@ -315,10 +528,86 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
         ((HeapPriorityQueueElement) element).setInternalIndex(position);
     }
 
-    private static void place(int from, int to, long[] p, Object[] e) {
+    private static void moveUp(int from, int to, long[] p, Object[] e) {
         p[to] = p[from];
         e[to] = e[from];
         ((HeapPriorityQueueElement) e[to]).setInternalIndex(to);
+    }
+
+    // ---- the far timers ---------------------------------------------------------------------
+
+    private int allocateFar(long priority, Object element) {
+        int slot;
+        if (farFree != NONE) {
+            slot = farFree;
+            farFree = farNext[slot];
+        } else {
+            if (farUsed == farElements.length) {
+                if (farUsed >= Integer.MAX_VALUE / 2 - 2) {
+                    throw new IllegalStateException("more than " + farUsed + " timers wait in one queue");
+                }
+                int capacity = farUsed * 2;
+                farPriorities = Arrays.copyOf(farPriorities, capacity);
+                farElements = Arrays.copyOf(farElements, capacity);
+                farNext = Arrays.copyOf(farNext, capacity);
+                farPrev = Arrays.copyOf(farPrev, capacity);
+            }
+            slot = farUsed++;
+        }
+        farPriorities[slot] = priority;
+        farElements[slot] = element;
+        ((HeapPriorityQueueElement) element).setInternalIndex(-2 - slot);
+        farCount++;
+        return slot;
+    }
+
+    /** Puts a slab slot at the head of list {@code list} (a bucket, or the overflow). */
+    private void link(int slot, int list) {
+        int head = listHeads[list];
+        farNext[slot] = head;
+        farPrev[slot] = -2 - list; // a head's prev names its list
+        if (head != NONE) {
+            farPrev[head] = slot;
+        }
+        listHeads[list] = slot;
+    }
+
+    private void unlink(int slot) {
+        int next = farNext[slot];
+        int prev = farPrev[slot];
+        if (prev >= 0) {
+            farNext[prev] = next;
+        } else {
+            listHeads[-2 - prev] = next;
+        }
+        if (next != NONE) {
+            farPrev[next] = prev;
+        }
+    }
+
+    private void freeFar(int slot) {
+        farElements[slot] = null;
+        farNext[slot] = farFree;
+        farFree = slot;
+        farCount--;
+    }
+
+    private void removeFar(int slot) {
+        ((HeapPriorityQueueElement) farElements[slot]).setInternalIndex(HeapPriorityQueueElement.NOT_CONTAINED);
+        unlink(slot);
+        freeFar(slot);
+    }
+
+    /** The slab slots of every far timer (they stay allocated; the lists are rebuilt by the caller). */
+    private int[] farSlots() {
+        int[] slots = new int[farCount];
+        int n = 0;
+        for (int list = 0; list <= bucketCount; list++) {
+            for (int slot = listHeads[list]; slot != NONE; slot = farNext[slot]) {
+                slots[n++] = slot;
+            }
+        }
+        return slots;
     }
 
     // ---- the set ----------------------------------------------------------------------------
@@ -397,7 +686,6 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
     // ---- checks -----------------------------------------------------------------------------
 
     /** Verifies the invariants in the header; throws {@link IllegalStateException} naming the first broken one. */
-    @SuppressWarnings("unchecked")
     public void checkInvariants() {
         int inSet = 0;
         for (int slot = 0; slot <= setMask; slot++) {
@@ -412,32 +700,74 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
             if (find(element, setHashes[slot]) != slot) {
                 throw new IllegalStateException("set slot " + slot + " is not reachable from its home: " + element);
             }
-            int position = ((HeapPriorityQueueElement) element).getInternalIndex();
-            if (position < 0 || position >= size || elements[position] != element) {
-                throw new IllegalStateException(element + " is in the set but not at its heap position " + position);
+            int index = ((HeapPriorityQueueElement) element).getInternalIndex();
+            boolean inHeap = index >= 0 && index < size && elements[index] == element;
+            boolean inFar = index <= -2 && -2 - index < farUsed && farElements[-2 - index] == element;
+            if (!inHeap && !inFar) {
+                throw new IllegalStateException(element + " is in the set but not where its index " + index + " says");
             }
         }
-        if (inSet != size) {
-            throw new IllegalStateException("the set holds " + inSet + " elements, the heap " + size);
+        if (inSet != size()) {
+            throw new IllegalStateException("the set holds " + inSet + " elements, the queue " + size());
+        }
+        if (farCount > 0 && size == 0) {
+            throw new IllegalStateException(farCount + " far timers wait behind an empty heap");
+        }
+        if (!bucketed && farCount > 0) {
+            throw new IllegalStateException(farCount + " far timers without buckets");
         }
         for (int i = 0; i < size; i++) {
-            T element = (T) elements[i];
+            HeapPriorityQueueElement element = (HeapPriorityQueueElement) elements[i];
             if (element.getInternalIndex() != i) {
                 throw new IllegalStateException("heap position " + i + " holds an element that says "
                         + element.getInternalIndex());
             }
-            if (priorities[i] != priorityOf.applyAsLong(element)) {
-                throw new IllegalStateException("heap position " + i + " keeps priority " + priorities[i]
-                        + " for an element of priority " + priorityOf.applyAsLong(element));
-            }
+            checkPriority(priorities[i], element, "heap position " + i);
             if (i > 0 && priorities[(i - 1) >>> 2] > priorities[i]) {
                 throw new IllegalStateException("heap position " + i + " is smaller than its parent");
+            }
+            if (route(priorities[i]) != HEAP) {
+                throw new IllegalStateException("heap position " + i + " (" + priorities[i] + ") belongs in list "
+                        + route(priorities[i]));
             }
         }
         for (int i = size; i < elements.length; i++) {
             if (elements[i] != null) {
                 throw new IllegalStateException("heap position " + i + " past the end is not cleared");
             }
+        }
+        int linked = 0;
+        for (int list = 0; list <= bucketCount; list++) {
+            int prev = -2 - list;
+            for (int slot = listHeads[list]; slot != NONE; slot = farNext[slot]) {
+                if (++linked > farCount) {
+                    throw new IllegalStateException("the far lists hold more than " + farCount + " timers (a cycle?)");
+                }
+                if (farPrev[slot] != prev) {
+                    throw new IllegalStateException("far slot " + slot + " has prev " + farPrev[slot] + ", not " + prev);
+                }
+                HeapPriorityQueueElement element = (HeapPriorityQueueElement) farElements[slot];
+                if (element == null || element.getInternalIndex() != -2 - slot) {
+                    throw new IllegalStateException("far slot " + slot + " of list " + list + " holds " + element);
+                }
+                checkPriority(farPriorities[slot], element, "far slot " + slot);
+                if (route(farPriorities[slot]) != list) {
+                    throw new IllegalStateException("far slot " + slot + " (" + farPriorities[slot] + ") is in list "
+                            + list + " but belongs in " + route(farPriorities[slot]));
+                }
+                prev = slot;
+            }
+        }
+        if (linked != farCount) {
+            throw new IllegalStateException("the far lists hold " + linked + " timers, the count says " + farCount);
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private void checkPriority(long kept, Object element, String where) {
+        long actual = priorityOf.applyAsLong((T) element);
+        if (kept != actual) {
+            throw new IllegalStateException(where + " keeps priority " + kept + " for an element of priority " + actual);
         }
     }
 }

@@ -22,8 +22,10 @@ import org.apache.flink.runtime.state.heap.HeapPriorityQueueSet;
  * common. Among elements of equal priority the two may pick a different head, so the runs compare
  * what the contract fixes: whether an add took (and became the head), whether a removal found its
  * element, the head's priority, the size, and the polled priorities; and each step checks the
- * heap's invariants. Two or three hundred operations a run reach the set's growth and the
- * backward shifts of its deletions.
+ * heap's invariants. Runs of up to 300 operations reach the set's growth and the backward shifts
+ * of its deletions; with few buckets and an early split they reach every move between the heap,
+ * the buckets and the overflow, and priorities at the ends of {@code long} test the unsigned
+ * bucket arithmetic.
  */
 class TimerHeapPropertyTest {
 
@@ -76,17 +78,37 @@ class TimerHeapPropertyTest {
 
     @Provide
     Arbitrary<List<Op>> runs() {
+        Arbitrary<Long> priorities = Arbitraries.frequencyOf(
+                net.jqwik.api.Tuple.of(8, Arbitraries.longs().between(0, 30)),
+                net.jqwik.api.Tuple.of(1, Arbitraries.longs().between(-1_000_000, 1_000_000)),
+                net.jqwik.api.Tuple.of(1, Arbitraries.of(Long.MIN_VALUE, Long.MIN_VALUE + 1, Long.MAX_VALUE,
+                        Long.MAX_VALUE - 1, 1L << 62, -(1L << 62))));
         Arbitrary<Op> op = net.jqwik.api.Combinators.combine(
-                Arbitraries.integers().between(0, 9), Arbitraries.longs().between(0, 40),
-                Arbitraries.longs().between(0, 30))
+                Arbitraries.integers().between(0, 9), Arbitraries.longs().between(0, 40), priorities)
                 .as((kind, key, priority) -> new Op(kind < 5 ? 0 : kind < 7 ? 1 : kind < 9 ? 2 : 3, key, priority));
         return op.list().ofMinSize(1).ofMaxSize(300);
     }
 
-    @Property(tries = 300)
+    @Property(tries = 200)
     void behavesAsFlinksHeapQueueUpToTheOrderOfTies(@ForAll("runs") List<Op> run) {
-        TimerHeap<TestElement> heap = new TimerHeap<>(TestElement::getPriority, KeyExtractorFunction.forKeyedObjects(),
-                1, RANGE, KEY_GROUPS);
+        check(run, new TimerHeap<>(TestElement::getPriority, KeyExtractorFunction.forKeyedObjects(), 1, RANGE, KEY_GROUPS));
+    }
+
+    /** Four buckets and a split at eight: splits, refills and rebuckets of the overflow in every run. */
+    @Property(tries = 200)
+    void withFewBucketsAndEarlySplits(@ForAll("runs") List<Op> run) {
+        check(run, new TimerHeap<>(TestElement::getPriority, KeyExtractorFunction.forKeyedObjects(), 1, RANGE, KEY_GROUPS,
+                4, 8));
+    }
+
+    /** Two buckets, a split at two: the heap holds a bucket of a timer or two. */
+    @Property(tries = 200)
+    void withTheSmallestBucketsAndSplits(@ForAll("runs") List<Op> run) {
+        check(run, new TimerHeap<>(TestElement::getPriority, KeyExtractorFunction.forKeyedObjects(), 1, RANGE, KEY_GROUPS,
+                2, 2));
+    }
+
+    private static void check(List<Op> run, TimerHeap<TestElement> heap) {
         HeapPriorityQueueSet<TestElement> oracle = new HeapPriorityQueueSet<>(
                 PriorityComparator.forPriorityComparableObjects(), KeyExtractorFunction.forKeyedObjects(), 1,
                 RANGE, KEY_GROUPS);
