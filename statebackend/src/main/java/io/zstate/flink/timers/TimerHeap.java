@@ -5,6 +5,7 @@ import java.util.Collection;
 import java.util.HashSet;
 import java.util.NoSuchElementException;
 import java.util.Set;
+import java.util.function.ToIntFunction;
 import java.util.function.ToLongFunction;
 import javax.annotation.Nonnull;
 import javax.annotation.Nullable;
@@ -77,6 +78,7 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
     private static final int HEAP = -1;
 
     private final ToLongFunction<? super T> priorityOf;
+    private final ToIntFunction<? super T> hashing;
     private final KeyExtractorFunction<T> keyExtractor;
     private final int totalKeyGroups;
     private final int bucketCount;
@@ -108,19 +110,27 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
     private Object[] setElements;
     private int setMask;
 
+    /**
+     * @param priorityOf an element's priority, ordering elements as their {@code comparePriorityTo}
+     * @param hashOf an element's hash, equal for equal elements (its {@code hashCode}, or a stronger
+     *     one: Java's {@code 31 * h + ...} of a timer's timestamp and key collides for timers of
+     *     nearby keys and times, and each collision costs a probe an {@code equals} on a cold object)
+     */
     public TimerHeap(
             ToLongFunction<? super T> priorityOf,
+            ToIntFunction<? super T> hashOf,
             KeyExtractorFunction<T> keyExtractor,
             int minimumCapacity,
             KeyGroupRange keyGroupRange,
             int totalKeyGroups) {
-        this(priorityOf, keyExtractor, minimumCapacity, keyGroupRange, totalKeyGroups, DEFAULT_BUCKETS,
+        this(priorityOf, hashOf, keyExtractor, minimumCapacity, keyGroupRange, totalKeyGroups, DEFAULT_BUCKETS,
                 DEFAULT_SPLIT_AT);
     }
 
     /** With {@code buckets} (a power of two) and a first split at {@code splitAt} (tests make both small). */
     TimerHeap(
             ToLongFunction<? super T> priorityOf,
+            ToIntFunction<? super T> hashOf,
             KeyExtractorFunction<T> keyExtractor,
             int minimumCapacity,
             KeyGroupRange keyGroupRange,
@@ -133,6 +143,7 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
             throw new IllegalArgumentException("buckets " + buckets + " (a power of two) and split at " + splitAt);
         }
         this.priorityOf = priorityOf;
+        this.hashing = hashOf;
         this.keyExtractor = keyExtractor;
         this.totalKeyGroups = totalKeyGroups;
         this.bucketCount = buckets;
@@ -612,8 +623,9 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
 
     // ---- the set ----------------------------------------------------------------------------
 
-    private static int hashOf(Object element) {
-        int h = element.hashCode() * 0x9E3779B9;
+    @SuppressWarnings("unchecked")
+    private int hashOf(Object element) {
+        int h = hashing.applyAsInt((T) element) * 0x9E3779B9;
         return h ^ (h >>> 16);
     }
 

@@ -41,8 +41,24 @@ public final class TimerQueueFactory extends HeapPriorityQueueSetFactory {
         if (timerHeap && elementSerializer instanceof TimerSerializer) {
             // a TimerSerializer's elements are TimerHeapInternalTimers, whose priority is the timestamp
             return new TimerHeap<>(element -> ((InternalTimer<?, ?>) element).getTimestamp(),
+                    element -> timerHash((InternalTimer<?, ?>) element),
                     KeyExtractorFunction.forKeyedObjects(), minimumCapacity, keyGroupRange, totalKeyGroups);
         }
         return super.create(stateName, elementSerializer);
+    }
+
+    /**
+     * A timer's hash from its timestamp, key and namespace hashes, each mixed in (murmur3's
+     * finalizer): equal timers hash alike, as their {@code hashCode}. Their {@code hashCode} ({@code
+     * 961 * timestamp + 31 * key + namespace}) gave about every other timer of the sessions job a
+     * partner of equal hash (keys 31 apart per millisecond apart), and its set a cold {@code
+     * equals} on one poll in three (a profile: 5% of the task's time).
+     */
+    static int timerHash(InternalTimer<?, ?> timer) {
+        long h = timer.getTimestamp();
+        h = (h ^ (h >>> 33)) * 0xff51afd7ed558ccdL + timer.getKey().hashCode();
+        h = (h ^ (h >>> 33)) * 0xc4ceb9fe1a85ec53L + timer.getNamespace().hashCode();
+        h = (h ^ (h >>> 33)) * 0xff51afd7ed558ccdL;
+        return (int) (h ^ (h >>> 32));
     }
 }

@@ -30,7 +30,7 @@ class TimerHeapConformanceTest extends InternalPriorityQueueTestBase {
     }
 
     static TimerHeap<TestElement> heap(int initialCapacity) {
-        return new TimerHeap<>(TestElement::getPriority, KEY_EXTRACTOR_FUNCTION, initialCapacity,
+        return new TimerHeap<>(TestElement::getPriority, Object::hashCode, KEY_EXTRACTOR_FUNCTION, initialCapacity,
                 KEY_GROUP_RANGE, KEY_GROUP_RANGE.getNumberOfKeyGroups());
     }
 

@@ -91,20 +91,23 @@ class TimerHeapPropertyTest {
 
     @Property(tries = 200)
     void behavesAsFlinksHeapQueueUpToTheOrderOfTies(@ForAll("runs") List<Op> run) {
-        check(run, new TimerHeap<>(TestElement::getPriority, KeyExtractorFunction.forKeyedObjects(), 1, RANGE, KEY_GROUPS));
+        check(run, new TimerHeap<>(TestElement::getPriority, Object::hashCode, KeyExtractorFunction.forKeyedObjects(),
+                1, RANGE, KEY_GROUPS));
     }
 
     /** Four buckets and a split at eight: splits, refills and rebuckets of the overflow in every run. */
     @Property(tries = 200)
     void withFewBucketsAndEarlySplits(@ForAll("runs") List<Op> run) {
-        check(run, new TimerHeap<>(TestElement::getPriority, KeyExtractorFunction.forKeyedObjects(), 1, RANGE, KEY_GROUPS,
+        check(run, new TimerHeap<>(TestElement::getPriority, Object::hashCode, KeyExtractorFunction.forKeyedObjects(),
+                1, RANGE, KEY_GROUPS,
                 4, 8));
     }
 
     /** Two buckets, a split at two: the heap holds a bucket of a timer or two. */
     @Property(tries = 200)
     void withTheSmallestBucketsAndSplits(@ForAll("runs") List<Op> run) {
-        check(run, new TimerHeap<>(TestElement::getPriority, KeyExtractorFunction.forKeyedObjects(), 1, RANGE, KEY_GROUPS,
+        check(run, new TimerHeap<>(TestElement::getPriority, Object::hashCode, KeyExtractorFunction.forKeyedObjects(),
+                1, RANGE, KEY_GROUPS,
                 2, 2));
     }
 

@@ -8,7 +8,7 @@ class TimerHeapSmallBucketsConformanceTest extends InternalPriorityQueueTestBase
 
     @Override
     protected InternalPriorityQueue<TestElement> newPriorityQueue(int initialCapacity) {
-        return new TimerHeap<>(TestElement::getPriority, KEY_EXTRACTOR_FUNCTION, initialCapacity, KEY_GROUP_RANGE,
+        return new TimerHeap<>(TestElement::getPriority, Object::hashCode, KEY_EXTRACTOR_FUNCTION, initialCapacity, KEY_GROUP_RANGE,
                 KEY_GROUP_RANGE.getNumberOfKeyGroups(), 4, 8);
     }
 
