@@ -463,6 +463,9 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
 
     /** Floyd's heap construction over the whole heap. */
     private void heapify() {
+        if (size < 2) {
+            return; // a lone element's index was set where it was placed
+        }
         for (int i = (size - 2) / ARITY; i >= 0; i--) {
             siftDown(i, priorities[i], elements[i]);
         }
