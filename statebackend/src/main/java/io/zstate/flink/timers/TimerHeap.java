@@ -367,9 +367,7 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
                 Object element = elements[i];
                 int where = route(priority);
                 if (where == HEAP) {
-                    priorities[kept] = priority;
-                    elements[kept] = element;
-                    ((HeapPriorityQueueElement) element).setInternalIndex(kept++);
+                    put(kept++, priority, element);
                 } else {
                     link(allocateFar(priority, element), where);
                 }
@@ -449,10 +447,7 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
         if (size == elements.length) {
             growHeap();
         }
-        priorities[size] = priority;
-        elements[size] = element;
-        ((HeapPriorityQueueElement) element).setInternalIndex(size);
-        size++;
+        put(size++, priority, element);
     }
 
     private void growHeap() {
@@ -507,9 +502,7 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
             moveUp(parent, position, p, e);
             position = parent;
         }
-        p[position] = priority;
-        e[position] = element;
-        ((HeapPriorityQueueElement) element).setInternalIndex(position);
+        put(position, priority, element);
     }
 
     /** Places {@code element} at {@code position} or below it, moving the smallest child up. */
@@ -537,8 +530,13 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
             moveUp(smallest, position, p, e);
             position = smallest;
         }
-        p[position] = priority;
-        e[position] = element;
+        put(position, priority, element);
+    }
+
+    /** Puts a timer at a heap position: its priority beside it, its index pointing there. */
+    private void put(int position, long priority, Object element) {
+        priorities[position] = priority;
+        elements[position] = element;
         ((HeapPriorityQueueElement) element).setInternalIndex(position);
     }
 
