@@ -76,6 +76,8 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
     private static final int MIN_CAPACITY = 16;
     private static final int NONE = -1;
     private static final int HEAP = -1;
+    /** Priorities sampled to size the buckets. */
+    private static final int SAMPLES = 64;
 
     private final ToLongFunction<? super T> priorityOf;
     private final ToIntFunction<? super T> hashing;
@@ -104,6 +106,7 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
     private int farFree = NONE;
     private int farUsed;
     private int farCount;
+    private final long[] sample = new long[SAMPLES];
 
     // the set of all queued timers
     private int[] setHashes;
@@ -222,6 +225,11 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
         }
         removeFar(-2 - index);
         return false; // a far timer is never the head: the heap is not empty while one waits
+    }
+
+    /** Timers in the heap part (the rest wait in buckets): for tests. */
+    int heapSize() {
+        return size;
     }
 
     @Override
@@ -352,14 +360,19 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
     private void split() {
         long min = Long.MAX_VALUE;
         long max = Long.MIN_VALUE;
+        int stride = Math.max(1, size / SAMPLES);
+        int samples = 0;
         for (int i = 0; i < size; i++) {
             min = Math.min(min, priorities[i]);
             max = Math.max(max, priorities[i]);
         }
+        for (int i = 0; i < size && samples < SAMPLES; i += stride) {
+            sample[samples++] = priorities[i];
+        }
         if (min != max) {
             int[] far = farSlots();
             Arrays.fill(listHeads, NONE);
-            bucketRange(min, max);
+            bucketRange(min, max, samples);
             heapBucket = 0;
             int kept = 0;
             for (int i = 0; i < size; i++) {
@@ -408,27 +421,46 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
                 splitAt = Math.max(minSplitAt, 2 * size);
                 return;
             }
+            // every far timer is in the overflow now (farCount of them): bucket it anew
             long min = Long.MAX_VALUE;
             long max = Long.MIN_VALUE;
+            int stride = Math.max(1, farCount / SAMPLES);
+            int samples = 0;
+            int untilSample = 0;
             for (int slot = listHeads[bucketCount]; slot != NONE; slot = farNext[slot]) {
-                min = Math.min(min, farPriorities[slot]);
-                max = Math.max(max, farPriorities[slot]);
+                long priority = farPriorities[slot];
+                min = Math.min(min, priority);
+                max = Math.max(max, priority);
+                if (--untilSample < 0 && samples < SAMPLES) {
+                    sample[samples++] = priority;
+                    untilSample = stride - 1;
+                }
             }
             int slot = listHeads[bucketCount];
             listHeads[bucketCount] = NONE;
-            bucketRange(min, max);
+            bucketRange(min, max, samples);
             heapBucket = -1;
-            while (slot != NONE) {
+            while (slot != NONE) { // bucket 0 gets the earliest at least; the latest may stay in the overflow
                 int next = farNext[slot];
-                link(slot, (int) ((farPriorities[slot] - farBase) >>> shift));
+                link(slot, route(farPriorities[slot]));
                 slot = next;
             }
         }
     }
 
-    /** Buckets from {@code min} of a width that puts {@code max} in the last one or before. */
-    private void bucketRange(long min, long max) {
-        long range = max - min; // unsigned
+    /**
+     * Buckets from {@code min}, wide enough that the last one reaches the sample's 31/32 quantile
+     * (or {@code max}, if that quantile is {@code min}): a few far outliers (a timer at {@code
+     * Long.MAX_VALUE}) stay in the overflow rather than widen the buckets until every other timer
+     * shares the first.
+     */
+    private void bucketRange(long min, long max, int samples) {
+        Arrays.sort(sample, 0, samples);
+        long high = sample[samples - 1 - samples / 32];
+        if (high == min) {
+            high = max;
+        }
+        long range = high - min; // unsigned
         bucketed = true;
         farBase = min;
         shift = Math.max(0, 64 - Long.numberOfLeadingZeros(range) - bucketBits);

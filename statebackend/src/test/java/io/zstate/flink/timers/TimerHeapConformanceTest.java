@@ -92,6 +92,35 @@ class TimerHeapConformanceTest extends InternalPriorityQueueTestBase {
         assertThat(total).isEqualTo(60);
     }
 
+    /**
+     * One timer at {@code Long.MAX_VALUE} (a global window's cleanup) among 20,000 near ones: the
+     * buckets are sized by the timers' quantiles, not their range, so the near ones still wait in
+     * buckets (sized by the range, every one of them shared the first bucket, and the heap held
+     * them all), and everything polls in order.
+     */
+    @Test
+    void aFarOutlierLeavesTheOtherTimersInBuckets() {
+        TimerHeap<TestElement> heap = heap(4);
+        heap.add(new TestElement(0, Long.MAX_VALUE));
+        for (int i = 1; i <= 20_000; i++) {
+            heap.add(new TestElement(i, 1_000_000 + i));
+        }
+        heap.checkInvariants();
+        assertThat(heap.heapSize()).as("timers in the heap part").isLessThan(1_000);
+        long last = Long.MIN_VALUE;
+        int polled = 0;
+        for (TestElement element; (element = heap.poll()) != null; ) {
+            assertThat(element.getPriority()).isGreaterThanOrEqualTo(last);
+            last = element.getPriority();
+            if (++polled % 997 == 0) {
+                heap.checkInvariants();
+                assertThat(heap.heapSize()).as("timers in the heap part after %s polls", polled).isLessThan(1_000);
+            }
+        }
+        assertThat(polled).isEqualTo(20_001);
+        assertThat(last).isEqualTo(Long.MAX_VALUE);
+    }
+
     @Test
     void clearEmptiesTheHeapAndTheSetAndMarksTheElementsOut() {
         TimerHeap<TestElement> heap = heap(4);
