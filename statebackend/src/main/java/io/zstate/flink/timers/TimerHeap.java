@@ -356,6 +356,15 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
         }
     }
 
+    /**
+     * The heap's size at which it is next bucketed: twice what it holds, and at least an eighth
+     * of the far timers, as a split walks every one of them (so adds into the heap, timers due
+     * before the current bucket ends, pay a bounded share of the walk however many wait).
+     */
+    private int nextSplitAt() {
+        return Math.max(minSplitAt, Math.max(2 * size, farCount / 8));
+    }
+
     /** Buckets the heap's range anew: bucket 0 stays in the heap, the rest and every far timer are routed again. */
     private void split() {
         long min = Long.MAX_VALUE;
@@ -398,7 +407,7 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
             }
             heapify();
         }
-        splitAt = Math.max(minSplitAt, 2 * size);
+        splitAt = nextSplitAt();
     }
 
     /** The heap ran dry: the next non-empty bucket moves in, or the overflow is bucketed anew by its range. */
@@ -418,7 +427,7 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
                 }
                 heapBucket = bucket;
                 heapify();
-                splitAt = Math.max(minSplitAt, 2 * size);
+                splitAt = nextSplitAt();
                 return;
             }
             // every far timer is in the overflow now (farCount of them): bucket it anew
