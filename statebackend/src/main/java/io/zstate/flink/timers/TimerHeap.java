@@ -19,9 +19,9 @@ import org.apache.flink.util.CloseableIterator;
 /**
  * A timer queue whose priorities are {@code long}s (a timer's timestamp): the nearest timers in a
  * small four-ary min-heap that keeps each priority in a {@code long[]} beside its element, the
- * later ones in buckets by timestamp (a calendar queue in two rungs), and a set of all of them in
- * an open-addressing table, for the set semantics Flink's timer services need (registering a
- * timer twice keeps one).
+ * later ones in buckets by timestamp (a calendar queue in two rungs), and a set of all of them
+ * ({@link TimerSet}, open addressing) for the set semantics Flink's timer services need
+ * (registering a timer twice keeps one).
  *
  * <p>Why: Flink's heap queue ({@link HeapPriorityQueueSet}) keeps every timer in one binary heap
  * that compares two elements by reading both objects on each level, and its set as a {@code
@@ -49,8 +49,8 @@ import org.apache.flink.util.CloseableIterator;
  * every heap timer routes to the heap and every bucket's and the overflow's timers route there
  * (so every heap timer is earlier than every far one); while any timer is far, the heap is not
  * empty (so its head is the queue's); {@code priorities[i]} is the priority of {@code
- * elements[i]}, and internal indexes match positions; the set holds exactly the queued elements,
- * each reachable from its hash's home slot without crossing an empty slot.
+ * elements[i]}, and internal indexes match positions; the set holds exactly the queued elements
+ * (and its own invariants hold).
  *
  * <p>The heap's splits and refills are linear in what they move and happen when the heap has
  * doubled or emptied, so each timer pays a constant share; timestamps all in one bucket (all
@@ -80,7 +80,6 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
     private static final int SAMPLES = 64;
 
     private final ToLongFunction<? super T> priorityOf;
-    private final ToIntFunction<? super T> hashing;
     private final KeyExtractorFunction<T> keyExtractor;
     private final int totalKeyGroups;
     private final int bucketCount;
@@ -109,9 +108,7 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
     private final long[] sample = new long[SAMPLES];
 
     // the set of all queued timers
-    private int[] setHashes;
-    private Object[] setElements;
-    private int setMask;
+    private final TimerSet<T> set;
 
     /**
      * @param priorityOf an element's priority, ordering elements as their {@code comparePriorityTo}
@@ -146,7 +143,6 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
             throw new IllegalArgumentException("buckets " + buckets + " (a power of two) and split at " + splitAt);
         }
         this.priorityOf = priorityOf;
-        this.hashing = hashOf;
         this.keyExtractor = keyExtractor;
         this.totalKeyGroups = totalKeyGroups;
         this.bucketCount = buckets;
@@ -162,10 +158,7 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
         this.farElements = new Object[MIN_CAPACITY];
         this.farNext = new int[MIN_CAPACITY];
         this.farPrev = new int[MIN_CAPACITY];
-        int setCapacity = Integer.highestOneBit(capacity * 2 - 1) << 1;
-        this.setHashes = new int[setCapacity];
-        this.setElements = new Object[setCapacity];
-        this.setMask = setCapacity - 1;
+        this.set = new TimerSet<>(hashOf, capacity);
     }
 
     // ---- the queue --------------------------------------------------------------------------
@@ -185,7 +178,7 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
             return null;
         }
         T head = (T) elements[0];
-        removeFromSet(head);
+        set.removeQueued(head);
         removeFromHeap(0);
         return head;
     }
@@ -193,17 +186,9 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
     /** Adds the element unless an equal one is queued; true if it became the head. */
     @Override
     public boolean add(@Nonnull T element) {
-        int hash = hashOf(element);
-        int slot = find(element, hash);
-        if (slot >= 0) {
+        if (!set.addIfAbsent(element)) {
             return false;
         }
-        if (size() >= setMask / 2) {
-            growSet();
-            slot = find(element, hash);
-        }
-        setHashes[~slot] = hash;
-        setElements[~slot] = element;
         enqueue(element, priorityOf.applyAsLong(element));
         return element.getInternalIndex() == 0;
     }
@@ -212,12 +197,10 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
     @Override
     @SuppressWarnings("unchecked")
     public boolean remove(@Nonnull T element) {
-        int slot = find(element, hashOf(element));
-        if (slot < 0) {
+        T stored = set.removeEqual(element);
+        if (stored == null) {
             return false;
         }
-        T stored = (T) setElements[slot];
-        deleteSlot(slot);
         int index = stored.getInternalIndex();
         if (index >= 0) {
             removeFromHeap(index);
@@ -277,7 +260,7 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
         }
         Arrays.fill(elements, 0, size, null);
         Arrays.fill(farElements, 0, farUsed, null);
-        Arrays.fill(setElements, null);
+        set.clear();
         Arrays.fill(listHeads, NONE);
         size = 0;
         farUsed = 0;
@@ -663,106 +646,17 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
         return slots;
     }
 
-    // ---- the set ----------------------------------------------------------------------------
-
-    @SuppressWarnings("unchecked")
-    private int hashOf(Object element) {
-        int h = hashing.applyAsInt((T) element) * 0x9E3779B9;
-        return h ^ (h >>> 16);
-    }
-
-    /** The slot holding an element equal to {@code element}, or {@code ~slot} of the empty slot where it would go. */
-    private int find(Object element, int hash) {
-        int[] hashes = setHashes;
-        Object[] stored = setElements;
-        int mask = setMask;
-        int slot = hash & mask;
-        while (true) {
-            Object candidate = stored[slot];
-            if (candidate == null) {
-                return ~slot;
-            }
-            if (hashes[slot] == hash && (candidate == element || candidate.equals(element))) {
-                return slot;
-            }
-            slot = (slot + 1) & mask;
-        }
-    }
-
-    private void removeFromSet(Object element) {
-        int slot = find(element, hashOf(element));
-        if (slot < 0) {
-            throw new IllegalStateException("A queued timer is missing from its queue's set: " + element);
-        }
-        deleteSlot(slot);
-    }
-
-    /** Empties a slot, moving later entries of its probe run back so that none is cut off (no tombstones). */
-    private void deleteSlot(int slot) {
-        int[] hashes = setHashes;
-        Object[] stored = setElements;
-        int mask = setMask;
-        int hole = slot;
-        int next = (slot + 1) & mask;
-        while (stored[next] != null) {
-            int home = hashes[next] & mask;
-            // the entry at next may fill the hole unless its home lies cyclically in (hole, next]
-            boolean homeAfterHole = hole <= next ? (home > hole && home <= next) : (home > hole || home <= next);
-            if (!homeAfterHole) {
-                hashes[hole] = hashes[next];
-                stored[hole] = stored[next];
-                hole = next;
-            }
-            next = (next + 1) & mask;
-        }
-        stored[hole] = null;
-    }
-
-    private void growSet() {
-        int[] oldHashes = setHashes;
-        Object[] oldElements = setElements;
-        int capacity = oldElements.length * 2;
-        setHashes = new int[capacity];
-        setElements = new Object[capacity];
-        setMask = capacity - 1;
-        for (int i = 0; i < oldElements.length; i++) {
-            if (oldElements[i] != null) {
-                int slot = oldHashes[i] & setMask;
-                while (setElements[slot] != null) {
-                    slot = (slot + 1) & setMask;
-                }
-                setHashes[slot] = oldHashes[i];
-                setElements[slot] = oldElements[i];
-            }
-        }
-    }
-
     // ---- checks -----------------------------------------------------------------------------
 
     /** Verifies the invariants in the header; throws {@link IllegalStateException} naming the first broken one. */
     public void checkInvariants() {
-        int inSet = 0;
-        for (int slot = 0; slot <= setMask; slot++) {
-            Object element = setElements[slot];
-            if (element == null) {
-                continue;
-            }
-            inSet++;
-            if (setHashes[slot] != hashOf(element)) {
-                throw new IllegalStateException("set slot " + slot + " holds a stale hash for " + element);
-            }
-            if (find(element, setHashes[slot]) != slot) {
-                throw new IllegalStateException("set slot " + slot + " is not reachable from its home: " + element);
-            }
+        set.checkInvariants(element -> {
             int index = ((HeapPriorityQueueElement) element).getInternalIndex();
-            boolean inHeap = index >= 0 && index < size && elements[index] == element;
-            boolean inFar = index <= -2 && -2 - index < farUsed && farElements[-2 - index] == element;
-            if (!inHeap && !inFar) {
-                throw new IllegalStateException(element + " is in the set but not where its index " + index + " says");
-            }
-        }
-        if (inSet != size()) {
-            throw new IllegalStateException("the set holds " + inSet + " elements, the queue " + size());
+            return index >= 0 ? index < size && elements[index] == element
+                    : index <= -2 && -2 - index < farUsed && farElements[-2 - index] == element;
+        });
+        if (set.size() != size()) {
+            throw new IllegalStateException("the set holds " + set.size() + " elements, the queue " + size());
         }
         if (farCount > 0 && size == 0) {
             throw new IllegalStateException(farCount + " far timers wait behind an empty heap");
