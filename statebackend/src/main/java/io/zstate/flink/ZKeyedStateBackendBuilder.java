@@ -89,12 +89,13 @@ final class ZKeyedStateBackendBuilder<K> implements StateBackendBuilder<ZKeyedSt
         return this;
     }
 
-    /** Whether the slot's reaper balances this backend's pool with the slot's others (managed memory only). */
+    /** Whether Flink's timers wait in zstate's timer heap rather than Flink's heap queue. */
     ZKeyedStateBackendBuilder<K> setTimerHeap(boolean timerHeap) {
         this.timerHeap = timerHeap;
         return this;
     }
 
+    /** Whether the slot's reaper balances this backend's pool with the slot's others (managed memory only). */
     ZKeyedStateBackendBuilder<K> setSlotPoolBalancing(boolean slotPoolBalancing) {
         this.slotPoolBalancing = slotPoolBalancing;
         return this;
