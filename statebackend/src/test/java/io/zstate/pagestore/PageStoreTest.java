@@ -330,6 +330,9 @@ class PageStoreTest {
                     frozen = store.freeze();
                     expected = new HashMap<>(model);
                 }
+                for (int i = 0; i < 50; i++) { // written while this snapshot is surely open: copy on write,
+                    writeOne(store, table, model, random); // whatever the readers' timing (it once was not)
+                }
                 reads.add(readers.submit(() -> {
                     try (frozen) {
                         Map<String, byte[]> seen = new HashMap<>();
