@@ -206,7 +206,7 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
             removeFromHeap(index);
             return index == 0;
         }
-        removeFar(-2 - index);
+        removeFar(farSlotOrIndex(index));
         return false; // a far timer is never the head: the heap is not empty while one waits
     }
 
@@ -237,13 +237,14 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
     /** Re-places an element whose priority changed while queued (Flink's heap offers this too). */
     @Override
     public void adjustModifiedElement(@Nonnull T element) {
-        int index = element.getInternalIndex();
-        if (index >= 0 && index < size && elements[index] == element) {
-            removeFromHeap(index);
-        } else if (index <= -2 && -2 - index < farUsed && farElements[-2 - index] == element) {
-            removeFar(-2 - index);
-        } else {
+        if (!isQueued(element)) {
             return;
+        }
+        int index = element.getInternalIndex();
+        if (index >= 0) {
+            removeFromHeap(index);
+        } else {
+            removeFar(farSlotOrIndex(index));
         }
         enqueue(element, priorityOf.applyAsLong(element));
     }
@@ -570,6 +571,25 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
         ((HeapPriorityQueueElement) e[to]).setInternalIndex(to);
     }
 
+    /**
+     * A far timer's element index from its slab slot, and its slot from its index: {@code -2 -
+     * slot} either way, below -1 so that it never reads as a heap position or as Flink's
+     * {@code NOT_CONTAINED}.
+     */
+    private static int farSlotOrIndex(int slotOrIndex) {
+        return -2 - slotOrIndex;
+    }
+
+    /** Whether the element is where its index says: at its heap position or in its slab slot. */
+    private boolean isQueued(Object element) {
+        int index = ((HeapPriorityQueueElement) element).getInternalIndex();
+        if (index >= 0) {
+            return index < size && elements[index] == element;
+        }
+        int slot = farSlotOrIndex(index);
+        return slot >= 0 && slot < farUsed && farElements[slot] == element;
+    }
+
     // ---- the far timers ---------------------------------------------------------------------
 
     private int allocateFar(long priority, Object element) {
@@ -592,7 +612,7 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
         }
         farPriorities[slot] = priority;
         farElements[slot] = element;
-        ((HeapPriorityQueueElement) element).setInternalIndex(-2 - slot);
+        ((HeapPriorityQueueElement) element).setInternalIndex(farSlotOrIndex(slot));
         farCount++;
         return slot;
     }
@@ -650,11 +670,7 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
 
     /** Verifies the invariants in the header; throws {@link IllegalStateException} naming the first broken one. */
     public void checkInvariants() {
-        set.checkInvariants(element -> {
-            int index = ((HeapPriorityQueueElement) element).getInternalIndex();
-            return index >= 0 ? index < size && elements[index] == element
-                    : index <= -2 && -2 - index < farUsed && farElements[-2 - index] == element;
-        });
+        set.checkInvariants(this::isQueued);
         if (set.size() != size()) {
             throw new IllegalStateException("the set holds " + set.size() + " elements, the queue " + size());
         }
@@ -695,7 +711,7 @@ public final class TimerHeap<T extends HeapPriorityQueueElement> extends HeapPri
                     throw new IllegalStateException("far slot " + slot + " has prev " + farPrev[slot] + ", not " + prev);
                 }
                 HeapPriorityQueueElement element = (HeapPriorityQueueElement) farElements[slot];
-                if (element == null || element.getInternalIndex() != -2 - slot) {
+                if (element == null || element.getInternalIndex() != farSlotOrIndex(slot)) {
                     throw new IllegalStateException("far slot " + slot + " of list " + list + " holds " + element);
                 }
                 checkPriority(farPriorities[slot], element, "far slot " + slot);
