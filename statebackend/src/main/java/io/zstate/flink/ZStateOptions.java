@@ -82,7 +82,7 @@ public final class ZStateOptions {
     public static final ConfigOption<Double> ENTRY_CACHE_FRACTION =
             key("state.backend.zstate.entry-cache-fraction")
                     .doubleType()
-                    .defaultValue(0.0)
+                    .defaultValue(0.25)
                     .withDescription(
                             "The most of the page cache's heap (page-cache-size) that may keep hot entries rather"
                                     + " than hot pages: serialized key and value, one record each, in front of the"
@@ -92,10 +92,11 @@ public final class ZStateOptions {
                                     + " it, shrinking back when they do not; a key is admitted at its second miss,"
                                     + " less often while admissions do not pay. Point accesses of value, list,"
                                     + " reducing and aggregating states use it; map entries go to the pages directly,"
-                                    + " and a backend with map states only keeps the whole page cache for pages. 0"
-                                    + " turns it off (the default: the state suite's Zipf reads and updates gain"
-                                    + " 1.3x and 1.45x at 0.25, but the counter and windows example jobs lose 8-10%"
-                                    + " to its lookups); at most 0.9, and the pages keep at least eight pages.");
+                                    + " and a backend with map states only keeps the whole page cache for pages. A"
+                                    + " cache that pays for nothing at its least size sleeps (its records written"
+                                    + " back, accesses passing it by but for one in 64 it samples) until a hot set"
+                                    + " shows, so workloads without one pay no lookups. 0 turns it off; at most 0.9,"
+                                    + " and the pages keep at least eight pages.");
 
     public static final ConfigOption<Double> WRITE_BUFFER_FRACTION =
             key("state.backend.zstate.write-buffer-fraction")

@@ -155,10 +155,13 @@ public final class PageStore implements AutoCloseable {
         index.check(table, keyGroup);
         checkKey(key, keyOffset, keyLength, prefixLength);
         try {
-            if (prefixLength != keyLength || !entryCache()) {
+            if (prefixLength != keyLength || !entryCacheFor(table, key, keyOffset, keyLength)) {
                 return index.get(table, keyGroup, key, keyOffset, keyLength, prefixLength, out);
             }
             resizeEntriesIfAsked();
+            if (entries.isDormant()) { // it went to sleep just now
+                return index.get(table, keyGroup, key, keyOffset, keyLength, prefixLength, out);
+            }
             if (entries.get(table, keyGroup, key, keyOffset, keyLength, out)) {
                 return true;
             }
@@ -179,11 +182,12 @@ public final class PageStore implements AutoCloseable {
         checkKey(key, keyOffset, keyLength, prefixLength);
         Objects.checkFromIndexSize(valueOffset, valueLength, value.length);
         try {
-            if (prefixLength == keyLength) {
+            boolean cached = prefixLength == keyLength && entryCacheFor(table, key, keyOffset, keyLength);
+            if (cached) {
                 resizeEntriesIfAsked();
+                cached = !entries.isDormant();
             }
-            if (prefixLength != keyLength || !entryCache()
-                    || !entries.put(table, keyGroup, key, keyOffset, keyLength, value, valueOffset, valueLength)) {
+            if (!cached || !entries.put(table, keyGroup, key, keyOffset, keyLength, value, valueOffset, valueLength)) {
                 index.put(table, keyGroup, key, keyOffset, keyLength, prefixLength, value, valueOffset, valueLength);
             }
         } catch (RuntimeException | Error e) {
@@ -413,6 +417,28 @@ public final class PageStore implements AutoCloseable {
         return true;
     }
 
+    /**
+     * Whether a whole-prefix point access goes through the entry cache (made at the first): not
+     * while it sleeps, but for one access in {@link EntryCache#sampleEvery} that it is shown
+     * ({@link EntryCache#sample}), and that goes through it if it woke.
+     */
+    private boolean entryCacheFor(int table, byte[] key, int keyOffset, int keyLength) {
+        if (!entryCache()) {
+            return false;
+        }
+        if (!entries.isDormant()) {
+            return true;
+        }
+        if (--dormantCountdown > 0 || visiting) {
+            return false;
+        }
+        dormantCountdown = entries.sampleEvery();
+        return entries.sample(table, key, keyOffset, keyLength);
+    }
+
+    /** Point accesses until a dormant entry cache is shown the next. */
+    private int dormantCountdown;
+
     /** Resizes the entry cache if its last window asked (never inside a walk). */
     private void resizeEntriesIfAsked() {
         if (entries != null && entries.sizeWish() != 0 && !visiting) {
@@ -436,6 +462,8 @@ public final class PageStore implements AutoCloseable {
             } else if (target < now) {
                 entries.resize(target);
                 limitPagesBeside(entries.bytes());
+            } else if (entries.sizeWish() < 0) {
+                entries.sleep(); // at its least and paying for nothing: passed by but for samples
             } else {
                 entries.keepSize(); // at its bound
             }
@@ -838,6 +866,11 @@ public final class PageStore implements AutoCloseable {
     /** The entry cache's size now (it {@linkplain #resizeEntries resizes}); 0 if there is none (yet). */
     long entryCacheBytesNow() {
         return entries == null ? 0 : entries.bytes();
+    }
+
+    /** Times the entry cache went to sleep, and woke (tests). */
+    long[] entryCacheSleepsAndWakes() {
+        return entries == null ? new long[2] : new long[] {entries.sleeps(), entries.wakes()};
     }
 
     /** Off-heap bytes the pool's frames hold. */

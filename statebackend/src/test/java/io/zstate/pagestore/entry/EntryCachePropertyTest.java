@@ -15,6 +15,7 @@ import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
 import net.jqwik.api.statistics.Statistics;
 import net.jqwik.api.Tuple;
+import net.jqwik.api.constraints.IntRange;
 import net.jqwik.api.constraints.LongRange;
 
 /**
@@ -259,6 +260,74 @@ class EntryCachePropertyTest {
         assertThat(cache.admissions()).as("admissions of %d second misses", keys)
                 .isLessThan(4L * EntryCache.WINDOW + keys / 32);
         assertThat(writtenBack[0]).isLessThanOrEqualTo((int) cache.admissions());
+    }
+
+    /**
+     * A cache that pays for nothing sleeps and a hot set wakes it: a hot set written (dirty
+     * records), then a stream of keys seen once (read misses and blind writes, which close no
+     * window) until the cache asks for less; its owner puts it to sleep (as the page store does at
+     * the cache's least size), which writes every dirty record back, each with its last value, and
+     * leaves no record. While dormant, samples of keys seen once never wake it (the doorkeeper's
+     * false positives are about 1%, the wake line one in eight); samples of a hot set of 50 keys
+     * wake it within one decision, and it admits again.
+     */
+    @Property(tries = 10)
+    void aCacheWithoutAHotSetSleepsAndAHotSetWakesIt(@ForAll @LongRange(min = 8192, max = 65536) long bytes,
+            @ForAll @IntRange(min = 16, max = 256) int window) {
+        java.util.Map<String, byte[]> pages = new java.util.HashMap<>();
+        EntryCache cache = new EntryCache(bytes, (t, g, k, ko, kl, v, vo, vl) ->
+                pages.put(id(t, g, java.util.Arrays.copyOfRange(k, ko, ko + kl)),
+                        java.util.Arrays.copyOfRange(v, vo, vo + vl)), window);
+        ValueView view = new ValueView();
+        for (int i = 0; i < 20; i++) { // written twice: cached, dirty; then once more with another value
+            byte[] key = key(i);
+            cache.put(0, 0, key, 0, key.length, value(8, 1), 0, 8);
+            cache.put(0, 0, key, 0, key.length, value(8, 2), 0, 8);
+            cache.put(0, 0, key, 0, key.length, value(8, 3 + i), 0, 8);
+        }
+        assertThat(cache.dirtyEntries()).isPositive();
+        int accesses = 0;
+        for (int i = 0; cache.sizeWish() >= 0; i++, accesses += 2) {
+            assertThat(accesses).as("accesses before it asks for less").isLessThan(4 * EntryCache.QUIET_WINDOWS * window);
+            byte[] read = intKey(1_000_000 + i);
+            cache.get(0, 0, read, 0, read.length, view);
+            byte[] written = intKey(2_000_000 + i);
+            cache.put(0, 0, written, 0, written.length, value(8, 1), 0, 8);
+        }
+        long dirtyBefore = cache.dirtyEntries();
+        cache.sleep();
+        assertThat(cache.isDormant()).isTrue();
+        assertThat(cache.cachedEntries()).isZero();
+        assertThat(cache.dirtyEntries()).isZero();
+        cache.checkInvariants();
+        assertThat(pages).as("dirty records written back at sleep").hasSizeGreaterThanOrEqualTo((int) dirtyBefore);
+        for (int i = 0; i < 20; i++) {
+            byte[] key = key(i);
+            byte[] back = pages.get(id(0, 0, key));
+            if (back != null) {
+                assertThat(back).as("key %d written back with its last value", i).isEqualTo(value(8, 3 + i));
+            }
+        }
+        int perDecision = cache.samplesPerDecision();
+        for (int i = 0; i < 40 * perDecision; i++) {
+            byte[] key = intKey(3_000_000 + i);
+            assertThat(cache.sample(0, key, 0, key.length)).as("a sample of a key seen once woke it").isFalse();
+        }
+        assertThat(cache.isDormant()).isTrue();
+        boolean woke = false;
+        for (int i = 0; i < 4 * perDecision && !woke; i++) {
+            byte[] key = key(i % 50);
+            woke = cache.sample(0, key, 0, key.length);
+        }
+        assertThat(woke).as("a hot set of 50 keys woke it").isTrue();
+        assertThat(cache.isDormant()).isFalse();
+        assertThat(cache.wakes()).isEqualTo(1);
+        assertThat(cache.sleeps()).isEqualTo(1);
+        assertThat(cache.admissionProbability()).isEqualTo(1.0);
+        byte[] key = key(7);
+        cache.put(0, 0, key, 0, key.length, value(8, 9), 0, 8); // a second miss (the samples saw it)
+        assertThat(cache.get(0, 0, key, 0, key.length, view)).as("admitted again after waking").isTrue();
+        cache.checkInvariants();
     }
 
     /**
