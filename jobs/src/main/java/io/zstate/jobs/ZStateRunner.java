@@ -170,9 +170,10 @@ public final class ZStateRunner extends JobRunOptions implements Callable<Intege
                     stats.cacheHitRate(), stats.poolHitRate(), stats.compressionRatio());
             System.out.printf("zstate paths      %,d swap-ins, %,d writebacks, %,d bounced, %,d clean drops%n",
                     stats.swapIns(), stats.writebacks(), stats.bounced(), stats.cleanDrops());
-            System.out.printf("zstate entries    %,d cached; %,d hits, %,d read misses, %,d admitted, %,d written into pages%n",
+            System.out.printf("zstate entries    %,d cached; %,d hits, %,d read misses, %,d admitted, %,d written into pages;"
+                    + " slept %,d times, woke %,d%n",
                     stats.cachedEntries(), stats.entryHits(), stats.entryMisses(), stats.entryAdmissions(),
-                    stats.entryWriteBacks());
+                    stats.entryWriteBacks(), stats.entrySleeps(), stats.entryWakes());
             System.out.printf("zstate writes     %,d waited in the write buffer, %.2f per applied bucket, %,d waiting;"
                     + " %,d sent to RocksDB in %,d merges; %,d to warm pages in RocksDB faulted them in%n",
                     stats.bufferedWrites(), stats.writesPerApplication(), stats.waitingWrites(), stats.writesToRocksDb(),

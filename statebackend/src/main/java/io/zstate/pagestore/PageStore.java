@@ -842,7 +842,7 @@ public final class PageStore implements AutoCloseable {
     private PageStoreStats withEntryCache(PageStoreStats stats) {
         return entries == null ? stats
                 : stats.withEntryCache(entries.hits(), entries.misses(), entries.writeBacks(), entries.cachedEntries(),
-                        entries.admissions());
+                        entries.admissions(), entries.sleeps(), entries.wakes());
     }
 
     /**
@@ -868,10 +868,6 @@ public final class PageStore implements AutoCloseable {
         return entries == null ? 0 : entries.bytes();
     }
 
-    /** Times the entry cache went to sleep, and woke (tests). */
-    long[] entryCacheSleepsAndWakes() {
-        return entries == null ? new long[2] : new long[] {entries.sleeps(), entries.wakes()};
-    }
 
     /** Off-heap bytes the pool's frames hold. */
     public long offHeapBytes() {

@@ -53,6 +53,9 @@ package io.zstate.pagestore;
  * @param cachedEntries entries in the entry cache now
  * @param entryAdmissions keys the entry cache admitted (at their second miss, while admissions
  *     pay for themselves; see {@code EntryCache})
+ * @param entrySleeps times the entry cache went to sleep (at its least size, paying for nothing:
+ *     point accesses then pass it by but for samples)
+ * @param entryWakes times a sleeping entry cache woke (its samples showed a hot set)
  * @param dictionaryStores pages stored compressed with the store's zstd dictionary
  *     (page-compression zstd, once the dictionary is trained; the other compressed stores are LZ4)
  * @param recompressions LZ4 pool copies re-encoded with the dictionary once it was trained (pages
@@ -124,6 +127,8 @@ public record PageStoreStats(
         long entryWriteBacks,
         long cachedEntries,
         long entryAdmissions,
+        long entrySleeps,
+        long entryWakes,
         long dictionaryStores,
         long recompressions,
         long dictionaryBytes,
@@ -152,21 +157,22 @@ public record PageStoreStats(
                 bounced, compressFailures, directSpills, writebacks, framesReclaimed, uncompressedBytesStored,
                 compressedBytesStored, arenaRefusals, count, openSnapshots, pinnedPoolObjects, pinnedPoolBytes,
                 pinnedSpilled, pinSaves, pinCopies, pinWritebacks, pagesPlaced, backgroundCleans, cleaningRaces,
-                entryHits, entryMisses, entryWriteBacks, cachedEntries, entryAdmissions, dictionaryStores,
-                recompressions, dictionaryBytes, buffered, applications, waiting, slotShortfalls,
+                entryHits, entryMisses, entryWriteBacks, cachedEntries, entryAdmissions, entrySleeps, entryWakes,
+                dictionaryStores, recompressions, dictionaryBytes, buffered, applications, waiting, slotShortfalls,
                 framesReclaimedForSlot, slotPoolFrames, rawPoolPages, rawStores, rawDrained, toRocksDb,
                 mergesToRocksDb, warmWrites);
     }
 
     /** These counters with the entry cache's (the facade's, added by the store). */
-    public PageStoreStats withEntryCache(long hits, long misses, long writeBacks, long entries, long admissions) {
+    public PageStoreStats withEntryCache(long hits, long misses, long writeBacks, long entries, long admissions,
+            long sleeps, long wakes) {
         return new PageStoreStats(hotPages, dirtyPages, poolPages, spilledPages, sameFilledPages, livePages,
                 poolFramesHeld, poolBytesHeld, poolPayloadBytes, hotBytes, spillMemoryBytes, spillDiskBytes,
                 cacheHits, cacheMisses, poolHits, swapIns, sameFilledHits, stores, cleanDrops, sameFilledStores,
                 bounced, compressFailures, directSpills, writebacks, framesReclaimed, uncompressedBytesStored,
                 compressedBytesStored, arenaRefusals, mapIndexes, openSnapshots, pinnedPoolObjects, pinnedPoolBytes,
                 pinnedSpilled, pinSaves, pinCopies, pinWritebacks, pagesPlaced, backgroundCleans, cleaningRaces,
-                hits, misses, writeBacks, entries, admissions, dictionaryStores, recompressions,
+                hits, misses, writeBacks, entries, admissions, sleeps, wakes, dictionaryStores, recompressions,
                 dictionaryBytes, bufferedWrites, bufferApplications, waitingWrites, slotShortfalls,
                 framesReclaimedForSlot, slotPoolFrames, rawPoolPages, rawStores, rawDrained, writesToRocksDb,
                 writeMergesToRocksDb, warmPageWrites);
@@ -219,6 +225,8 @@ public record PageStoreStats(
                 entryWriteBacks + o.entryWriteBacks,
                 cachedEntries + o.cachedEntries,
                 entryAdmissions + o.entryAdmissions,
+                entrySleeps + o.entrySleeps,
+                entryWakes + o.entryWakes,
                 dictionaryStores + o.dictionaryStores,
                 recompressions + o.recompressions,
                 dictionaryBytes + o.dictionaryBytes,

@@ -265,6 +265,7 @@ class ZStateBackendLifecycleTest {
             // the state fits the pool raw (raw-pool-fill): pages stay uncompressed there, and go with it on dispose
             assertThat((Long) ((Gauge<?>) metrics.get("zstate.rawPoolPages")).getValue()).isPositive();
             assertThat((Double) ((Gauge<?>) metrics.get("zstate.compressionRatio")).getValue()).isZero();
+            assertThat(metrics).containsKeys("zstate.entryCacheSleeps", "zstate.entryCacheWakes");
             keyed.close();
             keyed.dispose();
             assertThat(env.getMemoryManager().verifyEmpty()).as("managed memory returned").isTrue();

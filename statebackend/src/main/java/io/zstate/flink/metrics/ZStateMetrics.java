@@ -48,6 +48,8 @@ public final class ZStateMetrics {
         longGauge(group, "entryCacheWriteBacks", stats, PageStoreStats::entryWriteBacks);
         longGauge(group, "cachedEntries", stats, PageStoreStats::cachedEntries);
         longGauge(group, "entryCacheAdmissions", stats, PageStoreStats::entryAdmissions);
+        longGauge(group, "entryCacheSleeps", stats, PageStoreStats::entrySleeps);
+        longGauge(group, "entryCacheWakes", stats, PageStoreStats::entryWakes);
         longGauge(group, "framesReclaimed", stats, PageStoreStats::framesReclaimed);
         longGauge(group, "framesReclaimedForSlot", stats, PageStoreStats::framesReclaimedForSlot);
         longGauge(group, "slotShortfalls", stats, PageStoreStats::slotShortfalls);

@@ -105,7 +105,9 @@ public final class TierCounters {
                 pagesPlaced,
                 backgroundCleans,
                 cleaningRaces,
-                0, // the entry cache's five: the facade's, added by the store
+                0, // the entry cache's seven: the facade's, added by the store
+                0,
+                0,
                 0,
                 0,
                 0,
