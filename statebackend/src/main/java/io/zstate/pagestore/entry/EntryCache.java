@@ -502,13 +502,18 @@ public final class EntryCache {
             } else {
                 sizeWish = 0;
             }
-            windowAccesses = 0;
-            windowBenefit = 0;
-            windowCost = 0;
-            windowGhostHits = 0;
-            windowMisses = 0;
-            quietAccesses = 0;
+            startWindow();
         }
+    }
+
+    /** Zeroes the window's accounts and the quiet count: a window starts. */
+    private void startWindow() {
+        windowAccesses = 0;
+        windowBenefit = 0;
+        windowCost = 0;
+        windowGhostHits = 0;
+        windowMisses = 0;
+        quietAccesses = 0;
     }
 
     /** Counts a miss or write that may close no window; so many of them ask for less memory. */
@@ -578,11 +583,7 @@ public final class EntryCache {
             dormant = false;
             wakes++;
             admissionShift = 0;
-            windowAccesses = 0;
-            windowBenefit = 0;
-            windowCost = 0;
-            windowGhostHits = 0;
-            windowMisses = 0;
+            startWindow();
         }
         return wake;
     }
