@@ -868,7 +868,6 @@ public final class PageStore implements AutoCloseable {
         return entries == null ? 0 : entries.bytes();
     }
 
-
     /** Off-heap bytes the pool's frames hold. */
     public long offHeapBytes() {
         return pager.offHeapBytes();

@@ -64,14 +64,15 @@ import java.util.concurrent.ThreadLocalRandom;
  * one, so that neither hits nor admissions come), its owner puts it to {@linkplain #sleep sleep}:
  * every dirty record is written back and every record forgotten, and the owner passes point
  * accesses by it, showing it one in {@value #SAMPLE_EVERY} ({@link #sample}). A sample only asks
- * the doorkeeper whether the key came before; when at least one sample in
- * {@value #WAKE_REPEATS} of a {@value #SAMPLE_WINDOW}-sample window repeats (a Bloom filter's false
+ * the doorkeeper whether the key came before; when at least one sample in {@value #WAKE_REPEATS}
+ * repeats in two {@value #SAMPLE_WINDOW}-sample decisions in a row (a Bloom filter's false
  * positives are about 1%; a Zipf-0.99 hot set repeats a third of its samples, keys that come back
  * only after hundreds of thousands of others none) it wakes, admitting every second miss again. A
  * lookup costs a hash and a probe, which a workload without a hot set pays on every access for
  * nothing (the counter example: 0.87x with the cache awake, 2026-12-02).
  *
- * <p>Invariants ({@link #checkInvariants}): a dormant cache holds no record; every LIVE record is indexed exactly once and every
+ * <p>Invariants ({@link #checkInvariants}): a dormant cache holds no record; every LIVE record is
+ * indexed exactly once and every
  * index slot points at a LIVE record reachable by probing from its hash; no two LIVE records have
  * the same (table, key-group, key); {@code used} is the bytes of every record and filler between
  * head and tail; the per-table counts of cached and dirty records are exact.
@@ -235,7 +236,8 @@ public final class EntryCache {
      * (one access in 64 and one miss in 16 missed a key that had left unreferenced not long before,
      * every admission was taken and the hits paid for the costs twice over), -1 if it pays for none (admissions at their floor for {@value
      * #FLOOR_WINDOWS} windows in a row, or {@value #QUIET_WINDOWS} windows' worth of misses and
-     * writes without a window closing), else 0; at its least size, -1 asks to {@linkplain #sleep sleep}. Its owner {@linkplain #resize resizes} it, or not.
+     * writes without a window closing), else 0. Its owner {@linkplain #resize resizes} it, or not;
+     * at its least size, -1 asks to {@linkplain #sleep sleep}.
      */
     public int sizeWish() {
         return sizeWish;
