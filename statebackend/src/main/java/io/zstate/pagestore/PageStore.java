@@ -155,11 +155,8 @@ public final class PageStore implements AutoCloseable {
         index.check(table, keyGroup);
         checkKey(key, keyOffset, keyLength, prefixLength);
         try {
-            if (prefixLength != keyLength || !entryCacheFor(table, key, keyOffset, keyLength)) {
-                return index.get(table, keyGroup, key, keyOffset, keyLength, prefixLength, out);
-            }
-            resizeEntriesIfAsked();
-            if (entries.isDormant()) { // it went to sleep just now
+            if (prefixLength != keyLength || !entryCacheFor(table, key, keyOffset, keyLength)
+                    || !entriesAwakeAfterResizing()) {
                 return index.get(table, keyGroup, key, keyOffset, keyLength, prefixLength, out);
             }
             if (entries.get(table, keyGroup, key, keyOffset, keyLength, out)) {
@@ -182,11 +179,8 @@ public final class PageStore implements AutoCloseable {
         checkKey(key, keyOffset, keyLength, prefixLength);
         Objects.checkFromIndexSize(valueOffset, valueLength, value.length);
         try {
-            boolean cached = prefixLength == keyLength && entryCacheFor(table, key, keyOffset, keyLength);
-            if (cached) {
-                resizeEntriesIfAsked();
-                cached = !entries.isDormant();
-            }
+            boolean cached = prefixLength == keyLength && entryCacheFor(table, key, keyOffset, keyLength)
+                    && entriesAwakeAfterResizing();
             if (!cached || !entries.put(table, keyGroup, key, keyOffset, keyLength, value, valueOffset, valueLength)) {
                 index.put(table, keyGroup, key, keyOffset, keyLength, prefixLength, value, valueOffset, valueLength);
             }
@@ -438,6 +432,12 @@ public final class PageStore implements AutoCloseable {
 
     /** Point accesses until a dormant entry cache is shown the next. */
     private int dormantCountdown;
+
+    /** Resizes the entry cache if it asked, which may put it to sleep; whether it is still awake. */
+    private boolean entriesAwakeAfterResizing() {
+        resizeEntriesIfAsked();
+        return !entries.isDormant();
+    }
 
     /** Resizes the entry cache if its last window asked (never inside a walk). */
     private void resizeEntriesIfAsked() {

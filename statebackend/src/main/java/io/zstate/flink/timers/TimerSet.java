@@ -3,6 +3,7 @@ package io.zstate.flink.timers;
 import java.util.Arrays;
 import java.util.function.Predicate;
 import java.util.function.ToIntFunction;
+import org.apache.flink.runtime.state.heap.HeapPriorityQueueElement;
 
 /**
  * The set of a {@link TimerHeap}'s timers, for the set semantics Flink's timer services need
@@ -70,11 +71,9 @@ final class TimerSet<T> {
 
     /** Removes an element known to be in the set (its heap's head); throws if it is not. */
     void removeQueued(T element) {
-        int slot = find(element, hashOf(element));
-        if (slot < 0) {
+        if (removeEqual(element) == null) {
             throw new IllegalStateException("A queued timer is missing from its queue's set: " + element);
         }
-        deleteSlot(slot);
     }
 
     void clear() {
@@ -171,7 +170,7 @@ final class TimerSet<T> {
             }
             if (!queued.test(element)) {
                 throw new IllegalStateException(element + " is in the set but not where its index "
-                        + ((org.apache.flink.runtime.state.heap.HeapPriorityQueueElement) element).getInternalIndex()
+                        + ((HeapPriorityQueueElement) element).getInternalIndex()
                         + " says");
             }
         }

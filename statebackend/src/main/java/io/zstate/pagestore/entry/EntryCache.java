@@ -215,6 +215,11 @@ public final class EntryCache {
         this.capacity = (int) (bounded - 8L * slotCount - doorkeeper.heapBytes() - evicted.heapBytes()) & ~3;
         this.log = new byte[capacity];
         this.maxRecordLength = Math.min(EntryRecord.MAX_LENGTH, capacity / 8) & ~3;
+        forgetRecords();
+    }
+
+    /** An empty log and counts (the index's slots are the caller's: fresh, or zeroed). */
+    private void forgetRecords() {
         head = 0;
         tail = 0;
         used = 0;
@@ -541,11 +546,7 @@ public final class EntryCache {
     public void sleep() {
         flush(-1);
         java.util.Arrays.fill(slots, 0L);
-        head = 0;
-        tail = 0;
-        used = 0;
-        records = 0;
-        java.util.Arrays.fill(cachedPerTable, 0);
+        forgetRecords();
         dormant = true;
         sleeps++;
         samples = 0;
