@@ -236,6 +236,60 @@ abstract class AbstractZPool implements ZPool {
     }
 
     @Override
+    public final int isolateColdest(int maxFrames, ObjectCopier copier) {
+        checkMutable("isolate");
+        Objects.requireNonNull(copier, "copier");
+        if (maxFrames <= 0) {
+            return 0;
+        }
+        reclaiming = true; // the copier must not re-enter the pool, as an evictor must not
+        try {
+            return isolateFrames(maxFrames, copier);
+        } finally {
+            reclaiming = false;
+        }
+    }
+
+    @Override
+    public final int completeIsolated(java.util.function.LongPredicate free) {
+        checkMutable("complete an isolation");
+        Objects.requireNonNull(free, "free");
+        long heldBefore = framesHeld;
+        reclaiming = true;
+        try {
+            completeIsolation(free);
+        } finally {
+            reclaiming = false;
+        }
+        int released = (int) (heldBefore - framesHeld);
+        reclaimedFrames += released;
+        return released;
+    }
+
+    @Override
+    public final int isolatedFrames() {
+        return isolatedFrameCount();
+    }
+
+    /**
+     * Isolates victims from the cold end and offers their objects ({@link #offerCopy}); see
+     * {@link ZPool#isolateColdest}. A pool that cannot isolate keeps this default: nothing.
+     */
+    protected int isolateFrames(int maxFrames, ObjectCopier copier) {
+        return 0;
+    }
+
+    /** Frees the written-back objects of the isolated victims ({@link #releaseWrittenBack}) and puts the rest back. */
+    protected void completeIsolation(java.util.function.LongPredicate free) {
+        // nothing is isolated in a pool that cannot isolate
+    }
+
+    /** Frames in isolated victims. */
+    protected int isolatedFrameCount() {
+        return 0;
+    }
+
+    @Override
     public final int compact() {
         checkMutable("compact");
         int released = compactFrames();
@@ -324,6 +378,22 @@ abstract class AbstractZPool implements ZPool {
             pending[pendingCount++] = slot; // freed after the evictor's flush
         }
         return taken;
+    }
+
+    /** Hands a copy of the object in a live handle slot to {@code copier} ({@link #isolateColdest}). */
+    protected final void offerCopy(int slot, ObjectCopier copier) {
+        int size = sizeOf(slot);
+        evictScratch.clear();
+        copyOut(slot, size, evictScratch, 0);
+        evictView.limit(size).position(0);
+        copier.copy(handles.handleOf(slot), evictView);
+    }
+
+    /** Frees an object of an isolated victim whose copy is kept elsewhere ({@link #completeIsolated}). */
+    protected final void releaseWrittenBack(int slot) {
+        payloadBytes -= sizeOf(slot);
+        evictedObjects++;
+        release(slot);
     }
 
     /** What a frame-LRU pool offers of one frame; true if the evictor took every object. */

@@ -130,6 +130,38 @@ final class TracingZPool implements ZPool {
     }
 
     @Override
+    public int isolateColdest(int maxFrames, ObjectCopier copier) {
+        return pool.isolateColdest(maxFrames, copier);
+    }
+
+    /** Objects a completion frees were written back: recorded as evictions, as a reclaim's are. */
+    @Override
+    public int completeIsolated(java.util.function.LongPredicate free) {
+        java.util.List<Long> written = new java.util.ArrayList<>();
+        try {
+            return pool.completeIsolated(handle -> {
+                boolean freed = free.test(handle);
+                if (freed) {
+                    written.add(handle); // freed by the pool as soon as this returns
+                }
+                return freed;
+            });
+        } finally {
+            for (long handle : written) {
+                Long id = ids.remove(handle);
+                if (id != null) {
+                    trace.event(PoolTrace.EVICT, id);
+                }
+            }
+        }
+    }
+
+    @Override
+    public int isolatedFrames() {
+        return pool.isolatedFrames();
+    }
+
+    @Override
     public int compact() {
         return pool.compact();
     }

@@ -91,6 +91,51 @@ public interface ZPool extends AutoCloseable {
     int reclaim(int maxFrames, Evictor evictor);
 
     /**
+     * Writeback off the caller's thread, its first half (the kernel's zsmalloc isolating a zspage
+     * while its pages migrate): takes victims from the cold end of the LRU, as {@link #reclaim}
+     * does, until they hold at least {@code maxFrames} frames, and hands every live object in them
+     * to {@code copier}; nothing is freed. The victims are <em>isolated</em> until {@link
+     * #completeIsolated}: no malloc lands in them and reclaim and compaction pass them by, so the
+     * frames their objects leave are the frames that were copied; reads, writes and frees of their
+     * objects work as before (an object freed meanwhile is simply gone at completion, and a victim
+     * a free empties returns its frames at once). A pool that cannot isolate (only zsmalloc can)
+     * isolates nothing and returns 0: its owner reclaims directly. Call again only after
+     * completing. The copier must not call into this pool (as an evictor must not); if it throws,
+     * every victim is put back and the exception is rethrown.
+     *
+     * @return the frames isolated
+     * @throws IllegalStateException if victims are isolated already
+     */
+    default int isolateColdest(int maxFrames, ObjectCopier copier) {
+        return 0;
+    }
+
+    /**
+     * Ends the isolation: frees every live object of the isolated victims for which {@code free}
+     * answers true (its copy is kept elsewhere now), returns the frames of victims that empty,
+     * and puts the others back at the hot end of the LRU, open to mallocs again (as a reclaim
+     * puts back a victim its evictor refused). {@code free} must not call into this pool; if it
+     * throws, the objects it answered true for before are freed, the others stay and every victim
+     * is put back; the exception is rethrown.
+     *
+     * @return the frames released
+     */
+    default int completeIsolated(java.util.function.LongPredicate free) {
+        return 0;
+    }
+
+    /** Frames in isolated victims ({@link #isolateColdest}). */
+    default int isolatedFrames() {
+        return 0;
+    }
+
+    /** Takes a copy of one object of an isolated victim: {@code object} is valid during the call only. */
+    @FunctionalInterface
+    interface ObjectCopier {
+        void copy(long handle, ByteBuffer object);
+    }
+
+    /**
      * Moves objects from sparse frames into dense ones and releases the frames emptied.
      *
      * @return the number of frames released (0 for allocators that cannot move objects)

@@ -41,6 +41,13 @@ import java.util.BitSet;
  *   reclaim  take spans from the cold end of the LRU; hand every object to the evictor;
  *            the emptied span returns its frames. A refusal stops that span; it goes back
  *            to the hot end with what is left.
+ *   isolate  (writeback off the owner's thread) take spans from the cold end of the LRU out of
+ *            it and out of their fullness groups (the kernel's zspage isolation): no malloc
+ *            lands in them, reclaim and compaction pass them by; hand a copy of every object
+ *            to the copier; free nothing. Frees still work (an isolated span a free empties
+ *            returns its frames at once). complete: free the objects the owner says are
+ *            written back, return the spans that empty, put the rest back at the LRU's hot end
+ *            and in their groups.
  *
  * Fullness groups (kernel ZS_INUSE_RATIO_*): 1..10 for 0-9%, 10-19%, ... 90-99% in use;
  * 11 for full; a span with no object is freed at once, so group 0 stays empty.
@@ -65,6 +72,8 @@ final class ZsmallocPool extends AbstractZPool {
     private static final int GROUP_FULL = 11;
     private static final int NIL = IntLinkedLists.NIL;
     private static final int FREE_END = -1;
+    /** spanGroup of an isolated span: in no fullness group and not on the LRU. */
+    private static final byte ISOLATED = -2;
 
     private final SizeClasses classes;
     private final int frameMask;
@@ -87,6 +96,10 @@ final class ZsmallocPool extends AbstractZPool {
     private int spansUsed; // span ids below this mark have been handed out once
     private int freeSpanIds = NIL; // chained through spanFirstFrame
     private int[] frameNext = new int[0];
+    /** The isolated spans, in the order isolated, and the frames they hold. */
+    private int[] isolated = new int[16];
+    private int isolatedCount;
+    private int framesIsolated;
 
     ZsmallocPool(FrameSource source, int chainSize) {
         super(source);
@@ -219,6 +232,90 @@ final class ZsmallocPool extends AbstractZPool {
     }
 
     @Override
+    protected int isolateFrames(int maxFrames, ObjectCopier copier) {
+        if (isolatedCount > 0) {
+            throw new IllegalStateException("zsmalloc: " + isolatedCount + " spans are isolated already: complete them"
+                    + " before isolating more");
+        }
+        try {
+            while (framesIsolated < maxFrames && lru.size(0) > 0) {
+                int span = lru.last(0);
+                lru.remove(0, span);
+                unlistFullness(span);
+                spanGroup[span] = ISOLATED;
+                if (isolatedCount == isolated.length) {
+                    isolated = Arrays.copyOf(isolated, isolatedCount * 2);
+                }
+                isolated[isolatedCount++] = span;
+                framesIsolated += classes.framesPerSpan(spanClass[span]);
+                for (int slot = 0, slots = classes.objectsPerSpan(spanClass[span]); slot < slots; slot++) {
+                    int handleSlot = headerWord(span, slot);
+                    if (handleSlot >= 0) {
+                        offerCopy(handleSlot, copier);
+                    }
+                }
+            }
+        } catch (RuntimeException | Error e) {
+            completeIsolation(handle -> false); // every span back as it was
+            throw e;
+        }
+        return framesIsolated;
+    }
+
+    @Override
+    protected void completeIsolation(java.util.function.LongPredicate free) {
+        Throwable failure = null;
+        while (isolatedCount > 0) {
+            int span = isolated[--isolatedCount];
+            framesIsolated -= classes.framesPerSpan(spanClass[span]);
+            spanGroup[span] = -1; // open again: a free that empties it now frees it, any other regroups it
+            try {
+                for (int slot = 0, slots = classes.objectsPerSpan(spanClass[span]); failure == null && slot < slots;
+                        slot++) {
+                    int handleSlot = headerWord(span, slot);
+                    if (handleSlot >= 0 && free.test(handles.handleOf(handleSlot))) {
+                        boolean last = spanInUse[span] == 1;
+                        releaseWrittenBack(handleSlot);
+                        if (last) {
+                            break; // the span returned its frames
+                        }
+                    }
+                }
+            } catch (RuntimeException | Error e) {
+                failure = e; // the rest go back with every object
+            }
+            if (spanClass[span] >= 0) {
+                regroup(span);
+                lru.addFirst(0, span);
+            }
+        }
+        if (failure instanceof Error error) {
+            throw error;
+        }
+        if (failure != null) {
+            throw (RuntimeException) failure;
+        }
+    }
+
+    @Override
+    protected int isolatedFrameCount() {
+        return framesIsolated;
+    }
+
+    /** Takes a span a free emptied out of the isolated ones. */
+    private void unisolate(int span) {
+        for (int i = 0; i < isolatedCount; i++) {
+            if (isolated[i] == span) {
+                isolated[i] = isolated[--isolatedCount];
+                framesIsolated -= classes.framesPerSpan(spanClass[span]);
+                spanGroup[span] = -1;
+                return;
+            }
+        }
+        throw new IllegalStateException("zsmalloc: span " + span + " is marked isolated but not listed");
+    }
+
+    @Override
     protected int compactFrames() {
         int released = 0;
         for (int clazz = 0; clazz < classes.classes(); clazz++) {
@@ -315,6 +412,9 @@ final class ZsmallocPool extends AbstractZPool {
 
     private void freeSpan(int span) {
         assert spanInUse[span] == 0;
+        if (spanGroup[span] == ISOLATED) {
+            unisolate(span);
+        }
         unlistFullness(span);
         if (lru.contains(span)) {
             lru.remove(0, span);
@@ -388,6 +488,9 @@ final class ZsmallocPool extends AbstractZPool {
 
     /** Puts the span in the fullness list its occupancy calls for. */
     private void regroup(int span) {
+        if (spanGroup[span] == ISOLATED) {
+            return; // out of the groups until its isolation completes
+        }
         int group = group(span);
         if (spanGroup[span] != group) {
             unlistFullness(span);
@@ -510,11 +613,13 @@ final class ZsmallocPool extends AbstractZPool {
                 spanClass[span] = -1;
             }
         }
+        isolatedCount = 0;
+        framesIsolated = 0;
     }
 
     @Override
     protected long structureMetadataBytes() {
-        return 17L * spanClass.length
+        return 17L * spanClass.length + 4L * isolated.length
                 + 4L * frameNext.length
                 + 4L * spanFrames.length
                 + fullness.metadataBytes()
@@ -538,6 +643,8 @@ final class ZsmallocPool extends AbstractZPool {
         long payload = 0;
         long frames = 0;
         int liveSpans = 0;
+        int isolatedSpans = 0;
+        int isolatedSpanFrames = 0;
         int[] spansPerClass = new int[classes.classes()];
         long[] objectsPerClass = new long[classes.classes()];
         for (int span = 0; span < spansUsed; span++) {
@@ -601,11 +708,19 @@ final class ZsmallocPool extends AbstractZPool {
                 throw new IllegalStateException(
                         where + ": " + free + " free + " + inUse + " used != " + slots + " slots");
             }
-            if (fullnessOf[span] != clazz * GROUPS + group(span) || spanGroup[span] != group(span)) {
-                throw new IllegalStateException(where + ": in the wrong fullness group");
-            }
-            if (lruOf[span] != 0) {
-                throw new IllegalStateException(where + ": not on the LRU");
+            if (spanGroup[span] == ISOLATED) {
+                if (fullnessOf[span] != NIL || lruOf[span] != NIL) {
+                    throw new IllegalStateException(where + ": isolated but in a fullness group or on the LRU");
+                }
+                isolatedSpans++;
+                isolatedSpanFrames += classes.framesPerSpan(clazz);
+            } else {
+                if (fullnessOf[span] != clazz * GROUPS + group(span) || spanGroup[span] != group(span)) {
+                    throw new IllegalStateException(where + ": in the wrong fullness group");
+                }
+                if (lruOf[span] != 0) {
+                    throw new IllegalStateException(where + ": not on the LRU");
+                }
             }
             objects += inUse;
             objectsPerClass[clazz] += inUse;
@@ -613,9 +728,13 @@ final class ZsmallocPool extends AbstractZPool {
         if (!Arrays.equals(spansPerClass, classSpans) || !Arrays.equals(objectsPerClass, classObjects)) {
             throw new IllegalStateException("zsmalloc: per-class span or object counters disagree with the spans");
         }
-        if (lru.size(0) != liveSpans) {
-            throw new IllegalStateException(
-                    "zsmalloc: LRU holds " + lru.size(0) + " spans, " + liveSpans + " are live");
+        if (lru.size(0) != liveSpans - isolatedSpans) {
+            throw new IllegalStateException("zsmalloc: LRU holds " + lru.size(0) + " spans, " + liveSpans
+                    + " are live and " + isolatedSpans + " of them isolated");
+        }
+        if (isolatedSpans != isolatedCount || isolatedSpanFrames != framesIsolated) {
+            throw new IllegalStateException("zsmalloc: " + isolatedSpans + " spans in " + isolatedSpanFrames
+                    + " frames are isolated, the list says " + isolatedCount + " in " + framesIsolated);
         }
         checkCommonInvariants(objects, payload, frames);
     }

@@ -41,6 +41,31 @@ class PoolTraceTest {
         assertThat(events).as("the end mark ends the events").hasSize(8);
     }
 
+    /** A traced pool isolates as its pool does, and a completion's frees are recorded as evictions. */
+    @Test
+    void aTracedPoolRecordsWhatACompletedIsolationFreedAsEvictions() throws IOException {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (FrameSource source = new FrameSource(1L << 20, 4096);
+                ZPool pool = ZPools.tracing(ZPools.zsmalloc(source), new PoolTrace.Writer(bytes, 4096))) {
+            long a = pool.malloc(100);
+            long b = pool.malloc(3000);
+            List<Long> copied = new ArrayList<>();
+            assertThat(pool.isolateColdest(16, (handle, object) -> copied.add(handle))).isPositive();
+            assertThat(copied).containsExactlyInAnyOrder(a, b);
+            assertThat(pool.isolatedFrames()).isPositive();
+            pool.completeIsolated(handle -> handle == b); // b written back, a kept
+            assertThat(pool.isolatedFrames()).isZero();
+            assertThat(pool.stats().objects()).isEqualTo(1);
+        }
+        List<String> events = new ArrayList<>();
+        try (PoolTrace.Reader reader = new PoolTrace.Reader(new ByteArrayInputStream(bytes.toByteArray()))) {
+            while (reader.next()) {
+                events.add((char) reader.code() + "" + reader.id() + (reader.code() == PoolTrace.MALLOC ? ":" + reader.size() : ""));
+            }
+        }
+        assertThat(events).containsExactly("M0:100", "M1:3000", "E1");
+    }
+
     @Test
     void aFailingTraceNeverFailsThePoolAndReadsAsCutShort() throws IOException {
         ByteArrayOutputStream kept = new ByteArrayOutputStream();
