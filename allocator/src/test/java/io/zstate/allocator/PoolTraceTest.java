@@ -28,13 +28,7 @@ class PoolTraceTest {
             assertThat(pool.stats().objects()).isZero();
             pool.malloc(50);
         }
-        List<String> events = new ArrayList<>();
-        try (PoolTrace.Reader reader = new PoolTrace.Reader(new ByteArrayInputStream(bytes.toByteArray()))) {
-            assertThat(reader.frameSize()).isEqualTo(4096);
-            while (reader.next()) {
-                events.add((char) reader.code() + "" + reader.id() + (reader.code() == PoolTrace.MALLOC ? ":" + reader.size() : ""));
-            }
-        }
+        List<String> events = events(bytes);
         assertThat(events.subList(0, 5)).containsExactly("M0:100", "M1:3000", "M2:700", "R1", "F0");
         assertThat(events.subList(5, 7)).containsExactlyInAnyOrder("E1", "E2");
         assertThat(events.get(7)).isEqualTo("M3:50");
@@ -57,13 +51,19 @@ class PoolTraceTest {
             assertThat(pool.isolatedFrames()).isZero();
             assertThat(pool.stats().objects()).isEqualTo(1);
         }
+        assertThat(events(bytes)).containsExactly("M0:100", "M1:3000", "E1");
+    }
+
+    /** A trace's events as code, id and (for a malloc) size: "M0:100", "F0", "E1". */
+    private static List<String> events(ByteArrayOutputStream bytes) throws IOException {
         List<String> events = new ArrayList<>();
         try (PoolTrace.Reader reader = new PoolTrace.Reader(new ByteArrayInputStream(bytes.toByteArray()))) {
+            assertThat(reader.frameSize()).isEqualTo(4096);
             while (reader.next()) {
                 events.add((char) reader.code() + "" + reader.id() + (reader.code() == PoolTrace.MALLOC ? ":" + reader.size() : ""));
             }
         }
-        assertThat(events).containsExactly("M0:100", "M1:3000", "E1");
+        return events;
     }
 
     @Test
