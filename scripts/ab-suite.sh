@@ -19,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ $# -lt 2 ]; then
-    sed -n '2,20p' "$0"
+    sed -n '2,/^set -euo/{/^#/p}' "$0"
     exit 2
 fi
 base=$1
