@@ -39,7 +39,11 @@ abstract class AbstractZPool implements ZPool {
 
     private final ByteBuffer evictScratch;
     private final ByteBuffer evictView;
-    private boolean reclaiming;
+    /**
+     * Whom the pool is handing objects to right now ("its evictor", "its copier", "a completion's
+     * answer"), or null: the callee must not re-enter the pool (zswap's writeback-recursion rule).
+     */
+    private String handingTo;
     /** Handle slots an evictor accepted during the current reclaim, freed after its flush. */
     private int[] pending = new int[64];
     private int pendingCount;
@@ -212,7 +216,7 @@ abstract class AbstractZPool implements ZPool {
             return 0;
         }
         long heldBefore = framesHeld;
-        reclaiming = true;
+        handingTo = "its evictor";
         pendingCount = 0;
         try {
             reclaimFrames(maxFrames, evictor);
@@ -221,7 +225,7 @@ abstract class AbstractZPool implements ZPool {
             pendingCount = 0; // the writeback failed: every object stays
             throw e;
         } finally {
-            reclaiming = false;
+            handingTo = null;
         }
         for (int i = 0; i < pendingCount; i++) {
             int slot = pending[i];
@@ -242,11 +246,11 @@ abstract class AbstractZPool implements ZPool {
         if (maxFrames <= 0) {
             return 0;
         }
-        reclaiming = true; // the copier must not re-enter the pool, as an evictor must not
+        handingTo = "its copier";
         try {
             return isolateFrames(maxFrames, copier);
         } finally {
-            reclaiming = false;
+            handingTo = null;
         }
     }
 
@@ -255,11 +259,11 @@ abstract class AbstractZPool implements ZPool {
         checkMutable("complete an isolation");
         Objects.requireNonNull(free, "free");
         long heldBefore = framesHeld;
-        reclaiming = true;
+        handingTo = "a completion's answer";
         try {
             completeIsolation(free);
         } finally {
-            reclaiming = false;
+            handingTo = null;
         }
         int released = (int) (heldBefore - framesHeld);
         reclaimedFrames += released;
@@ -329,9 +333,9 @@ abstract class AbstractZPool implements ZPool {
         if (closed) {
             return;
         }
-        if (reclaiming) {
-            throw new IllegalStateException(
-                    "cannot close the " + type() + " pool from its own evictor while it is reclaiming");
+        if (handingTo != null) {
+            throw new IllegalStateException("cannot close the " + type() + " pool from " + handingTo
+                    + " while it hands objects to it");
         }
         closed = true;
         releaseAllFrames();
@@ -560,14 +564,10 @@ abstract class AbstractZPool implements ZPool {
 
     private void checkMutable(String operation) {
         checkOpen();
-        if (reclaiming) {
-            throw new IllegalStateException(
-                    "cannot "
-                            + operation
-                            + " while the "
-                            + type()
-                            + " pool is reclaiming: an evictor must not re-enter the pool it evicts"
-                            + " from (write evicted objects elsewhere)");
+        if (handingTo != null) {
+            throw new IllegalStateException("cannot " + operation + " while the " + type()
+                    + " pool hands objects to " + handingTo + ", which must not re-enter the pool it is"
+                    + " called from (write the objects elsewhere)");
         }
     }
 }

@@ -150,6 +150,33 @@ class ZsmallocIsolationPropertyTest {
         }
     }
 
+    /**
+     * The copier and a completion's answer must not call into the pool (zswap's writeback
+     * recursion): such a call is refused, naming whom the pool was handing objects to, and the
+     * refusal puts every span back with every object.
+     */
+    @Example
+    void aCopierOrACompletionThatReentersThePoolIsRefused() {
+        PoolSpec spec = PoolSpec.list().stream().filter(s -> s.type().equals("zsmalloc")).findFirst().orElseThrow();
+        try (FrameSource source = new FrameSource(64L * spec.frameSize(), spec.frameSize());
+                AbstractZPool pool = spec.create(source)) {
+            long a = pool.malloc(300);
+            long b = pool.malloc(300);
+            assertThatThrownBy(() -> pool.isolateColdest(1, (handle, object) -> pool.malloc(10)))
+                    .isInstanceOf(IllegalStateException.class).hasMessageContaining("its copier");
+            assertThat(pool.isolatedFrames()).isZero();
+            assertThat(pool.isolateColdest(1, (handle, object) -> {})).isPositive();
+            assertThatThrownBy(() -> pool.completeIsolated(handle -> {
+                pool.free(handle);
+                return true;
+            })).isInstanceOf(IllegalStateException.class).hasMessageContaining("a completion's answer");
+            assertThat(pool.isolatedFrames()).isZero();
+            assertThat(pool.size(a)).isEqualTo(300);
+            assertThat(pool.size(b)).isEqualTo(300);
+            pool.checkInvariants();
+        }
+    }
+
     /** One step; returns whether it isolated something. */
     private static boolean step(Run run, Op op) {
         AbstractZPool pool = run.pool;
