@@ -228,10 +228,7 @@ abstract class AbstractZPool implements ZPool {
             handingTo = null;
         }
         for (int i = 0; i < pendingCount; i++) {
-            int slot = pending[i];
-            payloadBytes -= sizeOf(slot);
-            evictedObjects++;
-            release(slot);
+            releaseWrittenBack(pending[i]);
         }
         pendingCount = 0;
         int released = (int) (heldBefore - framesHeld);
@@ -370,11 +367,7 @@ abstract class AbstractZPool implements ZPool {
      * @return whether the evictor accepted the object
      */
     protected final boolean evict(int slot, Evictor evictor) {
-        int size = sizeOf(slot);
-        evictScratch.clear();
-        copyOut(slot, size, evictScratch, 0);
-        evictView.limit(size).position(0);
-        boolean taken = evictor.evict(handles.handleOf(slot), evictView);
+        boolean taken = evictor.evict(handles.handleOf(slot), scratchCopy(slot));
         if (taken) {
             if (pendingCount == pending.length) {
                 pending = java.util.Arrays.copyOf(pending, pending.length * 2);
@@ -386,14 +379,21 @@ abstract class AbstractZPool implements ZPool {
 
     /** Hands a copy of the object in a live handle slot to {@code copier} ({@link #isolateColdest}). */
     protected final void offerCopy(int slot, ObjectCopier copier) {
+        copier.copy(handles.handleOf(slot), scratchCopy(slot));
+    }
+
+    /** A read-only view of a copy of the object in a live handle slot, in the pool's scratch (valid until the next). */
+    private ByteBuffer scratchCopy(int slot) {
         int size = sizeOf(slot);
         evictScratch.clear();
         copyOut(slot, size, evictScratch, 0);
-        evictView.limit(size).position(0);
-        copier.copy(handles.handleOf(slot), evictView);
+        return evictView.limit(size).position(0);
     }
 
-    /** Frees an object of an isolated victim whose copy is kept elsewhere ({@link #completeIsolated}). */
+    /**
+     * Frees an object whose copy is kept elsewhere now: one a reclaim's evictor took, or one of an
+     * isolated victim a completion was told is written back.
+     */
     protected final void releaseWrittenBack(int slot) {
         payloadBytes -= sizeOf(slot);
         evictedObjects++;

@@ -120,12 +120,7 @@ final class TracingZPool implements ZPool {
                 evictor.flush();
             }
         });
-        for (long handle : evicted) { // reached only when the flush succeeded: the objects are gone
-            Long id = ids.remove(handle);
-            if (id != null) {
-                trace.event(PoolTrace.EVICT, id);
-            }
-        }
+        recordEvictions(evicted); // reached only when the flush succeeded: the objects are gone
         return released;
     }
 
@@ -147,11 +142,16 @@ final class TracingZPool implements ZPool {
                 return freed;
             });
         } finally {
-            for (long handle : written) {
-                Long id = ids.remove(handle);
-                if (id != null) {
-                    trace.event(PoolTrace.EVICT, id);
-                }
+            recordEvictions(written);
+        }
+    }
+
+    /** Records objects the pool freed as written back: an eviction each. */
+    private void recordEvictions(java.util.List<Long> handles) {
+        for (long handle : handles) {
+            Long id = ids.remove(handle);
+            if (id != null) {
+                trace.event(PoolTrace.EVICT, id);
             }
         }
     }

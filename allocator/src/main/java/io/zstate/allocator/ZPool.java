@@ -106,9 +106,7 @@ public interface ZPool extends AutoCloseable {
      * @return the frames isolated
      * @throws IllegalStateException if victims are isolated already
      */
-    default int isolateColdest(int maxFrames, ObjectCopier copier) {
-        return 0;
-    }
+    int isolateColdest(int maxFrames, ObjectCopier copier);
 
     /**
      * Ends the isolation: frees every live object of the isolated victims for which {@code free}
@@ -120,14 +118,10 @@ public interface ZPool extends AutoCloseable {
      *
      * @return the frames released
      */
-    default int completeIsolated(java.util.function.LongPredicate free) {
-        return 0;
-    }
+    int completeIsolated(java.util.function.LongPredicate free);
 
     /** Frames in isolated victims ({@link #isolateColdest}). */
-    default int isolatedFrames() {
-        return 0;
-    }
+    int isolatedFrames();
 
     /** Takes a copy of one object of an isolated victim: {@code object} is valid during the call only. */
     @FunctionalInterface

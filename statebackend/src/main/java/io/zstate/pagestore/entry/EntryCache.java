@@ -72,10 +72,10 @@ import java.util.concurrent.ThreadLocalRandom;
  * nothing (the counter example: 0.87x with the cache awake, 2026-12-02).
  *
  * <p>Invariants ({@link #checkInvariants}): a dormant cache holds no record; every LIVE record is
- * indexed exactly once and every
- * index slot points at a LIVE record reachable by probing from its hash; no two LIVE records have
- * the same (table, key-group, key); {@code used} is the bytes of every record and filler between
- * head and tail; the per-table counts of cached and dirty records are exact.
+ * indexed exactly once and every index slot points at a LIVE record reachable by probing from its
+ * hash; no two LIVE records have the same (table, key-group, key); {@code used} is the bytes of
+ * every record and filler between head and tail; the per-table counts of cached and dirty records
+ * are exact.
  *
  * <p>What it touches: only its own arrays and, on write-back, the {@link WriteBack} its owner
  * gave it (the page index). The owner must never have a write-back call into this cache. It
@@ -239,9 +239,9 @@ public final class EntryCache {
     /**
      * What the last admission window says of this cache's size: 1 if it would pay for more memory
      * (one access in 64 and one miss in 16 missed a key that had left unreferenced not long before,
-     * every admission was taken and the hits paid for the costs twice over), -1 if it pays for none (admissions at their floor for {@value
-     * #FLOOR_WINDOWS} windows in a row, or {@value #QUIET_WINDOWS} windows' worth of misses and
-     * writes without a window closing), else 0. Its owner {@linkplain #resize resizes} it, or not;
+     * every admission was taken and the hits paid for the costs twice over), -1 if it pays for
+     * none (admissions at their floor for {@value #FLOOR_WINDOWS} windows in a row, or {@value
+     * #QUIET_WINDOWS} windows' worth of misses and writes without a window closing), else 0. Its owner {@linkplain #resize resizes} it, or not;
      * at its least size, -1 asks to {@linkplain #sleep sleep}.
      */
     public int sizeWish() {
