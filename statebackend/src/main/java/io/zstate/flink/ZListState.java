@@ -129,16 +129,14 @@ final class ZListState<K, N, V> extends AbstractZState<K, N, List<V>> implements
         }
     }
 
-    /** Appends {@link #out} (which starts with a delimiter) to the list at key, or stores it as the list. */
+    /**
+     * Appends {@link #out} (which starts with a delimiter) to the list at key, without reading it:
+     * the page store drops the delimiter when the list does not exist ({@code PageStore.append}).
+     */
     private void appendSerialized(int keyGroup, byte[] key) {
         synchronized (store) {
-            if (read(keyGroup, key)) {
-                store.append(info.table(), keyGroup, key, 0, key.length, key.length, out.getSharedBuffer(), 0,
-                        out.length());
-            } else {
-                store.put(info.table(), keyGroup, key, 0, key.length, key.length, out.getSharedBuffer(), 1,
-                        out.length() - 1);
-            }
+            store.append(info.table(), keyGroup, key, 0, key.length, key.length, out.getSharedBuffer(), 0,
+                    out.length());
         }
     }
 

@@ -193,14 +193,24 @@ public final class PageStore implements AutoCloseable {
     }
 
     /**
-     * Appends bytes to a key's value (ListState's merge), creating the key if absent. A value that
-     * outgrows half a page moves to blob pages; appending to a blob writes only its tail.
+     * Appends bytes to a key's value (ListState's merge: a delimiter, then elements), without
+     * reading it: {@code value} starts with a one-byte separator that is kept when the key has a
+     * value and dropped when it has none (the key is then created from the bytes after it). So a
+     * list's add never needs to know whether the list exists, and with a write buffer an append to
+     * a page not in the cache waits instead of faulting the page in. A value that outgrows half a
+     * page moves to blob pages; appending to a blob writes only its tail.
+     *
+     * @throws IllegalArgumentException if {@code value} has no separator ({@code valueLength} 0)
      */
     public void append(int table, int keyGroup, byte[] key, int keyOffset, int keyLength, int prefixLength,
             byte[] value, int valueOffset, int valueLength) {
         checkMutable(table, keyGroup);
         checkKey(key, keyOffset, keyLength, prefixLength);
         Objects.checkFromIndexSize(valueOffset, valueLength, value.length);
+        if (valueLength < WriteVisitor.APPEND_SEPARATOR_BYTES) {
+            throw new IllegalArgumentException("An append to a key of table " + index.tableName(table)
+                    + " carried no bytes: it must start with its one-byte separator (ListState's delimiter)");
+        }
         try {
             if (prefixLength == keyLength && entries != null) {
                 entries.evict(table, keyGroup, key, keyOffset, keyLength); // the merge happens in the pages

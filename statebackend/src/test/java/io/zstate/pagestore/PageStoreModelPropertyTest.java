@@ -549,7 +549,7 @@ class PageStoreModelPropertyTest {
                 byte[] more = value(random, Math.min(op.valueSize(), 5000));
                 store.append(op.table(), op.keyGroup(), valueKey, 0, valueKey.length, valueKey.length, more, 0,
                         more.length);
-                model.merge(name(op.table(), op.keyGroup(), valueKey), more, PageStoreModelPropertyTest::concat);
+                model.compute(name(op.table(), op.keyGroup(), valueKey), (k, old) -> appended(old, more));
             }
             case ITER_PREFIX -> {
                 byte[] prefix = Arrays.copyOf(mapKey, 6);
@@ -830,6 +830,14 @@ class PageStoreModelPropertyTest {
             }
         }
         return value;
+    }
+
+    /**
+     * What {@link PageStore#append} leaves of a value: the bytes appended, or, if there was no
+     * value, the appended bytes after their one-byte separator.
+     */
+    static byte[] appended(byte[] old, byte[] more) {
+        return old == null ? Arrays.copyOfRange(more, 1, more.length) : concat(old, more);
     }
 
     static byte[] concat(byte[] a, byte[] b) {

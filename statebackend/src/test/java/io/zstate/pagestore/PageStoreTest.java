@@ -498,7 +498,7 @@ class PageStoreTest {
                 byte[] more = new byte[1 + random.nextInt(60)];
                 random.nextBytes(more);
                 store.append(table, k % 2, key, 0, key.length, key.length, more, 0, more.length);
-                model.merge(name, more, PageStoreModelPropertyTest::concat);
+                model.compute(name, (n, old) -> PageStoreModelPropertyTest.appended(old, more));
             } else if (what == 5 && random.nextInt(50) == 0) {
                 store.compactPool();
             } else {
@@ -546,6 +546,8 @@ class PageStoreTest {
             byte[] key = valueKey(1);
             store.put(table, 3, key, 0, key.length, key.length, big, 0, big.length);
             byte[] appendedKey = valueKey(2);
+            byte[] separator = {','}; // an append to an absent key keeps nothing of it: the key's value is empty
+            store.append(table, 3, appendedKey, 0, appendedKey.length, appendedKey.length, separator, 0, 1);
             for (int at = 0; at < big.length; at += 1 << 20) {
                 store.append(table, 3, appendedKey, 0, appendedKey.length, appendedKey.length, big, at, 1 << 20);
             }

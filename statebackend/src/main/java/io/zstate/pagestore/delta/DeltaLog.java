@@ -1,5 +1,6 @@
 package io.zstate.pagestore.delta;
 
+import io.zstate.pagestore.WriteVisitor;
 import io.zstate.pagestore.index.Hashing;
 import java.util.Arrays;
 
@@ -20,8 +21,9 @@ import java.util.Arrays;
  *   put / delete  the older record of the key is dropped (DEAD); the new one is appended
  *   append        if the key's record comes after the last barrier and the two values are
  *                 small (MERGE_LIMIT), they merge into one record (PUT+x = PUT, APPEND+x =
- *                 APPEND, DELETE+x = PUT of x); otherwise a plain APPEND record follows and the
- *                 older one stays (replayed in order, it is exact)
+ *                 APPEND, DELETE+x = PUT of x past its separator, as PageStore.append creates
+ *                 an absent key); otherwise a plain APPEND record follows and the older one
+ *                 stays (replayed in order, it is exact)
  *   barrier       appended; earlier records stay (replay order makes them harmless)
  * </pre>
  *
@@ -108,7 +110,9 @@ public final class DeltaLog {
             // merging copies the value, and a long list would be copied at every append)
             byte oldOp = log[old];
             int oldValueLength = header.valueLength;
-            int merged = oldValueLength + valueLength;
+            // after a delete the key has no value: the append creates it from past its separator
+            int skip = oldOp == DELETE ? WriteVisitor.APPEND_SEPARATOR_BYTES : 0;
+            int merged = oldValueLength + valueLength - skip;
             int at = reserve(RecordHeader.size(table, keyGroup, keyLength, prefixLength, merged) + keyLength + merged);
             if (at < 0) {
                 return;
@@ -121,7 +125,7 @@ public final class DeltaLog {
                     prefixLength, merged);
             System.arraycopy(key, keyOffset, log, keyAt, keyLength);
             System.arraycopy(log, oldValueAt, log, keyAt + keyLength, oldValueLength);
-            System.arraycopy(value, valueOffset, log, keyAt + keyLength + oldValueLength, valueLength);
+            System.arraycopy(value, valueOffset + skip, log, keyAt + keyLength + oldValueLength, valueLength - skip);
             kill(old);
             slots[slot] = at + 1;
             return;

@@ -1,5 +1,7 @@
 package io.zstate.pagestore.index;
 
+import io.zstate.pagestore.WriteVisitor;
+
 import io.zstate.pagestore.EntryVisitor;
 import io.zstate.pagestore.ValueView;
 import io.zstate.pagestore.layout.BlobRef;
@@ -189,8 +191,9 @@ public final class BucketIndex {
     }
 
     /**
-     * Appends bytes to a key's value (ListState's merge), creating the key if absent. A value that
-     * outgrows half a page moves to blob pages; appending to a blob writes only its tail.
+     * Appends bytes to a key's value (ListState's merge), creating the key from the bytes after
+     * the separator if absent ({@code PageStore.append}). A value that outgrows half a page moves
+     * to blob pages; appending to a blob writes only its tail.
      */
     public void append(int table, int keyGroup, byte[] key, int keyOffset, int keyLength, int prefixLength,
             byte[] value, int valueOffset, int valueLength) {
@@ -205,7 +208,8 @@ public final class BucketIndex {
     private void appendDirect(Directory d, int hash, byte[] key, int keyOffset, int keyLength, int prefixLength,
             byte[] value, int valueOffset, int valueLength) {
         if (!locate(d, hash, key, keyOffset, keyLength, prefixLength)) {
-            insertLocated(d, key, keyOffset, keyLength, prefixLength, value, valueOffset, valueLength);
+            int skip = WriteVisitor.APPEND_SEPARATOR_BYTES;
+            insertLocated(d, key, keyOffset, keyLength, prefixLength, value, valueOffset + skip, valueLength - skip);
             return;
         }
         int slot = pager.cachedSlot(foundPage);

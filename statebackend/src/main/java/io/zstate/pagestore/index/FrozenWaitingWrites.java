@@ -125,7 +125,10 @@ public final class FrozenWaitingWrites implements AutoCloseable {
     public static final class Overlay {
         private static final byte PUT = 1;
         private static final byte REMOVED = 2;
-        /** Bytes appended to whatever value the pages hold for the key (the key itself, if none). */
+        /**
+         * Bytes appended to whatever value the pages hold for the key; if they hold none, the
+         * bytes after the separator are the key's value ({@link WriteVisitor#APPEND}).
+         */
         private static final byte APPENDED = 3;
 
         /** What the writes leave of a key: a kind and its bytes (none for a removal). */
@@ -142,11 +145,15 @@ public final class FrozenWaitingWrites implements AutoCloseable {
                 case WriteVisitor.PUT -> new Effect(PUT, value);
                 case WriteVisitor.REMOVE -> new Effect(REMOVED, null);
                 case WriteVisitor.APPEND -> before == null ? new Effect(APPENDED, value)
-                        : before.kind() == REMOVED ? new Effect(PUT, value) // appended to nothing: the key with these bytes
+                        : before.kind() == REMOVED ? new Effect(PUT, withoutSeparator(value)) // appended to nothing
                         : new Effect(before.kind(), concat(before.value(), value));
                 default -> throw new IllegalStateException("a waiting write of unknown kind " + op);
             };
             effects.put(key, after);
+        }
+
+        private static byte[] withoutSeparator(byte[] appended) {
+            return Arrays.copyOfRange(appended, WriteVisitor.APPEND_SEPARATOR_BYTES, appended.length);
         }
 
         private static byte[] concat(byte[] a, byte[] b) {
@@ -176,9 +183,11 @@ public final class FrozenWaitingWrites implements AutoCloseable {
             for (Iterator<Map.Entry<ByteBuffer, Effect>> it = effects.entrySet().iterator(); it.hasNext(); ) {
                 Map.Entry<ByteBuffer, Effect> e = it.next();
                 it.remove();
-                if (e.getValue().kind() != REMOVED) {
+                Effect effect = e.getValue();
+                if (effect.kind() != REMOVED) {
                     byte[] key = e.getKey().array();
-                    byte[] value = e.getValue().value();
+                    // appended to a key the pages do not hold: the value starts after the separator
+                    byte[] value = effect.kind() == APPENDED ? withoutSeparator(effect.value()) : effect.value();
                     visitor.visit(key, 0, key.length, value, 0, value.length);
                     n++;
                 }
