@@ -173,7 +173,7 @@ final class XcfmallocPool extends AbstractZPool {
         int slot = handles.slot(handle);
         for (int d = head; d != NIL; d = blockNext[d]) {
             blockOwner[d] = slot;
-            lru.moveToFirst(0, blockFrame[d]);
+            toHotEnd(lru, blockFrame[d]);
         }
         return handle;
     }
@@ -264,7 +264,7 @@ final class XcfmallocPool extends AbstractZPool {
         blockAt[d] = 1;
         setHeader(frame, 1, chunksPerFrame - 1, 0, false, d);
         list(d, chunksPerFrame - 1);
-        lru.addFirst(0, frame);
+        toHotEnd(lru, frame);
         framesHeld++;
         return d;
     }
@@ -327,7 +327,7 @@ final class XcfmallocPool extends AbstractZPool {
     }
 
     private void releaseFrame(int frame) {
-        lru.remove(0, frame);
+        offLru(lru, frame);
         setInt(frame, 0, 0);
         source.release(frame);
         framesHeld--;
@@ -602,7 +602,7 @@ final class XcfmallocPool extends AbstractZPool {
     protected void releaseAllFrames() {
         for (int frame = lru.first(0); frame != NIL; ) {
             int next = lru.next(frame);
-            lru.remove(0, frame);
+            offLru(lru, frame);
             source.release(frame);
             frame = next;
         }

@@ -324,10 +324,12 @@ public final class Pager implements AutoCloseable {
             counters.sameFilledHits++;
         } else if (handle != 0 && table.isRaw(pageId)) { // straight into the page: no scratch, no codec
             pool.read(handle, StoredPage.HEADER, page, 0, pageSize);
+            pool.markReferenced(handle); // its frames get a second chance before writeback
             counters.poolHits++;
         } else if (handle != 0) {
             int stored = pool.read(handle, loadScratch, 0);
             codec.decode(loadScratch, StoredPage.PAGE_ID, stored - StoredPage.PAGE_ID, page);
+            pool.markReferenced(handle);
             counters.poolHits++;
         } else if (table.isSpilled(pageId)) {
             int n = spill.get(pageId, loadScratch);
