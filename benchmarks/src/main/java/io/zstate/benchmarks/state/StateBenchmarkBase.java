@@ -58,7 +58,7 @@ public abstract class StateBenchmarkBase {
     @Param({"zstate", "rocksdb", "hashmap"})
     public String backend;
 
-    @Param({"hot", "pool", "spill"})
+    @Param({"hot", "pool", "spill", "hotspill"})
     public String regime;
 
     /** S of this state (see {@link StateSize}); 0: measure S and C in setup. */

@@ -172,7 +172,7 @@ public final class StateSuite implements Callable<Integer> {
     private List<SuiteResult> run(StateSize.Kind kind, String[] ops, MemoryRegime regime, StateSize.Sizes sizes)
             throws Exception {
         String[] backends = this.backends.stream()
-                .filter(b -> regime != MemoryRegime.spill || !b.equals("hashmap"))
+                .filter(b -> !regime.spills() || !b.equals("hashmap"))
                 .toArray(String[]::new);
         ChainedOptionsBuilder options = new OptionsBuilder()
                 .include("^" + benchmarkClass(kind).getName().replace(".", "\\.") + "\\.(" + String.join("|", ops) + ")$")

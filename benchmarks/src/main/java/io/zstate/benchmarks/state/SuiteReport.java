@@ -96,7 +96,7 @@ final class SuiteReport {
                     }
                 }
                 case pool -> verdict(md, "pool: >= 2x RocksDB", z.op(), z, r, 2.0);
-                case spill -> verdict(md, "spill: >= RocksDB", z.op(), z, r, 1.0);
+                case spill, hotspill -> verdict(md, z.regime() + ": >= RocksDB", z.op(), z, r, 1.0);
             }
         }
         md.append('\n');
