@@ -383,9 +383,9 @@ abstract class AbstractZPool implements ZPool {
                 isolatedFrameCount());
     }
 
-    /** On-heap bytes of this pool's structures, handle table included. */
+    /** On-heap bytes of this pool's structures, handle table and second-chance marks included. */
     public final long metadataBytes() {
-        return handles.metadataBytes() + structureMetadataBytes();
+        return handles.metadataBytes() + structureMetadataBytes() + referenced.size() / 8; // a bit a victim
     }
 
     @Override

@@ -1161,6 +1161,82 @@ class PageStoreTest {
         assertThat(stats.warmPageWrites()).as("writes to warm pages in RocksDB, faulted in").isPositive();
     }
 
+    /**
+     * A hot set read again and again over a state mostly in RocksDB: its pages, swapped in soon
+     * after they left twice in a row, go back into the pool (promotions), so later faults read the
+     * pool, not RocksDB; the pool's second chance keeps them there while they are read. A frozen
+     * view open across the promotions still reads every value as it was at the freeze.
+     */
+    @Test
+    void aHotSetReadFromRocksDbComesBackIntoThePool() {
+        PageStoreConfig config = tiny("zsmalloc").withPageCacheBytes(16 * 1024).withPoolBytes(128 * 4096);
+        try (PageStore store = new PageStore(config, 0, 1)) {
+            int table = store.createTable("values", 5);
+            Random random = new Random(3);
+            int keys = 60_000; // about 4,000 pages of 1 KiB, 500 B compressed: most of them in RocksDB
+            Map<Integer, byte[]> model = new HashMap<>();
+            for (int k = 0; k < keys; k++) {
+                byte[] key = shortKey(k);
+                byte[] value = new byte[40]; // eight random bytes of forty: pages compress about 2x
+                random.nextBytes(value);
+                Arrays.fill(value, 8, value.length, (byte) 0);
+                store.put(table, 0, key, 0, key.length, key.length, value, 0, value.length);
+                model.put(k, value);
+            }
+            assertThat(store.stats().spilledPages()).as("most pages in RocksDB: %s", store.stats())
+                    .isGreaterThan(store.stats().livePages() / 2);
+            ValueView view = new ValueView();
+            Map<Integer, byte[]> atFreeze = new HashMap<>(model);
+            Map<String, byte[]> frozenSeen = new HashMap<>();
+            synchronized (store) { // a frozen view is open: every call holds the store's lock
+                try (io.zstate.pagestore.snapshot.FrozenView frozen = store.freeze()) {
+                    int hot = 40; // about 40 pages: more than the page cache holds, well inside the pool
+                    long swapInsBefore = store.stats().swapIns();
+                    for (int round = 0; round < 40; round++) {
+                        for (int i = 0; i < hot; i++) {
+                            int k = (i * 7919) % keys;
+                            byte[] key = shortKey(k);
+                            assertThat(store.get(table, 0, key, 0, key.length, key.length, view)).isTrue();
+                            assertThat(view.toByteArray()).isEqualTo(model.get(k));
+                        }
+                        if (round == 20) { // the live store writes meanwhile: the view keeps its instant
+                            for (int k = 0; k < keys; k += 3) {
+                                byte[] key = shortKey(k);
+                                byte[] value = longBytes(k);
+                                store.put(table, 0, key, 0, key.length, key.length, value, 0, value.length);
+                                model.put(k, value);
+                            }
+                        }
+                    }
+                    PageStoreStats stats = store.stats();
+                    assertThat(stats.promotions()).as("hot pages back into the pool: %s", stats).isPositive();
+                    long lastRound = store.stats().swapIns();
+                    for (int i = 0; i < hot; i++) {
+                        byte[] key = shortKey((i * 7919) % keys);
+                        store.get(table, 0, key, 0, key.length, key.length, view);
+                    }
+                    assertThat(store.stats().swapIns() - lastRound)
+                            .as("swap-ins of the last round, against %d in all before", lastRound - swapInsBefore)
+                            .isLessThan(hot / 8);
+                    store.checkInvariants();
+                    frozen.forEachInKeyGroup(table, 0, (k, ko, kl, v, vo, vl) -> frozenSeen.put(
+                            Arrays.toString(Arrays.copyOfRange(k, ko, ko + kl)), Arrays.copyOfRange(v, vo, vo + vl)));
+                }
+            }
+            assertThat(frozenSeen).hasSize(keys);
+            for (Map.Entry<Integer, byte[]> e : atFreeze.entrySet()) {
+                assertThat(frozenSeen.get(Arrays.toString(shortKey(e.getKey())))).as("key %d", e.getKey())
+                        .isEqualTo(e.getValue());
+            }
+            for (Map.Entry<Integer, byte[]> e : model.entrySet()) {
+                byte[] key = shortKey(e.getKey());
+                assertThat(store.get(table, 0, key, 0, key.length, key.length, view)).isTrue();
+                assertThat(view.toByteArray()).isEqualTo(e.getValue());
+            }
+            store.checkInvariants();
+        }
+    }
+
     private static final int COUNTER_EVENTS = 120_000;
 
     /**
