@@ -18,11 +18,6 @@ abstract class AbstractZPool implements ZPool {
 
     protected final FrameSource source;
     protected final HandleTable handles = new HandleTable();
-    /**
-     * Victims (spans, frames: {@link #victimOf}) whose objects the owner used since they were last
-     * put at the LRU's hot end ({@link #markReferenced}): reclaim and isolation rotate them once.
-     */
-    private final java.util.BitSet referenced = new java.util.BitSet();
     protected final int frameSize;
     protected final int frameShift;
 
@@ -37,8 +32,6 @@ abstract class AbstractZPool implements ZPool {
     protected long evictedObjects;
     protected long compactedFrames;
     protected long movedObjects;
-    /** Victims reclaim or isolation rotated rather than took ({@link #markReferenced}). */
-    private long secondChances;
     /** Reads by callers, and the contiguous copies out of frames they took (1 a piece). */
     protected long reads;
     protected long readCopies;
@@ -279,60 +272,6 @@ abstract class AbstractZPool implements ZPool {
         return isolatedFrameCount();
     }
 
-    @Override
-    public final void markReferenced(long handle) {
-        checkOpen();
-        referenced.set(victimOf(handles.slot(handle)));
-    }
-
-    /**
-     * The LRU's unit that holds an object: the victim reclaim would take with it (zsmalloc's span,
-     * the other pools' frame of the object's payload).
-     */
-    protected int victimOf(int slot) {
-        return payloadFrame(slot);
-    }
-
-    /**
-     * Whether a victim at the cold end gets its second chance ({@link #markReferenced}): if it was
-     * referenced, the mark is cleared and the caller moves it to the hot end instead of taking it.
-     */
-    protected final boolean takeSecondChance(int victim) {
-        if (!referenced.get(victim)) {
-            return false;
-        }
-        referenced.clear(victim);
-        secondChances++;
-        return true;
-    }
-
-    /** A victim put at the LRU's hot end, or gone: it has no mark (see {@link #markReferenced}). */
-    protected final void clearReferenced(int victim) {
-        referenced.clear(victim);
-    }
-
-    /** Moves a frame to the hot end of a one-list LRU (a malloc into it): it loses its mark. */
-    protected final void toHotEnd(IntLinkedLists lru, int frame) {
-        lru.moveToFirst(0, frame);
-        referenced.clear(frame);
-    }
-
-    /** Takes a frame off a one-list LRU (it empties or leaves): it loses its mark. */
-    protected final void offLru(IntLinkedLists lru, int frame) {
-        lru.remove(0, frame);
-        referenced.clear(frame);
-    }
-
-    /** Whether a victim carries a mark (invariant checks). */
-    protected final boolean isReferenced(int victim) {
-        return referenced.get(victim);
-    }
-
-    /** The highest marked victim + 1 (invariant checks). */
-    protected final int referencedBound() {
-        return referenced.length();
-    }
-
     /**
      * Isolates victims from the cold end and offers their objects ({@link #offerCopy}); see
      * {@link ZPool#isolateColdest}. A pool that cannot isolate keeps this default: nothing.
@@ -378,14 +317,12 @@ abstract class AbstractZPool implements ZPool {
                 inFrameMetadataBytes(),
                 reads,
                 readCopies,
-                splitReads,
-                secondChances,
-                isolatedFrameCount());
+                splitReads);
     }
 
-    /** On-heap bytes of this pool's structures, handle table and second-chance marks included. */
+    /** On-heap bytes of this pool's structures, handle table included. */
     public final long metadataBytes() {
-        return handles.metadataBytes() + structureMetadataBytes() + referenced.size() / 8; // a bit a victim
+        return handles.metadataBytes() + structureMetadataBytes();
     }
 
     @Override
@@ -471,29 +408,18 @@ abstract class AbstractZPool implements ZPool {
     /**
      * Whole-frame reclaim over one LRU list of frames (zbud, z3fold, zlog, xcfmalloc): victims from
      * the cold end, each moved to the hot end first (a frame the evictor refused stays there; one it took
-     * whole is released when its objects are freed after the flush; a referenced one only loses
-     * its mark: {@link #markReferenced}), until {@code maxFrames} victims were taken whole or every
-     * frame was tried once.
+     * whole is released when its objects are freed after the flush), until {@code maxFrames}
+     * victims were taken whole or every frame was tried once.
      */
     protected final void reclaimColdFrames(IntLinkedLists lru, int maxFrames, Evictor evictor, FrameObjects objects) {
         int emptied = 0;
-        int frames = lru.size(0);
-        // a referenced frame is rotated, not tried; the walk ends where the first frame it tried
-        // comes back to the cold end: every frame is rotated at most once and tried at most once
-        int firstTried = IntLinkedLists.NIL;
-        for (int steps = 0; emptied < maxFrames && steps < 2 * frames; steps++) {
+        for (int attempts = lru.size(0); emptied < maxFrames && attempts > 0; attempts--) {
             int frame = lru.last(0);
-            if (frame == IntLinkedLists.NIL || frame == firstTried) {
+            if (frame == IntLinkedLists.NIL) {
                 break;
             }
             lru.remove(0, frame);
             lru.addFirst(0, frame);
-            if (takeSecondChance(frame)) {
-                continue;
-            }
-            if (firstTried == IntLinkedLists.NIL) {
-                firstTried = frame;
-            }
             if (objects.evictAll(frame, evictor)) {
                 emptied++;
             }

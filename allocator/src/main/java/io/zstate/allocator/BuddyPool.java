@@ -107,7 +107,7 @@ abstract class BuddyPool extends AbstractZPool {
         setHeader(frame, sizeField + 4 * buddy, size);
         setHeader(frame, slotField + 4 * buddy, handles.slot(handle));
         relist(frame);
-        toHotEnd(lru, frame);
+        lru.moveToFirst(0, frame);
         return handle;
     }
 
@@ -122,7 +122,7 @@ abstract class BuddyPool extends AbstractZPool {
         }
         unlist(frame);
         if (lru.contains(frame)) {
-            offLru(lru, frame);
+            lru.remove(0, frame);
         }
         setHeader(frame, H_MAGIC, 0);
         source.release(frame);
@@ -226,7 +226,7 @@ abstract class BuddyPool extends AbstractZPool {
     protected final void releaseAllFrames() {
         for (int frame = lru.first(0); frame != NIL; ) {
             int next = lru.next(frame);
-            offLru(lru, frame);
+            lru.remove(0, frame);
             unlist(frame);
             source.release(frame);
             frame = next;

@@ -162,11 +162,6 @@ final class TracingZPool implements ZPool {
     }
 
     @Override
-    public void markReferenced(long handle) {
-        pool.markReferenced(handle); // not traced: a replay marks nothing, its reclaim is plain LRU
-    }
-
-    @Override
     public int compact() {
         return pool.compact();
     }

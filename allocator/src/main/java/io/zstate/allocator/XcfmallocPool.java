@@ -173,7 +173,7 @@ final class XcfmallocPool extends AbstractZPool {
         int slot = handles.slot(handle);
         for (int d = head; d != NIL; d = blockNext[d]) {
             blockOwner[d] = slot;
-            toHotEnd(lru, blockFrame[d]);
+            lru.moveToFirst(0, blockFrame[d]);
         }
         return handle;
     }
@@ -264,7 +264,7 @@ final class XcfmallocPool extends AbstractZPool {
         blockAt[d] = 1;
         setHeader(frame, 1, chunksPerFrame - 1, 0, false, d);
         list(d, chunksPerFrame - 1);
-        toHotEnd(lru, frame);
+        lru.addFirst(0, frame);
         framesHeld++;
         return d;
     }
@@ -327,7 +327,7 @@ final class XcfmallocPool extends AbstractZPool {
     }
 
     private void releaseFrame(int frame) {
-        offLru(lru, frame);
+        lru.remove(0, frame);
         setInt(frame, 0, 0);
         source.release(frame);
         framesHeld--;
@@ -602,7 +602,7 @@ final class XcfmallocPool extends AbstractZPool {
     protected void releaseAllFrames() {
         for (int frame = lru.first(0); frame != NIL; ) {
             int next = lru.next(frame);
-            offLru(lru, frame);
+            lru.remove(0, frame);
             source.release(frame);
             frame = next;
         }

@@ -123,17 +123,6 @@ public interface ZPool extends AutoCloseable {
     /** Frames in isolated victims ({@link #isolateColdest}). */
     int isolatedFrames();
 
-    /**
-     * The owner used the object (a fault read it): the victim that holds it (a zsmalloc span, or
-     * a frame) gets a second chance. When {@link #reclaim} or {@link #isolateColdest} next finds
-     * that victim at the cold end of the LRU, they move it to the hot end instead and clear the
-     * mark, as the kernel's zswap shrinker rotates a referenced entry (2024: 64% fewer swap-ins on
-     * a kernel build). A victim that moves to the hot end for any other reason (a malloc into it,
-     * a put back) loses its mark. Reads do not mark on their own: a snapshot, a writeback or a
-     * re-encoding reads objects the owner is not using.
-     */
-    void markReferenced(long handle);
-
     /** Takes a copy of one object of an isolated victim: {@code object} is valid during the call only. */
     @FunctionalInterface
     interface ObjectCopier {

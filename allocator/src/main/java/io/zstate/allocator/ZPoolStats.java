@@ -22,9 +22,6 @@ package io.zstate.allocator;
  * @param readCopies contiguous copies out of frames those reads took: one per piece of an object
  *     (an object crossing into a second frame takes two; an xcfmalloc object one per block)
  * @param splitReads reads of objects in more than one piece
- * @param secondChances victims reclaim or isolation moved to the LRU's hot end instead of taking
- *     them, as the owner had used one of their objects ({@link ZPool#markReferenced})
- * @param isolatedFrames frames in isolated victims now ({@link ZPool#isolateColdest})
  */
 public record ZPoolStats(
         String type,
@@ -43,9 +40,7 @@ public record ZPoolStats(
         long inFrameMetadataBytes,
         long reads,
         long readCopies,
-        long splitReads,
-        long secondChances,
-        long isolatedFrames) {
+        long splitReads) {
 
     /** Bytes of frames held. */
     public long bytesHeld() {

@@ -119,7 +119,7 @@ final class ZlogPool extends AbstractZPool {
         setInt(open, H_USED, offset + need);
         setInt(open, H_LIVE, getInt(open, H_LIVE) + 1);
         setInt(open, H_LIVE_BYTES, getInt(open, H_LIVE_BYTES) + need);
-        toHotEnd(lru, open);
+        lru.moveToFirst(0, open);
         return offset;
     }
 
@@ -150,7 +150,7 @@ final class ZlogPool extends AbstractZPool {
         setInt(frame, H_LIVE, live);
         setInt(frame, H_LIVE_BYTES, getInt(frame, H_LIVE_BYTES) - need);
         if (live == 0) {
-            offLru(lru, frame);
+            lru.remove(0, frame);
             setInt(frame, H_MAGIC, 0);
             source.release(frame);
             framesHeld--;
@@ -257,7 +257,7 @@ final class ZlogPool extends AbstractZPool {
         setInt(frame, H_USED, HEADER);
         setInt(frame, H_LIVE, 0);
         setInt(frame, H_LIVE_BYTES, 0);
-        toHotEnd(lru, frame);
+        lru.addFirst(0, frame);
         framesHeld++;
         open = frame;
         return true;
@@ -289,7 +289,7 @@ final class ZlogPool extends AbstractZPool {
     protected void releaseAllFrames() {
         for (int frame = lru.first(0); frame != NIL; ) {
             int next = lru.next(frame);
-            offLru(lru, frame);
+            lru.remove(0, frame);
             source.release(frame);
             frame = next;
         }

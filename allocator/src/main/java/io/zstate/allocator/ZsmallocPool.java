@@ -160,7 +160,6 @@ final class ZsmallocPool extends AbstractZPool {
         classObjects[clazz]++;
         regroup(span);
         lru.moveToFirst(0, span);
-        clearReferenced(span);
         return handle;
     }
 
@@ -188,11 +187,6 @@ final class ZsmallocPool extends AbstractZPool {
     }
 
     @Override
-    protected int victimOf(int handleSlot) {
-        return spanOf(handles.location(handleSlot));
-    }
-
-    @Override
     protected int payloadFrame(int handleSlot) {
         long location = handles.location(handleSlot);
         int span = spanOf(location);
@@ -217,25 +211,12 @@ final class ZsmallocPool extends AbstractZPool {
     @Override
     protected void reclaimFrames(int maxFrames, Evictor evictor) {
         int emptied = 0;
-        int spans = lru.size(0);
-        // a referenced span is rotated, not tried; the walk ends where the first span it tried
-        // comes back to the cold end: every span is rotated at most once and tried at most once
-        int firstTried = NIL;
-        for (int steps = 0; emptied < maxFrames && steps < 2 * spans; steps++) {
+        for (int attempts = lru.size(0); emptied < maxFrames && attempts > 0; attempts--) {
             int span = lru.last(0);
-            if (span == firstTried) {
-                break;
-            }
             int clazz = spanClass[span];
             int slots = classes.objectsPerSpan(clazz);
             lru.remove(0, span);
             lru.addFirst(0, span); // the hot end; released when its objects are freed after the flush
-            if (takeSecondChance(span)) {
-                continue;
-            }
-            if (firstTried == NIL) {
-                firstTried = span;
-            }
             boolean all = true;
             for (int slot = 0; slot < slots; slot++) {
                 int handleSlot = headerWord(span, slot);
@@ -257,14 +238,8 @@ final class ZsmallocPool extends AbstractZPool {
                     + " before isolating more");
         }
         try {
-            int spans = lru.size(0);
-            for (int steps = 0; framesIsolated < maxFrames && lru.size(0) > 0 && steps < 2 * spans; steps++) {
+            while (framesIsolated < maxFrames && lru.size(0) > 0) {
                 int span = lru.last(0);
-                if (takeSecondChance(span)) { // referenced: rotated, not isolated
-                    lru.remove(0, span);
-                    lru.addFirst(0, span);
-                    continue;
-                }
                 lru.remove(0, span);
                 unlistFullness(span);
                 spanGroup[span] = ISOLATED;
@@ -312,7 +287,6 @@ final class ZsmallocPool extends AbstractZPool {
             if (spanClass[span] >= 0) {
                 regroup(span);
                 lru.addFirst(0, span);
-                clearReferenced(span);
             }
         }
         if (failure instanceof Error error) {
@@ -445,7 +419,6 @@ final class ZsmallocPool extends AbstractZPool {
         if (lru.contains(span)) {
             lru.remove(0, span);
         }
-        clearReferenced(span);
         int clazz = spanClass[span];
         int frames = classes.framesPerSpan(clazz);
         for (int i = 0, frame = spanFirstFrame[span]; i < frames; i++) {
@@ -762,11 +735,6 @@ final class ZsmallocPool extends AbstractZPool {
         if (isolatedSpans != isolatedCount || isolatedSpanFrames != framesIsolated) {
             throw new IllegalStateException("zsmalloc: " + isolatedSpans + " spans in " + isolatedSpanFrames
                     + " frames are isolated, the list says " + isolatedCount + " in " + framesIsolated);
-        }
-        for (int span = 0, bound = referencedBound(); span < bound; span++) {
-            if (isReferenced(span) && (span >= spansUsed || spanClass[span] < 0)) {
-                throw new IllegalStateException("zsmalloc: span " + span + " is marked referenced but is not live");
-            }
         }
         checkCommonInvariants(objects, payload, frames);
     }

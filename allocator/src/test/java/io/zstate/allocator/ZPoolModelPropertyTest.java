@@ -193,9 +193,6 @@ class ZPoolModelPropertyTest {
             case READ -> {
                 if (picked != null) {
                     byte[] data = model.get(picked);
-                    if (op.pick() % 3 == 0) {
-                        pool.markReferenced(picked); // the owner's fault: a second chance at reclaim
-                    }
                     if (op.pick() % 2 == 0) {
                         ByteBuffer out = ByteBuffer.allocate(pool.size(picked));
                         pool.read(picked, out);

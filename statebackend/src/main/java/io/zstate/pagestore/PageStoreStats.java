@@ -19,8 +19,6 @@ package io.zstate.pagestore;
  * @param cacheMisses page accesses that faulted a page in
  * @param poolHits faults served from the pool (decompress)
  * @param swapIns faults served from RocksDB
- * @param promotions pages a swap-in put back into the pool: read from RocksDB again sooner than
- *     memory would have dropped them (the kernel's workingset activation)
  * @param sameFilledHits faults served from a same-filled tag
  * @param stores dirty pages that left the page cache, stored on the task's thread
  * @param cleanDrops clean pages dropped from the page cache without a write
@@ -101,7 +99,6 @@ public record PageStoreStats(
         long cacheMisses,
         long poolHits,
         long swapIns,
-        long promotions,
         long sameFilledHits,
         long stores,
         long cleanDrops,
@@ -156,7 +153,7 @@ public record PageStoreStats(
             long mergesToRocksDb, long warmWrites) {
         return new PageStoreStats(hotPages, dirtyPages, poolPages, spilledPages, sameFilledPages, livePages,
                 poolFramesHeld, poolBytesHeld, poolPayloadBytes, hotBytes, spillMemoryBytes, spillDiskBytes,
-                cacheHits, cacheMisses, poolHits, swapIns, promotions, sameFilledHits, stores, cleanDrops, sameFilledStores,
+                cacheHits, cacheMisses, poolHits, swapIns, sameFilledHits, stores, cleanDrops, sameFilledStores,
                 bounced, compressFailures, directSpills, writebacks, framesReclaimed, uncompressedBytesStored,
                 compressedBytesStored, arenaRefusals, count, openSnapshots, pinnedPoolObjects, pinnedPoolBytes,
                 pinnedSpilled, pinSaves, pinCopies, pinWritebacks, pagesPlaced, backgroundCleans, cleaningRaces,
@@ -171,7 +168,7 @@ public record PageStoreStats(
             long sleeps, long wakes) {
         return new PageStoreStats(hotPages, dirtyPages, poolPages, spilledPages, sameFilledPages, livePages,
                 poolFramesHeld, poolBytesHeld, poolPayloadBytes, hotBytes, spillMemoryBytes, spillDiskBytes,
-                cacheHits, cacheMisses, poolHits, swapIns, promotions, sameFilledHits, stores, cleanDrops, sameFilledStores,
+                cacheHits, cacheMisses, poolHits, swapIns, sameFilledHits, stores, cleanDrops, sameFilledStores,
                 bounced, compressFailures, directSpills, writebacks, framesReclaimed, uncompressedBytesStored,
                 compressedBytesStored, arenaRefusals, mapIndexes, openSnapshots, pinnedPoolObjects, pinnedPoolBytes,
                 pinnedSpilled, pinSaves, pinCopies, pinWritebacks, pagesPlaced, backgroundCleans, cleaningRaces,
@@ -200,7 +197,6 @@ public record PageStoreStats(
                 cacheMisses + o.cacheMisses,
                 poolHits + o.poolHits,
                 swapIns + o.swapIns,
-                promotions + o.promotions,
                 sameFilledHits + o.sameFilledHits,
                 stores + o.stores,
                 cleanDrops + o.cleanDrops,

@@ -214,7 +214,6 @@ class PageStoreModelPropertyTest {
                 Statistics.label("background cleans").collect(stats.backgroundCleans() > 0);
                 Statistics.label("cleaning races").collect(stats.cleaningRaces() > 0);
                 Statistics.label("swap-ins").collect(stats.swapIns() > 0);
-                Statistics.label("swap-ins promoted to the pool").collect(stats.promotions() > 0);
                 Statistics.label("clean drops").collect(stats.cleanDrops() > 0);
                 Statistics.label("bounced").collect(stats.bounced() > 0);
                 Statistics.label("same-filled").collect(stats.sameFilledStores() > 0);
@@ -242,7 +241,7 @@ class PageStoreModelPropertyTest {
         for (String label : List.of("pool stores", "writebacks", "swap-ins", "clean drops", "bounced",
                 "same-filled", "pool hits", "long keys", "map indexes", "pin copies", "pin writebacks",
                 "snapshots checked", "background cleans", "cleaning races", "entry hits", "entry write-backs",
-                "buffered writes", "buckets applied with several writes", "swap-ins promoted to the pool")) {
+                "buffered writes", "buckets applied with several writes")) {
             Statistics.label(label).coverage(c -> c.check(true).count(n -> n > 0));
         }
         // half the tries are zstd; of those, the ones that store the 32 pages a dictionary needs

@@ -37,7 +37,6 @@ public final class ZStateMetrics {
         longGauge(group, "spillMemoryBytes", stats, PageStoreStats::spillMemoryBytes);
         longGauge(group, "spillDiskBytes", stats, PageStoreStats::spillDiskBytes);
         longGauge(group, "swapIns", stats, PageStoreStats::swapIns);
-        longGauge(group, "swapInPromotions", stats, PageStoreStats::promotions);
         longGauge(group, "writebacks", stats, PageStoreStats::writebacks);
         longGauge(group, "bouncedPages", stats, PageStoreStats::bounced);
         longGauge(group, "cleanDrops", stats, PageStoreStats::cleanDrops);

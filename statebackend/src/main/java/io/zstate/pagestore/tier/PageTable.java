@@ -31,11 +31,6 @@ final class PageTable {
     static final byte RAW = 16;
     /** In RocksDB alone, and a write to it came soon after its last use there (Pager.writeMayWait). */
     static final byte WARM_OUT = 32;
-    /**
-     * A clean cached page read from RocksDB at a short refault distance: its eviction stores it
-     * into the pool instead of dropping it (Pager.promote).
-     */
-    static final byte ACTIVE = 64;
 
     /** Pool handle, or the repeated word of a SAME page; 0 when neither. */
     private long[] word = new long[1024];
@@ -240,14 +235,6 @@ final class PageTable {
 
     void warmOut(int id, boolean warm) {
         flags[id] = (byte) (warm ? flags[id] | WARM_OUT : flags[id] & ~WARM_OUT);
-    }
-
-    boolean isActive(int id) {
-        return (flags[id] & ACTIVE) != 0;
-    }
-
-    void active(int id, boolean active) {
-        flags[id] = (byte) (active ? flags[id] | ACTIVE : flags[id] & ~ACTIVE);
     }
 
     boolean isOnDisk(int id) {

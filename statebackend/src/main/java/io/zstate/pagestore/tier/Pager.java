@@ -324,12 +324,10 @@ public final class Pager implements AutoCloseable {
             counters.sameFilledHits++;
         } else if (handle != 0 && table.isRaw(pageId)) { // straight into the page: no scratch, no codec
             pool.read(handle, StoredPage.HEADER, page, 0, pageSize);
-            pool.markReferenced(handle); // its frames get a second chance before writeback
             counters.poolHits++;
         } else if (handle != 0) {
             int stored = pool.read(handle, loadScratch, 0);
             codec.decode(loadScratch, StoredPage.PAGE_ID, stored - StoredPage.PAGE_ID, page);
-            pool.markReferenced(handle);
             counters.poolHits++;
         } else if (table.isSpilled(pageId)) {
             int n = spill.get(pageId, loadScratch);
@@ -339,28 +337,12 @@ public final class Pager implements AutoCloseable {
             }
             codec.decode(loadScratch, 0, n, page);
             counters.swapIns++;
-            if (activatedBySwapIn(pageId)) {
-                table.active(pageId, true); // its clean drop puts it into the pool (promote)
-            }
         } else {
             throw new IllegalStateException("page " + pageId + " has no copy in any tier: the page store is corrupt");
         }
         cache.occupy(slot, pageId, false);
         table.cacheSlot(pageId, slot);
         return slot;
-    }
-
-    /**
-     * Whether a page just read from RocksDB belongs back in the pool: its refault distance (the
-     * pages that left memory for RocksDB since it last left, the clock {@link #writeMayWait} reads)
-     * is shorter than what memory holds, so memory would have kept it had it been there: the
-     * kernel's workingset activation, which compares a refault's distance with the active list.
-     * Under uniform access to a state larger than memory the distance is about the state's pages,
-     * and nothing comes back; a page of a hot set read again soon does.
-     */
-    private boolean activatedBySwapIn(int pageId) {
-        int inMemory = table.live() - table.spilledPages();
-        return leaveClock - table.lastUsedOut(pageId) < inMemory;
     }
 
     /** Page-cache pages that {@code bytes} of heap are worth (what the entry cache and write buffer take). */
@@ -516,7 +498,6 @@ public final class Pager implements AutoCloseable {
         }
         // a stale RocksDB copy stays until the page is spilled again or freed
         table.spilled(pageId, false);
-        table.active(pageId, false); // stored at its eviction anyway
         table.clearSame(pageId);
         cache.dirty(slot, true);
     }
@@ -784,8 +765,6 @@ public final class Pager implements AutoCloseable {
         int pageId = cache.pageId(slot);
         if (cache.isDirty(slot)) {
             store(pageId, cache.page(slot));
-        } else if (table.isActive(pageId)) {
-            promote(pageId, cache.page(slot));
         } else {
             counters.cleanDrops++;
         }
@@ -904,26 +883,6 @@ public final class Pager implements AutoCloseable {
      */
     private boolean hasRoomForRaw() {
         return rawFillFrames > 0 && frames.budgetFrames() - frames.framesAvailable() < rawFillFrames;
-    }
-
-    /**
-     * A clean page read from RocksDB at a short refault distance ({@link #activatedBySwapIn}) is
-     * stored as a dirty page would be (into the pool, reclaiming if it is full: the pool's second
-     * chance keeps the spans its faults use, so what goes is what was not read since), instead of
-     * being dropped, so that its next fault reads the pool, not RocksDB. Its RocksDB record stays,
-     * stale, as after {@link #markDirty}, until the page is spilled again or freed. If the store
-     * throws, the record is still the page's copy.
-     */
-    private void promote(int pageId, byte[] page) {
-        table.active(pageId, false);
-        if (pins.needsSave(table.version(pageId))) {
-            save(pageId); // an open snapshot keeps the RocksDB record it may read (a view)
-        }
-        store(pageId, page);
-        if (table.poolHandle(pageId) != 0 || table.isSame(pageId)) {
-            table.spilled(pageId, false); // its current copy is the pool's now
-        }
-        counters.promotions++;
     }
 
     /** Keeps a page in the pool as it is, if an object fits without reclaiming; false if not. */
@@ -1523,10 +1482,6 @@ public final class Pager implements AutoCloseable {
             }
             if (slot != PageTable.NOT_CACHED && cache.pageId(slot) != id) {
                 throw new IllegalStateException("page " + id + " points at cache slot " + slot + ", which holds another");
-            }
-            if (table.isActive(id) && (slot == PageTable.NOT_CACHED || dirty || !table.isSpilled(id))) {
-                throw new IllegalStateException("page " + id + " is marked for the pool at its eviction, but is not a"
-                        + " clean cached page whose copy is in RocksDB");
             }
         }
         long pageObjects = 0;

@@ -17,8 +17,6 @@ public final class TierCounters {
     long poolHits;
     /** Faults served from RocksDB. */
     long swapIns;
-    /** Swap-ins whose page went back into the pool (Pager.promote). */
-    long promotions;
     /** Faults served from a same-filled tag. */
     long sameFilledHits;
     /** Dirty pages that left the page cache, stored on the task's thread. */
@@ -84,7 +82,6 @@ public final class TierCounters {
                 cacheMisses,
                 poolHits,
                 swapIns,
-                promotions,
                 sameFilledHits,
                 stores,
                 cleanDrops,
