@@ -1,9 +1,8 @@
 package io.zstate.pagestore.index;
 
-import io.zstate.pagestore.WriteVisitor;
-
 import io.zstate.pagestore.EntryVisitor;
 import io.zstate.pagestore.ValueView;
+import io.zstate.pagestore.WriteVisitor;
 import io.zstate.pagestore.layout.BlobRef;
 import io.zstate.pagestore.layout.BucketPage;
 import io.zstate.pagestore.layout.Pages;
