@@ -549,7 +549,7 @@ class PageStoreModelPropertyTest {
                 byte[] more = value(random, Math.min(op.valueSize(), 5000));
                 store.append(op.table(), op.keyGroup(), valueKey, 0, valueKey.length, valueKey.length, more, 0,
                         more.length);
-                model.compute(name(op.table(), op.keyGroup(), valueKey), (k, old) -> appended(old, more));
+                model.compute(name(op.table(), op.keyGroup(), valueKey), (k, old) -> AppendModel.appended(old, more));
             }
             case ITER_PREFIX -> {
                 byte[] prefix = Arrays.copyOf(mapKey, 6);
@@ -830,19 +830,5 @@ class PageStoreModelPropertyTest {
             }
         }
         return value;
-    }
-
-    /**
-     * What {@link PageStore#append} leaves of a value: the bytes appended, or, if there was no
-     * value, the appended bytes after their one-byte separator.
-     */
-    static byte[] appended(byte[] old, byte[] more) {
-        return old == null ? Arrays.copyOfRange(more, 1, more.length) : concat(old, more);
-    }
-
-    static byte[] concat(byte[] a, byte[] b) {
-        byte[] c = Arrays.copyOf(a, a.length + b.length);
-        System.arraycopy(b, 0, c, a.length, b.length);
-        return c;
     }
 }

@@ -498,7 +498,7 @@ class PageStoreTest {
                 byte[] more = new byte[1 + random.nextInt(60)];
                 random.nextBytes(more);
                 store.append(table, k % 2, key, 0, key.length, key.length, more, 0, more.length);
-                model.compute(name, (n, old) -> PageStoreModelPropertyTest.appended(old, more));
+                model.compute(name, (n, old) -> AppendModel.appended(old, more));
             } else if (what == 5 && random.nextInt(50) == 0) {
                 store.compactPool();
             } else {

@@ -2,6 +2,7 @@ package io.zstate.pagestore.delta;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.zstate.pagestore.AppendModel;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -66,7 +67,7 @@ class DeltaLogPropertyTest {
                     log.put(op.table(), op.keyGroup(), key, 0, key.length, 1, value, 0, value.length);
                 }
                 case 3, 4, 5 -> {
-                    model.put(k, appended(model.get(k), value));
+                    model.put(k, AppendModel.appended(model.get(k), value));
                     log.append(op.table(), op.keyGroup(), key, 0, key.length, 1, value, 0, value.length);
                 }
                 case 6, 7 -> {
@@ -105,16 +106,6 @@ class DeltaLogPropertyTest {
         return Arbitraries.of(200L, 2_000L, 1L << 30);
     }
 
-    /** An append as the page store applies it: to a key without a value, past the one-byte separator. */
-    private static byte[] appended(byte[] old, byte[] value) {
-        if (old == null) {
-            return Arrays.copyOfRange(value, 1, value.length);
-        }
-        byte[] joined = Arrays.copyOf(old, old.length + value.length);
-        System.arraycopy(value, 0, joined, old.length, value.length);
-        return joined;
-    }
-
     private static byte[] filled(int length, int seed) {
         byte[] bytes = new byte[length];
         for (int i = 0; i < length; i++) {
@@ -136,7 +127,7 @@ class DeltaLogPropertyTest {
             Key k = new Key(table, keyGroup, boxed(key));
             switch (op) {
                 case DeltaLog.PUT -> state.put(k, value);
-                case DeltaLog.APPEND -> state.put(k, appended(state.get(k), value));
+                case DeltaLog.APPEND -> state.put(k, AppendModel.appended(state.get(k), value));
                 case DeltaLog.DELETE -> state.remove(k);
                 case DeltaLog.DELETE_PREFIX -> state.keySet().removeIf(m -> m.table() == table
                         && m.keyGroup() == keyGroup && startsWith(m.key(), key));

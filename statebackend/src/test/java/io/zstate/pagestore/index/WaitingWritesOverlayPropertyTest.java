@@ -2,6 +2,7 @@ package io.zstate.pagestore.index;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.zstate.pagestore.AppendModel;
 import io.zstate.pagestore.EntryVisitor;
 import io.zstate.pagestore.WriteVisitor;
 import java.util.Arrays;
@@ -61,7 +62,7 @@ class WaitingWritesOverlayPropertyTest {
                 default -> {
                     appendToAbsent |= old == null;
                     appendAfterRemove |= old == null && entries.containsKey(w.key());
-                    model.put(w.key(), appended(old, w.value()));
+                    model.put(w.key(), AppendModel.appended(old, w.value()));
                 }
             }
         }
@@ -82,14 +83,5 @@ class WaitingWritesOverlayPropertyTest {
         Statistics.label("an append after the entry's removal").collect(appendAfterRemove);
         Statistics.label("an append to a key with no value").coverage(c -> c.check(true).percentage(p -> p > 30));
         Statistics.label("an append after the entry's removal").coverage(c -> c.check(true).percentage(p -> p > 5));
-    }
-
-    private static byte[] appended(byte[] old, byte[] value) {
-        if (old == null) {
-            return Arrays.copyOfRange(value, WriteVisitor.APPEND_SEPARATOR_BYTES, value.length);
-        }
-        byte[] joined = Arrays.copyOf(old, old.length + value.length);
-        System.arraycopy(value, 0, joined, old.length, value.length);
-        return joined;
     }
 }
