@@ -330,15 +330,19 @@ class ZStateBackendLifecycleTest {
         try (MockEnvironment env = new MockEnvironmentBuilder().setManagedMemorySize(managed).build()) {
             CheckpointableKeyedStateBackend<Integer> a = leakChecked(env, new UnregisteredMetricsGroup());
             CheckpointableKeyedStateBackend<Integer> b = leakChecked(env, new UnregisteredMetricsGroup());
-            for (CheckpointableKeyedStateBackend<Integer> keyed : List.of(a, b)) {
-                ValueState<String> state = keyed.getPartitionedState(VoidNamespace.INSTANCE,
-                        VoidNamespaceSerializer.INSTANCE, new ValueStateDescriptor<>("s", String.class));
-                java.util.Random random = new java.util.Random(1);
-                for (int key = 0; key < 60_000; key++) {
+            io.zstate.pagestore.SlotMemory slot = ((ZKeyedStateBackend<Integer>) a).slotMemory();
+            long peakSpillUsage = 0;
+            for (int key = 0; key < 60_000; key++) {
+                for (CheckpointableKeyedStateBackend<Integer> keyed : List.of(a, b)) { // both stores write at once
+                    ValueState<String> state = keyed.getPartitionedState(VoidNamespace.INSTANCE,
+                            VoidNamespaceSerializer.INSTANCE, new ValueStateDescriptor<>("s", String.class));
                     keyed.setCurrentKey(key);
                     byte[] noise = new byte[60];
-                    random.nextBytes(noise);
+                    new java.util.Random(key).nextBytes(noise);
                     state.update(java.util.HexFormat.of().formatHex(noise)); // compresses only 2:1
+                }
+                if (key % 64 == 0) {
+                    peakSpillUsage = Math.max(peakSpillUsage, slot.spillUsage());
                 }
             }
             io.zstate.pagestore.PageStoreStats sa = ((ZKeyedStateBackend<Integer>) a).pageStoreStats();
@@ -349,12 +353,18 @@ class ZStateBackendLifecycleTest {
             long spillShare = (long) (managed * ZStateOptions.SPILL_MEMORY_FRACTION.defaultValue());
             assertThat(sa.poolBytesHeld() + sb.poolBytesHeld()).as("both pools together")
                     .isLessThanOrEqualTo(managed - spillShare);
-            io.zstate.pagestore.SlotMemory slot = ((ZKeyedStateBackend<Integer>) a).slotMemory();
             assertThat(((ZKeyedStateBackend<Integer>) b).slotMemory()).as("one slot memory for both").isSameAs(slot);
             long cache = Math.max(io.zstate.pagestore.SlotMemory.MIN_SPILL_CACHE_BYTES, spillShare);
             assertThat(slot.spillBytes()).isEqualTo(cache);
-            // one cache for the slot, memtables charged to it: its use stays within its capacity
-            assertThat(slot.spillUsage()).isPositive().isLessThanOrEqualTo(cache + (1L << 20));
+            // one cache for the slot, memtables charged to it (in 256 KiB steps). Their use, at
+            // its peak while both stores wrote, is bounded by what RocksDB may hold: two memtables
+            // a store, each at most one arena block (an eighth) over its size. The manager's
+            // flushes keep it lower (1.0 to 1.75 MiB measured with this 1 MiB share), not strictly.
+            long step = 256L << 10;
+            long memtableCharge = (slot.memtableBytes() * 9 / 8 + step - 1) / step * step + 1024;
+            long structuralBound = 2 * 2 * memtableCharge;
+            assertThat(peakSpillUsage).as("the memtables' peak").isPositive().isLessThanOrEqualTo(structuralBound);
+            assertThat(slot.spillUsage()).isPositive().isLessThanOrEqualTo(structuralBound);
             assertThat(sa.spillMemoryBytes()).isPositive();
             assertThat(env.getMemoryManager().verifyEmpty()).isFalse();
             // one reaper thread for the slot compressed pages of both (it runs beside the task:
