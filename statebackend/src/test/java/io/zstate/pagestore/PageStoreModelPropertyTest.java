@@ -295,6 +295,68 @@ class PageStoreModelPropertyTest {
     }
 
     /**
+     * Hot keys through the entry cache: reads and writes of few value keys (and of map entries,
+     * which go to the pages beside them), values of two lengths (so a write often overwrites a
+     * cached record in place, leaving it dirty), walks, clears and snapshots in between, which
+     * must see every cached write. Against the model.
+     */
+    @Property(tries = 40)
+    void hotEntriesOfValuesAndMapsBehaveLikeAMap(
+            @ForAll("hotKeys") List<Op> ops,
+            @ForAll("allocators") String allocator,
+            @ForAll @IntRange(min = 8, max = 12) int cachePages,
+            @ForAll("writeBuffers") long writeBufferBytes)
+            throws IOException {
+        Path dir = Files.createTempDirectory("zstate-pagestore-test");
+        PageStoreConfig config = withCaches(tiny(dir, allocator, cachePages), cachePages, 16 * 1024, writeBufferBytes);
+        PageStore store = new PageStore(config, FIRST_KEY_GROUP, KEY_GROUPS);
+        Path spillDir = store.spillDirectory();
+        OpenSnapshots snapshots = new OpenSnapshots(true);
+        try {
+            synchronized (store) {
+                createTables(store);
+                TreeMap<String, byte[]> model = new TreeMap<>();
+                ValueView view = new ValueView();
+                for (Op op : ops) {
+                    step(store, model, view, op, snapshots);
+                    store.checkInvariants();
+                }
+                Statistics.label("entry hits").collect(store.stats().entryHits() > 0);
+                verifyAll(store, model, view);
+                snapshots.checkAll();
+                snapshots.releaseAllButMaybeOne(null);
+                store.checkInvariants();
+            }
+        } finally {
+            store.close();
+        }
+        assertReleased(store, spillDir, dir);
+        Statistics.label("entry hits").coverage(c -> c.check(true).percentage(p -> p >= 90));
+    }
+
+    /** Reads and writes of few keys (value lengths 8 and 9), some deletes, walks, clears and snapshots. */
+    @Provide
+    Arbitrary<List<Op>> hotKeys() {
+        return op(Arbitraries.frequency(
+                Tuple.of(200, Kind.GET),
+                Tuple.of(200, Kind.MAP_GET),
+                Tuple.of(80, Kind.PUT),
+                Tuple.of(80, Kind.MAP_PUT),
+                Tuple.of(12, Kind.DELETE),
+                Tuple.of(12, Kind.MAP_DELETE),
+                Tuple.of(8, Kind.APPEND),
+                Tuple.of(4, Kind.ITER_PREFIX),
+                Tuple.of(2, Kind.MAP_CLEAR),
+                Tuple.of(3, Kind.MAP_EMPTY),
+                Tuple.of(1, Kind.ITER_GROUP),
+                Tuple.of(3, Kind.FREEZE),
+                Tuple.of(3, Kind.CHECK_SNAPSHOT),
+                Tuple.of(3, Kind.RELEASE_SNAPSHOT)), Arbitraries.integers().between(7, 8),
+                Arbitraries.integers().between(0, 30), Arbitraries.integers().between(0, 11))
+                .list().ofMinSize(500).ofMaxSize(1500);
+    }
+
+    /**
      * Mostly blind writes of small values over many short keys (they wait in the buffer: more
      * buckets than the page cache holds), some reads, walks and snapshots.
      */
