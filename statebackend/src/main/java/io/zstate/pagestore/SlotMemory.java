@@ -30,10 +30,10 @@ import org.rocksdb.WriteBufferManager;
  * <p>As Flink's RocksDB backend shares its memory across a slot's RocksDB instances, the slot's
  * spill stores share one write-buffer manager that counts their memtables in one cache and
  * flushes them as they pass two thirds of their share, whatever the number of stateful operators
- * (memtables being flushed stay counted: not a strict bound, see {@link #writeBufferManagerBytes}). The spill stores read
- * without a block cache (a page read back goes into the page cache, and the pool already keeps
- * the compressed pages worth keeping); the cache holds only the memtables' accounting. Measured
- * against a block cache holding half the share: design.md, Memory.
+ * (memtables being flushed stay counted: not a strict bound, see {@link #writeBufferManagerBytes}).
+ * The spill stores read without a block cache (a page read back goes into the page cache, and the
+ * pool already keeps the compressed pages worth keeping); the cache holds only the memtables'
+ * accounting. Measured against a block cache holding half the share: design.md, Memory.
  *
  * <p>Thread-safe (the pool's budget is atomic; RocksDB's cache and manager are
  * thread-safe). Closed by the last backend of the slot to let go (Flink's shared resource), after

@@ -301,7 +301,7 @@ class PageStoreModelPropertyTest {
      * must see every cached write. Against the model.
      */
     @Property(tries = 40)
-    void hotEntriesOfValuesAndMapsBehaveLikeAMap(
+    void hotKeysThroughTheEntryCacheBehaveLikeAMap(
             @ForAll("hotKeys") List<Op> ops,
             @ForAll("allocators") String allocator,
             @ForAll @IntRange(min = 8, max = 12) int cachePages,
