@@ -265,31 +265,9 @@ class PageStoreModelPropertyTest {
         // pages that do not compress 2.5x (most, with random values) go to RocksDB when stored
         PageStoreConfig config = withCaches(tiny(dir, allocator, cachePages).withBouncerMinRatio(2.5),
                 cachePages, 0, 4096);
-        PageStore store = new PageStore(config, FIRST_KEY_GROUP, KEY_GROUPS);
-        Path spillDir = store.spillDirectory();
-        OpenSnapshots snapshots = new OpenSnapshots(true);
-        try {
-            synchronized (store) {
-                createTables(store);
-                TreeMap<String, byte[]> model = new TreeMap<>();
-                ValueView view = new ValueView();
-                for (Op op : ops) {
-                    step(store, model, view, op, snapshots);
-                    store.checkInvariants();
-                }
-                PageStoreStats stats = store.stats();
-                Statistics.label("writes sent to RocksDB").collect(stats.writesToRocksDb() > 0);
-                Statistics.label("several writes a merge").collect(
-                        stats.writesToRocksDb() > stats.writeMergesToRocksDb());
-                verifyAll(store, model, view);
-                snapshots.checkAll();
-                snapshots.releaseAllButMaybeOne(null);
-                store.checkInvariants();
-            }
-        } finally {
-            store.close();
-        }
-        assertReleased(store, spillDir, dir);
+        PageStoreStats stats = runAgainstTheModel(config, ops, dir);
+        Statistics.label("writes sent to RocksDB").collect(stats.writesToRocksDb() > 0);
+        Statistics.label("several writes a merge").collect(stats.writesToRocksDb() > stats.writeMergesToRocksDb());
         Statistics.label("writes sent to RocksDB").coverage(c -> c.check(true).percentage(p -> p >= 50));
         Statistics.label("several writes a merge").coverage(c -> c.check(true).count(n -> n > 0));
     }
@@ -309,11 +287,25 @@ class PageStoreModelPropertyTest {
             throws IOException {
         Path dir = Files.createTempDirectory("zstate-pagestore-test");
         PageStoreConfig config = withCaches(tiny(dir, allocator, cachePages), cachePages, 16 * 1024, writeBufferBytes);
+        Statistics.label("entry hits").collect(runAgainstTheModel(config, ops, dir).entryHits() > 0);
+        Statistics.label("entry hits").coverage(c -> c.check(true).percentage(p -> p >= 90));
+    }
+
+    /**
+     * Runs {@code ops} on a new store and the model, checking the store's invariants after each;
+     * then every key against the model, every open snapshot, and that the store's memory and
+     * files are released once it is closed.
+     *
+     * @return the store's statistics right after the operations
+     */
+    private static PageStoreStats runAgainstTheModel(PageStoreConfig config, List<Op> ops, Path dir)
+            throws IOException {
         PageStore store = new PageStore(config, FIRST_KEY_GROUP, KEY_GROUPS);
         Path spillDir = store.spillDirectory();
         OpenSnapshots snapshots = new OpenSnapshots(true);
+        PageStoreStats stats;
         try {
-            synchronized (store) {
+            synchronized (store) { // the store's lock, which frozen views read under
                 createTables(store);
                 TreeMap<String, byte[]> model = new TreeMap<>();
                 ValueView view = new ValueView();
@@ -321,7 +313,7 @@ class PageStoreModelPropertyTest {
                     step(store, model, view, op, snapshots);
                     store.checkInvariants();
                 }
-                Statistics.label("entry hits").collect(store.stats().entryHits() > 0);
+                stats = store.stats();
                 verifyAll(store, model, view);
                 snapshots.checkAll();
                 snapshots.releaseAllButMaybeOne(null);
@@ -331,7 +323,7 @@ class PageStoreModelPropertyTest {
             store.close();
         }
         assertReleased(store, spillDir, dir);
-        Statistics.label("entry hits").coverage(c -> c.check(true).percentage(p -> p >= 90));
+        return stats;
     }
 
     /** Reads and writes of few keys (value lengths 8 and 9), some deletes, walks, clears and snapshots. */
