@@ -426,6 +426,7 @@ public final class ZKeyedStateBackend<K> extends AbstractKeyedStateBackend<K> {
         if (slot != null) { // the slot's reaper thread, shared by the slot's backends
             group.gauge("reaperCpuNanos", (org.apache.flink.metrics.Gauge<Long>) slot.reaper()::cpuNanos);
             group.gauge("reaperPagesCompressed", (org.apache.flink.metrics.Gauge<Long>) slot.reaper()::pagesCompressed);
+            group.gauge("reaperPagesWrittenBack", (org.apache.flink.metrics.Gauge<Long>) slot.reaper()::pagesWrittenBack);
             group.gauge("reaperThrottledNanos", (org.apache.flink.metrics.Gauge<Long>) slot.reaper()::throttledNanos);
         }
         if (incremental != null) {

@@ -194,8 +194,10 @@ public final class ZStateOptions {
                                     + " cores and one slot it gains 1.16-1.23x on writes with the state in the pool"
                                     + " but loses 16-27% with state four times the pool (it takes RocksDB's core);"
                                     + " with as many busy task threads as cores it competes with them (0.72-0.80x)."
-                                    + " A pool's reclaim for itself (writeback to RocksDB) runs on the task's thread"
-                                    + " either way; the thread balances the slot's pools ('"
+                                    + " On, it also writes the pool's coldest pages back to RocksDB (zsmalloc pools:"
+                                    + " an eviction under two reclaim batches of free frames hands it copies, a later"
+                                    + " one frees the frames); off, the task's thread does. The thread balances the"
+                                    + " slot's pools ('"
                                     + "state.backend.zstate.slot-pool-balancing') whatever this option says.");
 
     public static final ConfigOption<Double> REAPER_CPU_LIMIT =

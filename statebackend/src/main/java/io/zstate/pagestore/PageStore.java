@@ -722,6 +722,55 @@ public final class PageStore implements AutoCloseable {
         }
     }
 
+    // ==== background writeback (the reaper's thread writes pool pages back to RocksDB) ================
+
+    /**
+     * Hands writeback to a background reaper: {@code wanted} is called, under this store's lock,
+     * when an eviction isolated the pool's coldest frames into the returned batch, which the
+     * reaper commits to RocksDB without the lock ({@link Reaper}); a later eviction completes it.
+     */
+    public io.zstate.pagestore.tier.WritebackBatch writeBackInBackground(Runnable wanted) {
+        checkUsable();
+        return pager.writeBackInBackground(wanted);
+    }
+
+    /**
+     * What an eviction under the low mark does with a reaper, as a step of its own (tests): the
+     * pool isolates its coldest frames, at least {@code maxFrames}, and their pages are copied into
+     * the batch; returns how many (0 when closed, failed, or a batch is on its way).
+     */
+    public int isolateForWriteback(int maxFrames) {
+        if (closed || failure != null) {
+            return 0;
+        }
+        try {
+            return pager.isolateForWriteback(maxFrames);
+        } catch (RuntimeException | Error e) {
+            throw fail(e, "isolating pool frames for the background reaper's writeback");
+        }
+    }
+
+    /** What the reaper's thread does, as a step of its own (tests): commits the batch; returns its pages. */
+    public int commitWriteback() {
+        return closed ? 0 : pager.writebackBatch().commitIfCopied();
+    }
+
+    /**
+     * What an eviction does with a reaper, as a step of its own (tests): completes a committed
+     * writeback (the pages still as copied are in RocksDB now, their frames free) or, if the
+     * reaper has not committed it, commits it first.
+     */
+    public void completeWriteback() {
+        if (closed || failure != null) {
+            return;
+        }
+        try {
+            pager.finishWritebackNow();
+        } catch (RuntimeException | Error e) {
+            throw fail(e, "completing the background reaper's writeback");
+        }
+    }
+
     // ==== one pool per slot (the slot's reaper balances the pools) ==================================
 
     /** The slot's reaper may take this store's lock: every call must hold it (checked by an assertion). */

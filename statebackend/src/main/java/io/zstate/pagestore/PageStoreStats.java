@@ -81,6 +81,12 @@ package io.zstate.pagestore;
  * @param warmPageWrites writes to a page in RocksDB alone that faulted it in rather than wait, the
  *     page having been used again soon twice in a row (its refault distance short of an eighth of
  *     the pages in memory: see {@code Pager.writeMayWait})
+ * @param backgroundWritebacks pages the background reaper wrote back from the pool to RocksDB
+ *     (its writebacks off the task's thread; {@code writebacks} counts the task's direct ones)
+ * @param framesWrittenBackInBackground pool frames those writebacks released
+ * @param writebackWaits times the task could not wait for the reaper's writeback (the pool out of
+ *     frames, or a page of the batch written or freed meanwhile) and committed it itself, or waited
+ *     for the reaper's commit to end
  */
 public record PageStoreStats(
         long hotPages,
@@ -143,7 +149,10 @@ public record PageStoreStats(
         long rawDrained,
         long writesToRocksDb,
         long writeMergesToRocksDb,
-        long warmPageWrites) {
+        long warmPageWrites,
+        long backgroundWritebacks,
+        long framesWrittenBackInBackground,
+        long writebackWaits) {
 
     /**
      * These counters with the index layer's (added by the store): map indexes, and the write
@@ -160,7 +169,7 @@ public record PageStoreStats(
                 entryHits, entryMisses, entryWriteBacks, cachedEntries, entryAdmissions, entrySleeps, entryWakes,
                 dictionaryStores, recompressions, dictionaryBytes, buffered, applications, waiting, slotShortfalls,
                 framesReclaimedForSlot, slotPoolFrames, rawPoolPages, rawStores, rawDrained, toRocksDb,
-                mergesToRocksDb, warmWrites);
+                mergesToRocksDb, warmWrites, backgroundWritebacks, framesWrittenBackInBackground, writebackWaits);
     }
 
     /** These counters with the entry cache's (the facade's, added by the store). */
@@ -175,7 +184,8 @@ public record PageStoreStats(
                 hits, misses, writeBacks, entries, admissions, sleeps, wakes, dictionaryStores, recompressions,
                 dictionaryBytes, bufferedWrites, bufferApplications, waitingWrites, slotShortfalls,
                 framesReclaimedForSlot, slotPoolFrames, rawPoolPages, rawStores, rawDrained, writesToRocksDb,
-                writeMergesToRocksDb, warmPageWrites);
+                writeMergesToRocksDb, warmPageWrites, backgroundWritebacks, framesWrittenBackInBackground,
+                writebackWaits);
     }
 
     /** The counters of two stores added up (for totals over the backends of a job). */
@@ -241,7 +251,10 @@ public record PageStoreStats(
                 rawDrained + o.rawDrained,
                 writesToRocksDb + o.writesToRocksDb,
                 writeMergesToRocksDb + o.writeMergesToRocksDb,
-                warmPageWrites + o.warmPageWrites);
+                warmPageWrites + o.warmPageWrites,
+                backgroundWritebacks + o.backgroundWritebacks,
+                framesWrittenBackInBackground + o.framesWrittenBackInBackground,
+                writebackWaits + o.writebackWaits);
     }
 
     /** Uncompressed / compressed bytes over all stores; 0 before the first. */

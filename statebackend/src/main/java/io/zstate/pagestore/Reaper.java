@@ -3,6 +3,7 @@ package io.zstate.pagestore;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import io.zstate.pagestore.tier.CleaningRing;
+import io.zstate.pagestore.tier.WritebackBatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 
@@ -20,13 +21,23 @@ import java.util.concurrent.locks.LockSupport;
  *     submit: copy the next dirty victims ahead of the
  *       CLOCK hand into the ring; wake the reaper   ----->  compress every ring's submissions
  *                                                           (LZ4/zstd, same-filled test), publish
- *                                                           park when no ring has work
+ *     complete a committed writeback; under the low
+ *       mark isolate the coldest frames, copy their
+ *       pages into the batch; wake the reaper       ----->  commit every copied batch to RocksDB
+ *                                                           park when no ring or batch has work
  * </pre>
  *
  * The task never waits for the reaper: a full ring takes no more pages, a page not yet
  * compressed is installed at a later eviction, and an eviction that still finds a dirty victim
- * stores it itself (direct, as without a reaper). A pool's reclaim for itself (writeback to
- * RocksDB) stays on the task's thread. Locks while compressing: none of the stores'; its own
+ * stores it itself (direct, as without a reaper).
+ *
+ * <p>Writeback, kswapd's other half ({@link WritebackBatch}): under the pool's low mark an
+ * eviction isolates the pool's coldest frames and copies their pages into the store's batch; the
+ * reaper commits them to RocksDB in one write, holding the batch's monitor and no store lock; a
+ * later eviction frees the frames. The task waits for it only when it cannot go on without (the
+ * pool out of frames, or a page of the batch meets a write of the task's to RocksDB): it then
+ * commits the batch itself, or waits for the reaper's write to end. A failed commit is kept in the
+ * batch and fails the store at its completion. Locks while compressing: none of the stores'; its own
  * monitor only to start the thread at the first registration (the wake-up takes none: a volatile
  * flag and an unpark). A ring whose
  * store closed is forgotten; an error compressing one (none is expected: a failing compressor
@@ -54,12 +65,15 @@ public final class Reaper implements AutoCloseable {
 
     private final java.util.concurrent.CopyOnWriteArrayList<CleaningRing> rings =
             new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final java.util.concurrent.CopyOnWriteArrayList<WritebackBatch> batches =
+            new java.util.concurrent.CopyOnWriteArrayList<>();
     private final String name;
     private volatile Thread thread; // set once, under the monitor
     private volatile boolean closed;
     /** The thread is parked or about to: a submission must unpark it. */
     private volatile boolean idle;
     private volatile long pagesCompressed;
+    private volatile long pagesWrittenBack;
     private final PoolBalancer balancer = new PoolBalancer(this::wake);
 
     /** The smallest CPU limit the reaper takes. */
@@ -101,6 +115,7 @@ public final class Reaper implements AutoCloseable {
     public void register(PageStore store) {
         thread();
         rings.add(store.cleanInBackground(this::wake));
+        batches.add(store.writeBackInBackground(this::wake));
     }
 
     /**
@@ -132,7 +147,7 @@ public final class Reaper implements AutoCloseable {
 
     private void run() {
         while (!closed) {
-            if (compressAll() + balancer.balance(System.nanoTime()) > 0) {
+            if (compressAll() + writeBackAll() + balancer.balance(System.nanoTime()) > 0) {
                 holdToCpuLimit();
                 continue;
             }
@@ -190,9 +205,28 @@ public final class Reaper implements AutoCloseable {
         return n;
     }
 
+    /** One pass over the stores' writeback batches; returns the pages written back. */
+    private int writeBackAll() {
+        int n = 0;
+        for (WritebackBatch batch : batches) {
+            if (batch.isClosed()) {
+                batches.remove(batch);
+                continue;
+            }
+            n += batch.commitIfCopied(); // a failure is kept in the batch: the store fails at its completion
+        }
+        pagesWrittenBack += n;
+        return n;
+    }
+
     private boolean anyWork() {
         if (balancer.hasWork()) {
             return true;
+        }
+        for (WritebackBatch batch : batches) {
+            if (batch.hasWork() || batch.isClosed()) {
+                return true;
+            }
         }
         for (CleaningRing ring : rings) {
             if (ring.hasWork() || ring.isClosed()) {
@@ -205,6 +239,11 @@ public final class Reaper implements AutoCloseable {
     /** Pages the thread compressed so far. */
     public long pagesCompressed() {
         return pagesCompressed;
+    }
+
+    /** Pages the thread wrote back from the stores' pools to RocksDB so far. */
+    public long pagesWrittenBack() {
+        return pagesWrittenBack;
     }
 
     /** Wall time the thread slept to keep to its CPU limit so far, in nanoseconds. */
@@ -251,6 +290,7 @@ public final class Reaper implements AutoCloseable {
             LockSupport.unpark(t);
         }
         rings.clear();
+        batches.clear();
         balancer.clear();
     }
 }

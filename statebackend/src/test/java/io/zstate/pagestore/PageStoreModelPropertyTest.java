@@ -49,7 +49,12 @@ class PageStoreModelPropertyTest {
         // the three back to back: a batch the task did not touch meanwhile
         CLEAN_CYCLE,
         // the slot's reaper takes a batch of the pool's coldest frames for another pool of the slot
-        RECLAIM_FOR_SLOT
+        RECLAIM_FOR_SLOT,
+        // writeback off the task's thread: the task isolates the pool's coldest frames, the reaper
+        // commits their pages to RocksDB, the task completes (or, completing early, commits itself)
+        WRITEBACK_ISOLATE, WRITEBACK_COMMIT, WRITEBACK_COMPLETE,
+        // the three with the task's writes between them
+        WRITEBACK_CYCLE
     }
 
     record Op(Kind kind, int table, int keyGroup, int keyId, int userKey, int valueSize, int seed) {}
@@ -88,7 +93,11 @@ class PageStoreModelPropertyTest {
                 Tuple.of(3, Kind.CLEAN_COMPRESS),
                 Tuple.of(3, Kind.CLEAN_INSTALL),
                 Tuple.of(3, Kind.CLEAN_CYCLE),
-                Tuple.of(2, Kind.RECLAIM_FOR_SLOT)));
+                Tuple.of(2, Kind.RECLAIM_FOR_SLOT),
+                Tuple.of(2, Kind.WRITEBACK_ISOLATE),
+                Tuple.of(2, Kind.WRITEBACK_COMMIT),
+                Tuple.of(2, Kind.WRITEBACK_COMPLETE),
+                Tuple.of(3, Kind.WRITEBACK_CYCLE)));
     }
 
     /** An operation of kinds drawn from {@code kinds}, on keys, key-groups and value sizes as above. */
@@ -179,8 +188,10 @@ class PageStoreModelPropertyTest {
                 .withWriteBufferWaitsFor(waitsFor);
         PageStore store = new PageStore(config, FIRST_KEY_GROUP, KEY_GROUPS);
         if (evictionsCleanAhead) {
-            // as with a reaper registered: evictions install and submit; the CLEAN_* steps compress
+            // as with a reaper registered: evictions install and submit, isolate and complete; the
+            // CLEAN_* steps compress, the WRITEBACK_* steps commit
             store.cleanInBackground(() -> {});
+            store.writeBackInBackground(() -> {});
         }
         Path spillDir = store.spillDirectory();
         OpenSnapshots snapshots = new OpenSnapshots(true);
@@ -211,6 +222,8 @@ class PageStoreModelPropertyTest {
                 Statistics.label("pool stores").collect(stats.poolPages() > 0 || stats.poolHits() > 0);
                 Statistics.label("writebacks").collect(stats.writebacks() > 0);
                 Statistics.label("reclaimed for the slot").collect(stats.framesReclaimedForSlot() > 0);
+                Statistics.label("background writebacks").collect(stats.backgroundWritebacks() > 0);
+                Statistics.label("writeback waits").collect(stats.writebackWaits() > 0);
                 Statistics.label("background cleans").collect(stats.backgroundCleans() > 0);
                 Statistics.label("cleaning races").collect(stats.cleaningRaces() > 0);
                 Statistics.label("swap-ins").collect(stats.swapIns() > 0);
@@ -241,7 +254,8 @@ class PageStoreModelPropertyTest {
         for (String label : List.of("pool stores", "writebacks", "swap-ins", "clean drops", "bounced",
                 "same-filled", "pool hits", "long keys", "map indexes", "pin copies", "pin writebacks",
                 "snapshots checked", "background cleans", "cleaning races", "entry hits", "entry write-backs",
-                "buffered writes", "buckets applied with several writes")) {
+                "buffered writes", "buckets applied with several writes", "background writebacks",
+                "writeback waits")) {
             Statistics.label(label).coverage(c -> c.check(true).count(n -> n > 0));
         }
         // half the tries are zstd; of those, the ones that store the 32 pages a dictionary needs
@@ -674,6 +688,23 @@ class PageStoreModelPropertyTest {
                 store.installCleaned();
             }
             case RECLAIM_FOR_SLOT -> store.reclaimForSlot(1 + (op.seed() & 31));
+            case WRITEBACK_ISOLATE -> {
+                writeAFew(store, model, view, op, snapshots);
+                store.isolateForWriteback(1 + (op.seed() & 7));
+            }
+            case WRITEBACK_COMMIT -> store.commitWriteback();
+            case WRITEBACK_COMPLETE -> {
+                writeAFew(store, model, view, op, snapshots); // may change, free or write pages of the batch
+                store.completeWriteback();
+            }
+            case WRITEBACK_CYCLE -> {
+                writeAFew(store, model, view, op, snapshots);
+                store.isolateForWriteback(1 + (op.seed() & 7));
+                writeAFew(store, model, view, op, snapshots);
+                store.commitWriteback();
+                writeAFew(store, model, view, op, snapshots);
+                store.completeWriteback();
+            }
             case DELETE_GROUP -> {
                 // delete every value key of the key-group one by one: buckets empty out
                 String from = op.table() + "/" + op.keyGroup() + "/";

@@ -126,12 +126,14 @@ public abstract class StateBenchmarkBase {
         }
         return String.format("; zstate pages %,d hot / %,d pool / %,d spilled, cache hit %.3f, pool hit %.3f, "
                         + "compression %.2fx, pool frames %,d bytes; stores %,d on the task, %,d from the reaper"
-                        + " (%,d races), %,d clean drops, %,d swap-ins, %,d writebacks; entries %,d cached, %,d hits, %,d read misses, %,d admitted,"
+                        + " (%,d races), %,d clean drops, %,d swap-ins, %,d writebacks (%,d from the reaper, %,d"
+                        + " waits); entries %,d cached, %,d hits, %,d read misses, %,d admitted,"
                         + " %,d written back; writes %,d buffered, %,d waiting, %.2f per bucket applied, %,d to RocksDB"
                         + " in %,d merges, %,d to warm pages in RocksDB faulted in",
                 s.hotPages(), s.poolPages(), s.spilledPages(), s.cacheHitRate(), s.poolHitRate(),
                 s.compressionRatio(), s.poolBytesHeld(), s.stores(), s.backgroundCleans(), s.cleaningRaces(),
-                s.cleanDrops(), s.swapIns(), s.writebacks(), s.cachedEntries(), s.entryHits(), s.entryMisses(), s.entryAdmissions(),
+                s.cleanDrops(), s.swapIns(), s.writebacks(), s.backgroundWritebacks(), s.writebackWaits(),
+                s.cachedEntries(), s.entryHits(), s.entryMisses(), s.entryAdmissions(),
                 s.entryWriteBacks(), s.bufferedWrites(), s.waitingWrites(), s.writesPerApplication(),
                 s.writesToRocksDb(), s.writeMergesToRocksDb(), s.warmPageWrites());
     }

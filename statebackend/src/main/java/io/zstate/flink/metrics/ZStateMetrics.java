@@ -52,6 +52,9 @@ public final class ZStateMetrics {
         longGauge(group, "entryCacheWakes", stats, PageStoreStats::entryWakes);
         longGauge(group, "framesReclaimed", stats, PageStoreStats::framesReclaimed);
         longGauge(group, "framesReclaimedForSlot", stats, PageStoreStats::framesReclaimedForSlot);
+        longGauge(group, "backgroundWritebacks", stats, PageStoreStats::backgroundWritebacks);
+        longGauge(group, "framesWrittenBackInBackground", stats, PageStoreStats::framesWrittenBackInBackground);
+        longGauge(group, "writebackWaits", stats, PageStoreStats::writebackWaits);
         longGauge(group, "slotShortfalls", stats, PageStoreStats::slotShortfalls);
         longGauge(group, "rawPoolPages", stats, PageStoreStats::rawPoolPages);
         longGauge(group, "rawStores", stats, PageStoreStats::rawStores);

@@ -49,7 +49,13 @@ public final class StoredPage {
 
     /** The page id at the start of a pool object. */
     public static int pageId(byte[] object) {
-        return (object[0] & 0xff) << 24 | (object[1] & 0xff) << 16 | (object[2] & 0xff) << 8 | (object[3] & 0xff);
+        return pageId(object, 0);
+    }
+
+    /** The page id of the stored page at {@code at} in {@code bytes}. */
+    public static int pageId(byte[] bytes, int at) {
+        return (bytes[at] & 0xff) << 24 | (bytes[at + 1] & 0xff) << 16 | (bytes[at + 2] & 0xff) << 8
+                | (bytes[at + 3] & 0xff);
     }
 
     /** Offset of the spill record's value (codec byte first) in a pool object. */

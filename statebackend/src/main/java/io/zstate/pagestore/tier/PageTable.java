@@ -215,6 +215,11 @@ final class PageTable {
         flags[id] = (byte) (spilled ? flags[id] | SPILLED | ON_DISK : flags[id] & ~SPILLED);
     }
 
+    /** RocksDB holds a copy of the page that is not its current one: deleted when the page is freed. */
+    void onDisk(int id) {
+        flags[id] |= ON_DISK;
+    }
+
     /** Pages whose current copy is in RocksDB (a clean copy may be in the cache beside it). */
     int spilledPages() {
         return spilledPages;

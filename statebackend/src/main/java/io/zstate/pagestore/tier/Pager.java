@@ -57,6 +57,11 @@ import org.apache.flink.util.IOUtils;
  *             are put into one RocksDB write batch, the batch is committed, and only then do the
  *             page table say SPILLED and the pool free the objects (Evictor.flush). A raw object
  *             is compressed on its way: RocksDB holds raw only the pages that do not compress
+ *   writeback with a background reaper, the same in three steps (WritebackBatch): under the low
+ *             mark an eviction isolates the pool's coldest frames and copies their pages; the
+ *             reaper commits the copies to RocksDB without the lock; a later eviction completes:
+ *             a page whose object is unchanged since its copy becomes SPILLED and the pool frees
+ *             the object; a page changed meanwhile keeps its newer copy (the record is stale)
  *   raw       while the pool's frames in use stay under its fill line (raw-pool-fill of its
  *             budget), a stored page is kept in the pool as it is (codec RAW), the way the
  *             kernel's page cache takes free memory: a fault is then a copy, and a store costs
@@ -113,6 +118,11 @@ import org.apache.flink.util.IOUtils;
  *   3. a PageCodec's monitor (page-compression zstd): the reaper holds its ring's codec for a
  *   batch and a snapshot's thread its view's codec for a decode; closing either (under 1) waits
  *   for them; neither takes another lock while holding it. PageDictionary's monitor is a leaf.
+ *   3'. the WritebackBatch's monitor: held for a commit of the pool's coldest pages to RocksDB, by
+ *   the reaper (alone) or by the task (under 1) when it cannot go on without it (the pool out of
+ *   frames, or a page of the batch written to RocksDB or freed meanwhile: the reaper's older copy
+ *   must land first); close takes it (under 1), so nothing is written after. It takes no other
+ *   lock: the commit writes RocksDB without 2 (RocksDB writes are thread-safe).
  *
  * Touches: the page cache, page table, codec, pool, frame source and spill store. Knows no keys,
  * tables or buckets.
@@ -509,6 +519,7 @@ public final class Pager implements AutoCloseable {
      * midway through an operation).
      */
     public void freePage(int pageId) {
+        beforePageRecordWrite(pageId); // before anything reads where its copy is
         if (pins.needsSave(table.version(pageId))) {
             save(pageId);
         }
@@ -647,6 +658,204 @@ public final class Pager implements AutoCloseable {
         keptAt(pageId, keepEncoded(pageId, -1, length, cleaning.codec(i)));
     }
 
+    // ==== writeback off the task's thread (the reaper commits, the task isolates and completes) =======
+
+    /** Pool copies on their way to RocksDB through the reaper (null until a reaper asks for them). */
+    private WritebackBatch writebackBatch;
+    /** A reaper commits this pager's writebacks: evictions isolate and complete. */
+    private Runnable writebackWanted;
+    /** Evictions before the next isolation is tried, after the pool isolated nothing. */
+    private int isolationBackoff;
+    /** Evictions an isolation that found nothing waits before the next try. */
+    private static final int ISOLATION_BACKOFF = 64;
+
+    /**
+     * Hands writeback to a background reaper: from now on each eviction completes a writeback the
+     * reaper committed, and when the pool's free frames fall under the low mark ({@link
+     * #isUnderLowMark}) isolates the pool's coldest frames into the returned batch, calling {@code
+     * wanted} (under the store's lock; it must only wake the reaper). The reaper commits the batch
+     * without the lock ({@link WritebackBatch#commitIfCopied}).
+     */
+    public WritebackBatch writeBackInBackground(Runnable wanted) {
+        this.writebackWanted = wanted;
+        return writebackBatch();
+    }
+
+    /** The batch between this pager and a reaper (made when first asked for). */
+    public WritebackBatch writebackBatch() {
+        if (writebackBatch == null) {
+            // LZ4 for the raw copies it meets (no zstd contexts beyond the reserve's; the codec byte says which)
+            writebackBatch = new WritebackBatch(spill, new PageCodec(pageSize, faults, null), pageSize, maxStored,
+                    bouncerMinRatio);
+        }
+        return writebackBatch;
+    }
+
+    /**
+     * The low mark: fewer free frames in the budget than two reclaim batches; while raw copies are
+     * left, no more than the drain's reserve (under it a store compresses raw copies in place,
+     * drainRaw, which keeps in memory pages that a writeback would send to RocksDB).
+     */
+    private boolean isUnderLowMark() {
+        int low = 2 * reclaimBatchFrames;
+        if (table.rawCopies() > 0) {
+            low = Math.min(low, DRAIN_RESERVE_FRAMES);
+        }
+        return frames.framesAvailable() < low;
+    }
+
+    /** At an eviction, with a reaper: completes a committed writeback, and isolates the next one under the low mark. */
+    private void writeBackAhead() {
+        WritebackBatch batch = writebackBatch;
+        if (batch.isDone()) {
+            completeWriteback();
+        }
+        if (!batch.isIdle()) {
+            return;
+        }
+        if (isolationBackoff > 0) {
+            isolationBackoff--;
+        } else if (isUnderLowMark() && isolateForWriteback(reclaimBatchFrames) > 0) {
+            writebackWanted.run(); // wakes the reaper
+        }
+    }
+
+    /**
+     * Under the store's lock: the pool isolates its coldest frames, at least {@code maxFrames} if
+     * it has them, and every object in them that is a page's current copy is copied into the
+     * batch (a snapshot's pinned copy is not: its frame stays in the pool). Returns the pages
+     * copied; the batch is then COPIED, for the reaper to commit (or done at once, with none).
+     */
+    public int isolateForWriteback(int maxFrames) {
+        WritebackBatch batch = writebackBatch();
+        if (!batch.isIdle()) {
+            return 0;
+        }
+        int isolated;
+        try {
+            isolated = pool.isolateColdest(maxFrames, copyForWriteback);
+        } catch (RuntimeException | Error e) {
+            batch.completed(); // the pool put every victim back
+            throw e;
+        }
+        if (isolated == 0) {
+            isolationBackoff = ISOLATION_BACKOFF; // nothing cold, or a pool that cannot isolate
+            return 0;
+        }
+        batch.copied(isolated);
+        if (batch.count() == 0) { // every object pinned: nothing to write
+            completeWriteback();
+            return 0;
+        }
+        return batch.count();
+    }
+
+    /**
+     * Under the store's lock, once the batch is committed (or failed): the pool frees each copied
+     * object whose page still names it (the page is then in RocksDB, where the batch put it), and
+     * puts the rest back; a page changed meanwhile keeps a stale RocksDB copy (deleted when it is
+     * freed, as any). A failed commit frees nothing and fails the store.
+     */
+    void completeWriteback() {
+        WritebackBatch batch = writebackBatch;
+        if (batch.failure() != null) {
+            Throwable failure = batch.failure();
+            try {
+                pool.completeIsolated(handle -> false);
+            } finally {
+                batch.completed();
+            }
+            throw new IllegalStateException("The background reaper could not write pages back to RocksDB: "
+                    + failure.getMessage(), failure);
+        }
+        spill.forgetView(); // views taken from now on see the batch's records
+        long written = counters.backgroundWritebacks;
+        int released;
+        try {
+            released = pool.completeIsolated(writtenBack);
+        } finally {
+            for (int i = 0; i < batch.count(); i++) { // records of pages changed meanwhile are stale copies
+                int pageId = batch.pageId(i);
+                if (table.isLive(pageId)) {
+                    table.onDisk(pageId);
+                }
+            }
+            batch.completed();
+        }
+        counters.framesWrittenBackInBackground += released;
+        LOG.trace("Background writeback completed: {} pages, {} frames", counters.backgroundWritebacks - written,
+                released);
+    }
+
+    /** The isolation's copier: a page's current copy goes into the batch, a snapshot's pin does not. */
+    private final ZPool.ObjectCopier copyForWriteback = (handle, object) -> {
+        WritebackBatch batch = writebackBatch;
+        int pageId = batch.pageId(batch.add(handle, object));
+        if (!table.isLive(pageId) || table.poolHandle(pageId) != handle) {
+            if (pins.pinnedObject(handle) == null) {
+                throw new IllegalStateException("pool object " + Long.toHexString(handle) + " names page " + pageId
+                        + ", which does not own it, and no snapshot pins it: the page store is corrupt");
+            }
+            batch.dropLast(); // a snapshot's pinned copy stays where it is
+        }
+    };
+
+    /**
+     * The completion's question for each live object of the isolated frames: free it if the batch
+     * copied it and its page still names it; the page is then in RocksDB.
+     */
+    private final java.util.function.LongPredicate writtenBack = handle -> {
+        WritebackBatch batch = writebackBatch;
+        int i = batch.indexOf(handle);
+        if (i < 0) {
+            return false;
+        }
+        int pageId = batch.pageId(i);
+        if (!table.isLive(pageId) || table.poolHandle(pageId) != handle) {
+            return false; // changed meanwhile: its object was freed or passed to a pin
+        }
+        table.poolHandle(pageId, 0);
+        table.spilled(pageId, true);
+        leftMemoryIfOut(pageId);
+        counters.backgroundWritebacks++;
+        return true;
+    };
+
+    /**
+     * Before the task writes or deletes a page's own RocksDB record: if the batch on its way
+     * holds a copy of that page, the batch is committed first (by the task if the reaper has not
+     * begun, else after the reaper's commit) and completed, so that the reaper's older copy never
+     * lands after the task's write.
+     */
+    private void beforePageRecordWrite(int pageId) {
+        WritebackBatch batch = writebackBatch;
+        if (batch != null && !batch.isIdle() && batch.holds(pageId)) {
+            finishWriteback();
+        }
+    }
+
+    /** Commits (or waits for) and completes the writeback on its way, if there is one (tests: a step). */
+    public void finishWritebackNow() {
+        finishWriteback();
+    }
+
+    /**
+     * Commits (or waits for) and completes the writeback on its way, if there is one; returns
+     * whether there was (the pool may have frames again).
+     */
+    private boolean finishWriteback() {
+        WritebackBatch batch = writebackBatch;
+        if (batch == null || batch.isIdle()) {
+            return false;
+        }
+        if (!batch.isDone()) {
+            batch.commitOrWait();
+            counters.writebackWaits++;
+        }
+        completeWriteback();
+        return true;
+    }
+
     // ==== placing pages from a checkpoint ==========================================================
 
     /**
@@ -724,6 +933,9 @@ public final class Pager implements AutoCloseable {
         // while pages are kept raw a store is a copy: nothing for the reaper to compress ahead
         if (cleaningWanted != null && !hasRoomForRaw() && submitForCleaning() > 0) {
             cleaningWanted.run(); // wakes the reaper
+        }
+        if (writebackWanted != null) {
+            writeBackAhead();
         }
         return slot;
     }
@@ -1027,8 +1239,13 @@ public final class Pager implements AutoCloseable {
                 counters.slotShortfalls++;
                 slotShort.run(); // the slot's reaper takes frames from a colder pool; meanwhile our own
             }
-            reclaim();
-            handle = pool.malloc(objectSize);
+            if (finishWriteback()) { // under the minimum: the writeback on its way first
+                handle = pool.malloc(objectSize);
+            }
+            if (handle == ZPool.NO_SPACE) {
+                reclaim();
+                handle = pool.malloc(objectSize);
+            }
         }
         if (handle == ZPool.NO_SPACE) {
             spillPut(pageId, pinKey, objectSize - StoredPage.PAGE_ID);
@@ -1043,6 +1260,7 @@ public final class Pager implements AutoCloseable {
     /** The stored page in the scratch goes to RocksDB, under the page's key or a pin's. */
     private void spillPut(int pageId, long pinKey, int length) {
         if (pinKey < 0) {
+            beforePageRecordWrite(pageId);
             spill.put(pageId, storeScratch, StoredPage.spillValue(), length);
         } else {
             spill.putPin(pinKey, storeScratch, StoredPage.spillValue(), length);
@@ -1055,6 +1273,7 @@ public final class Pager implements AutoCloseable {
     }
 
     private int reclaim(int maxFrames) {
+        finishWriteback(); // its pages may be written again by this reclaim: the reaper's copies first
         spill.beginBatch();
         try {
             int released = pool.reclaim(maxFrames, writeback);
@@ -1420,7 +1639,8 @@ public final class Pager implements AutoCloseable {
     /** Heap bytes of the page cache, page table, pool metadata and frame bookkeeping. */
     public long heapBytes() {
         return cache.heapBytes() + table.metadataBytes() + pool.stats().metadataBytes() + frames.metadataBytes()
-                + (cleaning == null ? 0 : cleaning.heapBytes()) + (dictionary == null ? 0 : dictionary.heapBytes());
+                + (cleaning == null ? 0 : cleaning.heapBytes()) + (dictionary == null ? 0 : dictionary.heapBytes())
+                + (writebackBatch == null ? 0 : writebackBatch.heapBytes());
     }
 
     /** Off-heap bytes the pool's frames hold. */
@@ -1519,6 +1739,10 @@ public final class Pager implements AutoCloseable {
             throw new IllegalStateException("the pool holds " + objects + " objects, but pages own " + pageObjects
                     + " and snapshots pin " + pins.pinnedPoolObjects());
         }
+        if ((writebackBatch == null || writebackBatch.isIdle()) && pool.isolatedFrames() != 0) {
+            throw new IllegalStateException("the pool isolates " + pool.isolatedFrames()
+                    + " frames, but no writeback is on its way");
+        }
         pins.checkInvariants();
         pool.checkInvariants();
     }
@@ -1535,6 +1759,9 @@ public final class Pager implements AutoCloseable {
             return;
         }
         closing = true;
+        if (writebackBatch != null) {
+            writebackBatch.close(); // waits for a commit running; the reaper forgets it
+        }
         if (pins.openSnapshots() == 0) {
             releaseAll();
         }

@@ -197,6 +197,51 @@ final class SpillStore implements AutoCloseable {
         }
     }
 
+    /**
+     * Puts a stored page into a write batch of the background reaper's ({@link WritebackBatch}),
+     * under the page's key: {@code length} bytes from {@code offset}, the codec byte first. Runs
+     * on the reaper's thread without the store's lock, and touches nothing of this store's but the
+     * faults.
+     */
+    void putInto(org.rocksdb.WriteBatch writes, int pageId, byte[] value, int offset, int length) {
+        StoredPage.codec(value, offset);
+        byte[] k = new byte[4];
+        StoredPage.writePageId(k, 0, pageId);
+        try {
+            if (faults.fail(Faults.Seam.SPILL_WRITE)) {
+                throw new RocksDBException("injected write failure");
+            }
+            writes.put(k, java.util.Arrays.copyOfRange(value, offset, offset + length));
+        } catch (RocksDBException e) {
+            throw new IllegalStateException("Error while writing " + describe(k, 4, false)
+                    + " back to the RocksDB spill store.", e);
+        }
+    }
+
+    /**
+     * Writes the background reaper's batch in one RocksDB write and clears it, written or not.
+     * Runs on the reaper's thread without the store's lock (RocksDB writes are thread-safe): it
+     * leaves the shared view alone, and the task forgets it ({@link #forgetView}) when it
+     * completes the writeback, before any page of the batch is said to be here.
+     */
+    void writeFromReaper(org.rocksdb.WriteBatch writes) {
+        try {
+            if (faults.fail(Faults.Seam.SPILL_WRITE)) {
+                throw new RocksDBException("injected write-batch failure");
+            }
+            db.write(writeOptions, writes);
+        } catch (RocksDBException e) {
+            throw new IllegalStateException("Error while writing back pages to the RocksDB spill store.", e);
+        } finally {
+            writes.clear();
+        }
+    }
+
+    /** A view taken before now does not see what another thread wrote since ({@link #writeFromReaper}). */
+    void forgetView() {
+        current = null;
+    }
+
     /** Drops the batched puts unwritten (a reclaim that failed before its commit). */
     void discardBatch() {
         batching = false;

@@ -60,6 +60,13 @@ public final class TierCounters {
     /** Raw pool copies compressed later, where they were (the pool near its budget). */
     long rawDrained;
 
+    /** Pages the background reaper wrote back to RocksDB (off the task's thread). */
+    long backgroundWritebacks;
+    /** Pool frames those writebacks released. */
+    long framesWrittenBackInBackground;
+    /** Times the task finished a background writeback itself, or waited for it (it could not go on without). */
+    long writebackWaits;
+
     TierCounters() {}
 
     /** The counters with where the pages are now, as the store's public statistics. */
@@ -123,7 +130,10 @@ public final class TierCounters {
                 slotPoolFrames,
                 rawPoolPages,
                 rawStores,
-                rawDrained, 0, 0, 0); // the index adds its own (withIndex)
+                rawDrained, 0, 0, 0, // the index adds its own (withIndex)
+                backgroundWritebacks,
+                framesWrittenBackInBackground,
+                writebackWaits);
     }
 
     /** What open snapshots hold: pinned pool objects (count and bytes) and pinned copies in RocksDB. */
