@@ -130,8 +130,9 @@ public final class ZStateOptions {
                                     + " room they go on to RocksDB as one merge per bucket, reading nothing, and come"
                                     + " back when the bucket is next read. 'uncached-pages' those whose page is not"
                                     + " in the page cache, in the pool too, where a fault then serves several writes"
-                                    + " (the state suite's blind writes gain 1.1-1.45x when the state is in the pool,"
-                                    + " but the windows and sessions examples lose 7%).");
+                                    + " (the state suite's map writes gain 1.1-1.3x, but reads of a state so written"
+                                    + " lose 10-12% in the pool and up to half with state four times the pool: they"
+                                    + " apply the writes that waited, and the buffer grew into the page cache).");
 
     public static final ConfigOption<Double> RAW_POOL_FILL =
             key("state.backend.zstate.raw-pool-fill")
