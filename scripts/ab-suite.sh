@@ -12,9 +12,9 @@
 # same code, the side that ran second was 1.29x and 1.44x faster.
 #
 # Arguments: the base revision, the rounds, then the state suite's own (docs/benchmarks.md);
-# --backends is zstate unless given (the first backend's column is compared). The allocator and
-# statebackend jars differ between the sides; the benchmarks and everything else are the
-# working tree's. Builds the working tree with `mvn install` (as the README's build does) and
+# --backends is zstate unless given (the first backend's column is compared: zstate or a variant
+# such as zstate-reaper). The allocator and statebackend jars differ between the sides; the
+# benchmarks and everything else are the working tree's (they must run on the base's jars too). Builds the working tree with `mvn install` (as the README's build does) and
 # the base in a temporary git worktree with `mvn package` (nothing of it is installed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +29,13 @@ args=("$@")
 if [[ " ${args[*]} " != *" --backends "* ]]; then
     args+=(--backends zstate)
 fi
+# the first backend named: its column of the report is compared (zstate, or a variant such as zstate-reaper)
+first=zstate
+for ((i = 0; i < ${#args[@]} - 1; i++)); do
+    if [ "${args[i]}" = --backends ]; then
+        first=${args[i + 1]%%,*}
+    fi
+done
 work=$(mktemp -d)
 trap 'git worktree remove --force "$work/base" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
@@ -65,9 +72,16 @@ run() {
         exit 1
     fi
     sed -n '/^| operation | regime/,/^$/p' "$work/$side-$round.log" \
-        | awk -F'|' -v side="$side" -v round="$round" 'NF > 4 {
-            op = $2; regime = $3; split($4, v, "±"); gsub(/ /, "", op); gsub(/ /, "", regime); gsub(/ /, "", v[1])
-            if (op != "operation" && op !~ /^-/ && v[1] ~ /^[0-9.]+$/) print side, round, op, regime, v[1] }' \
+        | awk -F'|' -v side="$side" -v round="$round" -v backend="$first" 'NF > 4 {
+            op = $2; regime = $3; gsub(/ /, "", op); gsub(/ /, "", regime)
+            if (op == "operation") { # a header: the column of the backend compared
+                column = 0
+                for (c = 4; c <= NF; c++) { name = $c; gsub(/ /, "", name); if (name == backend) column = c }
+                next
+            }
+            if (column == 0) next
+            split($column, v, "±"); gsub(/ /, "", v[1])
+            if (op !~ /^-/ && v[1] ~ /^[0-9.]+$/) print side, round, op, regime, v[1] }' \
         >> "$work/rows"
 }
 

@@ -168,8 +168,10 @@ public final class ZStateRunner extends JobRunOptions implements Callable<Intege
                     MemorySize.ofMebiBytes(stats.hotBytes() >> 20));
             System.out.printf("zstate tiers      page-cache hit rate %.3f, pool hit rate %.3f, compression %.2fx%n",
                     stats.cacheHitRate(), stats.poolHitRate(), stats.compressionRatio());
-            System.out.printf("zstate paths      %,d swap-ins, %,d writebacks, %,d bounced, %,d clean drops%n",
-                    stats.swapIns(), stats.writebacks(), stats.bounced(), stats.cleanDrops());
+            System.out.printf("zstate paths      %,d swap-ins, %,d writebacks (%,d more by the reaper, the task"
+                            + " waiting %,d times for %.1f ms), %,d bounced, %,d clean drops%n",
+                    stats.swapIns(), stats.writebacks(), stats.backgroundWritebacks(), stats.writebackWaits(),
+                    stats.writebackWaitNanos() / 1e6, stats.bounced(), stats.cleanDrops());
             System.out.printf("zstate entries    %,d cached; %,d hits, %,d read misses, %,d admitted, %,d written into pages;"
                     + " slept %,d times, woke %,d%n",
                     stats.cachedEntries(), stats.entryHits(), stats.entryMisses(), stats.entryAdmissions(),

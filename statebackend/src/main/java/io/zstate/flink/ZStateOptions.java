@@ -177,7 +177,9 @@ public final class ZStateOptions {
             key("state.backend.zstate.reclaim-batch-frames")
                     .intType()
                     .defaultValue(16)
-                    .withDescription("Frames the reaper frees each time the pool is full.");
+                    .withDescription("Frames the reaper frees each time the pool is full; with the background reaper,"
+                            + " also the frames it writes back at a time, and half the low mark (two batches of free"
+                            + " frames) under which it starts.");
 
     /** The values {@link #BACKGROUND_REAPER} takes. */
     public static final java.util.List<String> BACKGROUND_REAPER_VALUES = java.util.List.of("auto", "true", "false");

@@ -87,6 +87,9 @@ package io.zstate.pagestore;
  * @param writebackWaits times the task could not wait for the reaper's writeback (the pool out of
  *     frames, or a page of the batch written or freed meanwhile) and committed it itself, or waited
  *     for the reaper's commit to end
+ * @param writebackWaitNanos the time those took, in nanoseconds
+ * @param underLowMarkNanos time the pool spent under the low mark (its free frames under two reclaim
+ *     batches, with a background reaper), in nanoseconds
  */
 public record PageStoreStats(
         long hotPages,
@@ -152,7 +155,9 @@ public record PageStoreStats(
         long warmPageWrites,
         long backgroundWritebacks,
         long framesWrittenBackInBackground,
-        long writebackWaits) {
+        long writebackWaits,
+        long writebackWaitNanos,
+        long underLowMarkNanos) {
 
     /**
      * These counters with the index layer's (added by the store): map indexes, and the write
@@ -169,7 +174,8 @@ public record PageStoreStats(
                 entryHits, entryMisses, entryWriteBacks, cachedEntries, entryAdmissions, entrySleeps, entryWakes,
                 dictionaryStores, recompressions, dictionaryBytes, buffered, applications, waiting, slotShortfalls,
                 framesReclaimedForSlot, slotPoolFrames, rawPoolPages, rawStores, rawDrained, toRocksDb,
-                mergesToRocksDb, warmWrites, backgroundWritebacks, framesWrittenBackInBackground, writebackWaits);
+                mergesToRocksDb, warmWrites, backgroundWritebacks, framesWrittenBackInBackground, writebackWaits,
+                writebackWaitNanos, underLowMarkNanos);
     }
 
     /** These counters with the entry cache's (the facade's, added by the store). */
@@ -185,7 +191,7 @@ public record PageStoreStats(
                 dictionaryBytes, bufferedWrites, bufferApplications, waitingWrites, slotShortfalls,
                 framesReclaimedForSlot, slotPoolFrames, rawPoolPages, rawStores, rawDrained, writesToRocksDb,
                 writeMergesToRocksDb, warmPageWrites, backgroundWritebacks, framesWrittenBackInBackground,
-                writebackWaits);
+                writebackWaits, writebackWaitNanos, underLowMarkNanos);
     }
 
     /** The counters of two stores added up (for totals over the backends of a job). */
@@ -254,7 +260,9 @@ public record PageStoreStats(
                 warmPageWrites + o.warmPageWrites,
                 backgroundWritebacks + o.backgroundWritebacks,
                 framesWrittenBackInBackground + o.framesWrittenBackInBackground,
-                writebackWaits + o.writebackWaits);
+                writebackWaits + o.writebackWaits,
+                writebackWaitNanos + o.writebackWaitNanos,
+                underLowMarkNanos + o.underLowMarkNanos);
     }
 
     /** Uncompressed / compressed bytes over all stores; 0 before the first. */

@@ -367,6 +367,7 @@ class PageStoreTest {
                     assertThat(stats.backgroundCleans()).as("pages the reaper stored").isPositive();
                     if (config.allocator().equals("zsmalloc")) { // (the pool that isolates frames)
                         assertThat(stats.backgroundWritebacks()).as("pages the reaper wrote back").isPositive();
+                        assertThat(stats.underLowMarkNanos()).as("time under the low mark").isPositive();
                     }
                 }
                 for (Map.Entry<String, byte[]> e : model.entrySet()) { // (the readers checked theirs)
@@ -529,6 +530,7 @@ class PageStoreTest {
             assertThat(store.isolateForWriteback(8)).isPositive();
             store.clear(table); // frees every page, those of the batch among them
             assertThat(store.stats().writebackWaits()).as("the task committed the batch itself").isEqualTo(1);
+            assertThat(store.stats().writebackWaitNanos()).isPositive();
             assertThat(store.commitWriteback()).as("nothing left for the reaper").isZero();
             store.checkInvariants();
             java.util.Arrays.fill(model, null);

@@ -55,6 +55,8 @@ public final class ZStateMetrics {
         longGauge(group, "backgroundWritebacks", stats, PageStoreStats::backgroundWritebacks);
         longGauge(group, "framesWrittenBackInBackground", stats, PageStoreStats::framesWrittenBackInBackground);
         longGauge(group, "writebackWaits", stats, PageStoreStats::writebackWaits);
+        longGauge(group, "writebackWaitNanos", stats, PageStoreStats::writebackWaitNanos);
+        longGauge(group, "underLowMarkNanos", stats, PageStoreStats::underLowMarkNanos);
         longGauge(group, "slotShortfalls", stats, PageStoreStats::slotShortfalls);
         longGauge(group, "rawPoolPages", stats, PageStoreStats::rawPoolPages);
         longGauge(group, "rawStores", stats, PageStoreStats::rawStores);

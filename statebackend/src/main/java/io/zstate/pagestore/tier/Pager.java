@@ -704,18 +704,32 @@ public final class Pager implements AutoCloseable {
         return frames.framesAvailable() < low;
     }
 
+    /** Whether the pool was under the low mark at the last eviction, and since when (System.nanoTime). */
+    private boolean underLowMark;
+    private long underLowMarkSince;
+
     /** At an eviction, with a reaper: completes a committed writeback, and isolates the next one under the low mark. */
     private void writeBackAhead() {
         WritebackBatch batch = writebackBatch;
         if (batch.isDone()) {
             completeWriteback();
         }
+        boolean under = isUnderLowMark();
+        if (under != underLowMark) { // the clock is read only when the pool crosses the mark
+            long now = System.nanoTime();
+            if (under) {
+                underLowMarkSince = now;
+            } else {
+                counters.underLowMarkNanos += now - underLowMarkSince;
+            }
+            underLowMark = under;
+        }
         if (!batch.isIdle()) {
             return;
         }
         if (isolationBackoff > 0) {
             isolationBackoff--;
-        } else if (isUnderLowMark() && isolateForWriteback(reclaimBatchFrames) > 0) {
+        } else if (under && isolateForWriteback(reclaimBatchFrames) > 0) {
             writebackWanted.run(); // wakes the reaper
         }
     }
@@ -756,7 +770,7 @@ public final class Pager implements AutoCloseable {
      * puts the rest back; a page changed meanwhile keeps a stale RocksDB copy (deleted when it is
      * freed, as any). A failed commit frees nothing and fails the store.
      */
-    void completeWriteback() {
+    private void completeWriteback() {
         WritebackBatch batch = writebackBatch;
         if (batch.failure() != null) {
             Throwable failure = batch.failure();
@@ -849,7 +863,9 @@ public final class Pager implements AutoCloseable {
             return false;
         }
         if (!batch.isDone()) {
+            long start = System.nanoTime();
             batch.commitOrWait();
+            counters.writebackWaitNanos += System.nanoTime() - start;
             counters.writebackWaits++;
         }
         completeWriteback();
@@ -1633,7 +1649,8 @@ public final class Pager implements AutoCloseable {
                 pins.pinnedPoolBytes(), pins.spilledPins(), pins.saves());
         return counters.stats(pages, pinned, pool.stats(), pageSize, spillProperties ? spill.memoryBytes() : 0,
                 spillProperties ? spill.diskBytes() : 0, frames.arenaRefusals(), dictionaryBytes(),
-                frames.frames().isShared() ? frames.maxFrames() : 0, table.rawCopies());
+                frames.frames().isShared() ? frames.maxFrames() : 0, table.rawCopies(),
+                underLowMark ? System.nanoTime() - underLowMarkSince : 0);
     }
 
     /** Heap bytes of the page cache, page table, pool metadata and frame bookkeeping. */

@@ -66,12 +66,17 @@ public final class TierCounters {
     long framesWrittenBackInBackground;
     /** Times the task finished a background writeback itself, or waited for it (it could not go on without). */
     long writebackWaits;
+    /** The time those took, in nanoseconds. */
+    long writebackWaitNanos;
+    /** Time the pool spent under the low mark (with a reaper), in nanoseconds, up to its last crossing. */
+    long underLowMarkNanos;
 
     TierCounters() {}
 
     /** The counters with where the pages are now, as the store's public statistics. */
     PageStoreStats stats(PagePlacement pages, Pins pins, ZPoolStats pool, int pageSize, long spillMemoryBytes,
-            long spillDiskBytes, long arenaRefusals, long dictionaryBytes, long slotPoolFrames, long rawPoolPages) {
+            long spillDiskBytes, long arenaRefusals, long dictionaryBytes, long slotPoolFrames, long rawPoolPages,
+            long underLowMarkNow) {
         return new PageStoreStats(
                 pages.hot(),
                 pages.dirty(),
@@ -133,7 +138,9 @@ public final class TierCounters {
                 rawDrained, 0, 0, 0, // the index adds its own (withIndex)
                 backgroundWritebacks,
                 framesWrittenBackInBackground,
-                writebackWaits);
+                writebackWaits,
+                writebackWaitNanos,
+                underLowMarkNanos + underLowMarkNow);
     }
 
     /** What open snapshots hold: pinned pool objects (count and bytes) and pinned copies in RocksDB. */
