@@ -122,6 +122,27 @@ public final class PageCodec implements AutoCloseable {
         return length;
     }
 
+    /**
+     * A raw pool object ({@link StoredPage}: page id, codec RAW, the page; {@code length} bytes at
+     * {@code at} of {@code object}) encoded on its way to RocksDB, which holds raw only the pages that
+     * do not compress, as the store path would: the codec byte and the stored bytes go into {@code
+     * dst} from {@link StoredPage#PAGE_ID} ({@code dst} may be {@code object} with {@code at} 0: the
+     * page is copied out into {@code page} first). Returns the stored object's length in {@code dst}.
+     *
+     * @throws IllegalStateException if the object is not a raw page's length
+     */
+    int encodeRawObject(byte[] object, int at, int length, byte[] page, byte[] dst, double bouncerMinRatio) {
+        if (length != StoredPage.HEADER + pageSize) {
+            throw new IllegalStateException("a raw pool object of " + length + " bytes, expected "
+                    + (StoredPage.HEADER + pageSize) + ": the page store is corrupt");
+        }
+        System.arraycopy(object, at + StoredPage.HEADER, page, 0, pageSize);
+        int compressed = encode(page, dst, StoredPage.HEADER, bouncerMinRatio);
+        byte stored = encodedCodec(compressed, bouncerMinRatio);
+        dst[StoredPage.PAGE_ID] = stored;
+        return StoredPage.HEADER + (stored == StoredPage.RAW ? pageSize : compressed);
+    }
+
     /** The codec the last {@link #encode} wrote, given what it answered ({@code length}). */
     byte encodedCodec(int length, double bouncerMinRatio) {
         return bounces(length, bouncerMinRatio, pageSize) ? StoredPage.RAW : encoded;

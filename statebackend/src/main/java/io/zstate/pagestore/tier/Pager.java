@@ -1383,16 +1383,7 @@ public final class Pager implements AutoCloseable {
          * before RocksDB takes it, as the store path would have; returns its new length.
          */
         private int compressRaw(int length) {
-            if (length != StoredPage.HEADER + pageSize) {
-                throw new IllegalStateException("a raw pool object of " + length + " bytes, expected "
-                        + (StoredPage.HEADER + pageSize) + ": the page store is corrupt");
-            }
-            byte[] page = recodePage();
-            System.arraycopy(object, StoredPage.HEADER, page, 0, pageSize);
-            int compressed = codec.encode(page, object, StoredPage.HEADER, bouncerMinRatio);
-            byte stored = codec.encodedCodec(compressed, bouncerMinRatio);
-            object[StoredPage.PAGE_ID] = stored;
-            return StoredPage.HEADER + (stored == StoredPage.RAW ? pageSize : compressed);
+            return codec.encodeRawObject(object, 0, length, recodePage(), object, bouncerMinRatio);
         }
 
         @Override

@@ -281,23 +281,11 @@ public final class WritebackBatch {
     private void putCopy(int i) {
         int at = offsets[i];
         int length = lengths[i];
-        byte[] value = bytes;
-        int from = at + StoredPage.PAGE_ID;
         if (bytes[at + StoredPage.PAGE_ID] == StoredPage.RAW) {
-            if (length != StoredPage.HEADER + pageSize) {
-                throw new IllegalStateException("a raw pool object of " + length + " bytes, expected "
-                        + (StoredPage.HEADER + pageSize) + ": the page store is corrupt");
-            }
-            System.arraycopy(bytes, at + StoredPage.HEADER, page, 0, pageSize);
-            int n = codec.encode(page, compressed, StoredPage.HEADER, bouncerMinRatio);
-            byte stored = codec.encodedCodec(n, bouncerMinRatio);
-            compressed[StoredPage.PAGE_ID] = stored;
-            if (stored != StoredPage.RAW) {
-                value = compressed;
-                from = StoredPage.PAGE_ID;
-                length = StoredPage.HEADER + n;
-            }
+            int stored = codec.encodeRawObject(bytes, at, length, page, compressed, bouncerMinRatio);
+            spill.putInto(writes, pageIds[i], compressed, StoredPage.PAGE_ID, stored - StoredPage.PAGE_ID);
+        } else {
+            spill.putInto(writes, pageIds[i], bytes, at + StoredPage.PAGE_ID, length - StoredPage.PAGE_ID);
         }
-        spill.putInto(writes, pageIds[i], value, from, length - StoredPage.PAGE_ID);
     }
 }
