@@ -39,7 +39,9 @@ import org.rocksdb.WriteOptions;
  * <p>Uses the RocksDB JNI that Flink's RocksDB state backend ships ({@code frocksdbjni}). Owns
  * its RocksDB instance and directory and nothing else; the {@link Pager} is its only writer.
  * Every call comes under the store's lock (lock 1 of the backend's order, see the pager), the
- * snapshot thread's reads and releases included; view creation, release, close and the size
+ * snapshot thread's reads and releases included, but the background reaper's writeback ({@link
+ * #putInto}, {@link #writeFromReaper}: its own write batch, under the {@link WritebackBatch}'s
+ * monitor, which the pager's close takes before closing this store); view creation, release, close and the size
  * properties also synchronize on this object (lock 2).
  */
 final class SpillStore implements AutoCloseable {
