@@ -765,7 +765,7 @@ public final class PageStore implements AutoCloseable {
             return;
         }
         try {
-            pager.finishWritebackNow();
+            pager.finishWriteback();
         } catch (RuntimeException | Error e) {
             throw fail(e, "completing the background reaper's writeback");
         }

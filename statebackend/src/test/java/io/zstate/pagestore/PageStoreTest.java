@@ -400,13 +400,7 @@ class PageStoreTest {
         PageStoreConfig config = tiny("zsmalloc").withPoolBytes(2048 * 4096).withRawPoolFill(0.8);
         try (PageStore store = new PageStore(config, 0, 1)) {
             int table = store.createTable("t");
-            byte[][] model = new byte[4000][];
-            Random random = new Random(8);
-            for (int k = 0; k < model.length; k++) {
-                if (k % 7 != 3) { // short keys only: a long key's blob pages do not change with its value
-                    putRandom(store, table, model, k, random);
-                }
-            }
+            byte[][] model = filled(store, table, new Random(8), true);
             PageStoreStats before = store.stats();
             assertThat(before.rawPoolPages()).as("pages kept raw while the pool has room").isPositive();
             int copied = store.isolateForWriteback(4);
@@ -429,16 +423,7 @@ class PageStoreTest {
             // length: every page changes, none splits or is freed, which would complete the batch early)
             int racing = store.isolateForWriteback(4);
             assertThat(racing).isPositive();
-            for (int k = 0; k < model.length; k++) {
-                if (model[k] == null) {
-                    continue;
-                }
-                byte[] key = valueKey(k);
-                byte[] value = model[k].clone();
-                value[0]++;
-                store.put(table, 0, key, 0, key.length, key.length, value, 0, value.length);
-                model[k] = value;
-            }
+            rewriteEveryValue(store, table, model);
             assertThat(store.commitWriteback()).isEqualTo(racing);
             store.completeWriteback();
             store.checkInvariants();
@@ -471,25 +456,11 @@ class PageStoreTest {
         try {
             synchronized (store) {
                 int table = store.createTable("t");
-                byte[][] model = new byte[4000][];
-                Random random = new Random(12);
-                for (int k = 0; k < model.length; k++) {
-                    if (k % 7 != 3) { // short keys only: their pages change with their values
-                        putRandom(store, table, model, k, random);
-                    }
-                }
+                byte[][] model = filled(store, table, new Random(12), true);
                 assertThat(store.isolateForWriteback(8)).isPositive();
                 byte[][] frozenModel = model.clone();
                 io.zstate.pagestore.snapshot.FrozenView frozen = store.freeze();
-                for (int k = 0; k < model.length; k++) {
-                    if (model[k] != null) {
-                        byte[] key = valueKey(k);
-                        byte[] value = model[k].clone();
-                        value[0]++;
-                        store.put(table, 0, key, 0, key.length, key.length, value, 0, value.length);
-                        model[k] = value;
-                    }
-                }
+                rewriteEveryValue(store, table, model);
                 assertThat(store.stats().pinnedPoolObjects()).as("pool copies the snapshot pinned").isPositive();
                 store.commitWriteback();
                 store.completeWriteback();
@@ -522,11 +493,8 @@ class PageStoreTest {
     void aPageFreedWhileItsWritebackIsOnItsWayWaitsForIt() {
         try (PageStore store = new PageStore(tiny("zsmalloc").withPoolBytes(2048 * 4096), 0, 1)) {
             int table = store.createTable("t");
-            byte[][] model = new byte[4000][];
             Random random = new Random(9);
-            for (int k = 0; k < model.length; k++) {
-                putRandom(store, table, model, k, random);
-            }
+            byte[][] model = filled(store, table, random, false);
             assertThat(store.isolateForWriteback(8)).isPositive();
             store.clear(table); // frees every page, those of the batch among them
             assertThat(store.stats().writebackWaits()).as("the task committed the batch itself").isEqualTo(1);
@@ -559,11 +527,7 @@ class PageStoreTest {
         Path spill = store.spillDirectory();
         try {
             int table = store.createTable("t");
-            byte[][] model = new byte[4000][];
-            Random random = new Random(10);
-            for (int k = 0; k < model.length; k++) {
-                putRandom(store, table, model, k, random);
-            }
+            filled(store, table, new Random(10), false);
             assertThat(store.isolateForWriteback(4)).isPositive();
             if (commitFails) {
                 armed[0] = true;
@@ -584,6 +548,33 @@ class PageStoreTest {
         assertThat(store.framesInUse()).as("off-heap frames after close").isZero();
         assertThat(store.liveArenas()).as("arenas after close").isZero();
         assertThat(spill).doesNotExist();
+    }
+
+    /**
+     * 4,000 keys of random values for the writeback tests (their pages fill a few frames of a large
+     * pool), or only the short ones: a long key's blob pages do not change with its value.
+     */
+    private static byte[][] filled(PageStore store, int table, Random random, boolean shortKeysOnly) {
+        byte[][] model = new byte[4000][];
+        for (int k = 0; k < model.length; k++) {
+            if (!shortKeysOnly || k % 7 != 3) {
+                putRandom(store, table, model, k, random);
+            }
+        }
+        return model;
+    }
+
+    /** Writes every key of the model again with a value of the same length: every page changes, none splits. */
+    private static void rewriteEveryValue(PageStore store, int table, byte[][] model) {
+        for (int k = 0; k < model.length; k++) {
+            if (model[k] != null) {
+                byte[] key = valueKey(k);
+                byte[] value = model[k].clone();
+                value[0]++;
+                store.put(table, 0, key, 0, key.length, key.length, value, 0, value.length);
+                model[k] = value;
+            }
+        }
     }
 
     private static void assertValues(PageStore store, int table, byte[][] model) {

@@ -756,7 +756,7 @@ public final class Pager implements AutoCloseable {
             isolationBackoff = ISOLATION_BACKOFF; // nothing cold, or a pool that cannot isolate
             return 0;
         }
-        batch.copied(isolated);
+        batch.copied();
         if (batch.count() == 0) { // every object pinned: nothing to write
             completeWriteback();
             return 0;
@@ -783,7 +783,6 @@ public final class Pager implements AutoCloseable {
                     + failure.getMessage(), failure);
         }
         spill.forgetView(); // views taken from now on see the batch's records
-        long written = counters.backgroundWritebacks;
         int released;
         try {
             released = pool.completeIsolated(writtenBack);
@@ -797,8 +796,6 @@ public final class Pager implements AutoCloseable {
             batch.completed();
         }
         counters.framesWrittenBackInBackground += released;
-        LOG.trace("Background writeback completed: {} pages, {} frames", counters.backgroundWritebacks - written,
-                released);
     }
 
     /** The isolation's copier: a page's current copy goes into the batch, a snapshot's pin does not. */
@@ -810,7 +807,7 @@ public final class Pager implements AutoCloseable {
                 throw new IllegalStateException("pool object " + Long.toHexString(handle) + " names page " + pageId
                         + ", which does not own it, and no snapshot pins it: the page store is corrupt");
             }
-            batch.dropLast(); // a snapshot's pinned copy stays where it is
+            batch.dropLast(handle); // a snapshot's pinned copy stays where it is
         }
     };
 
@@ -848,16 +845,11 @@ public final class Pager implements AutoCloseable {
         }
     }
 
-    /** Commits (or waits for) and completes the writeback on its way, if there is one (tests: a step). */
-    public void finishWritebackNow() {
-        finishWriteback();
-    }
-
     /**
      * Commits (or waits for) and completes the writeback on its way, if there is one; returns
-     * whether there was (the pool may have frames again).
+     * whether there was (the pool may have frames again). The tests call it as a step of its own.
      */
-    private boolean finishWriteback() {
+    public boolean finishWriteback() {
         WritebackBatch batch = writebackBatch;
         if (batch == null || batch.isIdle()) {
             return false;

@@ -187,6 +187,11 @@ final class SpillStore implements AutoCloseable {
             return;
         }
         current = null; // a view taken before this write does not see it
+        writeLeavingViews(writes, what);
+    }
+
+    /** {@link #write}, leaving the shared view as it is (the caller's business). */
+    private void writeLeavingViews(org.rocksdb.WriteBatch writes, String what) {
         try {
             if (faults.fail(Faults.Seam.SPILL_WRITE)) {
                 throw new RocksDBException("injected write-batch failure");
@@ -227,16 +232,7 @@ final class SpillStore implements AutoCloseable {
      * completes the writeback, before any page of the batch is said to be here.
      */
     void writeFromReaper(org.rocksdb.WriteBatch writes) {
-        try {
-            if (faults.fail(Faults.Seam.SPILL_WRITE)) {
-                throw new RocksDBException("injected write-batch failure");
-            }
-            db.write(writeOptions, writes);
-        } catch (RocksDBException e) {
-            throw new IllegalStateException("Error while writing back pages to the RocksDB spill store.", e);
-        } finally {
-            writes.clear();
-        }
+        writeLeavingViews(writes, "back pages");
     }
 
     /** A view taken before now does not see what another thread wrote since ({@link #writeFromReaper}). */

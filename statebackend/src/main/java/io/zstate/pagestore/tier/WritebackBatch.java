@@ -27,8 +27,8 @@ import java.nio.ByteBuffer;
  * one isolation at a time, as the pool allows. Commits run under this object's monitor (a leaf
  * below the store's lock: the task takes it under the lock, the reaper alone), which {@link
  * #close} takes too: no RocksDB write runs after the pager closed. Entries are found by handle at
- * completion through a small open-addressing table. Heap: the copies (at most the isolated frames'
- * bytes) and the entries' arrays, grown as needed and kept (counted in the pager's heap bytes).
+ * completion ({@link LongKeyMap}). Heap: the copies (at most the isolated frames' bytes) and the
+ * entries, grown as needed and kept (counted in the pager's heap bytes).
  */
 public final class WritebackBatch {
 
@@ -44,24 +44,18 @@ public final class WritebackBatch {
     private volatile int state = IDLE;
     private int count;
     private int[] pageIds = new int[64];
-    private long[] handles = new long[64];
     private int[] offsets = new int[64];
     private int[] lengths = new int[64];
     private byte[] bytes = new byte[16 * 1024];
     private int used;
-    /** Handle -> entry + 1 (0: empty), for {@link #indexOf}; built when copying ends. */
-    private long[] tableKeys = new long[128];
-    private int[] tableValues = new int[128];
+    /** Pool handle -> its entry ({@link #indexOf}). */
+    private final LongKeyMap<Integer> entries = new LongKeyMap<>();
     private final org.rocksdb.WriteBatch writes = new org.rocksdb.WriteBatch();
     /** A raw copy on its way to being compressed (the committing thread's). */
     private final byte[] page;
     private final byte[] compressed;
     private Throwable failure;
-    /** Frames the pool isolated for this batch. */
-    private int frames;
     private volatile boolean closed;
-    /** Commits by the task, which could not wait for the reaper (for the metrics). */
-    private long committedByTask;
 
     WritebackBatch(SpillStore spill, PageCodec codec, int pageSize, int maxStored, double bouncerMinRatio) {
         this.spill = spill;
@@ -99,7 +93,6 @@ public final class WritebackBatch {
         if (count == pageIds.length) {
             int n = count * 2;
             pageIds = java.util.Arrays.copyOf(pageIds, n);
-            handles = java.util.Arrays.copyOf(handles, n);
             offsets = java.util.Arrays.copyOf(offsets, n);
             lengths = java.util.Arrays.copyOf(lengths, n);
         }
@@ -108,58 +101,32 @@ public final class WritebackBatch {
         }
         object.get(bytes, used, length);
         pageIds[count] = StoredPage.pageId(bytes, used);
-        handles[count] = handle;
+        entries.put(handle, count);
         offsets[count] = used;
         lengths[count] = length;
         used += length;
         return count++;
     }
 
-    /** Forgets the entry {@link #add} made last (not a page's current copy). */
-    void dropLast() {
+    /** Forgets the entry {@link #add} made last, for {@code handle} (not a page's current copy). */
+    void dropLast(long handle) {
+        entries.remove(handle);
         count--;
         used -= lengths[count];
     }
 
     /**
-     * The copies are complete ({@code frames} isolated): builds the handle table and publishes the
-     * batch to the committing thread. A batch without copies goes straight to COMMITTED.
+     * The copies are complete: the batch is published to the committing thread. A batch without
+     * copies goes straight to COMMITTED.
      */
-    void copied(int frames) {
-        this.frames = frames;
-        int capacity = Integer.highestOneBit(Math.max(count, 32) * 2 - 1) << 1;
-        if (tableKeys.length < capacity) {
-            tableKeys = new long[capacity];
-            tableValues = new int[capacity];
-        } else {
-            java.util.Arrays.fill(tableValues, 0);
-        }
-        int mask = tableKeys.length - 1;
-        for (int i = 0; i < count; i++) {
-            int slot = slot(handles[i], mask);
-            while (tableValues[slot] != 0) {
-                slot = (slot + 1) & mask;
-            }
-            tableKeys[slot] = handles[i];
-            tableValues[slot] = i + 1;
-        }
+    void copied() {
         state = count == 0 ? COMMITTED : COPIED; // publishes the copies
     }
 
     /** The entry that copied {@code handle}, or -1. */
     int indexOf(long handle) {
-        int mask = tableKeys.length - 1;
-        for (int slot = slot(handle, mask); tableValues[slot] != 0; slot = (slot + 1) & mask) {
-            if (tableKeys[slot] == handle) {
-                return tableValues[slot] - 1;
-            }
-        }
-        return -1;
-    }
-
-    private static int slot(long handle, int mask) {
-        long h = handle * 0x9E3779B97F4A7C15L;
-        return (int) (h >>> 32) & mask;
+        Integer i = entries.get(handle);
+        return i == null ? -1 : i;
     }
 
     /** Whether the batch holds a copy of page {@code pageId} (a linear scan: the task's rare paths only). */
@@ -180,10 +147,6 @@ public final class WritebackBatch {
         return pageIds[i];
     }
 
-    int frames() {
-        return frames;
-    }
-
     /** The failure of a FAILED commit. */
     Throwable failure() {
         return failure;
@@ -191,17 +154,13 @@ public final class WritebackBatch {
 
     /**
      * Commits the copies on the task's thread if the reaper has not begun, or waits for the
-     * reaper's commit to end: afterwards the batch is done (or idle). Returns whether the task
-     * committed it itself.
+     * reaper's commit to end: afterwards the batch is done (or idle).
      */
-    boolean commitOrWait() {
+    void commitOrWait() {
         synchronized (this) {
-            if (state != COPIED) {
-                return false;
+            if (state == COPIED) {
+                commitLocked();
             }
-            commitLocked();
-            committedByTask++;
-            return true;
         }
     }
 
@@ -209,18 +168,15 @@ public final class WritebackBatch {
     void completed() {
         count = 0;
         used = 0;
-        frames = 0;
+        entries.clear();
         failure = null;
         state = IDLE;
     }
 
-    /** Commits by the task that could not wait for the reaper so far. */
-    long committedByTask() {
-        return committedByTask;
-    }
-
     long heapBytes() {
-        return bytes.length + (long) pageIds.length * (4 + 8 + 4 + 4) + tableKeys.length * 12L + 2L * pageSize;
+        // the entries' arrays, and the map's: at most half full, a key, a reference and an Integer each
+        return bytes.length + (long) pageIds.length * (4 + 4 + 4) + 2L * pageIds.length * (8 + 4 + 16)
+                + 2L * pageSize;
     }
 
     /** Whether the pager closed: the reaper forgets the batch. */
