@@ -19,7 +19,8 @@ import java.util.concurrent.locks.LockSupport;
  *       did not change since go into the pool (or
  *       RocksDB, as the store path decides); slots clean
  *     submit: copy the next dirty victims ahead of the
- *       CLOCK hand into the ring; wake the reaper   ----->  compress every ring's submissions
+ *       CLOCK hand into the ring; wake the reaper
+ *       once a batch of them waits                  ----->  compress every ring's submissions
  *                                                           (LZ4/zstd, same-filled test), publish
  *     complete a committed writeback; under the low
  *       mark isolate the coldest frames, copy their

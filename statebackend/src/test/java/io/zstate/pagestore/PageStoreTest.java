@@ -5,6 +5,8 @@ import static io.zstate.pagestore.PageStoreModelPropertyTest.valueKey;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.zstate.pagestore.tier.CleaningRing;
+import io.zstate.pagestore.tier.Pager;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -649,6 +651,39 @@ class PageStoreTest {
                 assertThat(store.get(table, 0, key, 0, key.length, key.length, view)).isTrue();
                 assertThat(view.toByteArray()).as("key %d", k).isEqualTo(model[k]);
             }
+        }
+    }
+
+    /**
+     * The task wakes the reaper for a batch of pages, not for each: every wake-up finds at least
+     * {@link Pager#CLEANING_WAKE_BATCH} pages waiting (a wake-up per eviction cost the task more
+     * than the compression it handed over). The "reaper" here compresses synchronously when woken.
+     */
+    @Test
+    void theTaskWakesTheReaperForABatchOfPages() {
+        try (PageStore store = new PageStore(tiny("zsmalloc").withPoolBytes(64 * 4096), 0, 1)) {
+            int table = store.createTable("t");
+            List<Integer> pagesPerWake = new ArrayList<>();
+            CleaningRing[] ring = new CleaningRing[1];
+            ring[0] = store.cleanInBackground(() -> pagesPerWake.add(ring[0].compressSubmitted()));
+            byte[][] model = new byte[3000][];
+            Random random = new Random(7);
+            for (int i = 0; i < 20_000; i++) {
+                putRandom(store, table, model, random.nextInt(model.length), random);
+            }
+            assertThat(pagesPerWake).as("wake-ups").hasSizeGreaterThan(10);
+            assertThat(pagesPerWake).as("pages waiting at each wake-up")
+                    .allSatisfy(n -> assertThat(n).isGreaterThanOrEqualTo(Pager.CLEANING_WAKE_BATCH));
+            assertThat(store.stats().backgroundCleans()).as("the woken compressions are installed").isPositive();
+            ValueView view = new ValueView();
+            for (int k = 0; k < model.length; k++) {
+                byte[] key = valueKey(k);
+                assertThat(store.get(table, 0, key, 0, key.length, key.length, view)).isEqualTo(model[k] != null);
+                if (model[k] != null) {
+                    assertThat(view.toByteArray()).as("key %d", k).isEqualTo(model[k]);
+                }
+            }
+            store.checkInvariants();
         }
     }
 

@@ -94,6 +94,11 @@ public final class CleaningRing {
         submitted = index + 1; // publishes the entry to the reaper
     }
 
+    /** Entries submitted and not yet compressed. */
+    int waiting() {
+        return (int) (submitted - compressed);
+    }
+
     /** Entries compressed and not yet installed. */
     int readyToInstall() {
         return (int) (compressed - installed);
