@@ -567,7 +567,7 @@ public final class Pager implements AutoCloseable {
     private static final int CLEANING_SCAN = 8;
     /**
      * Pages waiting in the ring before an eviction wakes the reaper: a wake-up per page cost the
-     * task more than the compression it moved (a futex wake, 12% of pool mapUpdate's task time).
+     * task more than the compression it moved (a futex wake: a fifth of pool mapUpdate's task time).
      */
     public static final int CLEANING_WAKE_BATCH = CLEANING_RING / 4;
 
