@@ -143,7 +143,7 @@ class PageStoreEntryResizePropertyTest {
      * PageStoreFailedException naming the resize, and then every later call throws it, every
      * snapshot frozen before still reads its instant, and close returns every byte.
      */
-    @Property(tries = 25)
+    @Property(tries = 60)
     void aFailureWhileResizingFailsTheStoreCleanly(
             @ForAll("runs") List<Run> runs,
             @ForAll("allocators") String allocator,
@@ -210,8 +210,11 @@ class PageStoreEntryResizePropertyTest {
         Statistics.label("a shrink's write-back failed")
                 .collect(outcome.equals("failed: DECOMPRESS") || outcome.equals("failed: SPILL_READ"));
         Statistics.label("outcome").coverage(c -> c.check("completed").count(n -> n > 0));
-        // measured at 250 tries: 58% failed in a shrink's write-back (41% a spill read, 17% a decompression), 42% completed
-        Statistics.label("a shrink's write-back failed").coverage(c -> c.check(true).percentage(p -> p >= 15));
+        // measured at 250 tries (2026-12-03): 25% failed in a shrink's write-back (13% a spill read, 12% a
+        // decompression), 75% completed; another 50 tries: 16%. At least 3 of 60 tries: fails by chance once in
+        // 5,000 runs at a 20% rate
+        // (the earlier 15% of 25 tries, set when the rate was 58%, failed a clean-clone run with 3 of 25)
+        Statistics.label("a shrink's write-back failed").coverage(c -> c.check(true).count(n -> n >= 3));
     }
 
     /** Fails a seam at random, at a rate per seam, only inside PageStore.resizeEntries (while armed). */
