@@ -236,9 +236,10 @@ public class ZStateBackend extends AbstractManagedMemoryStateBackend implements 
      * Whether a keyed backend gets the background reaper: as configured, or with "auto" when the
      * machine has two cores beyond one per task slot: one for the reaper threads, one for the
      * spill stores' RocksDB flushes and compactions. Measured on two cores and one slot (state
-     * suite): writes with the state in the pool gained 1.16-1.23x, writes with state four times
-     * the pool lost 16-27% (the reaper took the core RocksDB's background work had); with a busy
-     * task per core it competes with the tasks (0.72-0.80x).
+     * suite, 2026-12-03): writes with the state in the pool 0.90-0.98x (raw pages leave it little
+     * to compress, the hand-off costs what it saves), writes with state four times the pool
+     * 0.67-1.06x (the reaper took the core RocksDB's background work had); with a busy task per
+     * core it competes with the tasks (0.72-0.80x).
      */
     static boolean reaperRuns(String mode, int processors, int slots) {
         return switch (mode) {
