@@ -675,14 +675,7 @@ class PageStoreTest {
             assertThat(pagesPerWake).as("pages waiting at each wake-up")
                     .allSatisfy(n -> assertThat(n).isGreaterThanOrEqualTo(Pager.CLEANING_WAKE_BATCH));
             assertThat(store.stats().backgroundCleans()).as("the woken compressions are installed").isPositive();
-            ValueView view = new ValueView();
-            for (int k = 0; k < model.length; k++) {
-                byte[] key = valueKey(k);
-                assertThat(store.get(table, 0, key, 0, key.length, key.length, view)).isEqualTo(model[k] != null);
-                if (model[k] != null) {
-                    assertThat(view.toByteArray()).as("key %d", k).isEqualTo(model[k]);
-                }
-            }
+            assertValues(store, table, model);
             store.checkInvariants();
         }
     }
